@@ -1,0 +1,35 @@
+import { KeygateError } from './errors';
+import { logger } from './runtime';
+
+/**
+ * Wraps an admin operation as a Lambda handler: the payload is the input, the
+ * result is the output, and a failure is thrown so the invoker sees its
+ * `errorType` (ValidationError, KeyNotFound, StoreUnavailable). Logs name the
+ * operation and outcome, never the payload: create-key's result holds a key.
+ */
+export function adminHandler<T>(operation: string, run: (input: unknown) => Promise<T>): (input: unknown) => Promise<T> {
+  return async (input) => {
+    try {
+      const output = await run(input);
+      logger.info(`${operation} succeeded`, { operation, appUid: appUidOf(input), keyId: keyIdOf(output) });
+      return output;
+    } catch (error) {
+      if (error instanceof KeygateError) {
+        logger.warn(`${operation} failed`, { operation, errorType: error.name, errorMessage: error.message, retryable: error.retryable });
+      } else {
+        logger.error(`${operation} failed unexpectedly`, { operation, error: error as Error });
+      }
+      throw error;
+    }
+  };
+}
+
+function appUidOf(input: unknown): string | undefined {
+  const appUid = (input as { appUid?: unknown } | null)?.appUid;
+  return typeof appUid === 'string' && appUid.length <= 128 ? appUid : undefined;
+}
+
+function keyIdOf(output: unknown): string | undefined {
+  const keyId = (output as { keyId?: unknown } | null)?.keyId;
+  return typeof keyId === 'string' ? keyId : undefined;
+}

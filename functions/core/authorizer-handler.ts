@@ -1,0 +1,35 @@
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { allowAppPolicy, type AuthorizerResult } from './policy';
+import { logger } from './runtime';
+
+/** What an authorizer's verification decided, reduced to what the policy needs. */
+export type AuthorizerDecision =
+  | { readonly allow: true; readonly principalId: string; readonly appUid: string; readonly context: Record<string, string> }
+  | { readonly allow: false; readonly reason: string; readonly logFields: Record<string, string> };
+
+/**
+ * A REQUEST authorizer: a refusal throws exactly `Unauthorized` (API Gateway's
+ * 401); an Allow is scoped to the caller's app (another app's path gets 403
+ * from API Gateway's policy evaluation); any other failure propagates, which
+ * API Gateway answers with 500. Never an Allow on error.
+ */
+export function requestAuthorizer(
+  credential: string,
+  decide: (event: APIGatewayRequestAuthorizerEvent) => Promise<AuthorizerDecision>,
+): (event: APIGatewayRequestAuthorizerEvent) => Promise<AuthorizerResult> {
+  return async (event) => {
+    let decision: AuthorizerDecision;
+    try {
+      decision = await decide(event);
+    } catch (error) {
+      logger.error(`${credential} verification failed; refusing`, { error: error as Error });
+      throw error;
+    }
+    if (!decision.allow) {
+      logger.info(`${credential} refused`, { reason: decision.reason, ...decision.logFields });
+      throw new Error('Unauthorized');
+    }
+    logger.debug(`${credential} accepted`, decision.context);
+    return allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context);
+  };
+}

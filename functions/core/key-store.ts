@@ -1,0 +1,159 @@
+import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, storeError } from './dynamo-errors';
+import { KeyNotFound, StoreUnavailable, ValidationError } from './errors';
+
+/** What admins see of a key. Never the key, never its hash. */
+export interface KeyMetadata {
+  readonly keyId: string;
+  readonly appUid: string;
+  readonly name: string;
+  readonly displayPrefix: string;
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+}
+
+export interface KeyPage {
+  readonly keys: KeyMetadata[];
+  readonly nextToken?: string;
+}
+
+/**
+ * Two items per key in the keys table:
+ * - `pk = hash#<keyHash>, sk = key`: the only item the authorizer reads;
+ * - `pk = app#<appUid>, sk = key#<keyId>`: for listing and deleting, with the hash.
+ * They are written and removed together in one transaction.
+ */
+export const HASH_ITEM_SORT_KEY = 'key';
+const hashPk = (keyHash: string) => `hash#${keyHash}`;
+const appPk = (appUid: string) => `app#${appUid}`;
+const keySk = (keyId: string) => `key#${keyId}`;
+
+function metadataOf(item: Record<string, unknown>): KeyMetadata {
+  const { keyId, appUid, name, displayPrefix, createdAt, expiresAt } = item as unknown as KeyMetadata;
+  return expiresAt === undefined
+    ? { keyId, appUid, name, displayPrefix, createdAt }
+    : { keyId, appUid, name, displayPrefix, createdAt, expiresAt };
+}
+
+interface PageCursor {
+  readonly sk: string;
+}
+
+function encodeCursor(lastKey: Record<string, unknown>): string {
+  const cursor: PageCursor = { sk: String(lastKey.sk) };
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(token: string): PageCursor {
+  try {
+    const cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as PageCursor;
+    if (typeof cursor?.sk === 'string' && cursor.sk.startsWith('key#')) return { sk: cursor.sk };
+  } catch {
+    // fall through to the validation error
+  }
+  throw new ValidationError('nextToken', 'nextToken is not a token returned by list-keys');
+}
+
+export class KeyStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Writes both items or neither. Fails if either already exists. */
+  async create(key: KeyMetadata, keyHash: string): Promise<void> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: hashPk(keyHash), sk: HASH_ITEM_SORT_KEY, ...key },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: appPk(key.appUid), sk: keySk(key.keyId), ...key, keyHash },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      // A collision of 256-bit secrets or 119-bit ids is not going to happen; if it does, nothing was written.
+      if (isConditionFailure(error)) throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
+      throw storeError('create-key', error);
+    }
+  }
+
+  /** The authorizer's read: one strongly consistent GetItem on the hash item. */
+  async findByHash(keyHash: string): Promise<KeyMetadata | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: hashPk(keyHash), sk: HASH_ITEM_SORT_KEY }, ConsistentRead: true }),
+    );
+    return Item ? metadataOf(Item) : undefined;
+  }
+
+  async list(appUid: string, limit: number, nextToken?: string): Promise<KeyPage> {
+    const cursor = nextToken === undefined ? undefined : decodeCursor(nextToken);
+    try {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :key)',
+          ExpressionAttributeValues: { ':pk': appPk(appUid), ':key': 'key#' },
+          ConsistentRead: true,
+          Limit: limit,
+          ExclusiveStartKey: cursor && { pk: appPk(appUid), sk: cursor.sk },
+        }),
+      );
+      const keys = (page.Items ?? []).map(metadataOf);
+      return page.LastEvaluatedKey ? { keys, nextToken: encodeCursor(page.LastEvaluatedKey) } : { keys };
+    } catch (error) {
+      throw storeError('list-keys', error);
+    }
+  }
+
+  /** Removes both items in one transaction; afterwards the authorizer cannot find the key. */
+  async delete(appUid: string, keyId: string): Promise<void> {
+    let item: Record<string, unknown> | undefined;
+    try {
+      ({ Item: item } = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk: appPk(appUid), sk: keySk(keyId) }, ConsistentRead: true }),
+      ));
+    } catch (error) {
+      throw storeError('delete-key', error);
+    }
+    if (!item) throw new KeyNotFound(keyId, appUid);
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: { pk: appPk(appUid), sk: keySk(keyId) },
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: { pk: hashPk(String(item.keyHash)), sk: HASH_ITEM_SORT_KEY },
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      // Someone else deleted it between our read and our write.
+      if (isConditionFailure(error)) throw new KeyNotFound(keyId, appUid);
+      throw storeError('delete-key', error);
+    }
+  }
+}

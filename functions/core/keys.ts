@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from './errors';
+import type { Hasher } from './hashing';
+import type { KeyMetadata, KeyPage, KeyStore } from './key-store';
+import type { TokenFormat } from './token-format';
+import { appUidSchema, keyIdSchema, parseInput } from './validation';
+
+/** The admin operations of DESIGN §5, free of any Lambda event shape. */
+export interface KeyAdminDeps {
+  readonly keyFormat: TokenFormat;
+  readonly hash: Hasher;
+  readonly store: KeyStore;
+  readonly now: () => Date;
+}
+
+export const createKeyInput = z.strictObject({
+  appUid: appUidSchema,
+  name: z
+    .string({ error: 'name must be a string' })
+    .trim()
+    .min(1, 'name must not be empty')
+    .max(100, 'name must be at most 100 characters'),
+  expiresAt: z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' }).optional(),
+});
+
+export const listKeysInput = z.strictObject({
+  appUid: appUidSchema,
+  limit: z
+    .number({ error: 'limit must be a number' })
+    .int('limit must be a whole number')
+    .min(1, 'limit must be between 1 and 100')
+    .max(100, 'limit must be between 1 and 100')
+    .optional(),
+  nextToken: z.string({ error: 'nextToken must be a string' }).min(1, 'nextToken must not be empty').max(2048, 'nextToken is too long').optional(),
+});
+
+export const deleteKeyInput = z.strictObject({ appUid: appUidSchema, keyId: keyIdSchema });
+
+export const DEFAULT_LIST_LIMIT = 50;
+
+export interface CreatedKey extends KeyMetadata {
+  /** The plaintext key: returned once, never stored. */
+  readonly apiKey: string;
+}
+
+const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** `key_` + 20 base62 characters: opaque and not secret. */
+export function newKeyId(): string {
+  // 248 is the largest multiple of 62 below 256: rejecting bytes above it keeps the draw uniform.
+  let id = '';
+  while (id.length < 20) {
+    for (const byte of randomBytes(32)) {
+      if (byte < 248 && id.length < 20) id += ID_ALPHABET[byte % 62];
+    }
+  }
+  return `key_${id}`;
+}
+
+export async function createKey(deps: KeyAdminDeps, input: unknown): Promise<CreatedKey> {
+  const { appUid, name, expiresAt } = parseInput(createKeyInput, input, 'create-key input');
+  const now = deps.now();
+  let expiry: string | undefined;
+  if (expiresAt !== undefined) {
+    const at = new Date(expiresAt);
+    if (at.getTime() <= now.getTime()) {
+      throw new ValidationError('expiresAt', 'expiresAt must be in the future');
+    }
+    expiry = at.toISOString();
+  }
+  const apiKey = deps.keyFormat.generate();
+  const metadata: KeyMetadata = {
+    keyId: newKeyId(),
+    appUid,
+    name,
+    displayPrefix: deps.keyFormat.displayPrefix(apiKey),
+    createdAt: now.toISOString(),
+    ...(expiry === undefined ? {} : { expiresAt: expiry }),
+  };
+  await deps.store.create(metadata, await deps.hash(apiKey));
+  return { keyId: metadata.keyId, apiKey, ...metadata };
+}
+
+/** A key as list-keys shows it: appUid is left out, the caller named it. */
+export type ListedKey = Omit<KeyMetadata, 'appUid'>;
+
+export interface ListedKeys {
+  readonly keys: ListedKey[];
+  readonly nextToken?: string;
+}
+
+export async function listKeys(deps: Pick<KeyAdminDeps, 'store'>, input: unknown): Promise<ListedKeys> {
+  const { appUid, limit, nextToken } = parseInput(listKeysInput, input, 'list-keys input');
+  const page: KeyPage = await deps.store.list(appUid, limit ?? DEFAULT_LIST_LIMIT, nextToken);
+  const keys = page.keys.map(({ appUid: _appUid, ...listed }) => listed);
+  return page.nextToken ? { keys, nextToken: page.nextToken } : { keys };
+}
+
+export async function deleteKey(deps: Pick<KeyAdminDeps, 'store'>, input: unknown): Promise<{ keyId: string; deleted: true }> {
+  const { appUid, keyId } = parseInput(deleteKeyInput, input, 'delete-key input');
+  await deps.store.delete(appUid, keyId);
+  return { keyId, deleted: true };
+}

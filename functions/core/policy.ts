@@ -1,0 +1,40 @@
+/**
+ * Authorizer policies. The Allow covers every method and path of the caller's
+ * own app and nothing else; API Gateway's policy evaluation then answers 403 on
+ * any other app's path. The decision never depends on the requested path, so a
+ * cached result (identity source = the header alone) stays correct for every
+ * path it is reused on.
+ */
+export interface AuthorizerResult {
+  readonly principalId: string;
+  readonly policyDocument: {
+    readonly Version: '2012-10-17';
+    readonly Statement: readonly [{ readonly Action: 'execute-api:Invoke'; readonly Effect: 'Allow'; readonly Resource: string }];
+  };
+  readonly context: Readonly<Record<string, string>>;
+}
+
+const APP_UID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * `arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/*\/api/v1/appuid/<appUid>/*`,
+ * built from the method ARN of the request being authorized.
+ */
+export function appScopedResource(methodArn: string, appUid: string): string {
+  // appUid comes from our own table, but a '*' or '/' in it would widen the grant: refuse rather than trust.
+  if (!APP_UID.test(appUid)) throw new Error('refusing to build a policy for an invalid appUid');
+  const [apiArn, stage] = methodArn.split('/', 2);
+  if (!apiArn?.startsWith('arn:') || !stage) throw new Error('methodArn is not an execute-api method ARN');
+  return `${apiArn}/${stage}/*/api/v1/appuid/${appUid}/*`;
+}
+
+export function allowAppPolicy(principalId: string, methodArn: string, appUid: string, context: Record<string, string>): AuthorizerResult {
+  return {
+    principalId,
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: appScopedResource(methodArn, appUid) }],
+    },
+    context,
+  };
+}

@@ -1,0 +1,71 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ENV, keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from './hashing';
+import { tokenFormat, type TokenFormat } from './token-format';
+
+/**
+ * Wiring from the process environment to the core. Handlers call these once at
+ * module scope, so clients, the pepper cache and config live for the container.
+ */
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const logger = new Logger({ serviceName: 'keygate' });
+
+export function documentClient(): DynamoDBDocumentClient {
+  // The SDK reads AWS_ENDPOINT_URL_DYNAMODB itself; the local stack and tests use it to reach DynamoDB Local.
+  return DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+/**
+ * Secrets Manager GetSecretValue. The client is imported on first use: the
+ * pepper is read once per container, so its code need not be evaluated during
+ * the cold start of every function.
+ */
+export const readSecretsManagerSecret: SecretReader = async (secretId) => {
+  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const client = new SecretsManagerClient({});
+  try {
+    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    return SecretString;
+  } finally {
+    client.destroy();
+  }
+};
+
+export interface Runtime {
+  readonly db: DynamoDBDocumentClient;
+  readonly hash: Hasher;
+  readonly keyFormat: TokenFormat;
+  readonly sessionFormat: TokenFormat;
+  readonly sessionLifetimeSeconds: number;
+  /** Table names, read from the environment when first used: each function is given only the tables it may touch. */
+  readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
+}
+
+/** Builds the dependencies every handler draws from. Table names are checked when first used. */
+export function runtimeFromEnvironment(env: Env = process.env, readSecret: SecretReader = readSecretsManagerSecret): Runtime {
+  const db = documentClient();
+  const tables = {
+    get keys() {
+      return requireEnv(env, ENV.keysTable);
+    },
+    get sessions() {
+      return requireEnv(env, ENV.sessionsTable);
+    },
+    get users() {
+      return requireEnv(env, ENV.usersTable);
+    },
+  };
+  return {
+    db,
+    hash: createHasher(pepperFromEnvironment(env, readSecret)),
+    keyFormat: tokenFormat(keyPrefixFrom(env)),
+    sessionFormat: tokenFormat(sessionTokenPrefixFrom(env)),
+    sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),
+    tables,
+  };
+}

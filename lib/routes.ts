@@ -1,0 +1,44 @@
+import type { FunctionKey } from './functions';
+
+/**
+ * The HTTP API, defined once: the CDK stack builds its REST API resources from
+ * this table and the local gateway serves exactly the same routes.
+ */
+export type AuthorizerKind = 'apiKey' | 'session';
+
+export interface AuthorizerDefinition {
+  readonly function: FunctionKey;
+  /** The single request header API Gateway uses as identity source. */
+  readonly identityHeader: string;
+}
+
+export const AUTHORIZERS: Record<AuthorizerKind, AuthorizerDefinition> = {
+  apiKey: { function: 'apiKeyAuthorizer', identityHeader: 'x-api-key' },
+  session: { function: 'sessionAuthorizer', identityHeader: 'Authorization' },
+};
+
+/** Every route lives under this path; `{appUid}` is a path parameter. */
+export const API_BASE_PATH = '/api/v1/appuid/{appUid}';
+
+export type HttpMethod = 'GET' | 'POST';
+
+export interface RouteDefinition {
+  readonly method: HttpMethod;
+  /** Path below API_BASE_PATH, starting with '/'. */
+  readonly path: string;
+  readonly function: FunctionKey;
+  readonly authorizer: AuthorizerKind;
+  /** The route takes a JSON body validated against the sdkusers/auth schema. */
+  readonly jsonBody?: 'sdkUsersAuth';
+}
+
+export const ROUTES: readonly RouteDefinition[] = [
+  { method: 'GET', path: '/whoami', function: 'whoami', authorizer: 'apiKey' },
+  { method: 'POST', path: '/sdkusers/auth', function: 'sdkUsersAuth', authorizer: 'apiKey', jsonBody: 'sdkUsersAuth' },
+  { method: 'GET', path: '/sdkusers/me', function: 'sdkUsersMe', authorizer: 'session' },
+];
+
+/** The full resource path of a route, e.g. `/api/v1/appuid/{appUid}/whoami`. */
+export function routeResourcePath(route: RouteDefinition): string {
+  return `${API_BASE_PATH}${route.path}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * The DynamoDB tables, defined once. The CDK construct, the local stack and the
+ * test harness all build their tables from these definitions, so a key schema
+ * cannot drift between what deploys and what the tests run against.
+ *
+ * Kept free of aws-cdk-lib imports so the local stack does not pay for loading it.
+ */
+export type AttributeType = 'S' | 'N' | 'B';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+export interface TableDefinition {
+  /** Logical name, used for construct ids and local table names. */
+  readonly id: 'Keys' | 'Sessions' | 'Users';
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** Attribute holding an epoch-seconds expiry that DynamoDB TTL deletes by. */
+  readonly timeToLiveAttribute?: string;
+  /** Tables whose loss would lock every client out or lose users: retained and deletion-protected. */
+  readonly retainOnDelete: boolean;
+}
+
+export const KEYS_TABLE: TableDefinition = {
+  id: 'Keys',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  retainOnDelete: true,
+};
+
+export const SESSIONS_TABLE: TableDefinition = {
+  id: 'Sessions',
+  partitionKey: { name: 'pk', type: 'S' },
+  timeToLiveAttribute: 'expiresAtEpoch',
+  // Sessions are short-lived and re-creatable with an API key.
+  retainOnDelete: false,
+};
+
+export const USERS_TABLE: TableDefinition = {
+  id: 'Users',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  retainOnDelete: true,
+};
+
+export const TABLES = [KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE] as const;

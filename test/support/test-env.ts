@@ -1,0 +1,17 @@
+import { randomBytes } from 'node:crypto';
+import { ENV } from '../../functions/core/config';
+
+/**
+ * Runs before each test file: dummy AWS credentials for DynamoDB Local, a
+ * per-file table-name stem so files running in parallel never share a table,
+ * and a local pepper (the one thing mocked: Secrets Manager has no local server).
+ */
+process.env.AWS_REGION = 'us-east-1';
+process.env.AWS_ACCESS_KEY_ID = 'local';
+process.env.AWS_SECRET_ACCESS_KEY = 'local';
+const stem = `t${randomBytes(5).toString('hex')}`;
+process.env[ENV.keysTable] = `${stem}-keys`;
+process.env[ENV.sessionsTable] = `${stem}-sessions`;
+process.env[ENV.usersTable] = `${stem}-users`;
+process.env[ENV.localPepper] = randomBytes(32).toString('base64url');
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
