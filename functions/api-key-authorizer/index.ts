@@ -1,4 +1,4 @@
-import { requestAuthorizer } from '../core/authorizer-handler';
+import { requestAuthorizer, type AuthorizerDecision } from '../core/authorizer-handler';
 import { singleHeader } from '../core/headers';
 import { KeyStore } from '../core/key-store';
 import { runtimeFromEnvironment } from '../core/runtime';
@@ -10,21 +10,12 @@ const deps = { keyFormat: runtime.keyFormat, hash: runtime.hash, store: new KeyS
 export const API_KEY_HEADER = 'x-api-key';
 
 /** REQUEST authorizer for `x-api-key`: context `{ appUid, keyId, role: 'app-owner' }`. */
-export const handler = requestAuthorizer('api key', async (event) => {
+export const handler = requestAuthorizer('api key', async (event): Promise<AuthorizerDecision> => {
   const result = await verifyApiKey(deps, singleHeader(event, API_KEY_HEADER), new Date());
-  switch (result.code) {
-    case 'valid':
-      return {
-        allow: true,
-        principalId: result.keyId,
-        appUid: result.appUid,
-        context: { appUid: result.appUid, keyId: result.keyId, role: 'app-owner' },
-      };
-    case 'malformed':
-      return { allow: false, reason: result.code, logFields: {} };
-    case 'not_found':
-      return { allow: false, reason: result.code, logFields: { hashTag: result.hashTag } };
-    case 'expired':
-      return { allow: false, reason: result.code, logFields: { keyId: result.keyId, appUid: result.appUid } };
+  if (result.code !== 'valid') {
+    const { code, ...logFields } = result;
+    return { allow: false, reason: code, logFields };
   }
+  const { appUid, keyId } = result;
+  return { allow: true, principalId: keyId, appUid, context: { appUid, keyId, role: 'app-owner' } };
 });

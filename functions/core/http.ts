@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ConfigurationError } from './errors';
+import { ConfigurationError, KeygateError, ValidationError } from './errors';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyResult {
   return {
@@ -22,4 +22,27 @@ export function authorizerContext<K extends string>(event: Pick<APIGatewayProxyE
     values[name] = value;
   }
   return values;
+}
+
+/**
+ * Maps a failure to the HTTP answer: bad input 400 naming the field, a
+ * retryable store failure 503, anything else 500 with no detail.
+ */
+export function errorResponse(error: unknown): APIGatewayProxyResult {
+  if (error instanceof ValidationError) return jsonResponse(400, { message: error.message, field: error.field });
+  if (error instanceof KeygateError && error.retryable) return jsonResponse(503, { message: 'temporarily unavailable, try again' });
+  return jsonResponse(500, { message: 'internal error' });
+}
+
+/** The request body as JSON, or a ValidationError saying why not. */
+export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
+  if (event.body === null || event.body === undefined || event.body === '') {
+    throw new ValidationError('(body)', 'request body is required and must be a JSON object');
+  }
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError('(body)', 'request body is not valid JSON');
+  }
 }

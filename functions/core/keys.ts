@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import type { Hasher } from './hashing';
+import { randomId } from './ids';
 import type { KeyMetadata, KeyPage, KeyStore } from './key-store';
 import type { TokenFormat } from './token-format';
 import { appUidSchema, keyIdSchema, parseInput } from './validation';
@@ -44,20 +44,6 @@ export interface CreatedKey extends KeyMetadata {
   readonly apiKey: string;
 }
 
-const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-
-/** `key_` + 20 base62 characters: opaque and not secret. */
-export function newKeyId(): string {
-  // 248 is the largest multiple of 62 below 256: rejecting bytes above it keeps the draw uniform.
-  let id = '';
-  while (id.length < 20) {
-    for (const byte of randomBytes(32)) {
-      if (byte < 248 && id.length < 20) id += ID_ALPHABET[byte % 62];
-    }
-  }
-  return `key_${id}`;
-}
-
 export async function createKey(deps: KeyAdminDeps, input: unknown): Promise<CreatedKey> {
   const { appUid, name, expiresAt } = parseInput(createKeyInput, input, 'create-key input');
   const now = deps.now();
@@ -71,7 +57,7 @@ export async function createKey(deps: KeyAdminDeps, input: unknown): Promise<Cre
   }
   const apiKey = deps.keyFormat.generate();
   const metadata: KeyMetadata = {
-    keyId: newKeyId(),
+    keyId: randomId('key'),
     appUid,
     name,
     displayPrefix: deps.keyFormat.displayPrefix(apiKey),
@@ -79,7 +65,8 @@ export async function createKey(deps: KeyAdminDeps, input: unknown): Promise<Cre
     ...(expiry === undefined ? {} : { expiresAt: expiry }),
   };
   await deps.store.create(metadata, await deps.hash(apiKey));
-  return { keyId: metadata.keyId, apiKey, ...metadata };
+  const { keyId, ...rest } = metadata;
+  return { keyId, apiKey, ...rest };
 }
 
 /** A key as list-keys shows it: appUid is left out, the caller named it. */

@@ -1,4 +1,4 @@
-import type { Hasher } from './hashing';
+import { logTag, type Hasher } from './hashing';
 import type { KeyStore } from './key-store';
 import type { TokenFormat } from './token-format';
 
@@ -22,7 +22,7 @@ export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string |
   if (presented === undefined || !deps.keyFormat.isWellFormed(presented)) return { code: 'malformed' };
   const keyHash = await deps.hash(presented);
   const key = await deps.store.findByHash(keyHash);
-  if (!key) return { code: 'not_found', hashTag: keyHash.slice(0, 8) };
+  if (!key) return { code: 'not_found', hashTag: logTag(keyHash) };
   if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= now.getTime()) {
     return { code: 'expired', keyId: key.keyId, appUid: key.appUid };
   }

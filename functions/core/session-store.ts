@@ -1,0 +1,55 @@
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, storeError } from './dynamo-errors';
+import { StoreUnavailable } from './errors';
+
+/**
+ * A session: `pk = token#<tokenHash>` in the sessions table. It lives on its
+ * own: `createdByKeyId` is kept for audit and nothing checks that key again,
+ * so deleting the key leaves the session valid until `expiresAt`.
+ */
+export interface Session {
+  readonly sessionId: string;
+  readonly appUid: string;
+  readonly userId: string;
+  /** The user's key in the users table (external id or lower-cased email). */
+  readonly userKey: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** DynamoDB TTL attribute (epoch seconds). TTL deletion lags, so readers check expiresAt themselves. */
+  readonly expiresAtEpoch: number;
+  readonly createdByKeyId: string;
+}
+
+const tokenPk = (tokenHash: string) => `token#${tokenHash}`;
+
+export class SessionStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(session: Session, tokenHash: string): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: tokenPk(tokenHash), ...session },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw new StoreUnavailable('session token collision; nothing was written, try again');
+      throw storeError('create session', error);
+    }
+  }
+
+  /** The session authorizer's read: one strongly consistent GetItem. */
+  async findByHash(tokenHash: string): Promise<Session | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: tokenPk(tokenHash) }, ConsistentRead: true }),
+    );
+    if (!Item) return undefined;
+    const { pk: _pk, ...session } = Item;
+    return session as Session;
+  }
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { logTag, type Hasher } from './hashing';
+import { randomId } from './ids';
+import type { Session, SessionStore } from './session-store';
+import type { TokenFormat } from './token-format';
+import { userKey, type User, type UserIdentity, type UserStore } from './users';
+import { parseInput } from './validation';
+
+/** Body of `POST .../sdkusers/auth` (DESIGN §4). */
+export const sdkUsersAuthBody = z
+  .strictObject({
+    externalId: z
+      .string({ error: 'externalId must be a string' })
+      .min(1, 'externalId must not be empty')
+      .max(100, 'externalId must be at most 100 characters')
+      .regex(/^[A-Za-z0-9_-]+$/, 'externalId may contain only letters, digits, _ and -')
+      .optional(),
+    userEmail: z
+      .email({ error: 'userEmail must be a valid email address' })
+      .max(100, 'userEmail must be at most 100 characters')
+      .optional(),
+    name: z
+      .string({ error: 'name must be a string' })
+      .trim()
+      .min(1, 'name must not be empty')
+      .max(100, 'name must be at most 100 characters')
+      .optional(),
+    accountUids: z
+      .array(
+        z
+          .string({ error: 'accountUids must contain only strings' })
+          .min(1, 'accountUids must not contain empty ids')
+          .max(128, 'accountUids entries must be at most 128 characters')
+          .regex(/^[A-Za-z0-9_-]+$/, 'accountUids entries may contain only letters, digits, _ and -'),
+        { error: 'accountUids must be an array of account ids' },
+      )
+      .max(10, 'accountUids must have at most 10 entries')
+      .optional(),
+  })
+  .refine((body) => (body.externalId === undefined) !== (body.userEmail === undefined), {
+    path: ['externalId'],
+    message: 'exactly one of externalId or userEmail is required',
+  });
+
+export type SdkUsersAuthBody = z.output<typeof sdkUsersAuthBody>;
+
+export interface SessionIssuerDeps {
+  readonly sessionFormat: TokenFormat;
+  readonly hash: Hasher;
+  readonly users: Pick<UserStore, 'findOrCreate'>;
+  readonly sessions: Pick<SessionStore, 'create'>;
+  readonly lifetimeSeconds: number;
+}
+
+/** Who is asking, as the API-key authorizer established it: never taken from the body. */
+export interface KeyCaller {
+  readonly appUid: string;
+  readonly keyId: string;
+}
+
+export interface IssuedSession {
+  /** The plaintext token: returned once, stored only as its hash. */
+  readonly authToken: string;
+  readonly expiresAt: string;
+}
+
+/** Finds or creates the user named in `body`, then issues a session token for it. */
+export async function issueSession(deps: SessionIssuerDeps, caller: KeyCaller, body: unknown, now: Date): Promise<IssuedSession & { sessionId: string; userId: string }> {
+  const { externalId, userEmail, name, accountUids } = parseInput(sdkUsersAuthBody, body, 'request body');
+  const identity: UserIdentity = externalId !== undefined ? { externalId } : { userEmail: userEmail! };
+  const user = await deps.users.findOrCreate(caller.appUid, identity, { name, accountUids }, now);
+
+  const authToken = deps.sessionFormat.generate();
+  const expires = new Date(now.getTime() + deps.lifetimeSeconds * 1000);
+  const session: Session = {
+    sessionId: randomId('ses'),
+    appUid: caller.appUid,
+    userId: user.userId,
+    userKey: userKey(identity),
+    createdAt: now.toISOString(),
+    expiresAt: expires.toISOString(),
+    expiresAtEpoch: Math.ceil(expires.getTime() / 1000),
+    createdByKeyId: caller.keyId,
+  };
+  await deps.sessions.create(session, await deps.hash(authToken));
+  return { authToken, expiresAt: session.expiresAt, sessionId: session.sessionId, userId: user.userId };
+}
+
+export type SessionVerification =
+  | { readonly code: 'valid'; readonly session: Session }
+  | { readonly code: 'malformed' }
+  | { readonly code: 'not_found'; readonly hashTag: string }
+  | { readonly code: 'expired'; readonly sessionId: string };
+
+export interface SessionVerifierDeps {
+  readonly sessionFormat: TokenFormat;
+  readonly hash: Hasher;
+  readonly sessions: Pick<SessionStore, 'findByHash'>;
+}
+
+/**
+ * Checks a session token. It never reads the keys table: a session outlives
+ * the key that created it. An item past `expiresAt` is expired even if TTL has
+ * not removed it yet.
+ */
+export async function verifySessionToken(deps: SessionVerifierDeps, token: string | undefined, now: Date): Promise<SessionVerification> {
+  if (token === undefined || !deps.sessionFormat.isWellFormed(token)) return { code: 'malformed' };
+  const tokenHash = await deps.hash(token);
+  const session = await deps.sessions.findByHash(tokenHash);
+  if (!session) return { code: 'not_found', hashTag: logTag(tokenHash) };
+  if (Date.parse(session.expiresAt) <= now.getTime()) return { code: 'expired', sessionId: session.sessionId };
+  return { code: 'valid', session };
+}
+
+/** The body of `GET .../sdkusers/me`. */
+export interface SessionUserView {
+  readonly appUid: string;
+  readonly userId: string;
+  readonly externalId?: string;
+  readonly userEmail?: string;
+  readonly name?: string;
+  readonly accountUids: string[];
+  readonly sessionExpiresAt: string;
+}
+
+export function sessionUserView(appUid: string, user: User, sessionExpiresAt: string): SessionUserView {
+  const { userId, externalId, userEmail, name, accountUids } = user;
+  return {
+    appUid,
+    userId,
+    ...(externalId === undefined ? {} : { externalId }),
+    ...(userEmail === undefined ? {} : { userEmail }),
+    ...(name === undefined ? {} : { name }),
+    accountUids,
+    sessionExpiresAt,
+  };
+}

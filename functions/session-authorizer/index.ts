@@ -1,0 +1,23 @@
+import { requestAuthorizer, type AuthorizerDecision } from '../core/authorizer-handler';
+import { bearerToken, singleHeader } from '../core/headers';
+import { runtimeFromEnvironment } from '../core/runtime';
+import { SessionStore } from '../core/session-store';
+import { verifySessionToken } from '../core/sessions';
+
+const runtime = runtimeFromEnvironment();
+const deps = { sessionFormat: runtime.sessionFormat, hash: runtime.hash, sessions: new SessionStore(runtime.db, runtime.tables.sessions) };
+
+/**
+ * REQUEST authorizer for `Authorization: Bearer <session token>`. It reads only
+ * the sessions table: whether the key that created the session still exists
+ * does not matter. Context `{ appUid, userId, sessionId, sessionExpiresAt, userKey }`.
+ */
+export const handler = requestAuthorizer('session token', async (event): Promise<AuthorizerDecision> => {
+  const result = await verifySessionToken(deps, bearerToken(singleHeader(event, 'authorization')), new Date());
+  if (result.code !== 'valid') {
+    const { code, ...logFields } = result;
+    return { allow: false, reason: code, logFields };
+  }
+  const { appUid, userId, sessionId, expiresAt, userKey } = result.session;
+  return { allow: true, principalId: userId, appUid, context: { appUid, userId, sessionId, sessionExpiresAt: expiresAt, userKey } };
+});
