@@ -26,10 +26,25 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
-    const field = issue.keys.join(', ');
-    throw new ValidationError(issue.keys[0], `unknown field ${field} in ${what}`);
+    const plural = issue.keys.length > 1 ? 's' : '';
+    throw new ValidationError(issue.keys[0], `unknown field${plural} ${issue.keys.join(', ')} in ${what}`);
   }
-  const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(body)';
-  const missing = issue.code === 'invalid_type' && issue.input === undefined;
+  const field = fieldName(issue.path);
+  const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
   throw new ValidationError(field, missing ? `${field} is required` : issue.message);
+}
+
+/** `accountUids[2]`-style name of a path, or `(body)` for the whole input. */
+function fieldName(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(body)';
+  return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`)).join('');
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const part of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  return value;
 }

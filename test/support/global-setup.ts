@@ -7,6 +7,7 @@ declare global {
 
 /** One in-memory DynamoDB Local for the whole run; each test file makes its own tables in it. */
 export default async function globalSetup(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dynamodb = await startDynamoDbLocal();
   globalThis.__keygateDynamoDbLocal = dynamodb;
   // Read by every worker (they inherit this environment) and by the AWS SDK itself.

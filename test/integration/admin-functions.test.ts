@@ -1,0 +1,250 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/index';
+import { handler as createKeyHandler } from '../../functions/create-key/index';
+import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
+import { handler as listKeysHandler } from '../../functions/list-keys/index';
+import { handler as whoami } from '../../functions/whoami/index';
+import { KeyNotFound, StoreUnavailable, ValidationError } from '../../functions/core/errors';
+import { createHasher } from '../../functions/core/hashing';
+import { KeyStore } from '../../functions/core/key-store';
+import { createKey } from '../../functions/core/keys';
+import { tokenFormat } from '../../functions/core/token-format';
+import { verifyApiKey } from '../../functions/core/verify';
+import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import type { TableNames } from '../../lib/local/tables';
+
+let client: DynamoDBClient;
+let tables: TableNames;
+let store: KeyStore;
+const keyFormat = tokenFormat('kg');
+const hash = createHasher(async () => process.env.KEYGATE_LOCAL_PEPPER!);
+
+beforeAll(async () => {
+  client = testDynamoDbClient();
+  tables = await createTestTables(client);
+  store = new KeyStore(DynamoDBDocumentClient.from(client), tables.Keys);
+});
+afterAll(() => client.destroy());
+
+const asKey = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-a', 'whoami'));
+
+describe('create-key', () => {
+  test('returns the contract fields and a key that the authorizer accepts', async () => {
+    const created = await createKeyHandler({ appUid: 'app-a', name: 'billing server' });
+    expect(Object.keys(created)).toEqual(['keyId', 'apiKey', 'appUid', 'name', 'displayPrefix', 'createdAt']);
+    expect(created.keyId).toMatch(/^key_[0-9A-Za-z]{20}$/);
+    expect(created.apiKey.startsWith(created.displayPrefix)).toBe(true);
+    expect(created.displayPrefix).toMatch(/^kg_[0-9A-Za-z]{8}$/);
+
+    const outcome = await gatewayOutcome(apiKeyAuthorizer, asKey(created.apiKey));
+    expect(outcome).toEqual({ status: 200, context: { appUid: 'app-a', keyId: created.keyId, role: 'app-owner' } });
+  });
+
+  test('stores only the peppered hash: no item holds the key or its secret', async () => {
+    const created = await createKeyHandler({ appUid: 'app-a', name: 'hash check' });
+    const items = await scanAll(client, tables.Keys);
+    const dump = JSON.stringify(items);
+    expect(dump).not.toContain(created.apiKey);
+    expect(dump).not.toContain(created.apiKey.slice(3, 3 + 43));
+    const mine = items.filter((item) => item.keyId === created.keyId);
+    expect(mine.map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'hash']);
+    expect(mine.find((item) => String(item.pk).startsWith('hash#'))?.pk).toBe(`hash#${await hash(created.apiKey)}`);
+  });
+
+  test('an expiring key is accepted before expiresAt and refused after', async () => {
+    const expiresAt = new Date(Date.now() + 60_000).toISOString();
+    const created = await createKeyHandler({ appUid: 'app-a', name: 'temp', expiresAt });
+    expect(created.expiresAt).toBe(expiresAt);
+    const deps = { keyFormat, hash, store };
+    expect(await verifyApiKey(deps, created.apiKey, new Date(Date.parse(expiresAt) - 1))).toEqual({ code: 'valid', appUid: 'app-a', keyId: created.keyId });
+    expect(await verifyApiKey(deps, created.apiKey, new Date(expiresAt))).toEqual({ code: 'expired', appUid: 'app-a', keyId: created.keyId });
+  });
+
+  test('a key already past its expiry gets 401 from the authorizer', async () => {
+    const past = new Date('2020-01-01T00:00:00Z');
+    const created = await createKey({ keyFormat, hash, store, now: () => past }, { appUid: 'app-a', name: 'old', expiresAt: '2020-01-02T00:00:00Z' });
+    expect(await gatewayOutcome(apiKeyAuthorizer, asKey(created.apiKey))).toEqual({ status: 401 });
+  });
+});
+
+describe('api-key authorizer', () => {
+  test('a key of app A is refused with 403 on app B, and works on every route of app A', async () => {
+    const created = await createKeyHandler({ appUid: 'app-a', name: 'scoped' });
+    const headers = { 'x-api-key': created.apiKey };
+    expect(await gatewayOutcome(apiKeyAuthorizer, authorizerEvent(headers, methodArn('GET', 'app-b', 'whoami')))).toEqual({ status: 403 });
+    expect(await gatewayOutcome(apiKeyAuthorizer, authorizerEvent(headers, methodArn('POST', 'app-b', 'sdkusers/auth')))).toEqual({ status: 403 });
+    expect(await gatewayOutcome(apiKeyAuthorizer, authorizerEvent(headers, methodArn('GET', 'app-a-2', 'whoami')))).toEqual({ status: 403 });
+    expect((await gatewayOutcome(apiKeyAuthorizer, authorizerEvent(headers, methodArn('POST', 'app-a', 'sdkusers/auth')))).status).toBe(200);
+  });
+
+  test.each([
+    ['missing', {}],
+    ['empty', { 'x-api-key': '' }],
+    ['garbage', { 'x-api-key': 'hello' }],
+    ['a session-token-shaped value', { 'x-api-key': tokenFormat('kgs').generate() }],
+    ['a well-formed key that was never issued', { 'x-api-key': keyFormat.generate() }],
+  ])('%s → 401', async (_label, headers) => {
+    expect(await gatewayOutcome(apiKeyAuthorizer, authorizerEvent(headers))).toEqual({ status: 401 });
+  });
+
+  test('a bad checksum is refused without reading DynamoDB', async () => {
+    const findByHash = jest.fn();
+    const key = keyFormat.generate();
+    const last = key.at(-1) === 'A' ? 'B' : 'A';
+    const result = await verifyApiKey({ keyFormat, hash, store: { findByHash } }, key.slice(0, -1) + last, new Date());
+    expect(result).toEqual({ code: 'malformed' });
+    expect(findByHash).not.toHaveBeenCalled();
+  });
+
+  test('the header name is matched case-insensitively', async () => {
+    const created = await createKeyHandler({ appUid: 'app-a', name: 'case' });
+    for (const name of ['x-api-key', 'X-Api-Key', 'X-API-KEY']) {
+      expect((await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ [name]: created.apiKey }, methodArn('GET', 'app-a', 'whoami')))).status).toBe(200);
+    }
+  });
+
+  test('whoami answers with the authorizer context', async () => {
+    const response = await whoami(proxyEvent({ method: 'GET', context: { appUid: 'app-a', keyId: 'key_x', role: 'app-owner', principalId: 'key_x' } }));
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({ appUid: 'app-a', keyId: 'key_x', role: 'app-owner' });
+  });
+
+  test('whoami refuses to answer without an authorizer context', async () => {
+    await expect(whoami(proxyEvent({ method: 'GET', context: {} }))).rejects.toThrow('authorizer context has no appUid');
+  });
+});
+
+describe('list-keys', () => {
+  test('shows metadata of one app, never the key or its hash', async () => {
+    const app = 'app-list';
+    const created = [];
+    for (let i = 0; i < 5; i++) created.push(await createKeyHandler({ appUid: app, name: `key ${i}` }));
+    await createKeyHandler({ appUid: 'app-list-other', name: 'other app' });
+
+    const listed = await listKeysHandler({ appUid: app });
+    expect(listed.nextToken).toBeUndefined();
+    expect(listed.keys.map((key) => key.keyId).sort()).toEqual(created.map((key) => key.keyId).sort());
+    for (const key of listed.keys) expect(Object.keys(key).sort()).toEqual(['createdAt', 'displayPrefix', 'keyId', 'name']);
+    const dump = JSON.stringify(listed);
+    for (const key of created) expect(dump).not.toContain(key.apiKey);
+    expect(dump).not.toContain(await hash(created[0].apiKey));
+  });
+
+  test('pages with limit and nextToken cover every key exactly once', async () => {
+    const app = 'app-pages';
+    const ids = [];
+    for (let i = 0; i < 7; i++) ids.push((await createKeyHandler({ appUid: app, name: `k${i}` })).keyId);
+    const seen: string[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await listKeysHandler({ appUid: app, limit: 3, ...(nextToken ? { nextToken } : {}) });
+      seen.push(...page.keys.map((key) => key.keyId));
+      nextToken = page.nextToken;
+      pages++;
+    } while (nextToken);
+    expect(seen.sort()).toEqual(ids.sort());
+    expect(pages).toBeGreaterThanOrEqual(3);
+  });
+
+  test('a nextToken from one app cannot read another app', async () => {
+    for (let i = 0; i < 3; i++) await createKeyHandler({ appUid: 'app-tok-a', name: `a${i}` });
+    await createKeyHandler({ appUid: 'app-tok-b', name: 'b' });
+    const first = await listKeysHandler({ appUid: 'app-tok-a', limit: 1 });
+    const other = await listKeysHandler({ appUid: 'app-tok-b', nextToken: first.nextToken });
+    expect(other.keys.every((key) => key.name === 'b')).toBe(true);
+  });
+
+  test('an app with no keys lists nothing', async () => {
+    expect(await listKeysHandler({ appUid: 'nobody' })).toEqual({ keys: [] });
+  });
+});
+
+describe('delete-key', () => {
+  test('the very next request with a deleted key is refused; other keys of the app still work', async () => {
+    const doomed = await createKeyHandler({ appUid: 'app-del', name: 'doomed' });
+    const kept = await createKeyHandler({ appUid: 'app-del', name: 'kept' });
+    const event = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-del', 'whoami'));
+    expect((await gatewayOutcome(apiKeyAuthorizer, event(doomed.apiKey))).status).toBe(200);
+
+    expect(await deleteKeyHandler({ appUid: 'app-del', keyId: doomed.keyId })).toEqual({ keyId: doomed.keyId, deleted: true });
+    expect(await gatewayOutcome(apiKeyAuthorizer, event(doomed.apiKey))).toEqual({ status: 401 });
+    expect(await verifyApiKey({ keyFormat, hash, store }, doomed.apiKey, new Date())).toMatchObject({ code: 'not_found' });
+    expect((await gatewayOutcome(apiKeyAuthorizer, event(kept.apiKey))).status).toBe(200);
+
+    const items = await scanAll(client, tables.Keys);
+    expect(items.filter((item) => item.keyId === doomed.keyId)).toEqual([]);
+  });
+
+  test('deleting twice fails with KeyNotFound', async () => {
+    const created = await createKeyHandler({ appUid: 'app-del2', name: 'twice' });
+    await deleteKeyHandler({ appUid: 'app-del2', keyId: created.keyId });
+    await expect(deleteKeyHandler({ appUid: 'app-del2', keyId: created.keyId })).rejects.toMatchObject({
+      name: 'KeyNotFound',
+      message: `key ${created.keyId} not found in app app-del2`,
+    });
+  });
+
+  test('a key cannot be deleted through another app', async () => {
+    const created = await createKeyHandler({ appUid: 'app-owner', name: 'mine' });
+    await expect(deleteKeyHandler({ appUid: 'app-thief', keyId: created.keyId })).rejects.toBeInstanceOf(KeyNotFound);
+    expect((await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('GET', 'app-owner', 'whoami')))).status).toBe(200);
+  });
+
+  test('concurrent deletes of one key: exactly one succeeds', async () => {
+    const created = await createKeyHandler({ appUid: 'app-race', name: 'race' });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => deleteKeyHandler({ appUid: 'app-race', keyId: created.keyId })));
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    for (const result of results) if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(KeyNotFound);
+  });
+});
+
+describe('bad admin payloads fail with ValidationError naming the field and write nothing', () => {
+  const cases: [string, (input: unknown) => Promise<unknown>, unknown, string][] = [
+    ['create: not an object', createKeyHandler, 'app-a', '(body)'],
+    ['create: null', createKeyHandler, null, '(body)'],
+    ['create: array', createKeyHandler, [], '(body)'],
+    ['create: missing appUid', createKeyHandler, { name: 'n' }, 'appUid'],
+    ['create: appUid with a slash', createKeyHandler, { appUid: 'a/b', name: 'n' }, 'appUid'],
+    ['create: appUid with a wildcard', createKeyHandler, { appUid: 'a*', name: 'n' }, 'appUid'],
+    ['create: appUid too long', createKeyHandler, { appUid: 'a'.repeat(129), name: 'n' }, 'appUid'],
+    ['create: appUid a number', createKeyHandler, { appUid: 7, name: 'n' }, 'appUid'],
+    ['create: missing name', createKeyHandler, { appUid: 'app-a' }, 'name'],
+    ['create: blank name', createKeyHandler, { appUid: 'app-a', name: '   ' }, 'name'],
+    ['create: name too long', createKeyHandler, { appUid: 'app-a', name: 'n'.repeat(101) }, 'name'],
+    ['create: expiresAt not a date', createKeyHandler, { appUid: 'app-a', name: 'n', expiresAt: 'tomorrow' }, 'expiresAt'],
+    ['create: expiresAt in the past', createKeyHandler, { appUid: 'app-a', name: 'n', expiresAt: '2001-01-01T00:00:00Z' }, 'expiresAt'],
+    ['create: unknown field', createKeyHandler, { appUid: 'app-a', name: 'n', role: 'admin' }, 'role'],
+    ['list: missing appUid', listKeysHandler, {}, 'appUid'],
+    ['list: limit zero', listKeysHandler, { appUid: 'app-a', limit: 0 }, 'limit'],
+    ['list: limit a string', listKeysHandler, { appUid: 'app-a', limit: '5' }, 'limit'],
+    ['list: forged nextToken', listKeysHandler, { appUid: 'app-a', nextToken: 'abc' }, 'nextToken'],
+    ['delete: missing keyId', deleteKeyHandler, { appUid: 'app-a' }, 'keyId'],
+    ['delete: keyId of the wrong shape', deleteKeyHandler, { appUid: 'app-a', keyId: 'kg_123' }, 'keyId'],
+  ];
+
+  test.each(cases)('%s', async (_label, handler, input, field) => {
+    const before = await scanAll(client, tables.Keys);
+    const failure = await handler(input).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(ValidationError);
+    expect(failure).toMatchObject({ name: 'ValidationError', field });
+    expect((failure as Error).message).toContain(field === '(body)' ? 'must be a JSON object' : field);
+    expect(await scanAll(client, tables.Keys)).toEqual(before);
+  });
+});
+
+describe('transactions', () => {
+  test('a create whose transaction fails leaves no half-created key', async () => {
+    const metadata = { keyId: 'key_AAAAAAAAAAAAAAAAAAAA', appUid: 'app-tx', name: 'first', displayPrefix: 'kg_AAAAAAAA', createdAt: new Date().toISOString() };
+    await store.create(metadata, 'collidinghash');
+    // Same hash, new key id: the hash item's condition fails, so the app item must not be written either.
+    await expect(store.create({ ...metadata, keyId: 'key_BBBBBBBBBBBBBBBBBBBB', name: 'second' }, 'collidinghash')).rejects.toBeInstanceOf(StoreUnavailable);
+    const items = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-tx');
+    expect(items.map((item) => item.keyId)).toEqual(['key_AAAAAAAAAAAAAAAAAAAA', 'key_AAAAAAAAAAAAAAAAAAAA']);
+  });
+});
