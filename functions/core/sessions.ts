@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { logTag, type Hasher } from './hashing';
+import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { Session, SessionStore } from './session-store';
 import type { TokenFormat } from './token-format';
@@ -84,32 +84,6 @@ export async function issueSession(deps: SessionIssuerDeps, caller: KeyCaller, b
   };
   await deps.sessions.create(session, await deps.hash(authToken));
   return { authToken, expiresAt: session.expiresAt, sessionId: session.sessionId, userId: user.userId };
-}
-
-export type SessionVerification =
-  | { readonly code: 'valid'; readonly session: Session }
-  | { readonly code: 'malformed' }
-  | { readonly code: 'not_found'; readonly hashTag: string }
-  | { readonly code: 'expired'; readonly sessionId: string };
-
-export interface SessionVerifierDeps {
-  readonly sessionFormat: TokenFormat;
-  readonly hash: Hasher;
-  readonly sessions: Pick<SessionStore, 'findByHash'>;
-}
-
-/**
- * Checks a session token. It never reads the keys table: a session outlives
- * the key that created it. An item past `expiresAt` is expired even if TTL has
- * not removed it yet.
- */
-export async function verifySessionToken(deps: SessionVerifierDeps, token: string | undefined, now: Date): Promise<SessionVerification> {
-  if (token === undefined || !deps.sessionFormat.isWellFormed(token)) return { code: 'malformed' };
-  const tokenHash = await deps.hash(token);
-  const session = await deps.sessions.findByHash(tokenHash);
-  if (!session) return { code: 'not_found', hashTag: logTag(tokenHash) };
-  if (Date.parse(session.expiresAt) <= now.getTime()) return { code: 'expired', sessionId: session.sessionId };
-  return { code: 'valid', session };
 }
 
 /** The body of `GET .../sdkusers/me`. */

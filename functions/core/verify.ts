@@ -1,11 +1,35 @@
 import { logTag, type Hasher } from './hashing';
 import type { KeyStore } from './key-store';
+import type { Session, SessionStore } from './session-store';
 import type { TokenFormat } from './token-format';
 
 /**
- * Outcome of checking an API key. `malformed` is decided without I/O (length,
- * alphabet, prefix, checksum); the rest after one consistent GetItem.
+ * The two credential checks, API key and session token. Both follow one path:
+ * reject a malformed value with no I/O (length, alphabet, prefix, checksum),
+ * hash it with the pepper, read the hash item with one consistent GetItem, and
+ * treat an item past its `expiresAt` as expired even if it still exists.
  */
+type Lookup<T> =
+  | { readonly code: 'valid'; readonly record: T }
+  | { readonly code: 'malformed' }
+  | { readonly code: 'not_found'; readonly hashTag: string }
+  | { readonly code: 'expired'; readonly record: T };
+
+async function lookUpCredential<T extends { readonly expiresAt?: string }>(
+  format: TokenFormat,
+  hash: Hasher,
+  findByHash: (hash: string) => Promise<T | undefined>,
+  presented: string | undefined,
+  now: Date,
+): Promise<Lookup<T>> {
+  if (presented === undefined || !format.isWellFormed(presented)) return { code: 'malformed' };
+  const credentialHash = await hash(presented);
+  const record = await findByHash(credentialHash);
+  if (!record) return { code: 'not_found', hashTag: logTag(credentialHash) };
+  if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= now.getTime()) return { code: 'expired', record };
+  return { code: 'valid', record };
+}
+
 export type ApiKeyVerification =
   | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string }
   | { readonly code: 'malformed' }
@@ -19,12 +43,29 @@ export interface ApiKeyVerifierDeps {
 }
 
 export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string | undefined, now: Date): Promise<ApiKeyVerification> {
-  if (presented === undefined || !deps.keyFormat.isWellFormed(presented)) return { code: 'malformed' };
-  const keyHash = await deps.hash(presented);
-  const key = await deps.store.findByHash(keyHash);
-  if (!key) return { code: 'not_found', hashTag: logTag(keyHash) };
-  if (key.expiresAt !== undefined && Date.parse(key.expiresAt) <= now.getTime()) {
-    return { code: 'expired', keyId: key.keyId, appUid: key.appUid };
+  const result = await lookUpCredential(deps.keyFormat, deps.hash, (keyHash) => deps.store.findByHash(keyHash), presented, now);
+  if (result.code === 'valid' || result.code === 'expired') {
+    return { code: result.code, appUid: result.record.appUid, keyId: result.record.keyId };
   }
-  return { code: 'valid', appUid: key.appUid, keyId: key.keyId };
+  return result;
+}
+
+export type SessionVerification =
+  | { readonly code: 'valid'; readonly session: Session }
+  | { readonly code: 'malformed' }
+  | { readonly code: 'not_found'; readonly hashTag: string }
+  | { readonly code: 'expired'; readonly sessionId: string };
+
+export interface SessionVerifierDeps {
+  readonly sessionFormat: TokenFormat;
+  readonly hash: Hasher;
+  readonly sessions: Pick<SessionStore, 'findByHash'>;
+}
+
+/** Reads only the sessions table: a session outlives the key that created it. */
+export async function verifySessionToken(deps: SessionVerifierDeps, token: string | undefined, now: Date): Promise<SessionVerification> {
+  const result = await lookUpCredential(deps.sessionFormat, deps.hash, (tokenHash) => deps.sessions.findByHash(tokenHash), token, now);
+  if (result.code === 'valid') return { code: 'valid', session: result.record };
+  if (result.code === 'expired') return { code: 'expired', sessionId: result.record.sessionId };
+  return result;
 }

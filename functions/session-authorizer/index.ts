@@ -2,7 +2,7 @@ import { requestAuthorizer, type AuthorizerDecision } from '../core/authorizer-h
 import { bearerToken, singleHeader } from '../core/headers';
 import { runtimeFromEnvironment } from '../core/runtime';
 import { SessionStore } from '../core/session-store';
-import { verifySessionToken } from '../core/sessions';
+import { verifySessionToken } from '../core/verify';
 
 const runtime = runtimeFromEnvironment();
 const deps = { sessionFormat: runtime.sessionFormat, hash: runtime.hash, sessions: new SessionStore(runtime.db, runtime.tables.sessions) };

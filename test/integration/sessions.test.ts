@@ -9,7 +9,7 @@ import { handler as sessionAuthorizer } from '../../functions/session-authorizer
 import { createHasher } from '../../functions/core/hashing';
 import { logger } from '../../functions/core/runtime';
 import { SessionStore } from '../../functions/core/session-store';
-import { verifySessionToken } from '../../functions/core/sessions';
+import { verifySessionToken } from '../../functions/core/verify';
 import { tokenFormat } from '../../functions/core/token-format';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
