@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { FunctionKey } from '../functions';
+import { AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../routes';
+import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
+import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
+
+/**
+ * A local stand-in for the API Gateway REST API the stack deploys: the same
+ * route table, REQUEST Lambda authorizers with API Gateway's semantics (no
+ * result caching, as in the default stack), and Lambda proxy integrations.
+ * Handlers are injected: `npm start` passes the bundles that deploy, unit
+ * tests pass small fakes.
+ */
+export interface LocalGatewayOptions {
+  readonly routes: readonly RouteDefinition[];
+  readonly handlers: Partial<Record<FunctionKey, LambdaHandler>>;
+  /** @default AUTHORIZERS */
+  readonly authorizers?: Readonly<Record<AuthorizerKind, AuthorizerDefinition>>;
+  /** Stage name in method ARNs and requestContext. @default 'local' */
+  readonly stage?: string;
+  /** API id in method ARNs and requestContext. @default 'local' */
+  readonly apiId?: string;
+  /** API Gateway's integration timeout. @default 29000 */
+  readonly integrationTimeoutMs?: number;
+  /** Lambda authorizer timeout (API Gateway allows 30 s at most). @default 30000 */
+  readonly authorizerTimeoutMs?: number;
+  /** One line per request (method, path, status, ms) or gateway problem; never headers or bodies. */
+  readonly log?: (line: string) => void;
+}
+
+/** API Gateway's largest REST API payload. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** API Gateway's default gateway responses, as a REST API without customisations sends them. */
+export const GATEWAY_RESPONSES = {
+  missingAuthenticationToken: { statusCode: 403, errorType: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' },
+  unauthorized: { statusCode: 401, errorType: 'UnauthorizedException', message: 'Unauthorized' },
+  accessDenied: { statusCode: 403, errorType: 'AccessDeniedException', message: 'User is not authorized to access this resource' },
+  explicitDeny: { statusCode: 403, errorType: 'AccessDeniedException', message: 'User is not authorized to access this resource with an explicit deny' },
+  authorizerConfigurationError: { statusCode: 500, errorType: 'AuthorizerConfigurationException', message: null },
+  integrationFailure: { statusCode: 502, errorType: 'InternalServerErrorException', message: 'Internal server error' },
+  integrationTimeout: { statusCode: 504, errorType: 'InternalServerErrorException', message: 'Endpoint request timed out' },
+  requestTooLarge: { statusCode: 413, errorType: 'RequestTooLargeException', message: 'Request Too Long' },
+} as const;
+
+type GatewayResponse = (typeof GATEWAY_RESPONSES)[keyof typeof GATEWAY_RESPONSES];
+
+interface CompiledRoute {
+  readonly route: RouteDefinition;
+  readonly resource: string;
+  readonly pattern: RegExp;
+  readonly parameterNames: readonly string[];
+}
+
+function compileRoute(route: RouteDefinition): CompiledRoute {
+  const resource = routeResourcePath(route);
+  const parameterNames: string[] = [];
+  const source = resource
+    .split('/')
+    .map((segment) => {
+      const parameter = /^\{([A-Za-z0-9_]+)\}$/.exec(segment);
+      if (!parameter) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      parameterNames.push(parameter[1]!);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { route, resource, pattern: new RegExp(`^${source}$`), parameterNames };
+}
+
+/** Request parts as API Gateway hands them to authorizers and integrations. */
+interface RequestParts {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly multiValueHeaders: Record<string, string[]>;
+  readonly queryStringParameters: Record<string, string> | null;
+  readonly multiValueQueryStringParameters: Record<string, string[]> | null;
+  readonly sourceIp: string;
+}
+
+function requestParts(req: IncomingMessage): RequestParts {
+  const url = new URL(req.url ?? '/', 'http://local');
+  // Header names as the client sent them; repeated headers: the last value, all values in multiValueHeaders.
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  const nameFor = new Map<string, string>();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const rawName = req.rawHeaders[i]!;
+    const value = req.rawHeaders[i + 1]!;
+    const name = nameFor.get(rawName.toLowerCase()) ?? rawName;
+    nameFor.set(rawName.toLowerCase(), name);
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  let queryStringParameters: Record<string, string> | null = null;
+  let multiValueQueryStringParameters: Record<string, string[]> | null = null;
+  for (const [name, value] of url.searchParams) {
+    (queryStringParameters ??= {})[name] = value;
+    ((multiValueQueryStringParameters ??= {})[name] ??= []).push(value);
+  }
+  return {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    headers,
+    multiValueHeaders,
+    queryStringParameters,
+    multiValueQueryStringParameters,
+    sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+  };
+}
+
+function headerValue(parts: RequestParts, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(parts.headers)) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A proxy result API Gateway accepts, or undefined for a malformed one (API Gateway's 502). */
+export function parseProxyResult(result: unknown): { statusCode: number; headers: [string, string][]; body: Buffer } | undefined {
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) return undefined;
+  const allowed = new Set(['statusCode', 'headers', 'multiValueHeaders', 'body', 'isBase64Encoded']);
+  if (Object.keys(result).some((key) => !allowed.has(key))) return undefined;
+  const { statusCode, headers, multiValueHeaders, body, isBase64Encoded } = result as Record<string, unknown>;
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) return undefined;
+  const scalar = (value: unknown) => typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+  const pairs: [string, string][] = [];
+  if (headers !== undefined && headers !== null) {
+    if (typeof headers !== 'object' || Array.isArray(headers)) return undefined;
+    for (const [name, value] of Object.entries(headers)) {
+      if (!scalar(value)) return undefined;
+      pairs.push([name, String(value)]);
+    }
+  }
+  if (multiValueHeaders !== undefined && multiValueHeaders !== null) {
+    if (typeof multiValueHeaders !== 'object' || Array.isArray(multiValueHeaders)) return undefined;
+    for (const [name, values] of Object.entries(multiValueHeaders)) {
+      if (!Array.isArray(values) || !values.every(scalar)) return undefined;
+      for (const value of values) pairs.push([name, String(value)]);
+    }
+  }
+  if (body !== undefined && body !== null && typeof body !== 'string') return undefined;
+  if (isBase64Encoded !== undefined && isBase64Encoded !== null && typeof isBase64Encoded !== 'boolean') return undefined;
+  const text = body ?? '';
+  return { statusCode, headers: pairs, body: isBase64Encoded ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8') };
+}
+
+/** Authorizer context values must be scalars; the integration sees them as strings. */
+function authorizerContext(context: unknown): Record<string, string> | undefined {
+  if (context === undefined || context === null) return {};
+  if (typeof context !== 'object' || Array.isArray(context)) return undefined;
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(context)) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
+    values[name] = String(value);
+  }
+  return values;
+}
+
+export function createLocalGateway(options: LocalGatewayOptions): Server {
+  const routes = options.routes.map(compileRoute);
+  const authorizers = options.authorizers ?? AUTHORIZERS;
+  const stage = options.stage ?? 'local';
+  const apiId = options.apiId ?? 'local';
+  const integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
+  const authorizerTimeoutMs = options.authorizerTimeoutMs ?? 30_000;
+  const log = options.log ?? (() => undefined);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = Date.now();
+    const requestId = randomUUID();
+    const parts = requestParts(req);
+    const send = (statusCode: number, headers: [string, string][], body: Buffer) => {
+      const names = new Set(headers.map(([name]) => name.toLowerCase()));
+      const out: [string, string][] = [...headers];
+      if (!names.has('content-type')) out.push(['Content-Type', 'application/json']);
+      out.push(['x-amzn-RequestId', requestId]);
+      res.statusCode = statusCode;
+      for (const [name, value] of out) res.appendHeader(name, value);
+      res.setHeader('Content-Length', body.length);
+      res.end(body);
+      log(`${parts.method} ${parts.path} ${statusCode} ${Date.now() - started}ms`);
+    };
+    const gatewayResponse = (response: GatewayResponse, note?: string) => {
+      if (note) log(`${parts.method} ${parts.path}: ${note}`);
+      send(response.statusCode, [['x-amzn-ErrorType', response.errorType]], Buffer.from(JSON.stringify({ message: response.message })));
+    };
+
+    let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> } | undefined;
+    for (const compiled of routes) {
+      if (compiled.route.method !== parts.method) continue;
+      const match = compiled.pattern.exec(parts.path);
+      if (!match) continue;
+      try {
+        const pathParameters = Object.fromEntries(compiled.parameterNames.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
+        matched = { compiled, pathParameters };
+      } catch {
+        // A malformed %-escape matches no resource.
+      }
+      break;
+    }
+    if (!matched) return gatewayResponse(GATEWAY_RESPONSES.missingAuthenticationToken);
+    const { compiled, pathParameters } = matched;
+    const { route, resource } = compiled;
+
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) return gatewayResponse(GATEWAY_RESPONSES.requestTooLarge);
+      throw error;
+    }
+
+    const now = new Date();
+    const requestContext = {
+      accountId: LOCAL_ACCOUNT_ID,
+      apiId,
+      domainName: headerValue(parts, 'host') ?? '127.0.0.1',
+      domainPrefix: (headerValue(parts, 'host') ?? '127').split('.')[0],
+      extendedRequestId: requestId,
+      httpMethod: parts.method,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: parts.sourceIp,
+        user: null,
+        userAgent: headerValue(parts, 'user-agent') ?? null,
+        userArn: null,
+      },
+      path: `/${stage}${parts.path}`,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId,
+      requestTime: now.toISOString(),
+      requestTimeEpoch: now.getTime(),
+      resourceId: 'local',
+      resourcePath: resource,
+      stage,
+    };
+    const methodArn = `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${apiId}/${stage}/${parts.method}/${parts.path.replace(/^\//, '')}`;
+    const common = {
+      resource,
+      path: parts.path,
+      httpMethod: parts.method,
+      headers: parts.headers,
+      multiValueHeaders: parts.multiValueHeaders,
+      queryStringParameters: parts.queryStringParameters,
+      multiValueQueryStringParameters: parts.multiValueQueryStringParameters,
+      pathParameters,
+      stageVariables: null,
+    };
+
+    // REQUEST authorizer.
+    const authorizer = authorizers[route.authorizer];
+    const identity = headerValue(parts, authorizer.identityHeader);
+    if (identity === undefined || identity === '') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
+    const authorizerHandler = options.handlers[authorizer.function];
+    if (!authorizerHandler) return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `no handler for authorizer ${authorizer.function}`);
+    const authorizerStarted = Date.now();
+    const authorization = await invokeHandler(authorizer.function, authorizerHandler, { type: 'REQUEST', methodArn, ...common, requestContext }, authorizerTimeoutMs);
+    if (!authorization.ok) {
+      if (authorization.error.errorMessage === 'Unauthorized') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
+      return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer failed: ${authorization.error.errorType}`);
+    }
+    const output = authorization.value as { principalId?: unknown; policyDocument?: unknown; context?: unknown } | null;
+    const context = authorizerContext(output?.context);
+    if (typeof output !== 'object' || output === null || typeof output.principalId !== 'string' || !context) {
+      return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, 'authorizer returned an invalid response');
+    }
+    let decision;
+    try {
+      decision = evaluatePolicy(output.policyDocument, methodArn);
+    } catch (error) {
+      if (!(error instanceof InvalidPolicy)) throw error;
+      return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer returned an invalid policy: ${error.message}`);
+    }
+    if (decision === 'explicitDeny') return gatewayResponse(GATEWAY_RESPONSES.explicitDeny);
+    if (decision === 'implicitDeny') return gatewayResponse(GATEWAY_RESPONSES.accessDenied);
+
+    // Lambda proxy integration.
+    const integration = options.handlers[route.function];
+    if (!integration) return gatewayResponse(GATEWAY_RESPONSES.integrationFailure, `no handler for ${route.function}`);
+    const event = {
+      ...common,
+      requestContext: {
+        ...requestContext,
+        authorizer: { ...context, principalId: output.principalId, integrationLatency: Date.now() - authorizerStarted },
+      },
+      body: body.length > 0 ? body.toString('utf8') : null,
+      isBase64Encoded: false,
+    };
+    const invocation = await invokeHandler(route.function, integration, event, integrationTimeoutMs);
+    if (!invocation.ok) {
+      if (invocation.error.errorType === 'Sandbox.Timedout') return gatewayResponse(GATEWAY_RESPONSES.integrationTimeout);
+      return gatewayResponse(GATEWAY_RESPONSES.integrationFailure, `${route.function} failed: ${invocation.error.errorType}`);
+    }
+    const result = parseProxyResult(invocation.value);
+    if (!result) return gatewayResponse(GATEWAY_RESPONSES.integrationFailure, `${route.function} returned a malformed Lambda proxy response`);
+    send(result.statusCode, result.headers, result.body);
+  };
+
+  return createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log(`gateway error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify({ message: 'Internal server error' }));
+      } else res.destroy();
+    });
+  });
+}

@@ -1,0 +1,287 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FunctionKey } from '../../lib/functions';
+import { createLocalGateway, parseProxyResult } from '../../lib/local/gateway';
+import type { LambdaHandler } from '../../lib/local/lambda-runtime';
+import { ROUTES } from '../../lib/routes';
+
+/**
+ * The local API Gateway's REST semantics, driven with small fake handlers over
+ * real HTTP: identity source, authorizer outcomes, policy evaluation, proxy
+ * events and results.
+ */
+const METHOD_ARN_PREFIX = 'arn:aws:execute-api:us-east-1:123456789012:local/local';
+
+function allowApp(appUid: string, context: Record<string, unknown> = { appUid, keyId: 'key_1', role: 'app-owner' }) {
+  return async (event: { methodArn: string }) => {
+    const [apiArn, stage] = event.methodArn.split('/', 2);
+    return {
+      principalId: 'key_1',
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${apiArn}/${stage}/*/api/v1/appuid/${appUid}/*` }] },
+      context,
+    };
+  };
+}
+
+let server: Server;
+let baseUrl: string;
+let handlers: Partial<Record<FunctionKey, LambdaHandler>>;
+let calls: { name: FunctionKey; event: any }[];
+const log: string[] = [];
+
+function spy(name: FunctionKey, impl: (event: any) => unknown): LambdaHandler {
+  return async (event) => {
+    calls.push({ name, event });
+    return impl(event);
+  };
+}
+
+beforeAll(async () => {
+  server = createLocalGateway({
+    routes: ROUTES,
+    // Resolved per request, so each test sets its own handlers.
+    handlers: new Proxy({} as Partial<Record<FunctionKey, LambdaHandler>>, { get: (_, name) => handlers[name as FunctionKey] }),
+    integrationTimeoutMs: 300,
+    log: (line) => log.push(line),
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => {
+    server.close(resolve);
+    server.closeAllConnections();
+  });
+});
+
+beforeEach(() => {
+  calls = [];
+  handlers = {
+    apiKeyAuthorizer: spy('apiKeyAuthorizer', allowApp('app1')),
+    sessionAuthorizer: spy('sessionAuthorizer', allowApp('app1', { appUid: 'app1', userId: 'usr_1' })),
+    whoami: spy('whoami', (event) => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(event.requestContext.authorizer) })),
+    sdkUsersAuth: spy('sdkUsersAuth', (event) => ({ statusCode: 200, body: event.body })),
+    sdkUsersMe: spy('sdkUsersMe', () => ({ statusCode: 200, body: '{}' })),
+  };
+});
+
+async function get(path: string, headers: Record<string, string> = { 'x-api-key': 'k' }, method = 'GET', body?: string) {
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+  const text = await response.text();
+  const json = () => JSON.parse(text);
+  return { status: response.status, headers: response.headers, text, get json() { return json(); } };
+}
+
+describe('routing', () => {
+  test('an unknown path is 403 Missing Authentication Token, with no function invoked', async () => {
+    const response = await get('/api/v1/appuid/app1/nope');
+    expect(response.status).toBe(403);
+    expect(response.json).toEqual({ message: 'Missing Authentication Token' });
+    expect(response.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+    expect(calls).toEqual([]);
+  });
+
+  test('a known path with another method is 403 Missing Authentication Token too', async () => {
+    expect((await get('/api/v1/appuid/app1/whoami', { 'x-api-key': 'k' }, 'POST', '{}')).status).toBe(403);
+    expect((await get('/api/v1/appuid/app1/sdkusers/auth')).json).toEqual({ message: 'Missing Authentication Token' });
+    expect(calls).toEqual([]);
+  });
+
+  test('the route under the base path without an appUid is not a route', async () => {
+    expect((await get('/api/v1/appuid//whoami')).status).toBe(403);
+    expect((await get('/whoami')).status).toBe(403);
+  });
+});
+
+describe('identity source', () => {
+  test('a missing identity header is 401 without invoking the authorizer', async () => {
+    const response = await get('/api/v1/appuid/app1/whoami', {});
+    expect(response.status).toBe(401);
+    expect(response.json).toEqual({ message: 'Unauthorized' });
+    expect(response.headers.get('x-amzn-errortype')).toBe('UnauthorizedException');
+    expect(calls).toEqual([]);
+  });
+
+  test('an empty identity header is 401 without invoking the authorizer', async () => {
+    expect((await get('/api/v1/appuid/app1/whoami', { 'x-api-key': '' })).status).toBe(401);
+    expect(calls).toEqual([]);
+  });
+
+  test('the session route takes its identity from Authorization, not x-api-key', async () => {
+    expect((await get('/api/v1/appuid/app1/sdkusers/me', { 'x-api-key': 'k' })).status).toBe(401);
+    expect(calls).toEqual([]);
+    expect((await get('/api/v1/appuid/app1/sdkusers/me', { authorization: 'Bearer t' })).status).toBe(200);
+    expect(calls.map((call) => call.name)).toEqual(['sessionAuthorizer', 'sdkUsersMe']);
+  });
+});
+
+describe('authorizer outcomes', () => {
+  test('thrown Unauthorized is 401 and the integration is not invoked', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', () => {
+      throw new Error('Unauthorized');
+    });
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(401);
+    expect(response.json).toEqual({ message: 'Unauthorized' });
+    expect(calls.map((call) => call.name)).toEqual(['apiKeyAuthorizer']);
+  });
+
+  test('an Allow for another app is 403 (implicit deny), integration not invoked', async () => {
+    const response = await get('/api/v1/appuid/app2/whoami');
+    expect(response.status).toBe(403);
+    expect(response.json).toEqual({ message: 'User is not authorized to access this resource' });
+    expect(response.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
+    expect(calls.map((call) => call.name)).toEqual(['apiKeyAuthorizer']);
+  });
+
+  test('an explicit Deny is 403 with API Gateway’s explicit-deny message, even next to a broader Allow', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', () => ({
+      principalId: 'p',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: '*' },
+          { Action: 'execute-api:Invoke', Effect: 'Deny', Resource: `${METHOD_ARN_PREFIX}/GET/api/v1/appuid/app1/whoami` },
+        ],
+      },
+    }));
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(403);
+    expect(response.json).toEqual({ message: 'User is not authorized to access this resource with an explicit deny' });
+    expect(calls.map((call) => call.name)).toEqual(['apiKeyAuthorizer']);
+  });
+
+  test('an Allow for another method of the same path is 403', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', () => ({
+      principalId: 'p',
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${METHOD_ARN_PREFIX}/POST/*` }] },
+    }));
+    expect((await get('/api/v1/appuid/app1/whoami')).status).toBe(403);
+  });
+
+  test.each([
+    ['any other error', () => Promise.reject(new Error('DynamoDB is down'))],
+    ['a lower-case unauthorized', () => Promise.reject(new Error('unauthorized'))],
+    ['no principalId', () => ({ policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: '*' }] } })],
+    ['no policy', () => ({ principalId: 'p' })],
+    ['a statement without Effect', () => ({ principalId: 'p', policyDocument: { Statement: [{ Action: 'execute-api:Invoke', Resource: '*' }] } })],
+    ['a context with an object value', () => ({ principalId: 'p', policyDocument: { Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: '*' }] }, context: { nested: { a: 1 } } })],
+    ['null', () => null],
+    ['a string', () => 'Allow'],
+  ])('authorizer %s is 500 {"message": null}, integration not invoked', async (_, impl) => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', impl as () => unknown);
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(500);
+    expect(response.text).toBe('{"message":null}');
+    expect(response.headers.get('x-amzn-errortype')).toBe('AuthorizerConfigurationException');
+    expect(calls.map((call) => call.name)).toEqual(['apiKeyAuthorizer']);
+  });
+
+  test('the authorizer is invoked on every request: no result caching', async () => {
+    await get('/api/v1/appuid/app1/whoami');
+    await get('/api/v1/appuid/app1/whoami');
+    expect(calls.filter((call) => call.name === 'apiKeyAuthorizer')).toHaveLength(2);
+  });
+});
+
+describe('events', () => {
+  test('the REQUEST authorizer event', async () => {
+    await get('/api/v1/appuid/app1/whoami?a=1&a=2&b=x%20y', { 'X-Api-Key': 'the-key', 'User-Agent': 'jest' });
+    const event = calls[0]!.event;
+    expect(event).toMatchObject({
+      type: 'REQUEST',
+      methodArn: `${METHOD_ARN_PREFIX}/GET/api/v1/appuid/app1/whoami`,
+      resource: '/api/v1/appuid/{appUid}/whoami',
+      path: '/api/v1/appuid/app1/whoami',
+      httpMethod: 'GET',
+      queryStringParameters: { a: '2', b: 'x y' },
+      multiValueQueryStringParameters: { a: ['1', '2'], b: ['x y'] },
+      pathParameters: { appUid: 'app1' },
+      stageVariables: null,
+      requestContext: { resourcePath: '/api/v1/appuid/{appUid}/whoami', httpMethod: 'GET', stage: 'local', accountId: '123456789012', apiId: 'local', path: '/local/api/v1/appuid/app1/whoami' },
+    });
+    // Header names as the client sent them.
+    expect(event.headers['X-Api-Key']).toBe('the-key');
+    expect(event.multiValueHeaders['X-Api-Key']).toEqual(['the-key']);
+    expect(event.requestContext.identity.userAgent).toBe('jest');
+    expect(typeof event.requestContext.requestId).toBe('string');
+  });
+
+  test('the proxy event carries the authorizer context as strings, plus principalId', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', allowApp('app1', { appUid: 'app1', count: 3, admin: false }));
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({ appUid: 'app1', count: '3', admin: 'false', principalId: 'key_1' });
+    const event = calls[1]!.event;
+    expect(event).toMatchObject({ resource: '/api/v1/appuid/{appUid}/whoami', pathParameters: { appUid: 'app1' }, body: null, isBase64Encoded: false });
+  });
+
+  test('a path parameter is URL-decoded', async () => {
+    await get('/api/v1/appuid/a%2Db/whoami');
+    expect(calls[0]!.event.pathParameters).toEqual({ appUid: 'a-b' });
+  });
+
+  test('a POST body reaches the integration as text', async () => {
+    const response = await get('/api/v1/appuid/app1/sdkusers/auth', { 'x-api-key': 'k', 'content-type': 'application/json' }, 'POST', '{"externalId":"u1"}');
+    expect(response.status).toBe(200);
+    expect(response.text).toBe('{"externalId":"u1"}');
+  });
+});
+
+describe('proxy results', () => {
+  test('status, single and multi-value headers, and a base64 body', async () => {
+    handlers.whoami = spy('whoami', () => ({
+      statusCode: 201,
+      headers: { 'content-type': 'text/plain', 'x-one': 1 },
+      multiValueHeaders: { 'x-many': ['a', 'b'] },
+      body: Buffer.from('héllo').toString('base64'),
+      isBase64Encoded: true,
+    }));
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(201);
+    expect(response.text).toBe('héllo');
+    expect(response.headers.get('content-type')).toBe('text/plain');
+    expect(response.headers.get('x-one')).toBe('1');
+    expect(response.headers.get('x-many')).toBe('a, b');
+  });
+
+  test('no content-type: API Gateway answers application/json', async () => {
+    handlers.whoami = spy('whoami', () => ({ statusCode: 204 }));
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(204);
+    expect(response.headers.get('content-type')).toBe('application/json');
+  });
+
+  test.each([
+    ['throws', () => Promise.reject(new Error('boom'))],
+    ['returns no statusCode', () => ({ body: 'x' })],
+    ['returns a string statusCode', () => ({ statusCode: '200', body: 'x' })],
+    ['returns an object body', () => ({ statusCode: 200, body: { a: 1 } })],
+    ['returns an unknown key', () => ({ statusCode: 200, body: 'x', extra: true })],
+    ['returns undefined', () => undefined],
+  ])('an integration that %s is 502 Internal server error', async (_, impl) => {
+    handlers.whoami = spy('whoami', impl as () => unknown);
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(502);
+    expect(response.json).toEqual({ message: 'Internal server error' });
+  });
+
+  test('an integration slower than the timeout is 504', async () => {
+    handlers.whoami = spy('whoami', () => new Promise((resolve) => setTimeout(() => resolve({ statusCode: 200 }), 1000).unref()));
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(504);
+    expect(response.json).toEqual({ message: 'Endpoint request timed out' });
+  });
+
+  test('parseProxyResult accepts the minimal result', () => {
+    expect(parseProxyResult({ statusCode: 200 })).toEqual({ statusCode: 200, headers: [], body: Buffer.alloc(0) });
+  });
+});
+
+test('the log names method, path and status, never header values', async () => {
+  log.length = 0;
+  await get('/api/v1/appuid/app1/whoami', { 'x-api-key': 'kg_super_secret_value' });
+  expect(log.join('\n')).toContain('GET /api/v1/appuid/app1/whoami 200');
+  expect(log.join('\n')).not.toContain('kg_super_secret_value');
+});
