@@ -1,0 +1,106 @@
+/**
+ * `npm start`: the whole keygate system on this machine (see lib/local/stack.ts).
+ * Environment: PORT (API, default 3000), LAMBDA_PORT (Lambda Invoke API,
+ * default 3001), DYNAMODB_PORT (default: a free port), KEYGATE_HOME (data
+ * folder, default .keygate/). 0 picks a free port.
+ */
+import { keygateHome } from '../lib/local/home';
+import { startLocalStack, type LocalStack } from '../lib/local/stack';
+
+function portFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`keygate: ${name} must be a port number (0 picks a free one), got '${raw}'`);
+    process.exit(1);
+  }
+  return port;
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function printBanner(stack: LocalStack): void {
+  const { info, demo } = stack;
+  const base = `${info.apiUrl}/api/v1/appuid/${demo.appUid}`;
+  const lines = [
+    `keygate local API: ${info.apiUrl}`,
+    `  Lambda Invoke API: ${info.lambdaEndpoint}   DynamoDB Local: ${info.dynamodbEndpoint}   data: ${keygateHome()}`,
+    `  ready in ${stack.startupMs} ms (${Object.entries(stack.phases).map(([phase, ms]) => `${phase} ${ms}`).join(', ')})`,
+    '',
+  ];
+  if (demo.apiKey) {
+    lines.push(
+      `Demo key for app '${demo.appUid}' (${demo.keyId}); it is shown only this once and stored nowhere:`,
+      '',
+      `  ${demo.apiKey}`,
+      '',
+      'Try it:',
+      '',
+      `  curl -s ${base}/whoami -H ${shellQuote(`x-api-key: ${demo.apiKey}`)}`,
+      `  curl -s -X POST ${base}/sdkusers/auth -H ${shellQuote(`x-api-key: ${demo.apiKey}`)} -H 'content-type: application/json' -d '{"externalId":"user-1","name":"Ada"}'`,
+      `  curl -s ${base}/sdkusers/me -H 'Authorization: Bearer <authToken from sdkusers/auth>'`,
+    );
+  } else {
+    lines.push(
+      `The demo key for app '${demo.appUid}' (${demo.keyId}) was printed on the first start and is not stored; make another with:`,
+      `  npm run --silent keygate -- keys create --app ${demo.appUid} --name me`,
+    );
+  }
+  lines.push('', 'Ctrl-C stops the stack.', '');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * Every bundle carries its own copy of the AWS SDK, and each copy warns once
+ * about the Node.js version: print each distinct warning once.
+ */
+function dedupeWarnings(): void {
+  const seen = new Set<string>();
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    const text = `${warning.name}: ${warning.message}`;
+    if (seen.has(text)) return;
+    seen.add(text);
+    process.stderr.write(`(node) ${text}\n`);
+  });
+}
+
+async function main(): Promise<void> {
+  dedupeWarnings();
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      home: keygateHome(),
+      port: portFromEnv('PORT'),
+      lambdaPort: portFromEnv('LAMBDA_PORT'),
+      dynamodbPort: portFromEnv('DYNAMODB_PORT'),
+      log: (line) => process.stderr.write(`[keygate] ${line}\n`),
+    });
+  } catch (error) {
+    console.error(`keygate: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    process.exit(1);
+  }
+  printBanner(stack);
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`[keygate] ${signal}: stopping\n`);
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`keygate: stopping failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  process.on('SIGHUP', shutdown);
+}
+
+void main();

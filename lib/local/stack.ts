@@ -1,0 +1,220 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ENV } from '../../functions/core/config';
+import { FUNCTIONS, type FunctionKey } from '../functions';
+import { ROUTES } from '../routes';
+import { buildFunctions } from './bundle';
+import { freePort, javaMajorVersion, startDynamoDbLocal } from './dynamodb-local';
+import { createLocalGateway } from './gateway';
+import { homePaths, localPepper, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
+import { createLocalLambdaApi } from './lambda-api';
+import { invokeHandler, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
+import { ensureTables, tableNames } from './tables';
+
+/**
+ * The whole system on one machine: DynamoDB Local on disk, every function
+ * built with the stack's bundling options and run from those bundles, the
+ * local API Gateway on `port` and the Lambda Invoke API on `lambdaPort`.
+ */
+export interface LocalStackOptions {
+  /** Data folder (see keygateHome()). */
+  readonly home: string;
+  /** API port; 0 picks a free one. @default 3000 */
+  readonly port?: number;
+  /** Lambda Invoke API port; 0 picks a free one. @default 3001 */
+  readonly lambdaPort?: number;
+  /** DynamoDB Local port. @default a free port */
+  readonly dynamodbPort?: number;
+  /** Request and function-failure lines. */
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  readonly info: LocalStackInfo;
+  /** The demo key, only on the start that created it: it is stored nowhere. */
+  readonly demo: { readonly appUid: string; readonly keyId: string; readonly apiKey?: string };
+  /** Milliseconds from start to serving. */
+  readonly startupMs: number;
+  /** Milliseconds per start-up phase (DynamoDB Local and the build run side by side). */
+  readonly phases: Readonly<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+export const LOCAL_TABLE_STEM = 'keygate';
+export const DEMO_APP = 'demo';
+const HOST = '127.0.0.1';
+
+export class StackAlreadyRunning extends Error {}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const t0 = Date.now();
+  const paths = homePaths(options.home);
+  const log = options.log ?? (() => undefined);
+  mkdirSync(paths.home, { recursive: true });
+  const running = readLocalStackInfo(paths.home);
+  if (running && running.pid !== process.pid && processIsAlive(running.pid)) {
+    throw new StackAlreadyRunning(`a keygate local stack is already running from ${paths.home} (pid ${running.pid}, ${running.apiUrl}); stop it first`);
+  }
+
+  // Fail on a missing Java before building anything: one clear line.
+  const javaMajor = await javaMajorVersion();
+  if (javaMajor < 17) throw new Error(`DynamoDB Local needs Java 17 or newer, found Java ${javaMajor}; install one, e.g. \`sudo apt-get install -y openjdk-17-jre-headless\``);
+  const phases: Record<string, number> = {};
+
+  const tables = tableNames(LOCAL_TABLE_STEM);
+  const dynamodbPort = options.dynamodbPort || (await freePort());
+  const dynamodbEndpoint = `http://${HOST}:${dynamodbPort}`;
+  // The bundles read their configuration at module scope, as in Lambda: set it before importing them.
+  Object.assign(process.env, {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+    [ENV.keysTable]: tables.Keys,
+    [ENV.sessionsTable]: tables.Sessions,
+    [ENV.usersTable]: tables.Users,
+    [ENV.localPepper]: localPepper(paths.home),
+  });
+  delete process.env[ENV.pepperSecretId];
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+
+  const stoppers: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stoppers.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    // Java starts while esbuild builds; wait for both, so a started DynamoDB Local is stopped if the build fails.
+    const timed = async <T>(phase: string, promise: Promise<T>) => {
+      const at = Date.now();
+      const value = await promise;
+      phases[phase] = Date.now() - at;
+      return value;
+    };
+    const [started, loaded] = await Promise.allSettled([
+      timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb })),
+      loadFunctions(paths.build, phases),
+    ]);
+    if (started.status === 'fulfilled') stoppers.push(() => started.value.stop());
+    if (started.status === 'rejected') throw started.reason;
+    if (loaded.status === 'rejected') throw loaded.reason;
+    const dynamodb = started.value;
+    const handlers = loaded.value;
+
+    const client = new DynamoDBClient({ endpoint: dynamodbEndpoint });
+    try {
+      await timed('tables', ensureTables(client, tables));
+    } finally {
+      client.destroy();
+    }
+
+    const gateway = createLocalGateway({ routes: ROUTES, handlers, log });
+    const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
+    stoppers.push(() => close(gateway));
+    const byName = Object.fromEntries((Object.keys(handlers) as FunctionKey[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
+    const lambdaApi = createLocalLambdaApi({ functions: byName, log });
+    const lambdaPort = await listen(lambdaApi, options.lambdaPort ?? 3001, 'LAMBDA_PORT');
+    stoppers.push(() => close(lambdaApi));
+
+    const info: LocalStackInfo = {
+      apiUrl: `http://${HOST}:${apiPort}`,
+      lambdaEndpoint: `http://${HOST}:${lambdaPort}`,
+      dynamodbEndpoint,
+      region: LOCAL_REGION,
+      functions: { createKey: FUNCTIONS.createKey.name, listKeys: FUNCTIONS.listKeys.name, deleteKey: FUNCTIONS.deleteKey.name },
+      tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },
+      pid: process.pid,
+      dynamodbPid: dynamodb.pid,
+      startedAt: new Date().toISOString(),
+    };
+    const demo = await timed('demoKey', ensureDemoKey(paths.demo, handlers));
+    writeJsonAtomically(paths.localJson, info);
+    stoppers.push(async () => {
+      // Only remove what this process wrote: a second start that refused to run must not hide the first.
+      if (readLocalStackInfo(paths.home)?.pid === process.pid) removeFile(paths.localJson);
+    });
+    return { info, demo, startupMs: Date.now() - t0, phases, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Builds every function with BUNDLING and imports the bundles, as Lambda would load them. */
+async function loadFunctions(buildDir: string, phases: Record<string, number>): Promise<Record<FunctionKey, LambdaHandler>> {
+  process.setSourceMapsEnabled(true);
+  let at = Date.now();
+  const built = await buildFunctions(buildDir);
+  phases.build = Date.now() - at;
+  at = Date.now();
+  const handlers = {} as Record<FunctionKey, LambdaHandler>;
+  for (const { key, bundlePath } of built) {
+    const module = (await import(pathToFileURL(bundlePath).href)) as { handler?: unknown };
+    if (typeof module.handler !== 'function') throw new Error(`${bundlePath} exports no handler function`);
+    handlers[key] = module.handler as LambdaHandler;
+  }
+  phases.import = Date.now() - at;
+  return handlers;
+}
+
+async function listen(server: Server, port: number, variable: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} is in use; set ${variable} to another port (0 picks a free one)`) : error);
+    server.once('error', onError);
+    server.listen(port, HOST, () => {
+      server.removeListener('error', onError);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+async function close(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+interface DemoRecord {
+  readonly appUid: string;
+  readonly keyId: string;
+  readonly createdAt: string;
+}
+
+/**
+ * Creates the demo key through the create-key bundle on first start and
+ * records its keyId (never the key) in `<home>/demo.json`. Later starts only
+ * check it still exists, and make a new one if the data was wiped.
+ */
+async function ensureDemoKey(file: string, handlers: Record<FunctionKey, LambdaHandler>): Promise<LocalStack['demo']> {
+  let record: DemoRecord | undefined;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8')) as DemoRecord;
+  } catch {
+    record = undefined;
+  }
+  if (record && (await keyExists(handlers.listKeys, record.appUid, record.keyId))) return { appUid: record.appUid, keyId: record.keyId };
+
+  const created = await invokeHandler(FUNCTIONS.createKey.name, handlers.createKey, { appUid: DEMO_APP, name: 'demo key (npm start)' }, 30_000);
+  if (!created.ok) throw new Error(`could not create the demo key: ${created.error.errorType}: ${created.error.errorMessage}`);
+  const { keyId, apiKey, createdAt } = created.value as { keyId: string; apiKey: string; createdAt: string };
+  writeJsonAtomically(file, { appUid: DEMO_APP, keyId, createdAt } satisfies DemoRecord);
+  return { appUid: DEMO_APP, keyId, apiKey };
+}
+
+async function keyExists(listKeys: LambdaHandler, appUid: string, keyId: string): Promise<boolean> {
+  let nextToken: string | undefined;
+  do {
+    const page = await invokeHandler(FUNCTIONS.listKeys.name, listKeys, { appUid, nextToken }, 30_000);
+    if (!page.ok) throw new Error(`could not list the demo app's keys: ${page.error.errorType}: ${page.error.errorMessage}`);
+    const value = page.value as { keys: { keyId: string }[]; nextToken?: string };
+    if (value.keys.some((key) => key.keyId === keyId)) return true;
+    nextToken = value.nextToken;
+  } while (nextToken);
+  return false;
+}

@@ -1,0 +1,237 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { run } from '../../lib/local/cli';
+import { freePort } from '../../lib/local/dynamodb-local';
+import { createLocalLambdaApi } from '../../lib/local/lambda-api';
+
+/**
+ * The admin CLI. Local mode runs against the local Lambda Invoke API with small
+ * fake admin functions (the e2e tests use the real bundles); deployed mode
+ * against mocked AWS Lambda and CloudFormation, the only parts not runnable here.
+ */
+async function cli(argv: string[], env: Record<string, string | undefined>) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env });
+  return { code, stdout, stderr };
+}
+
+const CREATED = {
+  keyId: 'key_AAAAAAAAAAAAAAAAAAAA',
+  apiKey: 'kg_secretsecretsecretsecretsecretsecretsecret0000000',
+  appUid: 'app1',
+  name: 'first',
+  displayPrefix: 'kg_secretse',
+  createdAt: '2026-01-01T00:00:00.000Z',
+};
+
+function functionError(errorType: string, errorMessage: string) {
+  const error = new Error(errorMessage);
+  error.name = errorType;
+  return error;
+}
+
+describe('local mode', () => {
+  let home: string;
+  let server: Server;
+  const inputs: Record<string, unknown[]> = { 'create-key': [], 'list-keys': [], 'delete-key': [] };
+
+  beforeAll(async () => {
+    home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
+    server = createLocalLambdaApi({
+      functions: {
+        'create-key': async (input) => {
+          inputs['create-key']!.push(input);
+          if ((input as { name?: string }).name === '') throw functionError('ValidationError', 'name must be 1 to 100 characters');
+          return CREATED;
+        },
+        'list-keys': async (input) => {
+          inputs['list-keys']!.push(input);
+          const { nextToken } = input as { nextToken?: string };
+          if (!nextToken) return { keys: [{ keyId: 'key_1', name: 'one', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z' }], nextToken: 'page2' };
+          return { keys: [{ keyId: 'key_2', name: 'two', displayPrefix: 'kg_22222222', createdAt: '2026-01-02T00:00:00.000Z', expiresAt: '2027-01-01T00:00:00.000Z' }] };
+        },
+        'delete-key': async (input) => {
+          inputs['delete-key']!.push(input);
+          const { appUid, keyId } = input as { appUid: string; keyId: string };
+          if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
+          return { keyId, deleted: true };
+        },
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    writeFileSync(
+      path.join(home, 'local.json'),
+      JSON.stringify({
+        lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        region: 'us-east-1',
+        functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' },
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => {
+      server.close(resolve);
+      server.closeAllConnections();
+    });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('create --json prints exactly the function output', async () => {
+    const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'first', '--expires-at', '2027-01-01T00:00:00Z', '--json'], { KEYGATE_HOME: home });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(result.stdout)).toEqual(CREATED);
+    expect(inputs['create-key']!.at(-1)).toEqual({ appUid: 'app1', name: 'first', expiresAt: '2027-01-01T00:00:00Z' });
+  });
+
+  test('create prints the key once, with a warning that it will not be shown again', async () => {
+    const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'first'], { KEYGATE_HOME: home });
+    expect(result.code).toBe(0);
+    expect(result.stdout.split(CREATED.apiKey)).toHaveLength(2);
+    expect(result.stdout).toContain(CREATED.keyId);
+    expect(result.stdout).toMatch(/not be shown again/);
+    expect(inputs['create-key']!.at(-1)).toEqual({ appUid: 'app1', name: 'first' });
+  });
+
+  test('list shows every page as a table; --json is one call', async () => {
+    const human = await cli(['keys', 'list', '--app', 'app1'], { KEYGATE_HOME: home });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/KEY ID\s+PREFIX\s+NAME\s+CREATED\s+EXPIRES/);
+    expect(human.stdout).toMatch(/key_1\s+kg_11111111\s+one/);
+    expect(human.stdout).toMatch(/key_2\s+kg_22222222\s+two\s+\S+\s+2027-01-01/);
+    const json = await cli(['keys', 'list', '--app', 'app1', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toMatchObject({ nextToken: 'page2', keys: [{ keyId: 'key_1' }] });
+  });
+
+  test('delete', async () => {
+    const result = await cli(['keys', 'delete', '--app', 'app1', '--key', 'key_1'], { KEYGATE_HOME: home });
+    expect(result).toEqual({ code: 0, stdout: 'Deleted key key_1 from app app1.\n', stderr: '' });
+    const json = await cli(['keys', 'delete', '--app', 'app1', '--key', 'key_1', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toEqual({ keyId: 'key_1', deleted: true });
+  });
+
+  test.each([
+    [['keys', 'delete', '--app', 'app1', '--key', 'key_9'], 'keygate: key key_9 not found in app app1\n'],
+    [['keys', 'create', '--app', 'app1', '--name', ''], 'keygate: name must be 1 to 100 characters\n'],
+  ])('a function error is one line on stderr and exit 1: %j', async (argv, line) => {
+    const result = await cli(argv, { KEYGATE_HOME: home });
+    expect(result).toEqual({ code: 1, stdout: '', stderr: line });
+  });
+
+  test('a missing required option is one line and a non-zero exit, nothing invoked', async () => {
+    const before = inputs['create-key']!.length;
+    const result = await cli(['keys', 'create', '--app', 'app1'], { KEYGATE_HOME: home });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/--name/);
+    expect(inputs['create-key']!.length).toBe(before);
+  });
+});
+
+describe('no local stack', () => {
+  test('no local.json: says to run npm start', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
+    try {
+      const result = await cli(['keys', 'list', '--app', 'app1'], { KEYGATE_HOME: home });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^keygate: no local keygate stack is running: start one with `npm start`.*\n$/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test('a stale local.json (nothing listening): says to run npm start', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
+    try {
+      const port = await freePort();
+      writeFileSync(
+        path.join(home, 'local.json'),
+        JSON.stringify({ lambdaEndpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' } }),
+      );
+      const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'n'], { KEYGATE_HOME: home });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^keygate: no local keygate stack is running: start one with `npm start`.*\n$/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deployed mode (--stack)', () => {
+  // Mocked only inside this block: the local-mode tests above use the real client.
+  let lambda: ReturnType<typeof mockClient<LambdaClient>>;
+  let cloudFormation: ReturnType<typeof mockClient<CloudFormationClient>>;
+  const outputs = [
+    { OutputKey: 'CreateKeyFunctionName', OutputValue: 'prod-CreateKey-abc' },
+    { OutputKey: 'ListKeysFunctionName', OutputValue: 'prod-ListKeys-abc' },
+    { OutputKey: 'DeleteKeyFunctionName', OutputValue: 'prod-DeleteKey-abc' },
+  ];
+  const env = { KEYGATE_HOME: '/nonexistent/keygate-home' };
+
+  beforeAll(() => {
+    lambda = mockClient(LambdaClient);
+    cloudFormation = mockClient(CloudFormationClient);
+  });
+
+  beforeEach(() => {
+    lambda.reset();
+    cloudFormation.reset();
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'prod' }).resolves({ Stacks: [{ StackName: 'prod', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs }] });
+  });
+
+  afterAll(() => {
+    lambda.restore();
+    cloudFormation.restore();
+  });
+
+  test('invokes the function named by the stack output with the admin payload', async () => {
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Buffer.from(JSON.stringify(CREATED)) });
+    const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'first', '--stack', 'prod', '--region', 'eu-west-1', '--json'], env);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(result.stdout)).toEqual(CREATED);
+    const calls = lambda.commandCalls(InvokeCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.args[0].input.FunctionName).toBe('prod-CreateKey-abc');
+    expect(JSON.parse(Buffer.from(calls[0]!.args[0].input.Payload as Uint8Array).toString())).toEqual({ appUid: 'app1', name: 'first' });
+    expect(await lambda.call(0).thisValue.config.region()).toBe('eu-west-1');
+    expect(cloudFormation.commandCalls(DescribeStacksCommand)[0]!.args[0].input).toEqual({ StackName: 'prod' });
+  });
+
+  test('KEYGATE_STACK selects the stack too', async () => {
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Buffer.from(JSON.stringify({ keyId: 'key_1', deleted: true })) });
+    const result = await cli(['keys', 'delete', '--app', 'app1', '--key', 'key_1'], { ...env, KEYGATE_STACK: 'prod' });
+    expect(result).toMatchObject({ code: 0, stdout: 'Deleted key key_1 from app app1.\n' });
+    expect(lambda.commandCalls(InvokeCommand)[0]!.args[0].input.FunctionName).toBe('prod-DeleteKey-abc');
+  });
+
+  test('a function error is reported with its message', async () => {
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      FunctionError: 'Unhandled',
+      Payload: Buffer.from(JSON.stringify({ errorType: 'KeyNotFound', errorMessage: 'key key_9 not found in app app1', trace: [] })),
+    });
+    const result = await cli(['keys', 'delete', '--app', 'app1', '--key', 'key_9', '--stack', 'prod'], env);
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: key key_9 not found in app app1\n' });
+  });
+
+  test('a stack without the outputs is a clear error, nothing invoked', async () => {
+    cloudFormation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+    const result = await cli(['keys', 'list', '--app', 'app1', '--stack', 'other'], env);
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack other has no output CreateKeyFunctionName; is it a keygate stack?\n' });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  test('an unknown stack is a clear error', async () => {
+    cloudFormation.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id nope does not exist'), { name: 'ValidationError' }));
+    const result = await cli(['keys', 'list', '--app', 'app1', '--stack', 'nope'], env);
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: could not read the outputs of stack nope: Stack with id nope does not exist\n' });
+  });
+});
