@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
+import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { run } from '../../lib/local/cli';
 import { freePort } from '../../lib/local/dynamodb-local';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
@@ -30,6 +30,9 @@ const CREATED = {
   displayPrefix: 'kg_secretse',
   createdAt: '2026-01-01T00:00:00.000Z',
 };
+
+/** A Lambda response payload (the SDK types it as a blob adapter; the CLI reads it as bytes). */
+const payload = (value: unknown) => Buffer.from(JSON.stringify(value)) as unknown as InvokeCommandOutput['Payload'];
 
 function functionError(errorType: string, errorMessage: string) {
   const error = new Error(errorMessage);
@@ -167,8 +170,8 @@ describe('no local stack', () => {
 
 describe('deployed mode (--stack)', () => {
   // Mocked only inside this block: the local-mode tests above use the real client.
-  let lambda: ReturnType<typeof mockClient<LambdaClient>>;
-  let cloudFormation: ReturnType<typeof mockClient<CloudFormationClient>>;
+  let lambda: AwsClientStub<LambdaClient>;
+  let cloudFormation: AwsClientStub<CloudFormationClient>;
   const outputs = [
     { OutputKey: 'CreateKeyFunctionName', OutputValue: 'prod-CreateKey-abc' },
     { OutputKey: 'ListKeysFunctionName', OutputValue: 'prod-ListKeys-abc' },
@@ -193,7 +196,7 @@ describe('deployed mode (--stack)', () => {
   });
 
   test('invokes the function named by the stack output with the admin payload', async () => {
-    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Buffer.from(JSON.stringify(CREATED)) });
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload(CREATED) });
     const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'first', '--stack', 'prod', '--region', 'eu-west-1', '--json'], env);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(result.stdout)).toEqual(CREATED);
@@ -206,7 +209,7 @@ describe('deployed mode (--stack)', () => {
   });
 
   test('KEYGATE_STACK selects the stack too', async () => {
-    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Buffer.from(JSON.stringify({ keyId: 'key_1', deleted: true })) });
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ keyId: 'key_1', deleted: true }) });
     const result = await cli(['keys', 'delete', '--app', 'app1', '--key', 'key_1'], { ...env, KEYGATE_STACK: 'prod' });
     expect(result).toMatchObject({ code: 0, stdout: 'Deleted key key_1 from app app1.\n' });
     expect(lambda.commandCalls(InvokeCommand)[0]!.args[0].input.FunctionName).toBe('prod-DeleteKey-abc');
@@ -216,7 +219,7 @@ describe('deployed mode (--stack)', () => {
     lambda.on(InvokeCommand).resolves({
       StatusCode: 200,
       FunctionError: 'Unhandled',
-      Payload: Buffer.from(JSON.stringify({ errorType: 'KeyNotFound', errorMessage: 'key key_9 not found in app app1', trace: [] })),
+      Payload: payload({ errorType: 'KeyNotFound', errorMessage: 'key key_9 not found in app app1', trace: [] }),
     });
     const result = await cli(['keys', 'delete', '--app', 'app1', '--key', 'key_9', '--stack', 'prod'], env);
     expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: key key_9 not found in app app1\n' });
