@@ -1,0 +1,468 @@
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { z } from 'zod';
+import { DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../functions/core/config';
+import { sdkUsersAuthBody } from '../functions/core/sessions';
+import { assertValidPrefix } from '../functions/core/token-format';
+import { BUNDLING, FUNCTIONS, NODE_RUNTIME_MAJOR, REPO_ROOT, entryPath, type FunctionKey } from './functions';
+import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from './routes';
+import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type KeyAttribute, type TableDefinition } from './tables';
+
+/** API Gateway's upper bound for an authorizer result cache TTL. */
+export const MAX_AUTHORIZER_CACHE_TTL_SECONDS = 3600;
+
+/**
+ * Memory for every keygate function. Lambda allocates CPU in proportion to
+ * memory, and what these functions spend time on is CPU-bound: evaluating the
+ * bundled SDK at cold start, TLS handshakes to DynamoDB and Secrets Manager,
+ * one HMAC per request. 1024 MB (~0.6 vCPU) keeps the authorizer's cold start
+ * on the request path short; below ~512 MB init time grows almost linearly,
+ * and above 1769 MB (one full vCPU) a single-threaded handler gains nothing.
+ * Warm invocations take single-digit milliseconds, so the GB-second cost of
+ * the larger size is negligible.
+ */
+export const DEFAULT_MEMORY_SIZE_MB = 1024;
+
+export interface KeygateAuthProps {
+  /**
+   * Prefix of API keys: `<prefix>_<secret><checksum>`. 1-16 lowercase letters
+   * or digits, starting with a letter. Changing it invalidates no stored key,
+   * but keys with the old prefix are rejected as malformed.
+   *
+   * @default 'kg'
+   */
+  readonly keyPrefix?: string;
+
+  /**
+   * Prefix of session tokens; same rules as `keyPrefix`, and must differ from it
+   * so that a key can never be mistaken for a token (or the reverse).
+   *
+   * @default 'kgs'
+   */
+  readonly sessionTokenPrefix?: string;
+
+  /**
+   * How long a session token issued by `POST .../sdkusers/auth` stays valid.
+   * A whole number of seconds greater than zero.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly sessionLifetime?: Duration;
+
+  /**
+   * How long API Gateway caches an authorizer's result per identity header
+   * value. 0 disables caching: a deleted key is refused on the very next
+   * request. A non-zero TTL saves authorizer invocations but is also the
+   * revocation delay: a deleted or expired key keeps working for up to this
+   * long. Between 0 and 3600 seconds.
+   *
+   * @default Duration.seconds(0)
+   */
+  readonly authorizerCacheTtl?: Duration;
+
+  /**
+   * Removal policy of the resources that can be recreated without loss: the
+   * sessions table (users sign in again with an API key) and the log groups.
+   * The keys and users tables and the pepper secret are always retained: the
+   * stored key hashes are useless without the pepper that made them.
+   *
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Memory of every keygate function, in MB.
+   *
+   * @default 1024
+   */
+  readonly memorySize?: number;
+
+  /**
+   * Retention of the functions' log groups.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Set `NODE_OPTIONS=--enable-source-maps` so stack traces in the logs point
+   * at the TypeScript sources. Off by default: Node then reads and parses the
+   * source map of the whole bundle (SDK included) at startup, which adds to
+   * every cold start, and mapping each stack trace is slow. The `.map` files
+   * ship in every function's asset either way, so a minified trace can still
+   * be decoded offline, or this switched on while debugging.
+   *
+   * @default false
+   */
+  readonly enableSourceMaps?: boolean;
+}
+
+/** Options for {@link KeygateAuth.addRoutes}. */
+export interface AddRoutesOptions {
+  /**
+   * Resource the route paths (`/api/v1/appuid/{appUid}/...`) are added under.
+   *
+   * @default the API's root resource
+   */
+  readonly parent?: apigateway.IResource;
+}
+
+/**
+ * The esbuild options of `BUNDLING` (lib/functions.ts) expressed as CDK
+ * `NodejsFunction` bundling options: the one place they are mapped.
+ */
+export function nodejsBundlingOptions(): nodejs.BundlingOptions {
+  return {
+    format: BUNDLING.format === 'esm' ? nodejs.OutputFormat.ESM : nodejs.OutputFormat.CJS,
+    target: BUNDLING.target,
+    minify: BUNDLING.minify,
+    sourceMap: BUNDLING.sourcemap,
+    mainFields: [...BUNDLING.mainFields],
+    // Empty: the AWS SDK v3 is bundled (and tree-shaken) rather than taken from the runtime.
+    externalModules: [...BUNDLING.externalModules],
+    banner: BUNDLING.banner,
+  };
+}
+
+/** The Lambda runtime matching `NODE_RUNTIME_MAJOR`, the major version the bundles target. */
+export function lambdaRuntime(): lambda.Runtime {
+  const name = `nodejs${NODE_RUNTIME_MAJOR}.x`;
+  const runtime = lambda.Runtime.ALL.find((candidate) => candidate.name === name);
+  if (!runtime) throw new Error(`aws-cdk-lib has no Lambda runtime ${name}`);
+  return runtime;
+}
+
+/**
+ * The API Gateway model (JSON Schema draft 4) of the `POST .../sdkusers/auth`
+ * body, derived from the zod schema the handler validates with, so the gateway
+ * can never accept a field the handler does not know or enforce a different
+ * limit. Two adjustments, each towards the handler:
+ * - the zod refinement "exactly one of externalId or userEmail" has no JSON
+ *   Schema output; it is expressed as a `oneOf` of the two `required` sets;
+ * - `format` keywords are dropped: zod also emits the regex it checks with as
+ *   `pattern`, and API Gateway's own notion of "email" may differ from it.
+ * The handler still validates the body itself (locally there is no gateway
+ * validation, and `name` is trimmed before its length is checked).
+ */
+export function sdkUsersAuthRequestSchema(): apigateway.JsonSchema {
+  const generated = z.toJSONSchema(sdkUsersAuthBody, { target: 'draft-4', io: 'input' }) as Record<string, unknown>;
+  const withoutFormat = JSON.parse(JSON.stringify(generated), (key, value: unknown) => (key === 'format' ? undefined : value)) as Record<string, unknown>;
+  return {
+    ...withoutFormat,
+    title: 'SdkUsersAuthRequest',
+    oneOf: [{ required: ['externalId'] }, { required: ['userEmail'] }],
+  } as apigateway.JsonSchema;
+}
+
+function validatePrefix(propName: string, prefix: string): void {
+  try {
+    assertValidPrefix(prefix);
+  } catch (error) {
+    throw new Error(`KeygateAuth: ${propName}: ${(error as Error).message}`);
+  }
+}
+
+function wholeSeconds(propName: string, duration: Duration): number {
+  if (Token.isUnresolved(duration.toMilliseconds({ integral: false }))) {
+    throw new Error(`KeygateAuth: ${propName} must be known at synth time`);
+  }
+  const millis = duration.toMilliseconds({ integral: false });
+  if (millis % 1000 !== 0) {
+    throw new Error(`KeygateAuth: ${propName} must be a whole number of seconds, got ${millis / 1000}`);
+  }
+  return millis / 1000;
+}
+
+function attributeType(type: KeyAttribute['type']): dynamodb.AttributeType {
+  switch (type) {
+    case 'S':
+      return dynamodb.AttributeType.STRING;
+    case 'N':
+      return dynamodb.AttributeType.NUMBER;
+    case 'B':
+      return dynamodb.AttributeType.BINARY;
+  }
+}
+
+/** What one function reads from its environment and may do in AWS. */
+interface FunctionAccess {
+  readonly environment: Readonly<Record<string, string>>;
+  readonly statements: readonly iam.PolicyStatement[];
+}
+
+/**
+ * keygate's AWS side, ready to sit next to any `RestApi`: the keys, sessions
+ * and users tables, the pepper secret, every keygate function with
+ * least-privilege roles, the API-key and session `RequestAuthorizer`s, and
+ * `addRoutes()` to put the keygate routes on an API.
+ *
+ * The admin functions (`createKeyFunction`, `listKeysFunction`,
+ * `deleteKeyFunction`) have no HTTP route: invoke them directly.
+ */
+export class KeygateAuth extends Construct {
+  public readonly keysTable: dynamodb.Table;
+  public readonly sessionsTable: dynamodb.Table;
+  public readonly usersTable: dynamodb.Table;
+  /** HMAC pepper of key and token hashes, generated by Secrets Manager. Always retained. */
+  public readonly pepperSecret: secretsmanager.Secret;
+  /** Every keygate function, by its key in `FUNCTIONS`. */
+  public readonly functions: Readonly<Record<FunctionKey, nodejs.NodejsFunction>>;
+  public readonly createKeyFunction: nodejs.NodejsFunction;
+  public readonly listKeysFunction: nodejs.NodejsFunction;
+  public readonly deleteKeyFunction: nodejs.NodejsFunction;
+  /** REQUEST authorizer for the `x-api-key` header. */
+  public readonly apiKeyAuthorizer: apigateway.RequestAuthorizer;
+  /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
+  public readonly sessionAuthorizer: apigateway.RequestAuthorizer;
+  public readonly authorizers: Readonly<Record<AuthorizerKind, apigateway.RequestAuthorizer>>;
+
+  private requestValidator?: apigateway.RequestValidator;
+
+  constructor(scope: Construct, id: string, props: KeygateAuthProps = {}) {
+    super(scope, id);
+
+    const keyPrefix = props.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    const sessionTokenPrefix = props.sessionTokenPrefix ?? DEFAULT_SESSION_TOKEN_PREFIX;
+    validatePrefix('keyPrefix', keyPrefix);
+    validatePrefix('sessionTokenPrefix', sessionTokenPrefix);
+    if (keyPrefix === sessionTokenPrefix) {
+      throw new Error(`KeygateAuth: keyPrefix and sessionTokenPrefix must differ, both are '${keyPrefix}'`);
+    }
+    const sessionLifetimeSeconds = wholeSeconds('sessionLifetime', props.sessionLifetime ?? Duration.seconds(DEFAULT_SESSION_LIFETIME_SECONDS));
+    if (sessionLifetimeSeconds <= 0) {
+      throw new Error('KeygateAuth: sessionLifetime must be greater than 0 seconds');
+    }
+    const cacheTtlSeconds = wholeSeconds('authorizerCacheTtl', props.authorizerCacheTtl ?? Duration.seconds(0));
+    if (cacheTtlSeconds > MAX_AUTHORIZER_CACHE_TTL_SECONDS) {
+      throw new Error(`KeygateAuth: authorizerCacheTtl must be at most ${MAX_AUTHORIZER_CACHE_TTL_SECONDS} seconds, got ${cacheTtlSeconds}`);
+    }
+    const memorySize = props.memorySize ?? DEFAULT_MEMORY_SIZE_MB;
+    if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) {
+      throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+
+    this.keysTable = this.table(KEYS_TABLE, removalPolicy);
+    this.sessionsTable = this.table(SESSIONS_TABLE, removalPolicy);
+    this.usersTable = this.table(USERS_TABLE, removalPolicy);
+
+    this.pepperSecret = new secretsmanager.Secret(this, 'Pepper', {
+      description: 'keygate: HMAC pepper of API-key and session-token hashes. Deleting it invalidates every key.',
+      // 64 alphanumerics (~380 bits); the functions refuse a pepper under 32 characters.
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.pepperSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The pepper keys the HMAC of every stored API-key and session-token hash; rotating it would silently invalidate every issued key and session. Rotation needs dual-pepper verification, which keygate does not have yet.',
+    });
+
+    this.functions = this.createFunctions({
+      keyPrefix,
+      sessionTokenPrefix,
+      sessionLifetimeSeconds,
+      memorySize,
+      removalPolicy,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      enableSourceMaps: props.enableSourceMaps ?? false,
+    });
+    this.createKeyFunction = this.functions.createKey;
+    this.listKeysFunction = this.functions.listKeys;
+    this.deleteKeyFunction = this.functions.deleteKey;
+
+    const authorizer = (kind: AuthorizerKind, id: string) =>
+      new apigateway.RequestAuthorizer(this, id, {
+        handler: this.functions[AUTHORIZERS[kind].function],
+        identitySources: [apigateway.IdentitySource.header(AUTHORIZERS[kind].identityHeader)],
+        resultsCacheTtl: Duration.seconds(cacheTtlSeconds),
+      });
+    this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
+    this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
+    this.authorizers = { apiKey: this.apiKeyAuthorizer, session: this.sessionAuthorizer };
+  }
+
+  /**
+   * Adds every route of the keygate route table (lib/routes.ts) to `api`, each
+   * a Lambda proxy integration behind its authorizer, with the JSON body of
+   * `POST .../sdkusers/auth` validated by API Gateway. An authorizer belongs
+   * to one API, so call this for one `RestApi` only.
+   *
+   * Consider also a `BAD_REQUEST_BODY` gateway response on the API that
+   * returns `$context.error.validationErrorString`, as `KeygateStack` does,
+   * so a rejected body names the offending field.
+   */
+  public addRoutes(api: apigateway.RestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
+    const parent = options.parent ?? api.root;
+    return ROUTES.map((route) => {
+      const resource = parent.resourceForPath(routeResourcePath(route));
+      const method = resource.addMethod(
+        route.method,
+        new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true, allowTestInvoke: false }),
+        {
+          authorizationType: apigateway.AuthorizationType.CUSTOM,
+          authorizer: this.authorizers[route.authorizer],
+          ...this.bodyValidation(api, route),
+        },
+      );
+      Validations.of(method).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason: 'Callers are API-key holders and session-token holders, authenticated by keygate\'s own Lambda REQUEST authorizer; there is no Cognito user pool in this design.',
+      });
+      return method;
+    });
+  }
+
+  private bodyValidation(api: apigateway.RestApi, route: RouteDefinition): Pick<apigateway.MethodOptions, 'requestValidator' | 'requestModels'> {
+    if (route.jsonBody === undefined) return {};
+    this.requestValidator ??= new apigateway.RequestValidator(this, 'RequestValidator', {
+      restApi: api,
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const model = new apigateway.Model(this, 'SdkUsersAuthModel', {
+      restApi: api,
+      contentType: 'application/json',
+      description: 'Body of POST .../sdkusers/auth, derived from the handler\'s zod schema',
+      schema: sdkUsersAuthRequestSchema(),
+    });
+    return { requestValidator: this.requestValidator, requestModels: { 'application/json': model } };
+  }
+
+  private table(definition: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {
+    return new dynamodb.Table(this, `${definition.id}Table`, {
+      partitionKey: { name: definition.partitionKey.name, type: attributeType(definition.partitionKey.type) },
+      ...(definition.sortKey && { sortKey: { name: definition.sortKey.name, type: attributeType(definition.sortKey.type) } }),
+      ...(definition.timeToLiveAttribute && { timeToLiveAttribute: definition.timeToLiveAttribute }),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      // AWS-managed KMS key (aws/dynamodb): encrypted at rest with key use visible in CloudTrail,
+      // and no key policy to get wrong, no monthly key charge and no kms:Decrypt grant for every
+      // function, as a customer-managed key would need. The items hold hashes, never keys.
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: definition.retainOnDelete,
+      removalPolicy: definition.retainOnDelete ? RemovalPolicy.RETAIN : removalPolicy,
+    });
+  }
+
+  private createFunctions(options: {
+    keyPrefix: string;
+    sessionTokenPrefix: string;
+    sessionLifetimeSeconds: number;
+    memorySize: number;
+    removalPolicy: RemovalPolicy;
+    logRetention: logs.RetentionDays;
+    enableSourceMaps: boolean;
+  }): Record<FunctionKey, nodejs.NodejsFunction> {
+    const keys = this.keysTable.tableArn;
+    const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
+    const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
+    const onKeys = (sid: string, actions: string[], leadingKeys?: string) =>
+      new iam.PolicyStatement({
+        sid,
+        actions,
+        resources: [keys],
+        ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeys] } } }),
+      });
+
+    // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
+    const access: Record<FunctionKey, FunctionAccess> = {
+      apiKeyAuthorizer: {
+        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // Only the hash items: the authorizer cannot read app#... items or anything else.
+        statements: [onKeys('GetKeyHashItems', ['dynamodb:GetItem'], 'hash#*'), readPepper],
+      },
+      sessionAuthorizer: {
+        environment: { [ENV.sessionsTable]: this.sessionsTable.tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
+        statements: [new iam.PolicyStatement({ sid: 'GetSessions', actions: ['dynamodb:GetItem'], resources: [this.sessionsTable.tableArn] }), readPepper],
+      },
+      whoami: { environment: {}, statements: [] },
+      sdkUsersAuth: {
+        environment: {
+          [ENV.usersTable]: this.usersTable.tableName,
+          [ENV.sessionsTable]: this.sessionsTable.tableName,
+          ...pepper,
+          [ENV.sessionTokenPrefix]: options.sessionTokenPrefix,
+          [ENV.sessionLifetimeSeconds]: String(options.sessionLifetimeSeconds),
+        },
+        statements: [
+          // Find-or-create is one UpdateItem with if_not_exists.
+          new iam.PolicyStatement({ sid: 'UpsertUsers', actions: ['dynamodb:UpdateItem'], resources: [this.usersTable.tableArn] }),
+          new iam.PolicyStatement({ sid: 'PutSessions', actions: ['dynamodb:PutItem'], resources: [this.sessionsTable.tableArn] }),
+          readPepper,
+        ],
+      },
+      sdkUsersMe: {
+        environment: { [ENV.usersTable]: this.usersTable.tableName },
+        statements: [new iam.PolicyStatement({ sid: 'GetUsers', actions: ['dynamodb:GetItem'], resources: [this.usersTable.tableArn] })],
+      },
+      createKey: {
+        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // TransactWriteItems of two conditional Puts: IAM authorizes each as dynamodb:PutItem.
+        statements: [onKeys('PutKeyItems', ['dynamodb:PutItem']), readPepper],
+      },
+      listKeys: {
+        environment: { [ENV.keysTable]: this.keysTable.tableName },
+        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], 'app#*')],
+      },
+      deleteKey: {
+        environment: { [ENV.keysTable]: this.keysTable.tableName },
+        // Reads the app#/key# item, then deletes it and its hash# item in one transaction.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'])],
+      },
+    };
+
+    const runtime = lambdaRuntime();
+    const bundling = nodejsBundlingOptions();
+    const made = {} as Record<FunctionKey, nodejs.NodejsFunction>;
+    for (const key of Object.keys(FUNCTIONS) as FunctionKey[]) {
+      const definition = FUNCTIONS[key];
+      const id = constructId(key);
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: options.logRetention, removalPolicy: options.removalPolicy });
+      // An own role per function instead of AWSLambdaBasicExecutionRole: it may write to its own log group only.
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `keygate ${definition.name} function`,
+      });
+      logGroup.grantWrite(role);
+      for (const statement of access[key].statements) role.addToPolicy(statement);
+
+      const fn = new nodejs.NodejsFunction(this, id, {
+        entry: entryPath(definition),
+        handler: 'handler',
+        description: definition.description,
+        runtime,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: options.memorySize,
+        timeout: Duration.seconds(10),
+        role,
+        logGroup,
+        environment: {
+          ...access[key].environment,
+          ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
+        },
+        projectRoot: REPO_ROOT,
+        depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
+        bundling,
+      });
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: `Pinned on purpose to nodejs${NODE_RUNTIME_MAJOR}.x, the major in NODE_RUNTIME_MAJOR (lib/functions.ts) that the bundles' esbuild target and the local stack share; moving to a newer runtime is a deliberate one-line change there, not something to pick up implicitly with a CDK upgrade.`,
+      });
+      made[key] = fn;
+    }
+    return made;
+  }
+}
+
+/** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */
+function constructId(key: FunctionKey): string {
+  return `${key.charAt(0).toUpperCase()}${key.slice(1)}Function`;
+}

@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Template } from 'aws-cdk-lib/assertions';
+import { BUNDLING, FUNCTIONS, type FunctionKey } from '../../lib/functions';
+import { KeygateStack } from '../../lib/keygate-stack';
+import { logicalId, testApp } from './infra-app';
+
+/** The one infra test that runs esbuild for real, through the same NodejsFunction options that deploy. */
+const outdir = mkdtempSync(path.join(tmpdir(), 'keygate-cdk-out-'));
+let assets: Record<FunctionKey, string>;
+/** Each function's environment as deployed, with CloudFormation references replaced by placeholders. */
+let environments: Record<FunctionKey, Record<string, string>>;
+
+beforeAll(() => {
+  const app = testApp({ bundle: true, outdir });
+  const stack = new KeygateStack(app, 'KeygateBundled');
+  const template = Template.fromStack(stack);
+  assets = {} as Record<FunctionKey, string>;
+  environments = {} as Record<FunctionKey, Record<string, string>>;
+  for (const key of Object.keys(FUNCTIONS) as FunctionKey[]) {
+    const resource = template.toJSON().Resources[logicalId(stack.auth.functions[key])];
+    // The S3 key is `<asset hash>.zip`; the staged (unzipped) bundle is `asset.<asset hash>` in the cloud assembly.
+    const hash = String(resource.Properties.Code.S3Key).replace(/\.zip$/, '');
+    assets[key] = path.join(outdir, `asset.${hash}`);
+    const variables: Record<string, unknown> = resource.Properties.Environment?.Variables ?? {};
+    environments[key] = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : `placeholder-${name}`]));
+  }
+}, 120_000);
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+describe.each(Object.keys(FUNCTIONS) as FunctionKey[])('%s bundle', (key) => {
+  test('is one minified ES module with its source map, the AWS SDK inside', () => {
+    expect(readdirSync(assets[key]).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    const code = readFileSync(path.join(assets[key], 'index.mjs'), 'utf8');
+    expect(code.startsWith(BUNDLING.banner)).toBe(true);
+    expect(code).toMatch(/export\s*\{[^}]*\bhandler\b/);
+    expect(code).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+    // Loads on its own, outside the repository (no node_modules to fall back on), with only the
+    // environment the construct gives it (handlers read table names at init), and exports the handler.
+    const probe = spawnSync(
+      process.execPath,
+      ['--no-warnings', '--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(path.join(assets[key], 'index.mjs')).href)}); if (typeof m.handler !== 'function') process.exit(3);`],
+      { cwd: outdir, env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ...environments[key] }, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect([probe.status, probe.stderr]).toEqual([0, '']);
+    // A rough ceiling, to notice a dependency that balloons every cold start.
+    expect(statSync(path.join(assets[key], 'index.mjs')).size).toBeLessThan(1.5 * 1024 * 1024);
+  });
+});

@@ -1,0 +1,151 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { sdkUsersAuthBody } from '../../functions/core/sessions';
+import { sdkUsersAuthRequestSchema } from '../../lib/keygate-auth';
+import { AUTHORIZERS, ROUTES, routeResourcePath } from '../../lib/routes';
+import type { KeygateStack } from '../../lib/keygate-stack';
+import { logicalId, synthKeygateStack } from './infra-app';
+
+let stack: KeygateStack;
+let template: Template;
+beforeAll(() => {
+  ({ stack, template } = synthKeygateStack());
+});
+
+/** The full path of an AWS::ApiGateway::Resource, walked up through its parents. */
+function resourcePaths(): Map<string, string> {
+  const resources = template.findResources('AWS::ApiGateway::Resource');
+  const pathOf = (id: string): string => {
+    const { ParentId, PathPart } = resources[id].Properties;
+    const parent = ParentId.Ref as string | undefined;
+    return parent && resources[parent] ? `${pathOf(parent)}/${PathPart}` : `/${PathPart}`;
+  };
+  return new Map(Object.keys(resources).map((id) => [pathOf(id), id]));
+}
+
+describe('REST API built from the route table', () => {
+  test('one method per route, nothing else', () => {
+    template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+    template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length);
+  });
+
+  test.each(ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))('%s: its path, authorizer and Lambda proxy integration', (_name, route) => {
+    const resourceId = resourcePaths().get(routeResourcePath(route));
+    expect(resourceId).toBeDefined();
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: route.method,
+      ResourceId: { Ref: resourceId },
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: { Ref: logicalId(stack.auth.authorizers[route.authorizer]) },
+      Integration: {
+        Type: 'AWS_PROXY',
+        IntegrationHttpMethod: 'POST',
+        Uri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [logicalId(stack.auth.functions[route.function]), 'Arn'] }])]) }),
+      },
+    });
+    expect(AUTHORIZERS[route.authorizer]).toBeDefined();
+  });
+
+  test('API Gateway may invoke each route function and each authorizer, and nothing else', () => {
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
+    const invoked = new Set(permissions.map((p) => p.Properties.FunctionName['Fn::GetAtt'][0]));
+    const expected = new Set([...ROUTES.map((r) => r.function), 'apiKeyAuthorizer', 'sessionAuthorizer'].map((k) => logicalId(stack.auth.functions[k as keyof typeof stack.auth.functions])));
+    expect(invoked).toEqual(expected);
+    for (const p of permissions) expect(p.Properties.Principal).toBe('apigateway.amazonaws.com');
+  });
+
+  test('the sdkusers/auth body is validated against a model derived from the zod schema', () => {
+    const authRoute = ROUTES.find((r) => r.jsonBody === 'sdkUsersAuth')!;
+    const model = Object.entries(template.findResources('AWS::ApiGateway::Model'));
+    expect(model).toHaveLength(1);
+    const [modelId, { Properties }] = model[0];
+    expect(Properties.ContentType).toBe('application/json');
+    expect(Properties.Schema).toMatchObject({
+      $schema: 'http://json-schema.org/draft-04/schema#',
+      type: 'object',
+      additionalProperties: false,
+      oneOf: [{ required: ['externalId'] }, { required: ['userEmail'] }],
+      properties: {
+        externalId: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' },
+        userEmail: { type: 'string', maxLength: 100, pattern: expect.stringContaining('@') },
+        name: { type: 'string', maxLength: 100 },
+        accountUids: { type: 'array', maxItems: 10, items: { type: 'string', minLength: 1, maxLength: 128 } },
+      },
+    });
+    expect(JSON.stringify(Properties.Schema)).not.toContain('"format"');
+    expect(Object.keys(Properties.Schema.properties).sort()).toEqual(Object.keys(sdkUsersAuthBody.shape).sort());
+
+    const validators = Object.entries(template.findResources('AWS::ApiGateway::RequestValidator'));
+    expect(validators).toHaveLength(1);
+    expect(validators[0][1].Properties).toMatchObject({ ValidateRequestBody: true, ValidateRequestParameters: true });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: authRoute.method,
+      RequestModels: { 'application/json': { Ref: modelId } },
+      RequestValidatorId: { Ref: validators[0][0] },
+    });
+    const others = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) => m.Properties.RequestModels === undefined);
+    expect(others).toHaveLength(ROUTES.length - 1);
+  });
+
+  // API Gateway enforces the model's patterns; they must accept and refuse what the handler's zod schema does.
+  test.each([
+    ['userEmail', ['a@b.co', 'first.last+tag@example.com', 'x_y-z@sub.example.org', 'no-at-sign', 'a@b', '.a@b.co', 'a..b@c.io', 'a@-b.co', 'a b@c.io']],
+    ['externalId', ['user_1', 'A-b_C', 'x'.repeat(100), 'has space', 'dot.ted', 'ümlaut', 'semi;colon']],
+  ] as const)('the model pattern for %s agrees with zod', (field, samples) => {
+    const pattern = new RegExp((sdkUsersAuthRequestSchema() as any).properties[field].pattern as string);
+    for (const value of samples) {
+      expect([value, pattern.test(value)]).toEqual([value, sdkUsersAuthBody.safeParse({ [field]: value }).success]);
+    }
+  });
+
+  test('a rejected body is answered with the validation error as a JSON message', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'BAD_REQUEST_BODY',
+      StatusCode: '400',
+      ResponseTemplates: { 'application/json': '{"message": "$context.error.validationErrorString"}' },
+    });
+  });
+});
+
+describe('stage', () => {
+  test('throttled, with JSON access logs that carry no header', () => {
+    template.resourceCountIs('AWS::ApiGateway::Stage', 1);
+    const stage = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0].Properties;
+    expect(stage.StageName).toBe('prod');
+    expect(stage.MethodSettings).toEqual([
+      expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+    ]);
+    expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ApiAccessLogs/), 'Arn'] });
+    const format = JSON.parse(stage.AccessLogSetting.Format);
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      resourcePath: '$context.resourcePath',
+      principalId: '$context.authorizer.principalId',
+      authorizerError: '$context.authorizer.error',
+    });
+    expect(stage.AccessLogSetting.Format).not.toMatch(/request\.header|identity\.apiKey|validationErrorString/);
+  });
+
+  test('no account-wide CloudWatch role is created', () => {
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    template.resourceCountIs('AWS::IAM::Role', Object.keys(stack.auth.functions).length);
+  });
+
+  test('throttling limits are stack props', () => {
+    const { template: custom } = synthKeygateStack({ throttlingRateLimit: 5, throttlingBurstLimit: 10 });
+    custom.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })],
+    });
+  });
+});
+
+test('outputs: API URL, admin function names (read by the CLI) and table names', () => {
+  const outputs = template.findOutputs('*');
+  expect(outputs.ApiUrl.Value).toEqual(stack.resolve(stack.api.url));
+  expect(outputs.CreateKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.createKeyFunction) });
+  expect(outputs.ListKeysFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.listKeysFunction) });
+  expect(outputs.DeleteKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.deleteKeyFunction) });
+  expect(outputs.KeysTableName.Value).toEqual({ Ref: logicalId(stack.auth.keysTable) });
+  expect(outputs.SessionsTableName.Value).toEqual({ Ref: logicalId(stack.auth.sessionsTable) });
+  expect(outputs.UsersTableName.Value).toEqual({ Ref: logicalId(stack.auth.usersTable) });
+});
