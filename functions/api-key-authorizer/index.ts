@@ -1,11 +1,11 @@
 import { requestAuthorizer, type AuthorizerDecision } from '../core/authorizer-handler';
 import { singleHeader } from '../core/headers';
-import { KeyStore } from '../core/key-store';
+import { apiKeyLookup } from '../core/credential-lookup';
 import { runtimeFromEnvironment } from '../core/runtime';
 import { verifyApiKey } from '../core/verify';
 
 const runtime = runtimeFromEnvironment();
-const deps = { keyFormat: runtime.keyFormat, hash: runtime.hash, store: new KeyStore(runtime.db, runtime.tables.keys) };
+const deps = { keyFormat: runtime.keyFormat, hash: runtime.hash, findKey: apiKeyLookup(runtime.dynamodb, runtime.tables.keys) };
 
 export const API_KEY_HEADER = 'x-api-key';
 

@@ -24,7 +24,7 @@ export interface KeyPage {
  * They are written and removed together in one transaction.
  */
 export const HASH_ITEM_SORT_KEY = 'key';
-const hashPk = (keyHash: string) => `hash#${keyHash}`;
+export const hashPk = (keyHash: string) => `hash#${keyHash}`;
 const appPk = (appUid: string) => `app#${appUid}`;
 const keySk = (keyId: string) => `key#${keyId}`;
 
@@ -88,14 +88,6 @@ export class KeyStore {
       if (isConditionFailure(error)) throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
       throw storeError('create-key', error);
     }
-  }
-
-  /** The authorizer's read: one strongly consistent GetItem on the hash item. */
-  async findByHash(keyHash: string): Promise<KeyMetadata | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: hashPk(keyHash), sk: HASH_ITEM_SORT_KEY }, ConsistentRead: true }),
-    );
-    return Item ? metadataOf(Item) : undefined;
   }
 
   async list(appUid: string, limit: number, nextToken?: string): Promise<KeyPage> {

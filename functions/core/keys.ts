@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ValidationError } from './errors';
 import type { Hasher } from './hashing';
 import { randomId } from './ids';
@@ -18,21 +18,18 @@ export const createKeyInput = z.strictObject({
   appUid: appUidSchema,
   name: z
     .string({ error: 'name must be a string' })
-    .trim()
-    .min(1, 'name must not be empty')
-    .max(100, 'name must be at most 100 characters'),
-  expiresAt: z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' }).optional(),
+    .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters')),
+  expiresAt: z.optional(z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' })),
 });
 
 export const listKeysInput = z.strictObject({
   appUid: appUidSchema,
-  limit: z
-    .number({ error: 'limit must be a number' })
-    .int('limit must be a whole number')
-    .min(1, 'limit must be between 1 and 100')
-    .max(100, 'limit must be between 1 and 100')
-    .optional(),
-  nextToken: z.string({ error: 'nextToken must be a string' }).min(1, 'nextToken must not be empty').max(2048, 'nextToken is too long').optional(),
+  limit: z.optional(
+    z.int({ error: 'limit must be a whole number' }).check(z.gte(1, 'limit must be between 1 and 100'), z.lte(100, 'limit must be between 1 and 100')),
+  ),
+  nextToken: z.optional(
+    z.string({ error: 'nextToken must be a string' }).check(z.minLength(1, 'nextToken must not be empty'), z.maxLength(2048, 'nextToken is too long')),
+  ),
 });
 
 export const deleteKeyInput = z.strictObject({ appUid: appUidSchema, keyId: keyIdSchema });

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ENV, keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from './hashing';
@@ -13,12 +12,6 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export const logger = new Logger({ serviceName: 'keygate' });
 
-export function documentClient(): DynamoDBDocumentClient {
-  // The SDK reads AWS_ENDPOINT_URL_DYNAMODB itself; the local stack and tests use it to reach DynamoDB Local.
-  return DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-}
 
 /**
  * Secrets Manager GetSecretValue. The client is imported on first use: the
@@ -37,7 +30,8 @@ export const readSecretsManagerSecret: SecretReader = async (secretId) => {
 };
 
 export interface Runtime {
-  readonly db: DynamoDBDocumentClient;
+  /** The bare client; stores wrap it in a document client (see document-client.ts), authorizers use it as is. */
+  readonly dynamodb: DynamoDBClient;
   readonly hash: Hasher;
   readonly keyFormat: TokenFormat;
   readonly sessionFormat: TokenFormat;
@@ -48,7 +42,8 @@ export interface Runtime {
 
 /** Builds the dependencies every handler draws from. Table names are checked when first used. */
 export function runtimeFromEnvironment(env: Env = process.env, readSecret: SecretReader = readSecretsManagerSecret): Runtime {
-  const db = documentClient();
+  // The SDK reads AWS_ENDPOINT_URL_DYNAMODB itself; the local stack and tests use it to reach DynamoDB Local.
+  const dynamodb = new DynamoDBClient({});
   const tables = {
     get keys() {
       return requireEnv(env, ENV.keysTable);
@@ -61,7 +56,7 @@ export function runtimeFromEnvironment(env: Env = process.env, readSecret: Secre
     },
   };
   return {
-    db,
+    dynamodb,
     hash: createHasher(pepperFromEnvironment(env, readSecret)),
     keyFormat: tokenFormat(keyPrefixFrom(env)),
     sessionFormat: tokenFormat(sessionTokenPrefixFrom(env)),

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, storeError } from './dynamo-errors';
 import { StoreUnavailable } from './errors';
 
@@ -20,7 +20,7 @@ export interface Session {
   readonly createdByKeyId: string;
 }
 
-const tokenPk = (tokenHash: string) => `token#${tokenHash}`;
+export const tokenPk = (tokenHash: string) => `token#${tokenHash}`;
 
 export class SessionStore {
   constructor(
@@ -41,15 +41,5 @@ export class SessionStore {
       if (isConditionFailure(error)) throw new StoreUnavailable('session token collision; nothing was written, try again');
       throw storeError('create session', error);
     }
-  }
-
-  /** The session authorizer's read: one strongly consistent GetItem. */
-  async findByHash(tokenHash: string): Promise<Session | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: tokenPk(tokenHash) }, ConsistentRead: true }),
-    );
-    if (!Item) return undefined;
-    const { pk: _pk, ...session } = Item;
-    return session as Session;
   }
 }

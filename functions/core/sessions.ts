@@ -1,46 +1,52 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { Session, SessionStore } from './session-store';
 import type { TokenFormat } from './token-format';
-import { userKey, type User, type UserIdentity, type UserStore } from './users';
-import { parseInput } from './validation';
+import { userKey, type UserIdentity, type UserStore } from './users';
+import { ID_CHARS, parseInput } from './validation';
 
 /** Body of `POST .../sdkusers/auth` (DESIGN §4). */
 export const sdkUsersAuthBody = z
   .strictObject({
-    externalId: z
-      .string({ error: 'externalId must be a string' })
-      .min(1, 'externalId must not be empty')
-      .max(100, 'externalId must be at most 100 characters')
-      .regex(/^[A-Za-z0-9_-]+$/, 'externalId may contain only letters, digits, _ and -')
-      .optional(),
-    userEmail: z
-      .email({ error: 'userEmail must be a valid email address' })
-      .max(100, 'userEmail must be at most 100 characters')
-      .optional(),
-    name: z
-      .string({ error: 'name must be a string' })
-      .trim()
-      .min(1, 'name must not be empty')
-      .max(100, 'name must be at most 100 characters')
-      .optional(),
-    accountUids: z
-      .array(
-        z
-          .string({ error: 'accountUids must contain only strings' })
-          .min(1, 'accountUids must not contain empty ids')
-          .max(128, 'accountUids entries must be at most 128 characters')
-          .regex(/^[A-Za-z0-9_-]+$/, 'accountUids entries may contain only letters, digits, _ and -'),
-        { error: 'accountUids must be an array of account ids' },
-      )
-      .max(10, 'accountUids must have at most 10 entries')
-      .optional(),
+    externalId: z.optional(
+      z
+        .string({ error: 'externalId must be a string' })
+        .check(
+          z.minLength(1, 'externalId must not be empty'),
+          z.maxLength(100, 'externalId must be at most 100 characters'),
+          z.regex(ID_CHARS, 'externalId may contain only letters, digits, _ and -'),
+        ),
+    ),
+    userEmail: z.optional(
+      z.email({ error: 'userEmail must be a valid email address' }).check(z.maxLength(100, 'userEmail must be at most 100 characters')),
+    ),
+    name: z.optional(
+      z
+        .string({ error: 'name must be a string' })
+        .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters')),
+    ),
+    accountUids: z.optional(
+      z
+        .array(
+          z
+            .string({ error: 'accountUids must contain only strings' })
+            .check(
+              z.minLength(1, 'accountUids must not contain empty ids'),
+              z.maxLength(128, 'accountUids entries must be at most 128 characters'),
+              z.regex(ID_CHARS, 'accountUids entries may contain only letters, digits, _ and -'),
+            ),
+          { error: 'accountUids must be an array of account ids' },
+        )
+        .check(z.maxLength(10, 'accountUids must have at most 10 entries')),
+    ),
   })
-  .refine((body) => (body.externalId === undefined) !== (body.userEmail === undefined), {
-    path: ['externalId'],
-    message: 'exactly one of externalId or userEmail is required',
-  });
+  .check(
+    z.refine((body) => (body.externalId === undefined) !== (body.userEmail === undefined), {
+      path: ['externalId'],
+      message: 'exactly one of externalId or userEmail is required',
+    }),
+  );
 
 export type SdkUsersAuthBody = z.output<typeof sdkUsersAuthBody>;
 
@@ -84,28 +90,4 @@ export async function issueSession(deps: SessionIssuerDeps, caller: KeyCaller, b
   };
   await deps.sessions.create(session, await deps.hash(authToken));
   return { authToken, expiresAt: session.expiresAt, sessionId: session.sessionId, userId: user.userId };
-}
-
-/** The body of `GET .../sdkusers/me`. */
-export interface SessionUserView {
-  readonly appUid: string;
-  readonly userId: string;
-  readonly externalId?: string;
-  readonly userEmail?: string;
-  readonly name?: string;
-  readonly accountUids: string[];
-  readonly sessionExpiresAt: string;
-}
-
-export function sessionUserView(appUid: string, user: User, sessionExpiresAt: string): SessionUserView {
-  const { userId, externalId, userEmail, name, accountUids } = user;
-  return {
-    appUid,
-    userId,
-    ...(externalId === undefined ? {} : { externalId }),
-    ...(userEmail === undefined ? {} : { userEmail }),
-    ...(name === undefined ? {} : { name }),
-    accountUids,
-    sessionExpiresAt,
-  };
 }

@@ -100,3 +100,27 @@ export class UserStore {
     }
   }
 }
+
+/** The body of `GET .../sdkusers/me`. */
+export interface SessionUserView {
+  readonly appUid: string;
+  readonly userId: string;
+  readonly externalId?: string;
+  readonly userEmail?: string;
+  readonly name?: string;
+  readonly accountUids: string[];
+  readonly sessionExpiresAt: string;
+}
+
+export function sessionUserView(appUid: string, user: User, sessionExpiresAt: string): SessionUserView {
+  const { userId, externalId, userEmail, name, accountUids } = user;
+  return {
+    appUid,
+    userId,
+    ...(externalId === undefined ? {} : { externalId }),
+    ...(userEmail === undefined ? {} : { userEmail }),
+    ...(name === undefined ? {} : { name }),
+    accountUids,
+    sessionExpiresAt,
+  };
+}

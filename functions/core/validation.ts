@@ -1,24 +1,24 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ValidationError } from './errors';
 
 /** Identifier characters shared by app ids and external user ids. */
-const ID_CHARS = /^[A-Za-z0-9_-]+$/;
+export const ID_CHARS = /^[A-Za-z0-9_-]+$/;
 
-export const appUidSchema = z
-  .string({ error: 'appUid must be a string' })
-  .min(1, 'appUid must not be empty')
-  .max(128, 'appUid must be at most 128 characters')
-  .regex(ID_CHARS, 'appUid may contain only letters, digits, _ and -');
+export const appUidSchema = z.string({ error: 'appUid must be a string' }).check(
+  z.minLength(1, 'appUid must not be empty'),
+  z.maxLength(128, 'appUid must be at most 128 characters'),
+  z.regex(ID_CHARS, 'appUid may contain only letters, digits, _ and -'),
+);
 
 export const keyIdSchema = z
   .string({ error: 'keyId must be a string' })
-  .regex(/^key_[0-9A-Za-z]{20}$/, "keyId must be 'key_' followed by 20 letters or digits");
+  .check(z.regex(/^key_[0-9A-Za-z]{20}$/, "keyId must be 'key_' followed by 20 letters or digits"));
 
 /**
  * Parses `input` with `schema`, or throws a ValidationError naming the first
  * offending field. Unknown fields are refused too: a typo must not pass silently.
  */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+export function parseInput<S extends z.ZodMiniType>(schema: S, input: unknown, what: string): z.output<S> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError('(body)', `${what} must be a JSON object`);
   }

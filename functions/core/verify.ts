@@ -1,6 +1,7 @@
 import { logTag, type Hasher } from './hashing';
-import type { KeyStore } from './key-store';
-import type { Session, SessionStore } from './session-store';
+import type { CredentialLookup } from './credential-lookup';
+import type { KeyMetadata } from './key-store';
+import type { Session } from './session-store';
 import type { TokenFormat } from './token-format';
 
 /**
@@ -18,7 +19,7 @@ type Lookup<T> =
 async function lookUpCredential<T extends { readonly expiresAt?: string }>(
   format: TokenFormat,
   hash: Hasher,
-  findByHash: (hash: string) => Promise<T | undefined>,
+  findByHash: CredentialLookup<T>,
   presented: string | undefined,
   now: Date,
 ): Promise<Lookup<T>> {
@@ -39,11 +40,11 @@ export type ApiKeyVerification =
 export interface ApiKeyVerifierDeps {
   readonly keyFormat: TokenFormat;
   readonly hash: Hasher;
-  readonly store: Pick<KeyStore, 'findByHash'>;
+  readonly findKey: CredentialLookup<KeyMetadata>;
 }
 
 export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string | undefined, now: Date): Promise<ApiKeyVerification> {
-  const result = await lookUpCredential(deps.keyFormat, deps.hash, (keyHash) => deps.store.findByHash(keyHash), presented, now);
+  const result = await lookUpCredential(deps.keyFormat, deps.hash, deps.findKey, presented, now);
   if (result.code === 'valid' || result.code === 'expired') {
     return { code: result.code, appUid: result.record.appUid, keyId: result.record.keyId };
   }
@@ -59,12 +60,12 @@ export type SessionVerification =
 export interface SessionVerifierDeps {
   readonly sessionFormat: TokenFormat;
   readonly hash: Hasher;
-  readonly sessions: Pick<SessionStore, 'findByHash'>;
+  readonly findSession: CredentialLookup<Session>;
 }
 
 /** Reads only the sessions table: a session outlives the key that created it. */
 export async function verifySessionToken(deps: SessionVerifierDeps, token: string | undefined, now: Date): Promise<SessionVerification> {
-  const result = await lookUpCredential(deps.sessionFormat, deps.hash, (tokenHash) => deps.sessions.findByHash(tokenHash), token, now);
+  const result = await lookUpCredential(deps.sessionFormat, deps.hash, deps.findSession, token, now);
   if (result.code === 'valid') return { code: 'valid', session: result.record };
   if (result.code === 'expired') return { code: 'expired', sessionId: result.record.sessionId };
   return result;

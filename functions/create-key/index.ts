@@ -1,13 +1,15 @@
+import { documentClient } from '../core/document-client';
 import { adminHandler } from '../core/admin-handler';
 import { KeyStore } from '../core/key-store';
 import { createKey } from '../core/keys';
 import { runtimeFromEnvironment } from '../core/runtime';
 
 const runtime = runtimeFromEnvironment();
+const db = documentClient(runtime.dynamodb);
 const deps = {
   keyFormat: runtime.keyFormat,
   hash: runtime.hash,
-  store: new KeyStore(runtime.db, runtime.tables.keys),
+  store: new KeyStore(db, runtime.tables.keys),
   now: () => new Date(),
 };
 

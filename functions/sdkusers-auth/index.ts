@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { documentClient } from '../core/document-client';
 import { authorizerContext, errorResponse, jsonBody, jsonResponse } from '../core/http';
 import { logger, runtimeFromEnvironment } from '../core/runtime';
 import { SessionStore } from '../core/session-store';
@@ -6,11 +7,12 @@ import { issueSession } from '../core/sessions';
 import { UserStore } from '../core/users';
 
 const runtime = runtimeFromEnvironment();
+const db = documentClient(runtime.dynamodb);
 const deps = {
   sessionFormat: runtime.sessionFormat,
   hash: runtime.hash,
-  users: new UserStore(runtime.db, runtime.tables.users),
-  sessions: new SessionStore(runtime.db, runtime.tables.sessions),
+  users: new UserStore(db, runtime.tables.users),
+  sessions: new SessionStore(db, runtime.tables.sessions),
   lifetimeSeconds: runtime.sessionLifetimeSeconds,
 };
 

@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { documentClient } from '../core/document-client';
 import { authorizerContext, errorResponse, jsonResponse } from '../core/http';
 import { logger, runtimeFromEnvironment } from '../core/runtime';
-import { sessionUserView } from '../core/sessions';
-import { UserStore } from '../core/users';
+import { sessionUserView, UserStore } from '../core/users';
 
 const runtime = runtimeFromEnvironment();
-const users = new UserStore(runtime.db, runtime.tables.users);
+const db = documentClient(runtime.dynamodb);
+const users = new UserStore(db, runtime.tables.users);
 
 /** `GET .../sdkusers/me` behind the session authorizer: the session's user. */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {

@@ -1,11 +1,11 @@
 import { requestAuthorizer, type AuthorizerDecision } from '../core/authorizer-handler';
+import { sessionLookup } from '../core/credential-lookup';
 import { bearerToken, singleHeader } from '../core/headers';
 import { runtimeFromEnvironment } from '../core/runtime';
-import { SessionStore } from '../core/session-store';
 import { verifySessionToken } from '../core/verify';
 
 const runtime = runtimeFromEnvironment();
-const deps = { sessionFormat: runtime.sessionFormat, hash: runtime.hash, sessions: new SessionStore(runtime.db, runtime.tables.sessions) };
+const deps = { sessionFormat: runtime.sessionFormat, hash: runtime.hash, findSession: sessionLookup(runtime.dynamodb, runtime.tables.sessions) };
 
 /**
  * REQUEST authorizer for `Authorization: Bearer <session token>`. It reads only

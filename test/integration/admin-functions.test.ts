@@ -6,6 +6,7 @@ import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as listKeysHandler } from '../../functions/list-keys/index';
 import { handler as whoami } from '../../functions/whoami/index';
 import { KeyNotFound, StoreUnavailable, ValidationError } from '../../functions/core/errors';
+import { apiKeyLookup } from '../../functions/core/credential-lookup';
 import { createHasher } from '../../functions/core/hashing';
 import { KeyStore } from '../../functions/core/key-store';
 import { createKey } from '../../functions/core/keys';
@@ -57,7 +58,7 @@ describe('create-key', () => {
     const expiresAt = new Date(Date.now() + 60_000).toISOString();
     const created = await createKeyHandler({ appUid: 'app-a', name: 'temp', expiresAt });
     expect(created.expiresAt).toBe(expiresAt);
-    const deps = { keyFormat, hash, store };
+    const deps = { keyFormat, hash, findKey: apiKeyLookup(client, tables.Keys) };
     expect(await verifyApiKey(deps, created.apiKey, new Date(Date.parse(expiresAt) - 1))).toEqual({ code: 'valid', appUid: 'app-a', keyId: created.keyId });
     expect(await verifyApiKey(deps, created.apiKey, new Date(expiresAt))).toEqual({ code: 'expired', appUid: 'app-a', keyId: created.keyId });
   });
@@ -90,12 +91,12 @@ describe('api-key authorizer', () => {
   });
 
   test('a bad checksum is refused without reading DynamoDB', async () => {
-    const findByHash = jest.fn();
+    const findKey = jest.fn();
     const key = keyFormat.generate();
     const last = key.at(-1) === 'A' ? 'B' : 'A';
-    const result = await verifyApiKey({ keyFormat, hash, store: { findByHash } }, key.slice(0, -1) + last, new Date());
+    const result = await verifyApiKey({ keyFormat, hash, findKey }, key.slice(0, -1) + last, new Date());
     expect(result).toEqual({ code: 'malformed' });
-    expect(findByHash).not.toHaveBeenCalled();
+    expect(findKey).not.toHaveBeenCalled();
   });
 
   test('the header name is matched case-insensitively', async () => {
@@ -171,7 +172,7 @@ describe('delete-key', () => {
 
     expect(await deleteKeyHandler({ appUid: 'app-del', keyId: doomed.keyId })).toEqual({ keyId: doomed.keyId, deleted: true });
     expect(await gatewayOutcome(apiKeyAuthorizer, event(doomed.apiKey))).toEqual({ status: 401 });
-    expect(await verifyApiKey({ keyFormat, hash, store }, doomed.apiKey, new Date())).toMatchObject({ code: 'not_found' });
+    expect(await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(client, tables.Keys) }, doomed.apiKey, new Date())).toMatchObject({ code: 'not_found' });
     expect((await gatewayOutcome(apiKeyAuthorizer, event(kept.apiKey))).status).toBe(200);
 
     const items = await scanAll(client, tables.Keys);

@@ -1,14 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/index';
 import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sdkUsersMe } from '../../functions/sdkusers-me/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
+import { sessionLookup } from '../../functions/core/credential-lookup';
 import { createHasher } from '../../functions/core/hashing';
 import { logger } from '../../functions/core/runtime';
-import { SessionStore } from '../../functions/core/session-store';
 import { verifySessionToken } from '../../functions/core/verify';
 import { tokenFormat } from '../../functions/core/token-format';
 import type { TableNames } from '../../lib/local/tables';
@@ -96,7 +95,7 @@ describe('sdkusers/auth and the session authorizer', () => {
     const session = await authenticate(context, { externalId: 'short' });
     const token = String(session.body.authToken);
     const expiresAt = Date.parse(String(session.body.expiresAt));
-    const deps = { sessionFormat, hash, sessions: new SessionStore(DynamoDBDocumentClient.from(client), tables.Sessions) };
+    const deps = { sessionFormat, hash, findSession: sessionLookup(client, tables.Sessions) };
     expect((await verifySessionToken(deps, token, new Date(expiresAt - 1))).code).toBe('valid');
     expect(await verifySessionToken(deps, token, new Date(expiresAt))).toMatchObject({ code: 'expired' });
     expect(await verifySessionToken(deps, token, new Date(expiresAt + 3600_000))).toMatchObject({ code: 'expired' });

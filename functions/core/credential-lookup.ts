@@ -1,0 +1,37 @@
+import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { HASH_ITEM_SORT_KEY, hashPk, type KeyMetadata } from './key-store';
+import { tokenPk, type Session } from './session-store';
+
+/**
+ * The authorizers' only read: one strongly consistent GetItem of a hash item.
+ * It uses the bare DynamoDB client, not the document client, so the authorizer
+ * bundles carry nothing beyond what this one call needs (cold start, size).
+ */
+export type CredentialLookup<T> = (credentialHash: string) => Promise<T | undefined>;
+
+/** Flat items of string and number attributes, which is all hash items hold. */
+function plainItem(item: Record<string, AttributeValue>): Record<string, string | number> {
+  const plain: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (value.S !== undefined) plain[name] = value.S;
+    else if (value.N !== undefined) plain[name] = Number(value.N);
+  }
+  return plain;
+}
+
+function lookup<T>(client: DynamoDBClient, tableName: string, key: (hash: string) => Record<string, AttributeValue>): CredentialLookup<T> {
+  return async (credentialHash) => {
+    const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: key(credentialHash), ConsistentRead: true }));
+    if (!Item) return undefined;
+    const { pk: _pk, sk: _sk, ...record } = plainItem(Item);
+    return record as T;
+  };
+}
+
+export function apiKeyLookup(client: DynamoDBClient, keysTable: string): CredentialLookup<KeyMetadata> {
+  return lookup(client, keysTable, (keyHash) => ({ pk: { S: hashPk(keyHash) }, sk: { S: HASH_ITEM_SORT_KEY } }));
+}
+
+export function sessionLookup(client: DynamoDBClient, sessionsTable: string): CredentialLookup<Session> {
+  return lookup(client, sessionsTable, (tokenHash) => ({ pk: { S: tokenPk(tokenHash) } }));
+}
