@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { tokenFormat } from '../../functions/core/token-format';
+import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
+import type { TableNames } from '../../lib/local/tables';
+import { OutputCapture } from './support';
+
+/**
+ * The pepper unreadable at cold start. Secrets Manager has no local server, so
+ * this is the one mocked dependency (aws-sdk-client-mock on the real
+ * SecretsManagerClient class the functions import); DynamoDB stays real. As a
+ * safety net the Secrets Manager endpoint points at a closed local port, so an
+ * unmocked call could never leave this machine.
+ */
+
+type Handlers = {
+  apiKeyAuthorizer: typeof import('../../functions/api-key-authorizer/index').handler;
+  sessionAuthorizer: typeof import('../../functions/session-authorizer/index').handler;
+  createKey: typeof import('../../functions/create-key/index').handler;
+};
+
+const SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate-pepper-AbCdEf';
+const PEPPER = randomBytes(32).toString('base64url');
+const secrets = mockClient(SecretsManagerClient);
+let client: DynamoDBClient;
+let tables: TableNames;
+let fns: Handlers;
+const output = new OutputCapture();
+
+beforeAll(async () => {
+  client = testDynamoDbClient();
+  tables = await createTestTables(client);
+  delete process.env.KEYGATE_LOCAL_PEPPER;
+  process.env.PEPPER_SECRET_ID = SECRET_ID;
+  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:9';
+  process.env.AWS_MAX_ATTEMPTS = '1';
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+  // A cold start: fresh module instances, nothing cached yet.
+  jest.isolateModules(() => {
+    fns = {
+      apiKeyAuthorizer: require('../../functions/api-key-authorizer/index').handler,
+      sessionAuthorizer: require('../../functions/session-authorizer/index').handler,
+      createKey: require('../../functions/create-key/index').handler,
+    };
+  });
+  output.start();
+});
+afterAll(() => {
+  output.stop();
+  secrets.restore();
+  client.destroy();
+});
+
+const APP = 'pepper-app';
+const keyEvent = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', APP, 'whoami'));
+const sessionEvent = (token: string) => authorizerEvent({ authorization: `Bearer ${token}` }, methodArn('GET', APP, 'sdkusers/me'));
+
+test.each([
+  ['Secrets Manager errors', () => secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('injected: service unavailable'), { name: 'InternalServiceError' })), /could not read the pepper/],
+  ['the secret has no string value', () => secrets.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array([1, 2, 3]) }), /has no string value/],
+  ['the secret is too short', () => secrets.on(GetSecretValueCommand).resolves({ SecretString: 'short' }), /shorter than 32 characters/],
+])('pepper unreadable at cold start (%s): authorizers 500, create-key PepperUnavailable (retryable), nothing written', async (_label, arrange, logged) => {
+  secrets.reset();
+  arrange();
+  output.clear();
+  const wellFormedKey = tokenFormat('kg').generate();
+  const wellFormedToken = tokenFormat('kgs').generate();
+
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(wellFormedKey))).toEqual({ status: 500 });
+  expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(wellFormedToken))).toEqual({ status: 500 });
+  // Malformed values are refused before any hashing: 401 even without a pepper.
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent('kg_nope'))).toEqual({ status: 401 });
+  await expect(fns.createKey({ appUid: APP, name: 'no pepper' })).rejects.toMatchObject({ name: 'PepperUnavailable', retryable: true });
+  expect(secrets.commandCalls(GetSecretValueCommand).length).toBeGreaterThanOrEqual(3);
+  expect(secrets.commandCalls(GetSecretValueCommand)[0].args[0].input).toEqual({ SecretId: SECRET_ID });
+
+  const lines = output.lines();
+  const refusals = lines.filter((line) => line.level === 'ERROR' && /verification failed; refusing/.test(String(line.message)));
+  expect(refusals).toHaveLength(2);
+  for (const line of refusals) expect(JSON.stringify(line.error)).toMatch(logged);
+  expect(lines.some((line) => line.level === 'WARN' && line.errorType === 'PepperUnavailable' && line.retryable === true)).toBe(true);
+  expect(JSON.stringify(lines)).not.toContain(PEPPER);
+  expect(await scanAll(client, tables.Keys)).toEqual([]);
+});
+
+test('once Secrets Manager answers, the same containers serve (no restart), read it once, and survive a later outage', async () => {
+  secrets.reset();
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: PEPPER });
+  const created = await fns.createKey({ appUid: APP, name: 'after recovery' });
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey))).toMatchObject({ status: 200 });
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('GET', 'other-app', 'whoami')))).toEqual({ status: 403 });
+  const readsAfterRecovery = secrets.commandCalls(GetSecretValueCommand).length;
+  // One read per function module (create-key, api-key authorizer): the pepper is cached for the life of the container.
+  expect(readsAfterRecovery).toBe(2);
+
+  secrets.reset();
+  secrets.on(GetSecretValueCommand).rejects(new Error('injected: outage after warm-up'));
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey))).toMatchObject({ status: 200 });
+  expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  expect(JSON.stringify(output.lines())).not.toContain(PEPPER);
+});

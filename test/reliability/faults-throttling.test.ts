@@ -1,0 +1,193 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import type { TableNames } from '../../lib/local/tables';
+import { FaultProxy, OutputCapture } from './support';
+
+/**
+ * Faults injected for real between the handlers and DynamoDB Local: a proxy
+ * answers DynamoDB's throttling errors (ProvisionedThroughputExceededException,
+ * ThrottlingException) as HTTP 400 JSON, or drops connections. The handlers are
+ * loaded once with AWS_ENDPOINT_URL_DYNAMODB pointing at the proxy, and the same
+ * module instances must recover when the fault clears: no restart.
+ */
+
+type Handlers = {
+  apiKeyAuthorizer: typeof import('../../functions/api-key-authorizer/index').handler;
+  sessionAuthorizer: typeof import('../../functions/session-authorizer/index').handler;
+  createKey: typeof import('../../functions/create-key/index').handler;
+  listKeys: typeof import('../../functions/list-keys/index').handler;
+  deleteKey: typeof import('../../functions/delete-key/index').handler;
+  sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
+};
+
+let client: DynamoDBClient;
+let tables: TableNames;
+let proxy: FaultProxy;
+let fns: Handlers;
+const output = new OutputCapture();
+
+beforeAll(async () => {
+  client = testDynamoDbClient();
+  tables = await createTestTables(client);
+  proxy = new FaultProxy(process.env.KEYGATE_TEST_DYNAMODB_ENDPOINT!);
+  const endpoint = await proxy.start();
+  // Read by the SDK when each handler builds its client at module scope. Two attempts keep the suite fast; one test below shows the retry absorbing a blip.
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
+  process.env.AWS_MAX_ATTEMPTS = '2';
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+  jest.isolateModules(() => {
+    fns = {
+      apiKeyAuthorizer: require('../../functions/api-key-authorizer/index').handler,
+      sessionAuthorizer: require('../../functions/session-authorizer/index').handler,
+      createKey: require('../../functions/create-key/index').handler,
+      listKeys: require('../../functions/list-keys/index').handler,
+      deleteKey: require('../../functions/delete-key/index').handler,
+      sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
+    };
+  });
+  output.start();
+});
+
+afterAll(async () => {
+  output.stop();
+  await proxy.stop();
+  client.destroy();
+});
+
+afterEach(() => {
+  proxy.mode = { kind: 'pass' };
+  output.clear();
+});
+
+const keyEvent = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
+const sessionEvent = (token: string, app: string) => authorizerEvent({ authorization: `Bearer ${token}` }, methodArn('GET', app, 'sdkusers/me'));
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error as Error & { retryable?: boolean },
+  );
+const itemsOf = async (app: string) => (await scanAll(client, tables.Keys)).filter((item) => item.appUid === app);
+
+async function sessionFor(apiKey: string, app: string, externalId: string): Promise<string> {
+  const granted = await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(apiKey, app));
+  if (granted.status !== 200) throw new Error(`key refused: ${granted.status}`);
+  const response = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId }), context: granted.context }));
+  if (response.statusCode !== 200) throw new Error(`sdkusers/auth answered ${response.statusCode}`);
+  return (JSON.parse(response.body) as { authToken: string }).authToken;
+}
+
+describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException']] as const)('DynamoDB throttling every call (%s)', (error) => {
+  test('authorizers never Allow (500), logs say what failed; admin functions fail StoreUnavailable (retryable) with nothing written; all recovers', async () => {
+    const app = `thr-${error.length}`;
+    const live = await fns.createKey({ appUid: app, name: 'live' });
+    const token = await sessionFor(live.apiKey, app, 'u-throttle');
+    const before = await itemsOf(app);
+
+    proxy.mode = { kind: 'throttle', error };
+    expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 500 });
+    expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toEqual({ status: 500 });
+    // A malformed credential is still refused 401: it never needs DynamoDB.
+    expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(`${live.apiKey}x`, app))).toEqual({ status: 401 });
+
+    const logs = output.lines();
+    const authorizerErrors = logs.filter((line) => line.level === 'ERROR' && /verification failed; refusing/.test(String(line.message)));
+    expect(authorizerErrors).toHaveLength(2);
+    for (const line of authorizerErrors) expect(JSON.stringify(line.error)).toContain(error);
+
+    for (const [name, call] of [
+      ['create-key', () => fns.createKey({ appUid: app, name: 'during throttling' })],
+      ['list-keys', () => fns.listKeys({ appUid: app })],
+      ['delete-key', () => fns.deleteKey({ appUid: app, keyId: live.keyId })],
+    ] as const) {
+      const failed = await failure(call());
+      expect(failed).toMatchObject({ name: 'StoreUnavailable', retryable: true });
+      expect(failed?.message).toContain(`${name} failed: DynamoDB ${error}`);
+      expect(failed?.message).toContain('try again');
+    }
+    const auth = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'u-new' }), context: { appUid: app, keyId: live.keyId } }));
+    expect(auth.statusCode).toBe(503);
+    expect(JSON.parse(auth.body)).toEqual({ message: 'temporarily unavailable, try again' });
+    expect(output.lines().filter((line) => line.level === 'WARN' && line.errorType === 'StoreUnavailable').length).toBeGreaterThanOrEqual(4);
+    expect(proxy.faulted.GetItem).toBeGreaterThan(0);
+
+    // Fault cleared: the same module instances work again, and nothing was written or lost meanwhile.
+    proxy.mode = { kind: 'pass' };
+    expect(await itemsOf(app)).toEqual(before);
+    expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+    expect((await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).status).toBe(200);
+    const again = await fns.createKey({ appUid: app, name: 'after throttling' });
+    expect((await fns.listKeys({ appUid: app })).keys.map((key) => key.keyId).sort()).toEqual([live.keyId, again.keyId].sort());
+    expect(await fns.deleteKey({ appUid: app, keyId: live.keyId })).toEqual({ keyId: live.keyId, deleted: true });
+    expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 401 });
+  });
+});
+
+describe('throttling one step of a multi-step operation leaves no partial state', () => {
+  test('create-key: its transaction throttled → no item at all; a retry creates both items', async () => {
+    const app = 'thr-create';
+    proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', operations: ['TransactWriteItems'] };
+    await expect(fns.createKey({ appUid: app, name: 'n' })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
+    expect(await itemsOf(app)).toEqual([]);
+    proxy.mode = { kind: 'pass' };
+    const created = await fns.createKey({ appUid: app, name: 'n' });
+    expect((await itemsOf(app)).map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'hash']);
+    expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+  });
+
+  test('delete-key: read passes, transaction throttled → both items kept and the key still works; a retry deletes both', async () => {
+    const app = 'thr-delete';
+    const created = await fns.createKey({ appUid: app, name: 'n' });
+    const before = await itemsOf(app);
+    proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['TransactWriteItems'] };
+    await expect(fns.deleteKey({ appUid: app, keyId: created.keyId })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
+    expect(proxy.seen.GetItem).toBeGreaterThan(0);
+    expect(await itemsOf(app)).toEqual(before);
+    expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+    proxy.mode = { kind: 'pass' };
+    await fns.deleteKey({ appUid: app, keyId: created.keyId });
+    expect(await itemsOf(app)).toEqual([]);
+    expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).toEqual({ status: 401 });
+  });
+
+  test('sdkusers/auth: user written, session put throttled → 503 and no session; a retry reuses the same user', async () => {
+    const app = 'thr-session';
+    const created = await fns.createKey({ appUid: app, name: 'n' });
+    const context = { appUid: app, keyId: created.keyId };
+    const sessionsBefore = (await scanAll(client, tables.Sessions)).length;
+    proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', operations: ['PutItem'] };
+    const refused = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'half' }), context }));
+    expect(refused.statusCode).toBe(503);
+    expect((await scanAll(client, tables.Sessions)).length).toBe(sessionsBefore);
+    const users = (await scanAll(client, tables.Users)).filter((item) => item.pk === `app#${app}`);
+    expect(users).toHaveLength(1);
+    proxy.mode = { kind: 'pass' };
+    const ok = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'half' }), context }));
+    expect(ok.statusCode).toBe(200);
+    expect((await scanAll(client, tables.Users)).filter((item) => item.pk === `app#${app}`)).toEqual(users);
+    const token = (JSON.parse(ok.body) as { authToken: string }).authToken;
+    expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toMatchObject({ status: 200, context: { userId: users[0].userId } });
+  });
+});
+
+test('connections dropped (DynamoDB unreachable mid-flight): 500 from the authorizers, StoreUnavailable from admin; recovers', async () => {
+  const app = 'reset-app';
+  const live = await fns.createKey({ appUid: app, name: 'live' });
+  const before = await itemsOf(app);
+  proxy.mode = { kind: 'reset' };
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 500 });
+  await expect(fns.createKey({ appUid: app, name: 'x' })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
+  await expect(fns.deleteKey({ appUid: app, keyId: live.keyId })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
+  expect(output.lines().some((line) => line.level === 'ERROR' && /api key verification failed; refusing/.test(String(line.message)))).toBe(true);
+  proxy.mode = { kind: 'pass' };
+  expect(await itemsOf(app)).toEqual(before);
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+});
+
+test('a single throttled request is absorbed by the SDK retry: the caller never sees it', async () => {
+  const app = 'thr-blip';
+  const live = await fns.createKey({ appUid: app, name: 'live' });
+  proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', times: 1 };
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+  expect(proxy.faulted.GetItem).toBeGreaterThan(0);
+});

@@ -1,0 +1,195 @@
+import fc from 'fast-check';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { handler as createKeyHandler } from '../../functions/create-key/index';
+import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
+import { handler as listKeysHandler } from '../../functions/list-keys/index';
+import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
+import { ValidationError } from '../../functions/core/errors';
+import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { proxyEvent } from '../support/events';
+import type { TableNames } from '../../lib/local/tables';
+
+/**
+ * Fuzzes the admin payloads (create-key, list-keys, delete-key) and the
+ * sdkusers/auth body with generated malformed input, one kind at a time.
+ * Each kind breaks exactly one field of an otherwise valid payload, so the
+ * expected `field` is known: the function must fail with ValidationError
+ * naming it (400 naming it for sdkusers/auth), and a consistent scan of every
+ * table must be unchanged.
+ */
+
+let client: DynamoDBClient;
+let tables: TableNames;
+let existing: { keyId: string; apiKey: string };
+
+beforeAll(async () => {
+  client = testDynamoDbClient();
+  tables = await createTestTables(client);
+  existing = await createKeyHandler({ appUid: 'adm-app', name: 'existing' });
+});
+afterAll(() => client.destroy());
+
+async function snapshot(): Promise<string> {
+  const all = await Promise.all([tables.Keys, tables.Sessions, tables.Users].map((name) => scanAll(client, name)));
+  return JSON.stringify(all.map((items) => items.map((item) => JSON.stringify(item)).sort()));
+}
+
+// ------------------------------------------------------------- building blocks
+
+const ID_OK = /^[A-Za-z0-9_-]+$/;
+const notAString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
+const badIdChars = fc.string({ minLength: 1, maxLength: 60, unit: 'binary' }).filter((s) => !ID_OK.test(s));
+const tooLongId = fc.integer({ min: 129, max: 5000 }).map((n) => 'a'.repeat(n));
+// Identifier-like names: the error names them. (Names that are not identifiers may be reported as '(unknown field)', see secret-hygiene.test.ts.)
+const unknownFieldName = (known: string[]) => fc.stringMatching(/^[a-z][A-Za-z0-9]{0,29}$/).filter((name) => !known.includes(name) && !(name in Object.prototype));
+const validCreate = { appUid: 'adm-app', name: 'fuzzed' };
+const validList = { appUid: 'adm-app' };
+const validDelete = () => ({ appUid: 'adm-app', keyId: existing.keyId });
+const validAuth = { externalId: 'user-1' };
+const notIsoDate = fc.string({ maxLength: 40 }).filter((s) => !/^\d{4}-\d\d-\d\dT/.test(s));
+const pastDate = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date(Date.now() - 60_000), noInvalidDate: true }).map((d) => d.toISOString());
+
+type Kind = { readonly target: 'create' | 'list' | 'delete' | 'auth'; readonly field: string | ((payload: unknown) => string); readonly payload: fc.Arbitrary<unknown> };
+
+const with_ = <T extends object>(base: T | (() => T), field: string, value: fc.Arbitrary<unknown>) =>
+  value.map((v) => ({ ...(typeof base === 'function' ? base() : base), [field]: v }));
+const without = <T extends object>(base: T | (() => T), field: string) =>
+  fc.constant(null).map(() => {
+    const copy = { ...(typeof base === 'function' ? base() : base) } as Record<string, unknown>;
+    delete copy[field];
+    return copy;
+  });
+const unknownField = (base: object | (() => object), known: string[]) =>
+  fc.tuple(unknownFieldName(known), fc.jsonValue()).map(([name, value]) => ({ ...(typeof base === 'function' ? base() : base), [name]: value }));
+const nameOfExtraField = (known: string[]) => (payload: unknown) => Object.keys(payload as object).find((k) => !known.includes(k))!;
+
+const CREATE = ['appUid', 'name', 'expiresAt'];
+const LIST = ['appUid', 'limit', 'nextToken'];
+const DELETE = ['appUid', 'keyId'];
+const AUTH = ['externalId', 'userEmail', 'name', 'accountUids'];
+
+const KINDS: Record<string, Kind> = {
+  'create: top level not an object': { target: 'create', field: '(body)', payload: fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 })) },
+  'create: appUid missing': { target: 'create', field: 'appUid', payload: without(validCreate, 'appUid') },
+  'create: appUid not a string': { target: 'create', field: 'appUid', payload: with_(validCreate, 'appUid', notAString) },
+  'create: appUid empty': { target: 'create', field: 'appUid', payload: with_(validCreate, 'appUid', fc.constant('')) },
+  'create: appUid with forbidden characters (/, *, #, unicode, control)': { target: 'create', field: 'appUid', payload: with_(validCreate, 'appUid', badIdChars) },
+  'create: appUid over 128 characters': { target: 'create', field: 'appUid', payload: with_(validCreate, 'appUid', tooLongId) },
+  'create: name missing': { target: 'create', field: 'name', payload: without(validCreate, 'name') },
+  'create: name not a string': { target: 'create', field: 'name', payload: with_(validCreate, 'name', notAString) },
+  'create: name only whitespace': { target: 'create', field: 'name', payload: with_(validCreate, 'name', fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r', '\u00a0', '\u2003', '\ufeff'), maxLength: 50 })) },
+  'create: name over 100 characters': { target: 'create', field: 'name', payload: with_(validCreate, 'name', fc.integer({ min: 101, max: 10_000 }).map((n) => 'n'.repeat(n))) },
+  'create: expiresAt not an ISO date-time': { target: 'create', field: 'expiresAt', payload: with_(validCreate, 'expiresAt', notIsoDate) },
+  'create: expiresAt not a string': { target: 'create', field: 'expiresAt', payload: with_(validCreate, 'expiresAt', fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.object({ maxDepth: 0 }))) },
+  'create: expiresAt in the past': { target: 'create', field: 'expiresAt', payload: with_(validCreate, 'expiresAt', pastDate) },
+  'create: unknown field': { target: 'create', field: nameOfExtraField(CREATE), payload: unknownField(validCreate, CREATE) },
+  'create: own constructor / prototype field (JSON-parsed)': {
+    target: 'create',
+    field: (payload) => Object.keys(payload as object).find((k) => !CREATE.includes(k))!,
+    payload: fc.constantFrom('constructor', 'prototype').map((name) => JSON.parse(`{"appUid":"adm-app","name":"x","${name}":{"appUid":"*"}}`) as unknown),
+  },
+  'list: appUid missing': { target: 'list', field: 'appUid', payload: without(validList, 'appUid') },
+  'list: appUid with forbidden characters': { target: 'list', field: 'appUid', payload: with_(validList, 'appUid', fc.oneof(badIdChars, tooLongId, fc.constant(''))) },
+  'list: limit not a number': { target: 'list', field: 'limit', payload: with_(validList, 'limit', fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.array(fc.integer()))) },
+  'list: limit out of range or not whole': {
+    target: 'list',
+    field: 'limit',
+    payload: with_(validList, 'limit', fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 101 }), fc.double({ noInteger: true }), fc.constantFrom(Number.NaN, Infinity, -Infinity))),
+  },
+  'list: nextToken forged': {
+    target: 'list',
+    field: 'nextToken',
+    payload: with_(
+      validList,
+      'nextToken',
+      fc.oneof(
+        fc.string({ minLength: 1, maxLength: 200 }),
+        fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
+        fc.string({ maxLength: 40 }).filter((sk) => !sk.startsWith('key#')).map((sk) => Buffer.from(JSON.stringify({ sk })).toString('base64url')),
+      ),
+    ),
+  },
+  'list: nextToken empty, too long or not a string': {
+    target: 'list',
+    field: 'nextToken',
+    payload: with_(validList, 'nextToken', fc.oneof(fc.constant(''), fc.integer({ min: 2049, max: 20_000 }).map((n) => 'A'.repeat(n)), notAString)),
+  },
+  'list: unknown field': { target: 'list', field: nameOfExtraField(LIST), payload: unknownField(validList, LIST) },
+  'delete: keyId missing': { target: 'delete', field: 'keyId', payload: without(validDelete, 'keyId') },
+  'delete: keyId of the wrong shape': {
+    target: 'delete',
+    field: 'keyId',
+    payload: with_(validDelete, 'keyId', fc.oneof(fc.string({ maxLength: 60 }).filter((s) => !/^key_[0-9A-Za-z]{20}$/.test(s)), notAString)),
+  },
+  'delete: the API key itself in place of keyId': { target: 'delete', field: 'keyId', payload: fc.constant(null).map(() => ({ appUid: 'adm-app', keyId: existing.apiKey })) },
+  'delete: appUid invalid': { target: 'delete', field: 'appUid', payload: with_(validDelete, 'appUid', fc.oneof(badIdChars, tooLongId, notAString)) },
+  'delete: unknown field': { target: 'delete', field: nameOfExtraField(DELETE), payload: unknownField(validDelete, DELETE) },
+  'auth: body not JSON': { target: 'auth', field: '(body)', payload: fc.string({ minLength: 1 }).filter((s) => { try { JSON.parse(s); return false; } catch { return true; } }).map((raw) => ({ raw })) },
+  'auth: both externalId and userEmail': { target: 'auth', field: 'externalId', payload: fc.stringMatching(/^[a-z0-9]{1,20}@[a-z]{1,10}\.com$/).map((userEmail) => ({ externalId: 'u1', userEmail })) },
+  'auth: neither externalId nor userEmail': { target: 'auth', field: 'externalId', payload: fc.constantFrom({}, { name: 'n' }, { accountUids: ['a'] }) },
+  'auth: externalId invalid': { target: 'auth', field: 'externalId', payload: with_({}, 'externalId', fc.oneof(badIdChars, fc.constant(''), fc.integer({ min: 101, max: 500 }).map((n) => 'e'.repeat(n)), notAString)) },
+  'auth: userEmail invalid': { target: 'auth', field: 'userEmail', payload: with_({}, 'userEmail', fc.oneof(fc.string({ maxLength: 60 }).filter((s) => !s.includes('@')), notAString)) },
+  'auth: too many accountUids': { target: 'auth', field: 'accountUids', payload: with_(validAuth, 'accountUids', fc.array(fc.constantFrom('a', 'b'), { minLength: 11, maxLength: 50 })) },
+  'auth: accountUids entry invalid': {
+    target: 'auth',
+    field: 'accountUids[0]',
+    payload: with_(validAuth, 'accountUids', fc.oneof(badIdChars, fc.constant(''), tooLongId, fc.integer()).map((bad) => [bad])),
+  },
+  'auth: name blank or too long': { target: 'auth', field: 'name', payload: with_(validAuth, 'name', fc.oneof(fc.constant('   '), fc.integer({ min: 101, max: 2000 }).map((n) => 'x'.repeat(n)), notAString)) },
+  'auth: unknown field': { target: 'auth', field: nameOfExtraField(AUTH), payload: unknownField(validAuth, AUTH) },
+};
+
+async function call(target: Kind['target'], payload: unknown): Promise<{ error?: unknown; status?: number; body?: { message?: string; field?: string } }> {
+  if (target === 'auth') {
+    const raw = payload !== null && typeof payload === 'object' && 'raw' in payload ? (payload as { raw: string }).raw : JSON.stringify(payload);
+    const response = await sdkUsersAuth(proxyEvent({ body: raw, context: { appUid: 'adm-app', keyId: existing.keyId } }));
+    return { status: response.statusCode, body: JSON.parse(response.body) as { message?: string; field?: string } };
+  }
+  const handler = { create: createKeyHandler, list: listKeysHandler, delete: deleteKeyHandler }[target] as (input: unknown) => Promise<unknown>;
+  return handler(payload).then(
+    () => ({}),
+    (error: unknown) => ({ error }),
+  );
+}
+
+const runsPerKind = 40;
+let inputs = 0;
+
+test(`at least 20 kinds of malformed admin input`, () => {
+  expect(Object.keys(KINDS).length).toBeGreaterThanOrEqual(20);
+});
+
+describe.each(Object.entries(KINDS))('%s', (_label, kind) => {
+  test('fails with ValidationError naming the field, and no table changes', async () => {
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(kind.payload, async (payload) => {
+        inputs++;
+        const field = typeof kind.field === 'function' ? kind.field(payload) : kind.field;
+        const result = await call(kind.target, payload);
+        if (kind.target === 'auth') {
+          expect(result.status).toBe(400);
+          expect(result.body?.field).toBe(field);
+          expect(result.body?.message).toEqual(expect.any(String));
+        } else {
+          expect(result.error).toBeInstanceOf(ValidationError);
+          expect(result.error).toMatchObject({ name: 'ValidationError', field, retryable: false });
+          const message = (result.error as Error).message;
+          expect(message).toContain(field === '(body)' ? 'must be a JSON object' : field.replace(/\[\d+\]$/, ''));
+        }
+      }),
+      { numRuns: runsPerKind },
+    );
+    expect(await snapshot()).toBe(before);
+  });
+});
+
+test('create: an own __proto__ field (JSON-parsed) is refused, not merged, and nothing is written', async () => {
+  const before = await snapshot();
+  const payload = JSON.parse('{"appUid":"adm-app","name":"x","__proto__":{"appUid":"*","isAdmin":true}}') as unknown;
+  await expect(createKeyHandler(payload)).rejects.toMatchObject({ name: 'ValidationError', field: expect.stringMatching(/^(__proto__|\(unknown field\))$/) });
+  expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  expect(await snapshot()).toBe(before);
+});
+
+afterAll(() => process.stdout.write(`\n[fuzz-admin] ${Object.keys(KINDS).length} kinds, ${inputs} malformed payloads\n`));
