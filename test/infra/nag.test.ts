@@ -1,9 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { KeygateStack } from '../../lib/keygate-stack';
-import { synthKeygateStack } from './infra-app';
+import { KeygateStack } from '../../lib/keygate-stack';
+import { synthKeygateStack, testApp } from './infra-app';
 
 let stack: KeygateStack;
 beforeAll(() => {
@@ -32,13 +35,21 @@ test('AwsSolutions checks: no unacknowledged error or warning', () => {
   expect(report.success).toBe(true);
 });
 
-test('the checks do run: an unacknowledged secret next to keygate is reported (SMG4), and only it', () => {
-  const { stack: fresh } = synthKeygateStack();
-  const secret = new secretsmanager.Secret(fresh, 'Unacknowledged');
-  const report = new AwsSolutionsChecks().validateScope(fresh);
-  expect(report.violations.map((v) => [v.ruleName, v.severity, v.violatingResources.map((r) => r.constructPath)])).toEqual([
-    ['AwsSolutions-SMG4', 'error', [secret.node.defaultChild!.node.path]],
-  ]);
+test('as the synthesis plugin bin/app.ts registers, the checks fail the synth on an unacknowledged finding, and only on it', () => {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'keygate-nag-'));
+  try {
+    const app = testApp({ outdir });
+    const fresh = new KeygateStack(app, 'KeygateNag');
+    const secret = new secretsmanager.Secret(fresh, 'Unacknowledged');
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow('AwsSolutions-SMG4');
+    type Report = { pluginReports: { pluginName: string; violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[] };
+    const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as Report;
+    const found = report.pluginReports.flatMap((r) => r.violations.map((v) => [r.pluginName, v.ruleName, v.violatingConstructs.map((c) => c.constructPath)]));
+    expect(found).toEqual([['AwsSolutions', 'AwsSolutions-SMG4', [secret.node.defaultChild!.node.path]]]);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 });
 
 test('the acknowledged rules are exactly the reviewed ones, each with a written reason', () => {
