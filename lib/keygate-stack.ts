@@ -104,7 +104,7 @@ export class KeygateStack extends Stack {
       {
         id: 'AwsSolutions-APIG6',
         reason:
-          'Execution logging needs the account-wide API Gateway CloudWatch role, which this stack deliberately does not create, and at INFO it writes request headers (where keys and session tokens travel) to CloudWatch. The JSON access log (APIG1) records every request without them; the functions log their own decisions.',
+          'Execution logging needs the account-wide API Gateway CloudWatch role, which this stack deliberately does not create, and its data-trace mode records request data, which is where keys and session tokens travel. The JSON access log (APIG1) records every request without headers; the functions log their own decisions.',
       },
     );
 
