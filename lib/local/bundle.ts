@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BuildOptions } from 'esbuild';
 import { BUNDLING, FUNCTIONS, entryPath, REPO_ROOT, type FunctionDefinition, type FunctionKey } from '../functions';
@@ -33,22 +34,69 @@ export interface BuiltFunction {
   readonly bundlePath: string;
 }
 
+export interface BuildResult {
+  readonly functions: BuiltFunction[];
+  /** The bundles of an earlier build were still current and were kept. */
+  readonly reused: boolean;
+}
+
+const STAMP_FILE = '.keygate-build.json';
+
+/** What a build depended on: the options and each input file's mtime and size (from esbuild's metafile). */
+interface BuildStamp {
+  readonly options: string;
+  readonly inputs: Record<string, [number, number]>;
+  readonly outputs: string[];
+}
+
 /**
  * Builds the given functions (default: all of FUNCTIONS) into
  * `<outDir>/<name>/index.mjs` in one esbuild run. Without code splitting each
- * output is exactly what a separate per-function build would produce.
+ * output is exactly what a separate per-function build would produce. With
+ * `reuse`, bundles whose inputs (sources and node_modules files) and options
+ * are unchanged since the last build are kept.
  */
-export async function buildFunctions(outDir: string, keys: readonly FunctionKey[] = Object.keys(FUNCTIONS) as FunctionKey[]): Promise<BuiltFunction[]> {
-  const { build } = await import('esbuild');
-  const functions = keys.map((key) => ({ key, definition: FUNCTIONS[key] as FunctionDefinition }));
-  await build({
+export async function buildFunctions(
+  outDir: string,
+  keys: readonly FunctionKey[] = Object.keys(FUNCTIONS) as FunctionKey[],
+  { reuse = false }: { readonly reuse?: boolean } = {},
+): Promise<BuildResult> {
+  const functions = keys.map((key) => {
+    const definition = FUNCTIONS[key] as FunctionDefinition;
+    return { key, definition, bundlePath: path.join(outDir, definition.name, `index${BUNDLING.outExtension}`) };
+  });
+  const options = {
     ...esbuildOptions(),
     entryPoints: functions.map(({ definition }) => ({ in: entryPath(definition), out: `${definition.name}/index` })),
     outdir: outDir,
+  };
+  const optionsKey = JSON.stringify(options);
+  const stampPath = path.join(outDir, STAMP_FILE);
+  if (reuse && stampIsCurrent(stampPath, optionsKey)) return { functions, reused: true };
+
+  const { build } = await import('esbuild');
+  const result = await build({ ...options, metafile: true });
+  const inputs: BuildStamp['inputs'] = {};
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const file = path.resolve(REPO_ROOT, input);
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat) inputs[file] = [stat.mtimeMs, stat.size];
+  }
+  const stamp: BuildStamp = { options: optionsKey, inputs, outputs: functions.map((fn) => fn.bundlePath) };
+  writeFileSync(stampPath, JSON.stringify(stamp));
+  return { functions, reused: false };
+}
+
+function stampIsCurrent(stampPath: string, optionsKey: string): boolean {
+  let stamp: BuildStamp;
+  try {
+    stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as BuildStamp;
+  } catch {
+    return false;
+  }
+  if (stamp.options !== optionsKey || !stamp.outputs.every((output) => existsSync(output))) return false;
+  return Object.entries(stamp.inputs).every(([file, [mtimeMs, size]]) => {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    return stat !== undefined && stat.mtimeMs === mtimeMs && stat.size === size;
   });
-  return functions.map(({ key, definition }) => ({
-    key,
-    definition,
-    bundlePath: path.join(outDir, definition.name, `index${BUNDLING.outExtension}`),
-  }));
 }

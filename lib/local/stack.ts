@@ -1,13 +1,13 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../../functions/core/config';
 import { FUNCTIONS, type FunctionKey } from '../functions';
 import { ROUTES } from '../routes';
 import { buildFunctions } from './bundle';
 import { freePort, javaMajorVersion, startDynamoDbLocal } from './dynamodb-local';
+import { startFunctionHost, type FunctionHost } from './function-host';
 import { createLocalGateway } from './gateway';
 import { homePaths, localPepper, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
 import { createLocalLambdaApi } from './lambda-api';
@@ -96,13 +96,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const [started, loaded] = await Promise.allSettled([
       timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb })),
-      loadFunctions(paths.build, phases),
+      loadFunctions(paths.build, phases, log),
     ]);
     if (started.status === 'fulfilled') stoppers.push(() => started.value.stop());
+    if (loaded.status === 'fulfilled') stoppers.push(() => loaded.value.stop());
     if (started.status === 'rejected') throw started.reason;
     if (loaded.status === 'rejected') throw loaded.reason;
     const dynamodb = started.value;
-    const handlers = loaded.value;
+    const handlers = loaded.value.handlers;
 
     const client = new DynamoDBClient({ endpoint: dynamodbEndpoint });
     try {
@@ -143,21 +144,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 }
 
-/** Builds every function with BUNDLING and imports the bundles, as Lambda would load them. */
-async function loadFunctions(buildDir: string, phases: Record<string, number>): Promise<Record<FunctionKey, LambdaHandler>> {
-  process.setSourceMapsEnabled(true);
+/** Builds every function with BUNDLING and loads the bundles in a function host, as Lambda would load them. */
+async function loadFunctions(buildDir: string, phases: Record<string, number>, log: (line: string) => void): Promise<FunctionHost<FunctionKey>> {
   let at = Date.now();
-  const built = await buildFunctions(buildDir);
-  phases.build = Date.now() - at;
+  const { functions: built, reused } = await buildFunctions(buildDir, undefined, { reuse: true });
+  phases[reused ? 'build (unchanged, reused)' : 'build'] = Date.now() - at;
   at = Date.now();
-  const handlers = {} as Record<FunctionKey, LambdaHandler>;
-  for (const { key, bundlePath } of built) {
-    const module = (await import(pathToFileURL(bundlePath).href)) as { handler?: unknown };
-    if (typeof module.handler !== 'function') throw new Error(`${bundlePath} exports no handler function`);
-    handlers[key] = module.handler as LambdaHandler;
-  }
-  phases.import = Date.now() - at;
-  return handlers;
+  const host = await startFunctionHost({ bundles: Object.fromEntries(built.map(({ key, bundlePath }) => [key, bundlePath])) as Record<FunctionKey, string>, log });
+  phases.load = Date.now() - at;
+  return host;
 }
 
 async function listen(server: Server, port: number, variable: string): Promise<number> {
