@@ -43,7 +43,8 @@ export interface Runtime {
 /** Builds the dependencies every handler draws from. Table names are checked when first used. */
 export function runtimeFromEnvironment(env: Env = process.env, readSecret: SecretReader = readSecretsManagerSecret): Runtime {
   // The SDK reads AWS_ENDPOINT_URL_DYNAMODB itself; the local stack and tests use it to reach DynamoDB Local.
-  const dynamodb = new DynamoDBClient({});
+  // Bounded waits: a DynamoDB that accepts connections but never answers must fail the request, not hang it until the Lambda timeout.
+  const dynamodb = new DynamoDBClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } });
   const tables = {
     get keys() {
       return requireEnv(env, ENV.keysTable);

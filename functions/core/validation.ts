@@ -26,12 +26,18 @@ export function parseInput<S extends z.ZodMiniType>(schema: S, input: unknown, w
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
-    const plural = issue.keys.length > 1 ? 's' : '';
-    throw new ValidationError(issue.keys[0], `unknown field${plural} ${issue.keys.join(', ')} in ${what}`);
+    const names = issue.keys.map(shownFieldName);
+    const plural = names.length > 1 ? 's' : '';
+    throw new ValidationError(names[0], `unknown field${plural} ${names.join(', ')} in ${what}`);
   }
   const field = fieldName(issue.path);
   const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
   throw new ValidationError(field, missing ? `${field} is required` : issue.message);
+}
+
+/** An unknown field's name is echoed only if it looks like a field name: a pasted key or token must never reach logs or answers. */
+function shownFieldName(name: string): string {
+  return /^[A-Za-z][A-Za-z0-9]{0,31}$/.test(name) ? name : '(unknown field)';
 }
 
 /** `accountUids[2]`-style name of a path, or `(body)` for the whole input. */
