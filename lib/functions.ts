@@ -66,7 +66,7 @@ export function entryPath(fn: FunctionDefinition): string {
 }
 
 /** Lambda runtime the bundles target; esbuild's `target` is derived from it. */
-export const NODE_RUNTIME_MAJOR = 22;
+export const NODE_RUNTIME_MAJOR = 24;
 
 /**
  * esbuild options shared by the CDK `NodejsFunction`s and the local stack's

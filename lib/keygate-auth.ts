@@ -452,10 +452,6 @@ export class KeygateAuth extends Construct {
         depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
         bundling,
       });
-      Validations.of(fn).acknowledge({
-        id: 'AwsSolutions-L1',
-        reason: `Pinned on purpose to nodejs${NODE_RUNTIME_MAJOR}.x, the major in NODE_RUNTIME_MAJOR (lib/functions.ts) that the bundles' esbuild target and the local stack share; moving to a newer runtime is a deliberate one-line change there, not something to pick up implicitly with a CDK upgrade.`,
-      });
       made[key] = fn;
     }
     return made;

@@ -88,7 +88,7 @@ describe('KeygateAuth with default props', () => {
     for (const fn of Object.values(auth.functions)) {
       const resource = template.toJSON().Resources[logicalId(fn)];
       expect(resource.Properties).toMatchObject({
-        Runtime: 'nodejs22.x',
+        Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 1024,
