@@ -58,6 +58,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   if (running && running.pid !== process.pid && processIsAlive(running.pid)) {
     throw new StackAlreadyRunning(`a keygate local stack is already running from ${paths.home} (pid ${running.pid}, ${running.apiUrl}); stop it first`);
   }
+  if (running) await stopOrphanedDynamoDb(running.dynamodbPid, paths.dynamodb, log);
 
   // Fail on a missing Java before building anything: one clear line.
   const javaMajor = await javaMajorVersion();
@@ -153,6 +154,27 @@ async function loadFunctions(buildDir: string, phases: Record<string, number>, l
   const host = await startFunctionHost({ bundles: Object.fromEntries(built.map(({ key, bundlePath }) => [key, bundlePath])) as Record<FunctionKey, string>, log });
   phases.load = Date.now() - at;
   return host;
+}
+
+/**
+ * A start that was killed (SIGKILL, a crash) leaves its Java behind, holding
+ * the data folder. Stop it, but only if that pid is still a DynamoDB Local on
+ * this very folder (Linux: /proc); elsewhere leave it alone.
+ */
+async function stopOrphanedDynamoDb(pid: number | undefined, dataDir: string, log: (line: string) => void): Promise<void> {
+  if (!pid || !processIsAlive(pid)) return;
+  let commandLine: string[];
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return;
+  }
+  const dbPath = commandLine[commandLine.indexOf('-dbPath') + 1];
+  if (!commandLine.some((arg) => arg.endsWith('DynamoDBLocal.jar')) || dbPath !== dataDir) return;
+  log(`stopping DynamoDB Local (pid ${pid}) left behind by an earlier start`);
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; processIsAlive(pid) && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (processIsAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 async function listen(server: Server, port: number, variable: string): Promise<number> {
