@@ -1,11 +1,8 @@
 /** The admin CLI: `npm run --silent keygate -- keys create|list|delete ...` (see lib/local/cli.ts). */
 import { run } from '../lib/local/cli';
 
-// Errors are one line on stderr: drop the AWS SDK's Node.js version notice (the runtime the functions deploy to is Node.js 22).
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (!warning.message.includes('NodeVersionSupportWarning')) process.stderr.write(`(node) ${warning.name}: ${warning.message}\n`);
-});
+// Errors are one line on stderr: the AWS SDK's notice that its 2027 releases need Node 22 would add lines to every run.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 run(process.argv.slice(2)).then(
   (code) => {

@@ -83,6 +83,8 @@ export const BUNDLING = {
   target: `node${NODE_RUNTIME_MAJOR}`,
   minify: true,
   sourcemap: true,
+  // Maps carry file and line positions only: embedding the sources would triple each upload for no gain in a stack trace.
+  sourcesContent: false,
   mainFields: ['module', 'main'],
   externalModules: [] as string[],
   banner: "import { createRequire as __keygateCreateRequire } from 'node:module';const require = __keygateCreateRequire(import.meta.url);",

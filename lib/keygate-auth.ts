@@ -124,6 +124,7 @@ export function nodejsBundlingOptions(): nodejs.BundlingOptions {
     target: BUNDLING.target,
     minify: BUNDLING.minify,
     sourceMap: BUNDLING.sourcemap,
+    sourcesContent: BUNDLING.sourcesContent,
     mainFields: [...BUNDLING.mainFields],
     // Empty: the AWS SDK v3 is bundled (and tree-shaken) rather than taken from the runtime.
     externalModules: [...BUNDLING.externalModules],

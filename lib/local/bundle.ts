@@ -17,6 +17,7 @@ export function esbuildOptions(bundling: typeof BUNDLING = BUNDLING): BuildOptio
     target: bundling.target,
     minify: bundling.minify,
     sourcemap: bundling.sourcemap,
+    sourcesContent: bundling.sourcesContent,
     mainFields: [...bundling.mainFields],
     external: [...bundling.externalModules],
     banner: { js: bundling.banner },

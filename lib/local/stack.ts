@@ -74,6 +74,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+    // The SDK's notice that its 2027 releases need Node 22 is about upgrades, not this run; the Lambdas run Node 24.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     [ENV.keysTable]: tables.Keys,
     [ENV.sessionsTable]: tables.Sessions,
     [ENV.usersTable]: tables.Users,
