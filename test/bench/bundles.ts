@@ -1,0 +1,165 @@
+/**
+ * Bundle size and cold-start module init of every deployed function, against
+ * two floors: the bare SDK (DynamoDBClient + one GetItem) bundled with the same
+ * options, and the same code with the SDK left external and loaded from
+ * node_modules (what CDK's default bundling amounts to).
+ */
+import { spawn } from 'node:child_process';
+import { statSync, symlinkSync } from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BUNDLING, FUNCTIONS, REPO_ROOT, type FunctionKey } from '../../lib/functions';
+import { buildFunctions, esbuildOptions } from '../../lib/local/bundle';
+import { median, round, shuffle } from './stats';
+
+export const BARE_SDK_ENTRY = path.join(__dirname, 'fixtures', 'bare-sdk.ts');
+
+export interface BuiltBundles {
+  /** Every deployed function, each built on its own as NodejsFunction builds it. */
+  readonly functions: { readonly key: FunctionKey; readonly name: string; readonly path: string; readonly bytes: number }[];
+  readonly bareSdk: { readonly path: string; readonly bytes: number };
+  readonly externalSdk: { readonly path: string; readonly bytes: number };
+  /** Largest contributors to the API-key authorizer bundle, by package (from esbuild's metafile). */
+  readonly authorizerContents: { readonly input: string; readonly bytes: number }[];
+}
+
+function bytesOf(file: string): number {
+  return statSync(file).size;
+}
+
+export async function buildBundles(outDir: string): Promise<BuiltBundles> {
+  const { build } = await import('esbuild');
+  const keys = Object.keys(FUNCTIONS) as FunctionKey[];
+  // One esbuild run per function, like CDK: tree shaking of one entry point never depends on the others.
+  const built = await Promise.all(keys.map(async (key) => (await buildFunctions(path.join(outDir, 'functions', FUNCTIONS[key].name), [key])).functions));
+  const functions = built.flat().map(({ key, definition, bundlePath }) => ({ key, name: definition.name, path: bundlePath, bytes: bytesOf(bundlePath) }));
+
+  const out = `index${BUNDLING.outExtension}`;
+  await build({ ...esbuildOptions(), entryPoints: [{ in: BARE_SDK_ENTRY, out: 'bare-sdk/index' }], outdir: outDir });
+  await build({
+    ...esbuildOptions({ ...BUNDLING, externalModules: ['@aws-sdk/*'] }),
+    entryPoints: [{ in: BARE_SDK_ENTRY, out: 'external-sdk/index' }],
+    outdir: outDir,
+  });
+  // The external bundle resolves `@aws-sdk/*` from a node_modules next to it, as Lambda resolves its runtime's SDK.
+  symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
+
+  const analysis = await build({
+    ...esbuildOptions(),
+    entryPoints: [path.join(REPO_ROOT, FUNCTIONS.apiKeyAuthorizer.entry)],
+    outdir: path.join(outDir, 'metafile'),
+    write: false,
+    metafile: true,
+  });
+  const byPackage = new Map<string, number>();
+  for (const [file, output] of Object.entries(analysis.metafile.outputs)) {
+    if (!file.endsWith(BUNDLING.outExtension)) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const name = match ? match[1]! : path.dirname(input);
+      byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  const authorizerContents = [...byPackage.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([input, bytes]) => ({ input, bytes }));
+
+  const barePath = path.join(outDir, 'bare-sdk', out);
+  const externalPath = path.join(outDir, 'external-sdk', out);
+  return {
+    functions,
+    bareSdk: { path: barePath, bytes: bytesOf(barePath) },
+    externalSdk: { path: externalPath, bytes: bytesOf(externalPath) },
+    authorizerContents,
+  };
+}
+
+/**
+ * What a deployed function's environment looks like at init: region,
+ * credentials, table names and the pepper's secret id (read on first request,
+ * not at init). NODE_OPTIONS is left unset, as the construct leaves it by
+ * default (no --enable-source-maps).
+ */
+function lambdaLikeEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    KEYS_TABLE_NAME: 'bench-keys',
+    SESSIONS_TABLE_NAME: 'bench-sessions',
+    USERS_TABLE_NAME: 'bench-users',
+    PEPPER_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate-pepper-AbCdEf',
+  };
+  return env;
+}
+
+// Times only the import (load, parse, evaluate), in milliseconds of wall clock and of CPU.
+const IMPORT_TIMER = `
+const cpu = process.cpuUsage();
+const t0 = performance.now();
+await import(process.argv[1]);
+const wallMs = performance.now() - t0;
+const used = process.cpuUsage(cpu);
+process.stdout.write(JSON.stringify({ wallMs, cpuMs: (used.user + used.system) / 1000 }));
+`;
+
+async function timeImport(bundle: string): Promise<{ wallMs: number; cpuMs: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '--eval', IMPORT_TIMER, pathToFileURL(bundle).href], {
+      env: lambdaLikeEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`exit code ${code}`);
+        resolve(JSON.parse(stdout) as { wallMs: number; cpuMs: number });
+      } catch (error) {
+        reject(new Error(`importing ${bundle} in a fresh node failed (${(error as Error).message}): ${stderr.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+export interface InitTimes {
+  /** Median wall-clock import time per bundle path. */
+  readonly wallMs: Map<string, number>;
+  readonly cpuMs: Map<string, number>;
+  /** Median over rounds of the per-round ratio a/b: both ran within the same round, seconds apart. */
+  pairedRatio(a: string, b: string): number;
+  /** The same on CPU time, which other processes on this machine disturb less. */
+  pairedCpuRatio(a: string, b: string): number;
+  readonly runs: number;
+}
+
+/**
+ * Imports every bundle in a fresh node process, `runs` rounds, the order
+ * shuffled in each round so that load from other processes on this shared
+ * machine falls on all bundles alike. A first round warms the file cache and
+ * is discarded.
+ */
+export async function measureInit(bundles: readonly string[], runs: number, log: (line: string) => void): Promise<InitTimes> {
+  const samples = new Map(bundles.map((bundle) => [bundle, [] as { wallMs: number; cpuMs: number }[]]));
+  for (const bundle of bundles) await timeImport(bundle);
+  for (let run = 0; run < runs; run++) {
+    for (const bundle of shuffle([...bundles])) samples.get(bundle)!.push(await timeImport(bundle));
+    if ((run + 1) % 5 === 0) log(`  init round ${run + 1} of ${runs}`);
+  }
+  const of = (bundle: string) => samples.get(bundle)!;
+  return {
+    wallMs: new Map(bundles.map((bundle) => [bundle, round(median(of(bundle).map((s) => s.wallMs)), 1)])),
+    cpuMs: new Map(bundles.map((bundle) => [bundle, round(median(of(bundle).map((s) => s.cpuMs)), 1)])),
+    pairedRatio: (a, b) => round(median(of(a).map((sample, i) => sample.wallMs / of(b)[i]!.wallMs))),
+    pairedCpuRatio: (a, b) => round(median(of(a).map((sample, i) => sample.cpuMs / of(b)[i]!.cpuMs))),
+    runs,
+  };
+}

@@ -1,0 +1,368 @@
+/**
+ * The in-process half of `npm run bench`, run by run.ts as a child process
+ * (so the functions' log lines go to its own stdout, which run.ts discards,
+ * and never mix with the benchmark's JSON). It imports the real bundles, built
+ * with the stack's bundling options, as Lambda would, and measures against an
+ * in-memory DynamoDB Local:
+ *
+ * - the warm API-key authorizer against a bare consistent GetItem (the bare-SDK
+ *   bundle), interleaved in random order, on a 10-key table and on a table
+ *   holding `scaleKeys` keys;
+ * - rejections of malformed and bad-checksum keys, counting every HTTP request
+ *   the process makes while they run;
+ * - the create-key handler end to end.
+ *
+ * Plaintext keys stay in this process's memory: none is printed or written.
+ */
+import { randomBytes } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
+import { pathToFileURL } from 'node:url';
+import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { ENV } from '../../functions/core/config';
+import { cachedPepper, createHasher } from '../../functions/core/hashing';
+import { randomId } from '../../functions/core/ids';
+import { HASH_ITEM_SORT_KEY } from '../../functions/core/key-store';
+import { tokenFormat } from '../../functions/core/token-format';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
+import { ensureTables, tableNames } from '../../lib/local/tables';
+import { authorizerEvent, methodArn } from '../support/events';
+import { median, nowMs, percentile, round, shuffle } from './stats';
+
+export interface InProcessOptions {
+  /** Bundle paths. */
+  readonly authorizerBundle: string;
+  readonly createKeyBundle: string;
+  readonly bareSdkBundle: string;
+  /** Keys in the large table. */
+  readonly scaleKeys: number;
+  /** Samples of each of the four interleaved measurements. */
+  readonly samples: number;
+  readonly rejections: number;
+  readonly createSamples: number;
+}
+
+export interface InProcessResult {
+  readonly verifyP50Ms: number;
+  readonly verifyP99Ms: number;
+  readonly getItemP50Ms: number;
+  readonly getItemP99Ms: number;
+  readonly verifyOverheadP50Ratio: number;
+  readonly verifySamples: number;
+  readonly getItemSamples: number;
+  /** CPU µs of this process per rejection. */
+  readonly rejectMicros: number;
+  readonly rejectWallMicros: number;
+  readonly rejectDbCalls: number;
+  readonly rejections: number;
+  readonly scaleKeys: number;
+  readonly scaleLoadSeconds: number;
+  readonly scaleLoadItemsPerSecond: number;
+  readonly verifyLargeP50Ms: number;
+  readonly verifyLargeP99Ms: number;
+  readonly getItemLargeP50Ms: number;
+  /** verify p50 on the large table ÷ verify p50 on the 10-key table. */
+  readonly scaleRatio: number;
+  /** The same for the bare GetItem: what DynamoDB Local itself does with table size. */
+  readonly getItemScaleRatio: number;
+  readonly createKeyP50Ms: number;
+  readonly createKeyP99Ms: number;
+  readonly createKeySamples: number;
+  /** HTTP requests counted during the valid-key verifications: proves the counter sees the handler's calls. */
+  readonly verifyDbCallsPerVerify: number;
+  /** Mean CPU µs of this process per warm verification, and per bare GetItem: the handler's own work is the difference. */
+  readonly verifyCpuMicros: number;
+  readonly getItemCpuMicros: number;
+}
+
+type Authorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string> }>;
+type CreateKey = (input: unknown) => Promise<{ apiKey: string; keyId: string }>;
+type BareGetItem = (event: { tableName: string; pk: string; sk: string }) => Promise<boolean>;
+
+const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const APP = 'bench';
+const SMALL_TABLE_KEYS = 10;
+
+/** Every HTTP request this process starts: the SDK's Node handler goes through node:http. */
+let httpRequests = 0;
+subscribe('http.client.request.start', () => {
+  httpRequests++;
+});
+
+/**
+ * Imports a bundle as a separate module instance bound to the given keys
+ * table. The functions read their table name at module scope, as in Lambda,
+ * so each instance is configured through the environment at import time.
+ */
+async function importBundle<T>(bundle: string, keysTable: string, instance: string): Promise<T> {
+  process.env[ENV.keysTable] = keysTable;
+  const module = (await import(`${pathToFileURL(bundle).href}?instance=${instance}`)) as { handler: T };
+  return module.handler;
+}
+
+async function loadKeys(client: DynamoDBClient, table: string, count: number, hash: (key: string) => Promise<string>): Promise<{ keys: string[]; seconds: number }> {
+  const format = tokenFormat('kg');
+  const keys: string[] = [];
+  const requests: WriteRequest[] = [];
+  const createdAt = new Date().toISOString();
+  for (let i = 0; i < count; i++) {
+    const apiKey = format.generate();
+    const keyHash = await hash(apiKey);
+    // The hash item create-key writes, the only item the authorizer reads. The app items (one partition,
+    // `app#<appUid>`, read by list and delete only) are left out: they would double the load time and
+    // change nothing for a GetItem on another partition key.
+    requests.push({
+      PutRequest: {
+        Item: {
+          pk: { S: `hash#${keyHash}` },
+          sk: { S: HASH_ITEM_SORT_KEY },
+          keyId: { S: randomId('key') },
+          appUid: { S: APP },
+          name: { S: `bench key ${i}` },
+          displayPrefix: { S: format.displayPrefix(apiKey) },
+          createdAt: { S: createdAt },
+        },
+      },
+    });
+    keys.push(apiKey);
+  }
+  const batches: WriteRequest[][] = [];
+  for (let i = 0; i < requests.length; i += 25) batches.push(requests.slice(i, i + 25));
+
+  const t0 = nowMs();
+  let next = 0;
+  let written = 0;
+  let lastReport = t0;
+  const writer = async () => {
+    for (;;) {
+      const index = next++;
+      if (index >= batches.length) return;
+      let pending: WriteRequest[] = batches[index]!;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt)));
+        const { UnprocessedItems } = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
+        const left = UnprocessedItems?.[table] ?? [];
+        written += pending.length - left.length;
+        pending = left;
+      }
+      if (nowMs() - lastReport > 5000) {
+        lastReport = nowMs();
+        progress(`  loaded ${written} of ${requests.length} items (${Math.round(written / ((lastReport - t0) / 1000))} items/s)`);
+      }
+    }
+  };
+  // DynamoDB Local answers each batch on its own thread; a few more in flight than cores keeps it busy.
+  await Promise.all(Array.from({ length: 16 }, writer));
+  return { keys, seconds: (nowMs() - t0) / 1000 };
+}
+
+function isAllow(result: Awaited<ReturnType<Authorizer>>): boolean {
+  return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP;
+}
+
+/** Values shaped like keys that the format check must refuse without any I/O. */
+function rejectedKeys(valid: string): string[] {
+  const flip = (value: string, index: number) => {
+    const chars = value.split('');
+    chars[index] = chars[index] === 'A' ? 'B' : 'A';
+    return chars.join('');
+  };
+  const secretStart = 'kg_'.length;
+  return [
+    // Bad checksum: a one-character typo in the secret, and in the checksum itself.
+    flip(valid, secretStart + 5),
+    flip(valid, secretStart + 30),
+    flip(valid, valid.length - 1),
+    // Malformed: wrong prefix, wrong length, a character outside base62, empty, not a key at all.
+    `xx_${valid.slice(3)}`,
+    valid.slice(0, -1),
+    `${valid}0`,
+    `${valid.slice(0, 10)}-${valid.slice(11)}`,
+    '',
+    'Bearer something',
+  ];
+}
+
+export async function runInProcess(options: InProcessOptions): Promise<InProcessResult> {
+  const pepper = randomBytes(32).toString('base64url');
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    [ENV.localPepper]: pepper,
+  });
+  delete process.env[ENV.pepperSecretId];
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+
+  progress('starting DynamoDB Local (in memory)');
+  const dynamodb: DynamoDbLocal = await startDynamoDbLocal();
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamodb.endpoint;
+  const client = new DynamoDBClient({ endpoint: dynamodb.endpoint, maxAttempts: 10 });
+  try {
+    const small = tableNames(`bench-small-${randomBytes(3).toString('hex')}`);
+    const large = tableNames(`bench-large-${randomBytes(3).toString('hex')}`);
+    const creates = tableNames(`bench-create-${randomBytes(3).toString('hex')}`);
+    await Promise.all([ensureTables(client, small), ensureTables(client, large), ensureTables(client, creates)]);
+
+    const authorizeSmall = await importBundle<Authorizer>(options.authorizerBundle, small.Keys, 'small');
+    const authorizeLarge = await importBundle<Authorizer>(options.authorizerBundle, large.Keys, 'large');
+    const createSmall = await importBundle<CreateKey>(options.createKeyBundle, small.Keys, 'small');
+    const createBench = await importBundle<CreateKey>(options.createKeyBundle, creates.Keys, 'create');
+    // One bare client per table, as there is one authorizer instance (and client) per table: each client makes
+    // exactly one call per round, so connection reuse and JIT warmth are the same on both sides.
+    const bareGetItem = await importBundle<BareGetItem>(options.bareSdkBundle, small.Keys, 'bare-small');
+    const bareGetItemLarge = await importBundle<BareGetItem>(options.bareSdkBundle, large.Keys, 'bare-large');
+    const hash = createHasher(cachedPepper(async () => pepper));
+
+    // The 10-key table, through the create-key function itself.
+    const smallKeys: { apiKey: string; pk: string }[] = [];
+    for (let i = 0; i < SMALL_TABLE_KEYS; i++) {
+      const { apiKey } = await createSmall({ appUid: APP, name: `small ${i}` });
+      smallKeys.push({ apiKey, pk: `hash#${await hash(apiKey)}` });
+    }
+
+    progress(`loading ${options.scaleKeys} keys into the large table with parallel BatchWriteItem`);
+    const loaded = await loadKeys(client, large.Keys, options.scaleKeys, hash);
+    const largeKeys = loaded.keys;
+    progress(`  loaded in ${loaded.seconds.toFixed(1)} s (${Math.round(options.scaleKeys / loaded.seconds)} items/s)`);
+
+    progress(`create-key: ${options.createSamples} calls`);
+    const createTimes: number[] = [];
+    for (let i = 0; i < options.createSamples + 20; i++) {
+      const t0 = nowMs();
+      const created = await createBench({ appUid: APP, name: `bench ${i}` });
+      const elapsed = nowMs() - t0;
+      if (!created.keyId) throw new Error('create-key returned no keyId');
+      if (i >= 20) createTimes.push(elapsed);
+    }
+
+    // Warm every path (connections, JIT) before measuring.
+    const event = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', APP, 'whoami'));
+    for (let i = 0; i < 200; i++) {
+      const smallKey = smallKeys[i % smallKeys.length]!;
+      if (!isAllow(await authorizeSmall(event(smallKey.apiKey)))) throw new Error('a key of the small table was refused');
+      if (!isAllow(await authorizeLarge(event(largeKeys[Math.floor(Math.random() * largeKeys.length)]!)))) throw new Error('a key of the large table was refused');
+      if (!(await bareGetItem({ tableName: small.Keys, pk: smallKey.pk, sk: HASH_ITEM_SORT_KEY }))) throw new Error('bare GetItem found no item');
+      if (await bareGetItemLarge({ tableName: large.Keys, pk: smallKey.pk, sk: HASH_ITEM_SORT_KEY })) throw new Error('bare GetItem found an item of the other table');
+    }
+
+    progress(`verify vs GetItem: ${options.samples} samples each on the ${SMALL_TABLE_KEYS}-key and the ${options.scaleKeys}-key tables, interleaved`);
+    const largeHash = new Map<string, string>();
+    const times = { verifySmall: [] as number[], getSmall: [] as number[], verifyLarge: [] as number[], getLarge: [] as number[] };
+    // CPU time this process spends per call (the handler's or the bare client's own work, DynamoDB Local excluded).
+    const cpuMicros = { verifySmall: 0, getSmall: 0, verifyLarge: 0, getLarge: 0 };
+    let verifyCalls = 0;
+    let verifyRequests = 0;
+    let refused = 0;
+    for (let round = 0; round < options.samples; round++) {
+      const smallKey = smallKeys[Math.floor(Math.random() * smallKeys.length)]!;
+      const largeKey = largeKeys[Math.floor(Math.random() * largeKeys.length)]!;
+      let largePk = largeHash.get(largeKey);
+      if (largePk === undefined) {
+        largePk = `hash#${await hash(largeKey)}`;
+        largeHash.set(largeKey, largePk);
+      }
+      const smallEvent = event(smallKey.apiKey);
+      const largeEvent = event(largeKey);
+      const steps: [keyof typeof times, () => Promise<boolean>][] = [
+        ['verifySmall', async () => isAllow(await authorizeSmall(smallEvent))],
+        ['getSmall', () => bareGetItem({ tableName: small.Keys, pk: smallKey.pk, sk: HASH_ITEM_SORT_KEY })],
+        ['verifyLarge', async () => isAllow(await authorizeLarge(largeEvent))],
+        ['getLarge', () => bareGetItemLarge({ tableName: large.Keys, pk: largePk!, sk: HASH_ITEM_SORT_KEY })],
+      ];
+      for (const [name, step] of shuffle(steps)) {
+        const before = httpRequests;
+        const cpu = process.cpuUsage();
+        const t0 = nowMs();
+        const ok = await step();
+        times[name].push(nowMs() - t0);
+        const used = process.cpuUsage(cpu);
+        cpuMicros[name] += used.user + used.system;
+        if (!ok) refused++;
+        if (name.startsWith('verify')) {
+          verifyCalls++;
+          verifyRequests += httpRequests - before;
+        }
+      }
+      if (round > 0 && round % 1000 === 0) progress(`  ${round} rounds`);
+    }
+    if (refused > 0) throw new Error(`${refused} valid verifications or GetItems failed`);
+
+    progress(`rejections: ${options.rejections} malformed and bad-checksum keys`);
+    const rejectEvents = rejectedKeys(smallKeys[0]!.apiKey).map((value) =>
+      value === '' ? authorizerEvent({}, methodArn('GET', APP, 'whoami')) : event(value),
+    );
+    const reject = async (authorizerEventToRefuse: APIGatewayRequestAuthorizerEvent) => {
+      try {
+        await authorizeSmall(authorizerEventToRefuse);
+      } catch (error) {
+        if ((error as Error).message === 'Unauthorized') return;
+        throw error;
+      }
+      throw new Error('a malformed key was accepted');
+    };
+    for (let i = 0; i < 2000; i++) await reject(rejectEvents[i % rejectEvents.length]!);
+    // Per rejection, CPU time of this process (the figure that does not depend on what else this shared
+    // machine runs) and wall clock, each the median over 10 batches.
+    const rejectCpuBatches: number[] = [];
+    const rejectWallBatches: number[] = [];
+    const requestsBefore = httpRequests;
+    const batchSize = Math.max(rejectEvents.length, Math.floor(options.rejections / 10));
+    for (let done = 0; done < options.rejections; done += batchSize) {
+      const cpu = process.cpuUsage();
+      const t0 = nowMs();
+      for (let i = 0; i < batchSize; i++) await reject(rejectEvents[i % rejectEvents.length]!);
+      rejectWallBatches.push(((nowMs() - t0) * 1000) / batchSize);
+      const used = process.cpuUsage(cpu);
+      rejectCpuBatches.push((used.user + used.system) / batchSize);
+    }
+    const rejectDbCalls = httpRequests - requestsBefore;
+
+    const verifyP50Ms = percentile(times.verifySmall, 50);
+    const getItemP50Ms = percentile(times.getSmall, 50);
+    const verifyLargeP50Ms = percentile(times.verifyLarge, 50);
+    const getItemLargeP50Ms = percentile(times.getLarge, 50);
+    return {
+      verifyP50Ms: round(verifyP50Ms),
+      verifyP99Ms: round(percentile(times.verifySmall, 99)),
+      getItemP50Ms: round(getItemP50Ms),
+      getItemP99Ms: round(percentile(times.getSmall, 99)),
+      verifyOverheadP50Ratio: round(verifyP50Ms / getItemP50Ms),
+      verifySamples: times.verifySmall.length,
+      getItemSamples: times.getSmall.length,
+      rejectMicros: round(median(rejectCpuBatches), 2),
+      rejectWallMicros: round(median(rejectWallBatches), 2),
+      rejectDbCalls,
+      rejections: rejectCpuBatches.length * batchSize,
+      scaleKeys: largeKeys.length,
+      scaleLoadSeconds: round(loaded.seconds, 1),
+      scaleLoadItemsPerSecond: Math.round(largeKeys.length / loaded.seconds),
+      verifyLargeP50Ms: round(verifyLargeP50Ms),
+      verifyLargeP99Ms: round(percentile(times.verifyLarge, 99)),
+      getItemLargeP50Ms: round(getItemLargeP50Ms),
+      scaleRatio: round(verifyLargeP50Ms / verifyP50Ms),
+      getItemScaleRatio: round(getItemLargeP50Ms / getItemP50Ms),
+      createKeyP50Ms: round(percentile(createTimes, 50)),
+      createKeyP99Ms: round(percentile(createTimes, 99)),
+      createKeySamples: createTimes.length,
+      verifyDbCallsPerVerify: round(verifyRequests / verifyCalls),
+      verifyCpuMicros: round((cpuMicros.verifySmall + cpuMicros.verifyLarge) / (times.verifySmall.length + times.verifyLarge.length), 1),
+      getItemCpuMicros: round((cpuMicros.getSmall + cpuMicros.getLarge) / (times.getSmall.length + times.getLarge.length), 1),
+    };
+  } finally {
+    client.destroy();
+    await dynamodb.stop();
+  }
+}
+
+// Run as a child of run.ts: options in, result out over IPC.
+if (process.send) {
+  process.once('message', (options: InProcessOptions) => {
+    runInProcess(options).then(
+      (result) => process.send!({ result }, () => process.exit(0)),
+      (error: unknown) => process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.exit(1)),
+    );
+  });
+}
