@@ -28,7 +28,7 @@ export function parseInput<S extends z.ZodMiniType>(schema: S, input: unknown, w
   if (issue.code === 'unrecognized_keys') {
     const names = issue.keys.map(shownFieldName);
     const plural = names.length > 1 ? 's' : '';
-    throw new ValidationError(names[0], `unknown field${plural} ${names.join(', ')} in ${what}`);
+    throw new ValidationError(names[0], `unknown field${plural} ${names.join(', ')} in ${what}; the known fields are ${knownFields(schema)}`);
   }
   const field = fieldName(issue.path);
   const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
@@ -38,6 +38,11 @@ export function parseInput<S extends z.ZodMiniType>(schema: S, input: unknown, w
 /** An unknown field's name is echoed only if it looks like a field name: a pasted key or token must never reach logs or answers. */
 function shownFieldName(name: string): string {
   return /^[A-Za-z][A-Za-z0-9]{0,31}$/.test(name) ? name : '(unknown field)';
+}
+
+function knownFields(schema: z.ZodMiniType): string {
+  const { shape } = schema as { shape?: Record<string, unknown> };
+  return shape ? Object.keys(shape).join(', ') : '(none)';
 }
 
 /** `accountUids[2]`-style name of a path, or `(body)` for the whole input. */

@@ -155,7 +155,7 @@ describe('sdkusers/auth and the session authorizer', () => {
   test('appUid comes from the authorizer context, never from the body', async () => {
     const { context } = await keyCaller('app-ctx');
     const response = await authenticate(context, { externalId: 'x', appUid: 'app-other' });
-    expect(response).toEqual({ status: 400, body: { message: 'unknown field appUid in request body', field: 'appUid' } });
+    expect(response).toEqual({ status: 400, body: { message: 'unknown field appUid in request body; the known fields are externalId, userEmail, name, accountUids', field: 'appUid' } });
   });
 });
 
