@@ -2,6 +2,9 @@ import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { allowAppPolicy, type AuthorizerResult } from './policy';
 import { logger } from './runtime';
 
+/** The one refusal API Gateway turns into 401: the message must be exactly `Unauthorized`. Made once, thrown often. */
+const UNAUTHORIZED = new Error('Unauthorized');
+
 /** What an authorizer's verification decided, reduced to what the policy needs. */
 export type AuthorizerDecision =
   | { readonly allow: true; readonly principalId: string; readonly appUid: string; readonly context: Record<string, string> }
@@ -26,8 +29,11 @@ export function requestAuthorizer(
       throw error;
     }
     if (!decision.allow) {
-      logger.info(`${credential} refused`, { reason: decision.reason, ...decision.logFields });
-      throw new Error('Unauthorized');
+      // Malformed values never reach DynamoDB and are what scanners and typos send: logged at DEBUG so
+      // a flood of them costs neither log volume nor time. Refusals of well-formed values are INFO.
+      if (decision.reason === 'malformed') logger.debug(`${credential} refused`, { reason: decision.reason });
+      else logger.info(`${credential} refused`, { reason: decision.reason, ...decision.logFields });
+      throw UNAUTHORIZED;
     }
     logger.debug(`${credential} accepted`, decision.context);
     return allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context);

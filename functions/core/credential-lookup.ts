@@ -1,6 +1,7 @@
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { HASH_ITEM_SORT_KEY, hashPk, type KeyMetadata } from './key-store';
-import { tokenPk, type Session } from './session-store';
+import { keyHashItemKey, sessionItemKey } from './item-keys';
+import type { KeyMetadata } from './key-store';
+import type { Session } from './session-store';
 
 /**
  * The authorizers' only read: one strongly consistent GetItem of a hash item.
@@ -19,9 +20,10 @@ function plainItem(item: Record<string, AttributeValue>): Record<string, string 
   return plain;
 }
 
-function lookup<T>(client: DynamoDBClient, tableName: string, key: (hash: string) => Record<string, AttributeValue>): CredentialLookup<T> {
+function lookup<T>(client: DynamoDBClient, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
   return async (credentialHash) => {
-    const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: key(credentialHash), ConsistentRead: true }));
+    const Key = Object.fromEntries(Object.entries(itemKey(credentialHash)).map(([name, value]) => [name, { S: value }]));
+    const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key, ConsistentRead: true }));
     if (!Item) return undefined;
     const { pk: _pk, sk: _sk, ...record } = plainItem(Item);
     return record as T;
@@ -29,9 +31,9 @@ function lookup<T>(client: DynamoDBClient, tableName: string, key: (hash: string
 }
 
 export function apiKeyLookup(client: DynamoDBClient, keysTable: string): CredentialLookup<KeyMetadata> {
-  return lookup(client, keysTable, (keyHash) => ({ pk: { S: hashPk(keyHash) }, sk: { S: HASH_ITEM_SORT_KEY } }));
+  return lookup(client, keysTable, keyHashItemKey);
 }
 
 export function sessionLookup(client: DynamoDBClient, sessionsTable: string): CredentialLookup<Session> {
-  return lookup(client, sessionsTable, (tokenHash) => ({ pk: { S: tokenPk(tokenHash) } }));
+  return lookup(client, sessionsTable, sessionItemKey);
 }

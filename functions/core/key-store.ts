@@ -1,6 +1,7 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, storeError } from './dynamo-errors';
 import { KeyNotFound, StoreUnavailable, ValidationError } from './errors';
+import { appKeyItemKey, appPartition, keyHashItemKey } from './item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
 export interface KeyMetadata {
@@ -23,10 +24,6 @@ export interface KeyPage {
  * - `pk = app#<appUid>, sk = key#<keyId>`: for listing and deleting, with the hash.
  * They are written and removed together in one transaction.
  */
-export const HASH_ITEM_SORT_KEY = 'key';
-export const hashPk = (keyHash: string) => `hash#${keyHash}`;
-const appPk = (appUid: string) => `app#${appUid}`;
-const keySk = (keyId: string) => `key#${keyId}`;
 
 function metadataOf(item: Record<string, unknown>): KeyMetadata {
   const { keyId, appUid, name, displayPrefix, createdAt, expiresAt } = item as unknown as KeyMetadata;
@@ -69,14 +66,14 @@ export class KeyStore {
             {
               Put: {
                 TableName: this.tableName,
-                Item: { pk: hashPk(keyHash), sk: HASH_ITEM_SORT_KEY, ...key },
+                Item: { ...keyHashItemKey(keyHash), ...key },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
             {
               Put: {
                 TableName: this.tableName,
-                Item: { pk: appPk(key.appUid), sk: keySk(key.keyId), ...key, keyHash },
+                Item: { ...appKeyItemKey(key.appUid, key.keyId), ...key, keyHash },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -97,10 +94,10 @@ export class KeyStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :key)',
-          ExpressionAttributeValues: { ':pk': appPk(appUid), ':key': 'key#' },
+          ExpressionAttributeValues: { ':pk': appPartition(appUid), ':key': 'key#' },
           ConsistentRead: true,
           Limit: limit,
-          ExclusiveStartKey: cursor && { pk: appPk(appUid), sk: cursor.sk },
+          ExclusiveStartKey: cursor && { pk: appPartition(appUid), sk: cursor.sk },
         }),
       );
       const keys = (page.Items ?? []).map(metadataOf);
@@ -115,7 +112,7 @@ export class KeyStore {
     let item: Record<string, unknown> | undefined;
     try {
       ({ Item: item } = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk: appPk(appUid), sk: keySk(keyId) }, ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: appKeyItemKey(appUid, keyId), ConsistentRead: true }),
       ));
     } catch (error) {
       throw storeError('delete-key', error);
@@ -128,14 +125,14 @@ export class KeyStore {
             {
               Delete: {
                 TableName: this.tableName,
-                Key: { pk: appPk(appUid), sk: keySk(keyId) },
+                Key: appKeyItemKey(appUid, keyId),
                 ConditionExpression: 'attribute_exists(pk)',
               },
             },
             {
               Delete: {
                 TableName: this.tableName,
-                Key: { pk: hashPk(String(item.keyHash)), sk: HASH_ITEM_SORT_KEY },
+                Key: keyHashItemKey(String(item.keyHash)),
                 ConditionExpression: 'attribute_exists(pk)',
               },
             },

@@ -1,6 +1,7 @@
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, storeError } from './dynamo-errors';
 import { StoreUnavailable } from './errors';
+import { sessionItemKey } from './item-keys';
 
 /**
  * A session: `pk = token#<tokenHash>` in the sessions table. It lives on its
@@ -20,7 +21,6 @@ export interface Session {
   readonly createdByKeyId: string;
 }
 
-export const tokenPk = (tokenHash: string) => `token#${tokenHash}`;
 
 export class SessionStore {
   constructor(
@@ -33,7 +33,7 @@ export class SessionStore {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: tokenPk(tokenHash), ...session },
+          Item: { ...sessionItemKey(tokenHash), ...session },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

@@ -1,6 +1,7 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { storeError } from './dynamo-errors';
 import { randomId } from './ids';
+import { userItemKey } from './item-keys';
 
 /** How the customer's server names a user: its own id, or (deprecated) an email. */
 export type UserIdentity = { readonly externalId: string } | { readonly userEmail: string };
@@ -23,8 +24,6 @@ export function userKey(identity: UserIdentity): string {
   return 'externalId' in identity ? identity.externalId : identity.userEmail.toLowerCase();
 }
 
-const userPk = (appUid: string) => `app#${appUid}`;
-const userSk = (key: string) => `user#${key}`;
 
 function userOf(item: Record<string, unknown>): User {
   const accounts = item.accountUids;
@@ -76,7 +75,7 @@ export class UserStore {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: userPk(appUid), sk: userSk(userKey(identity)) },
+          Key: userItemKey(appUid, userKey(identity)),
           UpdateExpression: expression,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -92,7 +91,7 @@ export class UserStore {
   async get(appUid: string, key: string): Promise<User | undefined> {
     try {
       const { Item } = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk: userPk(appUid), sk: userSk(key) }, ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: userItemKey(appUid, key), ConsistentRead: true }),
       );
       return Item ? userOf(Item) : undefined;
     } catch (error) {

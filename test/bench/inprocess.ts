@@ -22,7 +22,7 @@ import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { ENV } from '../../functions/core/config';
 import { cachedPepper, createHasher } from '../../functions/core/hashing';
 import { randomId } from '../../functions/core/ids';
-import { HASH_ITEM_SORT_KEY } from '../../functions/core/key-store';
+import { keyHashItemKey } from '../../functions/core/item-keys';
 import { tokenFormat } from '../../functions/core/token-format';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
 import { ensureTables, tableNames } from '../../lib/local/tables';
@@ -114,8 +114,8 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
     requests.push({
       PutRequest: {
         Item: {
-          pk: { S: `hash#${keyHash}` },
-          sk: { S: HASH_ITEM_SORT_KEY },
+          pk: { S: keyHashItemKey(keyHash).pk },
+          sk: { S: keyHashItemKey(keyHash).sk },
           keyId: { S: randomId('key') },
           appUid: { S: APP },
           name: { S: `bench key ${i}` },
@@ -217,10 +217,10 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     const hash = createHasher(cachedPepper(async () => pepper));
 
     // The 10-key table, through the create-key function itself.
-    const smallKeys: { apiKey: string; pk: string }[] = [];
+    const smallKeys: { apiKey: string; itemKey: { pk: string; sk: string } }[] = [];
     for (let i = 0; i < SMALL_TABLE_KEYS; i++) {
       const { apiKey } = await createSmall({ appUid: APP, name: `small ${i}` });
-      smallKeys.push({ apiKey, pk: `hash#${await hash(apiKey)}` });
+      smallKeys.push({ apiKey, itemKey: keyHashItemKey(await hash(apiKey)) });
     }
 
     progress(`loading ${options.scaleKeys} keys into the large table with parallel BatchWriteItem`);
@@ -244,12 +244,12 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       const smallKey = smallKeys[i % smallKeys.length]!;
       if (!isAllow(await authorizeSmall(event(smallKey.apiKey)))) throw new Error('a key of the small table was refused');
       if (!isAllow(await authorizeLarge(event(largeKeys[Math.floor(Math.random() * largeKeys.length)]!)))) throw new Error('a key of the large table was refused');
-      if (!(await bareGetItem({ tableName: small.Keys, pk: smallKey.pk, sk: HASH_ITEM_SORT_KEY }))) throw new Error('bare GetItem found no item');
-      if (await bareGetItemLarge({ tableName: large.Keys, pk: smallKey.pk, sk: HASH_ITEM_SORT_KEY })) throw new Error('bare GetItem found an item of the other table');
+      if (!(await bareGetItem({ tableName: small.Keys, ...smallKey.itemKey }))) throw new Error('bare GetItem found no item');
+      if (await bareGetItemLarge({ tableName: large.Keys, ...smallKey.itemKey })) throw new Error('bare GetItem found an item of the other table');
     }
 
     progress(`verify vs GetItem: ${options.samples} samples each on the ${SMALL_TABLE_KEYS}-key and the ${options.scaleKeys}-key tables, interleaved`);
-    const largeHash = new Map<string, string>();
+    const largeHash = new Map<string, { pk: string; sk: string }>();
     const times = { verifySmall: [] as number[], getSmall: [] as number[], verifyLarge: [] as number[], getLarge: [] as number[] };
     // CPU time this process spends per call (the handler's or the bare client's own work, DynamoDB Local excluded).
     const cpuMicros = { verifySmall: 0, getSmall: 0, verifyLarge: 0, getLarge: 0 };
@@ -259,18 +259,18 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     for (let round = 0; round < options.samples; round++) {
       const smallKey = smallKeys[Math.floor(Math.random() * smallKeys.length)]!;
       const largeKey = largeKeys[Math.floor(Math.random() * largeKeys.length)]!;
-      let largePk = largeHash.get(largeKey);
-      if (largePk === undefined) {
-        largePk = `hash#${await hash(largeKey)}`;
-        largeHash.set(largeKey, largePk);
+      let largeItemKey = largeHash.get(largeKey);
+      if (largeItemKey === undefined) {
+        largeItemKey = keyHashItemKey(await hash(largeKey));
+        largeHash.set(largeKey, largeItemKey);
       }
       const smallEvent = event(smallKey.apiKey);
       const largeEvent = event(largeKey);
       const steps: [keyof typeof times, () => Promise<boolean>][] = [
         ['verifySmall', async () => isAllow(await authorizeSmall(smallEvent))],
-        ['getSmall', () => bareGetItem({ tableName: small.Keys, pk: smallKey.pk, sk: HASH_ITEM_SORT_KEY })],
+        ['getSmall', () => bareGetItem({ tableName: small.Keys, ...smallKey.itemKey })],
         ['verifyLarge', async () => isAllow(await authorizeLarge(largeEvent))],
-        ['getLarge', () => bareGetItemLarge({ tableName: large.Keys, pk: largePk!, sk: HASH_ITEM_SORT_KEY })],
+        ['getLarge', () => bareGetItemLarge({ tableName: large.Keys, ...largeItemKey! })],
       ];
       for (const [name, step] of shuffle(steps)) {
         const before = httpRequests;
