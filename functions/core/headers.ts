@@ -11,14 +11,27 @@ export interface HeaderMaps {
  */
 export function singleHeader(event: HeaderMaps, name: string): string | undefined {
   const wanted = name.toLowerCase();
-  const values = new Set<string>();
-  for (const [key, list] of Object.entries(event.multiValueHeaders ?? {})) {
-    if (key.toLowerCase() === wanted) for (const value of list ?? []) values.add(value);
+  let found: string | undefined;
+  let conflicting = false;
+  const see = (value: string) => {
+    if (found === undefined) found = value;
+    else if (value !== found) conflicting = true;
+  };
+  // On every request of the authorizer's hot path: plain loops, no intermediate arrays.
+  const multi = event.multiValueHeaders;
+  if (multi) {
+    for (const key in multi) {
+      if (key.length === wanted.length && key.toLowerCase() === wanted) for (const value of multi[key] ?? []) see(value);
+    }
   }
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === wanted && value !== undefined) values.add(value);
+  const single = event.headers;
+  if (single) {
+    for (const key in single) {
+      const value = single[key];
+      if (value !== undefined && key.length === wanted.length && key.toLowerCase() === wanted) see(value);
+    }
   }
-  return values.size === 1 ? values.values().next().value : undefined;
+  return conflicting ? undefined : found;
 }
 
 /** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or undefined. */

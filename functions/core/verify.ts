@@ -16,6 +16,8 @@ type Lookup<T> =
   | { readonly code: 'not_found'; readonly hashTag: string }
   | { readonly code: 'expired'; readonly record: T };
 
+const MALFORMED = { code: 'malformed' } as const;
+
 async function lookUpCredential<T extends { readonly expiresAt?: string }>(
   format: TokenFormat,
   hash: Hasher,
@@ -23,7 +25,7 @@ async function lookUpCredential<T extends { readonly expiresAt?: string }>(
   presented: string | undefined,
   now: Date,
 ): Promise<Lookup<T>> {
-  if (presented === undefined || !format.isWellFormed(presented)) return { code: 'malformed' };
+  if (presented === undefined || !format.isWellFormed(presented)) return MALFORMED;
   const credentialHash = await hash(presented);
   const record = await findByHash(credentialHash);
   if (!record) return { code: 'not_found', hashTag: logTag(credentialHash) };
