@@ -6,7 +6,7 @@ import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb
 import { ensureTables, type TableNames } from '../../lib/local/tables';
 import { scanAll, testTableNames } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
-import { OutputCapture } from './support';
+import { OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
 
 /**
  * DynamoDB really down: this file starts its own DynamoDB Local (on disk, in a
@@ -15,20 +15,11 @@ import { OutputCapture } from './support';
  * restart with the same module instances (same clients, same pepper cache).
  */
 
-type Handlers = {
-  apiKeyAuthorizer: typeof import('../../functions/api-key-authorizer/index').handler;
-  sessionAuthorizer: typeof import('../../functions/session-authorizer/index').handler;
-  createKey: typeof import('../../functions/create-key/index').handler;
-  listKeys: typeof import('../../functions/list-keys/index').handler;
-  deleteKey: typeof import('../../functions/delete-key/index').handler;
-  sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
-};
-
 let dataDir: string;
 let dynamodb: DynamoDbLocal;
 let client: DynamoDBClient;
 let tables: TableNames;
-let fns: Handlers;
+let fns: ColdStartHandlers;
 const output = new OutputCapture();
 
 beforeAll(async () => {
@@ -40,16 +31,7 @@ beforeAll(async () => {
   process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamodb.endpoint;
   process.env.AWS_MAX_ATTEMPTS = '2';
   process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
-  jest.isolateModules(() => {
-    fns = {
-      apiKeyAuthorizer: require('../../functions/api-key-authorizer/index').handler,
-      sessionAuthorizer: require('../../functions/session-authorizer/index').handler,
-      createKey: require('../../functions/create-key/index').handler,
-      listKeys: require('../../functions/list-keys/index').handler,
-      deleteKey: require('../../functions/delete-key/index').handler,
-      sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
-    };
-  });
+  fns = coldStartHandlers();
   output.start();
 }, 120_000);
 

@@ -6,7 +6,7 @@ import { tokenFormat } from '../../functions/core/token-format';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
-import { OutputCapture } from './support';
+import { OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
 
 /**
  * The pepper unreadable at cold start. Secrets Manager has no local server, so
@@ -16,18 +16,12 @@ import { OutputCapture } from './support';
  * unmocked call could never leave this machine.
  */
 
-type Handlers = {
-  apiKeyAuthorizer: typeof import('../../functions/api-key-authorizer/index').handler;
-  sessionAuthorizer: typeof import('../../functions/session-authorizer/index').handler;
-  createKey: typeof import('../../functions/create-key/index').handler;
-};
-
 const SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate-pepper-AbCdEf';
 const PEPPER = randomBytes(32).toString('base64url');
 const secrets = mockClient(SecretsManagerClient);
 let client: DynamoDBClient;
 let tables: TableNames;
-let fns: Handlers;
+let fns: ColdStartHandlers;
 const output = new OutputCapture();
 
 beforeAll(async () => {
@@ -39,13 +33,7 @@ beforeAll(async () => {
   process.env.AWS_MAX_ATTEMPTS = '1';
   process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
   // A cold start: fresh module instances, nothing cached yet.
-  jest.isolateModules(() => {
-    fns = {
-      apiKeyAuthorizer: require('../../functions/api-key-authorizer/index').handler,
-      sessionAuthorizer: require('../../functions/session-authorizer/index').handler,
-      createKey: require('../../functions/create-key/index').handler,
-    };
-  });
+  fns = coldStartHandlers();
   output.start();
 });
 afterAll(() => {

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
-import { FaultProxy, OutputCapture } from './support';
+import { FaultProxy, OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
 
 /**
  * Faults injected for real between the handlers and DynamoDB Local: a proxy
@@ -12,19 +12,10 @@ import { FaultProxy, OutputCapture } from './support';
  * module instances must recover when the fault clears: no restart.
  */
 
-type Handlers = {
-  apiKeyAuthorizer: typeof import('../../functions/api-key-authorizer/index').handler;
-  sessionAuthorizer: typeof import('../../functions/session-authorizer/index').handler;
-  createKey: typeof import('../../functions/create-key/index').handler;
-  listKeys: typeof import('../../functions/list-keys/index').handler;
-  deleteKey: typeof import('../../functions/delete-key/index').handler;
-  sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
-};
-
 let client: DynamoDBClient;
 let tables: TableNames;
 let proxy: FaultProxy;
-let fns: Handlers;
+let fns: ColdStartHandlers;
 const output = new OutputCapture();
 
 beforeAll(async () => {
@@ -36,16 +27,7 @@ beforeAll(async () => {
   process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
   process.env.AWS_MAX_ATTEMPTS = '2';
   process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
-  jest.isolateModules(() => {
-    fns = {
-      apiKeyAuthorizer: require('../../functions/api-key-authorizer/index').handler,
-      sessionAuthorizer: require('../../functions/session-authorizer/index').handler,
-      createKey: require('../../functions/create-key/index').handler,
-      listKeys: require('../../functions/list-keys/index').handler,
-      deleteKey: require('../../functions/delete-key/index').handler,
-      sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
-    };
-  });
+  fns = coldStartHandlers();
   output.start();
 });
 

@@ -193,3 +193,32 @@ export class FaultProxy {
     req.pipe(forward);
   }
 }
+
+export type ColdStartHandlers = {
+  apiKeyAuthorizer: typeof import('../../functions/api-key-authorizer/index').handler;
+  sessionAuthorizer: typeof import('../../functions/session-authorizer/index').handler;
+  createKey: typeof import('../../functions/create-key/index').handler;
+  listKeys: typeof import('../../functions/list-keys/index').handler;
+  deleteKey: typeof import('../../functions/delete-key/index').handler;
+  sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
+};
+
+/**
+ * A cold start: fresh module instances of the handlers, which build their
+ * clients and pepper cache from the environment as it is now. Each fault test
+ * points the environment at its fault first.
+ */
+export function coldStartHandlers(): ColdStartHandlers {
+  let handlers: ColdStartHandlers | undefined;
+  jest.isolateModules(() => {
+    handlers = {
+      apiKeyAuthorizer: require('../../functions/api-key-authorizer/index').handler,
+      sessionAuthorizer: require('../../functions/session-authorizer/index').handler,
+      createKey: require('../../functions/create-key/index').handler,
+      listKeys: require('../../functions/list-keys/index').handler,
+      deleteKey: require('../../functions/delete-key/index').handler,
+      sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
+    };
+  });
+  return handlers!;
+}
