@@ -7,12 +7,10 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { z } from 'zod';
 import { DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../functions/core/config';
-import { sdkUsersAuthBody } from '../functions/core/sessions';
 import { assertValidPrefix } from '../functions/core/token-format';
 import { BUNDLING, FUNCTIONS, NODE_RUNTIME_MAJOR, REPO_ROOT, entryPath, type FunctionKey } from './functions';
-import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from './routes';
+import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from './routes';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type KeyAttribute, type TableDefinition } from './tables';
 
 /** API Gateway's upper bound for an authorizer result cache TTL. */
@@ -140,28 +138,6 @@ export function lambdaRuntime(): lambda.Runtime {
   return runtime;
 }
 
-/**
- * The API Gateway model (JSON Schema draft 4) of the `POST .../sdkusers/auth`
- * body, derived from the zod schema the handler validates with, so the gateway
- * can never accept a field the handler does not know or enforce a different
- * limit. Two adjustments, each towards the handler:
- * - the zod refinement "exactly one of externalId or userEmail" has no JSON
- *   Schema output; it is expressed as a `oneOf` of the two `required` sets;
- * - `format` keywords are dropped: zod also emits the regex it checks with as
- *   `pattern`, and API Gateway's own notion of "email" may differ from it.
- * The handler still validates the body itself (locally there is no gateway
- * validation, and `name` is trimmed before its length is checked).
- */
-export function sdkUsersAuthRequestSchema(): apigateway.JsonSchema {
-  const generated = z.toJSONSchema(sdkUsersAuthBody, { target: 'draft-4', io: 'input' }) as Record<string, unknown>;
-  const withoutFormat = JSON.parse(JSON.stringify(generated), (key, value: unknown) => (key === 'format' ? undefined : value)) as Record<string, unknown>;
-  return {
-    ...withoutFormat,
-    title: 'SdkUsersAuthRequest',
-    oneOf: [{ required: ['externalId'] }, { required: ['userEmail'] }],
-  } as apigateway.JsonSchema;
-}
-
 function validatePrefix(propName: string, prefix: string): void {
   try {
     assertValidPrefix(prefix);
@@ -223,8 +199,6 @@ export class KeygateAuth extends Construct {
   /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
   public readonly sessionAuthorizer: apigateway.RequestAuthorizer;
   public readonly authorizers: Readonly<Record<AuthorizerKind, apigateway.RequestAuthorizer>>;
-
-  private requestValidator?: apigateway.RequestValidator;
 
   constructor(scope: Construct, id: string, props: KeygateAuthProps = {}) {
     super(scope, id);
@@ -292,13 +266,14 @@ export class KeygateAuth extends Construct {
 
   /**
    * Adds every route of the keygate route table (lib/routes.ts) to `api`, each
-   * a Lambda proxy integration behind its authorizer, with the JSON body of
-   * `POST .../sdkusers/auth` validated by API Gateway. An authorizer belongs
+   * a Lambda proxy integration behind its authorizer. An authorizer belongs
    * to one API, so call this for one `RestApi` only.
    *
-   * Consider also a `BAD_REQUEST_BODY` gateway response on the API that
-   * returns `$context.error.validationErrorString`, as `KeygateStack` does,
-   * so a rejected body names the offending field.
+   * The `POST .../sdkusers/auth` body is validated by its function, not by an
+   * API Gateway model: API Gateway's validation message quotes the rejected
+   * value (`... does not match input string "kg_..."`), so a key sent in the
+   * wrong field would come back in the 400 and land in logs. The function's
+   * 400 names the field and never the value, locally and deployed alike.
    */
   public addRoutes(api: apigateway.RestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
@@ -310,7 +285,6 @@ export class KeygateAuth extends Construct {
         {
           authorizationType: apigateway.AuthorizationType.CUSTOM,
           authorizer: this.authorizers[route.authorizer],
-          ...this.bodyValidation(api, route),
         },
       );
       Validations.of(method).acknowledge({
@@ -319,22 +293,6 @@ export class KeygateAuth extends Construct {
       });
       return method;
     });
-  }
-
-  private bodyValidation(api: apigateway.RestApi, route: RouteDefinition): Pick<apigateway.MethodOptions, 'requestValidator' | 'requestModels'> {
-    if (route.jsonBody === undefined) return {};
-    this.requestValidator ??= new apigateway.RequestValidator(this, 'RequestValidator', {
-      restApi: api,
-      validateRequestBody: true,
-      validateRequestParameters: true,
-    });
-    const model = new apigateway.Model(this, 'SdkUsersAuthModel', {
-      restApi: api,
-      contentType: 'application/json',
-      description: 'Body of POST .../sdkusers/auth, derived from the handler\'s zod schema',
-      schema: sdkUsersAuthRequestSchema(),
-    });
-    return { requestValidator: this.requestValidator, requestModels: { 'application/json': model } };
   }
 
   private table(definition: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {

@@ -28,13 +28,11 @@ export interface RouteDefinition {
   readonly path: string;
   readonly function: FunctionKey;
   readonly authorizer: AuthorizerKind;
-  /** The route takes a JSON body validated against the sdkusers/auth schema. */
-  readonly jsonBody?: 'sdkUsersAuth';
 }
 
 export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', path: '/whoami', function: 'whoami', authorizer: 'apiKey' },
-  { method: 'POST', path: '/sdkusers/auth', function: 'sdkUsersAuth', authorizer: 'apiKey', jsonBody: 'sdkUsersAuth' },
+  { method: 'POST', path: '/sdkusers/auth', function: 'sdkUsersAuth', authorizer: 'apiKey' },
   { method: 'GET', path: '/sdkusers/me', function: 'sdkUsersMe', authorizer: 'session' },
 ];
 
