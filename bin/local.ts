@@ -53,23 +53,7 @@ function printBanner(stack: LocalStack): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/**
- * Every bundle carries its own copy of the AWS SDK, and each copy warns once
- * about the Node.js version: print each distinct warning once.
- */
-function dedupeWarnings(): void {
-  const seen = new Set<string>();
-  process.removeAllListeners('warning');
-  process.on('warning', (warning) => {
-    const text = `${warning.name}: ${warning.message}`;
-    if (seen.has(text)) return;
-    seen.add(text);
-    process.stderr.write(`(node) ${text}\n`);
-  });
-}
-
 async function main(): Promise<void> {
-  dedupeWarnings();
   let stack: LocalStack;
   try {
     stack = await startLocalStack({

@@ -22,7 +22,9 @@ function plainItem(item: Record<string, AttributeValue>): Record<string, string 
 
 function lookup<T>(client: DynamoDBClient, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
   return async (credentialHash) => {
-    const Key = Object.fromEntries(Object.entries(itemKey(credentialHash)).map(([name, value]) => [name, { S: value }]));
+    const plainKey = itemKey(credentialHash);
+    const Key: Record<string, AttributeValue> = {};
+    for (const name in plainKey) Key[name] = { S: plainKey[name]! };
     const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key, ConsistentRead: true }));
     if (!Item) return undefined;
     const { pk: _pk, sk: _sk, ...record } = plainItem(Item);

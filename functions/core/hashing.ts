@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { ENV } from './config';
 import { ConfigurationError, PepperUnavailable } from './errors';
 
@@ -51,7 +51,12 @@ export function pepperFromEnvironment(env: Readonly<Record<string, string | unde
 export type Hasher = (value: string) => Promise<string>;
 
 export function createHasher(pepper: PepperSource): Hasher {
-  return async (value) => createHmac('sha256', await pepper()).update(value).digest('base64url');
+  // The HMAC key is derived from the pepper once, not on every request.
+  let key: KeyObject | undefined;
+  return async (value) => {
+    key ??= createSecretKey(Buffer.from(await pepper(), 'utf8'));
+    return createHmac('sha256', key).update(value).digest('base64url');
+  };
 }
 
 /** A short, non-reversible tag for logs: enough to correlate, useless to an attacker. */

@@ -1,3 +1,5 @@
+import { APP_UID_MAX_LENGTH, ID_CHARS } from './ids';
+
 /**
  * Authorizer policies. The Allow covers every method and path of the caller's
  * own app and nothing else; API Gateway's policy evaluation then answers 403 on
@@ -14,7 +16,6 @@ export interface AuthorizerResult {
   readonly context: Readonly<Record<string, string>>;
 }
 
-const APP_UID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /**
  * `arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/*\/api/v1/appuid/<appUid>/*`,
@@ -22,7 +23,9 @@ const APP_UID = /^[A-Za-z0-9_-]{1,128}$/;
  */
 export function appScopedResource(methodArn: string, appUid: string): string {
   // appUid comes from our own table, but a '*' or '/' in it would widen the grant: refuse rather than trust.
-  if (!APP_UID.test(appUid)) throw new Error('refusing to build a policy for an invalid appUid');
+  if (typeof appUid !== 'string' || appUid.length > APP_UID_MAX_LENGTH || !ID_CHARS.test(appUid)) {
+    throw new Error('refusing to build a policy for an invalid appUid');
+  }
   const [apiArn, stage] = methodArn.split('/', 2);
   if (!apiArn?.startsWith('arn:') || !stage) throw new Error('methodArn is not an execute-api method ARN');
   return `${apiArn}/${stage}/*/api/v1/appuid/${appUid}/*`;

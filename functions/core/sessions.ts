@@ -1,10 +1,10 @@
 import * as z from 'zod/mini';
 import type { Hasher } from './hashing';
-import { randomId } from './ids';
+import { ID_CHARS, randomId } from './ids';
 import type { Session, SessionStore } from './session-store';
 import type { TokenFormat } from './token-format';
 import { userKey, type UserIdentity, type UserStore } from './users';
-import { ID_CHARS, parseInput } from './validation';
+import { parseInput } from './validation';
 
 /** Body of `POST .../sdkusers/auth` (DESIGN §4). */
 export const sdkUsersAuthBody = z

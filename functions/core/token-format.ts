@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { BASE62 } from './ids';
 
 /**
  * Key and session-token format: `<prefix>_<secret><checksum>`.
@@ -11,7 +12,6 @@ import { crc32 } from 'node:zlib';
  * made-up values without touching the database: CRC32 catches every change
  * confined to 32 consecutive bits, so any single-character edit fails it.
  */
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const SECRET_BYTES = 32;
 export const SECRET_LENGTH = 43;
 export const CHECKSUM_LENGTH = 6;

@@ -1,12 +1,11 @@
 import * as z from 'zod/mini';
 import { ValidationError } from './errors';
+import { APP_UID_MAX_LENGTH, ID_CHARS } from './ids';
 
-/** Identifier characters shared by app ids and external user ids. */
-export const ID_CHARS = /^[A-Za-z0-9_-]+$/;
 
 export const appUidSchema = z.string({ error: 'appUid must be a string' }).check(
   z.minLength(1, 'appUid must not be empty'),
-  z.maxLength(128, 'appUid must be at most 128 characters'),
+  z.maxLength(APP_UID_MAX_LENGTH, `appUid must be at most ${APP_UID_MAX_LENGTH} characters`),
   z.regex(ID_CHARS, 'appUid may contain only letters, digits, _ and -'),
 );
 

@@ -24,12 +24,15 @@ async function lookUpCredential<T extends { readonly expiresAt?: string }>(
   findByHash: CredentialLookup<T>,
   presented: string | undefined,
   now: Date,
+  expiryRequired: boolean,
 ): Promise<Lookup<T>> {
   if (presented === undefined || !format.isWellFormed(presented)) return MALFORMED;
   const credentialHash = await hash(presented);
   const record = await findByHash(credentialHash);
   if (!record) return { code: 'not_found', hashTag: logTag(credentialHash) };
-  if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= now.getTime()) return { code: 'expired', record };
+  // Fail closed: an expiry that is missing where required, or unreadable, counts as passed.
+  const expiry = record.expiresAt;
+  if (expiry === undefined ? expiryRequired : !(Date.parse(expiry) > now.getTime())) return { code: 'expired', record };
   return { code: 'valid', record };
 }
 
@@ -46,7 +49,7 @@ export interface ApiKeyVerifierDeps {
 }
 
 export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string | undefined, now: Date): Promise<ApiKeyVerification> {
-  const result = await lookUpCredential(deps.keyFormat, deps.hash, deps.findKey, presented, now);
+  const result = await lookUpCredential(deps.keyFormat, deps.hash, deps.findKey, presented, now, false);
   if (result.code === 'valid' || result.code === 'expired') {
     return { code: result.code, appUid: result.record.appUid, keyId: result.record.keyId };
   }
@@ -67,7 +70,7 @@ export interface SessionVerifierDeps {
 
 /** Reads only the sessions table: a session outlives the key that created it. */
 export async function verifySessionToken(deps: SessionVerifierDeps, token: string | undefined, now: Date): Promise<SessionVerification> {
-  const result = await lookUpCredential(deps.sessionFormat, deps.hash, deps.findSession, token, now);
+  const result = await lookUpCredential(deps.sessionFormat, deps.hash, deps.findSession, token, now, true);
   if (result.code === 'valid') return { code: 'valid', session: result.record };
   if (result.code === 'expired') return { code: 'expired', sessionId: result.record.sessionId };
   return result;

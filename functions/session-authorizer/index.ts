@@ -1,3 +1,4 @@
+import { AUTHORIZERS } from '../../lib/routes';
 import { requestAuthorizer, type AuthorizerDecision } from '../core/authorizer-handler';
 import { sessionLookup } from '../core/credential-lookup';
 import { bearerToken, singleHeader } from '../core/headers';
@@ -13,7 +14,7 @@ const deps = { sessionFormat: runtime.sessionFormat, hash: runtime.hash, findSes
  * does not matter. Context `{ appUid, userId, sessionId, sessionExpiresAt, userKey }`.
  */
 export const handler = requestAuthorizer('session token', async (event): Promise<AuthorizerDecision> => {
-  const result = await verifySessionToken(deps, bearerToken(singleHeader(event, 'authorization')), new Date());
+  const result = await verifySessionToken(deps, bearerToken(singleHeader(event, AUTHORIZERS.session.identityHeader)), new Date());
   if (result.code !== 'valid') {
     const { code, ...logFields } = result;
     return { allow: false, reason: code, logFields };

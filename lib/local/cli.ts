@@ -72,7 +72,8 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
       if (!name) throw new CliError(`stack ${options.stack} has no output ${output}; is it a keygate stack?`);
       functions[key] = name;
     }
-    return { client: new LambdaClient(config), functions, unreachable: `could not reach AWS Lambda for stack ${options.stack}`, local: false };
+    // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
+    return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, unreachable: `could not reach AWS Lambda for stack ${options.stack}`, local: false };
   }
 
   const info = readLocalStackInfo(keygateHome(io.env));

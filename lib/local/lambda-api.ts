@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { invokeHandler, type LambdaHandler } from './lambda-runtime';
+import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 
 /**
  * The AWS Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`)
@@ -48,7 +48,7 @@ export function createLocalLambdaApi(options: LocalLambdaApiOptions): Server {
     const name = functionNameOf(decodeURIComponent(match[1]!));
     const handler = options.functions[name];
     if (!handler) {
-      return serviceError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:us-east-1:123456789012:function:${name}`);
+      return serviceError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${name}`);
     }
     const chunks: Buffer[] = [];
     let size = 0;

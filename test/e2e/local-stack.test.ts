@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { isAlive, keygateCli, runStackProcess, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
+import { tokenFormat } from '../../functions/core/token-format';
 
 /**
  * `npm start` end to end: a child process running DynamoDB Local on disk, the
@@ -104,7 +105,7 @@ test.each([
   ['an empty header', { 'x-api-key': '' }],
   ['garbage', { 'x-api-key': 'not-a-key' }],
   ['a bad checksum', 'checksum'],
-  ['a session token in x-api-key', { 'x-api-key': 'kgs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000' }],
+  ['a session token in x-api-key', { 'x-api-key': tokenFormat('kgs').generate() }],
 ])('%s is 401', async (_, headers) => {
   const sent =
     headers === 'checksum' ? { 'x-api-key': `${appKey.slice(0, -1)}${appKey.endsWith('A') ? 'B' : 'A'}` } : (headers as Record<string, string>);

@@ -83,7 +83,7 @@ describe('KeygateAuth with default props', () => {
     });
   });
 
-  test('one NodejsFunction per catalogue entry: Node.js 22, arm64, ESM handler, 1024 MB, own log group', () => {
+  test('one NodejsFunction per catalogue entry: Node.js 24, arm64, ESM handler, 1024 MB, own log group', () => {
     template.resourceCountIs('AWS::Lambda::Function', Object.keys(FUNCTIONS).length);
     for (const fn of Object.values(auth.functions)) {
       const resource = template.toJSON().Resources[logicalId(fn)];

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/index';
 import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
@@ -8,6 +8,7 @@ import { handler as whoami } from '../../functions/whoami/index';
 import { KeyNotFound, StoreUnavailable, ValidationError } from '../../functions/core/errors';
 import { apiKeyLookup } from '../../functions/core/credential-lookup';
 import { createHasher } from '../../functions/core/hashing';
+import { keyHashItemKey } from '../../functions/core/item-keys';
 import { KeyStore } from '../../functions/core/key-store';
 import { createKey } from '../../functions/core/keys';
 import { tokenFormat } from '../../functions/core/token-format';
@@ -91,12 +92,30 @@ describe('api-key authorizer', () => {
   });
 
   test('a bad checksum is refused without reading DynamoDB', async () => {
-    const findKey = jest.fn();
-    const key = keyFormat.generate();
-    const last = key.at(-1) === 'A' ? 'B' : 'A';
-    const result = await verifyApiKey({ keyFormat, hash, findKey }, key.slice(0, -1) + last, new Date());
-    expect(result).toEqual({ code: 'malformed' });
-    expect(findKey).not.toHaveBeenCalled();
+    const created = await createKeyHandler({ appUid: 'app-a', name: 'checksum' });
+    const lookup = apiKeyLookup(client, tables.Keys);
+    let reads = 0;
+    const findKey = (keyHash: string) => {
+      reads++;
+      return lookup(keyHash);
+    };
+    const last = created.apiKey.at(-1) === 'A' ? 'B' : 'A';
+    expect(await verifyApiKey({ keyFormat, hash, findKey }, created.apiKey.slice(0, -1) + last, new Date())).toEqual({ code: 'malformed' });
+    expect(reads).toBe(0);
+    expect((await verifyApiKey({ keyFormat, hash, findKey }, created.apiKey, new Date())).code).toBe('valid');
+    expect(reads).toBe(1);
+  });
+
+  test('an expiry that cannot be read counts as passed (fail closed)', async () => {
+    const apiKey = keyFormat.generate();
+    const db = DynamoDBDocumentClient.from(client);
+    await db.send(
+      new PutCommand({
+        TableName: tables.Keys,
+        Item: { ...keyHashItemKey(await hash(apiKey)), keyId: 'key_CCCCCCCCCCCCCCCCCCCC', appUid: 'app-a', name: 'corrupt', displayPrefix: 'kg_x', createdAt: 'x', expiresAt: 'not a date' },
+      }),
+    );
+    expect(await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(client, tables.Keys) }, apiKey, new Date())).toMatchObject({ code: 'expired' });
   });
 
   test('the header name is matched case-insensitively', async () => {
@@ -151,11 +170,17 @@ describe('list-keys', () => {
   });
 
   test('a nextToken from one app cannot read another app', async () => {
-    for (let i = 0; i < 3; i++) await createKeyHandler({ appUid: 'app-tok-a', name: `a${i}` });
-    await createKeyHandler({ appUid: 'app-tok-b', name: 'b' });
+    const aIds: string[] = [];
+    for (let i = 0; i < 3; i++) aIds.push((await createKeyHandler({ appUid: 'app-tok-a', name: `a${i}` })).keyId);
+    const bIds: string[] = [];
+    for (let i = 0; i < 4; i++) bIds.push((await createKeyHandler({ appUid: 'app-tok-b', name: `b${i}` })).keyId);
     const first = await listKeysHandler({ appUid: 'app-tok-a', limit: 1 });
     const other = await listKeysHandler({ appUid: 'app-tok-b', nextToken: first.nextToken });
-    expect(other.keys.every((key) => key.name === 'b')).toBe(true);
+    // The token is only a position: in app B it resumes after that key id, and yields B's keys only.
+    const position = first.keys[0]!.keyId;
+    const expected = bIds.filter((id) => `key#${id}` > `key#${position}`).sort();
+    expect(other.keys.map((key) => key.keyId).sort()).toEqual(expected);
+    expect(other.keys.some((key) => aIds.includes(key.keyId))).toBe(false);
   });
 
   test('an app with no keys lists nothing', async () => {

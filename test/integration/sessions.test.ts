@@ -1,3 +1,4 @@
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/index';
 import { handler as createKeyHandler } from '../../functions/create-key/index';
@@ -7,6 +8,7 @@ import { handler as sdkUsersMe } from '../../functions/sdkusers-me/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
 import { sessionLookup } from '../../functions/core/credential-lookup';
 import { createHasher } from '../../functions/core/hashing';
+import { sessionItemKey } from '../../functions/core/item-keys';
 import { logger } from '../../functions/core/runtime';
 import { verifySessionToken } from '../../functions/core/verify';
 import { tokenFormat } from '../../functions/core/token-format';
@@ -99,6 +101,17 @@ describe('sdkusers/auth and the session authorizer', () => {
     expect((await verifySessionToken(deps, token, new Date(expiresAt - 1))).code).toBe('valid');
     expect(await verifySessionToken(deps, token, new Date(expiresAt))).toMatchObject({ code: 'expired' });
     expect(await verifySessionToken(deps, token, new Date(expiresAt + 3600_000))).toMatchObject({ code: 'expired' });
+  });
+
+  test('a session item without an expiry is refused (fail closed)', async () => {
+    const token = sessionFormat.generate();
+    await DynamoDBDocumentClient.from(client).send(
+      new PutCommand({
+        TableName: tables.Sessions,
+        Item: { ...sessionItemKey(await hash(token)), sessionId: 'ses_x', appUid: 'app-s', userId: 'usr_x', userKey: 'u', createdAt: 'x', createdByKeyId: 'key_x' },
+      }),
+    );
+    expect(await verifySessionToken({ sessionFormat, hash, findSession: sessionLookup(client, tables.Sessions) }, token, new Date())).toMatchObject({ code: 'expired' });
   });
 
   test('a session of app A is refused with 403 on app B', async () => {

@@ -7,7 +7,7 @@ import { ENV } from '../../functions/core/config';
  * and a local pepper (the one thing mocked: Secrets Manager has no local server).
  */
 process.env.AWS_REGION = 'us-east-1';
-// Local Node is 20; the Lambdas run 22+. The SDK's notice about future Node 20 support is noise in test output.
+// Local Node is 20; the Lambdas run Node 24. The SDK's notice about its 2027 releases needing Node 22 is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 process.env.AWS_ACCESS_KEY_ID = 'local';
 process.env.AWS_SECRET_ACCESS_KEY = 'local';

@@ -10,12 +10,11 @@ const PEPPER_B = 'b'.repeat(40);
 const KEY = 'kg_0123456789abcdefghijABCDEFGHIJ0123456789abcdefg';
 
 describe('key hashing', () => {
-  test('is deterministic per pepper, base64url SHA-256 sized, and never contains the key', async () => {
+  test('is deterministic per pepper and base64url SHA-256 sized', async () => {
     const hash = createHasher(async () => PEPPER_A);
     const first = await hash(KEY);
     expect(first).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(await hash(KEY)).toBe(first);
-    expect(first).not.toContain(KEY.slice(3, 13));
   });
 
   test('a different pepper gives a different hash: a table writer without the pepper cannot mint keys', async () => {

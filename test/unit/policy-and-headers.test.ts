@@ -25,6 +25,10 @@ describe('app-scoped policy', () => {
     expect(() => appScopedResource(METHOD_ARN, appUid)).toThrow('refusing to build a policy for an invalid appUid');
   });
 
+  test('refuses an appUid that is not a string', () => {
+    expect(() => appScopedResource(METHOD_ARN, undefined as unknown as string)).toThrow('refusing to build a policy for an invalid appUid');
+  });
+
   test('refuses a method ARN it cannot scope', () => {
     expect(() => appScopedResource('not-an-arn', 'app-a')).toThrow('methodArn is not an execute-api method ARN');
   });
