@@ -12,11 +12,11 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export const logger = new Logger({ serviceName: 'keygate' });
 
-
 /**
- * Secrets Manager GetSecretValue. The client is imported on first use: the
- * pepper is read once per container, so its code need not be evaluated during
- * the cold start of every function.
+ * Secrets Manager GetSecretValue. The client is imported on first use: its
+ * code ships in the bundle (NodejsFunction does not split code) but is only
+ * evaluated when the pepper is first read, once per container, not during
+ * every cold start's init.
  */
 export const readSecretsManagerSecret: SecretReader = async (secretId) => {
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
@@ -36,11 +36,11 @@ export interface Runtime {
   readonly keyFormat: TokenFormat;
   readonly sessionFormat: TokenFormat;
   readonly sessionLifetimeSeconds: number;
-  /** Table names, read from the environment when first used: each function is given only the tables it may touch. */
+  /** Table names, read from the environment when accessed: each function is given only the tables it may touch. */
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
 }
 
-/** Builds the dependencies every handler draws from. Table names are checked when first used. */
+/** Builds the dependencies every handler draws from. A missing table name fails when that table is asked for. */
 export function runtimeFromEnvironment(env: Env = process.env, readSecret: SecretReader = readSecretsManagerSecret): Runtime {
   // The SDK reads AWS_ENDPOINT_URL_DYNAMODB itself; the local stack and tests use it to reach DynamoDB Local.
   // Bounded waits: a DynamoDB that accepts connections but never answers must fail the request, not hang it until the Lambda timeout.

@@ -21,7 +21,6 @@ export interface Session {
   readonly createdByKeyId: string;
 }
 
-
 export class SessionStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,

@@ -24,7 +24,6 @@ export function userKey(identity: UserIdentity): string {
   return 'externalId' in identity ? identity.externalId : identity.userEmail.toLowerCase();
 }
 
-
 function userOf(item: Record<string, unknown>): User {
   const accounts = item.accountUids;
   return {

@@ -191,18 +191,27 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     keys
       .command('list')
       .description("list an application's keys (never the keys themselves)")
-      .requiredOption('--app <appUid>', 'application whose keys to list'),
-  ).action(async (options: TargetOptions & { app: string; json?: boolean }) => {
-    await withTarget<{ keys: ListedKey[]; nextToken?: string }>(options, 'listKeys', { appUid: options.app }, async (first) => {
+      .requiredOption('--app <appUid>', 'application whose keys to list')
+      .option('--limit <n>', 'keys per page (1-100); with it, one page is shown')
+      .option('--next-token <token>', 'start after the page that returned this nextToken'),
+  ).action(async (options: TargetOptions & { app: string; limit?: string; nextToken?: string; json?: boolean }) => {
+    // The admin function validates both: a bad --limit gets its ValidationError naming `limit`.
+    const paging = {
+      ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
+      ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
+    };
+    await withTarget<{ keys: ListedKey[]; nextToken?: string }>(options, 'listKeys', { appUid: options.app, ...paging }, async (first) => {
       const all = [...first.keys];
-      // Human output shows every page; --json is one call's output, nextToken included.
-      for (let nextToken = first.nextToken; nextToken; ) {
+      // Human output shows every page unless --limit asks for one; --json is one call's output, nextToken included.
+      let nextToken = first.nextToken;
+      while (nextToken && options.limit === undefined) {
         const page = (await invoke(target!, 'listKeys', { appUid: options.app, nextToken })) as { keys: ListedKey[]; nextToken?: string };
         all.push(...page.keys);
         nextToken = page.nextToken;
       }
-      if (all.length === 0) return out(`No keys for app ${options.app}.`);
-      out(table([['KEY ID', 'PREFIX', 'NAME', 'CREATED', 'EXPIRES'], ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.createdAt, k.expiresAt ?? '-'])]));
+      if (all.length === 0) out(`No keys for app ${options.app}.`);
+      else out(table([['KEY ID', 'PREFIX', 'NAME', 'CREATED', 'EXPIRES'], ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.createdAt, k.expiresAt ?? '-'])]));
+      if (nextToken) out(`More keys: add --next-token ${nextToken}`);
     });
   });
 

@@ -125,7 +125,6 @@ export async function inBatches<T>(count: number, limit: number, task: (index: n
   return results;
 }
 
-
 /** What the fault proxy does with each DynamoDB request. */
 export type ProxyMode =
   | { readonly kind: 'pass' }

@@ -113,6 +113,17 @@ describe('local mode', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ nextToken: 'page2', keys: [{ keyId: 'key_1' }] });
   });
 
+  test('list --limit shows one page and how to get the next; --next-token resumes there', async () => {
+    const first = await cli(['keys', 'list', '--app', 'app1', '--limit', '1'], { KEYGATE_HOME: home });
+    expect(first.stdout).toMatch(/key_1/);
+    expect(first.stdout).not.toMatch(/key_2/);
+    expect(first.stdout).toContain('More keys: add --next-token page2');
+    expect(inputs['list-keys']!.at(-1)).toEqual({ appUid: 'app1', limit: 1 });
+    const json = await cli(['keys', 'list', '--app', 'app1', '--next-token', 'page2', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toMatchObject({ keys: [{ keyId: 'key_2' }] });
+    expect(inputs['list-keys']!.at(-1)).toEqual({ appUid: 'app1', nextToken: 'page2' });
+  });
+
   test('delete', async () => {
     const result = await cli(['keys', 'delete', '--app', 'app1', '--key', 'key_1'], { KEYGATE_HOME: home });
     expect(result).toEqual({ code: 0, stdout: 'Deleted key key_1 from app app1.\n', stderr: '' });
