@@ -41,7 +41,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves with the Java major version, or rejects with JAVA_MISSING_MESSAGE. */
-export async function javaMajorVersion(): Promise<number> {
+async function javaMajorVersion(): Promise<number> {
   return new Promise((resolve, reject) => {
     const java = spawnProcess('java', ['-version'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -57,9 +57,21 @@ export async function javaMajorVersion(): Promise<number> {
   });
 }
 
+let javaChecked: Promise<void> | undefined;
+
+/**
+ * Fails with one clear line unless a Java 17+ runtime is on PATH. Checked once
+ * per process: `npm start` asks before building, then again when it starts Java.
+ */
+export function requireJava17(): Promise<void> {
+  javaChecked ??= javaMajorVersion().then((major) => {
+    if (major < 17) throw new Error(`DynamoDB Local needs Java 17 or newer, found Java ${major}; install one, e.g. \`sudo apt-get install -y openjdk-17-jre-headless\``);
+  });
+  return javaChecked;
+}
+
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
-  const major = await javaMajorVersion();
-  if (major < 17) throw new Error(`DynamoDB Local needs Java 17 or newer, found Java ${major}`);
+  await requireJava17();
 
   const port = options.port ?? (await freePort());
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });

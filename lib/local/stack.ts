@@ -6,7 +6,7 @@ import { ENV } from '../../functions/core/config';
 import { FUNCTIONS, type FunctionKey } from '../functions';
 import { ROUTES } from '../routes';
 import { buildFunctions } from './bundle';
-import { freePort, javaMajorVersion, startDynamoDbLocal } from './dynamodb-local';
+import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
 import { startFunctionHost, type FunctionHost } from './function-host';
 import { createLocalGateway } from './gateway';
 import { homePaths, localPepper, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
@@ -61,8 +61,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   if (running) await stopOrphanedDynamoDb(running.dynamodbPid, paths.dynamodb, log);
 
   // Fail on a missing Java before building anything: one clear line.
-  const javaMajor = await javaMajorVersion();
-  if (javaMajor < 17) throw new Error(`DynamoDB Local needs Java 17 or newer, found Java ${javaMajor}; install one, e.g. \`sudo apt-get install -y openjdk-17-jre-headless\``);
+  await requireJava17();
   const phases: Record<string, number> = {};
 
   const tables = tableNames(LOCAL_TABLE_STEM);
