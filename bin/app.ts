@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { KeygateStack } from '../lib/keygate-stack';
+import { KeygateStack } from '../lib/construct/keygate-stack';
 
 const app = new App();
 

@@ -1,5 +1,5 @@
 /** The admin CLI: `npm run --silent keygate -- keys create|list|delete ...` (see lib/local/cli.ts). */
-import { run } from '../lib/local/cli';
+import { run } from '../lib/admin/cli';
 
 // Errors are one line on stderr: the AWS SDK's notice that its 2027 releases need Node 22 would add lines to every run.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -1,12 +1,12 @@
-import { AUTHORIZERS } from '../../lib/routes';
-import { requestAuthorizer, type AuthorizerDecision } from '../core/authorizer-handler';
-import { singleHeader } from '../core/headers';
-import { apiKeyLookup } from '../core/credential-lookup';
-import { runtimeFromEnvironment } from '../core/runtime';
-import { verifyApiKey } from '../core/verify';
+import { AUTHORIZERS } from '../../lib/shared/routes';
+import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
+import { singleHeader } from '../lambda/headers';
+import { apiKeyLookup } from '../stores/credential-lookup';
+import { servicesFromEnvironment } from '../lambda/services';
+import { verifyApiKey } from '../domain/verify';
 
-const runtime = runtimeFromEnvironment();
-const deps = { keyFormat: runtime.keyFormat, hash: runtime.hash, findKey: apiKeyLookup(runtime.dynamodb, runtime.tables.keys) };
+const services = servicesFromEnvironment();
+const deps = { keyFormat: services.keyFormat, hash: services.hash, findKey: apiKeyLookup(services.dynamodb, services.tables.keys) };
 
 /** REQUEST authorizer for `x-api-key`: context `{ appUid, keyId, role: 'app-owner' }`. */
 export const handler = requestAuthorizer('api key', async (event): Promise<AuthorizerDecision> => {

@@ -1,15 +1,15 @@
-import { documentClient } from '../core/document-client';
-import { adminHandler } from '../core/admin-handler';
-import { KeyStore } from '../core/key-store';
-import { createKey } from '../core/keys';
-import { runtimeFromEnvironment } from '../core/runtime';
+import { documentClient } from '../stores/document-client';
+import { adminHandler } from '../lambda/admin-handler';
+import { KeyStore } from '../stores/key-store';
+import { createKey } from '../domain/keys';
+import { servicesFromEnvironment } from '../lambda/services';
 
-const runtime = runtimeFromEnvironment();
-const db = documentClient(runtime.dynamodb);
+const services = servicesFromEnvironment();
+const db = documentClient(services.dynamodb);
 const deps = {
-  keyFormat: runtime.keyFormat,
-  hash: runtime.hash,
-  store: new KeyStore(db, runtime.tables.keys),
+  keyFormat: services.keyFormat,
+  hash: services.hash,
+  store: new KeyStore(db, services.tables.keys),
   now: () => new Date(),
 };
 

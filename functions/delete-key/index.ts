@@ -1,12 +1,12 @@
-import { documentClient } from '../core/document-client';
-import { adminHandler } from '../core/admin-handler';
-import { KeyStore } from '../core/key-store';
-import { deleteKey } from '../core/keys';
-import { runtimeFromEnvironment } from '../core/runtime';
+import { documentClient } from '../stores/document-client';
+import { adminHandler } from '../lambda/admin-handler';
+import { KeyStore } from '../stores/key-store';
+import { deleteKey } from '../domain/keys';
+import { servicesFromEnvironment } from '../lambda/services';
 
-const runtime = runtimeFromEnvironment();
-const db = documentClient(runtime.dynamodb);
-const deps = { store: new KeyStore(db, runtime.tables.keys) };
+const services = servicesFromEnvironment();
+const db = documentClient(services.dynamodb);
+const deps = { store: new KeyStore(db, services.tables.keys) };
 
 /** Payload `{ appUid, keyId }` → `{ keyId, deleted: true }`. Sessions created with the key are left alone. */
 export const handler = adminHandler('delete-key', (input) => deleteKey(deps, input));

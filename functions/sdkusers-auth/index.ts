@@ -1,19 +1,19 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { documentClient } from '../core/document-client';
-import { authorizerContext, errorResponse, jsonBody, jsonResponse } from '../core/http';
-import { logger, runtimeFromEnvironment } from '../core/runtime';
-import { SessionStore } from '../core/session-store';
-import { issueSession } from '../core/sessions';
-import { UserStore } from '../core/users';
+import { documentClient } from '../stores/document-client';
+import { authorizerContext, errorResponse, jsonBody, jsonResponse } from '../lambda/http';
+import { logger, servicesFromEnvironment } from '../lambda/services';
+import { SessionStore } from '../stores/session-store';
+import { issueSession } from '../domain/sessions';
+import { UserStore } from '../stores/user-store';
 
-const runtime = runtimeFromEnvironment();
-const db = documentClient(runtime.dynamodb);
+const services = servicesFromEnvironment();
+const db = documentClient(services.dynamodb);
 const deps = {
-  sessionFormat: runtime.sessionFormat,
-  hash: runtime.hash,
-  users: new UserStore(db, runtime.tables.users),
-  sessions: new SessionStore(db, runtime.tables.sessions),
-  lifetimeSeconds: runtime.sessionLifetimeSeconds,
+  sessionFormat: services.sessionFormat,
+  hash: services.hash,
+  users: new UserStore(db, services.tables.users),
+  sessions: new SessionStore(db, services.tables.sessions),
+  lifetimeSeconds: services.sessionLifetimeSeconds,
 };
 
 /** `POST .../sdkusers/auth` behind the API-key authorizer: `{ authToken, expiresAt }`. */

@@ -1,12 +1,12 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { documentClient } from '../core/document-client';
-import { authorizerContext, errorResponse, jsonResponse } from '../core/http';
-import { logger, runtimeFromEnvironment } from '../core/runtime';
-import { sessionUserView, UserStore } from '../core/users';
+import { documentClient } from '../stores/document-client';
+import { authorizerContext, errorResponse, jsonResponse } from '../lambda/http';
+import { logger, servicesFromEnvironment } from '../lambda/services';
+import { sessionUserView, UserStore } from '../stores/user-store';
 
-const runtime = runtimeFromEnvironment();
-const db = documentClient(runtime.dynamodb);
-const users = new UserStore(db, runtime.tables.users);
+const services = servicesFromEnvironment();
+const db = documentClient(services.dynamodb);
+const users = new UserStore(db, services.tables.users);
 
 /** `GET .../sdkusers/me` behind the session authorizer: the session's user. */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {

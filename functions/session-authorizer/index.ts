@@ -1,12 +1,12 @@
-import { AUTHORIZERS } from '../../lib/routes';
-import { requestAuthorizer, type AuthorizerDecision } from '../core/authorizer-handler';
-import { sessionLookup } from '../core/credential-lookup';
-import { bearerToken, singleHeader } from '../core/headers';
-import { runtimeFromEnvironment } from '../core/runtime';
-import { verifySessionToken } from '../core/verify';
+import { AUTHORIZERS } from '../../lib/shared/routes';
+import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
+import { sessionLookup } from '../stores/credential-lookup';
+import { bearerToken, singleHeader } from '../lambda/headers';
+import { servicesFromEnvironment } from '../lambda/services';
+import { verifySessionToken } from '../domain/verify';
 
-const runtime = runtimeFromEnvironment();
-const deps = { sessionFormat: runtime.sessionFormat, hash: runtime.hash, findSession: sessionLookup(runtime.dynamodb, runtime.tables.sessions) };
+const services = servicesFromEnvironment();
+const deps = { sessionFormat: services.sessionFormat, hash: services.hash, findSession: sessionLookup(services.dynamodb, services.tables.sessions) };
 
 /**
  * REQUEST authorizer for `Authorization: Bearer <session token>`. It reads only

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { authorizerContext, jsonResponse } from '../core/http';
+import { authorizerContext, jsonResponse } from '../lambda/http';
 
 /** `GET .../whoami`: who the API key says the caller is. */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { FunctionKey } from '../functions';
-import { AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../routes';
+import type { FunctionId } from '../shared/functions';
+import { AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 
@@ -14,7 +14,7 @@ import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
  */
 export interface LocalGatewayOptions {
   readonly routes: readonly RouteDefinition[];
-  readonly handlers: Partial<Record<FunctionKey, LambdaHandler>>;
+  readonly handlers: Partial<Record<FunctionId, LambdaHandler>>;
   /** @default AUTHORIZERS */
   readonly authorizers?: Readonly<Record<AuthorizerKind, AuthorizerDefinition>>;
   /** Stage name in method ARNs and requestContext. @default 'local' */

@@ -1,23 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../functions';
+import { PACKAGE_ROOT } from '../construct/function-bundles';
 
 /**
  * The local stack's data folder (`.keygate/`, gitignored; `KEYGATE_HOME`
- * overrides it): DynamoDB Local's files, the pepper, the bundles, and
+ * overrides it): DynamoDB Local's files, the pepper, and
  * `local.json`, through which the CLI finds a running stack.
  */
 export const KEYGATE_HOME_ENV = 'KEYGATE_HOME';
 
 export function keygateHome(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return path.resolve(env[KEYGATE_HOME_ENV] || path.join(REPO_ROOT, '.keygate'));
+  return path.resolve(env[KEYGATE_HOME_ENV] || path.join(PACKAGE_ROOT, '.keygate'));
 }
 
 export const homePaths = (home: string) => ({
   home,
   dynamodb: path.join(home, 'dynamodb'),
-  build: path.join(home, 'build'),
   pepper: path.join(home, 'pepper'),
   localJson: path.join(home, 'local.json'),
   demo: path.join(home, 'demo.json'),

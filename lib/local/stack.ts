@@ -2,10 +2,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ENV } from '../../functions/core/config';
-import { FUNCTIONS, type FunctionKey } from '../functions';
-import { ROUTES } from '../routes';
-import { buildFunctions } from './bundle';
+import { ENV } from '../shared/environment';
+import { FUNCTIONS, type FunctionId } from '../shared/functions';
+import { ROUTES } from '../shared/routes';
+import { buildFunctions } from '../build/bundles';
 import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
 import { startFunctionHost, type FunctionHost } from './function-host';
 import { createLocalGateway } from './gateway';
@@ -98,7 +98,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
     const [started, loaded] = await Promise.allSettled([
       timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb })),
-      loadFunctions(paths.build, phases, log),
+      loadFunctions(phases, log),
     ]);
     if (started.status === 'fulfilled') stoppers.push(() => started.value.stop());
     if (loaded.status === 'fulfilled') stoppers.push(() => loaded.value.stop());
@@ -117,7 +117,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const gateway = createLocalGateway({ routes: ROUTES, handlers, log });
     const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
     stoppers.push(() => close(gateway));
-    const byName = Object.fromEntries((Object.keys(handlers) as FunctionKey[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
+    const byName = Object.fromEntries((Object.keys(handlers) as FunctionId[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
     const lambdaApi = createLocalLambdaApi({ functions: byName, log });
     const lambdaPort = await listen(lambdaApi, options.lambdaPort ?? 3001, 'LAMBDA_PORT');
     stoppers.push(() => close(lambdaApi));
@@ -146,13 +146,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 }
 
-/** Builds every function with BUNDLING and loads the bundles in a function host, as Lambda would load them. */
-async function loadFunctions(buildDir: string, phases: Record<string, number>, log: (line: string) => void): Promise<FunctionHost<FunctionKey>> {
+/** Builds every function (the `npm run build` bundles, reused when current) and loads them in a function host, as Lambda would. */
+async function loadFunctions(phases: Record<string, number>, log: (line: string) => void): Promise<FunctionHost<FunctionId>> {
   let at = Date.now();
-  const { functions: built, reused } = await buildFunctions(buildDir, undefined, { reuse: true });
+  const { functions: built, reused } = await buildFunctions({ reuse: true });
   phases[reused ? 'build (unchanged, reused)' : 'build'] = Date.now() - at;
   at = Date.now();
-  const host = await startFunctionHost({ bundles: Object.fromEntries(built.map(({ key, bundlePath }) => [key, bundlePath])) as Record<FunctionKey, string>, log });
+  const host = await startFunctionHost({ bundles: Object.fromEntries(built.map(({ key, bundlePath }) => [key, bundlePath])) as Record<FunctionId, string>, log });
   phases.load = Date.now() - at;
   return host;
 }
@@ -209,7 +209,7 @@ interface DemoRecord {
  * records its keyId (never the key) in `<home>/demo.json`. Later starts only
  * check it still exists, and make a new one if the data was wiped.
  */
-async function ensureDemoKey(file: string, handlers: Record<FunctionKey, LambdaHandler>): Promise<LocalStack['demo']> {
+async function ensureDemoKey(file: string, handlers: Record<FunctionId, LambdaHandler>): Promise<LocalStack['demo']> {
   let record: DemoRecord | undefined;
   try {
     record = JSON.parse(readFileSync(file, 'utf8')) as DemoRecord;

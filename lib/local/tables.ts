@@ -5,7 +5,7 @@ import {
   waitUntilTableExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { TABLES, type TableDefinition } from '../tables';
+import { TABLES, type TableDefinition } from '../shared/tables';
 
 export type TableNames = Record<TableDefinition['id'], string>;
 

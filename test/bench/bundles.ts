@@ -8,15 +8,16 @@ import { spawn } from 'node:child_process';
 import { statSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BUNDLING, FUNCTIONS, REPO_ROOT, type FunctionKey } from '../../lib/functions';
-import { buildFunctions, esbuildOptions } from '../../lib/local/bundle';
+import { PACKAGE_ROOT as REPO_ROOT } from '../../lib/construct/function-bundles';
+import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+import { BUNDLING, buildFunctions, entryPath, esbuildOptions } from '../../lib/build/bundles';
 import { median, round, shuffle } from './stats';
 
 export const BARE_SDK_ENTRY = path.join(__dirname, 'fixtures', 'bare-sdk.ts');
 
 export interface BuiltBundles {
   /** Every deployed function, each built on its own as NodejsFunction builds it. */
-  readonly functions: { readonly key: FunctionKey; readonly name: string; readonly path: string; readonly bytes: number }[];
+  readonly functions: { readonly key: FunctionId; readonly name: string; readonly path: string; readonly bytes: number }[];
   readonly bareSdk: { readonly path: string; readonly bytes: number };
   readonly externalSdk: { readonly path: string; readonly bytes: number };
   /** Largest contributors to the API-key authorizer bundle, by package (from esbuild's metafile). */
@@ -29,9 +30,9 @@ function bytesOf(file: string): number {
 
 export async function buildBundles(outDir: string): Promise<BuiltBundles> {
   const { build } = await import('esbuild');
-  const keys = Object.keys(FUNCTIONS) as FunctionKey[];
+  const keys = Object.keys(FUNCTIONS) as FunctionId[];
   // One esbuild run per function, like CDK: tree shaking of one entry point never depends on the others.
-  const built = await Promise.all(keys.map(async (key) => (await buildFunctions(path.join(outDir, 'functions', FUNCTIONS[key].name), [key])).functions));
+  const built = await Promise.all(keys.map(async (key) => (await buildFunctions({ outDir: path.join(outDir, 'functions', FUNCTIONS[key].name), functions: [key] })).functions));
   const functions = built.flat().map(({ key, definition, bundlePath }) => ({ key, name: definition.name, path: bundlePath, bytes: bytesOf(bundlePath) }));
 
   const out = `index${BUNDLING.outExtension}`;
@@ -46,7 +47,7 @@ export async function buildBundles(outDir: string): Promise<BuiltBundles> {
 
   const analysis = await build({
     ...esbuildOptions(),
-    entryPoints: [path.join(REPO_ROOT, FUNCTIONS.apiKeyAuthorizer.entry)],
+    entryPoints: [entryPath(FUNCTIONS.apiKeyAuthorizer)],
     outdir: path.join(outDir, 'metafile'),
     write: false,
     metafile: true,

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import { REPO_ROOT } from '../../lib/functions';
+import { PACKAGE_ROOT as REPO_ROOT } from '../../lib/construct/function-bundles';
 import { processIsAlive, readLocalStackInfo, type LocalStackInfo } from '../../lib/local/home';
 import { round } from './stats';
 

@@ -19,11 +19,11 @@ import { subscribe } from 'node:diagnostics_channel';
 import { pathToFileURL } from 'node:url';
 import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { ENV } from '../../functions/core/config';
-import { cachedPepper, createHasher } from '../../functions/core/hashing';
-import { randomId } from '../../functions/core/ids';
-import { keyHashItemKey } from '../../functions/core/item-keys';
-import { tokenFormat } from '../../functions/core/token-format';
+import { ENV } from '../../lib/shared/environment';
+import { cachedPepper, createHasher } from '../../functions/domain/hashing';
+import { randomId } from '../../functions/domain/ids';
+import { keyHashItemKey } from '../../lib/shared/item-keys';
+import { credentialFormat } from '../../functions/domain/credential-format';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
 import { ensureTables, tableNames } from '../../lib/local/tables';
 import { authorizerEvent, methodArn } from '../support/events';
@@ -101,7 +101,7 @@ async function importBundle<T>(bundle: string, keysTable: string, instance: stri
 }
 
 async function loadKeys(client: DynamoDBClient, table: string, count: number, hash: (key: string) => Promise<string>): Promise<{ keys: string[]; seconds: number }> {
-  const format = tokenFormat('kg');
+  const format = credentialFormat('kg');
   const keys: string[] = [];
   const requests: WriteRequest[] = [];
   const createdAt = new Date().toISOString();

@@ -13,7 +13,7 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../../lib/functions';
+import { PACKAGE_ROOT as REPO_ROOT } from '../../lib/construct/function-bundles';
 import { buildBundles, measureInit } from './bundles';
 import { runE2e, type E2eResult } from './e2e';
 import type { InProcessOptions, InProcessResult } from './inprocess';

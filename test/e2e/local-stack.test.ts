@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { isAlive, keygateCli, runStackProcess, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
-import { tokenFormat } from '../../functions/core/token-format';
+import { credentialFormat } from '../../functions/domain/credential-format';
 
 /**
  * `npm start` end to end: a child process running DynamoDB Local on disk, the
@@ -105,7 +105,7 @@ test.each([
   ['an empty header', { 'x-api-key': '' }],
   ['garbage', { 'x-api-key': 'not-a-key' }],
   ['a bad checksum', 'checksum'],
-  ['a session token in x-api-key', { 'x-api-key': tokenFormat('kgs').generate() }],
+  ['a session token in x-api-key', { 'x-api-key': credentialFormat('kgs').generate() }],
 ])('%s is 401', async (_, headers) => {
   const sent =
     headers === 'checksum' ? { 'x-api-key': `${appKey.slice(0, -1)}${appKey.endsWith('A') ? 'B' : 'A'}` } : (headers as Record<string, string>);

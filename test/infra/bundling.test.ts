@@ -4,23 +4,24 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
-import { BUNDLING, FUNCTIONS, type FunctionKey } from '../../lib/functions';
-import { KeygateStack } from '../../lib/keygate-stack';
+import { BUNDLING } from '../../lib/build/bundles';
+import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+import { KeygateStack } from '../../lib/construct/keygate-stack';
 import { logicalId, testApp } from './infra-app';
 
 /** The one infra test that runs esbuild for real, through the same NodejsFunction options that deploy. */
 const outdir = mkdtempSync(path.join(tmpdir(), 'keygate-cdk-out-'));
-let assets: Record<FunctionKey, string>;
+let assets: Record<FunctionId, string>;
 /** Each function's environment as deployed, with CloudFormation references replaced by placeholders. */
-let environments: Record<FunctionKey, Record<string, string>>;
+let environments: Record<FunctionId, Record<string, string>>;
 
 beforeAll(() => {
   const app = testApp({ bundle: true, outdir });
   const stack = new KeygateStack(app, 'KeygateBundled');
   const template = Template.fromStack(stack);
-  assets = {} as Record<FunctionKey, string>;
-  environments = {} as Record<FunctionKey, Record<string, string>>;
-  for (const key of Object.keys(FUNCTIONS) as FunctionKey[]) {
+  assets = {} as Record<FunctionId, string>;
+  environments = {} as Record<FunctionId, Record<string, string>>;
+  for (const key of Object.keys(FUNCTIONS) as FunctionId[]) {
     const resource = template.toJSON().Resources[logicalId(stack.auth.functions[key])];
     // The S3 key is `<asset hash>.zip`; the staged (unzipped) bundle is `asset.<asset hash>` in the cloud assembly.
     const hash = String(resource.Properties.Code.S3Key).replace(/\.zip$/, '');
@@ -32,7 +33,7 @@ beforeAll(() => {
 
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-describe.each(Object.keys(FUNCTIONS) as FunctionKey[])('%s bundle', (key) => {
+describe.each(Object.keys(FUNCTIONS) as FunctionId[])('%s bundle', (key) => {
   test('is one minified ES module with its source map, the AWS SDK inside', () => {
     expect(readdirSync(assets[key]).sort()).toEqual(['index.mjs', 'index.mjs.map']);
     const code = readFileSync(path.join(assets[key], 'index.mjs'), 'utf8');

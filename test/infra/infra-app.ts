@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { App, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { KeygateStack, type KeygateStackProps } from '../../lib/keygate-stack';
+import { KeygateStack, type KeygateStackProps } from '../../lib/construct/keygate-stack';
 
 /** The feature flags of cdk.json, so the tests synthesize what `cdk synth` does. */
 export function cdkJsonContext(): Record<string, unknown> {

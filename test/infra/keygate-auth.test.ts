@@ -1,9 +1,10 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ENV } from '../../functions/core/config';
-import { FUNCTIONS, type FunctionKey } from '../../lib/functions';
-import { KeygateAuth, type KeygateAuthProps } from '../../lib/keygate-auth';
+import { ENV } from '../../lib/shared/environment';
+import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, type Statement } from './infra-app';
 
 /** The construct on its own in a stack, next to a RestApi of "the user's". */
@@ -24,8 +25,9 @@ function constructOnly(props: KeygateAuthProps): () => void {
 describe('KeygateAuth with default props', () => {
   let auth: KeygateAuth;
   let template: Template;
+  let stack: Stack;
   beforeAll(() => {
-    ({ auth, template } = synthConstruct());
+    ({ auth, template, stack } = synthConstruct());
   });
 
   const tableId = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => logicalId(auth[which]);
@@ -102,7 +104,7 @@ describe('KeygateAuth with default props', () => {
   });
 
   test('each function gets exactly the environment it reads', () => {
-    const env = (key: FunctionKey) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment?.Variables ?? {};
+    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment?.Variables ?? {};
     expect(env('apiKeyAuthorizer')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('sessionAuthorizer')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.pepperSecretId]: pepper(), [ENV.sessionTokenPrefix]: 'kgs' });
     expect(env('whoami')).toEqual({});
@@ -121,7 +123,7 @@ describe('KeygateAuth with default props', () => {
 
   describe('least privilege, statement by statement', () => {
     /** The role's statements other than writing to its own log group, which is checked once below. */
-    function accessOf(key: FunctionKey): Statement[] {
+    function accessOf(key: FunctionId): Statement[] {
       const { statements, managedPolicies } = roleOf(template, logicalId(auth.functions[key]));
       expect(managedPolicies).toEqual([]);
       const logs = statements.filter((s) => actionsOf(s).every((a) => a.startsWith('logs:')));
@@ -129,7 +131,7 @@ describe('KeygateAuth with default props', () => {
         {
           Effect: 'Allow',
           Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          Resource: { 'Fn::GetAtt': [logicalId(auth.functions[key].logGroup), 'Arn'] },
+          Resource: { 'Fn::GetAtt': [logicalId((auth.functions[key] as lambda.Function).logGroup), 'Arn'] },
         },
       ]);
       return statements.filter((s) => !logs.includes(s)).sort((a, b) => (a.Sid ?? '').localeCompare(b.Sid ?? ''));
@@ -226,7 +228,7 @@ describe('KeygateAuth with default props', () => {
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'GET',
       AuthorizationType: 'CUSTOM',
-      AuthorizerId: { Ref: logicalId(auth.apiKeyAuthorizer) },
+      AuthorizerId: stack.resolve(auth.apiKeyAuthorizer.authorizerId),
       Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
     });
   });
@@ -253,7 +255,7 @@ describe('KeygateAuth with custom props', () => {
       enableSourceMaps: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const env = (key: FunctionKey) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment.Variables;
+    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment.Variables;
     expect(env('apiKeyAuthorizer')[ENV.keyPrefix]).toBe('acme');
     expect(env('createKey')[ENV.keyPrefix]).toBe('acme');
     expect(env('sessionAuthorizer')[ENV.sessionTokenPrefix]).toBe('acmes');

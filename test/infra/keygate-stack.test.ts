@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { AUTHORIZERS, ROUTES, routeResourcePath } from '../../lib/routes';
-import type { KeygateStack } from '../../lib/keygate-stack';
+import { AUTHORIZERS, ROUTES, routeResourcePath } from '../../lib/shared/routes';
+import type { KeygateStack } from '../../lib/construct/keygate-stack';
 import { logicalId, synthKeygateStack } from './infra-app';
 
 let stack: KeygateStack;
@@ -33,7 +33,7 @@ describe('REST API built from the route table', () => {
       HttpMethod: route.method,
       ResourceId: { Ref: resourceId },
       AuthorizationType: 'CUSTOM',
-      AuthorizerId: { Ref: logicalId(stack.auth.authorizers[route.authorizer]) },
+      AuthorizerId: stack.resolve(stack.auth.authorizers[route.authorizer].authorizerId),
       Integration: {
         Type: 'AWS_PROXY',
         IntegrationHttpMethod: 'POST',

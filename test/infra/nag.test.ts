@@ -5,7 +5,7 @@ import { Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { KeygateStack } from '../../lib/keygate-stack';
+import { KeygateStack } from '../../lib/construct/keygate-stack';
 import { synthKeygateStack, testApp } from './infra-app';
 
 let stack: KeygateStack;

@@ -5,14 +5,14 @@ import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as listKeysHandler } from '../../functions/list-keys/index';
 import { handler as whoami } from '../../functions/whoami/index';
-import { KeyNotFound, StoreUnavailable, ValidationError } from '../../functions/core/errors';
-import { apiKeyLookup } from '../../functions/core/credential-lookup';
-import { createHasher } from '../../functions/core/hashing';
-import { keyHashItemKey } from '../../functions/core/item-keys';
-import { KeyStore } from '../../functions/core/key-store';
-import { createKey } from '../../functions/core/keys';
-import { tokenFormat } from '../../functions/core/token-format';
-import { verifyApiKey } from '../../functions/core/verify';
+import { KeyNotFound, StoreUnavailable, ValidationError } from '../../functions/domain/errors';
+import { apiKeyLookup } from '../../functions/stores/credential-lookup';
+import { createHasher } from '../../functions/domain/hashing';
+import { keyHashItemKey } from '../../lib/shared/item-keys';
+import { KeyStore } from '../../functions/stores/key-store';
+import { createKey } from '../../functions/domain/keys';
+import { credentialFormat } from '../../functions/domain/credential-format';
+import { verifyApiKey } from '../../functions/domain/verify';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
@@ -20,7 +20,7 @@ import type { TableNames } from '../../lib/local/tables';
 let client: DynamoDBClient;
 let tables: TableNames;
 let store: KeyStore;
-const keyFormat = tokenFormat('kg');
+const keyFormat = credentialFormat('kg');
 const hash = createHasher(async () => process.env.KEYGATE_LOCAL_PEPPER!);
 
 beforeAll(async () => {
@@ -85,7 +85,7 @@ describe('api-key authorizer', () => {
     ['missing', {}],
     ['empty', { 'x-api-key': '' }],
     ['garbage', { 'x-api-key': 'hello' }],
-    ['a session-token-shaped value', { 'x-api-key': tokenFormat('kgs').generate() }],
+    ['a session-token-shaped value', { 'x-api-key': credentialFormat('kgs').generate() }],
     ['a well-formed key that was never issued', { 'x-api-key': keyFormat.generate() }],
   ])('%s → 401', async (_label, headers) => {
     expect(await gatewayOutcome(apiKeyAuthorizer, authorizerEvent(headers))).toEqual({ status: 401 });

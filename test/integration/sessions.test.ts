@@ -6,19 +6,19 @@ import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sdkUsersMe } from '../../functions/sdkusers-me/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
-import { sessionLookup } from '../../functions/core/credential-lookup';
-import { createHasher } from '../../functions/core/hashing';
-import { sessionItemKey } from '../../functions/core/item-keys';
-import { logger } from '../../functions/core/runtime';
-import { verifySessionToken } from '../../functions/core/verify';
-import { tokenFormat } from '../../functions/core/token-format';
+import { sessionLookup } from '../../functions/stores/credential-lookup';
+import { createHasher } from '../../functions/domain/hashing';
+import { sessionItemKey } from '../../lib/shared/item-keys';
+import { logger } from '../../functions/lambda/services';
+import { verifySessionToken } from '../../functions/domain/verify';
+import { credentialFormat } from '../../functions/domain/credential-format';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 
 let client: DynamoDBClient;
 let tables: TableNames;
-const sessionFormat = tokenFormat('kgs');
+const sessionFormat = credentialFormat('kgs');
 const hash = createHasher(async () => process.env.KEYGATE_LOCAL_PEPPER!);
 
 beforeAll(async () => {
@@ -123,7 +123,7 @@ describe('sdkusers/auth and the session authorizer', () => {
 
   test.each([
     ['no header', {}],
-    ['an API key instead of a token', { Authorization: `Bearer ${tokenFormat('kg').generate()}` }],
+    ['an API key instead of a token', { Authorization: `Bearer ${credentialFormat('kg').generate()}` }],
     ['a token that was never issued', { Authorization: `Bearer ${sessionFormat.generate()}` }],
     ['a token without the Bearer scheme', { Authorization: sessionFormat.generate() }],
     ['garbage', { Authorization: 'Bearer nope' }],

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
-import { tokenFormat } from '../../functions/core/token-format';
+import { credentialFormat } from '../../functions/domain/credential-format';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     if (auth.status !== 200) throw new Error(`sdkusers/auth answered ${auth.status}`);
     const { authToken } = (await auth.json()) as { authToken: string };
 
-    const keyFormat = tokenFormat('kg');
+    const keyFormat = credentialFormat('kg');
     const garbage = () => randomBytes(1 + Math.floor(Math.random() * 60)).toString('base64');
     const cases: Case[] = [
       { name: 'valid key', method: 'GET', path: api('demo', 'whoami'), headers: { 'x-api-key': demoKey }, status: 200, body200: (b) => b.appUid === 'demo' && b.role === 'app-owner', weight: 6 },
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       { name: 'near-miss key', method: 'GET', path: api('demo', 'whoami'), headers: { 'x-api-key': `${demoKey.slice(0, 10)}${demoKey[10] === 'A' ? 'B' : 'A'}${demoKey.slice(11)}` }, status: 401, weight: 1 },
       { name: 'session me', method: 'GET', path: api('demo', 'sdkusers/me'), headers: { authorization: `Bearer ${authToken}` }, status: 200, body200: (b) => b.externalId === 'load-user', weight: 5 },
       { name: 'session on other app', method: 'GET', path: api('load-other', 'sdkusers/me'), headers: { authorization: `Bearer ${authToken}` }, status: 403, weight: 1 },
-      { name: 'bad session', method: 'GET', path: api('demo', 'sdkusers/me'), headers: () => ({ authorization: `Bearer ${tokenFormat('kgs').generate()}` }), status: 401, weight: 1 },
+      { name: 'bad session', method: 'GET', path: api('demo', 'sdkusers/me'), headers: () => ({ authorization: `Bearer ${credentialFormat('kgs').generate()}` }), status: 401, weight: 1 },
       { name: 'key as session', method: 'GET', path: api('demo', 'sdkusers/me'), headers: { authorization: `Bearer ${demoKey}` }, status: 401, weight: 1 },
       {
         name: 'session auth',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { tokenFormat } from '../../functions/core/token-format';
+import { credentialFormat } from '../../functions/domain/credential-format';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
@@ -54,8 +54,8 @@ test.each([
   secrets.reset();
   arrange();
   output.clear();
-  const wellFormedKey = tokenFormat('kg').generate();
-  const wellFormedToken = tokenFormat('kgs').generate();
+  const wellFormedKey = credentialFormat('kg').generate();
+  const wellFormedToken = credentialFormat('kgs').generate();
 
   expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(wellFormedKey))).toEqual({ status: 500 });
   expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(wellFormedToken))).toEqual({ status: 500 });

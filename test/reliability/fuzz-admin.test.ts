@@ -4,7 +4,7 @@ import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as listKeysHandler } from '../../functions/list-keys/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
-import { ValidationError } from '../../functions/core/errors';
+import { ValidationError } from '../../functions/domain/errors';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';

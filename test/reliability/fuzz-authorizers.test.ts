@@ -6,13 +6,13 @@ import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
 import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
-import { createHasher } from '../../functions/core/hashing';
-import { KeyStore } from '../../functions/core/key-store';
-import { createKey } from '../../functions/core/keys';
-import { SessionStore } from '../../functions/core/session-store';
-import { issueSession } from '../../functions/core/sessions';
-import { tokenFormat } from '../../functions/core/token-format';
-import { UserStore } from '../../functions/core/users';
+import { createHasher } from '../../functions/domain/hashing';
+import { KeyStore } from '../../functions/stores/key-store';
+import { createKey } from '../../functions/domain/keys';
+import { SessionStore } from '../../functions/stores/session-store';
+import { issueSession } from '../../functions/domain/sessions';
+import { credentialFormat } from '../../functions/domain/credential-format';
+import { UserStore } from '../../functions/stores/user-store';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
 import { gatewayOutcome, methodArn } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
@@ -33,8 +33,8 @@ type App = (typeof APPS)[number];
 
 let client: DynamoDBClient;
 let tables: TableNames;
-const keyFormat = tokenFormat('kg');
-const sessionFormat = tokenFormat('kgs');
+const keyFormat = credentialFormat('kg');
+const sessionFormat = credentialFormat('kgs');
 const hash = createHasher(async () => process.env.KEYGATE_LOCAL_PEPPER!);
 
 /** Live credentials and the app each belongs to; dead ones (deleted, expired) must never pass. */
@@ -128,7 +128,7 @@ function valueGenerators(): Record<string, { arb: fc.Arbitrary<string>; runs: nu
       arb: fc.oneof(
         // The live secret under the other prefix, with a correct checksum for that prefix: well formed, never issued.
         fc.tuple(seed(), fc.constantFrom('kg', 'kgs', 'kgx', 'k', 'gk')).map(([v, p]) => `${p}_${secretOf(v)}${checksum62(`${p}_${secretOf(v)}`)}`),
-        fc.stringMatching(/^[a-z][a-z0-9]{0,15}$/).map((p) => tokenFormat(p).generate()),
+        fc.stringMatching(/^[a-z][a-z0-9]{0,15}$/).map((p) => credentialFormat(p).generate()),
       ),
       runs: 2500,
     },

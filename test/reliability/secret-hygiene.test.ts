@@ -7,7 +7,7 @@ import { handler as listKeysHandler } from '../../functions/list-keys/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sdkUsersMe } from '../../functions/sdkusers-me/index';
 import { handler as whoami } from '../../functions/whoami/index';
-import { logger } from '../../functions/core/runtime';
+import { logger } from '../../functions/lambda/services';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';

@@ -1,6 +1,6 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ENV } from '../../functions/core/config';
+import { ENV } from '../../lib/shared/environment';
 import { ensureTables, type TableNames } from '../../lib/local/tables';
 
 /** The table names test-env.ts chose for this test file. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ENV } from '../../functions/core/config';
+import { ENV } from '../../lib/shared/environment';
 
 /**
  * Runs before each test file: dummy AWS credentials for DynamoDB Local, a

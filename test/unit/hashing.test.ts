@@ -1,9 +1,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { ENV } from '../../functions/core/config';
-import { ConfigurationError, PepperUnavailable } from '../../functions/core/errors';
-import { cachedPepper, createHasher, pepperFromEnvironment } from '../../functions/core/hashing';
-import { readSecretsManagerSecret } from '../../functions/core/runtime';
+import { ENV } from '../../lib/shared/environment';
+import { ConfigurationError, PepperUnavailable } from '../../functions/domain/errors';
+import { cachedPepper, createHasher, pepperFromEnvironment } from '../../functions/domain/hashing';
+import { readSecretsManagerSecret } from '../../functions/lambda/services';
 
 const PEPPER_A = 'a'.repeat(40);
 const PEPPER_B = 'b'.repeat(40);

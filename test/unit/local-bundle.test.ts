@@ -1,8 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { BUNDLING } from '../../lib/functions';
-import { buildFunctions, esbuildOptions } from '../../lib/local/bundle';
+import { BUNDLING, buildFunctions, esbuildOptions } from '../../lib/build/bundles';
 
 /** The local stack's build: BUNDLING mapped to esbuild, and reuse of unchanged bundles. */
 let outDir: string;
@@ -31,7 +30,7 @@ test('esbuildOptions carries every BUNDLING option', () => {
 });
 
 test('builds <name>/index.mjs as an ES module with the banner and a source map; reuses it while nothing changed', async () => {
-  const first = await buildFunctions(outDir, ['whoami'], { reuse: true });
+  const first = await buildFunctions({ outDir, functions: ['whoami'], reuse: true });
   expect(first.reused).toBe(false);
   const bundlePath = path.join(outDir, 'whoami', 'index.mjs');
   expect(first.functions.map((fn) => fn.bundlePath)).toEqual([bundlePath]);
@@ -40,9 +39,9 @@ test('builds <name>/index.mjs as an ES module with the banner and a source map; 
   expect(code).toMatch(/export\s*\{[^}]*as handler/);
   expect(readFileSync(`${bundlePath}.map`, 'utf8')).toContain('functions/whoami/index.ts');
 
-  expect((await buildFunctions(outDir, ['whoami'], { reuse: true })).reused).toBe(true);
+  expect((await buildFunctions({ outDir, functions: ['whoami'], reuse: true })).reused).toBe(true);
   // Without reuse it always builds.
-  expect((await buildFunctions(outDir, ['whoami'])).reused).toBe(false);
+  expect((await buildFunctions({ outDir, functions: ['whoami'] })).reused).toBe(false);
 
   // An input whose recorded mtime no longer matches forces a rebuild.
   const stampPath = path.join(outDir, '.keygate-build.json');
@@ -50,6 +49,6 @@ test('builds <name>/index.mjs as an ES module with the banner and a source map; 
   const source = Object.keys(stamp.inputs).find((file) => file.endsWith(path.join('functions', 'whoami', 'index.ts')))!;
   stamp.inputs[source][0] -= 1000;
   writeFileSync(stampPath, JSON.stringify(stamp));
-  expect((await buildFunctions(outDir, ['whoami'], { reuse: true })).reused).toBe(false);
-  expect((await buildFunctions(outDir, ['whoami'], { reuse: true })).reused).toBe(true);
+  expect((await buildFunctions({ outDir, functions: ['whoami'], reuse: true })).reused).toBe(false);
+  expect((await buildFunctions({ outDir, functions: ['whoami'], reuse: true })).reused).toBe(true);
 });

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { run } from '../../lib/local/cli';
+import { run } from '../../lib/admin/cli';
 import { freePort } from '../../lib/local/dynamodb-local';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
 

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FunctionKey } from '../../lib/functions';
+import type { FunctionId } from '../../lib/shared/functions';
 import { createLocalGateway, parseProxyResult } from '../../lib/local/gateway';
 import type { LambdaHandler } from '../../lib/local/lambda-runtime';
-import { ROUTES } from '../../lib/routes';
+import { ROUTES } from '../../lib/shared/routes';
 
 /**
  * The local API Gateway's REST semantics, driven with small fake handlers over
@@ -25,11 +25,11 @@ function allowApp(appUid: string, context: Record<string, unknown> = { appUid, k
 
 let server: Server;
 let baseUrl: string;
-let handlers: Partial<Record<FunctionKey, LambdaHandler>>;
-let calls: { name: FunctionKey; event: any }[];
+let handlers: Partial<Record<FunctionId, LambdaHandler>>;
+let calls: { name: FunctionId; event: any }[];
 const log: string[] = [];
 
-function spy(name: FunctionKey, impl: (event: any) => unknown): LambdaHandler {
+function spy(name: FunctionId, impl: (event: any) => unknown): LambdaHandler {
   return async (event) => {
     calls.push({ name, event });
     return impl(event);
@@ -40,7 +40,7 @@ beforeAll(async () => {
   server = createLocalGateway({
     routes: ROUTES,
     // Resolved per request, so each test sets its own handlers.
-    handlers: new Proxy({} as Partial<Record<FunctionKey, LambdaHandler>>, { get: (_, name) => handlers[name as FunctionKey] }),
+    handlers: new Proxy({} as Partial<Record<FunctionId, LambdaHandler>>, { get: (_, name) => handlers[name as FunctionId] }),
     integrationTimeoutMs: 300,
     log: (line) => log.push(line),
   });

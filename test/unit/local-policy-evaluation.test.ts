@@ -1,5 +1,5 @@
 import { evaluatePolicy, iamWildcardMatch, InvalidPolicy } from '../../lib/local/policy-evaluation';
-import { appScopedResource } from '../../functions/core/policy';
+import { appScopedResources } from '../../functions/lambda/policy';
 
 const ARN = 'arn:aws:execute-api:us-east-1:123456789012:local/local/GET/api/v1/appuid/app1/whoami';
 
@@ -24,12 +24,14 @@ describe('iamWildcardMatch', () => {
 
 describe('evaluatePolicy', () => {
   test("the keygate authorizer's app-scoped Allow covers every route of that app and no other app", () => {
-    const own = policy(allow(appScopedResource(ARN, 'app1')));
+    const own = policy(allow(appScopedResources(ARN, 'app1')));
     expect(evaluatePolicy(own, ARN)).toBe('allow');
     expect(evaluatePolicy(own, ARN.replace('GET/', 'POST/').replace('whoami', 'sdkusers/auth'))).toBe('allow');
     expect(evaluatePolicy(own, ARN.replace('app1', 'app2'))).toBe('implicitDeny');
     // A prefix of another app's id is not that app.
     expect(evaluatePolicy(own, ARN.replace('app1', 'app10'))).toBe('implicitDeny');
+    // The app prefix must follow the verb directly: a path that merely contains it is another route.
+    expect(evaluatePolicy(own, ARN.replace('GET/api/', 'GET/other/api/'))).toBe('implicitDeny');
   });
 
   test('Deny wins over Allow', () => {

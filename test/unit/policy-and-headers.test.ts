@@ -1,36 +1,44 @@
-import { bearerToken, singleHeader } from '../../functions/core/headers';
-import { allowAppPolicy, appScopedResource } from '../../functions/core/policy';
+import { bearerToken, singleHeader } from '../../functions/lambda/headers';
+import { allowAppPolicy, appScopedResources, HTTP_VERBS } from '../../functions/lambda/policy';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/api/v1/appuid/app-a/whoami';
 
 describe('app-scoped policy', () => {
-  test('allows every method and path of the key’s own app, on the same API and stage', () => {
-    expect(appScopedResource(METHOD_ARN, 'app-a')).toBe('arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/api/v1/appuid/app-a/*');
+  const own = (appUid: string) => HTTP_VERBS.map((verb) => `arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/${verb}/api/v1/appuid/${appUid}/*`);
+
+  test('allows every verb and path of the key’s own app, one resource per verb, on the same API and stage', () => {
+    expect(appScopedResources(METHOD_ARN, 'app-a')).toEqual(own('app-a'));
+  });
+
+  test('no resource has a wildcard between the stage and the app prefix', () => {
+    for (const resource of appScopedResources(METHOD_ARN, 'app-a')) {
+      expect(resource).toMatch(/^arn:aws:execute-api:eu-west-1:123456789012:abc123\/prod\/[A-Z]+\/api\/v1\/appuid\/app-a\/\*$/);
+    }
   });
 
   test('is built from the key’s app, not from the requested path', () => {
-    expect(appScopedResource(METHOD_ARN, 'app-b')).toBe('arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/api/v1/appuid/app-b/*');
+    expect(appScopedResources(METHOD_ARN, 'app-b')).toEqual(own('app-b'));
   });
 
   test('an Allow result carries principal and context', () => {
     const result = allowAppPolicy('key_1', METHOD_ARN, 'app-a', { appUid: 'app-a', keyId: 'key_1', role: 'app-owner' });
     expect(result.principalId).toBe('key_1');
     expect(result.policyDocument.Statement).toEqual([
-      { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/api/v1/appuid/app-a/*' },
+      { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: own('app-a') },
     ]);
     expect(result.context).toEqual({ appUid: 'app-a', keyId: 'key_1', role: 'app-owner' });
   });
 
   test.each([['*'], ['a/b'], ['a*'], [''], ['x'.repeat(129)]])('refuses to widen the grant for appUid %p', (appUid) => {
-    expect(() => appScopedResource(METHOD_ARN, appUid)).toThrow('refusing to build a policy for an invalid appUid');
+    expect(() => appScopedResources(METHOD_ARN, appUid)).toThrow('refusing to build a policy for an invalid appUid');
   });
 
   test('refuses an appUid that is not a string', () => {
-    expect(() => appScopedResource(METHOD_ARN, undefined as unknown as string)).toThrow('refusing to build a policy for an invalid appUid');
+    expect(() => appScopedResources(METHOD_ARN, undefined as unknown as string)).toThrow('refusing to build a policy for an invalid appUid');
   });
 
   test('refuses a method ARN it cannot scope', () => {
-    expect(() => appScopedResource('not-an-arn', 'app-a')).toThrow('methodArn is not an execute-api method ARN');
+    expect(() => appScopedResources('not-an-arn', 'app-a')).toThrow('methodArn is not an execute-api method ARN');
   });
 });
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import { CHECKSUM_LENGTH, SECRET_LENGTH, tokenFormat } from '../../functions/core/token-format';
+import { CHECKSUM_LENGTH, SECRET_LENGTH, credentialFormat } from '../../functions/domain/credential-format';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const keys = tokenFormat('kg');
-const sessions = tokenFormat('kgs');
+const keys = credentialFormat('kg');
+const sessions = credentialFormat('kgs');
 
 describe('token format', () => {
   test('a generated key is prefix, 43-char base62 secret and 6-char base62 checksum', () => {
@@ -86,6 +86,6 @@ describe('token format', () => {
   });
 
   test.each([[''], ['KG'], ['1kg'], ['kg_x'], ['averyveryverylongprefix']])('prefix %p is refused', (prefix) => {
-    expect(() => tokenFormat(prefix)).toThrow(`prefix must be 1-16 lowercase letters or digits starting with a letter, got '${prefix}'`);
+    expect(() => credentialFormat(prefix)).toThrow(`prefix must be 1-16 lowercase letters or digits starting with a letter, got '${prefix}'`);
   });
 });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { readLocalStackInfo, type LocalStackInfo } from '../../../lib/local/home';
-import { run } from '../../../lib/local/cli';
+import { run } from '../../../lib/admin/cli';
 
 /**
  * `npm start` as a child process (jest cannot import the .mjs bundles

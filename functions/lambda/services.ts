@@ -1,8 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ENV, keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
-import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from './hashing';
-import { tokenFormat, type TokenFormat } from './token-format';
+import { ENV } from '../../lib/shared/environment';
+import { keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
+import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
 
 /**
  * Wiring from the process environment to the core. Handlers call these once at
@@ -29,19 +30,19 @@ export const readSecretsManagerSecret: SecretReader = async (secretId) => {
   }
 };
 
-export interface Runtime {
+export interface Services {
   /** The bare client; stores wrap it in a document client (see document-client.ts), authorizers use it as is. */
   readonly dynamodb: DynamoDBClient;
   readonly hash: Hasher;
-  readonly keyFormat: TokenFormat;
-  readonly sessionFormat: TokenFormat;
+  readonly keyFormat: CredentialFormat;
+  readonly sessionFormat: CredentialFormat;
   readonly sessionLifetimeSeconds: number;
   /** Table names, read from the environment when accessed: each function is given only the tables it may touch. */
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
 }
 
 /** Builds the dependencies every handler draws from. A missing table name fails when that table is asked for. */
-export function runtimeFromEnvironment(env: Env = process.env, readSecret: SecretReader = readSecretsManagerSecret): Runtime {
+export function servicesFromEnvironment(env: Env = process.env, readSecret: SecretReader = readSecretsManagerSecret): Services {
   // The SDK reads AWS_ENDPOINT_URL_DYNAMODB itself; the local stack and tests use it to reach DynamoDB Local.
   // Bounded waits: a DynamoDB that accepts connections but never answers must fail the request, not hang it until the Lambda timeout.
   const dynamodb = new DynamoDBClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } });
@@ -59,8 +60,8 @@ export function runtimeFromEnvironment(env: Env = process.env, readSecret: Secre
   return {
     dynamodb,
     hash: createHasher(pepperFromEnvironment(env, readSecret)),
-    keyFormat: tokenFormat(keyPrefixFrom(env)),
-    sessionFormat: tokenFormat(sessionTokenPrefixFrom(env)),
+    keyFormat: credentialFormat(keyPrefixFrom(env)),
+    sessionFormat: credentialFormat(sessionTokenPrefixFrom(env)),
     sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),
     tables,
   };

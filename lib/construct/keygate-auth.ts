@@ -1,17 +1,17 @@
+import { existsSync } from 'node:fs';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../functions/core/config';
-import { assertValidPrefix } from '../functions/core/token-format';
-import { BUNDLING, FUNCTIONS, NODE_RUNTIME_MAJOR, REPO_ROOT, entryPath, type FunctionKey } from './functions';
-import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from './routes';
-import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type KeyAttribute, type TableDefinition } from './tables';
+import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../shared/environment';
+import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
+import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from '../shared/routes';
+import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
+import { bundleDirectory, bundleFile } from './function-bundles';
 
 /** API Gateway's upper bound for an authorizer result cache TTL. */
 export const MAX_AUTHORIZER_CACHE_TTL_SECONDS = 3600;
@@ -100,6 +100,39 @@ export interface KeygateAuthProps {
    * @default false
    */
   readonly enableSourceMaps?: boolean;
+
+  /**
+   * An existing keys table to use instead of creating one, for example the
+   * table a destroyed keygate stack retained (`Table.fromTableName`). It must
+   * have keygate's key schema (`pk`/`sk`, both strings). Together with the
+   * pepper that made its hashes (`pepperSecret`), every key in it keeps working.
+   *
+   * @default a new table, retained on delete, with deletion protection
+   */
+  readonly keysTable?: dynamodb.ITable;
+
+  /**
+   * An existing sessions table (partition key `pk`, TTL on `expiresAtEpoch`).
+   *
+   * @default a new table
+   */
+  readonly sessionsTable?: dynamodb.ITable;
+
+  /**
+   * An existing users table (`pk`/`sk`, both strings).
+   *
+   * @default a new table, retained on delete, with deletion protection
+   */
+  readonly usersTable?: dynamodb.ITable;
+
+  /**
+   * An existing pepper secret (`Secret.fromSecretNameV2` or
+   * `Secret.fromSecretCompleteArn`): the one whose value made the stored key
+   * and session hashes. Without the same pepper, no stored key verifies.
+   *
+   * @default a new secret of 64 random alphanumerics, retained on delete
+   */
+  readonly pepperSecret?: secretsmanager.ISecret;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -112,24 +145,6 @@ export interface AddRoutesOptions {
   readonly parent?: apigateway.IResource;
 }
 
-/**
- * The esbuild options of `BUNDLING` (lib/functions.ts) expressed as CDK
- * `NodejsFunction` bundling options: the one place they are mapped.
- */
-export function nodejsBundlingOptions(): nodejs.BundlingOptions {
-  return {
-    format: BUNDLING.format === 'esm' ? nodejs.OutputFormat.ESM : nodejs.OutputFormat.CJS,
-    target: BUNDLING.target,
-    minify: BUNDLING.minify,
-    sourceMap: BUNDLING.sourcemap,
-    sourcesContent: BUNDLING.sourcesContent,
-    mainFields: [...BUNDLING.mainFields],
-    // Empty: the AWS SDK v3 is bundled (and tree-shaken) rather than taken from the runtime.
-    externalModules: [...BUNDLING.externalModules],
-    banner: BUNDLING.banner,
-  };
-}
-
 /** The Lambda runtime matching `NODE_RUNTIME_MAJOR`, the major version the bundles target. */
 export function lambdaRuntime(): lambda.Runtime {
   const name = `nodejs${NODE_RUNTIME_MAJOR}.x`;
@@ -139,11 +154,8 @@ export function lambdaRuntime(): lambda.Runtime {
 }
 
 function validatePrefix(propName: string, prefix: string): void {
-  try {
-    assertValidPrefix(prefix);
-  } catch (error) {
-    throw new Error(`KeygateAuth: ${propName}: ${(error as Error).message}`);
-  }
+  const problem = credentialPrefixProblem(prefix);
+  if (problem) throw new Error(`KeygateAuth: ${propName}: ${problem}`);
 }
 
 function wholeSeconds(propName: string, duration: Duration): number {
@@ -157,7 +169,7 @@ function wholeSeconds(propName: string, duration: Duration): number {
   return millis / 1000;
 }
 
-function attributeType(type: KeyAttribute['type']): dynamodb.AttributeType {
+function attributeType(type: ItemKeyAttribute['type']): dynamodb.AttributeType {
   switch (type) {
     case 'S':
       return dynamodb.AttributeType.STRING;
@@ -184,21 +196,30 @@ interface FunctionAccess {
  * `deleteKeyFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
-  public readonly keysTable: dynamodb.Table;
-  public readonly sessionsTable: dynamodb.Table;
-  public readonly usersTable: dynamodb.Table;
-  /** HMAC pepper of key and token hashes, generated by Secrets Manager. Always retained. */
-  public readonly pepperSecret: secretsmanager.Secret;
-  /** Every keygate function, by its key in `FUNCTIONS`. */
-  public readonly functions: Readonly<Record<FunctionKey, nodejs.NodejsFunction>>;
-  public readonly createKeyFunction: nodejs.NodejsFunction;
-  public readonly listKeysFunction: nodejs.NodejsFunction;
-  public readonly deleteKeyFunction: nodejs.NodejsFunction;
+  public readonly keysTable: dynamodb.ITable;
+  public readonly sessionsTable: dynamodb.ITable;
+  public readonly usersTable: dynamodb.ITable;
+  /** HMAC pepper of key and token hashes. Always retained. */
+  public readonly pepperSecret: secretsmanager.ISecret;
+  /** Every keygate function, by its id in `FUNCTIONS`. */
+  public readonly functions: Readonly<Record<FunctionId, lambda.IFunction>>;
+  public readonly createKeyFunction: lambda.IFunction;
+  public readonly listKeysFunction: lambda.IFunction;
+  public readonly deleteKeyFunction: lambda.IFunction;
   /** REQUEST authorizer for the `x-api-key` header. */
-  public readonly apiKeyAuthorizer: apigateway.RequestAuthorizer;
+  public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
   /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
-  public readonly sessionAuthorizer: apigateway.RequestAuthorizer;
-  public readonly authorizers: Readonly<Record<AuthorizerKind, apigateway.RequestAuthorizer>>;
+  public readonly sessionAuthorizer: apigateway.IAuthorizer;
+  public readonly authorizers: Readonly<Record<AuthorizerKind, apigateway.IAuthorizer>>;
+  /**
+   * Method options that put one of your own methods behind the API-key
+   * authorizer: `resource.addMethod('GET', integration, auth.apiKeyMethodOptions)`.
+   * The method must sit under `/api/v1/appuid/{appUid}/`: the Allow covers
+   * the key's own app's paths only.
+   */
+  public readonly apiKeyMethodOptions: apigateway.MethodOptions;
+  /** The same for the session authorizer (`Authorization: Bearer <session token>`). */
+  public readonly sessionMethodOptions: apigateway.MethodOptions;
 
   constructor(scope: Construct, id: string, props: KeygateAuthProps = {}) {
     super(scope, id);
@@ -224,21 +245,10 @@ export class KeygateAuth extends Construct {
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
 
-    this.keysTable = this.table(KEYS_TABLE, removalPolicy);
-    this.sessionsTable = this.table(SESSIONS_TABLE, removalPolicy);
-    this.usersTable = this.table(USERS_TABLE, removalPolicy);
-
-    this.pepperSecret = new secretsmanager.Secret(this, 'Pepper', {
-      description: 'keygate: HMAC pepper of API-key and session-token hashes. Deleting it invalidates every key.',
-      // 64 alphanumerics (~380 bits); the functions refuse a pepper under 32 characters.
-      generateSecretString: { passwordLength: 64, excludePunctuation: true },
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    Validations.of(this.pepperSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'The pepper keys the HMAC of every stored API-key and session-token hash; rotating it would silently invalidate every issued key and session. Rotation needs dual-pepper verification, which keygate does not have yet.',
-    });
+    this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
+    this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
+    this.usersTable = props.usersTable ?? this.table(USERS_TABLE, removalPolicy);
+    this.pepperSecret = props.pepperSecret ?? this.newPepperSecret();
 
     this.functions = this.createFunctions({
       keyPrefix,
@@ -262,6 +272,8 @@ export class KeygateAuth extends Construct {
     this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
     this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
     this.authorizers = { apiKey: this.apiKeyAuthorizer, session: this.sessionAuthorizer };
+    this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer };
+    this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer };
   }
 
   /**
@@ -275,17 +287,14 @@ export class KeygateAuth extends Construct {
    * wrong field would come back in the 400 and land in logs. The function's
    * 400 names the field and never the value, locally and deployed alike.
    */
-  public addRoutes(api: apigateway.RestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
+  public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
     return ROUTES.map((route) => {
       const resource = parent.resourceForPath(routeResourcePath(route));
       const method = resource.addMethod(
         route.method,
         new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true, allowTestInvoke: false }),
-        {
-          authorizationType: apigateway.AuthorizationType.CUSTOM,
-          authorizer: this.authorizers[route.authorizer],
-        },
+        route.authorizer === 'apiKey' ? this.apiKeyMethodOptions : this.sessionMethodOptions,
       );
       Validations.of(method).acknowledge({
         id: 'AwsSolutions-COG4',
@@ -293,6 +302,21 @@ export class KeygateAuth extends Construct {
       });
       return method;
     });
+  }
+
+  private newPepperSecret(): secretsmanager.ISecret {
+    const secret = new secretsmanager.Secret(this, 'Pepper', {
+      description: 'keygate: HMAC pepper of API-key and session-token hashes. Deleting it invalidates every key.',
+      // 64 alphanumerics (~380 bits); the functions refuse a pepper under 32 characters.
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The pepper keys the HMAC of every stored API-key and session-token hash; rotating it would silently invalidate every issued key and session. Rotation needs dual-pepper verification, which keygate does not have yet.',
+    });
+    return secret;
   }
 
   private table(definition: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {
@@ -319,7 +343,7 @@ export class KeygateAuth extends Construct {
     removalPolicy: RemovalPolicy;
     logRetention: logs.RetentionDays;
     enableSourceMaps: boolean;
-  }): Record<FunctionKey, nodejs.NodejsFunction> {
+  }): Record<FunctionId, lambda.IFunction> {
     const keys = this.keysTable.tableArn;
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
@@ -332,7 +356,7 @@ export class KeygateAuth extends Construct {
       });
 
     // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
-    const access: Record<FunctionKey, FunctionAccess> = {
+    const access: Record<FunctionId, FunctionAccess> = {
       apiKeyAuthorizer: {
         environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
         // Only the hash items: the authorizer cannot read app#... items or anything else.
@@ -379,9 +403,8 @@ export class KeygateAuth extends Construct {
     };
 
     const runtime = lambdaRuntime();
-    const bundling = nodejsBundlingOptions();
-    const made = {} as Record<FunctionKey, nodejs.NodejsFunction>;
-    for (const key of Object.keys(FUNCTIONS) as FunctionKey[]) {
+    const made = {} as Record<FunctionId, lambda.IFunction>;
+    for (const key of Object.keys(FUNCTIONS) as FunctionId[]) {
       const definition = FUNCTIONS[key];
       const id = constructId(key);
       const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: options.logRetention, removalPolicy: options.removalPolicy });
@@ -393,9 +416,13 @@ export class KeygateAuth extends Construct {
       logGroup.grantWrite(role);
       for (const statement of access[key].statements) role.addToPolicy(statement);
 
-      const fn = new nodejs.NodejsFunction(this, id, {
-        entry: entryPath(definition),
-        handler: 'handler',
+      if (!existsSync(bundleFile(definition))) {
+        throw new Error(`KeygateAuth: the ${definition.name} bundle is missing (${bundleFile(definition)}); run 'npm run build' in the keygate package`);
+      }
+      // The prebuilt bundle, byte for byte what the tests and the local stack run: no bundler at synth time.
+      const fn = new lambda.Function(this, id, {
+        code: lambda.Code.fromAsset(bundleDirectory(definition)),
+        handler: BUNDLE_HANDLER,
         description: definition.description,
         runtime,
         architecture: lambda.Architecture.ARM_64,
@@ -407,9 +434,6 @@ export class KeygateAuth extends Construct {
           ...access[key].environment,
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },
-        projectRoot: REPO_ROOT,
-        depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
-        bundling,
       });
       made[key] = fn;
     }
@@ -418,6 +442,6 @@ export class KeygateAuth extends Construct {
 }
 
 /** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */
-function constructId(key: FunctionKey): string {
+function constructId(key: FunctionId): string {
   return `${key.charAt(0).toUpperCase()}${key.slice(1)}Function`;
 }

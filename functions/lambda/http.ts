@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { ConfigurationError, KeygateError, ValidationError } from './errors';
+import { ConfigurationError, KeygateError, ValidationError } from '../domain/errors';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyResult {
   return {

@@ -2,13 +2,13 @@ import * as z from 'zod/mini';
 import { ValidationError } from './errors';
 import type { Hasher } from './hashing';
 import { randomId } from './ids';
-import type { KeyMetadata, KeyPage, KeyStore } from './key-store';
-import type { TokenFormat } from './token-format';
+import type { KeyMetadata, KeyPage, KeyStore } from '../stores/key-store';
+import type { CredentialFormat } from './credential-format';
 import { appUidSchema, keyIdSchema, parseInput } from './validation';
 
 /** The admin operations of DESIGN §5, free of any Lambda event shape. */
 export interface KeyAdminDeps {
-  readonly keyFormat: TokenFormat;
+  readonly keyFormat: CredentialFormat;
   readonly hash: Hasher;
   readonly store: KeyStore;
   readonly now: () => Date;

@@ -1,4 +1,4 @@
-import { StoreUnavailable } from './errors';
+import { StoreUnavailable } from '../domain/errors';
 
 /** True when a TransactWriteItems was cancelled because one of its conditions failed. */
 export function isConditionFailure(error: unknown): boolean {

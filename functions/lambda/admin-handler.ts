@@ -1,5 +1,5 @@
-import { KeygateError } from './errors';
-import { logger } from './runtime';
+import { KeygateError } from '../domain/errors';
+import { logger } from './services';
 
 /**
  * Wraps an admin operation as a Lambda handler: the payload is the input, the

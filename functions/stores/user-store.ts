@@ -1,7 +1,7 @@
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { storeError } from './dynamo-errors';
-import { randomId } from './ids';
-import { userItemKey } from './item-keys';
+import { storeError } from './dynamodb-errors';
+import { randomId } from '../domain/ids';
+import { userItemKey } from '../../lib/shared/item-keys';
 
 /** How the customer's server names a user: its own id, or (deprecated) an email. */
 export type UserIdentity = { readonly externalId: string } | { readonly userEmail: string };

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { keygateHome, readLocalStackInfo } from './home';
+import { keygateHome, readLocalStackInfo } from '../local/home';
 
 /**
  * The admin CLI (DESIGN §6). Both modes invoke the admin Lambda functions

@@ -1,3 +1,4 @@
+import { credentialPrefixProblem } from '../../lib/shared/environment';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { BASE62 } from './ids';
@@ -18,14 +19,12 @@ export const CHECKSUM_LENGTH = 6;
 /** Characters of the secret shown to admins to tell keys apart. */
 export const DISPLAY_SECRET_CHARS = 8;
 
-const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
 const BASE62_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < BASE62.length; i++) BASE62_VALUE[BASE62.charCodeAt(i)] = i;
 
 export function assertValidPrefix(prefix: string): void {
-  if (!PREFIX_PATTERN.test(prefix)) {
-    throw new Error(`prefix must be 1-16 lowercase letters or digits starting with a letter, got '${prefix}'`);
-  }
+  const problem = credentialPrefixProblem(prefix);
+  if (problem) throw new Error(problem);
 }
 
 function toFixedBase62(value: bigint, width: number): string {
@@ -61,7 +60,7 @@ function isBase62(text: string): boolean {
   return true;
 }
 
-export interface TokenFormat {
+export interface CredentialFormat {
   readonly prefix: string;
   /** Total length of a well-formed value. */
   readonly length: number;
@@ -73,7 +72,7 @@ export interface TokenFormat {
   displayPrefix(value: string): string;
 }
 
-export function tokenFormat(prefix: string): TokenFormat {
+export function credentialFormat(prefix: string): CredentialFormat {
   assertValidPrefix(prefix);
   const head = `${prefix}_`;
   const length = head.length + SECRET_LENGTH + CHECKSUM_LENGTH;

@@ -1,8 +1,8 @@
 import { logTag, type Hasher } from './hashing';
-import type { CredentialLookup } from './credential-lookup';
-import type { KeyMetadata } from './key-store';
-import type { Session } from './session-store';
-import type { TokenFormat } from './token-format';
+import type { CredentialLookup } from '../stores/credential-lookup';
+import type { KeyMetadata } from '../stores/key-store';
+import type { Session } from '../stores/session-store';
+import type { CredentialFormat } from './credential-format';
 
 /**
  * The two credential checks, API key and session token. Both follow one path:
@@ -19,7 +19,7 @@ type Lookup<T> =
 const MALFORMED = { code: 'malformed' } as const;
 
 async function lookUpCredential<T extends { readonly expiresAt?: string }>(
-  format: TokenFormat,
+  format: CredentialFormat,
   hash: Hasher,
   findByHash: CredentialLookup<T>,
   presented: string | undefined,
@@ -43,7 +43,7 @@ export type ApiKeyVerification =
   | { readonly code: 'expired'; readonly keyId: string; readonly appUid: string };
 
 export interface ApiKeyVerifierDeps {
-  readonly keyFormat: TokenFormat;
+  readonly keyFormat: CredentialFormat;
   readonly hash: Hasher;
   readonly findKey: CredentialLookup<KeyMetadata>;
 }
@@ -63,7 +63,7 @@ export type SessionVerification =
   | { readonly code: 'expired'; readonly sessionId: string };
 
 export interface SessionVerifierDeps {
-  readonly sessionFormat: TokenFormat;
+  readonly sessionFormat: CredentialFormat;
   readonly hash: Hasher;
   readonly findSession: CredentialLookup<Session>;
 }

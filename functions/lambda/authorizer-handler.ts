@@ -1,6 +1,6 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { allowAppPolicy, type AuthorizerResult } from './policy';
-import { logger } from './runtime';
+import { logger } from './services';
 
 /** The one refusal API Gateway turns into 401: the message must be exactly `Unauthorized`. Made once, thrown often. */
 const UNAUTHORIZED = new Error('Unauthorized');

@@ -1,19 +1,17 @@
 /**
- * Typed errors. Each sets `name`, which the Lambda runtime reports as
- * `errorType`, so callers of the admin functions can branch on it.
+ * Typed errors. Each has a literal `name`, which the Lambda runtime reports as
+ * `errorType`, so callers of the admin functions can branch on it. Literal,
+ * not `new.target.name`: the deployed bundles are minified, which renames classes.
  */
 export abstract class KeygateError extends Error {
   /** Whether calling again unchanged may succeed. */
   abstract readonly retryable: boolean;
-
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+  abstract override readonly name: string;
 }
 
 /** The input is wrong; `field` names the first offending field. */
 export class ValidationError extends KeygateError {
+  override readonly name = 'ValidationError';
   readonly retryable = false;
 
   constructor(
@@ -25,6 +23,7 @@ export class ValidationError extends KeygateError {
 }
 
 export class KeyNotFound extends KeygateError {
+  override readonly name = 'KeyNotFound';
   readonly retryable = false;
 
   constructor(readonly keyId: string, appUid: string) {
@@ -34,11 +33,13 @@ export class KeyNotFound extends KeygateError {
 
 /** A deployment or environment problem; the function cannot serve until it is fixed. */
 export class ConfigurationError extends KeygateError {
+  override readonly name = 'ConfigurationError';
   readonly retryable = false;
 }
 
 /** The pepper could not be read; authorizers fail closed. */
 export class PepperUnavailable extends KeygateError {
+  override readonly name = 'PepperUnavailable';
   readonly retryable = true;
 }
 
@@ -47,5 +48,6 @@ export class PepperUnavailable extends KeygateError {
  * transaction, the service unreachable). Nothing was written.
  */
 export class StoreUnavailable extends KeygateError {
+  override readonly name = 'StoreUnavailable';
   readonly retryable = true;
 }

@@ -1,7 +1,7 @@
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, storeError } from './dynamo-errors';
-import { StoreUnavailable } from './errors';
-import { sessionItemKey } from './item-keys';
+import { isConditionFailure, storeError } from './dynamodb-errors';
+import { StoreUnavailable } from '../domain/errors';
+import { sessionItemKey } from '../../lib/shared/item-keys';
 
 /**
  * A session: `pk = token#<tokenHash>` in the sessions table. It lives on its

@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
 import type { Hasher } from './hashing';
 import { ID_CHARS, randomId } from './ids';
-import type { Session, SessionStore } from './session-store';
-import type { TokenFormat } from './token-format';
-import { userKey, type UserIdentity, type UserStore } from './users';
+import type { Session, SessionStore } from '../stores/session-store';
+import type { CredentialFormat } from './credential-format';
+import { userKey, type UserIdentity, type UserStore } from '../stores/user-store';
 import { parseInput } from './validation';
 
 /** Body of `POST .../sdkusers/auth` (DESIGN §4). */
@@ -51,7 +51,7 @@ export const sdkUsersAuthBody = z
 export type SdkUsersAuthBody = z.output<typeof sdkUsersAuthBody>;
 
 export interface SessionIssuerDeps {
-  readonly sessionFormat: TokenFormat;
+  readonly sessionFormat: CredentialFormat;
   readonly hash: Hasher;
   readonly users: Pick<UserStore, 'findOrCreate'>;
   readonly sessions: Pick<SessionStore, 'create'>;

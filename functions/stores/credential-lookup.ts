@@ -1,5 +1,5 @@
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { keyHashItemKey, sessionItemKey } from './item-keys';
+import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
 import type { KeyMetadata } from './key-store';
 import type { Session } from './session-store';
 

@@ -1,7 +1,7 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, storeError } from './dynamo-errors';
-import { KeyNotFound, StoreUnavailable, ValidationError } from './errors';
-import { appKeyItemKey, appPartition, keyHashItemKey } from './item-keys';
+import { isConditionFailure, storeError } from './dynamodb-errors';
+import { KeyNotFound, StoreUnavailable, ValidationError } from '../domain/errors';
+import { appKeyItemKey, appPartition, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
 export interface KeyMetadata {

@@ -1,5 +1,5 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import { ENV } from './config';
+import { ENV } from '../../lib/shared/environment';
 import { ConfigurationError, PepperUnavailable } from './errors';
 
 /** Reads the pepper; injected so the core never knows where it comes from. */

@@ -1,25 +1,7 @@
-import { ConfigurationError } from './errors';
+import { DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../../lib/shared/environment';
+import { ConfigurationError } from '../domain/errors';
 
-/**
- * Environment variables the functions read. The CDK construct and the local
- * stack set them from these names, so the two cannot disagree.
- */
-export const ENV = {
-  keysTable: 'KEYS_TABLE_NAME',
-  sessionsTable: 'SESSIONS_TABLE_NAME',
-  usersTable: 'USERS_TABLE_NAME',
-  /** Secrets Manager id (ARN or name) of the pepper; set when deployed. */
-  pepperSecretId: 'PEPPER_SECRET_ID',
-  /** A pepper given directly; only the local stack and tests set it. */
-  localPepper: 'KEYGATE_LOCAL_PEPPER',
-  keyPrefix: 'KEY_PREFIX',
-  sessionTokenPrefix: 'SESSION_TOKEN_PREFIX',
-  sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
-} as const;
-
-export const DEFAULT_KEY_PREFIX = 'kg';
-export const DEFAULT_SESSION_TOKEN_PREFIX = 'kgs';
-export const DEFAULT_SESSION_LIFETIME_SECONDS = 24 * 60 * 60;
+/** Reading the function's configuration from its environment (names and defaults: lib/shared/environment.ts). */
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -1,4 +1,4 @@
-import type { FunctionKey } from './functions';
+import type { FunctionId } from './functions';
 
 /**
  * The HTTP API, defined once: the CDK stack builds its REST API resources from
@@ -7,7 +7,7 @@ import type { FunctionKey } from './functions';
 export type AuthorizerKind = 'apiKey' | 'session';
 
 export interface AuthorizerDefinition {
-  readonly function: FunctionKey;
+  readonly function: FunctionId;
   /** The single request header API Gateway uses as identity source. */
   readonly identityHeader: string;
 }
@@ -26,7 +26,7 @@ export interface RouteDefinition {
   readonly method: HttpMethod;
   /** Path below API_BASE_PATH, starting with '/'. */
   readonly path: string;
-  readonly function: FunctionKey;
+  readonly function: FunctionId;
   readonly authorizer: AuthorizerKind;
 }
 

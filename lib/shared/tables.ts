@@ -7,7 +7,7 @@
  */
 export type AttributeType = 'S' | 'N' | 'B';
 
-export interface KeyAttribute {
+export interface ItemKeyAttribute {
   readonly name: string;
   readonly type: AttributeType;
 }
@@ -15,8 +15,8 @@ export interface KeyAttribute {
 export interface TableDefinition {
   /** Logical name, used for construct ids and local table names. */
   readonly id: 'Keys' | 'Sessions' | 'Users';
-  readonly partitionKey: KeyAttribute;
-  readonly sortKey?: KeyAttribute;
+  readonly partitionKey: ItemKeyAttribute;
+  readonly sortKey?: ItemKeyAttribute;
   /** Attribute holding an epoch-seconds expiry that DynamoDB TTL deletes by. */
   readonly timeToLiveAttribute?: string;
   /** Tables whose loss would lock every client out or lose users: retained and deletion-protected. */

@@ -1,0 +1,31 @@
+/**
+ * What the deployed functions and the CDK side must agree on about
+ * configuration: the environment variable names the construct and the local
+ * stack set and the functions read, their defaults, and the credential prefix
+ * rule the construct validates at synth time. Import-free on purpose: the
+ * Lambda bundles and the construct both import it.
+ */
+export const ENV = {
+  keysTable: 'KEYS_TABLE_NAME',
+  sessionsTable: 'SESSIONS_TABLE_NAME',
+  usersTable: 'USERS_TABLE_NAME',
+  /** Secrets Manager id (ARN or name) of the pepper; set when deployed. */
+  pepperSecretId: 'PEPPER_SECRET_ID',
+  /** A pepper given directly; only the local stack and tests set it. */
+  localPepper: 'KEYGATE_LOCAL_PEPPER',
+  keyPrefix: 'KEY_PREFIX',
+  sessionTokenPrefix: 'SESSION_TOKEN_PREFIX',
+  sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
+} as const;
+
+export const DEFAULT_KEY_PREFIX = 'kg';
+export const DEFAULT_SESSION_TOKEN_PREFIX = 'kgs';
+export const DEFAULT_SESSION_LIFETIME_SECONDS = 24 * 60 * 60;
+
+/** Key and session-token prefixes: 1-16 lowercase letters or digits, starting with a letter. */
+export const CREDENTIAL_PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
+
+/** Why `prefix` is not a valid credential prefix, or undefined when it is. */
+export function credentialPrefixProblem(prefix: string): string | undefined {
+  return CREDENTIAL_PREFIX_PATTERN.test(prefix) ? undefined : `prefix must be 1-16 lowercase letters or digits starting with a letter, got '${prefix}'`;
+}
