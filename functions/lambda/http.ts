@@ -10,10 +10,20 @@ export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxy
 }
 
 /**
- * Reads named string values from the authorizer context. A missing one means
- * the route was deployed without its authorizer: fail loudly, never serve.
+ * The path names another app than the caller's credential. The authorizer's
+ * policy already refuses that on keygate's own routes; this guards routes a
+ * user adds with a broader policy or a different path layout.
  */
-export function authorizerContext<K extends string>(event: Pick<APIGatewayProxyEvent, 'requestContext'>, names: readonly K[]): Record<K, string> {
+export class AppMismatch extends Error {
+  override readonly name = 'AppMismatch';
+}
+
+/**
+ * Reads named string values from the authorizer context. A missing one means
+ * the route was deployed without its authorizer: fail loudly, never serve. An
+ * `appUid` path parameter must name the caller's own app (AppMismatch, 403).
+ */
+export function authorizerContext<K extends string>(event: Pick<APIGatewayProxyEvent, 'requestContext' | 'pathParameters'>, names: readonly K[]): Record<K, string> {
   const context = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
   const values = {} as Record<K, string>;
   for (const name of names) {
@@ -21,14 +31,18 @@ export function authorizerContext<K extends string>(event: Pick<APIGatewayProxyE
     if (typeof value !== 'string' || value === '') throw new ConfigurationError(`authorizer context has no ${name}; is the route behind its authorizer?`);
     values[name] = value;
   }
+  const pathAppUid = event.pathParameters?.appUid;
+  if (pathAppUid !== undefined && pathAppUid !== context.appUid) throw new AppMismatch('the path names another app than the credential');
   return values;
 }
 
 /**
- * Maps a failure to the HTTP answer: bad input 400 naming the field, a
- * retryable store failure 503, anything else 500 with no detail.
+ * Maps a failure to the HTTP answer: bad input 400 naming the field, another
+ * app's path 403 (API Gateway's own wording), a retryable store failure 503,
+ * anything else 500 with no detail.
  */
 export function errorResponse(error: unknown): APIGatewayProxyResult {
+  if (error instanceof AppMismatch) return jsonResponse(403, { message: 'User is not authorized to access this resource' });
   if (error instanceof ValidationError) return jsonResponse(400, { message: error.message, field: error.field });
   if (error instanceof KeygateError && error.retryable) return jsonResponse(503, { message: 'temporarily unavailable, try again' });
   return jsonResponse(500, { message: 'internal error' });

@@ -18,7 +18,12 @@ const deps = {
 
 /** `POST .../sdkusers/auth` behind the API-key authorizer: `{ authToken, expiresAt }`. */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  const caller = authorizerContext(event, ['appUid', 'keyId']);
+  let caller: { appUid: string; keyId: string };
+  try {
+    caller = authorizerContext(event, ['appUid', 'keyId']);
+  } catch (error) {
+    return errorResponse(error);
+  }
   try {
     const issued = await issueSession(deps, caller, jsonBody(event), new Date());
     logger.info('session issued', { appUid: caller.appUid, keyId: caller.keyId, userId: issued.userId, sessionId: issued.sessionId });

@@ -10,7 +10,13 @@ const users = new UserStore(db, services.tables.users);
 
 /** `GET .../sdkusers/me` behind the session authorizer: the session's user. */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  const { appUid, userKey, sessionExpiresAt } = authorizerContext(event, ['appUid', 'userKey', 'sessionExpiresAt']);
+  let caller: { appUid: string; userKey: string; sessionExpiresAt: string };
+  try {
+    caller = authorizerContext(event, ['appUid', 'userKey', 'sessionExpiresAt']);
+  } catch (error) {
+    return errorResponse(error);
+  }
+  const { appUid, userKey, sessionExpiresAt } = caller;
   try {
     const user = await users.get(appUid, userKey);
     if (!user) return jsonResponse(404, { message: 'user not found' });

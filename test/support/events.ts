@@ -21,13 +21,20 @@ export function authorizerEvent(
   } as unknown as APIGatewayRequestAuthorizerEvent;
 }
 
-export function proxyEvent(options: { body?: string | null; context: Record<string, string>; method?: string; path?: string }): APIGatewayProxyEvent {
+export function proxyEvent(options: {
+  body?: string | null;
+  context: Record<string, string>;
+  method?: string;
+  path?: string;
+  pathParameters?: Record<string, string>;
+}): APIGatewayProxyEvent {
   return {
     httpMethod: options.method ?? 'POST',
     path: options.path ?? '/',
     body: options.body ?? null,
     isBase64Encoded: false,
     headers: { 'content-type': 'application/json' },
+    pathParameters: options.pathParameters ?? null,
     requestContext: { authorizer: options.context },
   } as unknown as APIGatewayProxyEvent;
 }
