@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /** The admin CLI: `npm run --silent keygate -- keys create|list|delete ...` (see lib/local/cli.ts). */
 import { run } from '../lib/admin/cli';
 
