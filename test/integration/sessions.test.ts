@@ -138,7 +138,8 @@ describe('sdkusers/auth and the session authorizer', () => {
     expect(first.body.authToken).not.toBe(second.body.authToken);
     const outcomes = await Promise.all([first, second].map((s) => gatewayOutcome(sessionAuthorizer, bearer(String(s.body.authToken), 'app-twice'))));
     const userIds = outcomes.map((outcome) => (outcome.status === 200 ? outcome.context.userId : undefined));
-    expect(userIds[0]).toBeDefined();
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([200, 200]);
+    expect(userIds[0]).toMatch(/^usr_/);
     expect(userIds[1]).toBe(userIds[0]);
 
     const users = (await scanAll(client, tables.Users)).filter((user) => user.pk === 'app#app-twice');
