@@ -16,7 +16,7 @@ import { median, round, shuffle } from './stats';
 export const BARE_SDK_ENTRY = path.join(__dirname, 'fixtures', 'bare-sdk.ts');
 
 export interface BuiltBundles {
-  /** Every deployed function, each built on its own as NodejsFunction builds it. */
+  /** Every deployed function: the bundles `npm run build` wrote to dist/functions, what deploys. */
   readonly functions: { readonly key: FunctionId; readonly name: string; readonly path: string; readonly bytes: number }[];
   readonly bareSdk: { readonly path: string; readonly bytes: number };
   readonly externalSdk: { readonly path: string; readonly bytes: number };
@@ -30,10 +30,8 @@ function bytesOf(file: string): number {
 
 export async function buildBundles(outDir: string): Promise<BuiltBundles> {
   const { build } = await import('esbuild');
-  const keys = Object.keys(FUNCTIONS) as FunctionId[];
-  // One esbuild run per function, like CDK: tree shaking of one entry point never depends on the others.
-  const built = await Promise.all(keys.map(async (key) => (await buildFunctions({ outDir: path.join(outDir, 'functions', FUNCTIONS[key].name), functions: [key] })).functions));
-  const functions = built.flat().map(({ key, definition, bundlePath }) => ({ key, name: definition.name, path: bundlePath, bytes: bytesOf(bundlePath) }));
+  const { functions: built } = await buildFunctions({ reuse: true });
+  const functions = built.map(({ key, definition, bundlePath }) => ({ key, name: definition.name, path: bundlePath, bytes: bytesOf(bundlePath) }));
 
   const out = `index${BUNDLING.outExtension}`;
   await build({ ...esbuildOptions(), entryPoints: [{ in: BARE_SDK_ENTRY, out: 'bare-sdk/index' }], outdir: outDir });

@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   };
   const work = mkdtempSync(path.join(os.tmpdir(), 'keygate-bench-'));
   try {
-    log(`building every function with the stack's bundling options into ${work}`);
+    log(`the built function bundles (dist/functions) and two SDK floors built with the same options into ${work}`);
     const built = await buildBundles(path.join(work, 'bundles'));
     const authorizer = built.functions.find((fn) => fn.key === 'apiKeyAuthorizer')!;
     const createKeyBundle = built.functions.find((fn) => fn.key === 'createKey')!;
