@@ -1,6 +1,8 @@
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../lib/shared/environment';
 import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
@@ -48,7 +50,7 @@ describe('KeygateAuth with default props', () => {
     }
   });
 
-  test('keys and users tables are deletion-protected and retained; key schemas come from lib/tables.ts', () => {
+  test('keys and users tables are deletion-protected and retained; key schemas come from lib/shared/tables.ts', () => {
     for (const which of ['keysTable', 'usersTable'] as const) {
       template.hasResource('AWS::DynamoDB::Table', {
         Properties: Match.objectLike({
@@ -85,7 +87,7 @@ describe('KeygateAuth with default props', () => {
     });
   });
 
-  test('one NodejsFunction per catalogue entry: Node.js 24, arm64, ESM handler, 1024 MB, own log group', () => {
+  test('one Lambda function per catalogue entry, from its prebuilt bundle: Node.js 24, arm64, ESM handler, 1024 MB, own log group', () => {
     template.resourceCountIs('AWS::Lambda::Function', Object.keys(FUNCTIONS).length);
     for (const fn of Object.values(auth.functions)) {
       const resource = template.toJSON().Resources[logicalId(fn)];
@@ -293,5 +295,69 @@ describe('KeygateAuth rejects bad props at synth', () => {
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
   ])('%s', (_name, props, message) => {
     expect(constructOnly(props)).toThrow(new Error(message));
+  });
+});
+
+describe('KeygateAuth adopting what a destroyed stack retained', () => {
+  let auth: KeygateAuth;
+  let template: Template;
+  beforeAll(() => {
+    const app = new App({ context: cdkJsonContext() });
+    const stack = new Stack(app, 'AdoptingStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    auth = new KeygateAuth(stack, 'Auth', {
+      keysTable: dynamodb.Table.fromTableName(stack, 'OldKeys', 'old-keys-table'),
+      usersTable: dynamodb.Table.fromTableName(stack, 'OldUsers', 'old-users-table'),
+      pepperSecret: secretsmanager.Secret.fromSecretNameV2(stack, 'OldPepper', 'old-pepper'),
+    });
+    auth.addRoutes(new apigateway.RestApi(stack, 'Api', { cloudWatchRole: false }));
+    template = Template.fromStack(stack);
+  });
+
+  test('creates no keys or users table and no pepper secret; only the sessions table is new', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  });
+
+  test('points the functions at the adopted tables and pepper, and grants on them', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: FUNCTIONS.createKey.description,
+      Environment: { Variables: Match.objectLike({ [ENV.keysTable]: 'old-keys-table', [ENV.pepperSecretId]: Match.anyValue() }) },
+    });
+    const createKey = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) => fn.Properties.Description === FUNCTIONS.createKey.description)!;
+    expect(JSON.stringify(createKey.Properties.Environment.Variables[ENV.pepperSecretId])).toContain(':secret:old-pepper');
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(':table/old-keys-table');
+    expect(policies).toContain(':table/old-users-table');
+    expect(policies).toContain(':secret:old-pepper');
+  });
+
+  test('exposes what it adopted through the same ITable and ISecret properties', () => {
+    expect(auth.keysTable.tableName).toBe('old-keys-table');
+    expect(auth.usersTable.tableName).toBe('old-users-table');
+    expect(auth.pepperSecret.secretName).toBe('old-pepper');
+  });
+});
+
+describe('protecting a method of your own', () => {
+  test('apiKeyMethodOptions puts it behind the API-key authorizer, sessionMethodOptions behind the session authorizer', () => {
+    const app = new App({ context: cdkJsonContext() });
+    const stack = new Stack(app, 'OwnMethods');
+    const auth = new KeygateAuth(stack, 'Auth');
+    const api = new apigateway.RestApi(stack, 'Api', { cloudWatchRole: false });
+    const app1 = api.root.resourceForPath('/api/v1/appuid/{appUid}');
+    app1.addResource('orders').addMethod('GET', new apigateway.MockIntegration(), auth.apiKeyMethodOptions);
+    app1.addResource('profile').addMethod('GET', new apigateway.MockIntegration(), auth.sessionMethodOptions);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: stack.resolve(auth.apiKeyAuthorizer.authorizerId),
+      Integration: { Type: 'MOCK' },
+      ResourceId: stack.resolve(api.root.resourceForPath('/api/v1/appuid/{appUid}/orders').resourceId),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: stack.resolve(auth.sessionAuthorizer.authorizerId),
+      ResourceId: stack.resolve(api.root.resourceForPath('/api/v1/appuid/{appUid}/profile').resourceId),
+    });
   });
 });
