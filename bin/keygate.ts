@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The admin CLI: `npm run --silent keygate -- keys create|list|delete ...` (see lib/local/cli.ts). */
+/** The admin CLI: `npm run --silent keygate -- keys create|list|delete ...` (see lib/admin/cli.ts); installed, `npx keygate ...`. */
 import { run } from '../lib/admin/cli';
 
 // Errors are one line on stderr: the AWS SDK's notice that its 2027 releases need Node 22 would add lines to every run.
