@@ -131,8 +131,8 @@ describe('api-key authorizer', () => {
     expect(JSON.parse(response.body)).toEqual({ appUid: 'app-a', keyId: 'key_x', role: 'app-owner' });
   });
 
-  test('whoami refuses to answer without an authorizer context', async () => {
-    await expect(whoami(proxyEvent({ method: 'GET', context: {} }))).rejects.toThrow('authorizer context has no appUid');
+  test('whoami refuses to answer without an authorizer context: 500, no detail', async () => {
+    expect(await whoami(proxyEvent({ method: 'GET', context: {} }))).toMatchObject({ statusCode: 500, body: JSON.stringify({ message: 'internal error' }) });
   });
 });
 
