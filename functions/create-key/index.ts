@@ -13,5 +13,5 @@ const deps = {
   now: () => new Date(),
 };
 
-/** Payload `{ appUid, name, expiresAt? }` → `{ keyId, apiKey, appUid, name, displayPrefix, createdAt, expiresAt? }`. */
+/** Payload `{ appUid, name, expiresAt?, requestedBy? }` → `{ keyId, apiKey, appUid, name, displayPrefix, createdAt, expiresAt? }`. */
 export const handler = adminHandler('create-key', (input) => createKey(deps, input));

@@ -6,7 +6,7 @@ import { servicesFromEnvironment } from '../lambda/services';
 
 const services = servicesFromEnvironment();
 const db = documentClient(services.dynamodb);
-const deps = { store: new KeyStore(db, services.tables.keys) };
+const deps = { store: new KeyStore(db, services.tables.keys), now: () => new Date() };
 
-/** Payload `{ appUid, keyId }` → `{ keyId, deleted: true }`. Sessions created with the key are left alone. */
+/** Payload `{ appUid, keyId, requestedBy? }` → `{ keyId, deleted: true }`. Sessions created with the key are left alone. */
 export const handler = adminHandler('delete-key', (input) => deleteKey(deps, input));

@@ -1,6 +1,8 @@
+import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { keygateHome, readLocalStackInfo } from '../local/home';
+import { ADMIN_FUNCTIONS, adminFunctionOutput, type AdminFunctionId } from '../shared/functions';
 
 /**
  * The admin CLI (DESIGN §6). Both modes invoke the admin Lambda functions
@@ -15,20 +17,21 @@ export interface CliIo {
 }
 
 /** CloudFormation outputs of the keygate stack that name the admin functions. */
-export const STACK_OUTPUTS = {
-  createKey: 'CreateKeyFunctionName',
-  listKeys: 'ListKeysFunctionName',
-  deleteKey: 'DeleteKeyFunctionName',
-} as const;
+export const STACK_OUTPUTS = Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, adminFunctionOutput(id)])) as Record<AdminFunctionId, string>;
 
-type AdminFunction = keyof typeof STACK_OUTPUTS;
+type AdminFunction = AdminFunctionId;
 
 interface Target {
   readonly client: LambdaClient;
-  readonly functions: Record<AdminFunction, string>;
+  /** Function names; a stack or local stack older than a function lacks it, which is said when it is called. */
+  readonly functions: Partial<Record<AdminFunction, string>>;
+  /** Why a function is missing from `functions`. */
+  readonly missing: (fn: AdminFunction) => string;
   /** Said when the target cannot be reached. */
   readonly unreachable: string;
   readonly local: boolean;
+  /** Who the caller is, for `requestedBy`: self-declared, the admin functions cannot check it. */
+  readonly requester: () => Promise<string>;
 }
 
 interface TargetOptions {
@@ -54,26 +57,31 @@ const NO_LOCAL_STACK = 'no local keygate stack is running: start one with `npm s
 
 async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target> {
   if (options.stack) {
+    const stack = options.stack;
     const config = { ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
     const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
     const cloudFormation = new CloudFormationClient(config);
     let outputs: Record<string, string>;
     try {
-      const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: options.stack }));
+      const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
       outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
     } catch (error) {
-      throw new CliError(`could not read the outputs of stack ${options.stack}: ${firstLine(error)}`);
+      throw new CliError(`could not read the outputs of stack ${stack}: ${firstLine(error)}`);
     } finally {
       cloudFormation.destroy();
     }
-    const functions = {} as Record<AdminFunction, string>;
-    for (const [key, output] of Object.entries(STACK_OUTPUTS) as [AdminFunction, string][]) {
-      const name = outputs[output];
-      if (!name) throw new CliError(`stack ${options.stack} has no output ${output}; is it a keygate stack?`);
-      functions[key] = name;
-    }
-    // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
-    return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, unreachable: `could not reach AWS Lambda for stack ${options.stack}`, local: false };
+    if (!outputs[STACK_OUTPUTS.createKey]) throw new CliError(`stack ${stack} has no output ${STACK_OUTPUTS.createKey}; is it a keygate stack?`);
+    const functions: Partial<Record<AdminFunction, string>> = {};
+    for (const id of ADMIN_FUNCTIONS) if (outputs[STACK_OUTPUTS[id]]) functions[id] = outputs[STACK_OUTPUTS[id]];
+    return {
+      // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
+      client: new LambdaClient({ ...config, maxAttempts: 1 }),
+      functions,
+      missing: (fn) => `stack ${stack} has no output ${STACK_OUTPUTS[fn]}: it was deployed before this command existed; deploy the current keygate`,
+      unreachable: `could not reach AWS Lambda for stack ${stack}`,
+      local: false,
+      requester: () => callerArn(config),
+    };
   }
 
   const info = readLocalStackInfo(keygateHome(io.env));
@@ -86,19 +94,38 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
       maxAttempts: 1,
     }),
     functions: info.functions,
+    missing: () => 'the running local stack predates this command: restart `npm start`',
     unreachable: NO_LOCAL_STACK,
     local: true,
+    requester: async () => `local:${userInfo().username}`,
   };
 }
 
+/** The ARN of the AWS principal whose credentials the CLI uses (STS GetCallerIdentity). */
+async function callerArn(config: { region?: string; profile?: string }): Promise<string> {
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient(config);
+  try {
+    const { Arn } = await sts.send(new GetCallerIdentityCommand({}));
+    if (!Arn) throw new Error('GetCallerIdentity returned no ARN');
+    return Arn;
+  } catch (error) {
+    throw new CliError(`could not tell who is calling (STS GetCallerIdentity): ${firstLine(error)}`);
+  } finally {
+    sts.destroy();
+  }
+}
+
 async function invoke(target: Target, fn: AdminFunction, input: unknown): Promise<unknown> {
+  const functionName = target.functions[fn];
+  if (!functionName) throw new CliError(target.missing(fn));
   let response;
   try {
-    response = await target.client.send(new InvokeCommand({ FunctionName: target.functions[fn], Payload: Buffer.from(JSON.stringify(input)) }));
+    response = await target.client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(input)) }));
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
     if (target.local && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /ECONNREFUSED/.test(String(error)))) throw new CliError(NO_LOCAL_STACK);
-    if ((error as Error).name === 'ResourceNotFoundException') throw new CliError(`function ${target.functions[fn]} not found: ${firstLine(error)}`);
+    if ((error as Error).name === 'ResourceNotFoundException') throw new CliError(`function ${functionName} not found: ${firstLine(error)}`);
     if (!target.local && /ENOTFOUND|ECONNREFUSED|ETIMEDOUT/.test(String(code ?? error))) throw new CliError(`${target.unreachable}: ${firstLine(error)}`);
     throw new CliError(firstLine(error));
   }
@@ -107,11 +134,11 @@ async function invoke(target: Target, fn: AdminFunction, input: unknown): Promis
   try {
     payload = JSON.parse(text);
   } catch {
-    throw new CliError(`${target.functions[fn]} returned a payload that is not JSON`);
+    throw new CliError(`${functionName} returned a payload that is not JSON`);
   }
   if (response.FunctionError) {
     const { errorType, errorMessage } = (payload ?? {}) as { errorType?: string; errorMessage?: string };
-    throw new AdminFunctionError(errorType ?? response.FunctionError, errorMessage ?? `${target.functions[fn]} failed (${response.FunctionError})`);
+    throw new AdminFunctionError(errorType ?? response.FunctionError, errorMessage ?? `${functionName} failed (${response.FunctionError})`);
   }
   return payload;
 }
@@ -131,17 +158,48 @@ interface CreatedKey {
   expiresAt?: string;
 }
 
+interface RolledKey extends CreatedKey {
+  rolledFromKeyId: string;
+  previousKeyExpiresAt: string;
+}
+
 interface ListedKey {
   keyId: string;
   name: string;
   displayPrefix: string;
   createdAt: string;
   expiresAt?: string;
+  status?: string;
+  lastUsedAt?: string;
+  rolledFromKeyId?: string;
+}
+
+interface KeyEvent {
+  eventId: string;
+  at: string;
+  action: string;
+  keyId?: string;
+  requestedBy?: string;
+  details?: Record<string, unknown>;
+}
+
+interface Paged {
+  nextToken?: string;
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `0`, `90s`, `15m`, `24h`, `7d` → seconds. The admin function checks the range. */
+export function parseGrace(text: string): number {
+  if (text === '0') return 0;
+  const match = /^(\d{1,7})([smhd])$/.exec(text);
+  if (!match) throw new CliError('--grace must be 0 or a whole number followed by s, m, h or d, e.g. 90s, 15m, 24h, 7d');
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
 }
 
 export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
@@ -154,12 +212,43 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--json', "print exactly the admin function's JSON output");
 
   let target: Target | undefined;
-  const withTarget = async <T>(options: TargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, human: (output: T) => Promise<void> | void) => {
+  const connect = async (options: TargetOptions): Promise<Target> => {
     if (options.stack === '') throw new CliError('--stack needs a stack name');
-    target = await resolveTarget({ ...options, stack: options.stack ?? (io.env.KEYGATE_STACK || undefined) }, io);
-    const output = (await invoke(target, fn, input)) as T;
+    return (target ??= await resolveTarget({ ...options, stack: options.stack ?? (io.env.KEYGATE_STACK || undefined) }, io));
+  };
+  const withTarget = async <T>(options: TargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, human: (output: T) => Promise<void> | void) => {
+    const output = (await invoke(await connect(options), fn, input)) as T;
     if (options.json) out(JSON.stringify(output, null, 2));
     else await human(output);
+  };
+
+  /**
+   * A paged list command: --json prints one call's output (nextToken included);
+   * the human output shows every page unless --limit asks for one.
+   */
+  const listPages = async <T>(
+    options: TargetOptions & { limit?: string; nextToken?: string; json?: boolean },
+    fn: AdminFunction,
+    field: string,
+    input: Record<string, unknown>,
+    show: (items: T[]) => void,
+  ) => {
+    // The admin function validates both: a bad --limit gets its ValidationError naming `limit`.
+    const paging = {
+      ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
+      ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
+    };
+    await withTarget<Paged & Record<string, T[]>>(options, fn, { ...input, ...paging }, async (first) => {
+      const all = [...first[field]!];
+      let nextToken = first.nextToken;
+      while (nextToken && options.limit === undefined) {
+        const page = (await invoke(target!, fn, { ...input, nextToken })) as Paged & Record<string, T[]>;
+        all.push(...page[field]!);
+        nextToken = page.nextToken;
+      }
+      show(all);
+      if (nextToken) out(`More ${field}: add --next-token ${nextToken}`);
+    });
   };
 
   const program = new Command('keygate')
@@ -169,6 +258,18 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     .showHelpAfterError(false);
   const keys = program.command('keys').description('create, list and delete API keys').exitOverride();
 
+  /** Inputs of the commands that change keys carry who asked (`requestedBy`), for the activity log. */
+  const requested = async (options: TargetOptions) => ({ requestedBy: await (await connect(options)).requester() });
+  const newKeyLines = (key: CreatedKey, what: string) => {
+    out(`${what} ${key.keyId} (${key.displayPrefix}) '${key.name}' for app ${key.appUid}${key.expiresAt ? `, expires ${key.expiresAt}` : ''}:`);
+    out();
+    out(`  ${key.apiKey}`);
+    out();
+    out('Copy it now: it will not be shown again (only its hash is stored).');
+  };
+  const keyLine = (key: ListedKey) =>
+    `Key ${key.keyId} (${key.displayPrefix}) '${key.name}': ${key.status ?? 'active'}, expires ${key.expiresAt ?? 'never'}, last used ${key.lastUsedAt ?? 'never'}.`;
+
   targetOptions(
     keys
       .command('create')
@@ -177,14 +278,8 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--name <name>', 'a name to tell the key apart')
       .option('--expires-at <date>', 'ISO 8601 date-time after which the key stops working'),
   ).action(async (options: TargetOptions & { app: string; name: string; expiresAt?: string; json?: boolean }) => {
-    const input = { appUid: options.app, name: options.name, ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}) };
-    await withTarget<CreatedKey>(options, 'createKey', input, (key) => {
-      out(`Created key ${key.keyId} (${key.displayPrefix}) '${key.name}' for app ${key.appUid}${key.expiresAt ? `, expires ${key.expiresAt}` : ''}:`);
-      out();
-      out(`  ${key.apiKey}`);
-      out();
-      out('Copy it now: it will not be shown again (only its hash is stored).');
-    });
+    const input = { appUid: options.app, name: options.name, ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}), ...(await requested(options)) };
+    await withTarget<CreatedKey>(options, 'createKey', input, (key) => newKeyLines(key, 'Created key'));
   });
 
   targetOptions(
@@ -195,23 +290,14 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--limit <n>', 'keys per page (1-100); with it, one page is shown')
       .option('--next-token <token>', 'start after the page that returned this nextToken'),
   ).action(async (options: TargetOptions & { app: string; limit?: string; nextToken?: string; json?: boolean }) => {
-    // The admin function validates both: a bad --limit gets its ValidationError naming `limit`.
-    const paging = {
-      ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
-      ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
-    };
-    await withTarget<{ keys: ListedKey[]; nextToken?: string }>(options, 'listKeys', { appUid: options.app, ...paging }, async (first) => {
-      const all = [...first.keys];
-      // Human output shows every page unless --limit asks for one; --json is one call's output, nextToken included.
-      let nextToken = first.nextToken;
-      while (nextToken && options.limit === undefined) {
-        const page = (await invoke(target!, 'listKeys', { appUid: options.app, nextToken })) as { keys: ListedKey[]; nextToken?: string };
-        all.push(...page.keys);
-        nextToken = page.nextToken;
-      }
-      if (all.length === 0) out(`No keys for app ${options.app}.`);
-      else out(table([['KEY ID', 'PREFIX', 'NAME', 'CREATED', 'EXPIRES'], ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.createdAt, k.expiresAt ?? '-'])]));
-      if (nextToken) out(`More keys: add --next-token ${nextToken}`);
+    await listPages<ListedKey>(options, 'listKeys', 'keys', { appUid: options.app }, (all) => {
+      if (all.length === 0) return out(`No keys for app ${options.app}.`);
+      out(
+        table([
+          ['KEY ID', 'PREFIX', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
+          ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.status ?? 'active', k.createdAt, k.expiresAt ?? '-', k.lastUsedAt ?? '-']),
+        ]),
+      );
     });
   });
 
@@ -222,8 +308,77 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--app <appUid>', 'application the key belongs to')
       .requiredOption('--key <keyId>', 'id of the key (from `keys list`), not the key itself'),
   ).action(async (options: TargetOptions & { app: string; key: string; json?: boolean }) => {
-    await withTarget<{ keyId: string; deleted: boolean }>(options, 'deleteKey', { appUid: options.app, keyId: options.key }, (result) => {
+    const input = { appUid: options.app, keyId: options.key, ...(await requested(options)) };
+    await withTarget<{ keyId: string; deleted: boolean }>(options, 'deleteKey', input, (result) => {
       out(`Deleted key ${result.keyId} from app ${options.app}.`);
+    });
+  });
+
+  targetOptions(
+    keys
+      .command('roll')
+      .description('replace a key with a new one (printed once); the old key keeps working for the grace period, sessions are untouched')
+      .requiredOption('--app <appUid>', 'application the key belongs to')
+      .requiredOption('--key <keyId>', 'id of the key to replace')
+      .option('--grace <duration>', 'how long the old key keeps working: 0 (stops now), 90s, 15m, 24h (default), up to 7d')
+      .option('--name <name>', "the new key's name (default: the old key's)")
+      .option('--expires-at <date>', 'ISO 8601 date-time after which the new key stops working'),
+  ).action(async (options: TargetOptions & { app: string; key: string; grace?: string; name?: string; expiresAt?: string; json?: boolean }) => {
+    const input = {
+      appUid: options.app,
+      keyId: options.key,
+      ...(options.grace !== undefined ? { gracePeriodSeconds: parseGrace(options.grace) } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
+      ...(await requested(options)),
+    };
+    await withTarget<RolledKey>(options, 'rollKey', input, (key) => {
+      newKeyLines(key, 'Rolled to key');
+      out(`The old key ${key.rolledFromKeyId} stops working at ${key.previousKeyExpiresAt}.`);
+    });
+  });
+
+  targetOptions(
+    keys
+      .command('update')
+      .description('rename a key, set or clear its expiry, disable or enable it')
+      .requiredOption('--app <appUid>', 'application the key belongs to')
+      .requiredOption('--key <keyId>', 'id of the key')
+      .option('--name <name>', 'a new name')
+      .option('--expires-at <date>', "ISO 8601 date-time after which the key stops working, or 'never'")
+      .option('--disable', 'refuse the key from the next request on (until --enable)')
+      .option('--enable', 'accept a disabled key again'),
+  ).action(async (options: TargetOptions & { app: string; key: string; name?: string; expiresAt?: string; disable?: boolean; enable?: boolean; json?: boolean }) => {
+    if (options.disable && options.enable) throw new CliError('--disable and --enable cannot be used together');
+    const input = {
+      appUid: options.app,
+      keyId: options.key,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt === 'never' ? null : options.expiresAt } : {}),
+      ...(options.disable ? { enabled: false } : options.enable ? { enabled: true } : {}),
+      ...(await requested(options)),
+    };
+    await withTarget<ListedKey>(options, 'updateKey', input, (key) => out(keyLine(key)));
+  });
+
+  targetOptions(
+    keys
+      .command('events')
+      .description("an application's activity log, newest first: who created, rolled, changed or deleted which key")
+      .requiredOption('--app <appUid>', 'application whose log to show')
+      .option('--key <keyId>', 'only the events about this key')
+      .option('--limit <n>', 'events per page (1-100); with it, one page is shown')
+      .option('--next-token <token>', 'start after the page that returned this nextToken'),
+  ).action(async (options: TargetOptions & { app: string; key?: string; limit?: string; nextToken?: string; json?: boolean }) => {
+    const input = { appUid: options.app, ...(options.key !== undefined ? { keyId: options.key } : {}) };
+    await listPages<KeyEvent>(options, 'listKeyEvents', 'events', input, (all) => {
+      if (all.length === 0) return out(`No events for app ${options.app}${options.key ? ` and key ${options.key}` : ''}.`);
+      out(
+        table([
+          ['AT', 'ACTION', 'KEY ID', 'REQUESTED BY', 'DETAILS'],
+          ...all.map((e) => [e.at, e.action, e.keyId ?? '-', e.requestedBy ?? '-', e.details ? JSON.stringify(e.details) : '-']),
+        ]),
+      );
     });
   });
 
