@@ -190,8 +190,9 @@ export async function listKeys(deps: Pick<KeyAdminDeps, 'store' | 'now'>, input:
 
 export async function deleteKey(deps: Pick<KeyAdminDeps, 'store' | 'now'>, input: unknown): Promise<{ keyId: string; deleted: true }> {
   const { appUid, keyId, requestedBy } = parseInput(deleteKeyInput, input, 'delete-key input');
-  const now = deps.now();
-  await deps.store.delete(appUid, keyId, (current) => activityEvent({ now, action: 'deleted', keyId, requestedBy, details: { name: current.name } }));
+  await deps.store.delete(appUid, keyId, (current) =>
+    activityEvent({ now: deps.now(), action: 'deleted', keyId, requestedBy, details: { name: current.name } }),
+  );
   return { keyId, deleted: true };
 }
 
@@ -207,12 +208,13 @@ export interface RolledKey extends ReturnType<typeof createdKey> {
  */
 export async function rollKey(deps: KeyAdminDeps, input: unknown): Promise<RolledKey> {
   const { appUid, keyId, gracePeriodSeconds, name, expiresAt, requestedBy } = parseInput(rollKeyInput, input, 'roll-key input');
-  const now = deps.now();
   const grace = gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS;
-  const expiry = expiresAt === undefined ? undefined : futureExpiry(expiresAt, now);
-  const graceEnds = new Date(now.getTime() + grace * 1000).toISOString();
+  const expiry = expiresAt === undefined ? undefined : futureExpiry(expiresAt, deps.now());
   const secret = await newSecret(deps);
   const { newKey, previousKeyExpiresAt } = await deps.store.roll(appUid, keyId, (current) => {
+    // Times are taken after each read of the key, so a roll retried after a concurrent change is stamped when it is written.
+    const now = deps.now();
+    const graceEnds = new Date(now.getTime() + grace * 1000).toISOString();
     // An expiry earlier than the grace period's end stays; so does one that cannot be read (it already counts as passed).
     const keepsOwn = current.expiresAt !== undefined && !(Date.parse(current.expiresAt) >= Date.parse(graceEnds));
     const previousKeyExpiresAt = keepsOwn ? current.expiresAt! : graceEnds;
@@ -235,8 +237,7 @@ export async function updateKey(deps: Pick<KeyAdminDeps, 'store' | 'now'>, input
   if (name === undefined && expiresAt === undefined && enabled === undefined) {
     throw new ValidationError('(body)', 'update-key input needs at least one of name, expiresAt (null clears it) or enabled');
   }
-  const now = deps.now();
-  const expiry = expiresAt === undefined || expiresAt === null ? expiresAt : futureExpiry(expiresAt, now);
+  const expiry = expiresAt === undefined || expiresAt === null ? expiresAt : futureExpiry(expiresAt, deps.now());
   const updated = await deps.store.change(appUid, keyId, (current) => {
     const requested: KeyChanges = { name, expiresAt: expiry, enabled };
     const was: Record<keyof KeyChanges, unknown> = { name: current.name, expiresAt: current.expiresAt ?? null, enabled: isEnabled(current.enabled) };
@@ -250,9 +251,10 @@ export async function updateKey(deps: Pick<KeyAdminDeps, 'store' | 'now'>, input
     }
     if (Object.keys(changes).length === 0) return undefined;
     const action: ActivityEvent['action'] = changes.enabled === undefined ? 'updated' : changes.enabled ? 'enabled' : 'disabled';
-    return { changes: changes as KeyChanges, event: activityEvent({ now, action, keyId, requestedBy, details }) };
+    // Stamped after each read: a change retried after a concurrent one is logged after it.
+    return { changes: changes as KeyChanges, event: activityEvent({ now: deps.now(), action, keyId, requestedBy, details }) };
   });
-  return listedKey(updated, now);
+  return listedKey(updated, deps.now());
 }
 
 export interface ListedKeyEvents {
