@@ -1,12 +1,9 @@
-import { documentClient } from '../stores/document-client';
 import { adminHandler } from '../lambda/admin-handler';
-import { KeyStore } from '../stores/key-store';
-import { updateKey } from '../domain/keys';
+import { keyAdminDeps } from '../lambda/key-admin';
 import { servicesFromEnvironment } from '../lambda/services';
+import { updateKey } from '../domain/keys';
 
-const services = servicesFromEnvironment();
-const db = documentClient(services.dynamodb);
-const deps = { store: new KeyStore(db, services.tables.keys), now: () => new Date() };
+const deps = keyAdminDeps(servicesFromEnvironment());
 
 /** Payload `{ appUid, keyId, name?, expiresAt? (null clears it), enabled?, requestedBy? }` → the key as list-keys shows it. */
 export const handler = adminHandler('update-key', (input) => updateKey(deps, input));
