@@ -18,7 +18,7 @@ import { inBatches, requestsAround } from './support';
  * batches, so one cycle's writes overlap another's verifies.
  */
 
-const CYCLES = 250;
+const CYCLES = 200;
 const PARALLEL_CYCLES = 10;
 const MAX_VERIFIES_DURING = 6;
 const VERIFIES_AFTER = 3;
