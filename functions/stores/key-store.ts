@@ -45,14 +45,6 @@ export type KeyRollPlan = (current: KeyMetadata) => {
   readonly event: ActivityEvent;
 };
 
-/**
- * Every write to key items goes through here. Two items per key in the keys table:
- * - `pk = hash#<keyHash>, sk = key`: the only item the authorizer reads;
- * - `pk = app#<appUid>, sk = key#<keyId>`: for listing, changing and deleting, with the hash and a `revision`.
- * Both are written, changed and removed together in one transaction with the
- * activity event that records the change. Changes are read-check-write: the
- * transaction holds only if the app item's `revision` is still the one read.
- */
 const METADATA_FIELDS = ['keyId', 'appUid', 'name', 'displayPrefix', 'createdAt', 'expiresAt', 'enabled', 'rolledFromKeyId', 'lastUsedAt'] as const;
 
 function metadataOf(item: Record<string, unknown>): KeyMetadata {
@@ -61,7 +53,7 @@ function metadataOf(item: Record<string, unknown>): KeyMetadata {
   return metadata as unknown as KeyMetadata;
 }
 
-/** The hash item holds what the authorizer decides on; the app item adds the hash and the revision. */
+/** What both items carry: the metadata with `enabled` always set, but not lastUsedAt (the authorizer's, on the hash item). */
 function stored(key: KeyMetadata): Record<string, unknown> {
   const { lastUsedAt: _lastUsedAt, ...rest } = key;
   return { ...rest, enabled: key.enabled ?? true };
@@ -77,6 +69,14 @@ const cursor = pageCursor('key#', 'list-keys');
 /** Attempts of a read-check-write before giving up on a key that keeps changing under it. */
 const CHANGE_ATTEMPTS = 3;
 
+/**
+ * Every write to key items goes through here. Two items per key in the keys table:
+ * - `pk = hash#<keyHash>, sk = key`: the only item the authorizer reads;
+ * - `pk = app#<appUid>, sk = key#<keyId>`: for listing, changing and deleting, with the hash and a `revision`.
+ * Both are written, changed and removed together in one transaction with the
+ * activity event that records the change. Changes are read-check-write: the
+ * transaction holds only if the app item's `revision` is still the one read.
+ */
 export class KeyStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
