@@ -40,7 +40,7 @@ const BUDGETS = {
 type BudgetName = keyof typeof BUDGETS;
 
 function parseArgs(argv: readonly string[]) {
-  const options = { json: false, samples: 2500, keys: 100_000, initRuns: 30, e2eSeconds: 10, rejections: 20_000, createSamples: 300 };
+  const options = { json: false, samples: 5000, keys: 100_000, initRuns: 30, e2eSeconds: 10, rejections: 20_000, createSamples: 300 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json') {
