@@ -4,7 +4,7 @@ import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { KeyMetadata, KeyPage, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, keyIdSchema, parseInput } from './validation';
+import { appUidSchema, keyIdSchema, noCredential, parseInput } from './validation';
 
 /** The admin operations of DESIGN §5, free of any Lambda event shape. */
 export interface KeyAdminDeps {
@@ -18,7 +18,7 @@ export const createKeyInput = z.strictObject({
   appUid: appUidSchema,
   name: z
     .string({ error: 'name must be a string' })
-    .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters')),
+    .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name')),
   expiresAt: z.optional(z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' })),
 });
 

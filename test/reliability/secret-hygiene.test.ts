@@ -94,8 +94,21 @@ test('the key and session flows leave no key or token in logs, errors, answers o
   await settle(() => createKeyHandler({ appUid: 'hyg-a', name: 'n', expiresAt: created.apiKey }));
   await settle(() => createKeyHandler({ appUid: 'hyg-a', name: 'n', apiKey: created.apiKey }));
   await settle(() => listKeysHandler({ appUid: 'hyg-a', limit: created.apiKey }));
+  // Well-shaped ids and names that are, or hold, a key or token: key characters are valid id characters.
+  await settle(() => createKeyHandler({ appUid: 'hyg-a', name: created.apiKey }));
+  await settle(() => createKeyHandler({ appUid: created.apiKey, name: 'n' }));
+  await settle(() => listKeysHandler({ appUid: authToken }));
   // ...and a session request whose body carries the key or a token in a field value.
-  for (const body of [{ userEmail: created.apiKey }, { externalId: 'x', accountUids: [authToken, '*'] }, { externalId: `${authToken}!` }, { externalId: 'x', name: 5, apiKey: created.apiKey }]) {
+  for (const body of [
+    { userEmail: created.apiKey },
+    { externalId: 'x', accountUids: [authToken, '*'] },
+    { externalId: `${authToken}!` },
+    { externalId: 'x', name: 5, apiKey: created.apiKey },
+    { externalId: created.apiKey },
+    { externalId: 'x', name: `key: ${created.apiKey}` },
+    { userEmail: `${created.apiKey}@example.com` },
+    { externalId: 'x', accountUids: ['acct-1', authToken] },
+  ]) {
     record(await sdkUsersAuth(proxyEvent({ body: JSON.stringify(body), context })));
   }
   record(await sdkUsersAuth(proxyEvent({ body: `{"externalId": "${created.apiKey}`, context })));
