@@ -118,6 +118,34 @@ export class KeyStore {
       throw storeError('delete-key', error);
     }
     if (!item) throw new KeyNotFound(keyId, appUid);
+    // Someone else deleted it between our read and our write.
+    if (!(await this.deleteItems(appUid, keyId, String(item.keyHash), 'delete-key'))) throw new KeyNotFound(keyId, appUid);
+  }
+
+  /**
+   * Deletes the key whose hash item is `hash#<keyHash>` exactly as delete()
+   * does: both items in one transaction. Returns which key it was, or
+   * undefined when there is no such key (never was, or already deleted).
+   */
+  async deleteByHash(keyHash: string): Promise<{ keyId: string; appUid: string } | undefined> {
+    let item: Record<string, unknown> | undefined;
+    try {
+      ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(keyHash), ConsistentRead: true })));
+    } catch (error) {
+      throw storeError('revoke-key', error);
+    }
+    if (!item) return undefined;
+    const key = { keyId: String(item.keyId), appUid: String(item.appUid) };
+    return (await this.deleteItems(key.appUid, key.keyId, keyHash, 'revoke-key')) ? key : undefined;
+  }
+
+  /**
+   * The one deletion path: both items of a key in one transaction, each on
+   * condition that it still names the other, so a key is never half deleted
+   * and never deleted in place of another. False when a condition failed
+   * (the key was deleted meanwhile).
+   */
+  private async deleteItems(appUid: string, keyId: string, keyHash: string, operation: string): Promise<boolean> {
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -126,23 +154,25 @@ export class KeyStore {
               Delete: {
                 TableName: this.tableName,
                 Key: appKeyItemKey(appUid, keyId),
-                ConditionExpression: 'attribute_exists(pk)',
+                ConditionExpression: 'attribute_exists(pk) AND keyHash = :keyHash',
+                ExpressionAttributeValues: { ':keyHash': keyHash },
               },
             },
             {
               Delete: {
                 TableName: this.tableName,
-                Key: keyHashItemKey(String(item.keyHash)),
-                ConditionExpression: 'attribute_exists(pk)',
+                Key: keyHashItemKey(keyHash),
+                ConditionExpression: 'attribute_exists(pk) AND keyId = :keyId',
+                ExpressionAttributeValues: { ':keyId': keyId },
               },
             },
           ],
         }),
       );
+      return true;
     } catch (error) {
-      // Someone else deleted it between our read and our write.
-      if (isConditionFailure(error)) throw new KeyNotFound(keyId, appUid);
-      throw storeError('delete-key', error);
+      if (isConditionFailure(error)) return false;
+      throw storeError(operation, error);
     }
   }
 }

@@ -121,6 +121,7 @@ describe('KeygateAuth with default props', () => {
     expect(env('createKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('listKeys')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('revokeKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -198,6 +199,26 @@ describe('KeygateAuth with default props', () => {
       ]);
     });
 
+    test('revoke-keys: GetItem on hash# items, DeleteItem on hash# and app# items of the keys table, and the pepper', () => {
+      expect(accessOf('revokeKeys')).toEqual([
+        {
+          Sid: 'DeleteKeyItems',
+          Effect: 'Allow',
+          Action: 'dynamodb:DeleteItem',
+          Resource: arn('keysTable'),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*', 'app#*'] } },
+        },
+        {
+          Sid: 'GetKeyHashItems',
+          Effect: 'Allow',
+          Action: 'dynamodb:GetItem',
+          Resource: arn('keysTable'),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
+        },
+        readPepper(),
+      ]);
+    });
+
     test('no policy anywhere has a wildcard action or resource', () => {
       for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
         for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
@@ -225,7 +246,7 @@ describe('KeygateAuth with default props', () => {
   });
 
   test('addRoutes puts the keygate routes on a user\'s own RestApi without touching its other methods', () => {
-    template.resourceCountIs('AWS::ApiGateway::Method', 4);
+    template.resourceCountIs('AWS::ApiGateway::Method', 5);
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'NONE' });
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'GET',
@@ -243,6 +264,37 @@ describe('KeygateAuth with default props', () => {
     for (const fn of [auth.createKeyFunction, auth.listKeysFunction, auth.deleteKeyFunction]) {
       expect(integrations).not.toContain(logicalId(fn));
     }
+  });
+});
+
+describe('the public revoke route on a user\'s own RestApi', () => {
+  test('stageMethodOptions() gives the revoke route its own throttling, at the root or under the addRoutes parent', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth', { revokeThrottling: { rateLimit: 2 } });
+    expect(auth.revokeThrottling).toEqual({ rateLimit: 2, burstLimit: 5 });
+    expect(auth.stageMethodOptions()).toEqual({ '/api/v1/keys/revoke/POST': { throttlingRateLimit: 2, throttlingBurstLimit: 5 } });
+    expect(Object.keys(auth.stageMethodOptions('/v2/'))).toEqual(['/v2/api/v1/keys/revoke/POST']);
+    expect(() => auth.stageMethodOptions('v2')).toThrow(new Error("KeygateAuth: stageMethodOptions: parentPath must start with '/', got 'v2'"));
+
+    // The README's recipe: the user's API, its stage given the options, the routes under /v2.
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false, deployOptions: { methodOptions: auth.stageMethodOptions('/v2') } });
+    auth.addRoutes(api, { parent: api.root.addResource('v2') });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [{ HttpMethod: 'POST', ResourcePath: '/~1v2~1api~1v1~1keys~1revoke', ThrottlingRateLimit: 2, ThrottlingBurstLimit: 5, DataTraceEnabled: false }],
+    });
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
+    expect(paths).toEqual(expect.arrayContaining(['v2', 'keys', 'revoke']));
+  });
+
+  test('an API whose methods require an API key by default still serves the revoke route without one', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth');
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false, defaultMethodOptions: { apiKeyRequired: true } });
+    auth.addRoutes(api);
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'NONE', ApiKeyRequired: false });
   });
 });
 
@@ -293,6 +345,8 @@ describe('KeygateAuth rejects bad props at synth', () => {
     ],
     ['equal prefixes', { keyPrefix: 'kg', sessionTokenPrefix: 'kg' }, "KeygateAuth: keyPrefix and sessionTokenPrefix must differ, both are 'kg'"],
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
+    ['revoke rate limit of 0', { revokeThrottling: { rateLimit: 0 } }, 'KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got 0'],
+    ['revoke burst limit in fractions', { revokeThrottling: { burstLimit: 2.5 } }, 'KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got 2.5'],
   ])('%s', (_name, props, message) => {
     expect(constructOnly(props)).toThrow(new Error(message));
   });
