@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { run } from '../../lib/admin/cli';
 import { scanAll } from '../support/dynamodb';
+import { call } from './support/http';
 import { isAlive, keygateCli, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
 
 /**
@@ -20,21 +21,6 @@ const keyFormat = credentialFormat('kg');
 const revokeUrl = () => `${stack.info.apiUrl}/api/v1/keys/revoke`;
 const url = (appUid: string, route: string) => `${stack.info.apiUrl}/api/v1/appuid/${appUid}/${route}`;
 
-async function call(method: string, target: string, headers: Record<string, string> = {}, body?: unknown) {
-  const response = await fetch(target, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text };
-}
 
 /** A key created through the CLI, and a session token it opened. */
 async function keyWithSession(appUid: string) {

@@ -140,16 +140,17 @@ describe('KeygateAuth with default props', () => {
       return statements.filter((s) => !logs.includes(s)).sort((a, b) => (a.Sid ?? '').localeCompare(b.Sid ?? ''));
     }
     const readPepper = () => ({ Sid: 'ReadPepper', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: pepper() });
+    const getKeyHashItems = () => ({
+      Sid: 'GetKeyHashItems',
+      Effect: 'Allow',
+      Action: 'dynamodb:GetItem',
+      Resource: arn('keysTable'),
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
+    });
 
     test('api-key authorizer: GetItem on hash# items of the keys table, and the pepper', () => {
       expect(accessOf('apiKeyAuthorizer')).toEqual([
-        {
-          Sid: 'GetKeyHashItems',
-          Effect: 'Allow',
-          Action: 'dynamodb:GetItem',
-          Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
-        },
+        getKeyHashItems(),
         readPepper(),
       ]);
     });
@@ -208,13 +209,7 @@ describe('KeygateAuth with default props', () => {
           Resource: arn('keysTable'),
           Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*', 'app#*'] } },
         },
-        {
-          Sid: 'GetKeyHashItems',
-          Effect: 'Allow',
-          Action: 'dynamodb:GetItem',
-          Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
-        },
+        getKeyHashItems(),
         readPepper(),
       ]);
     });
