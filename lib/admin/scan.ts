@@ -145,8 +145,9 @@ export async function scanPaths(inputs: readonly string[], options: ScanOptions)
     }
     for (const entry of entries) {
       const child = path.join(folder, entry.name);
+      if (SKIPPED_FOLDERS.has(entry.name)) continue;
       if (entry.isDirectory()) {
-        if (!SKIPPED_FOLDERS.has(entry.name)) walk(child);
+        walk(child);
       } else if (entry.isFile()) {
         scanFile(child, lstatSync(child).size);
       } else if (entry.isSymbolicLink()) {
