@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { keygateHome, readLocalStackInfo } from '../local/home';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, type AdminFunctionId } from '../shared/functions';
+import { reportableCredentials, reportKeys, revokeUrl, scanPaths, scanPrefixes, ScanUsageError, ReportError } from './scan';
 
 /**
  * The admin CLI (DESIGN §6). Both modes invoke the admin Lambda functions
@@ -14,7 +15,22 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for `keygate scan` (default: the process's). */
+  readonly stdin?: { readonly isTTY: boolean; read(): Promise<string> };
+  /** The HTTP client of `keygate scan --report` (default: global fetch). */
+  readonly fetch?: typeof fetch;
 }
+
+const processStdin = {
+  get isTTY() {
+    return process.stdin.isTTY === true;
+  },
+  async read() {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
 
 /** CloudFormation outputs of the keygate stack that name the admin functions. */
 export const STACK_OUTPUTS = Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, adminFunctionOutput(id)])) as Record<AdminFunctionId, string>;
@@ -40,8 +56,11 @@ interface TargetOptions {
   readonly profile?: string;
 }
 
-/** A failure to report as one line; `exitCode` 1 unless said otherwise. */
+/** A failure to report as one line; exit code 1. */
 export class CliError extends Error {}
+
+/** Exit codes of `keygate scan`, as grep has them: 1 means found and nothing else. */
+export const SCAN_EXIT = { none: 0, found: 1, error: 2 } as const;
 
 /** The admin function failed (`X-Amz-Function-Error`); `errorType` is e.g. ValidationError or KeyNotFound. */
 export class AdminFunctionError extends CliError {
@@ -212,6 +231,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--json', "print exactly the admin function's JSON output");
 
   let target: Target | undefined;
+  let exitCode = 0;
   const connect = async (options: TargetOptions): Promise<Target> => {
     if (options.stack === '') throw new CliError('--stack needs a stack name');
     return (target ??= await resolveTarget({ ...options, stack: options.stack ?? (io.env.KEYGATE_STACK || undefined) }, io));
@@ -252,7 +272,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   };
 
   const program = new Command('keygate')
-    .description('keygate admin CLI: manage API keys on the local stack (`npm start`) or a deployed stack (--stack)')
+    .description('keygate admin CLI: manage API keys on the local stack (`npm start`) or a deployed stack (--stack), and find leaked keys (scan)')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError(false);
@@ -381,15 +401,58 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       );
     });
   });
+  program
+    .command('scan')
+    .description('find keygate keys and session tokens in files, folders (recursively, not .git or node_modules) or standard input (-, or a pipe)')
+    .argument('[paths...]', 'files and folders to scan; - for standard input')
+    .option('--prefix <prefix>', 'also look for this custom key or token prefix (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--report <baseUrl>', "send the API keys found to this deployment's public revoke route (the stack's ApiUrl, or the local API URL)")
+    .option('--json', 'print the findings as JSON')
+    .exitOverride()
+    .action(async (paths: string[], options: { prefix: string[]; report?: string; json?: boolean }) => {
+      const prefixes = scanPrefixes(options.prefix);
+      const url = options.report === undefined ? undefined : revokeUrl(options.report);
+      const stdin = io.stdin ?? processStdin;
+      if (paths.length === 0) {
+        if (stdin.isTTY) throw new ScanUsageError('give files or folders to scan, or pipe text to standard input');
+        paths = ['-'];
+      }
+      const result = await scanPaths(paths, { prefixes, readStdin: () => stdin.read() });
+      const { findings } = result;
+      let reported: { url: string; sent: number; received: number } | undefined;
+      let reportFailure: string | undefined;
+      const credentials = reportableCredentials(findings);
+      if (url && credentials.length > 0) {
+        try {
+          reported = { url: url.href, ...(await reportKeys(url, credentials, { fetch: io.fetch })) };
+        } catch (error) {
+          if (!(error instanceof ReportError)) throw error;
+          reportFailure = error.message;
+        }
+      }
+      // Findings show where and which (display prefix), never the key: this output lands in CI logs.
+      if (options.json) out(JSON.stringify({ findings, filesScanned: result.filesScanned, skipped: result.skipped, ...(reported && { reported }), ...(reportFailure && { reportError: reportFailure }) }, null, 2));
+      else for (const finding of findings) out(String(finding));
+      for (const { path, reason } of options.json ? [] : result.skipped) io.stderr(`keygate scan: skipped ${path}: ${reason}\n`);
+      const files = new Set(findings.map((finding) => finding.path)).size;
+      io.stderr(`keygate scan: ${findings.length} key${findings.length === 1 ? '' : 's'} or token${findings.length === 1 ? '' : 's'} found in ${files} file${files === 1 ? '' : 's'} (${result.filesScanned} scanned)\n`);
+      if (reported) {
+        io.stderr(`keygate scan: reported ${reported.sent} key${reported.sent === 1 ? '' : 's'} to ${reported.url}; it received ${reported.received}. Keys that existed no longer work.\n`);
+      }
+      if (url && findings.length > credentials.length) io.stderr('keygate scan: session tokens are not reported: they are not keys, and expire on their own.\n');
+      if (reportFailure) io.stderr(`keygate scan: the report failed: ${reportFailure}\n`);
+      exitCode = findings.length > 0 ? SCAN_EXIT.found : SCAN_EXIT.none;
+    });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return exitCode;
   } catch (error) {
+    const scanning = argv[0] === 'scan';
     // Commander has already written its own usage errors (and help) to stderr/stdout.
-    if (error instanceof CommanderError) return error.exitCode;
-    io.stderr(`keygate: ${error instanceof CliError ? error.message : firstLine(error)}\n`);
-    return 1;
+    if (error instanceof CommanderError) return scanning && error.exitCode !== 0 ? SCAN_EXIT.error : error.exitCode;
+    io.stderr(`keygate: ${error instanceof CliError || error instanceof ScanUsageError ? error.message : firstLine(error)}\n`);
+    return scanning ? SCAN_EXIT.error : 1;
   } finally {
     target?.client.destroy();
   }
