@@ -4,7 +4,7 @@ import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { KeyMetadata, KeyPage, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, keyIdSchema, parseInput } from './validation';
+import { appUidSchema, DEFAULT_LIST_LIMIT, keyIdSchema, pagingFields, parseInput } from './validation';
 
 /** The admin operations of DESIGN §5, free of any Lambda event shape. */
 export interface KeyAdminDeps {
@@ -22,19 +22,9 @@ export const createKeyInput = z.strictObject({
   expiresAt: z.optional(z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' })),
 });
 
-export const listKeysInput = z.strictObject({
-  appUid: appUidSchema,
-  limit: z.optional(
-    z.int({ error: 'limit must be a whole number' }).check(z.gte(1, 'limit must be between 1 and 100'), z.lte(100, 'limit must be between 1 and 100')),
-  ),
-  nextToken: z.optional(
-    z.string({ error: 'nextToken must be a string' }).check(z.minLength(1, 'nextToken must not be empty'), z.maxLength(2048, 'nextToken is too long')),
-  ),
-});
+export const listKeysInput = z.strictObject({ appUid: appUidSchema, ...pagingFields });
 
 export const deleteKeyInput = z.strictObject({ appUid: appUidSchema, keyId: keyIdSchema });
-
-export const DEFAULT_LIST_LIMIT = 50;
 
 export interface CreatedKey extends KeyMetadata {
   /** The plaintext key: returned once, never stored. */

@@ -1,31 +1,32 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { keygateHome, readLocalStackInfo } from '../local/home';
+import { PACKAGE_ROOT } from '../construct/function-bundles';
+import { isCheckout, keygateHome, KEYGATE_HOME_ENV, readLocalStackInfo } from '../local/home';
+import { adminFunctionOutput, FUNCTIONS, isSessionFunction, type AdminFunctionId } from '../shared/functions';
+import { EXPIRES_AT_FORMATS, parseExpiresAt } from './durations';
 
 /**
- * The admin CLI (DESIGN §6). Both modes invoke the admin Lambda functions
- * through the Lambda Invoke API: the local stack's emulation of it (found
- * through `.keygate/local.json`), or the deployed functions named by the
+ * The admin CLI. Both modes invoke the admin Lambda functions through the
+ * Lambda Invoke API: the local stack's emulation of it (found through
+ * `<KEYGATE_HOME>/local.json`), or the deployed functions named by the
  * stack's outputs (`--stack`).
  */
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The keygate package the CLI runs from. @default the package holding this file */
+  readonly packageRoot?: string;
+  /** The clock `--expires-at 90d` counts from. @default the system clock */
+  readonly now?: () => Date;
 }
-
-/** CloudFormation outputs of the keygate stack that name the admin functions. */
-export const STACK_OUTPUTS = {
-  createKey: 'CreateKeyFunctionName',
-  listKeys: 'ListKeysFunctionName',
-  deleteKey: 'DeleteKeyFunctionName',
-} as const;
-
-type AdminFunction = keyof typeof STACK_OUTPUTS;
 
 interface Target {
   readonly client: LambdaClient;
-  readonly functions: Record<AdminFunction, string>;
+  /** The function to invoke for an admin operation, or a CliError saying why there is none. */
+  functionName(fn: AdminFunctionId): string;
   /** Said when the target cannot be reached. */
   readonly unreachable: string;
   readonly local: boolean;
@@ -35,9 +36,10 @@ interface TargetOptions {
   readonly stack?: string;
   readonly region?: string;
   readonly profile?: string;
+  readonly json?: boolean;
 }
 
-/** A failure to report as one line; `exitCode` 1 unless said otherwise. */
+/** A failure to report as one line on stderr, exit code 1. */
 export class CliError extends Error {}
 
 /** The admin function failed (`X-Amz-Function-Error`); `errorType` is e.g. ValidationError or KeyNotFound. */
@@ -50,34 +52,42 @@ export class AdminFunctionError extends CliError {
   }
 }
 
-const NO_LOCAL_STACK = 'no local keygate stack is running: start one with `npm start` (or pass --stack <name> for a deployed stack)';
+/**
+ * The flag that carries each admin payload field. A ValidationError's
+ * message starts with the field it is about; the CLI user typed the flag.
+ */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  appUid: '--app',
+  name: '--name',
+  expiresAt: '--expires-at',
+  keyId: '--key',
+  limit: '--limit',
+  nextToken: '--next-token',
+  userId: '--user',
+  externalId: '--external-id',
+  userEmail: '--email',
+  createdByKeyId: '--created-by-key',
+  sessionId: '--session',
+};
+
+function inFlagTerms(message: string): string {
+  return message.replace(/^[A-Za-z]+\b/, (field) => FLAG_OF_FIELD[field] ?? field);
+}
+
+const POINT_AT_A_STACK = `start one with \`npm start\` in the keygate checkout, set ${KEYGATE_HOME_ENV} to the data folder of a running one, or pass --stack <name> for a deployed stack`;
 
 async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target> {
-  if (options.stack) {
-    const config = { ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
-    const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-    const cloudFormation = new CloudFormationClient(config);
-    let outputs: Record<string, string>;
-    try {
-      const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: options.stack }));
-      outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
-    } catch (error) {
-      throw new CliError(`could not read the outputs of stack ${options.stack}: ${firstLine(error)}`);
-    } finally {
-      cloudFormation.destroy();
-    }
-    const functions = {} as Record<AdminFunction, string>;
-    for (const [key, output] of Object.entries(STACK_OUTPUTS) as [AdminFunction, string][]) {
-      const name = outputs[output];
-      if (!name) throw new CliError(`stack ${options.stack} has no output ${output}; is it a keygate stack?`);
-      functions[key] = name;
-    }
-    // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
-    return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, unreachable: `could not reach AWS Lambda for stack ${options.stack}`, local: false };
-  }
+  if (options.stack) return deployedTarget(options.stack, options);
 
-  const info = readLocalStackInfo(keygateHome(io.env));
-  if (!info) throw new CliError(NO_LOCAL_STACK);
+  const packageRoot = io.packageRoot ?? PACKAGE_ROOT;
+  if (!io.env[KEYGATE_HOME_ENV] && !isCheckout(packageRoot)) {
+    throw new CliError(
+      `no local keygate stack: this keygate is an installed package (${packageRoot}), not a checkout, and \`npm start\` runs only in a checkout; set ${KEYGATE_HOME_ENV} to the data folder (.keygate) of a running one, or pass --stack <name> for a deployed stack`,
+    );
+  }
+  const home = keygateHome(io.env, packageRoot);
+  const info = readLocalStackInfo(home);
+  if (!info) throw new CliError(`no local keygate stack is running from ${home} (${KEYGATE_HOME_ENV}): ${POINT_AT_A_STACK}`);
   return {
     client: new LambdaClient({
       endpoint: info.lambdaEndpoint,
@@ -85,20 +95,52 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
       maxAttempts: 1,
     }),
-    functions: info.functions,
-    unreachable: NO_LOCAL_STACK,
+    functionName(fn) {
+      const name = info.functions[fn];
+      if (!name) throw new CliError(`the local stack running from ${home} has no ${FUNCTIONS[fn].name} function: it was started by an older keygate; restart \`npm start\``);
+      return name;
+    },
+    unreachable: `no local keygate stack answers at ${info.lambdaEndpoint} (recorded in ${home}, ${KEYGATE_HOME_ENV}); it was stopped or killed: ${POINT_AT_A_STACK}`,
     local: true,
   };
 }
 
-async function invoke(target: Target, fn: AdminFunction, input: unknown): Promise<unknown> {
+async function deployedTarget(stack: string, options: TargetOptions): Promise<Target> {
+  const config = { ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+  const cloudFormation = new CloudFormationClient(config);
+  let outputs: Record<string, string>;
+  try {
+    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
+    outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
+  } catch (error) {
+    throw new CliError(`could not read the outputs of stack ${stack}: ${firstLine(error)}`);
+  } finally {
+    cloudFormation.destroy();
+  }
+  return {
+    // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
+    client: new LambdaClient({ ...config, maxAttempts: 1 }),
+    functionName(fn) {
+      const output = adminFunctionOutput(fn);
+      const name = outputs[output];
+      if (!name) throw new CliError(`stack ${stack} has no output ${output}; is it a keygate stack${isSessionFunction(fn) ? ' with sessions on' : ''}, updated to this version?`);
+      return name;
+    },
+    unreachable: `could not reach AWS Lambda for stack ${stack}`,
+    local: false,
+  };
+}
+
+async function invoke(target: Target, fn: AdminFunctionId, input: unknown): Promise<unknown> {
+  const functionName = target.functionName(fn);
   let response;
   try {
-    response = await target.client.send(new InvokeCommand({ FunctionName: target.functions[fn], Payload: Buffer.from(JSON.stringify(input)) }));
+    response = await target.client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(input)) }));
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
-    if (target.local && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /ECONNREFUSED/.test(String(error)))) throw new CliError(NO_LOCAL_STACK);
-    if ((error as Error).name === 'ResourceNotFoundException') throw new CliError(`function ${target.functions[fn]} not found: ${firstLine(error)}`);
+    if (target.local && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /ECONNREFUSED/.test(String(error)))) throw new CliError(target.unreachable);
+    if ((error as Error).name === 'ResourceNotFoundException') throw new CliError(`function ${functionName} not found: ${firstLine(error)}`);
     if (!target.local && /ENOTFOUND|ECONNREFUSED|ETIMEDOUT/.test(String(code ?? error))) throw new CliError(`${target.unreachable}: ${firstLine(error)}`);
     throw new CliError(firstLine(error));
   }
@@ -107,11 +149,12 @@ async function invoke(target: Target, fn: AdminFunction, input: unknown): Promis
   try {
     payload = JSON.parse(text);
   } catch {
-    throw new CliError(`${target.functions[fn]} returned a payload that is not JSON`);
+    throw new CliError(`${functionName} returned a payload that is not JSON`);
   }
   if (response.FunctionError) {
     const { errorType, errorMessage } = (payload ?? {}) as { errorType?: string; errorMessage?: string };
-    throw new AdminFunctionError(errorType ?? response.FunctionError, errorMessage ?? `${target.functions[fn]} failed (${response.FunctionError})`);
+    const message = errorMessage ?? `${functionName} failed (${response.FunctionError})`;
+    throw new AdminFunctionError(errorType ?? response.FunctionError, errorType === 'ValidationError' ? inFlagTerms(message) : message);
   }
   return payload;
 }
@@ -119,6 +162,10 @@ async function invoke(target: Target, fn: AdminFunction, input: unknown): Promis
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message || error.name : String(error);
   return message.split('\n')[0]!;
+}
+
+function packageVersion(packageRoot: string): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 interface CreatedKey {
@@ -139,13 +186,41 @@ interface ListedKey {
   expiresAt?: string;
 }
 
+interface App {
+  appUid: string;
+  createdAt: string;
+  keyCount: number;
+}
+
+interface Page {
+  nextToken?: string;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+/** A flag that selects what an operation acts on: the commander option name, the flag, the payload field. */
+type Selector = readonly [option: string, flag: string, field: string];
+
+/** The one selector given, with its value, or a CliError naming them all. */
+function exactlyOneSelector(options: object, selectors: readonly Selector[]): { option: string; field: string; value: string } {
+  const values = options as Readonly<Record<string, unknown>>;
+  const given = selectors.filter(([option]) => values[option] !== undefined);
+  if (given.length !== 1) {
+    const flags = selectors.map(([, flag]) => flag);
+    throw new CliError(`pass exactly one of ${flags.slice(0, -1).join(', ')} or ${flags.at(-1)}`);
+  }
+  const [option, , field] = given[0]!;
+  return { option, field, value: String(values[option]) };
+}
+
 export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
   const out = (line = '') => io.stdout(`${line}\n`);
+  const now = io.now ?? (() => new Date());
   const targetOptions = (command: Command) =>
     command
       .option('--stack <name>', 'a deployed keygate stack (CloudFormation stack name) instead of the local one; default: $KEYGATE_STACK')
@@ -154,20 +229,42 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--json', "print exactly the admin function's JSON output");
 
   let target: Target | undefined;
-  const withTarget = async <T>(options: TargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, human: (output: T) => Promise<void> | void) => {
+  const connect = async (options: TargetOptions) => {
     if (options.stack === '') throw new CliError('--stack needs a stack name');
-    target = await resolveTarget({ ...options, stack: options.stack ?? (io.env.KEYGATE_STACK || undefined) }, io);
-    const output = (await invoke(target, fn, input)) as T;
+    target ??= await resolveTarget({ ...options, stack: options.stack ?? (io.env.KEYGATE_STACK || undefined) }, io);
+    return target;
+  };
+  /** One admin call: `--json` prints its output as is, otherwise `human` does. */
+  const withTarget = async <T>(options: TargetOptions, fn: AdminFunctionId, input: unknown, human: (output: T) => Promise<void> | void) => {
+    const output = (await invoke(await connect(options), fn, input)) as T;
     if (options.json) out(JSON.stringify(output, null, 2));
     else await human(output);
   };
+  /** Every page after `first` unless `--limit` asked for one page; `--json` is always one call's output. */
+  const remainingPages = async <T extends Page>(fn: AdminFunctionId, input: Record<string, unknown>, first: T, onePage: boolean): Promise<T[]> => {
+    const pages = [first];
+    for (let page = first; page.nextToken && !onePage; ) {
+      page = (await invoke(target!, fn, { ...input, nextToken: page.nextToken })) as T;
+      pages.push(page);
+    }
+    return pages;
+  };
+  const paging = (options: { limit?: string; nextToken?: string }) => ({
+    // The admin function validates both: a bad --limit gets its ValidationError, in terms of the flag.
+    ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
+    ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
+  });
 
+  const packageRoot = io.packageRoot ?? PACKAGE_ROOT;
   const program = new Command('keygate')
-    .description('keygate admin CLI: manage API keys on the local stack (`npm start`) or a deployed stack (--stack)')
+    .description('keygate admin CLI: manage API keys, apps, sessions and users on the local stack (`npm start`) or a deployed stack (--stack)')
+    .version(packageVersion(packageRoot), '-V, --version', 'print the keygate version')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // One error prefix for everything the CLI reports, commander's usage errors included.
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`keygate: ${text.replace(/^error: /, '')}`) })
     .showHelpAfterError(false);
-  const keys = program.command('keys').description('create, list and delete API keys').exitOverride();
+
+  const keys = program.command('keys').description('create, list and delete API keys');
 
   targetOptions(
     keys
@@ -175,9 +272,16 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .description('create an API key; the key is printed once and stored nowhere')
       .requiredOption('--app <appUid>', 'application the key belongs to')
       .requiredOption('--name <name>', 'a name to tell the key apart')
-      .option('--expires-at <date>', 'ISO 8601 date-time after which the key stops working'),
-  ).action(async (options: TargetOptions & { app: string; name: string; expiresAt?: string; json?: boolean }) => {
-    const input = { appUid: options.app, name: options.name, ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}) };
+      .option('--expires-at <when>', `when the key stops working: ${EXPIRES_AT_FORMATS}`)
+      .option('--new-app', 'the app has no keys yet: create its first key (without it, an unknown --app is refused as a likely typo)'),
+  ).action(async (options: TargetOptions & { app: string; name: string; expiresAt?: string; newApp?: boolean }) => {
+    let expiresAt: string | undefined;
+    if (options.expiresAt !== undefined) {
+      expiresAt = parseExpiresAt(options.expiresAt, now());
+      if (expiresAt === undefined) throw new CliError(`--expires-at must be ${EXPIRES_AT_FORMATS}`);
+    }
+    if (!options.newApp) await requireKnownApp(await connect(options), options.app);
+    const input = { appUid: options.app, name: options.name, ...(expiresAt !== undefined ? { expiresAt } : {}) };
     await withTarget<CreatedKey>(options, 'createKey', input, (key) => {
       out(`Created key ${key.keyId} (${key.displayPrefix}) '${key.name}' for app ${key.appUid}${key.expiresAt ? `, expires ${key.expiresAt}` : ''}:`);
       out();
@@ -194,23 +298,14 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--app <appUid>', 'application whose keys to list')
       .option('--limit <n>', 'keys per page (1-100); with it, one page is shown')
       .option('--next-token <token>', 'start after the page that returned this nextToken'),
-  ).action(async (options: TargetOptions & { app: string; limit?: string; nextToken?: string; json?: boolean }) => {
-    // The admin function validates both: a bad --limit gets its ValidationError naming `limit`.
-    const paging = {
-      ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
-      ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
-    };
-    await withTarget<{ keys: ListedKey[]; nextToken?: string }>(options, 'listKeys', { appUid: options.app, ...paging }, async (first) => {
-      const all = [...first.keys];
-      // Human output shows every page unless --limit asks for one; --json is one call's output, nextToken included.
-      let nextToken = first.nextToken;
-      while (nextToken && options.limit === undefined) {
-        const page = (await invoke(target!, 'listKeys', { appUid: options.app, nextToken })) as { keys: ListedKey[]; nextToken?: string };
-        all.push(...page.keys);
-        nextToken = page.nextToken;
-      }
+  ).action(async (options: TargetOptions & { app: string; limit?: string; nextToken?: string }) => {
+    const input = { appUid: options.app, ...paging(options) };
+    await withTarget<{ keys: ListedKey[] } & Page>(options, 'listKeys', input, async (first) => {
+      const pages = await remainingPages('listKeys', { appUid: options.app }, first, options.limit !== undefined);
+      const all = pages.flatMap((page) => page.keys);
       if (all.length === 0) out(`No keys for app ${options.app}.`);
       else out(table([['KEY ID', 'PREFIX', 'NAME', 'CREATED', 'EXPIRES'], ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.createdAt, k.expiresAt ?? '-'])]));
+      const nextToken = pages.at(-1)!.nextToken;
       if (nextToken) out(`More keys: add --next-token ${nextToken}`);
     });
   });
@@ -218,12 +313,99 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   targetOptions(
     keys
       .command('delete')
-      .description('delete an API key: every later request with it fails; sessions it created stay valid')
+      .description('delete an API key: every later request with it fails; sessions it created stay valid (see `sessions revoke`)')
       .requiredOption('--app <appUid>', 'application the key belongs to')
       .requiredOption('--key <keyId>', 'id of the key (from `keys list`), not the key itself'),
-  ).action(async (options: TargetOptions & { app: string; key: string; json?: boolean }) => {
+  ).action(async (options: TargetOptions & { app: string; key: string }) => {
     await withTarget<{ keyId: string; deleted: boolean }>(options, 'deleteKey', { appUid: options.app, keyId: options.key }, (result) => {
       out(`Deleted key ${result.keyId} from app ${options.app}.`);
+    });
+  });
+
+  const apps = program.command('apps').description('the applications that have keys');
+
+  targetOptions(
+    apps
+      .command('list')
+      .description('list the applications, with their key counts')
+      .option('--limit <n>', 'apps per page (1-100); with it, one page is shown')
+      .option('--next-token <token>', 'start after the page that returned this nextToken'),
+  ).action(async (options: TargetOptions & { limit?: string; nextToken?: string }) => {
+    await withTarget<{ apps: App[] } & Page>(options, 'listApps', paging(options), async (first) => {
+      const pages = await remainingPages('listApps', {}, first, options.limit !== undefined);
+      const all = pages.flatMap((page) => page.apps);
+      if (all.length === 0) out('No apps yet: `keys create --app <appUid> --new-app` makes the first.');
+      else out(table([['APP', 'KEYS', 'CREATED'], ...all.map((app) => [app.appUid, String(app.keyCount), app.createdAt])]));
+      const nextToken = pages.at(-1)!.nextToken;
+      if (nextToken) out(`More apps: add --next-token ${nextToken}`);
+    });
+  });
+
+  targetOptions(apps.command('show').description('one application: its key count and when its first key was made').requiredOption('--app <appUid>', 'the application')).action(
+    async (options: TargetOptions & { app: string }) => {
+      await withTarget<App>(options, 'getApp', { appUid: options.app }, (app) => {
+        out(table([['app', app.appUid], ['keys', String(app.keyCount)], ['created', app.createdAt]]));
+      });
+    },
+  );
+
+  const sessions = program.command('sessions').description('end sessions on purpose (deleting a key never does)');
+
+  targetOptions(
+    sessions
+      .command('revoke')
+      .description("end sessions now: a user's, those a key opened, or one; the next request with them gets 401")
+      .requiredOption('--app <appUid>', 'application the sessions belong to')
+      .option('--user <userId>', "every session of this user (keygate's userId)")
+      .option('--external-id <externalId>', 'every session of the user with this externalId')
+      .option('--created-by-key <keyId>', 'every session opened with this key (deleted or not)')
+      .option('--session <sessionId>', 'this one session'),
+  ).action(async (options: TargetOptions & { app: string; user?: string; externalId?: string; createdByKey?: string; session?: string }) => {
+    const { option, field, value } = exactlyOneSelector(options, [
+      ['user', '--user', 'userId'],
+      ['externalId', '--external-id', 'externalId'],
+      ['createdByKey', '--created-by-key', 'createdByKeyId'],
+      ['session', '--session', 'sessionId'],
+    ]);
+    const input = { appUid: options.app, [field]: value };
+    const whose = { user: `of user ${value}`, externalId: `of the user with externalId ${value}`, createdByKey: `opened with key ${value}`, session: `(session ${value})` }[option];
+    await withTarget<{ revoked: number; incomplete?: boolean }>(options, 'revokeSessions', input, async (first) => {
+      let result = first;
+      let revoked = first.revoked;
+      // A big batch ends over several calls; each picks up what is left.
+      while (result.incomplete) {
+        result = (await invoke(target!, 'revokeSessions', input)) as typeof first;
+        revoked += result.revoked;
+      }
+      out(`Revoked ${plural(revoked, 'session')} ${whose} in app ${options.app}.`);
+    });
+  });
+
+  const users = program.command('users').description("erase a user's personal data");
+
+  targetOptions(
+    users
+      .command('delete')
+      .description("erase a user: its record (email, externalId, name, account ids) and every session of theirs")
+      .requiredOption('--app <appUid>', 'application the user belongs to')
+      .option('--user <userId>', "keygate's userId")
+      .option('--external-id <externalId>', "your server's id for the user")
+      .option('--email <email>', 'the email the user signed in with'),
+  ).action(async (options: TargetOptions & { app: string; user?: string; externalId?: string; email?: string }) => {
+    const { field, value } = exactlyOneSelector(options, [
+      ['user', '--user', 'userId'],
+      ['externalId', '--external-id', 'externalId'],
+      ['email', '--email', 'userEmail'],
+    ]);
+    const input = { appUid: options.app, [field]: value };
+    await withTarget<{ userId: string; deleted: boolean; sessionsRevoked: number; incomplete?: boolean }>(options, 'deleteUser', input, async (first) => {
+      let result = first;
+      let revoked = first.sessionsRevoked;
+      while (result.incomplete) {
+        result = (await invoke(target!, 'deleteUser', input)) as typeof first;
+        revoked += result.sessionsRevoked;
+      }
+      out(`Deleted user ${result.userId} from app ${options.app}; ${plural(revoked, 'session')} revoked.`);
     });
   });
 
@@ -231,11 +413,26 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
-    // Commander has already written its own usage errors (and help) to stderr/stdout.
+    // Commander has already written its own usage errors (and help, and --version) through configureOutput.
     if (error instanceof CommanderError) return error.exitCode;
     io.stderr(`keygate: ${error instanceof CliError ? error.message : firstLine(error)}\n`);
     return 1;
   } finally {
     target?.client.destroy();
   }
+}
+
+/**
+ * Refuses to start an app by accident: the app must be registered, or (an
+ * app from before the registry) have keys. `--new-app` skips this.
+ */
+async function requireKnownApp(target: Target, appUid: string): Promise<void> {
+  try {
+    await invoke(target, 'getApp', { appUid });
+    return;
+  } catch (error) {
+    if (!(error instanceof AdminFunctionError && error.errorType === 'AppNotFound')) throw error;
+  }
+  const { keys } = (await invoke(target, 'listKeys', { appUid, limit: 1 })) as { keys: unknown[] };
+  if (keys.length === 0) throw new CliError(`app ${appUid} has no keys yet: check --app for a typo, or pass --new-app to create its first key`);
 }

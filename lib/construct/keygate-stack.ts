@@ -3,6 +3,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
+import { ADMIN_FUNCTIONS, adminFunctionOutput } from '../shared/functions';
 
 /** Stage-wide throttling defaults; API Gateway answers 429 above them. */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
@@ -72,7 +73,7 @@ export class KeygateStack extends Stack {
 
     this.api = new apigateway.RestApi(this, 'Api', {
       restApiName: `${this.stackName}-api`,
-      description: 'keygate: API-key authenticated HTTP API',
+      description: 'keygate: API-key authenticated REST API',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
       // The account-wide API Gateway CloudWatch role is account state, not this stack's to own
       // (also set by the @aws-cdk/aws-apigateway:disableCloudWatchRole flag in cdk.json).
@@ -107,11 +108,13 @@ export class KeygateStack extends Stack {
     );
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; routes are under api/v1/appuid/{appUid}/' });
-    new CfnOutput(this, 'CreateKeyFunctionName', { value: this.auth.createKeyFunction.functionName });
-    new CfnOutput(this, 'ListKeysFunctionName', { value: this.auth.listKeysFunction.functionName });
-    new CfnOutput(this, 'DeleteKeyFunctionName', { value: this.auth.deleteKeyFunction.functionName });
+    // The CLI finds the admin functions through these outputs (names from lib/shared/functions.ts).
+    for (const id of ADMIN_FUNCTIONS) {
+      const fn = this.auth.functions[id];
+      if (fn) new CfnOutput(this, adminFunctionOutput(id), { value: fn.functionName });
+    }
     new CfnOutput(this, 'KeysTableName', { value: this.auth.keysTable.tableName });
-    new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
-    new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });
+    if (this.auth.sessionsTable) new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
+    if (this.auth.usersTable) new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });
   }
 }

@@ -1,7 +1,7 @@
 import type { FunctionId } from './functions';
 
 /**
- * The HTTP API, defined once: the CDK stack builds its REST API resources from
+ * The routes of the REST API, defined once: the CDK stack builds its resources from
  * this table and the local gateway serves exactly the same routes.
  */
 export type AuthorizerKind = 'apiKey' | 'session';

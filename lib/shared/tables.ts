@@ -33,6 +33,9 @@ export const KEYS_TABLE: TableDefinition = {
 export const SESSIONS_TABLE: TableDefinition = {
   id: 'Sessions',
   partitionKey: { name: 'pk', type: 'S' },
+  // A sort key for the index items that find a user's, a key's or one id's sessions (see item-keys.ts).
+  sortKey: { name: 'sk', type: 'S' },
+  // Index items carry their session's expiry, so TTL removes them together.
   timeToLiveAttribute: 'expiresAtEpoch',
   // Sessions are short-lived and re-creatable with an API key.
   retainOnDelete: false,
@@ -46,3 +49,6 @@ export const USERS_TABLE: TableDefinition = {
 };
 
 export const TABLES = [KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE] as const;
+
+/** The tables of the session half, left out when sessions are off. */
+export const SESSION_TABLES: readonly TableDefinition['id'][] = ['Sessions', 'Users'];
