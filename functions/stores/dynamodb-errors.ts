@@ -21,6 +21,13 @@ export function failedConditions(error: unknown): number[] {
   return reasons.flatMap((reason, index) => (reason.Code === 'ConditionalCheckFailed' ? [index] : []));
 }
 
+/** True when a transaction was cancelled because another transaction was changing one of its items at the same time. */
+export function isTransactionConflict(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return false;
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.some((reason) => reason.Code === 'TransactionConflict');
+}
+
 /**
  * Maps what DynamoDB threw (after the SDK's own retries) to a domain error.
  * Condition failures are left to the caller, which knows what they mean.

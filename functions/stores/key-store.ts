@@ -1,5 +1,5 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { failedConditions, storeError } from './dynamodb-errors';
+import { failedConditions, isTransactionConflict, storeError } from './dynamodb-errors';
 import { KeygateError, KeyNotFound, StoreUnavailable } from '../domain/errors';
 import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 import { decodeCursor, encodeCursor } from './page-cursor';
@@ -49,6 +49,9 @@ function metadataOf(item: Record<string, unknown>): KeyMetadata {
 function appOf(item: Record<string, unknown>): AppRecord {
   return { appUid: String(item.appUid), createdAt: String(item.createdAt), keyCount: Number(item.keyCount) };
 }
+
+/** Tries of a transaction that collides with another on the app's registry item. */
+const CONFLICT_ATTEMPTS = 4;
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
@@ -120,7 +123,7 @@ export class KeyStore {
     try {
       if (await this.writeWithRegistry('delete-key', deletes, this.countKeys(appUid, -1))) return;
       // An app from before the registry, not registered yet: nothing to uncount (its first create will count what is left).
-      await this.db.send(new TransactWriteCommand({ TransactItems: deletes }));
+      await this.transact(deletes);
     } catch (error) {
       // Someone else deleted it between our read and our write.
       if (failedConditions(error).length > 0) throw new KeyNotFound(keyId, appUid);
@@ -154,6 +157,23 @@ export class KeyStore {
       return page.LastEvaluatedKey ? { apps, nextToken: encodeCursor(page.LastEvaluatedKey) } : { apps };
     } catch (error) {
       throw storeError('list-apps', error);
+    }
+  }
+
+  /**
+   * One transaction. Every key write of an app also updates its registry
+   * item, so concurrent writes for one app can collide (TransactionConflict,
+   * which the SDK does not retry): retried here a few times with jitter.
+   */
+  private async transact(items: TransactItem[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        if (!isTransactionConflict(error) || attempt === CONFLICT_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
+      }
     }
   }
 
@@ -208,7 +228,7 @@ export class KeyStore {
    */
   private async writeWithRegistry(operation: string, items: TransactItem[], registry: TransactItem): Promise<boolean> {
     try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: [...items, registry] }));
+      await this.transact([...items, registry]);
       return true;
     } catch (error) {
       const failed = failedConditions(error);

@@ -271,6 +271,8 @@ describe('transactions', () => {
     // Same hash, new key id: the hash item's condition fails, so the app item must not be written either.
     await expect(store.create({ ...metadata, keyId: 'key_BBBBBBBBBBBBBBBBBBBB', name: 'second' }, 'collidinghash')).rejects.toBeInstanceOf(StoreUnavailable);
     const items = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-tx');
-    expect(items.map((item) => item.keyId)).toEqual(['key_AAAAAAAAAAAAAAAAAAAA', 'key_AAAAAAAAAAAAAAAAAAAA']);
+    expect(items.map((item) => item.keyId ?? item.pk).sort()).toEqual(['apps', 'key_AAAAAAAAAAAAAAAAAAAA', 'key_AAAAAAAAAAAAAAAAAAAA']);
+    // Nor is the failed key counted.
+    expect(items.find((item) => item.pk === 'apps')).toMatchObject({ keyCount: 1 });
   });
 });
