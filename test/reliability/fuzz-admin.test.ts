@@ -3,6 +3,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as listKeysHandler } from '../../functions/list-keys/index';
+import { handler as listAppsHandler } from '../../functions/list-apps/index';
+import { handler as getAppHandler } from '../../functions/get-app/index';
+import { handler as revokeSessionsHandler } from '../../functions/revoke-sessions/index';
+import { handler as deleteUserHandler } from '../../functions/delete-user/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { ValidationError } from '../../functions/domain/errors';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
@@ -10,7 +14,8 @@ import { proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 
 /**
- * Fuzzes the admin payloads (create-key, list-keys, delete-key) and the
+ * Fuzzes the admin payloads (create-key, list-keys, delete-key, list-apps,
+ * get-app, revoke-sessions, delete-user) and the
  * sdkusers/auth body with generated malformed input, one kind at a time.
  * Each kind breaks exactly one field of an otherwise valid payload, so the
  * expected `field` is known: the function must fail with ValidationError
@@ -26,6 +31,9 @@ beforeAll(async () => {
   client = testDynamoDbClient();
   tables = await createTestTables(client);
   existing = await createKeyHandler({ appUid: 'adm-app', name: 'existing' });
+  // A user with a live session, so that a revoke or delete that slipped through would change the tables.
+  const signedIn = await sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'user-1', name: 'Fuzz Person' }), context: { appUid: 'adm-app', keyId: existing.keyId } }));
+  expect(signedIn.statusCode).toBe(200);
 });
 afterAll(() => client.destroy());
 
@@ -49,7 +57,7 @@ const validAuth = { externalId: 'user-1' };
 const notIsoDate = fc.string({ maxLength: 40 }).filter((s) => !/^\d{4}-\d\d-\d\dT/.test(s));
 const pastDate = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date(Date.now() - 60_000), noInvalidDate: true }).map((d) => d.toISOString());
 
-type Kind = { readonly target: 'create' | 'list' | 'delete' | 'auth'; readonly field: string | ((payload: unknown) => string); readonly payload: fc.Arbitrary<unknown> };
+type Kind = { readonly target: 'create' | 'list' | 'delete' | 'auth' | 'listApps' | 'getApp' | 'revoke' | 'deleteUser'; readonly field: string | ((payload: unknown) => string); readonly payload: fc.Arbitrary<unknown> };
 
 const with_ = <T extends object>(base: T | (() => T), field: string, value: fc.Arbitrary<unknown>) =>
   value.map((v) => ({ ...(typeof base === 'function' ? base() : base), [field]: v }));
@@ -67,6 +75,19 @@ const CREATE = ['appUid', 'name', 'expiresAt'];
 const LIST = ['appUid', 'limit', 'nextToken'];
 const DELETE = ['appUid', 'keyId'];
 const AUTH = ['externalId', 'userEmail', 'name', 'accountUids'];
+const REVOKE = ['appUid', 'userId', 'externalId', 'createdByKeyId', 'sessionId'];
+const DELETE_USER = ['appUid', 'userId', 'externalId', 'userEmail'];
+const validRevoke = { appUid: 'adm-app', externalId: 'user-1' };
+const validDeleteUser = { appUid: 'adm-app', externalId: 'user-1' };
+const ID = (kind: string) => fc.stringMatching(new RegExp(`^${kind}_[0-9A-Za-z]{20}$`));
+/** Values that are not `<kind>_` + 20 base62 characters: other shapes, other kinds' ids, keys and tokens. */
+const notAnId = (kind: string) =>
+  fc.oneof(
+    fc.string({ maxLength: 60 }).filter((s) => !new RegExp(`^${kind}_[0-9A-Za-z]{20}$`).test(s)),
+    ID(kind === 'key' ? 'usr' : 'key'),
+    fc.constant(null).map(() => existing.apiKey),
+    notAString,
+  );
 
 const KINDS: Record<string, Kind> = {
   'create: top level not an object': { target: 'create', field: '(body)', payload: fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 })) },
@@ -137,6 +158,42 @@ const KINDS: Record<string, Kind> = {
   },
   'auth: name blank or too long': { target: 'auth', field: 'name', payload: with_(validAuth, 'name', fc.oneof(fc.constant('   '), fc.integer({ min: 101, max: 2000 }).map((n) => 'x'.repeat(n)), notAString)) },
   'auth: unknown field': { target: 'auth', field: nameOfExtraField(AUTH), payload: unknownField(validAuth, AUTH) },
+  'list-apps: limit out of range or not a number': {
+    target: 'listApps',
+    field: 'limit',
+    payload: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 101 }), fc.double({ noInteger: true }), fc.string(), fc.constant(null)).map((limit) => ({ limit })),
+  },
+  'list-apps: nextToken forged (another listing\'s, or not one at all)': {
+    target: 'listApps',
+    field: 'nextToken',
+    payload: fc
+      .oneof(fc.string({ minLength: 1, maxLength: 200 }), fc.string({ maxLength: 40 }).filter((sk) => !sk.startsWith('app#')).map((sk) => Buffer.from(JSON.stringify({ sk })).toString('base64url')))
+      .map((nextToken) => ({ nextToken })),
+  },
+  'get-app: appUid missing or invalid': { target: 'getApp', field: 'appUid', payload: fc.oneof(badIdChars, tooLongId, fc.constant(''), notAString, fc.constant(undefined)).map((appUid) => ({ appUid })) },
+  'revoke: no selector': { target: 'revoke', field: 'userId', payload: fc.constant(null).map(() => ({ appUid: 'adm-app' })) },
+  'revoke: two or more selectors': {
+    target: 'revoke',
+    field: 'userId',
+    payload: fc.tuple(ID('usr'), ID('key'), ID('ses'), fc.subarray(['userId', 'externalId', 'createdByKeyId', 'sessionId'], { minLength: 2 })).map(([userId, keyId, sessionId, picked]) => {
+      const all: Record<string, string> = { userId, externalId: 'user-1', createdByKeyId: keyId, sessionId };
+      return { appUid: 'adm-app', ...Object.fromEntries(picked.map((name) => [name, all[name]])) };
+    }),
+  },
+  'revoke: userId of the wrong shape': { target: 'revoke', field: 'userId', payload: notAnId('usr').map((userId) => ({ appUid: 'adm-app', userId })) },
+  'revoke: createdByKeyId of the wrong shape, or the key itself': { target: 'revoke', field: 'createdByKeyId', payload: notAnId('key').map((createdByKeyId) => ({ appUid: 'adm-app', createdByKeyId })) },
+  'revoke: sessionId of the wrong shape': { target: 'revoke', field: 'sessionId', payload: notAnId('ses').map((sessionId) => ({ appUid: 'adm-app', sessionId })) },
+  'revoke: externalId invalid': { target: 'revoke', field: 'externalId', payload: fc.oneof(badIdChars, fc.constant(''), notAString).map((externalId) => ({ appUid: 'adm-app', externalId })) },
+  'revoke: appUid invalid': { target: 'revoke', field: 'appUid', payload: with_(validRevoke, 'appUid', fc.oneof(badIdChars, tooLongId, notAString)) },
+  'revoke: unknown field': { target: 'revoke', field: nameOfExtraField(REVOKE), payload: unknownField(validRevoke, REVOKE) },
+  'delete-user: no selector, or several': {
+    target: 'deleteUser',
+    field: 'userId',
+    payload: fc.oneof(fc.constant({ appUid: 'adm-app' }), ID('usr').map((userId) => ({ appUid: 'adm-app', userId, externalId: 'user-1' })), fc.constant({ appUid: 'adm-app', externalId: 'user-1', userEmail: 'a@example.com' })),
+  },
+  'delete-user: userEmail invalid': { target: 'deleteUser', field: 'userEmail', payload: fc.oneof(fc.string({ maxLength: 60 }).filter((s) => !s.includes('@')), notAString).map((userEmail) => ({ appUid: 'adm-app', userEmail })) },
+  'delete-user: userId of the wrong shape': { target: 'deleteUser', field: 'userId', payload: notAnId('usr').map((userId) => ({ appUid: 'adm-app', userId })) },
+  'delete-user: unknown field': { target: 'deleteUser', field: nameOfExtraField(DELETE_USER), payload: unknownField(validDeleteUser, DELETE_USER) },
 };
 
 async function call(target: Kind['target'], payload: unknown): Promise<{ error?: unknown; status?: number; body?: { message?: string; field?: string } }> {
@@ -145,7 +202,15 @@ async function call(target: Kind['target'], payload: unknown): Promise<{ error?:
     const response = await sdkUsersAuth(proxyEvent({ body: raw, context: { appUid: 'adm-app', keyId: existing.keyId } }));
     return { status: response.statusCode, body: JSON.parse(response.body) as { message?: string; field?: string } };
   }
-  const handler = { create: createKeyHandler, list: listKeysHandler, delete: deleteKeyHandler }[target] as (input: unknown) => Promise<unknown>;
+  const handler = {
+    create: createKeyHandler,
+    list: listKeysHandler,
+    delete: deleteKeyHandler,
+    listApps: listAppsHandler,
+    getApp: getAppHandler,
+    revoke: revokeSessionsHandler,
+    deleteUser: deleteUserHandler,
+  }[target] as (input: unknown) => Promise<unknown>;
   return handler(payload).then(
     () => ({}),
     (error: unknown) => ({ error }),
