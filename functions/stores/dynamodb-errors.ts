@@ -31,9 +31,10 @@ export function isTransactionConflict(error: unknown): boolean {
 /**
  * Maps what DynamoDB threw (after the SDK's own retries) to a domain error.
  * Condition failures are left to the caller, which knows what they mean.
+ * `outcome` says what state the failure left (for multi-step operations).
  */
-export function storeError(operation: string, error: unknown): Error {
+export function storeError(operation: string, error: unknown, outcome = 'nothing was written, try again'): Error {
   if (isConditionFailure(error)) return error as Error;
   const name = error instanceof Error ? error.name : 'UnknownError';
-  return new StoreUnavailable(`${operation} failed: DynamoDB ${name}; nothing was written, try again`, { cause: error });
+  return new StoreUnavailable(`${operation} failed: DynamoDB ${name}; ${outcome}`, { cause: error });
 }

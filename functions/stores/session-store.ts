@@ -52,6 +52,8 @@ export type SessionSelector =
 const END_CONCURRENCY = 8;
 /** BatchWriteItem's limit. */
 const BATCH_SIZE = 25;
+/** What a failure while ending sessions leaves behind: every step is safe to repeat. */
+const PARTLY_ENDED = 'some sessions may already be ended; call again with the same input to end the rest';
 
 function refOf(item: Record<string, unknown>): SessionRef {
   const { tokenHash, sessionId, userId, createdByKeyId, expiresAt, expiresAtEpoch } = item as unknown as SessionRef;
@@ -172,7 +174,7 @@ export class SessionStore {
     } catch (error) {
       // Already gone: ended by a concurrent call, or expired and removed by TTL.
       if (isConditionFailure(error)) return false;
-      throw storeError('end session', error);
+      throw storeError('ending sessions', error, PARTLY_ENDED);
     }
   }
 
@@ -181,13 +183,13 @@ export class SessionStore {
     for (let start = 0; start < keys.length; start += BATCH_SIZE) {
       let requests = keys.slice(start, start + BATCH_SIZE).map((Key) => ({ DeleteRequest: { Key } }));
       for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt === 5) throw new StoreUnavailable('end sessions: DynamoDB left index items unprocessed; the sessions are ended, call again to finish cleaning up');
+        if (attempt === 5) throw new StoreUnavailable(`ending sessions failed: DynamoDB left index items unprocessed; ${PARTLY_ENDED}`);
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
         try {
           const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
           requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
         } catch (error) {
-          throw storeError('end sessions', error);
+          throw storeError('ending sessions', error, PARTLY_ENDED);
         }
       }
     }

@@ -30,6 +30,8 @@ export function userKey(identity: UserIdentity): string {
 }
 
 const USER_PREFIX = 'user#';
+/** What a failure of the last step of delete-user leaves: safe to repeat. */
+const NOT_YET_REMOVED = "the user's sessions are ended but its record is not yet removed; call again with the same input to finish";
 
 function userOf(item: Record<string, unknown>): User {
   const accounts = item.accountUids;
@@ -237,12 +239,12 @@ export class UserStore {
         }),
       );
     } catch (error) {
-      if (!isConditionFailure(error)) throw storeError('delete-user', error);
+      if (!isConditionFailure(error)) throw storeError('delete-user', error, NOT_YET_REMOVED);
       // Only this user's userid# item is left to remove.
       try {
         await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: userIdItemKey(appUid, user.userId) }));
       } catch (retryError) {
-        throw storeError('delete-user', retryError);
+        throw storeError('delete-user', retryError, NOT_YET_REMOVED);
       }
     }
   }
