@@ -6,7 +6,7 @@ import type { KeyMetadata, KeyPage, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
 import { appUidSchema, DEFAULT_LIST_LIMIT, keyIdSchema, pagingFields, parseInput } from './validation';
 
-/** The admin operations of DESIGN §5, free of any Lambda event shape. */
+/** The key admin operations (create-key, list-keys, delete-key), free of any Lambda event shape. */
 export interface KeyAdminDeps {
   readonly keyFormat: CredentialFormat;
   readonly hash: Hasher;

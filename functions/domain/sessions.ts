@@ -6,7 +6,7 @@ import type { CredentialFormat } from './credential-format';
 import { userKey, type UserIdentity, type UserStore } from '../stores/user-store';
 import { exactlyOneOf, externalIdSchema, parseInput, userEmailSchema } from './validation';
 
-/** Body of `POST .../sdkusers/auth` (DESIGN §4). */
+/** Body of `POST .../sdkusers/auth`: exactly one of externalId or userEmail, optional name and accountUids. */
 export const sdkUsersAuthBody = z
   .strictObject({
     externalId: z.optional(externalIdSchema),
