@@ -1,17 +1,9 @@
-import { documentClient } from '../stores/document-client';
 import { adminHandler } from '../lambda/admin-handler';
-import { SessionStore } from '../stores/session-store';
-import { UserStore } from '../stores/user-store';
+import { sessionAdminDeps } from '../lambda/session-admin-deps';
 import { deleteUser } from '../domain/session-admin';
 import { servicesFromEnvironment } from '../lambda/services';
 
-const services = servicesFromEnvironment();
-const db = documentClient(services.dynamodb);
-const deps = {
-  sessions: new SessionStore(db, services.tables.sessions, services.tables.users),
-  users: new UserStore(db, services.tables.users),
-  now: () => new Date(),
-};
+const deps = sessionAdminDeps(servicesFromEnvironment());
 
 /** Payload `{ appUid }` + one of `userId`, `externalId`, `userEmail` → `{ userId, deleted, sessionsRevoked, incomplete? }`. */
 export const handler = adminHandler('delete-user', (input, budget) => deleteUser(deps, input, budget));
