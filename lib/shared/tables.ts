@@ -49,6 +49,3 @@ export const USERS_TABLE: TableDefinition = {
 };
 
 export const TABLES = [KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE] as const;
-
-/** The tables of the session half, left out when sessions are off. */
-export const SESSION_TABLES: readonly TableDefinition['id'][] = ['Sessions', 'Users'];
