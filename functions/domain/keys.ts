@@ -6,10 +6,10 @@ import { randomId } from './ids';
 import type { ActivityStore } from '../stores/activity-store';
 import type { KeyChanges, KeyMetadata, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, keyIdSchema, noCredential, parseInput } from './validation';
+import { appUidSchema, DEFAULT_LIST_LIMIT, keyIdSchema, noCredential, pagingFields, parseInput } from './validation';
 import { isEnabled, isExpired } from './verify';
 
-/** The admin operations of DESIGN §5, free of any Lambda event shape. */
+/** The key admin operations (create-key, list-keys, delete-key), free of any Lambda event shape. */
 export interface KeyAdminDeps {
   readonly keyFormat: CredentialFormat;
   readonly hash: Hasher;
@@ -35,15 +35,6 @@ const requestedBySchema = z.optional(
       noCredential('requestedBy'),
     ),
 );
-
-const pagingFields = {
-  limit: z.optional(
-    z.int({ error: 'limit must be a whole number' }).check(z.gte(1, 'limit must be between 1 and 100'), z.lte(100, 'limit must be between 1 and 100')),
-  ),
-  nextToken: z.optional(
-    z.string({ error: 'nextToken must be a string' }).check(z.minLength(1, 'nextToken must not be empty'), z.maxLength(2048, 'nextToken is too long')),
-  ),
-};
 
 export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: nameSchema, expiresAt: z.optional(expiresAtSchema), requestedBy: requestedBySchema });
 
@@ -80,8 +71,6 @@ export const updateKeyInput = z.strictObject({
 });
 
 export const listKeyEventsInput = z.strictObject({ appUid: appUidSchema, keyId: z.optional(keyIdSchema), ...pagingFields });
-
-export const DEFAULT_LIST_LIMIT = 50;
 
 /** An expiry given by an admin, normalized; it must lie ahead: to stop a key now, disable or delete it. */
 function futureExpiry(expiresAt: string, now: Date): string {
