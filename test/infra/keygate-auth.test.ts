@@ -277,7 +277,7 @@ describe('KeygateAuth with default props', () => {
         {
           Sid: 'DeleteKeyItems',
           Effect: 'Allow',
-          Action: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+          Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
           Resource: arn('keysTable'),
           Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*', 'app#*'] } },
         },
@@ -532,12 +532,13 @@ describe('KeygateAuth with sessions off (enableSessions: false)', () => {
     expect(auth.sessionsTable).toBeUndefined();
     expect(auth.usersTable).toBeUndefined();
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
-    expect(tables[0]!.Properties.TimeToLiveSpecification).toBeUndefined();
+    // The keys table: TTL only for its activity events.
+    expect(tables[0]!.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'eventExpiresAtEpoch', Enabled: true });
   });
 
   test('no session function: only the API-key half and the key and app admin functions', () => {
     const kept = (Object.keys(FUNCTIONS) as FunctionId[]).filter((key) => !isSessionFunction(key));
-    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'listApps', 'listKeys', 'whoami']);
+    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'updateKey', 'whoami']);
     expect(Object.keys(auth.functions).sort()).toEqual(kept.sort());
     template.resourceCountIs('AWS::Lambda::Function', kept.length);
     template.resourceCountIs('AWS::Logs::LogGroup', kept.length);
@@ -548,14 +549,14 @@ describe('KeygateAuth with sessions off (enableSessions: false)', () => {
     for (const name of [ENV.sessionsTable, ENV.usersTable, ENV.sessionTokenPrefix, ENV.sessionLifetimeSeconds]) expect(text).not.toContain(name);
   });
 
-  test('no session authorizer and no session route: one REQUEST authorizer, whoami the only keygate route', () => {
+  test('no session authorizer and no session route: one REQUEST authorizer, whoami and the public revoke route the only keygate routes', () => {
     expect(auth.sessionAuthorizer).toBeUndefined();
     expect(auth.sessionMethodOptions).toBeUndefined();
     expect(Object.keys(auth.authorizers)).toEqual(['apiKey']);
     template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', { IdentitySource: 'method.request.header.x-api-key' });
-    // The user's own GET /health and keygate's GET whoami.
-    template.resourceCountIs('AWS::ApiGateway::Method', 2);
+    // The user's own GET /health, keygate's GET whoami and the public POST keys/revoke.
+    template.resourceCountIs('AWS::ApiGateway::Method', 3);
     const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
     expect(paths).toContain('whoami');
     expect(paths).not.toContain('sdkusers');

@@ -332,14 +332,14 @@ describe('local mode', () => {
       const asked = inputs['get-app']!.length;
       const result = await cli(['keys', 'create', '--app', 'brand-new', '--name', 'n', '--new-app', '--json'], { KEYGATE_HOME: home });
       expect(result.code).toBe(0);
-      expect(inputs['create-key']!.at(-1)).toEqual({ appUid: 'brand-new', name: 'n' });
+      expect(inputs['create-key']!.at(-1)).toEqual({ appUid: 'brand-new', name: 'n', requestedBy: me });
       expect(inputs['get-app']!.length).toBe(asked);
     });
 
     test('an app from before the registry (unknown to get-app, but with keys) needs no --new-app', async () => {
       const result = await cli(['keys', 'create', '--app', 'old-app', '--name', 'n'], { KEYGATE_HOME: home });
       expect(result.code).toBe(0);
-      expect(inputs['create-key']!.at(-1)).toEqual({ appUid: 'old-app', name: 'n' });
+      expect(inputs['create-key']!.at(-1)).toEqual({ appUid: 'old-app', name: 'n', requestedBy: me });
     });
   });
 
@@ -593,11 +593,13 @@ describe('deployed mode (--stack)', () => {
   });
 
   test('a stack deployed before roll-key existed: roll says to deploy it, nothing invoked (list works there, above)', async () => {
+    const olderOutputs = outputs.filter((output) => output.OutputKey !== 'RollKeyFunctionName');
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'prod' }).resolves({ Stacks: [{ StackName: 'prod', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: olderOutputs }] });
     const result = await cli(['keys', 'roll', '--app', 'app1', '--key', 'key_1', '--stack', 'prod'], env);
     expect(result).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'keygate: stack prod has no output RollKeyFunctionName: it was deployed before this command existed; deploy the current keygate\n',
+      stderr: 'keygate: stack prod has no output RollKeyFunctionName; is it a keygate stack, updated to this version?\n',
     });
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
   });
