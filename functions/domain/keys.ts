@@ -6,7 +6,7 @@ import { randomId } from './ids';
 import type { ActivityStore } from '../stores/activity-store';
 import type { KeyChanges, KeyMetadata, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, DEFAULT_LIST_LIMIT, keyIdSchema, noCredential, pagingFields, parseInput } from './validation';
+import { appUidSchema, DEFAULT_LIST_LIMIT, keyIdSchema, noCredential, pagingFields, parseInput, requestedBySchema } from './validation';
 import { isEnabled, isExpired } from './verify';
 
 /** The key admin operations (create-key, list-keys, delete-key), free of any Lambda event shape. */
@@ -22,19 +22,6 @@ const nameSchema = z
   .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name'));
 
 const expiresAtSchema = z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' });
-
-/** Who asked for a change, as the caller declares it (the CLI sends an ARN or `local:<user>`). Stored as given: it proves nothing. */
-const requestedBySchema = z.optional(
-  z
-    .string({ error: 'requestedBy must be a string' })
-    .check(
-      z.trim(),
-      z.minLength(1, 'requestedBy must not be empty'),
-      z.maxLength(256, 'requestedBy must be at most 256 characters'),
-      z.regex(/^[\x20-\x7e]+$/, 'requestedBy may contain only printable ASCII characters'),
-      noCredential('requestedBy'),
-    ),
-);
 
 export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: nameSchema, expiresAt: z.optional(expiresAtSchema), requestedBy: requestedBySchema });
 

@@ -46,6 +46,19 @@ export const userEmailSchema = z
   .email({ error: 'userEmail must be a valid email address' })
   .check(z.maxLength(100, 'userEmail must be at most 100 characters'), noCredential('userEmail'));
 
+/** Who asked for a change, as the caller declares it (the CLI sends an ARN or `local:<user>`). Stored as given: it proves nothing. */
+export const requestedBySchema = z.optional(
+  z
+    .string({ error: 'requestedBy must be a string' })
+    .check(
+      z.trim(),
+      z.minLength(1, 'requestedBy must not be empty'),
+      z.maxLength(256, 'requestedBy must be at most 256 characters'),
+      z.regex(/^[\x20-\x7e]+$/, 'requestedBy may contain only printable ASCII characters'),
+      noCredential('requestedBy'),
+    ),
+);
+
 /** `limit` and `nextToken` of the list operations. */
 export const pagingFields = {
   limit: z.optional(

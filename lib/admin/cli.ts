@@ -568,7 +568,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       ['createdByKey', '--created-by-key', 'createdByKeyId'],
       ['session', '--session', 'sessionId'],
     ]);
-    const input = { appUid: options.app, [field]: value };
+    const input = { appUid: options.app, [field]: value, ...(await requested(options)) };
     const whose = { user: `of user ${value}`, externalId: `of the user with externalId ${value}`, createdByKey: `opened with key ${value}`, session: `(session ${value})` }[option];
     await withTarget<{ revoked: number; incomplete?: boolean }>(options, 'revokeSessions', input, async (first) => {
       let result = first;
@@ -598,7 +598,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       ['externalId', '--external-id', 'externalId'],
       ['email', '--email', 'userEmail'],
     ]);
-    const input = { appUid: options.app, [field]: value };
+    const input = { appUid: options.app, [field]: value, ...(await requested(options)) };
     await withTarget<{ userId: string; deleted: boolean; sessionsRevoked: number; incomplete?: boolean }>(options, 'deleteUser', input, async (first) => {
       let result = first;
       let revoked = first.sessionsRevoked;

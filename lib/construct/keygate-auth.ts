@@ -619,20 +619,22 @@ export class KeygateAuth extends Construct {
         statements: [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])],
       }),
       revokeSessions: () => ({
-        environment: sessionTablesEnv(),
+        environment: { ...sessionTablesEnv(), ...keysEnv },
         statements: [
           // externalId → userId.
           on('GetUsers', users().tableArn, ['dynamodb:GetItem']),
           on('FindSessions', sessions().tableArn, ['dynamodb:Query', 'dynamodb:GetItem'], sessionIndexes),
           on('EndSessions', sessions().tableArn, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['token#*', ...sessionIndexes]),
+          appendEvents,
         ],
       }),
       deleteUser: () => ({
-        environment: sessionTablesEnv(),
+        environment: { ...sessionTablesEnv(), ...keysEnv },
         statements: [
           on('EraseUsers', users().tableArn, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
           on('FindSessions', sessions().tableArn, ['dynamodb:Query', 'dynamodb:GetItem'], sessionIndexes),
           on('EndSessions', sessions().tableArn, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['token#*', ...sessionIndexes]),
+          appendEvents,
         ],
       }),
     };

@@ -145,8 +145,8 @@ describe('KeygateAuth with default props', () => {
     expect(env('revokeKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('listApps')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('getApp')).toEqual({ [ENV.keysTable]: ref('keysTable') });
-    expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable') });
-    expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable') });
+    expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
+    expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -290,16 +290,18 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('getApp')).toEqual([{ Sid: 'GetAppRegistry', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('keysTable'), Condition: leading('apps') }]);
     });
 
-    test('revoke-sessions: read users, find sessions through their index items, end sessions; no pepper, no keys table', () => {
+    test('revoke-sessions: read users, find sessions through their index items, end sessions, PutItem of its event; no pepper', () => {
       expect(accessOf('revokeSessions')).toEqual([
+        appendEvents(),
         { Sid: 'EndSessions', Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], Resource: arn('sessionsTable'), Condition: leading('token#*', ...sessionIndexes) },
         { Sid: 'FindSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: arn('sessionsTable'), Condition: leading(...sessionIndexes) },
         { Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') },
       ]);
     });
 
-    test('delete-user: read, mark and delete users; find and end sessions; no pepper, no keys table', () => {
+    test('delete-user: read, mark and delete users; find and end sessions; PutItem of its event; no pepper', () => {
       expect(accessOf('deleteUser')).toEqual([
+        appendEvents(),
         { Sid: 'EndSessions', Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], Resource: arn('sessionsTable'), Condition: leading('token#*', ...sessionIndexes) },
         { Sid: 'EraseUsers', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arn('usersTable') },
         { Sid: 'FindSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: arn('sessionsTable'), Condition: leading(...sessionIndexes) },

@@ -369,7 +369,7 @@ describe('local mode', () => {
     ])('%j sends %j', async (flags, selector, line) => {
       const result = await cli(['sessions', 'revoke', '--app', 'app1', ...flags], { KEYGATE_HOME: home });
       expect(result).toEqual({ code: 0, stdout: `${line}\n`, stderr: '' });
-      expect(inputs['revoke-sessions']!.at(-1)).toEqual({ appUid: 'app1', ...selector });
+      expect(inputs['revoke-sessions']!.at(-1)).toEqual({ appUid: 'app1', ...selector, requestedBy: me });
     });
 
     test.each([[[]], [['--user', 'usr_1', '--session', 'ses_1']]])('%j: exactly one selector, nothing invoked', async (flags) => {
@@ -400,7 +400,7 @@ describe('local mode', () => {
     ])('%j sends %j', async (flags, selector) => {
       const result = await cli(['users', 'delete', '--app', 'app1', ...flags], { KEYGATE_HOME: home });
       expect(result).toEqual({ code: 0, stdout: 'Deleted user usr_1 from app app1; 2 sessions revoked.\n', stderr: '' });
-      expect(inputs['delete-user']!.at(-1)).toEqual({ appUid: 'app1', ...selector });
+      expect(inputs['delete-user']!.at(-1)).toEqual({ appUid: 'app1', ...selector, requestedBy: me });
     });
 
     test('exactly one selector', async () => {
