@@ -9,7 +9,7 @@ const services = servicesFromEnvironment();
 const deps = { keyFormat: services.keyFormat, hash: services.hash, findKey: apiKeyLookup(services.dynamodb, services.tables.keys) };
 
 /** REQUEST authorizer for `x-api-key`: context `{ appUid, keyId, role: 'app-owner' }`. */
-export const handler = requestAuthorizer('api key', async (event): Promise<AuthorizerDecision> => {
+export const handler = requestAuthorizer('api_key', async (event): Promise<AuthorizerDecision> => {
   const result = await verifyApiKey(deps, singleHeader(event, AUTHORIZERS.apiKey.identityHeader), new Date());
   if (result.code !== 'valid') {
     const { code, ...logFields } = result;
