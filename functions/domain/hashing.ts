@@ -26,7 +26,7 @@ export interface PepperCacheOptions {
  */
 export function cachedPepper(source: PepperSource, options: PepperCacheOptions = {}): PepperSource {
   const retryDelayMs = options.retryDelayMs ?? PEPPER_RETRY_DELAY_MS;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => Date.now());
   let pending: Promise<string> | undefined;
   let failure: { readonly error: PepperUnavailable; readonly at: number } | undefined;
   return () => {
@@ -61,17 +61,17 @@ export type SecretReader = (secretId: string) => Promise<string | undefined>;
  * (deployed), else `KEYGATE_LOCAL_PEPPER` (local stack, tests). Neither set is
  * a configuration error: never fall back to an unpeppered hash.
  */
-export function pepperFromEnvironment(env: Readonly<Record<string, string | undefined>>, readSecret: SecretReader): PepperSource {
+export function pepperFromEnvironment(env: Readonly<Record<string, string | undefined>>, readSecret: SecretReader, cache?: PepperCacheOptions): PepperSource {
   const secretId = env[ENV.pepperSecretId];
   if (secretId) {
     return cachedPepper(async () => {
       const value = await readSecret(secretId);
       if (!value) throw new PepperUnavailable(`secret ${secretId} has no string value`);
       return value;
-    });
+    }, cache);
   }
   const local = env[ENV.localPepper];
-  if (local) return cachedPepper(async () => local);
+  if (local) return cachedPepper(async () => local, cache);
   return () => Promise.reject(new ConfigurationError(`neither ${ENV.pepperSecretId} nor ${ENV.localPepper} is set`));
 }
 

@@ -200,12 +200,15 @@ export type ColdStartHandlers = {
   listKeys: typeof import('../../functions/list-keys/index').handler;
   deleteKey: typeof import('../../functions/delete-key/index').handler;
   sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
+  /** The init those modules started (the pepper read), as the bundle awaits it before serving. */
+  initialized: typeof import('../../functions/lambda/init').initialized;
 };
 
 /**
  * A cold start: fresh module instances of the handlers, which build their
- * clients and pepper cache from the environment as it is now. Each fault test
- * points the environment at its fault first.
+ * clients and pepper cache from the environment as it is now, and start
+ * reading the pepper (await `initialized()` for the end of that init). Each
+ * fault test points the environment at its fault first.
  */
 export function coldStartHandlers(): ColdStartHandlers {
   let handlers: ColdStartHandlers | undefined;
@@ -217,6 +220,7 @@ export function coldStartHandlers(): ColdStartHandlers {
       listKeys: require('../../functions/list-keys/index').handler,
       deleteKey: require('../../functions/delete-key/index').handler,
       sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
+      initialized: require('../../functions/lambda/init').initialized,
     };
   });
   return handlers!;
