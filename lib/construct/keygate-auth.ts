@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../shared/environment';
 import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
 import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from '../shared/routes';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -100,6 +101,16 @@ export interface KeygateAuthProps {
    * @default false
    */
   readonly enableSourceMaps?: boolean;
+
+  /**
+   * CloudWatch namespace of the metrics the functions publish (embedded
+   * metric format in their logs: verifications, admin operations, revocation
+   * reports). Give each keygate deployment in one account and region its own
+   * namespace, or their figures add up in the same metrics.
+   *
+   * @default 'keygate'
+   */
+  readonly metricsNamespace?: string;
 
   /**
    * An existing keys table to use instead of creating one, for example the
@@ -201,6 +212,8 @@ export class KeygateAuth extends Construct {
   public readonly usersTable: dynamodb.ITable;
   /** HMAC pepper of key and token hashes. Always retained. */
   public readonly pepperSecret: secretsmanager.ISecret;
+  /** CloudWatch namespace of the functions' metrics (see KeygateMonitoring). */
+  public readonly metricsNamespace: string;
   /** Every keygate function, by its id in `FUNCTIONS`. */
   public readonly functions: Readonly<Record<FunctionId, lambda.IFunction>>;
   public readonly createKeyFunction: lambda.IFunction;
@@ -244,6 +257,9 @@ export class KeygateAuth extends Construct {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    this.metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
+    const namespaceProblem = Token.isUnresolved(this.metricsNamespace) ? undefined : metricsNamespaceProblem(this.metricsNamespace);
+    if (namespaceProblem) throw new Error(`KeygateAuth: metricsNamespace ${namespaceProblem}`);
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
     this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
@@ -432,6 +448,8 @@ export class KeygateAuth extends Construct {
         logGroup,
         environment: {
           ...access[key].environment,
+          // Every function logs and counts through the shared adapters (functions/lambda/telemetry.ts).
+          [ENV.metricsNamespace]: this.metricsNamespace,
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },
       });

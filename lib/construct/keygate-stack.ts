@@ -3,6 +3,10 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
+import { KeygateMonitoring, type KeygateMonitoringProps } from './keygate-monitoring';
+
+/** KeygateMonitoring's props that the stack leaves to its user: the SNS topic, the dashboard name, the thresholds. */
+export type KeygateStackMonitoringProps = Omit<KeygateMonitoringProps, 'auth' | 'apiStage'>;
 
 /** Stage-wide throttling defaults; API Gateway answers 429 above them. */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
@@ -18,6 +22,14 @@ export interface KeygateStackProps extends StackProps {
   readonly throttlingBurstLimit?: number;
   /** Retention of the API access logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly accessLogRetention?: logs.RetentionDays;
+  /**
+   * Alarms and a dashboard (KeygateMonitoring) on the stack's functions,
+   * tables and API stage; `false` leaves them out. Pass `alarmTopic` to be
+   * notified.
+   *
+   * @default {} (on, default thresholds, no notifications)
+   */
+  readonly monitoring?: KeygateStackMonitoringProps | false;
 }
 
 /**
@@ -59,6 +71,8 @@ export function accessLogFormat(): apigateway.AccessLogFormat {
 export class KeygateStack extends Stack {
   public readonly auth: KeygateAuth;
   public readonly api: apigateway.RestApi;
+  /** Alarms and dashboard; undefined with `monitoring: false`. */
+  public readonly monitoring?: KeygateMonitoring;
 
   constructor(scope: Construct, id: string, props: KeygateStackProps = {}) {
     super(scope, id, props);
@@ -87,6 +101,9 @@ export class KeygateStack extends Stack {
     });
 
     this.auth.addRoutes(this.api);
+    if (props.monitoring !== false) {
+      this.monitoring = new KeygateMonitoring(this, 'Monitoring', { ...props.monitoring, auth: this.auth, apiStage: this.api.deploymentStage });
+    }
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
@@ -113,5 +130,11 @@ export class KeygateStack extends Stack {
     new CfnOutput(this, 'KeysTableName', { value: this.auth.keysTable.tableName });
     new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
     new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });
+    if (this.monitoring) {
+      new CfnOutput(this, 'DashboardUrl', {
+        value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+        description: 'The keygate CloudWatch dashboard',
+      });
+    }
   }
 }
