@@ -191,13 +191,13 @@ export class KeygateMonitoring extends Construct {
           throttled: fn.metricThrottles({ period: ONE_MINUTE, statistic: 'Sum' }),
         }),
         authorizerErrors,
-        `the ${title.toLowerCase()} failed requests (API Gateway answered 500): verifications that could not complete (DynamoDB or the pepper unavailable) or Lambda throttled it.`,
+        `the ${title} failed requests (API Gateway answered 500): verifications that could not complete (DynamoDB or the pepper unavailable) or Lambda throttled it.`,
       );
       alarm(
         `${prefix}AuthorizerLatency`,
         fn.metricDuration({ period: FIVE_MINUTES, statistic: 'p99', label: `${title} p99 duration` }),
         latencyMs,
-        `the ${title.toLowerCase()}'s p99 duration stayed at or above ${latencyMs} ms for 15 minutes.`,
+        `the ${title}'s p99 duration stayed at or above ${latencyMs} ms for 15 minutes.`,
         3,
       );
     }
