@@ -6,7 +6,7 @@ import { cachedPepper, createHasher } from '../../functions/domain/hashing';
 import { createKey } from '../../functions/domain/keys';
 import { documentClient } from '../../functions/stores/document-client';
 import { KeyStore } from '../../functions/stores/key-store';
-import { invokeBuiltBundle, metricRecords, runBuiltBundle } from '../support/built-bundle';
+import { builtBundleEnv, invokeBuiltBundle, metricRecords, runBuiltBundle } from '../support/built-bundle';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn } from '../support/events';
 
@@ -20,18 +20,7 @@ let env: Record<string, string | undefined>;
 
 beforeAll(async () => {
   const tables = await createTestTables(client);
-  env = {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: process.env.AWS_ENDPOINT_URL_DYNAMODB,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'INFO',
-    [ENV.keysTable]: tables.Keys,
-    [ENV.sessionsTable]: tables.Sessions,
-    [ENV.usersTable]: tables.Users,
-    [ENV.localPepper]: process.env[ENV.localPepper],
-  };
+  env = builtBundleEnv(tables);
 });
 afterAll(() => client.destroy());
 

@@ -1,7 +1,25 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { bundleFile } from '../../lib/construct/function-bundles';
+import { ENV } from '../../lib/shared/environment';
 import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+import type { TableNames } from '../../lib/local/tables';
+
+/** What a bundle needs to run against this test file's tables in DynamoDB Local, logging at INFO. */
+export function builtBundleEnv(tables: TableNames): Record<string, string | undefined> {
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    [ENV.keysTable]: tables.Keys,
+    [ENV.sessionsTable]: tables.Sessions,
+    [ENV.usersTable]: tables.Users,
+    [ENV.localPepper]: process.env[ENV.localPepper],
+  };
+}
 
 export type BuiltOutcome =
   | { readonly ok: true; readonly value: unknown }
