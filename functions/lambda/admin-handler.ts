@@ -1,7 +1,8 @@
 import type { Context } from 'aws-lambda';
 import { SUCCESS_OUTCOME } from '../../lib/shared/metrics';
 import { KeygateError } from '../domain/errors';
-import { failureOutcome, invocationStarted, logger, recordAdminOperation } from './telemetry';
+import { invocationStarted, logger } from './logger';
+import { failureOutcome, recordAdminOperation } from './metrics';
 
 /**
  * Wraps an admin operation as a Lambda handler: the payload is the input, the

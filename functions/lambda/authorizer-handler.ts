@@ -1,7 +1,8 @@
 import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { ERROR_OUTCOME, VALID_OUTCOME, type CredentialKind } from '../../lib/shared/metrics';
 import { allowAppPolicy, type AuthorizerResult } from './policy';
-import { invocationStarted, logger, recordVerification } from './telemetry';
+import { invocationStarted, logger } from './logger';
+import { recordVerification } from './metrics';
 
 /** The one refusal API Gateway turns into 401: the message must be exactly `Unauthorized`. Made once, thrown often. */
 const UNAUTHORIZED = new Error('Unauthorized');
@@ -20,7 +21,7 @@ const LABEL: Record<CredentialKind, string> = { api_key: 'api key', session_toke
  * API Gateway answers with 500. Never an Allow on error.
  *
  * Each invocation counts one verification by credential kind and outcome
- * (telemetry.ts batches the writes), and its log lines carry the Lambda
+ * (metrics.ts batches the writes), and its log lines carry the Lambda
  * request id and, where it helps to find a refusal, API Gateway's request id
  * (`apiRequestId`, the `x-amzn-RequestId` the client got and the access log's
  * `requestId`).

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { ConfigurationError, KeygateError, ValidationError } from '../domain/errors';
-import { invocationStarted, logger } from './telemetry';
+import { invocationStarted, logger } from './logger';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyResult {
   return {

@@ -4,7 +4,7 @@ import { keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPref
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
 import { duringInit } from './init';
-import { logger } from './telemetry';
+import { logger } from './logger';
 
 export { logger };
 

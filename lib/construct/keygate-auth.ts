@@ -448,7 +448,7 @@ export class KeygateAuth extends Construct {
         logGroup,
         environment: {
           ...access[key].environment,
-          // Every function logs and counts through the shared adapters (functions/lambda/telemetry.ts).
+          // Every function logs and counts through the shared adapters (functions/lambda/logger.ts, metrics.ts).
           [ENV.metricsNamespace]: this.metricsNamespace,
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },

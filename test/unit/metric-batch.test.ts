@@ -1,4 +1,4 @@
-import { MetricBatch, type MetricSeries } from '../../functions/lambda/telemetry';
+import { MetricBatch, type MetricSeries } from '../../functions/lambda/metrics';
 
 /** The write policy of the functions' metrics, on a fake clock: what is written when, with which figures and time. */
 type Written = { dimensions: Record<string, string>; counts: Record<string, number>; samples: Record<string, number[]>; timestamp: number };

@@ -1,23 +1,15 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context } from 'aws-lambda';
 import { ENV } from '../../lib/shared/environment';
 import { DEFAULT_METRICS_NAMESPACE, DIMENSION, ERROR_OUTCOME, METRIC, SERVICE_NAME, type CredentialKind } from '../../lib/shared/metrics';
 import { KeygateError } from '../domain/errors';
+import { logger } from './logger';
 
 /**
- * Logs and metrics of every keygate function, fed by the shared adapters
- * (authorizer-handler, admin-handler, http), so a handler built on them gets
- * both without a line of its own.
+ * The metrics every keygate function publishes (embedded metric format,
+ * Powertools Metrics), counted by the shared adapters. A module of its own so
+ * that functions which count nothing (whoami) do not carry it.
  */
-export const logger = new Logger({ serviceName: SERVICE_NAME });
-
 const metrics = new Metrics({ serviceName: SERVICE_NAME, namespace: process.env[ENV.metricsNamespace] || DEFAULT_METRICS_NAMESPACE, logger });
-
-/** Every log line of the invocation then carries `function_request_id` and `cold_start`. Lambda always passes the context; tests and the bench may not. */
-export function invocationStarted(context: Context | undefined): void {
-  if (context) logger.addContext(context);
-}
 
 /** One dimension set and the figures gathered for it since it was last written. */
 export interface MetricSeries {
