@@ -44,17 +44,20 @@ export async function invokeBuiltBundle(fn: FunctionId, event: unknown, env: Rec
 
 /**
  * Runs `steps` against one instance of a built bundle, as one Lambda
- * container would: a cold start, then warm invocations, each with a Lambda
- * context of its own (request id, function name, ...).
+ * container would: a cold start (`importMs`: how long the import, init
+ * included, took), then warm invocations, each with a Lambda context of its
+ * own (request id, function name, ...).
  */
 export async function runBuiltBundle(
   fn: FunctionId,
   steps: readonly BuiltStep[],
   env: Record<string, string | undefined>,
-): Promise<{ outcomes: BuiltOutcome[]; logs: Record<string, unknown>[] }> {
+): Promise<{ outcomes: BuiltOutcome[]; logs: Record<string, unknown>[]; importMs: number }> {
   const name = FUNCTIONS[fn].name;
   const script = `
+    const started = performance.now();
     const { handler } = await import(${JSON.stringify(pathToFileURL(bundleFile(FUNCTIONS[fn])).href)});
+    const importMs = performance.now() - started;
     const steps = JSON.parse(process.argv[1]);
     const outcomes = [];
     let n = 0;
@@ -78,7 +81,7 @@ export async function runBuiltBundle(
         outcomes.push({ ok: false, errorType: error.name, errorMessage: error.message });
       }
     }
-    process.stdout.write('\\n@@outcomes ' + JSON.stringify(outcomes) + '\\n');`;
+    process.stdout.write('\\n@@outcomes ' + JSON.stringify({ importMs, outcomes }) + '\\n');`;
   const child = spawn(process.execPath, ['--no-warnings', '--input-type=module', '-e', script, JSON.stringify(steps)], {
     // The Lambda runtime sets the initialization type; Powertools reports cold starts only for 'on-demand'.
     env: { PATH: process.env.PATH, AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand', ...env },
@@ -94,7 +97,8 @@ export async function runBuiltBundle(
   if (!outcomesLine) throw new Error(`the ${fn} bundle did not finish (exit ${code}):\n${stdout}\n${stderr}`);
   // Lambda sends both streams to the function's log group; Powertools writes WARN and ERROR to stderr.
   const logs = [...lines, ...stderr.split('\n')].filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { outcomes: JSON.parse(outcomesLine.slice('@@outcomes '.length)) as BuiltOutcome[], logs };
+  const { importMs, outcomes } = JSON.parse(outcomesLine.slice('@@outcomes '.length)) as { importMs: number; outcomes: BuiltOutcome[] };
+  return { outcomes, logs, importMs };
 }
 
 /** The EMF metric records among logged lines. */
