@@ -34,30 +34,30 @@ export function requestAuthorizer(
   return async (event, context) => {
     invocationStarted(context);
     const started = performance.now();
-    let decision: AuthorizerDecision;
-    let result: AuthorizerResult;
+    let verdict: { readonly allowed: AuthorizerResult } | { readonly refused: Extract<AuthorizerDecision, { allow: false }> };
     try {
-      decision = await decide(event);
-      if (decision.allow) result = allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context);
+      const decision = await decide(event);
+      verdict = decision.allow ? { allowed: allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context) } : { refused: decision };
     } catch (error) {
       recordVerification(credential, ERROR_OUTCOME, performance.now() - started);
       logger.error(`${label} verification failed; refusing`, { error: error as Error, apiRequestId: event.requestContext?.requestId });
       throw error;
     }
-    if (!decision.allow) {
+    if ('refused' in verdict) {
+      const { reason, logFields } = verdict.refused;
       // Malformed values never reach DynamoDB and are what scanners and typos send: logged at DEBUG so
       // a flood of them costs neither log volume nor time. Refusals of well-formed values are INFO.
-      if (decision.reason === 'malformed') {
-        recordVerification(credential, decision.reason);
-        logger.debug(`${label} refused`, { reason: decision.reason, apiRequestId: event.requestContext?.requestId });
+      if (reason === 'malformed') {
+        recordVerification(credential, reason);
+        logger.debug(`${label} refused`, { reason, apiRequestId: event.requestContext?.requestId });
       } else {
-        recordVerification(credential, decision.reason, performance.now() - started);
-        logger.info(`${label} refused`, { reason: decision.reason, apiRequestId: event.requestContext?.requestId, ...decision.logFields });
+        recordVerification(credential, reason, performance.now() - started);
+        logger.info(`${label} refused`, { reason, apiRequestId: event.requestContext?.requestId, ...logFields });
       }
       throw UNAUTHORIZED;
     }
     recordVerification(credential, VALID_OUTCOME, performance.now() - started);
-    logger.debug(`${label} accepted`, decision.context);
-    return result!;
+    logger.debug(`${label} accepted`, verdict.allowed.context);
+    return verdict.allowed;
   };
 }
