@@ -2,7 +2,7 @@ import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { ERROR_OUTCOME, VALID_OUTCOME, type CredentialKind } from '../../lib/shared/metrics';
 import { allowAppPolicy, type AuthorizerResult } from './policy';
 import { invocationStarted, logger } from './logger';
-import { recordVerification } from './metrics';
+import { verificationCounter } from './metrics';
 
 /** The one refusal API Gateway turns into 401: the message must be exactly `Unauthorized`. Made once, thrown often. */
 const UNAUTHORIZED = new Error('Unauthorized');
@@ -31,6 +31,7 @@ export function requestAuthorizer(
   decide: (event: APIGatewayRequestAuthorizerEvent) => Promise<AuthorizerDecision>,
 ): (event: APIGatewayRequestAuthorizerEvent, context?: Context) => Promise<AuthorizerResult> {
   const label = LABEL[credential];
+  const recordVerification = verificationCounter(credential);
   return async (event, context) => {
     invocationStarted(context);
     const started = performance.now();
@@ -39,7 +40,7 @@ export function requestAuthorizer(
       const decision = await decide(event);
       verdict = decision.allow ? { allowed: allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context) } : { refused: decision };
     } catch (error) {
-      recordVerification(credential, ERROR_OUTCOME, performance.now() - started);
+      recordVerification(ERROR_OUTCOME, performance.now() - started);
       logger.error(`${label} verification failed; refusing`, { error: error as Error, apiRequestId: event.requestContext?.requestId });
       throw error;
     }
@@ -48,15 +49,15 @@ export function requestAuthorizer(
       // Malformed values never reach DynamoDB and are what scanners and typos send: logged at DEBUG so
       // a flood of them costs neither log volume nor time. Refusals of well-formed values are INFO.
       if (reason === 'malformed') {
-        recordVerification(credential, reason);
+        recordVerification(reason);
         logger.debug(`${label} refused`, { reason, apiRequestId: event.requestContext?.requestId });
       } else {
-        recordVerification(credential, reason, performance.now() - started);
+        recordVerification(reason, performance.now() - started);
         logger.info(`${label} refused`, { reason, apiRequestId: event.requestContext?.requestId, ...logFields });
       }
       throw UNAUTHORIZED;
     }
-    recordVerification(credential, VALID_OUTCOME, performance.now() - started);
+    recordVerification(VALID_OUTCOME, performance.now() - started);
     logger.debug(`${label} accepted`, verdict.allowed.context);
     return verdict.allowed;
   };

@@ -47,26 +47,29 @@ export class MetricBatch {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The series of one dimension set; `key` must identify the dimensions. */
-  seriesFor(key: string, dimensions: () => Record<string, string>): MetricSeries {
+  /** The series of one dimension set, `key` naming it; callers on a hot path keep the series rather than ask again. */
+  seriesFor(key: string, dimensions: Readonly<Record<string, string>>): MetricSeries {
     let found = this.series.get(key);
     if (!found) {
-      found = { dimensions: dimensions(), counts: new Map(), samples: new Map() };
+      found = { dimensions, counts: new Map(), samples: new Map() };
       this.series.set(key, found);
     }
     return found;
   }
 
-  /** Counts one event in `series`, with an optional millisecond sample; `immediately` writes now whatever the interval. */
-  add(series: MetricSeries, countName: string, sample?: { readonly name: string; readonly ms: number }, immediately = false): void {
+  /**
+   * Counts one event in `series`, with a millisecond sample of `sampleName`
+   * if given; `immediately` writes now whatever the interval.
+   */
+  add(series: MetricSeries, countName: string, sampleName?: string, sampleMs = 0, immediately = false): void {
     const now = this.now();
     // Figures a container gathered before going quiet keep their own time rather than this invocation's.
     if (this.openedAt !== undefined && now - this.openedAt > 2 * this.intervalMs) this.writePending(this.openedAt);
     series.counts.set(countName, (series.counts.get(countName) ?? 0) + 1);
-    if (sample) {
-      const values = series.samples.get(sample.name);
-      if (values) values.push(sample.ms);
-      else series.samples.set(sample.name, [sample.ms]);
+    if (sampleName !== undefined) {
+      const values = series.samples.get(sampleName);
+      if (values) values.push(sampleMs);
+      else series.samples.set(sampleName, [sampleMs]);
     }
     this.pending.add(series);
     this.openedAt ??= now;
@@ -113,28 +116,36 @@ const batch = new MetricBatch(publish);
 /** Microsecond precision is plenty and keeps records short. */
 const roundMs = (ms: number) => Math.round(ms * 1000) / 1000;
 
-/** One authorizer verification. `latencyMs` for credentials that were looked up (not for malformed ones). */
-export function recordVerification(credential: CredentialKind, outcome: string, latencyMs?: number): void {
-  const series = batch.seriesFor(`${credential} ${outcome}`, () => ({ [DIMENSION.credential]: credential, [DIMENSION.outcome]: outcome }));
-  batch.add(series, METRIC.verifications, latencyMs === undefined ? undefined : { name: METRIC.verificationLatency, ms: roundMs(latencyMs) });
+/**
+ * Counts one authorizer's verifications by outcome, one per invocation:
+ * `latencyMs` for credentials that were looked up (not for malformed ones).
+ * Each outcome's series is kept by the counter, so counting allocates nothing.
+ */
+export function verificationCounter(credential: CredentialKind): (outcome: string, latencyMs?: number) => void {
+  const byOutcome = new Map<string, MetricSeries>();
+  return (outcome, latencyMs) => {
+    let series = byOutcome.get(outcome);
+    if (!series) {
+      series = batch.seriesFor(`${credential} ${outcome}`, { [DIMENSION.credential]: credential, [DIMENSION.outcome]: outcome });
+      byOutcome.set(outcome, series);
+    }
+    if (latencyMs === undefined) batch.add(series, METRIC.verifications);
+    else batch.add(series, METRIC.verifications, METRIC.verificationLatency, roundMs(latencyMs));
+  };
 }
 
 /** One admin operation, written at once: admin calls are rare and each one counts. */
 export function recordAdminOperation(operation: string, outcome: string): void {
-  batch.add(
-    batch.seriesFor(`admin ${operation} ${outcome}`, () => ({ [DIMENSION.operation]: operation, [DIMENSION.outcome]: outcome })),
-    METRIC.adminOperations,
-    undefined,
-    true,
-  );
+  const series = batch.seriesFor(`admin ${operation} ${outcome}`, { [DIMENSION.operation]: operation, [DIMENSION.outcome]: outcome });
+  batch.add(series, METRIC.adminOperations, undefined, 0, true);
 }
 
 /** One report to the public revoke endpoint: how many keys it named and how many of them were revoked. */
 export function recordRevocationReport(keysReported: number, keysRevoked: number): void {
-  const series = batch.seriesFor('revocation', () => ({}));
+  const series = batch.seriesFor('revocation', {});
   series.counts.set(METRIC.keysReported, (series.counts.get(METRIC.keysReported) ?? 0) + keysReported);
   series.counts.set(METRIC.keysRevoked, (series.counts.get(METRIC.keysRevoked) ?? 0) + keysRevoked);
-  batch.add(series, METRIC.revocationReports, undefined, true);
+  batch.add(series, METRIC.revocationReports, undefined, 0, true);
 }
 
 /** The `outcome` of a failed operation: its literal errorType, a small fixed set, or `error` for anything unexpected. */

@@ -17,30 +17,30 @@ function harness(intervalMs = 1000) {
     intervalMs,
     () => now,
   );
-  const valid = batch.seriesFor('valid', () => ({ outcome: 'valid' }));
-  const malformed = batch.seriesFor('malformed', () => ({ outcome: 'malformed' }));
+  const valid = batch.seriesFor('valid', { outcome: 'valid' });
+  const malformed = batch.seriesFor('malformed', { outcome: 'malformed' });
   return { batch, written, valid, malformed, tick: (ms: number) => (now += ms), now: () => now };
 }
 
 test('the first invocation is written at once: a lone request (or a test) sees its record', () => {
   const { batch, written, valid } = harness();
-  batch.add(valid, 'Verifications', { name: 'VerificationLatency', ms: 2.5 });
+  batch.add(valid, 'Verifications', 'VerificationLatency', 2.5);
   expect(written).toEqual([{ dimensions: { outcome: 'valid' }, counts: { Verifications: 1 }, samples: { VerificationLatency: [2.5] }, timestamp: 10_000 }]);
 });
 
 test('within the interval invocations add up; the first one after it writes them all, one record per dimension set', () => {
   const { batch, written, valid, malformed, tick } = harness();
-  batch.add(valid, 'Verifications', { name: 'VerificationLatency', ms: 1 });
+  batch.add(valid, 'Verifications', 'VerificationLatency', 1);
   written.length = 0;
   tick(10);
   for (let i = 0; i < 5; i++) {
     batch.add(malformed, 'Verifications');
-    batch.add(valid, 'Verifications', { name: 'VerificationLatency', ms: i });
+    batch.add(valid, 'Verifications', 'VerificationLatency', i);
     tick(100);
   }
   expect(written).toEqual([]);
   tick(500); // 1010 ms after the last write
-  batch.add(valid, 'Verifications', { name: 'VerificationLatency', ms: 9 });
+  batch.add(valid, 'Verifications', 'VerificationLatency', 9);
   expect(written).toEqual([
     { dimensions: { outcome: 'malformed' }, counts: { Verifications: 5 }, samples: {}, timestamp: 10_010 },
     { dimensions: { outcome: 'valid' }, counts: { Verifications: 6 }, samples: { VerificationLatency: [0, 1, 2, 3, 4, 9] }, timestamp: 10_010 },
@@ -68,9 +68,9 @@ test('figures left when a busy container went quiet are written with their own t
 
 test('`immediately` writes at once whatever the interval (admin operations)', () => {
   const { batch, written, valid, tick } = harness();
-  batch.add(valid, 'AdminOperations', undefined, true);
+  batch.add(valid, 'AdminOperations', undefined, 0, true);
   tick(1);
-  batch.add(valid, 'AdminOperations', undefined, true);
+  batch.add(valid, 'AdminOperations', undefined, 0, true);
   expect(written.map((w) => [w.counts, w.timestamp])).toEqual([
     [{ AdminOperations: 1 }, 10_000],
     [{ AdminOperations: 1 }, 10_001],
@@ -79,5 +79,5 @@ test('`immediately` writes at once whatever the interval (admin operations)', ()
 
 test('the same dimensions give the same series', () => {
   const { batch, valid } = harness();
-  expect(batch.seriesFor('valid', () => ({ outcome: 'other' }))).toBe(valid);
+  expect(batch.seriesFor('valid', { outcome: 'other' })).toBe(valid);
 });
