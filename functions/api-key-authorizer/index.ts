@@ -2,6 +2,7 @@ import { AUTHORIZERS } from '../../lib/shared/routes';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
 import { lastUsedIntervalSecondsFrom } from '../lambda/config';
 import { singleHeader } from '../lambda/headers';
+import { recordLastUsedWriteFailure } from '../lambda/metrics';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
 import { logger, servicesFromEnvironment } from '../lambda/services';
 import { lastUsedRecorder } from '../domain/last-used';
@@ -15,7 +16,10 @@ const deps = {
   recordUse: lastUsedRecorder({
     intervalMs: lastUsedIntervalSecondsFrom(process.env) * 1000,
     write: lastUsedWriter(services.dynamodb, services.tables.keys),
-    onError: (error, keyId) => logger.warn('lastUsedAt not recorded', { keyId, errorType: (error as Error).name, errorMessage: (error as Error).message }),
+    onError: (error, keyId) => {
+      recordLastUsedWriteFailure();
+      logger.warn('lastUsedAt not recorded', { keyId, errorType: (error as Error).name, errorMessage: (error as Error).message });
+    },
   }),
 };
 

@@ -140,12 +140,24 @@ export function recordAdminOperation(operation: string, outcome: string): void {
   batch.add(series, METRIC.adminOperations, undefined, 0, true);
 }
 
-/** One report to the public revoke endpoint: how many keys it named and how many of them were revoked. */
+/** One report to the public revoke endpoint: how many well-formed keys it named and how many of them were revoked. */
 export function recordRevocationReport(keysReported: number, keysRevoked: number): void {
   const series = batch.seriesFor('revocation', {});
   series.counts.set(METRIC.keysReported, (series.counts.get(METRIC.keysReported) ?? 0) + keysReported);
   series.counts.set(METRIC.keysRevoked, (series.counts.get(METRIC.keysRevoked) ?? 0) + keysRevoked);
   batch.add(series, METRIC.revocationReports, undefined, 0, true);
+}
+
+const lastUsedFailures = batch.seriesFor('last-used', {});
+
+/**
+ * One lastUsedAt write of the API-key authorizer that failed (the key was let
+ * in all the same). Batched like verifications, since a DynamoDB throttling
+ * storm can fail the write of every use: it goes out with the authorizer's
+ * next write of its figures.
+ */
+export function recordLastUsedWriteFailure(): void {
+  batch.add(lastUsedFailures, METRIC.lastUsedWriteFailures);
 }
 
 /** The `outcome` of a failed operation: its literal errorType, a small fixed set, or `error` for anything unexpected. */

@@ -20,11 +20,13 @@ export const METRIC = {
   verificationLatency: 'VerificationLatency',
   /** Count, dimensions `operation` and `outcome`: one per admin function invocation. */
   adminOperations: 'AdminOperations',
-  /** Count, no dimension besides `service`: one per report to the public revoke endpoint. */
+  /** Count, no dimension besides `service`: one per report to the public revoke endpoint that was processed (202). */
   revocationReports: 'RevocationReports',
-  /** Count: keys named in revocation reports, and how many of them existed and were revoked. */
+  /** Count: well-formed keys of this deployment named in revocation reports (each once per report), and how many of them existed and were revoked. */
   keysReported: 'KeysReported',
   keysRevoked: 'KeysRevoked',
+  /** Count, no dimension besides `service`: lastUsedAt writes of the API-key authorizer that failed (the key was let in all the same). */
+  lastUsedWriteFailures: 'LastUsedWriteFailures',
 } as const;
 
 export const DIMENSION = { credential: 'credential', outcome: 'outcome', operation: 'operation' } as const;

@@ -125,9 +125,9 @@ test('revoke-keys, public: 202 for a live key (then refused), the same 202 for a
   const bad = await report({ keys: [apiKey, 7] });
   expect(bad).toMatchObject({ ok: true, value: { statusCode: 400 } });
   expect(JSON.parse((bad as { value: { body: string } }).value.body)).toEqual({ field: 'keys[1]', message: 'keys must contain only strings' });
-  expect(bad.logs).toContainEqual(expect.objectContaining({ message: 'revocation report not processed', errorType: 'ValidationError' }));
+  expect(bad.logs).toContainEqual(expect.objectContaining({ level: 'INFO', message: 'keys/revoke refused', statusCode: 400, errorType: 'ValidationError' }));
 
   const down = await report({ keys: [apiKey] }, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' });
   expect(down).toMatchObject({ ok: true, value: { statusCode: 503 } });
-  expect(down.logs).toContainEqual(expect.objectContaining({ errorType: 'StoreUnavailable' }));
+  expect(down.logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'keys/revoke failed', statusCode: 503, errorType: 'StoreUnavailable' }));
 });

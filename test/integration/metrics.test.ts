@@ -1,6 +1,6 @@
 import { ENV } from '../../lib/shared/environment';
 import { DEFAULT_METRICS_NAMESPACE } from '../../lib/shared/metrics';
-import type { FunctionId } from '../../lib/shared/functions';
+import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { cachedPepper, createHasher } from '../../functions/domain/hashing';
 import { createKey } from '../../functions/domain/keys';
@@ -8,7 +8,8 @@ import { documentClient } from '../../functions/stores/document-client';
 import { KeyStore } from '../../functions/stores/key-store';
 import { builtBundleEnv, invokeBuiltBundle, metricRecords, runBuiltBundle } from '../support/built-bundle';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, methodArn } from '../support/events';
+import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
+import { FaultProxy } from '../reliability/support';
 
 /**
  * What the built bundles (what deploys) write to their logs: the EMF metric
@@ -156,16 +157,29 @@ describe('admin functions count each operation by operation and outcome, written
     AdminOperations: 1,
   });
 
+  const unknownKeyId = 'key_00000000000000000000';
   test.each([
     ['createKey', { appUid: APP, name: 'counted' }, 'create-key', 'success'],
     ['createKey', { appUid: APP, name: '' }, 'create-key', 'ValidationError'],
-    ['deleteKey', { appUid: APP, keyId: 'key_00000000000000000000' }, 'delete-key', 'KeyNotFound'],
+    ['deleteKey', { appUid: APP, keyId: unknownKeyId }, 'delete-key', 'KeyNotFound'],
     ['listKeys', { appUid: APP }, 'list-keys', 'success'],
+    ['rollKey', { appUid: APP, keyId: unknownKeyId }, 'roll-key', 'KeyNotFound'],
+    ['updateKey', { appUid: APP, keyId: unknownKeyId }, 'update-key', 'ValidationError'],
+    ['updateKey', { appUid: APP, keyId: unknownKeyId, enabled: false }, 'update-key', 'KeyNotFound'],
+    ['listKeyEvents', { appUid: APP }, 'list-key-events', 'success'],
   ] as const)('%s %j → %s %s', async (fn, payload, operation, outcome) => {
     const result = await invoke(fn, payload);
     expect(metricRecords(result.logs)).toEqual([adminRecord(operation, outcome)]);
     const lines = result.logs.filter((line) => line.level !== undefined && line.operation === operation);
-    expect(lines).toEqual([expect.objectContaining({ function_request_id: 'req-built-bundle', cold_start: true, function_name: expect.stringMatching(/-keys?$/) })]);
+    expect(lines).toEqual([expect.objectContaining({ function_request_id: 'req-built-bundle', cold_start: true, function_name: FUNCTIONS[fn].name })]);
+  });
+
+  test('roll-key and update-key count their successes', async () => {
+    const { keyId } = await createdKey('to roll');
+    const rolled = await invoke('rollKey', { appUid: APP, keyId, gracePeriodSeconds: 0 });
+    expect(metricRecords(rolled.logs)).toEqual([adminRecord('roll-key', 'success')]);
+    const updated = await invoke('updateKey', { appUid: APP, keyId: (rolled as { value: { keyId: string } }).value.keyId, name: 'rolled' });
+    expect(metricRecords(updated.logs)).toEqual([adminRecord('update-key', 'success')]);
   });
 });
 
@@ -177,4 +191,81 @@ test('HTTP handlers log their failures with the request ids and write no metric 
   expect(result.logs).toEqual([
     expect.objectContaining({ level: 'INFO', message: 'whoami refused', statusCode: 403, errorType: 'AppMismatch', apiRequestId: 'api-req-2', appUid: APP, principalId: 'key_1', function_request_id: 'req-built-bundle', cold_start: true }),
   ]);
+});
+
+describe('revoke-keys counts each processed report, the keys it named and the keys it revoked', () => {
+  const report = (body: unknown) =>
+    invoke('revokeKeys', { ...(proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify(body) }) as object), requestContext: { requestId: 'api-req-3' } });
+
+  test('one record per report, written at once: well-formed keys named (each once), keys revoked; never a key or an app', async () => {
+    const { apiKey } = await createdKey('leaked');
+    const unknownKey = credentialFormat('kg').generate();
+    const result = await report({ keys: [apiKey, unknownKey, unknownKey, 'junk', credentialFormat('kgs').generate()] });
+    expect(result).toMatchObject({ ok: true, value: { statusCode: 202, body: '{"received":5}' } });
+    const records = metricRecords(result.logs);
+    expect(records).toEqual([
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: 'keygate',
+              Dimensions: [['service']],
+              Metrics: [
+                { Name: 'KeysReported', Unit: 'Count' },
+                { Name: 'KeysRevoked', Unit: 'Count' },
+                { Name: 'RevocationReports', Unit: 'Count' },
+              ],
+            },
+          ],
+        },
+        service: 'keygate',
+        KeysReported: 2,
+        KeysRevoked: 1,
+        RevocationReports: 1,
+      },
+    ]);
+    expect(JSON.stringify(result.logs)).not.toContain(apiKey);
+    expect(JSON.stringify(records)).not.toContain(APP);
+    expect(result.logs).toContainEqual(expect.objectContaining({ message: 'revocation report', function_request_id: 'req-built-bundle', cold_start: true, function_name: 'revoke-keys' }));
+  });
+
+  test('a refused report counts nothing and is logged as a refusal with the request ids', async () => {
+    const result = await report({ keys: [] });
+    expect(result).toMatchObject({ ok: true, value: { statusCode: 400 } });
+    expect(metricRecords(result.logs)).toEqual([]);
+    expect(result.logs).toEqual([
+      expect.objectContaining({ level: 'INFO', message: 'keys/revoke refused', route: 'keys/revoke', statusCode: 400, errorType: 'ValidationError', apiRequestId: 'api-req-3', function_request_id: 'req-built-bundle' }),
+    ]);
+  });
+});
+
+test('the API-key authorizer counts lastUsedAt writes that failed, with the figures it writes next; the key is let in all the same', async () => {
+  const proxy = new FaultProxy(process.env.AWS_ENDPOINT_URL_DYNAMODB!);
+  const endpoint = await proxy.start();
+  try {
+    const { apiKey, keyId } = await createdKey('last used');
+    proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['UpdateItem'] };
+    const { outcomes, logs } = await runBuiltBundle(
+      'apiKeyAuthorizer',
+      // The failed write ends after its answer; the next invocation a write interval on writes it.
+      [{ event: keyEvent(apiKey) }, { sleepMs: 1_500 }, { event: keyEvent('kg_junk') }],
+      // One attempt: the write fails at once rather than after the SDK's backoff.
+      { ...env, AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_MAX_ATTEMPTS: '1' },
+    );
+    expect(outcomes[0]).toMatchObject({ ok: true });
+    expect(proxy.faulted.UpdateItem).toBe(1);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'lastUsedAt not recorded', keyId, errorType: 'ThrottlingException' }));
+    const failures = metricRecords(logs).filter((record) => 'LastUsedWriteFailures' in record);
+    expect(failures).toEqual([
+      {
+        _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: 'keygate', Dimensions: [['service']], Metrics: [{ Name: 'LastUsedWriteFailures', Unit: 'Count' }] }] },
+        service: 'keygate',
+        LastUsedWriteFailures: 1,
+      },
+    ]);
+    expect(metricRecords(logs).map((record) => record.outcome ?? 'last-used')).toEqual(['valid', 'last-used', 'malformed']);
+  } finally {
+    await proxy.stop();
+  }
 });
