@@ -23,10 +23,12 @@ export const DEFAULT_ALARM_THRESHOLDS = {
   dynamoDbSystemErrors: 1,
   /** Refused API keys (malformed, unknown, expired, ...) per 5 minutes. */
   refusedKeys: 500,
+  /** Keys revoked by report (the public revoke route) per 5 minutes. */
+  revokedKeys: 5,
 } as const;
 
-/** DynamoDB operations keygate's functions call; SystemErrors is only published per operation. */
-export const WATCHED_TABLE_OPERATIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem', 'TransactWriteItems'] as const;
+/** DynamoDB operations keygate's functions call (deletes are transactions; list-keys batch-reads lastUsedAt); SystemErrors is only published per operation. */
+export const WATCHED_TABLE_OPERATIONS = ['GetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchGetItem', 'TransactWriteItems'] as const;
 
 export interface KeygateMonitoringProps {
   /** The keygate whose functions, tables and metrics are watched. */
@@ -101,6 +103,17 @@ export interface KeygateMonitoringProps {
    * @default 500
    */
   readonly refusedKeysThreshold?: number;
+
+  /**
+   * Keys revoked by report (the public `POST /api/v1/keys/revoke`) in 5
+   * minutes that fire the revocation alarm: many keys leaked at once, or
+   * someone who holds many keys revoking them. Each revoked key's client
+   * gets 401 from then on. Fewer show on the dashboard and in each app's
+   * activity log (`revoked-by-report`); 1 notifies on every one.
+   *
+   * @default 5
+   */
+  readonly revokedKeysThreshold?: number;
 }
 
 /** Every alarm KeygateMonitoring creates, by name. `api5xxRate` exists only with `apiStage`. */
@@ -114,7 +127,8 @@ export type KeygateAlarmName =
   | 'sessionsTableThrottles'
   | 'keysTableSystemErrors'
   | 'sessionsTableSystemErrors'
-  | 'refusedKeysSurge';
+  | 'refusedKeysSurge'
+  | 'revokedKeysSurge';
 
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
@@ -131,9 +145,10 @@ function positive(name: string, value: number): number {
 /**
  * Alarms and a dashboard for a keygate deployment: authorizer errors,
  * authorizer p99 latency, the API's 5xx rate, DynamoDB throttles and system
- * errors on the keys and sessions tables, and a surge of refused keys. The
- * dashboard shows the same figures next to the verifications by outcome,
- * admin operations and revocation reports the functions publish.
+ * errors on the keys and sessions tables, a surge of refused keys and a
+ * surge of keys revoked by report. The dashboard shows the same figures next
+ * to the verifications by outcome, admin operations, revocation reports and
+ * failed lastUsedAt writes the functions publish.
  *
  * Each alarm treats missing data as not breaching: no traffic is no alarm.
  */
@@ -156,6 +171,7 @@ export class KeygateMonitoring extends Construct {
     const throttles = positive('dynamoDbThrottlesThreshold', props.dynamoDbThrottlesThreshold ?? DEFAULT_ALARM_THRESHOLDS.dynamoDbThrottles);
     const systemErrors = positive('dynamoDbSystemErrorsThreshold', props.dynamoDbSystemErrorsThreshold ?? DEFAULT_ALARM_THRESHOLDS.dynamoDbSystemErrors);
     const refusedKeys = positive('refusedKeysThreshold', props.refusedKeysThreshold ?? DEFAULT_ALARM_THRESHOLDS.refusedKeys);
+    const revokedKeys = positive('revokedKeysThreshold', props.revokedKeysThreshold ?? DEFAULT_ALARM_THRESHOLDS.revokedKeys);
 
     const authorizerFunction = (kind: CredentialKind): lambda.IFunction => (kind === 'api_key' ? auth.functions.apiKeyAuthorizer : auth.functions.sessionAuthorizer);
     const tables = [
@@ -219,6 +235,12 @@ export class KeygateMonitoring extends Construct {
       refusedKeys,
       'a surge of refused API keys: someone scanning for keys, a client with a mistyped key, or a leaked and deleted key still in use.',
     );
+    alarm(
+      'revokedKeysSurge',
+      this.metric(METRIC.keysRevoked, 'Keys revoked by report'),
+      revokedKeys,
+      'keys were revoked by report (POST /api/v1/keys/revoke): many keys leaked at once, or someone holding many keys revoked them; their clients now get 401.',
+    );
     this.alarms = alarms;
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -267,8 +289,9 @@ export class KeygateMonitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      ...CREDENTIALS.map(({ id: prefix, title }) => graphOf(`${title} errors (per minute)`, alarms[`${prefix}AuthorizerErrors`]!, 8)),
-      graphOf('Refused API keys (per 5 minutes)', alarms.refusedKeysSurge!, 8),
+      ...CREDENTIALS.map(({ id: prefix, title }) => graphOf(`${title} errors (per minute)`, alarms[`${prefix}AuthorizerErrors`]!, 6)),
+      graphOf('Refused API keys (per 5 minutes)', alarms.refusedKeysSurge!, 6),
+      graphOf('Keys revoked by report (per 5 minutes)', alarms.revokedKeysSurge!, 6),
     );
     if (props.apiStage) {
       const stage = props.apiStage;
@@ -300,14 +323,17 @@ export class KeygateMonitoring extends Construct {
             period: FIVE_MINUTES,
           }),
         ],
-        width: 12,
+        width: 8,
       }),
       new cloudwatch.GraphWidget({
         title: 'Revocation reports (per 5 minutes)',
-        left: [METRIC.revocationReports, METRIC.keysReported, METRIC.keysRevoked].map(
-          (metricName) => new cloudwatch.Metric({ namespace: this.namespace, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic: 'Sum', period: FIVE_MINUTES }),
-        ),
-        width: 12,
+        left: [METRIC.revocationReports, METRIC.keysReported, METRIC.keysRevoked].map((metricName) => this.metric(metricName)),
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'lastUsedAt writes that failed (per 5 minutes)',
+        left: [this.metric(METRIC.lastUsedWriteFailures)],
+        width: 8,
       }),
     );
   }
@@ -322,6 +348,11 @@ export class KeygateMonitoring extends Construct {
       period,
       label: outcome,
     });
+  }
+
+  /** One of keygate's metrics that have no dimension besides `service`, summed per 5 minutes. */
+  private metric(metricName: string, label?: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: this.namespace, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic: 'Sum', period: FIVE_MINUTES, label });
   }
 
   private tableThrottles(table: dynamodb.ITable, title: string): cloudwatch.IMetric {

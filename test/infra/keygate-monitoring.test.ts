@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -43,6 +45,7 @@ function alarmShape(template: Template, alarm: unknown): AlarmShape {
   };
 }
 
+const STORES_DIR = path.join(__dirname, '..', '..', 'functions', 'stores');
 const ALWAYS = { comparison: 'GreaterThanOrEqualToThreshold', missingData: 'notBreaching' };
 const keygate = (credential: string, outcome: string) => ({ service: 'keygate', credential, outcome });
 
@@ -57,8 +60,8 @@ describe('KeygateStack: monitoring on by default', () => {
   const fn = (key: 'apiKeyAuthorizer' | 'sessionAuthorizer') => ({ Ref: logicalId(stack.auth.functions[key]) });
   const table = (which: 'keysTable' | 'sessionsTable') => ({ Ref: logicalId(stack.auth[which]) });
 
-  test('ten alarms, no notification without a topic', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+  test('eleven alarms, no notification without a topic', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
     expect(Object.keys(stack.monitoring!.alarms).sort()).toEqual(
       [
         'apiKeyAuthorizerErrors',
@@ -71,6 +74,7 @@ describe('KeygateStack: monitoring on by default', () => {
         'keysTableSystemErrors',
         'sessionsTableSystemErrors',
         'refusedKeysSurge',
+        'revokedKeysSurge',
       ].sort(),
     );
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
@@ -182,6 +186,37 @@ describe('KeygateStack: monitoring on by default', () => {
     expect(REFUSAL_OUTCOMES).toEqual(['malformed', 'not_found', 'expired', 'disabled', 'tampered']);
   });
 
+  test('revokedKeysSurge: keys revoked by report per 5 minutes ≥ 5', () => {
+    expect(shape('revokedKeysSurge')).toEqual({
+      ...ALWAYS,
+      metrics: [{ id: 'm1', namespace: 'keygate', metricName: 'KeysRevoked', dimensions: { service: 'keygate' }, period: 300, stat: 'Sum' }],
+      threshold: 5,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+    });
+  });
+
+  test('the table alarms watch exactly the DynamoDB operations the stores call', () => {
+    const operationOf: Record<string, string> = {
+      GetCommand: 'GetItem',
+      GetItemCommand: 'GetItem',
+      PutCommand: 'PutItem',
+      UpdateCommand: 'UpdateItem',
+      UpdateItemCommand: 'UpdateItem',
+      DeleteCommand: 'DeleteItem',
+      QueryCommand: 'Query',
+      BatchGetCommand: 'BatchGetItem',
+      BatchWriteCommand: 'BatchWriteItem',
+      TransactWriteCommand: 'TransactWriteItems',
+    };
+    const called = new Set<string>();
+    for (const file of readdirSync(STORES_DIR)) {
+      // A command missing from the table above shows under its own name, and fails the comparison.
+      for (const [, command] of readFileSync(path.join(STORES_DIR, file), 'utf8').matchAll(/new (\w+Command)\(/g)) called.add(operationOf[command!] ?? command!);
+    }
+    expect([...called].sort()).toEqual([...WATCHED_TABLE_OPERATIONS].sort());
+  });
+
   test('no alarm or graph reads a metric by app', () => {
     expect(JSON.stringify(template.findResources('AWS::CloudWatch::Alarm'))).not.toMatch(/appUid/i);
     expect(JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'))).not.toMatch(/appUid/i);
@@ -193,7 +228,7 @@ describe('KeygateStack: monitoring on by default', () => {
     const widgets = body.widgets as { type: string; properties: { title: string; alarms?: string[]; annotations?: { alarms?: string[] }; metrics?: unknown[] } }[];
     expect(body.start).toBe('-PT3H');
     const alarmIds = Object.values(stack.monitoring!.alarms).map((alarm) => logicalId(alarm));
-    // The status widget lists all ten alarms.
+    // The status widget lists all eleven alarms.
     expect(widgets[0]).toMatchObject({ type: 'alarm', properties: { title: 'keygate alarms' } });
     expect(widgets[0]!.properties.alarms!.map(refOf).sort()).toEqual([...alarmIds].sort());
     expect(widgets.map((widget) => widget.properties.title)).toEqual([
@@ -205,6 +240,7 @@ describe('KeygateStack: monitoring on by default', () => {
       'API-key authorizer errors (per minute)',
       'Session authorizer errors (per minute)',
       'Refused API keys (per 5 minutes)',
+      'Keys revoked by report (per 5 minutes)',
       'API requests (per 5 minutes)',
       'API 5xx rate',
       'Keys table: throttled requests',
@@ -213,14 +249,16 @@ describe('KeygateStack: monitoring on by default', () => {
       'Sessions table: system errors',
       'Admin operations by operation and outcome (per 5 minutes)',
       'Revocation reports (per 5 minutes)',
+      'lastUsedAt writes that failed (per 5 minutes)',
     ]);
     // Graphs of alarmed figures are the alarms' own metrics, threshold line included.
     const graphedAlarms = widgets.flatMap((widget) => widget.properties.annotations?.alarms ?? []).map(refOf);
     expect(graphedAlarms.sort()).toEqual(alarmIds.filter((id) => !/Latency/.test(id)).sort());
     const verifications = JSON.stringify(widgets[1]!.properties.metrics);
     for (const outcome of ['valid', ...REFUSAL_OUTCOMES, 'error']) expect(verifications).toContain(`"outcome","${outcome}"`);
-    expect(JSON.stringify(widgets[14]!.properties.metrics)).toContain(`SEARCH('{\\"keygate\\",operation,outcome,service} MetricName=\\"AdminOperations\\"', 'Sum', 300)`);
-    expect(JSON.stringify(widgets[15]!.properties.metrics)).toMatch(/RevocationReports.*KeysReported.*KeysRevoked/);
+    expect(JSON.stringify(widgets[15]!.properties.metrics)).toContain(`SEARCH('{\\"keygate\\",operation,outcome,service} MetricName=\\"AdminOperations\\"', 'Sum', 300)`);
+    expect(JSON.stringify(widgets[16]!.properties.metrics)).toMatch(/RevocationReports.*KeysReported.*KeysRevoked/);
+    expect(widgets[17]!.properties.metrics).toEqual([['keygate', 'LastUsedWriteFailures', 'service', 'keygate', { stat: 'Sum' }]]);
     expect(template.toJSON().Outputs.DashboardUrl.Value).toEqual({
       'Fn::Join': ['', ['https://console.aws.amazon.com/cloudwatch/home?region=', { Ref: 'AWS::Region' }, '#dashboards:name=', { Ref: logicalId(stack.monitoring!.dashboard) }]],
     });
@@ -242,6 +280,7 @@ test('KeygateStack with an SNS topic notifies on alarm and on recovery; custom t
       dynamoDbThrottlesThreshold: 10,
       dynamoDbSystemErrorsThreshold: 2,
       refusedKeysThreshold: 2000,
+      revokedKeysThreshold: 1,
     },
   });
   const template = Template.fromStack(stack);
@@ -258,8 +297,11 @@ test('KeygateStack with an SNS topic notifies on alarm and on recovery; custom t
     keysTableSystemErrors: 2,
     sessionsTableSystemErrors: 2,
     refusedKeysSurge: 2000,
+    revokedKeysSurge: 1,
   });
-  expect(alarmShape(template, alarms.refusedKeysSurge).metrics.every((metric) => metric.namespace === 'acme/keygate')).toBe(true);
+  for (const name of ['refusedKeysSurge', 'revokedKeysSurge'] as const) {
+    expect(alarmShape(template, alarms[name]).metrics.every((metric) => metric.namespace === 'acme/keygate')).toBe(true);
+  }
   for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
     expect(alarm.Properties.AlarmActions).toHaveLength(1);
     expect(alarm.Properties.OKActions).toEqual(alarm.Properties.AlarmActions);
@@ -288,7 +330,7 @@ describe('KeygateMonitoring next to a user\'s own API', () => {
 
   test('without an API stage: every alarm but the API 5xx rate', () => {
     const monitoring = build()();
-    expect(Object.keys(monitoring.alarms)).toHaveLength(9);
+    expect(Object.keys(monitoring.alarms)).toHaveLength(10);
     expect(monitoring.alarms.api5xxRate).toBeUndefined();
   });
 
@@ -300,11 +342,13 @@ describe('KeygateMonitoring next to a user\'s own API', () => {
       dynamoDbThrottles: 1,
       dynamoDbSystemErrors: 1,
       refusedKeys: 500,
+      revokedKeys: 5,
     });
   });
 
   test.each<[string, Partial<KeygateMonitoringProps>, string]>([
     ['a zero threshold', { refusedKeysThreshold: 0 }, 'KeygateMonitoring: refusedKeysThreshold must be a number greater than 0, got 0'],
+    ['a negative revocation threshold', { revokedKeysThreshold: -0.5 }, 'KeygateMonitoring: revokedKeysThreshold must be a number greater than 0, got -0.5'],
     ['a negative threshold', { authorizerErrorsThreshold: -1 }, 'KeygateMonitoring: authorizerErrorsThreshold must be a number greater than 0, got -1'],
     ['a rate above 1', { api5xxRateThreshold: 5 }, 'KeygateMonitoring: api5xxRateThreshold is a share of requests, between 0 and 1, got 5'],
     ['a rate without a stage', { api5xxRateThreshold: 0.1 }, 'KeygateMonitoring: api5xxRateThreshold needs apiStage'],
