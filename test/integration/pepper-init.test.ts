@@ -8,10 +8,10 @@ import { documentClient } from '../../functions/stores/document-client';
 import { KeyStore } from '../../functions/stores/key-store';
 import { builtBundleEnv, runBuiltBundle } from '../support/built-bundle';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, methodArn } from '../support/events';
+import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
 
 /**
- * The pepper read of the built authorizer bundle, as deployed: during init
+ * The pepper read of the built bundles, as deployed: during init
  * (the bundle's top-level await), once per container, and after a failure
  * not again for PEPPER_RETRY_DELAY_MS. Secrets Manager has no local server, so
  * a small HTTP stand-in answers GetSecretValue on loopback (the one mocked
@@ -78,6 +78,33 @@ test('the bundle reads the pepper during init: its import waits for the answer, 
   expect(reads).toHaveLength(1);
   expect(importMs).toBeGreaterThanOrEqual(ANSWER_DELAY_MS - 10);
   expect(outcomes).toEqual(Array(3).fill(expect.objectContaining({ ok: true, value: expect.objectContaining({ principalId: expect.stringMatching(/^key_/) }) })));
+});
+
+describe('the other bundles that hash read it during init too, and a bundle given no pepper never reads it', () => {
+  let keyId: string;
+  beforeAll(async () => {
+    const store = new KeyStore(documentClient(client), env[ENV.keysTable]!);
+    ({ keyId } = await createKey({ keyFormat: credentialFormat('kg'), hash: createHasher(cachedPepper(async () => PEPPER)), store, now: () => new Date() }, { appUid: 'pepper-app', name: 'to roll' }));
+  });
+  const revokeEvent = () => proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify({ keys: [credentialFormat('kg').generate()] }) });
+
+  test.each([
+    ['createKey', () => ({ appUid: 'pepper-app', name: 'at init' }), () => ({ apiKey: expect.stringMatching(/^kg_/) })],
+    ['rollKey', () => ({ appUid: 'pepper-app', keyId, gracePeriodSeconds: 0 }), () => ({ rolledFromKeyId: keyId })],
+    ['revokeKeys', revokeEvent, () => ({ statusCode: 202 })],
+  ] as const)('%s', async (fn, event, value) => {
+    const { outcomes, importMs } = await runBuiltBundle(fn, [{ event: event() }], env);
+    expect(reads).toHaveLength(1);
+    expect(importMs).toBeGreaterThanOrEqual(ANSWER_DELAY_MS - 10);
+    expect(outcomes).toEqual([{ ok: true, value: expect.objectContaining(value()) }]);
+  });
+
+  test('updateKey, deployed without the pepper', async () => {
+    const { outcomes, importMs } = await runBuiltBundle('updateKey', [{ event: { appUid: 'pepper-app', keyId, name: 'renamed' } }], { ...env, [ENV.pepperSecretId]: undefined });
+    expect(outcomes).toEqual([{ ok: true, value: expect.objectContaining({ keyId, name: 'renamed' }) }]);
+    expect(reads).toHaveLength(0);
+    expect(importMs).toBeLessThan(ANSWER_DELAY_MS);
+  });
 });
 
 test('a read that fails during init is logged once, refuses with 500 without another read for the retry delay, then reads again and serves', async () => {
