@@ -133,7 +133,7 @@ export interface KeygateAuthProps {
   /**
    * CloudWatch namespace of the metrics the functions publish (embedded
    * metric format in their logs: verifications, admin operations, revocation
-   * reports). Give each keygate deployment in one account and region its own
+   * reports, failed lastUsedAt writes). Give each keygate deployment in one account and region its own
    * namespace, or their figures add up in the same metrics.
    *
    * @default 'keygate'
