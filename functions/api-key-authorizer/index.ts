@@ -2,6 +2,7 @@ import { AUTHORIZERS } from '../../lib/shared/routes';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
 import { lastUsedIntervalSecondsFrom } from '../lambda/config';
 import { singleHeader } from '../lambda/headers';
+import { recordLastUsedWriteFailure } from '../lambda/metrics';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
 import { logger, servicesFromEnvironment } from '../lambda/services';
 import { lastUsedRecorder } from '../domain/last-used';
@@ -15,12 +16,15 @@ const deps = {
   recordUse: lastUsedRecorder({
     intervalMs: lastUsedIntervalSecondsFrom(process.env) * 1000,
     write: lastUsedWriter(services.dynamodb, services.tables.keys),
-    onError: (error, keyId) => logger.warn('lastUsedAt not recorded', { keyId, errorType: (error as Error).name, errorMessage: (error as Error).message }),
+    onError: (error, keyId) => {
+      recordLastUsedWriteFailure();
+      logger.warn('lastUsedAt not recorded', { keyId, errorType: (error as Error).name, errorMessage: (error as Error).message });
+    },
   }),
 };
 
 /** REQUEST authorizer for `x-api-key`: context `{ appUid, keyId, role: 'app-owner' }`. */
-export const handler = requestAuthorizer('api key', async (event): Promise<AuthorizerDecision> => {
+export const handler = requestAuthorizer('api_key', async (event): Promise<AuthorizerDecision> => {
   const result = await verifyApiKey(deps, singleHeader(event, AUTHORIZERS.apiKey.identityHeader), new Date());
   if (result.code !== 'valid') {
     const { code, ...logFields } = result;

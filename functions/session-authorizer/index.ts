@@ -13,7 +13,7 @@ const deps = { sessionFormat: services.sessionFormat, hash: services.hash, findS
  * the sessions table: whether the key that created the session still exists
  * does not matter. Context `{ appUid, userId, sessionId, sessionExpiresAt, userKey }`.
  */
-export const handler = requestAuthorizer('session token', async (event): Promise<AuthorizerDecision> => {
+export const handler = requestAuthorizer('session_token', async (event): Promise<AuthorizerDecision> => {
   const result = await verifySessionToken(deps, bearerToken(singleHeader(event, AUTHORIZERS.session.identityHeader)), new Date());
   if (result.code !== 'valid') {
     const { code, ...logFields } = result;

@@ -18,6 +18,7 @@ import {
 } from '../shared/environment';
 import { BUNDLE_HANDLER, DEFAULT_TIMEOUT_SECONDS, FUNCTIONS, isSessionFunction, NODE_RUNTIME_MAJOR, type FunctionDefinition, type FunctionId } from '../shared/functions';
 import { AUTHORIZERS, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -138,6 +139,16 @@ export interface KeygateAuthProps {
    * @default false
    */
   readonly enableSourceMaps?: boolean;
+
+  /**
+   * CloudWatch namespace of the metrics the functions publish (embedded
+   * metric format in their logs: verifications, admin operations, revocation
+   * reports, failed lastUsedAt writes). Give each keygate deployment in one account and region its own
+   * namespace, or their figures add up in the same metrics.
+   *
+   * @default 'keygate'
+   */
+  readonly metricsNamespace?: string;
 
   /**
    * An existing keys table to use instead of creating one, for example the
@@ -272,6 +283,8 @@ export class KeygateAuth extends Construct {
   public readonly usersTable?: dynamodb.ITable;
   /** HMAC pepper of key and token hashes. Always retained. */
   public readonly pepperSecret: secretsmanager.ISecret;
+  /** CloudWatch namespace of the functions' metrics (see KeygateMonitoring). */
+  public readonly metricsNamespace: string;
   /** Whether the session half is deployed (`enableSessions`). */
   public readonly sessionsEnabled: boolean;
   /** Every keygate function deployed, by its id in `FUNCTIONS` (the session functions only with sessions on). */
@@ -337,6 +350,9 @@ export class KeygateAuth extends Construct {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    this.metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
+    const namespaceProblem = Token.isUnresolved(this.metricsNamespace) ? undefined : metricsNamespaceProblem(this.metricsNamespace);
+    if (namespaceProblem) throw new Error(`KeygateAuth: metricsNamespace ${namespaceProblem}`);
     this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
@@ -671,6 +687,8 @@ export class KeygateAuth extends Construct {
         logGroup,
         environment: {
           ...environment,
+          // Every function logs and counts through the shared adapters (functions/lambda/logger.ts, metrics.ts).
+          [ENV.metricsNamespace]: this.metricsNamespace,
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },
       });

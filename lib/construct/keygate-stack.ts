@@ -2,8 +2,12 @@ import { CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'a
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../shared/functions';
+import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
+import { KeygateMonitoring, type KeygateMonitoringProps } from './keygate-monitoring';
+
+/** KeygateMonitoring's props that the stack leaves to its user: the SNS topic, the dashboard name, the thresholds. */
+export type KeygateStackMonitoringProps = Omit<KeygateMonitoringProps, 'auth' | 'apiStage'>;
 
 /** Stage-wide throttling defaults; API Gateway answers 429 above them. The revoke route has its own, lower limit (KeygateAuthProps.revokeThrottling). */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
@@ -19,6 +23,14 @@ export interface KeygateStackProps extends StackProps {
   readonly throttlingBurstLimit?: number;
   /** Retention of the API access logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly accessLogRetention?: logs.RetentionDays;
+  /**
+   * Alarms and a dashboard (KeygateMonitoring) on the stack's functions,
+   * tables and API stage; `false` leaves them out. Pass `alarmTopic` to be
+   * notified.
+   *
+   * @default {} (on, default thresholds, no notifications)
+   */
+  readonly monitoring?: KeygateStackMonitoringProps | false;
 }
 
 /**
@@ -60,6 +72,8 @@ export function accessLogFormat(): apigateway.AccessLogFormat {
 export class KeygateStack extends Stack {
   public readonly auth: KeygateAuth;
   public readonly api: apigateway.RestApi;
+  /** Alarms and dashboard; undefined with `monitoring: false`. */
+  public readonly monitoring?: KeygateMonitoring;
 
   constructor(scope: Construct, id: string, props: KeygateStackProps = {}) {
     super(scope, id, props);
@@ -90,6 +104,9 @@ export class KeygateStack extends Stack {
     });
 
     this.auth.addRoutes(this.api);
+    if (props.monitoring !== false) {
+      this.monitoring = new KeygateMonitoring(this, 'Monitoring', { ...props.monitoring, auth: this.auth, apiStage: this.api.deploymentStage });
+    }
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
@@ -118,5 +135,11 @@ export class KeygateStack extends Stack {
     new CfnOutput(this, 'KeysTableName', { value: this.auth.keysTable.tableName });
     if (this.auth.sessionsTable) new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
     if (this.auth.usersTable) new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });
+    if (this.monitoring) {
+      new CfnOutput(this, 'DashboardUrl', {
+        value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+        description: 'The keygate CloudWatch dashboard',
+      });
+    }
   }
 }

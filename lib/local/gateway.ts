@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { FunctionId } from '../shared/functions';
+import { FUNCTIONS, type FunctionId } from '../shared/functions';
 import { AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
@@ -26,7 +26,7 @@ export interface LocalGatewayOptions {
   readonly integrationTimeoutMs?: number;
   /** Lambda authorizer timeout (API Gateway allows 30 s at most). @default 30000 */
   readonly authorizerTimeoutMs?: number;
-  /** One line per request (method, path, status, ms) or gateway problem; never headers or bodies. */
+  /** One line per request (method, path, status, ms, request id) or gateway problem; never headers or bodies. */
   readonly log?: (line: string) => void;
 }
 
@@ -193,7 +193,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       for (const [name, value] of out) res.appendHeader(name, value);
       res.setHeader('Content-Length', body.length);
       res.end(body);
-      log(`${parts.method} ${parts.path} ${statusCode} ${Date.now() - started}ms`);
+      // The request id is the functions' `apiRequestId` and the client's x-amzn-RequestId: one id to follow a request by.
+      log(`${parts.method} ${parts.path} ${statusCode} ${Date.now() - started}ms ${requestId}`);
     };
     const gatewayResponse = (response: GatewayResponse, note?: string) => {
       if (note) log(`${parts.method} ${parts.path}: ${note}`);
@@ -282,7 +283,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       const authorizerHandler = options.handlers[authorizer.function];
       if (!authorizerHandler) return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `no handler for authorizer ${authorizer.function}`);
       const authorizerStarted = Date.now();
-      const authorization = await invokeHandler(authorizer.function, authorizerHandler, { type: 'REQUEST', methodArn, ...common, requestContext }, authorizerTimeoutMs);
+      const authorization = await invokeHandler(FUNCTIONS[authorizer.function].name, authorizerHandler, { type: 'REQUEST', methodArn, ...common, requestContext }, authorizerTimeoutMs);
       if (!authorization.ok) {
         if (authorization.error.errorMessage === 'Unauthorized') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
         return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer failed: ${authorization.error.errorType}`);
@@ -313,7 +314,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       body: body.length > 0 ? body.toString('utf8') : null,
       isBase64Encoded: false,
     };
-    const invocation = await invokeHandler(route.function, integration, event, integrationTimeoutMs);
+    const invocation = await invokeHandler(FUNCTIONS[route.function].name, integration, event, integrationTimeoutMs);
     if (!invocation.ok) {
       if (invocation.error.errorType === 'Sandbox.Timedout') return gatewayResponse(GATEWAY_RESPONSES.integrationTimeout);
       return gatewayResponse(GATEWAY_RESPONSES.integrationFailure, `${route.function} failed: ${invocation.error.errorType}`);

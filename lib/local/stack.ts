@@ -79,6 +79,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     [ENV.sessionsTable]: tables.Sessions,
     [ENV.usersTable]: tables.Users,
     [ENV.localPepper]: localPepper(paths.home),
+    // EMF metric records mean nothing without CloudWatch; POWERTOOLS_METRICS_DISABLED=false shows them.
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
   });
   delete process.env[ENV.pepperSecretId];
   delete process.env.AWS_SESSION_TOKEN;

@@ -16,6 +16,8 @@ export const ENV = {
   keyPrefix: 'KEY_PREFIX',
   sessionTokenPrefix: 'SESSION_TOKEN_PREFIX',
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
+  /** CloudWatch namespace of the functions' metrics (Powertools' own variable). */
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   /** How often, at most, one authorizer container records a key's lastUsedAt. */
   lastUsedIntervalSeconds: 'LAST_USED_INTERVAL_SECONDS',
 } as const;

@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { pathToFileURL } from 'node:url';
 import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { ENV } from '../../lib/shared/environment';
 import { cachedPepper, createHasher } from '../../functions/domain/hashing';
 import { randomId } from '../../functions/domain/ids';
@@ -92,7 +92,7 @@ export interface InProcessResult {
   readonly getItemCpuMicros: number;
 }
 
-type Authorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string> }>;
+type Authorizer = (event: APIGatewayRequestAuthorizerEvent, context?: Context) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string> }>;
 type CreateKey = (input: unknown) => Promise<{ apiKey: string; keyId: string }>;
 type BareGetItem = (event: { tableName: string; pk: string; sk: string }) => Promise<boolean>;
 
@@ -200,6 +200,23 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
   return { keys, seconds: (nowMs() - t0) / 1000 };
 }
 
+/** A Lambda context as the Node.js runtime passes one (the runtime's own cost of making it is not keygate's). */
+const LAMBDA_CONTEXT = {
+  awsRequestId: '8f5b6e0a-2c1d-4f3e-9a7b-1c2d3e4f5a6b',
+  functionName: 'api-key-authorizer',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:api-key-authorizer',
+  memoryLimitInMB: '1024',
+  logGroupName: '/aws/lambda/api-key-authorizer',
+  logStreamName: 'bench',
+  callbackWaitsForEmptyEventLoop: true,
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+function withContext(authorize: Authorizer): Authorizer {
+  return (event) => authorize(event, LAMBDA_CONTEXT);
+}
+
 function isAllow(result: Awaited<ReturnType<Authorizer>>): boolean {
   return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP;
 }
@@ -234,8 +251,11 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     [ENV.localPepper]: pepper,
   });
+  // Metrics on, as deployed: the functions' EMF records go to this process's stdout, which run.ts discards.
+  delete process.env.POWERTOOLS_METRICS_DISABLED;
   delete process.env[ENV.pepperSecretId];
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
@@ -250,8 +270,9 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     const creates = tableNames(`bench-create-${randomBytes(3).toString('hex')}`);
     await Promise.all([ensureTables(client, small), ensureTables(client, large), ensureTables(client, creates)]);
 
-    const authorizeSmall = await importBundle<Authorizer>(options.authorizerBundle, small.Keys, 'small');
-    const authorizeLarge = await importBundle<Authorizer>(options.authorizerBundle, large.Keys, 'large');
+    // Called as Lambda calls them, with a context: every invocation hands it to the logger and counts a verification.
+    const authorizeSmall = withContext(await importBundle<Authorizer>(options.authorizerBundle, small.Keys, 'small'));
+    const authorizeLarge = withContext(await importBundle<Authorizer>(options.authorizerBundle, large.Keys, 'large'));
     const createSmall = await importBundle<CreateKey>(options.createKeyBundle, small.Keys, 'small');
     const createBench = await importBundle<CreateKey>(options.createKeyBundle, creates.Keys, 'create');
     // One bare client per table, as there is one authorizer instance (and client) per table: each client makes

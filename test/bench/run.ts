@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PACKAGE_ROOT as REPO_ROOT } from '../../lib/construct/function-bundles';
-import { buildBundles, measureInit } from './bundles';
+import { BENCH_PEPPER_SECRET_ID, buildBundles, measureInit, startSecretsManagerStub } from './bundles';
 import { runE2e, type E2eResult } from './e2e';
 import type { InProcessOptions, InProcessResult } from './inprocess';
 import { round } from './stats';
@@ -110,8 +110,18 @@ async function main(): Promise<void> {
     const authorizer = built.functions.find((fn) => fn.key === 'apiKeyAuthorizer')!;
     const createKeyBundle = built.functions.find((fn) => fn.key === 'createKey')!;
 
-    log(`module init: ${options.initRuns} rounds of ${built.functions.length + 2} bundles, each in a fresh node process`);
-    const init = await measureInit([...built.functions.map((fn) => fn.path), built.bareSdk.path, built.externalSdk.path], options.initRuns, log);
+    log(`module init: ${options.initRuns} rounds of ${built.functions.length + 3} imports, each in a fresh node process`);
+    // The authorizer once more as deployed: its init also reads the pepper, from a Secrets Manager stand-in on loopback.
+    const secretsManager = await startSecretsManagerStub();
+    const withSecret = { id: 'api-key-authorizer reading the pepper', path: authorizer.path, env: { PEPPER_SECRET_ID: BENCH_PEPPER_SECRET_ID, AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint } };
+    let init: Awaited<ReturnType<typeof measureInit>>;
+    try {
+      init = await measureInit([...built.functions.map((fn) => fn.path), built.bareSdk.path, built.externalSdk.path, withSecret], options.initRuns, log);
+    } finally {
+      await secretsManager.stop();
+    }
+    // One read per import of that target (the warm-up round included): the pepper really is read during init.
+    const pepperReadsPerInit = round(secretsManager.reads() / (init.runs + 1), 2);
 
     log('in-process measurements against DynamoDB Local');
     const inProcess = await runInProcessChild({
@@ -182,6 +192,9 @@ async function main(): Promise<void> {
       externalSdkInitMs,
       authorizerInitMs,
       authorizerInitRatioVsBareSdk: figures.authorizerInitRatioVsBareSdk,
+      authorizerInitWithPepperReadMs: init.wallMs.get(withSecret.id)!,
+      authorizerInitWithPepperReadRatioVsBareSdk: init.pairedRatio(withSecret.id, built.bareSdk.path),
+      pepperReadsPerInit,
       authorizerInitRatioVsExternalSdk: figures.authorizerInitRatioVsExternalSdk,
       authorizerInitCpuRatioVsBareSdk: init.pairedCpuRatio(authorizer.path, built.bareSdk.path),
       authorizerInitCpuRatioVsExternalSdk: init.pairedCpuRatio(authorizer.path, built.externalSdk.path),
@@ -273,6 +286,10 @@ function renderTable(report: Report): string {
   rows.push(['SDK from node_modules init', `${r.externalSdkInitMs} ms`, '']);
   rows.push(['  authorizer ÷ bare SDK', `${r.authorizerInitRatioVsBareSdk}`, budget('authorizerInitRatioVsBareSdk')]);
   rows.push(['  authorizer ÷ SDK from node_modules', `${r.authorizerInitRatioVsExternalSdk}`, budget('authorizerInitRatioVsExternalSdk')]);
+  if (r.authorizerInitWithPepperReadMs !== undefined) {
+    rows.push(['authorizer init + pepper read (loopback)', `${r.authorizerInitWithPepperReadMs} ms, ${r.pepperReadsPerInit} reads per init`, '']);
+    rows.push(['  ÷ bare SDK', `${r.authorizerInitWithPepperReadRatioVsBareSdk}`, '']);
+  }
   for (const fn of report.bundles) rows.push([`  ${fn.name}`, `${round(fn.bytes / KB, 1)} KB, init ${fn.initMs} ms`, '']);
   const e2e = report.e2e;
   rows.push([`e2e whoami (${e2e.connections} conns, ${e2e.seconds} s)`, `${e2e.rps} req/s, p50 ${e2e.p50Ms} ms, p99 ${e2e.p99Ms} ms`, '']);

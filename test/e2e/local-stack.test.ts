@@ -22,6 +22,21 @@ const javaPids: number[] = [];
 
 const url = (appUid: string, route: string) => `${stack!.info.apiUrl}/api/v1/appuid/${appUid}/${route}`;
 
+/** The JSON log lines the functions printed (Powertools writes WARN and ERROR to stderr). */
+function functionLogs(): Record<string, unknown>[] {
+  return `${stack!.stdout()}\n${stack!.stderr()}`
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function eventually<T>(find: () => T | undefined, timeoutMs = 5_000): Promise<T> {
+  for (const started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() - started > timeoutMs) throw new Error('not found in time');
+  }
+}
 
 beforeAll(async () => {
   home = mkdtempSync(path.join(tmpdir(), 'keygate-e2e-'));
@@ -150,6 +165,31 @@ test('CLI delete: the next request with the key is 401, the session it created s
 
   const again = await keygateCli(home, 'keys', 'delete', '--app', 'e2e-a', '--key', appKeyId);
   expect(again).toEqual({ code: 1, stdout: '', stderr: `keygate: key ${appKeyId} not found in app e2e-a\n` });
+});
+
+test("the stack's logs follow a request by its id: a refusal carries the Lambda request id, the cold-start flag and the id the client got", async () => {
+  const refused = await call('GET', url('e2e-a', 'whoami'), { 'x-api-key': appKey });
+  expect(refused.status).toBe(401);
+  expect(refused.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  const line = await eventually(() => functionLogs().find((entry) => entry.apiRequestId === refused.requestId));
+  expect(line).toMatchObject({
+    level: 'INFO',
+    message: 'api key refused',
+    reason: 'not_found',
+    function_name: 'api-key-authorizer',
+    function_request_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    cold_start: false,
+  });
+  expect(line.function_request_id).not.toBe(refused.requestId);
+  // The gateway's own line names the same request.
+  const gatewayLine = new RegExp(`GET /api/v1/appuid/e2e-a/whoami 401 \\d+ms ${refused.requestId}`);
+  await eventually(() => (gatewayLine.test(stack!.stderr()) ? true : undefined));
+  // Every function line carries a request id; each function's first invocation is flagged as its cold start.
+  const lines = functionLogs().filter((entry) => entry.level !== undefined && entry.function_name !== undefined);
+  expect(lines.length).toBeGreaterThan(3);
+  for (const entry of lines) expect(entry.function_request_id).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
+  expect(lines.find((entry) => entry.function_name === 'create-key')).toMatchObject({ cold_start: true, message: 'create-key succeeded' });
+  expect(stack!.stdout()).not.toContain(appKey);
 });
 
 describe('key lifecycle through npm start and the CLI', () => {

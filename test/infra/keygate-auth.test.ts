@@ -119,7 +119,12 @@ describe('KeygateAuth with default props', () => {
   });
 
   test('each function gets exactly the environment it reads', () => {
-    const env = (key: FunctionId) => template.toJSON().Resources[fnId(key)].Properties.Environment?.Variables ?? {};
+    // Every function counts and logs through the shared adapters, in the metrics namespace.
+    const env = (key: FunctionId) => {
+      const { [ENV.metricsNamespace]: namespace, ...rest } = template.toJSON().Resources[fnId(key)].Properties.Environment?.Variables ?? {};
+      expect([key, namespace]).toEqual([key, 'keygate']);
+      return rest;
+    };
     expect(env('apiKeyAuthorizer')).toEqual({
       [ENV.keysTable]: ref('keysTable'),
       [ENV.pepperSecretId]: pepper(),
@@ -403,6 +408,7 @@ describe('KeygateAuth with custom props', () => {
       memorySize: 512,
       enableSourceMaps: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      metricsNamespace: 'acme/keygate',
     });
     const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment.Variables;
     expect(env('apiKeyAuthorizer')[ENV.keyPrefix]).toBe('acme');
@@ -412,7 +418,8 @@ describe('KeygateAuth with custom props', () => {
     expect(env('sessionAuthorizer')[ENV.sessionTokenPrefix]).toBe('acmes');
     expect(env('sdkUsersAuth')[ENV.sessionTokenPrefix]).toBe('acmes');
     expect(env('sdkUsersAuth')[ENV.sessionLifetimeSeconds]).toBe('7200');
-    expect(env('whoami')).toEqual({ NODE_OPTIONS: '--enable-source-maps' });
+    expect(env('whoami')).toEqual({ NODE_OPTIONS: '--enable-source-maps', [ENV.metricsNamespace]: 'acme/keygate' });
+    expect(auth.metricsNamespace).toBe('acme/keygate');
     template.allResourcesProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 300 });
     template.allResourcesProperties('AWS::Lambda::Function', { MemorySize: 512 });
     expect(template.toJSON().Resources[logicalId(auth.sessionsTable!)].DeletionPolicy).toBe('Retain');
@@ -445,6 +452,13 @@ describe('KeygateAuth rejects bad props at synth', () => {
     ['lastUsed interval over a day', { lastUsedInterval: Duration.hours(25) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 90000'],
     ['lastUsed interval in fractions of a second', { lastUsedInterval: Duration.millis(2500) }, 'KeygateAuth: lastUsedInterval must be a whole number of seconds, got 2.5'],
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
+    ['a metrics namespace in AWS\'s own space', { metricsNamespace: 'AWS/Keygate' }, "KeygateAuth: metricsNamespace must not start with 'AWS/', which is reserved for AWS services, got 'AWS/Keygate'"],
+    [
+      'a metrics namespace with a character CloudWatch refuses',
+      { metricsNamespace: 'keygate*' },
+      "KeygateAuth: metricsNamespace must be 1-255 characters of A-Z a-z 0-9 . _ - / # : and space, got 'keygate*'",
+    ],
+    ['an empty metrics namespace', { metricsNamespace: '' }, "KeygateAuth: metricsNamespace must be 1-255 characters of A-Z a-z 0-9 . _ - / # : and space, got ''"],
     ['revoke rate limit of 0', { revokeThrottling: { rateLimit: 0 } }, 'KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got 0'],
     ['revoke burst limit in fractions', { revokeThrottling: { burstLimit: 2.5 } }, 'KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got 2.5'],
     ['a session prop with sessions off', { enableSessions: false, sessionLifetime: Duration.hours(1) }, 'KeygateAuth: sessionLifetime configures sessions, which enableSessions: false turns off'],

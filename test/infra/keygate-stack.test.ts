@@ -136,7 +136,7 @@ test('outputs: API URL, admin function names (read by the CLI) and table names',
   expect(outputs.KeysTableName.Value).toEqual({ Ref: logicalId(stack.auth.keysTable) });
   expect(outputs.SessionsTableName.Value).toEqual({ Ref: logicalId(stack.auth.sessionsTable!) });
   expect(outputs.UsersTableName.Value).toEqual({ Ref: logicalId(stack.auth.usersTable!) });
-  expect(ownOutputs(outputs)).toEqual(['ApiUrl', 'KeysTableName', 'SessionsTableName', 'UsersTableName', ...ADMIN_FUNCTIONS.map(adminFunctionOutput)].sort());
+  expect(ownOutputs(outputs)).toEqual(['ApiUrl', 'DashboardUrl', 'KeysTableName', 'SessionsTableName', 'UsersTableName', ...ADMIN_FUNCTIONS.map(adminFunctionOutput)].sort());
 });
 
 test('with sessions off: no session route, no session outputs; the API-key half and its admin functions are all there', () => {
@@ -145,7 +145,7 @@ test('with sessions off: no session route, no session outputs; the API-key half 
   keysOnlyTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
   const outputs = keysOnlyTemplate.findOutputs('*');
   expect(ownOutputs(outputs)).toEqual(
-    ['ApiUrl', 'KeysTableName', ...ADMIN_FUNCTIONS.filter((id) => !isSessionFunction(id)).map(adminFunctionOutput)].sort(),
+    ['ApiUrl', 'DashboardUrl', 'KeysTableName', ...ADMIN_FUNCTIONS.filter((id) => !isSessionFunction(id)).map(adminFunctionOutput)].sort(),
   );
   expect(keysOnly.auth.sessionsEnabled).toBe(false);
 });

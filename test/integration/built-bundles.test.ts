@@ -1,6 +1,6 @@
 import { ENV } from '../../lib/shared/environment';
 import type { FunctionId } from '../../lib/shared/functions';
-import { invokeBuiltBundle } from '../support/built-bundle';
+import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
 
@@ -15,18 +15,7 @@ let env: Record<string, string | undefined>;
 
 beforeAll(async () => {
   const tables = await createTestTables(client);
-  env = {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: process.env.AWS_ENDPOINT_URL_DYNAMODB,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'INFO',
-    [ENV.keysTable]: tables.Keys,
-    [ENV.sessionsTable]: tables.Sessions,
-    [ENV.usersTable]: tables.Users,
-    [ENV.localPepper]: process.env[ENV.localPepper],
-  };
+  env = builtBundleEnv(tables);
 });
 
 const invoke = (fn: FunctionId, event: unknown, overrides: Record<string, string> = {}) => invokeBuiltBundle(fn, event, { ...env, ...overrides });
@@ -136,11 +125,11 @@ test('revoke-keys, public: 202 for a live key (then refused), the same 202 for a
   const bad = await report({ keys: [apiKey, 7] });
   expect(bad).toMatchObject({ ok: true, value: { statusCode: 400 } });
   expect(JSON.parse((bad as { value: { body: string } }).value.body)).toEqual({ field: 'keys[1]', message: 'keys must contain only strings' });
-  expect(bad.logs).toContainEqual(expect.objectContaining({ message: 'revocation report not processed', errorType: 'ValidationError' }));
+  expect(bad.logs).toContainEqual(expect.objectContaining({ level: 'INFO', message: 'keys/revoke refused', statusCode: 400, errorType: 'ValidationError' }));
 
   const down = await report({ keys: [apiKey] }, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' });
   expect(down).toMatchObject({ ok: true, value: { statusCode: 503 } });
-  expect(down.logs).toContainEqual(expect.objectContaining({ errorType: 'StoreUnavailable' }));
+  expect(down.logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'keys/revoke failed', statusCode: 503, errorType: 'StoreUnavailable' }));
 });
 
 describe('the app, session and user admin functions, as built', () => {

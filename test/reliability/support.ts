@@ -250,12 +250,15 @@ export type ColdStartHandlers = {
   sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
   revokeSessions: typeof import('../../functions/revoke-sessions/index').handler;
   deleteUser: typeof import('../../functions/delete-user/index').handler;
+  /** The init those modules started (the pepper read), as the bundle awaits it before serving. */
+  initialized: typeof import('../../functions/lambda/init').initialized;
 };
 
 /**
  * A cold start: fresh module instances of the handlers, which build their
- * clients and pepper cache from the environment as it is now. Each fault test
- * points the environment at its fault first.
+ * clients and pepper cache from the environment as it is now, and start
+ * reading the pepper (await `initialized()` for the end of that init). Each
+ * fault test points the environment at its fault first.
  */
 export function coldStartHandlers(): ColdStartHandlers {
   let handlers: ColdStartHandlers | undefined;
@@ -272,6 +275,7 @@ export function coldStartHandlers(): ColdStartHandlers {
       sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
       revokeSessions: require('../../functions/revoke-sessions/index').handler,
       deleteUser: require('../../functions/delete-user/index').handler,
+      initialized: require('../../functions/lambda/init').initialized,
     };
   });
   return handlers!;
