@@ -1,16 +1,24 @@
-import { AUTHORIZERS } from '../../lib/shared/routes';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
-import { singleHeader } from '../lambda/headers';
+import { presentedApiKey } from '../lambda/headers';
 import { apiKeyLookup } from '../stores/credential-lookup';
 import { servicesFromEnvironment } from '../lambda/services';
 import { verifyApiKey } from '../domain/verify';
 
 const services = servicesFromEnvironment();
-const deps = { keyFormat: services.keyFormat, hash: services.hash, findKey: apiKeyLookup(services.dynamodb, services.tables.keys) };
+const deps = {
+  keyFormat: services.keyFormat,
+  legacyKeyFormat: services.legacyKeyFormat,
+  hash: services.hash,
+  findKey: apiKeyLookup(services.dynamodb, services.tables.keys),
+};
 
-/** REQUEST authorizer for `x-api-key`: context `{ appUid, keyId, role: 'app-owner' }`. */
-export const handler = requestAuthorizer('api key', async (event): Promise<AuthorizerDecision> => {
-  const result = await verifyApiKey(deps, singleHeader(event, AUTHORIZERS.apiKey.identityHeader), new Date());
+/**
+ * REQUEST authorizer for API keys (the configured header, `x-api-key` by
+ * default; keygate keys and, when configured, imported legacy keys):
+ * context `{ appUid, keyId, role: 'app-owner' }`.
+ */
+export const handler = requestAuthorizer('api key', services.auth, async (event): Promise<AuthorizerDecision> => {
+  const result = await verifyApiKey(deps, presentedApiKey(event, services.auth), new Date());
   if (result.code !== 'valid') {
     const { code, ...logFields } = result;
     return { allow: false, reason: code, logFields };

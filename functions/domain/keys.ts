@@ -1,10 +1,9 @@
 import * as z from 'zod/mini';
-import { ValidationError } from './errors';
 import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { KeyMetadata, KeyPage, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, keyIdSchema, parseInput } from './validation';
+import { appUidSchema, expiresAtSchema, futureExpiry, keyIdSchema, keyNameSchema, parseInput } from './validation';
 
 /** The admin operations of DESIGN §5, free of any Lambda event shape. */
 export interface KeyAdminDeps {
@@ -14,13 +13,7 @@ export interface KeyAdminDeps {
   readonly now: () => Date;
 }
 
-export const createKeyInput = z.strictObject({
-  appUid: appUidSchema,
-  name: z
-    .string({ error: 'name must be a string' })
-    .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters')),
-  expiresAt: z.optional(z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' })),
-});
+export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: keyNameSchema, expiresAt: z.optional(expiresAtSchema) });
 
 export const listKeysInput = z.strictObject({
   appUid: appUidSchema,
@@ -44,14 +37,7 @@ export interface CreatedKey extends KeyMetadata {
 export async function createKey(deps: KeyAdminDeps, input: unknown): Promise<CreatedKey> {
   const { appUid, name, expiresAt } = parseInput(createKeyInput, input, 'create-key input');
   const now = deps.now();
-  let expiry: string | undefined;
-  if (expiresAt !== undefined) {
-    const at = new Date(expiresAt);
-    if (at.getTime() <= now.getTime()) {
-      throw new ValidationError('expiresAt', 'expiresAt must be in the future');
-    }
-    expiry = at.toISOString();
-  }
+  const expiry = expiresAt === undefined ? undefined : futureExpiry(expiresAt, now);
   const apiKey = deps.keyFormat.generate();
   const metadata: KeyMetadata = {
     keyId: randomId('key'),

@@ -9,6 +9,20 @@ export const appUidSchema = z.string({ error: 'appUid must be a string' }).check
   z.regex(ID_CHARS, 'appUid may contain only letters, digits, _ and -'),
 );
 
+/** A key's name, as admins give it (create-key, import-keys). */
+export const keyNameSchema = z
+  .string({ error: 'name must be a string' })
+  .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'));
+
+export const expiresAtSchema = z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' });
+
+/** An expiry given by an admin, normalized; it must lie ahead. `field` names it in the error. */
+export function futureExpiry(expiresAt: string, now: Date, field = 'expiresAt'): string {
+  const at = new Date(expiresAt);
+  if (at.getTime() <= now.getTime()) throw new ValidationError(field, `${field} must be in the future`);
+  return at.toISOString();
+}
+
 export const keyIdSchema = z
   .string({ error: 'keyId must be a string' })
   .check(z.regex(/^key_[0-9A-Za-z]{20}$/, "keyId must be 'key_' followed by 20 letters or digits"));

@@ -1,5 +1,5 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { allowAppPolicy, type AuthorizerResult } from './policy';
+import { allowPolicy, type AuthorizerResult, type PolicyScope } from './policy';
 import { logger } from './services';
 
 /** The one refusal API Gateway turns into 401: the message must be exactly `Unauthorized`. Made once, thrown often. */
@@ -12,12 +12,13 @@ export type AuthorizerDecision =
 
 /**
  * A REQUEST authorizer: a refusal throws exactly `Unauthorized` (API Gateway's
- * 401); an Allow is scoped to the caller's app (another app's path gets 403
- * from API Gateway's policy evaluation); any other failure propagates, which
- * API Gateway answers with 500. Never an Allow on error.
+ * 401); an Allow is scoped by `scope` (see policy.ts: in path scope another
+ * app's path gets 403 from API Gateway's policy evaluation); any other
+ * failure propagates, which API Gateway answers with 500. Never an Allow on error.
  */
 export function requestAuthorizer(
   credential: string,
+  scope: PolicyScope,
   decide: (event: APIGatewayRequestAuthorizerEvent) => Promise<AuthorizerDecision>,
 ): (event: APIGatewayRequestAuthorizerEvent) => Promise<AuthorizerResult> {
   return async (event) => {
@@ -36,6 +37,6 @@ export function requestAuthorizer(
       throw UNAUTHORIZED;
     }
     logger.debug(`${credential} accepted`, decision.context);
-    return allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context);
+    return allowPolicy(scope, decision.principalId, event.methodArn, decision.appUid, decision.context);
   };
 }

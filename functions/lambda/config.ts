@@ -1,4 +1,5 @@
 import { DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../../lib/shared/environment';
+import { authSettingsFromEnvironment, type AuthSettings } from '../../lib/shared/auth-settings';
 import { ConfigurationError } from '../domain/errors';
 
 /** Reading the function's configuration from its environment (names and defaults: lib/shared/environment.ts). */
@@ -29,4 +30,13 @@ export function sessionLifetimeSecondsFrom(env: Env): number {
     throw new ConfigurationError(`${ENV.sessionLifetimeSeconds} must be a positive whole number of seconds, got '${raw}'`);
   }
   return seconds;
+}
+
+/** Scope, base path, API-key header and legacy key pattern (lib/shared/auth-settings.ts); an unusable value stops the function. */
+export function authSettingsFrom(env: Env): AuthSettings {
+  try {
+    return authSettingsFromEnvironment(env);
+  } catch (error) {
+    throw new ConfigurationError((error as Error).message);
+  }
 }

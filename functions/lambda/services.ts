@@ -1,9 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ENV } from '../../lib/shared/environment';
-import { keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import type { AuthSettings } from '../../lib/shared/auth-settings';
+import { authSettingsFrom, keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
+import { legacyKeyFormat, type LegacyKeyFormat } from '../domain/key-formats';
 
 /**
  * Wiring from the process environment to the core. Handlers call these once at
@@ -35,7 +37,11 @@ export interface Services {
   readonly dynamodb: DynamoDBClient;
   readonly hash: Hasher;
   readonly keyFormat: CredentialFormat;
+  /** Imported keys' format, when a legacy key pattern is configured. */
+  readonly legacyKeyFormat?: LegacyKeyFormat;
   readonly sessionFormat: CredentialFormat;
+  /** Scope of an Allow, base path, API-key header. */
+  readonly auth: AuthSettings;
   readonly sessionLifetimeSeconds: number;
   /** Table names, read from the environment when accessed: each function is given only the tables it may touch. */
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
@@ -57,10 +63,13 @@ export function servicesFromEnvironment(env: Env = process.env, readSecret: Secr
       return requireEnv(env, ENV.usersTable);
     },
   };
+  const auth = authSettingsFrom(env);
   return {
     dynamodb,
     hash: createHasher(pepperFromEnvironment(env, readSecret)),
     keyFormat: credentialFormat(keyPrefixFrom(env)),
+    ...(auth.legacyKeys && { legacyKeyFormat: legacyKeyFormat(auth.legacyKeys) }),
+    auth,
     sessionFormat: credentialFormat(sessionTokenPrefixFrom(env)),
     sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),
     tables,

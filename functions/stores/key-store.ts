@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, storeError } from './dynamodb-errors';
-import { KeyNotFound, StoreUnavailable, ValidationError } from '../domain/errors';
+import { KeyAlreadyExists, KeyNotFound, StoreUnavailable, ValidationError } from '../domain/errors';
 import { appKeyItemKey, appPartition, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
@@ -11,6 +11,8 @@ export interface KeyMetadata {
   readonly displayPrefix: string;
   readonly createdAt: string;
   readonly expiresAt?: string;
+  /** Set on keys import-keys stored: from the plaintext `key` or from another system's `keyHash`. */
+  readonly importedFrom?: 'key' | 'keyHash';
 }
 
 export interface KeyPage {
@@ -26,10 +28,30 @@ export interface KeyPage {
  */
 
 function metadataOf(item: Record<string, unknown>): KeyMetadata {
-  const { keyId, appUid, name, displayPrefix, createdAt, expiresAt } = item as unknown as KeyMetadata;
-  return expiresAt === undefined
-    ? { keyId, appUid, name, displayPrefix, createdAt }
-    : { keyId, appUid, name, displayPrefix, createdAt, expiresAt };
+  const { keyId, appUid, name, displayPrefix, createdAt, expiresAt, importedFrom } = item as unknown as KeyMetadata;
+  return {
+    keyId,
+    appUid,
+    name,
+    displayPrefix,
+    createdAt,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(importedFrom === undefined ? {} : { importedFrom }),
+  };
+}
+
+/** The two conditional Puts that store one key. */
+function keyPuts(tableName: string, key: KeyMetadata, keyHash: string) {
+  return [
+    { Put: { TableName: tableName, Item: { ...keyHashItemKey(keyHash), ...key }, ConditionExpression: 'attribute_not_exists(pk)' } },
+    { Put: { TableName: tableName, Item: { ...appKeyItemKey(key.appUid, key.keyId), ...key, keyHash }, ConditionExpression: 'attribute_not_exists(pk)' } },
+  ];
+}
+
+/** Index of each cancelled item of a TransactWriteItems whose condition failed. */
+function failedConditions(error: unknown): number[] {
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.flatMap((reason, index) => (reason?.Code === 'ConditionalCheckFailed' ? [index] : []));
 }
 
 interface PageCursor {
@@ -60,30 +82,28 @@ export class KeyStore {
   /** Writes both items or neither. Fails if either already exists. */
   async create(key: KeyMetadata, keyHash: string): Promise<void> {
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...keyHashItemKey(keyHash), ...key },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...appKeyItemKey(key.appUid, key.keyId), ...key, keyHash },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-          ],
-        }),
-      );
+      await this.db.send(new TransactWriteCommand({ TransactItems: keyPuts(this.tableName, key, keyHash) }));
     } catch (error) {
       // A collision of 256-bit secrets or 119-bit ids is not going to happen; if it does, nothing was written.
       if (isConditionFailure(error)) throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
       throw storeError('create-key', error);
+    }
+  }
+
+  /**
+   * Stores several keys in one transaction: all of them or none. A hash item
+   * that already exists means that key is stored already (KeyAlreadyExists,
+   * with its position); at most 50 keys (100 items per transaction).
+   */
+  async createMany(keys: readonly { readonly metadata: KeyMetadata; readonly keyHash: string }[]): Promise<void> {
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: keys.flatMap(({ metadata, keyHash }) => keyPuts(this.tableName, metadata, keyHash)) }));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw storeError('import-keys', error);
+      // Items go in pairs, hash item first: an even index is a stored key, an odd one a keyId collision.
+      const existing = failedConditions(error).find((index) => index % 2 === 0);
+      if (existing !== undefined) throw new KeyAlreadyExists(existing / 2, 'the key is already stored; nothing was written');
+      throw new StoreUnavailable('key id collision; nothing was written, try again');
     }
   }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { keygateHome, readLocalStackInfo } from '../local/home';
@@ -19,6 +20,7 @@ export const STACK_OUTPUTS = {
   createKey: 'CreateKeyFunctionName',
   listKeys: 'ListKeysFunctionName',
   deleteKey: 'DeleteKeyFunctionName',
+  importKeys: 'ImportKeysFunctionName',
 } as const;
 
 type AdminFunction = keyof typeof STACK_OUTPUTS;
@@ -29,6 +31,8 @@ interface Target {
   /** Said when the target cannot be reached. */
   readonly unreachable: string;
   readonly local: boolean;
+  /** The deployed stack's name. */
+  readonly stack?: string;
 }
 
 interface TargetOptions {
@@ -66,14 +70,13 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
     } finally {
       cloudFormation.destroy();
     }
+    // Each command needs one function: a stack from before a function existed still serves the others.
     const functions = {} as Record<AdminFunction, string>;
     for (const [key, output] of Object.entries(STACK_OUTPUTS) as [AdminFunction, string][]) {
-      const name = outputs[output];
-      if (!name) throw new CliError(`stack ${options.stack} has no output ${output}; is it a keygate stack?`);
-      functions[key] = name;
+      if (outputs[output]) functions[key] = outputs[output];
     }
     // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
-    return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, unreachable: `could not reach AWS Lambda for stack ${options.stack}`, local: false };
+    return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, unreachable: `could not reach AWS Lambda for stack ${options.stack}`, local: false, stack: options.stack };
   }
 
   const info = readLocalStackInfo(keygateHome(io.env));
@@ -92,6 +95,9 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
 }
 
 async function invoke(target: Target, fn: AdminFunction, input: unknown): Promise<unknown> {
+  if (!target.functions[fn]) {
+    throw new CliError(target.stack ? `stack ${target.stack} has no output ${STACK_OUTPUTS[fn]}; is it a keygate stack, of a version with this command?` : `the local stack has no ${fn} function; restart it`);
+  }
   let response;
   try {
     response = await target.client.send(new InvokeCommand({ FunctionName: target.functions[fn], Payload: Buffer.from(JSON.stringify(input)) }));
@@ -139,6 +145,53 @@ interface ListedKey {
   expiresAt?: string;
 }
 
+interface ImportedKey {
+  keyId: string;
+  name: string;
+  displayPrefix: string;
+  createdAt: string;
+  expiresAt?: string;
+  importedFrom: 'key' | 'keyHash';
+}
+
+/** Keys per import-keys call (the function takes at most 25: one transaction). */
+export const IMPORT_BATCH_SIZE = 25;
+
+/** The entries of a JSON Lines import file with their line numbers; blank lines are skipped. Never echoes a line: it holds a key. */
+function readImportFile(file: string): { line: number; entry: Record<string, unknown> }[] {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? firstLine(error)}`);
+  }
+  const entries: { line: number; entry: Record<string, unknown> }[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    if (raw.trim() === '') return;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(raw);
+    } catch {
+      entry = undefined;
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new CliError(`${file} line ${index + 1} is not a JSON object like {"key": "...", "name": "..."}`);
+    }
+    entries.push({ line: index + 1, entry: entry as Record<string, unknown> });
+  });
+  if (entries.length === 0) throw new CliError(`${file} holds no keys`);
+  return entries;
+}
+
+/** An import-keys message with `keys[i]` (a position in one call) told as the file's line. */
+function withLines(message: string, lines: readonly number[]): string {
+  const line = (index: string) => `line ${lines[Number(index)] ?? '?'}`;
+  return message
+    .replace(/^keys\[(\d+)\]\.\w+: /, (_, index: string) => `${line(index)}: `)
+    .replace(/keys\[(\d+)\]\.(\w+)/g, (_, index: string, field: string) => `${line(index)}: ${field}`)
+    .replace(/keys\[(\d+)\]/g, (_, index: string) => line(index));
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
@@ -154,10 +207,13 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--json', "print exactly the admin function's JSON output");
 
   let target: Target | undefined;
-  const withTarget = async <T>(options: TargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, human: (output: T) => Promise<void> | void) => {
+  const connect = async (options: TargetOptions): Promise<Target> => {
     if (options.stack === '') throw new CliError('--stack needs a stack name');
     target = await resolveTarget({ ...options, stack: options.stack ?? (io.env.KEYGATE_STACK || undefined) }, io);
-    const output = (await invoke(target, fn, input)) as T;
+    return target;
+  };
+  const withTarget = async <T>(options: TargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, human: (output: T) => Promise<void> | void) => {
+    const output = (await invoke(await connect(options), fn, input)) as T;
     if (options.json) out(JSON.stringify(output, null, 2));
     else await human(output);
   };
@@ -167,7 +223,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError(false);
-  const keys = program.command('keys').description('create, list and delete API keys').exitOverride();
+  const keys = program.command('keys').description('create, list, delete and import API keys').exitOverride();
 
   targetOptions(
     keys
@@ -225,6 +281,54 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     await withTarget<{ keyId: string; deleted: boolean }>(options, 'deleteKey', { appUid: options.app, keyId: options.key }, (result) => {
       out(`Deleted key ${result.keyId} from app ${options.app}.`);
     });
+  });
+
+  targetOptions(
+    keys
+      .command('import')
+      .description(
+        'import existing keys from a JSON Lines file, one {"key": "<plaintext>" | "keyHash": "<SHA-256 hex>", "name": "...", "expiresAt"?: "<ISO>"} per line; ' +
+          'keys are hashed with the pepper and stored nowhere',
+      )
+      .requiredOption('--app <appUid>', 'application the keys belong to')
+      .requiredOption('--file <path>', "JSON Lines file ('-' for standard input)")
+      .option('--skip-existing', 'skip keys that are already stored (re-running an import) instead of stopping at the first'),
+  ).action(async (options: TargetOptions & { app: string; file: string; skipExisting?: boolean; json?: boolean }) => {
+    const entries = readImportFile(options.file);
+    const connected = await connect(options);
+    const imported: ImportedKey[] = [];
+    const skippedLines: number[] = [];
+    for (let start = 0; start < entries.length; start += IMPORT_BATCH_SIZE) {
+      // One call per batch: all of a batch is stored or none of it.
+      let batch = entries.slice(start, start + IMPORT_BATCH_SIZE);
+      while (batch.length > 0) {
+        try {
+          const output = (await invoke(connected, 'importKeys', { appUid: options.app, keys: batch.map(({ entry }) => entry) })) as { keys: ImportedKey[] };
+          imported.push(...output.keys);
+          break;
+        } catch (error) {
+          if (!(error instanceof AdminFunctionError)) throw error;
+          const lines = batch.map(({ line }) => line);
+          const index = /^keys\[(\d+)\]/.exec(error.message)?.[1];
+          if (error.errorType === 'KeyAlreadyExists' && options.skipExisting && index !== undefined) {
+            skippedLines.push(lines[Number(index)]!);
+            batch = batch.filter((_, position) => position !== Number(index));
+            continue;
+          }
+          const hint = error.errorType === 'KeyAlreadyExists' ? '; --skip-existing skips keys already stored' : '';
+          const done = imported.length > 0 ? `; ${imported.length} keys before line ${lines[0]} were imported` : '';
+          throw new CliError(`${options.file} ${withLines(error.message, lines)}${hint}${done}`);
+        }
+      }
+    }
+    if (options.json) {
+      out(JSON.stringify({ appUid: options.app, keys: imported, ...(skippedLines.length > 0 ? { skippedLines } : {}) }, null, 2));
+      return;
+    }
+    out(`Imported ${imported.length} keys into app ${options.app}${skippedLines.length > 0 ? `; skipped ${skippedLines.length} already stored (lines ${skippedLines.join(', ')})` : ''}.`);
+    if (imported.length > 0) {
+      out(table([['KEY ID', 'PREFIX', 'NAME', 'FROM', 'EXPIRES'], ...imported.map((k) => [k.keyId, k.displayPrefix, k.name, k.importedFrom, k.expiresAt ?? '-'])]));
+    }
   });
 
   try {

@@ -9,7 +9,18 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../shared/environment';
 import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
-import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from '../shared/routes';
+import {
+  apiKeyHeaderEnvironment,
+  AppScope,
+  AUTHORIZATION_HEADER,
+  authSettingsProblem,
+  DEFAULT_AUTH_SETTINGS,
+  legacyKeysEnvironment,
+  scopeEnvironment,
+  type AuthSettings,
+  type LegacyKeyPattern,
+} from '../shared/auth-settings';
+import { authorizerDefinitions, ROUTES, routeResourcePath, type AuthorizerKind } from '../shared/routes';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -133,6 +144,67 @@ export interface KeygateAuthProps {
    * @default a new secret of 64 random alphanumerics, retained on delete
    */
   readonly pepperSecret?: secretsmanager.ISecret;
+
+  /**
+   * How an Allow is scoped to the caller's app (both authorizers).
+   *
+   * - `AppScope.PATH`: the app id is the `{appUid}` segment of `basePath`; an
+   *   Allow covers that app's paths below the base path only (one resource
+   *   per HTTP verb), so a key of app A gets 403 on app B's paths. Protected
+   *   methods must live below `basePath`.
+   * - `AppScope.CONTEXT`: the app is not in the URL. An Allow covers every
+   *   method of the API and stage the request was made to that uses this
+   *   authorizer (never another API, stage or account); the backend must take
+   *   the app from the authorizer context (`requestContext.authorizer.appUid`),
+   *   never from the path, query or body.
+   *
+   * @default AppScope.PATH
+   */
+  readonly appScope?: AppScope;
+
+  /**
+   * Where keygate's own routes (`whoami`, `sdkusers/...`) live and, in
+   * `AppScope.PATH`, the prefix an Allow covers with the app filled in.
+   * Literal segments (letters, digits, `.`, `_`, `-`) and the `{appUid}`
+   * segment: required in PATH scope, optional in CONTEXT scope. No other
+   * parameter or greedy segment: IAM's `*` spans `/`, so the Allow must be a
+   * literal prefix.
+   *
+   * @default '/api/v1/appuid/{appUid}'
+   */
+  readonly basePath?: string;
+
+  /**
+   * The request header that carries API keys (case-insensitive). A request
+   * with the key in any other header, `x-api-key` included, gets 401.
+   * `'Authorization'` means keys come as `Authorization: Bearer <key>` only.
+   *
+   * @default 'x-api-key'
+   */
+  readonly apiKeyHeader?: string;
+
+  /**
+   * Also accept an API key as `Authorization: Bearer <key>`, besides
+   * `apiKeyHeader`. The prefix tells a key from a session token, so each
+   * authorizer still refuses the other's credential. A request carrying two
+   * different values is refused. With two possible headers API Gateway can
+   * require neither (identity sources must all be present), so the
+   * authorizer runs on every request and `authorizerCacheTtl` must be 0.
+   *
+   * @default false
+   */
+  readonly acceptBearerKeys?: boolean;
+
+  /**
+   * The format of existing keys to accept besides keygate's own, for keys
+   * brought in with import-keys: a JavaScript regular expression the whole
+   * key must match, and length bounds checked first. A value that matches
+   * neither format is refused with no database call; one that matches is
+   * looked up with one GetItem, like a keygate key.
+   *
+   * @default - keygate keys only
+   */
+  readonly legacyKeys?: LegacyKeyPattern;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -206,7 +278,10 @@ export class KeygateAuth extends Construct {
   public readonly createKeyFunction: lambda.IFunction;
   public readonly listKeysFunction: lambda.IFunction;
   public readonly deleteKeyFunction: lambda.IFunction;
-  /** REQUEST authorizer for the `x-api-key` header. */
+  public readonly importKeysFunction: lambda.IFunction;
+  /** Scope, base path, API-key header and legacy key pattern, as the functions get them. */
+  public readonly authSettings: AuthSettings;
+  /** REQUEST authorizer for API keys (`apiKeyHeader`, default `x-api-key`). */
   public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
   /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
   public readonly sessionAuthorizer: apigateway.IAuthorizer;
@@ -214,8 +289,10 @@ export class KeygateAuth extends Construct {
   /**
    * Method options that put one of your own methods behind the API-key
    * authorizer: `resource.addMethod('GET', integration, auth.apiKeyMethodOptions)`.
-   * The method must sit under `/api/v1/appuid/{appUid}/`: the Allow covers
-   * the key's own app's paths only.
+   * In `AppScope.PATH` the method must sit below `basePath`
+   * (`/api/v1/appuid/{appUid}/` by default): the Allow covers the key's own
+   * app's paths only. In `AppScope.CONTEXT` it may sit anywhere on the API,
+   * and its backend reads the app from the authorizer context.
    */
   public readonly apiKeyMethodOptions: apigateway.MethodOptions;
   /** The same for the session authorizer (`Authorization: Bearer <session token>`). */
@@ -244,6 +321,12 @@ export class KeygateAuth extends Construct {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    this.authSettings = authSettingsOf(props);
+    if (this.authSettings.acceptBearerKeys && this.authSettings.apiKeyHeader !== AUTHORIZATION_HEADER && cacheTtlSeconds > 0) {
+      throw new Error(
+        'KeygateAuth: acceptBearerKeys needs authorizerCacheTtl 0: a key may come in either of two headers, so API Gateway can require neither as identity source, and a result cache needs one',
+      );
+    }
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
     this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
@@ -251,6 +334,7 @@ export class KeygateAuth extends Construct {
     this.pepperSecret = props.pepperSecret ?? this.newPepperSecret();
 
     this.functions = this.createFunctions({
+      authSettings: this.authSettings,
       keyPrefix,
       sessionTokenPrefix,
       sessionLifetimeSeconds,
@@ -262,11 +346,13 @@ export class KeygateAuth extends Construct {
     this.createKeyFunction = this.functions.createKey;
     this.listKeysFunction = this.functions.listKeys;
     this.deleteKeyFunction = this.functions.deleteKey;
+    this.importKeysFunction = this.functions.importKeys;
 
+    const definitions = authorizerDefinitions(this.authSettings);
     const authorizer = (kind: AuthorizerKind, id: string) =>
       new apigateway.RequestAuthorizer(this, id, {
-        handler: this.functions[AUTHORIZERS[kind].function],
-        identitySources: [apigateway.IdentitySource.header(AUTHORIZERS[kind].identityHeader)],
+        handler: this.functions[definitions[kind].function],
+        identitySources: definitions[kind].identityHeaders.map((header) => apigateway.IdentitySource.header(header)),
         resultsCacheTtl: Duration.seconds(cacheTtlSeconds),
       });
     this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
@@ -277,8 +363,8 @@ export class KeygateAuth extends Construct {
   }
 
   /**
-   * Adds every route of the keygate route table (lib/routes.ts) to `api`, each
-   * a Lambda proxy integration behind its authorizer. An authorizer belongs
+   * Adds every route of the keygate route table (lib/shared/routes.ts) to
+   * `api` below `basePath`, each a Lambda proxy integration behind its authorizer. An authorizer belongs
    * to one API, so call this for one `RestApi` only.
    *
    * The `POST .../sdkusers/auth` body is validated by its function, not by an
@@ -290,7 +376,7 @@ export class KeygateAuth extends Construct {
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
     return ROUTES.map((route) => {
-      const resource = parent.resourceForPath(routeResourcePath(route));
+      const resource = parent.resourceForPath(routeResourcePath(route, this.authSettings.basePath));
       const method = resource.addMethod(
         route.method,
         new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true, allowTestInvoke: false }),
@@ -336,6 +422,7 @@ export class KeygateAuth extends Construct {
   }
 
   private createFunctions(options: {
+    authSettings: AuthSettings;
     keyPrefix: string;
     sessionTokenPrefix: string;
     sessionLifetimeSeconds: number;
@@ -346,6 +433,8 @@ export class KeygateAuth extends Construct {
   }): Record<FunctionId, lambda.IFunction> {
     const keys = this.keysTable.tableArn;
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
+    const scope = scopeEnvironment(options.authSettings);
+    const legacyKeys = legacyKeysEnvironment(options.authSettings);
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
     const onKeys = (sid: string, actions: string[], leadingKeys?: string) =>
       new iam.PolicyStatement({
@@ -358,12 +447,19 @@ export class KeygateAuth extends Construct {
     // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
     const access: Record<FunctionId, FunctionAccess> = {
       apiKeyAuthorizer: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        environment: {
+          [ENV.keysTable]: this.keysTable.tableName,
+          ...pepper,
+          [ENV.keyPrefix]: options.keyPrefix,
+          ...scope,
+          ...apiKeyHeaderEnvironment(options.authSettings),
+          ...legacyKeys,
+        },
         // Only the hash items: the authorizer cannot read app#... items or anything else.
         statements: [onKeys('GetKeyHashItems', ['dynamodb:GetItem'], 'hash#*'), readPepper],
       },
       sessionAuthorizer: {
-        environment: { [ENV.sessionsTable]: this.sessionsTable.tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
+        environment: { [ENV.sessionsTable]: this.sessionsTable.tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix, ...scope },
         statements: [new iam.PolicyStatement({ sid: 'GetSessions', actions: ['dynamodb:GetItem'], resources: [this.sessionsTable.tableArn] }), readPepper],
       },
       whoami: { environment: {}, statements: [] },
@@ -399,6 +495,11 @@ export class KeygateAuth extends Construct {
         environment: { [ENV.keysTable]: this.keysTable.tableName },
         // Reads the app#/key# item, then deletes it and its hash# item in one transaction.
         statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'])],
+      },
+      importKeys: {
+        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix, ...legacyKeys },
+        // One TransactWriteItems of conditional Puts, two per key, as create-key.
+        statements: [onKeys('PutKeyItems', ['dynamodb:PutItem']), readPepper],
       },
     };
 
@@ -439,6 +540,23 @@ export class KeygateAuth extends Construct {
     }
     return made;
   }
+}
+
+/** The props' scope, base path, header and legacy key pattern, checked: `KeygateAuth: <prop> <problem>`. */
+function authSettingsOf(props: KeygateAuthProps): AuthSettings {
+  for (const [name, value] of [['basePath', props.basePath], ['apiKeyHeader', props.apiKeyHeader], ['legacyKeys.pattern', props.legacyKeys?.pattern]] as const) {
+    if (value !== undefined && Token.isUnresolved(value)) throw new Error(`KeygateAuth: ${name} must be known at synth time`);
+  }
+  const settings: AuthSettings = {
+    appScope: props.appScope ?? DEFAULT_AUTH_SETTINGS.appScope,
+    basePath: props.basePath ?? DEFAULT_AUTH_SETTINGS.basePath,
+    apiKeyHeader: (props.apiKeyHeader ?? DEFAULT_AUTH_SETTINGS.apiKeyHeader).toLowerCase(),
+    acceptBearerKeys: props.acceptBearerKeys ?? DEFAULT_AUTH_SETTINGS.acceptBearerKeys,
+    ...(props.legacyKeys && { legacyKeys: { pattern: props.legacyKeys.pattern, minLength: props.legacyKeys.minLength, maxLength: props.legacyKeys.maxLength } }),
+  };
+  const problem = authSettingsProblem(settings);
+  if (problem) throw new Error(`KeygateAuth: ${problem.setting} ${problem.problem}`);
+  return settings;
 }
 
 /** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */

@@ -106,10 +106,11 @@ export class KeygateStack extends Stack {
       },
     );
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; routes are under api/v1/appuid/{appUid}/' });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: `Base URL; keygate's routes are under ${this.auth.authSettings.basePath.slice(1)}/` });
     new CfnOutput(this, 'CreateKeyFunctionName', { value: this.auth.createKeyFunction.functionName });
     new CfnOutput(this, 'ListKeysFunctionName', { value: this.auth.listKeysFunction.functionName });
     new CfnOutput(this, 'DeleteKeyFunctionName', { value: this.auth.deleteKeyFunction.functionName });
+    new CfnOutput(this, 'ImportKeysFunctionName', { value: this.auth.importKeysFunction.functionName });
     new CfnOutput(this, 'KeysTableName', { value: this.auth.keysTable.tableName });
     new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
     new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });

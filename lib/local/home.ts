@@ -29,7 +29,7 @@ export interface LocalStackInfo {
   readonly dynamodbEndpoint: string;
   readonly region: string;
   /** Local Lambda function names of the admin functions. */
-  readonly functions: { readonly createKey: string; readonly listKeys: string; readonly deleteKey: string };
+  readonly functions: { readonly createKey: string; readonly listKeys: string; readonly deleteKey: string; readonly importKeys: string };
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
   /** The `npm start` process. */
   readonly pid: number;

@@ -16,6 +16,18 @@ export const ENV = {
   keyPrefix: 'KEY_PREFIX',
   sessionTokenPrefix: 'SESSION_TOKEN_PREFIX',
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
+  /**
+   * How the authorizers scope an Allow and where keygate's routes live (see
+   * auth-settings.ts). KEYGATE_-prefixed because `npm start` reads them from
+   * the developer's shell too, where short names could mean something else.
+   */
+  appScope: 'KEYGATE_APP_SCOPE',
+  basePath: 'KEYGATE_BASE_PATH',
+  apiKeyHeader: 'KEYGATE_API_KEY_HEADER',
+  acceptBearerKeys: 'KEYGATE_ACCEPT_BEARER_KEYS',
+  legacyKeyPattern: 'KEYGATE_LEGACY_KEY_PATTERN',
+  legacyKeyMinLength: 'KEYGATE_LEGACY_KEY_MIN_LENGTH',
+  legacyKeyMaxLength: 'KEYGATE_LEGACY_KEY_MAX_LENGTH',
 } as const;
 
 export const DEFAULT_KEY_PREFIX = 'kg';

@@ -12,7 +12,7 @@ export interface FunctionDefinition {
 export const FUNCTIONS = {
   apiKeyAuthorizer: {
     name: 'api-key-authorizer',
-    description: 'keygate: REQUEST authorizer for the x-api-key header',
+    description: 'keygate: REQUEST authorizer for API keys (x-api-key or the configured header)',
   },
   sessionAuthorizer: {
     name: 'session-authorizer',
@@ -42,11 +42,15 @@ export const FUNCTIONS = {
     name: 'delete-key',
     description: 'keygate admin: delete an API key',
   },
+  importKeys: {
+    name: 'import-keys',
+    description: 'keygate admin: import existing API keys (plaintext or SHA-256 hash) for an application',
+  },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionId = keyof typeof FUNCTIONS;
 
-export const ADMIN_FUNCTIONS = ['createKey', 'listKeys', 'deleteKey'] as const satisfies readonly FunctionId[];
+export const ADMIN_FUNCTIONS = ['createKey', 'listKeys', 'deleteKey', 'importKeys'] as const satisfies readonly FunctionId[];
 
 /** Lambda runtime the bundles target (esbuild `target`, the construct's `nodejs<N>.x`). */
 export const NODE_RUNTIME_MAJOR = 24;

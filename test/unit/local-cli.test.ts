@@ -239,7 +239,7 @@ describe('deployed mode (--stack)', () => {
   test('a stack without the outputs is a clear error, nothing invoked', async () => {
     cloudFormation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
     const result = await cli(['keys', 'list', '--app', 'app1', '--stack', 'other'], env);
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack other has no output CreateKeyFunctionName; is it a keygate stack?\n' });
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack other has no output ListKeysFunctionName; is it a keygate stack, of a version with this command?\n' });
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
   });
 
