@@ -103,6 +103,7 @@ test('outputs: API URL, admin function names (read by the CLI) and table names',
   expect(outputs.CreateKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.createKeyFunction) });
   expect(outputs.ListKeysFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.listKeysFunction) });
   expect(outputs.DeleteKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.deleteKeyFunction) });
+  expect(outputs.ImportKeysFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.importKeysFunction) });
   expect(outputs.KeysTableName.Value).toEqual({ Ref: logicalId(stack.auth.keysTable) });
   expect(outputs.SessionsTableName.Value).toEqual({ Ref: logicalId(stack.auth.sessionsTable) });
   expect(outputs.UsersTableName.Value).toEqual({ Ref: logicalId(stack.auth.usersTable) });
