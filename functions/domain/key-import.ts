@@ -84,7 +84,7 @@ function parseImport(input: unknown) {
     return parseInput(importKeysInput, input, 'import-keys input');
   } catch (error) {
     // Messages of entries name the field without its position: add it, so a caller with 25 keys knows which.
-    if (error instanceof ValidationError && error.field.startsWith('keys[') && !error.message.startsWith('keys[')) {
+    if (error instanceof ValidationError && error.field.startsWith('keys[') && !error.message.includes('keys[')) {
       throw new ValidationError(error.field, `${error.field}: ${error.message}`);
     }
     throw error;

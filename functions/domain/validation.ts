@@ -41,6 +41,11 @@ export function parseInput<S extends z.ZodMiniType>(schema: S, input: unknown, w
   if (issue.code === 'unrecognized_keys') {
     const names = issue.keys.map(shownFieldName);
     const plural = names.length > 1 ? 's' : '';
+    if (issue.path.length > 0) {
+      // In a nested object, e.g. an entry of import-keys' `keys`.
+      const at = fieldName(issue.path);
+      throw new ValidationError(`${at}.${names[0]}`, `unknown field${plural} ${names.join(', ')} in ${at}`);
+    }
     throw new ValidationError(names[0], `unknown field${plural} ${names.join(', ')} in ${what}; the known fields are ${knownFields(schema)}`);
   }
   const field = fieldName(issue.path);

@@ -56,7 +56,8 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   const out = stack!.stdout();
   expect(out).toContain(`keygate local API: ${stack!.info.apiUrl}`);
   expect(stack!.info.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(stack!.info.functions).toEqual({ createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' });
+  expect(stack!.info.functions).toEqual({ createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', importKeys: 'import-keys' });
+  expect(out).toContain('API keys in x-api-key; Allow scoped by path; routes under /api/v1/appuid/{appUid}');
   expect(isAlive(stack!.info.dynamodbPid)).toBe(true);
 
   demoKey = /x-api-key: (kg_[A-Za-z0-9]+)/.exec(out)![1]!;
