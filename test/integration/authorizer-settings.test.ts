@@ -1,12 +1,13 @@
 import * as path from 'node:path';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { handler as createKeyHandler } from '../../functions/create-key/index';
+import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { HTTP_VERBS } from '../../functions/lambda/policy';
 import { evaluatePolicy } from '../../lib/local/policy-evaluation';
 import { apiKeyHeaderEnvironment, AppScope, DEFAULT_AUTH_SETTINGS, scopeEnvironment, type AuthSettings } from '../../lib/shared/auth-settings';
 import { ENV } from '../../lib/shared/environment';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome } from '../support/events';
+import { authorizerEvent, gatewayOutcome, proxyEvent } from '../support/events';
 import { loadWithEnv } from '../support/load-with-env';
 
 /**
@@ -35,9 +36,8 @@ let authToken: string;
 beforeAll(async () => {
   await createTestTables(client);
   keyA = await createKeyHandler({ appUid: 'app-a', name: 'settings' });
-  // A session for app-a, issued through the default stack's functions.
-  const { handler: sdkUsersAuth } = await import('../../functions/sdkusers-auth/index');
-  const signIn = await sdkUsersAuth({ body: JSON.stringify({ externalId: 'u1' }), isBase64Encoded: false, requestContext: { authorizer: { appUid: 'app-a', keyId: keyA.keyId } } } as never);
+  // A session for app-a, as sdkusers/auth issues it behind the API-key authorizer.
+  const signIn = await sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'u1' }), context: { appUid: 'app-a', keyId: keyA.keyId } }));
   authToken = JSON.parse(signIn.body).authToken;
 });
 afterAll(() => client.destroy());
