@@ -1,15 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { handler as listKeys } from '../../functions/list-keys/index';
 import { run } from '../../lib/admin/cli';
-import { createLocalLambdaApi } from '../../lib/local/lambda-api';
 import type { LambdaHandler } from '../../lib/local/lambda-runtime';
 import { DEFAULT_AUTH_SETTINGS, legacyKeysEnvironment } from '../../lib/shared/auth-settings';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { serveAdminFunctions } from '../support/local-admin';
 import { loadWithEnv } from '../support/load-with-env';
 
 /**
@@ -53,16 +52,7 @@ beforeAll(async () => {
     invocations++;
     return importKeys(event, context);
   };
-  server = createLocalLambdaApi({ functions: { 'import-keys': counted, 'list-keys': listKeys as LambdaHandler } });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  writeFileSync(
-    path.join(home, 'local.json'),
-    JSON.stringify({
-      lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      region: 'us-east-1',
-      functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', importKeys: 'import-keys' },
-    }),
-  );
+  server = await serveAdminFunctions(home, { 'import-keys': counted, 'list-keys': listKeys as LambdaHandler });
 });
 
 afterAll(async () => {

@@ -1,6 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -8,7 +7,7 @@ import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { run } from '../../lib/admin/cli';
 import { freePort } from '../../lib/local/dynamodb-local';
-import { createLocalLambdaApi } from '../../lib/local/lambda-api';
+import { serveAdminFunctions } from '../support/local-admin';
 
 /**
  * The admin CLI. Local mode runs against the local Lambda Invoke API with small
@@ -47,36 +46,25 @@ describe('local mode', () => {
 
   beforeAll(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
-    server = createLocalLambdaApi({
-      functions: {
-        'create-key': async (input) => {
-          inputs['create-key']!.push(input);
-          if ((input as { name?: string }).name === '') throw functionError('ValidationError', 'name must be 1 to 100 characters');
-          return CREATED;
-        },
-        'list-keys': async (input) => {
-          inputs['list-keys']!.push(input);
-          const { nextToken } = input as { nextToken?: string };
-          if (!nextToken) return { keys: [{ keyId: 'key_1', name: 'one', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z' }], nextToken: 'page2' };
-          return { keys: [{ keyId: 'key_2', name: 'two', displayPrefix: 'kg_22222222', createdAt: '2026-01-02T00:00:00.000Z', expiresAt: '2027-01-01T00:00:00.000Z' }] };
-        },
-        'delete-key': async (input) => {
-          inputs['delete-key']!.push(input);
-          const { appUid, keyId } = input as { appUid: string; keyId: string };
-          if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
-          return { keyId, deleted: true };
-        },
+    server = await serveAdminFunctions(home, {
+      'create-key': async (input) => {
+        inputs['create-key']!.push(input);
+        if ((input as { name?: string }).name === '') throw functionError('ValidationError', 'name must be 1 to 100 characters');
+        return CREATED;
+      },
+      'list-keys': async (input) => {
+        inputs['list-keys']!.push(input);
+        const { nextToken } = input as { nextToken?: string };
+        if (!nextToken) return { keys: [{ keyId: 'key_1', name: 'one', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z' }], nextToken: 'page2' };
+        return { keys: [{ keyId: 'key_2', name: 'two', displayPrefix: 'kg_22222222', createdAt: '2026-01-02T00:00:00.000Z', expiresAt: '2027-01-01T00:00:00.000Z' }] };
+      },
+      'delete-key': async (input) => {
+        inputs['delete-key']!.push(input);
+        const { appUid, keyId } = input as { appUid: string; keyId: string };
+        if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
+        return { keyId, deleted: true };
       },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    writeFileSync(
-      path.join(home, 'local.json'),
-      JSON.stringify({
-        lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        region: 'us-east-1',
-        functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' },
-      }),
-    );
   });
 
   afterAll(async () => {

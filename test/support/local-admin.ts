@@ -1,0 +1,24 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { createLocalLambdaApi } from '../../lib/local/lambda-api';
+import type { LambdaHandler } from '../../lib/local/lambda-runtime';
+
+/**
+ * Admin functions behind the local Lambda Invoke API on a free loopback port,
+ * with a `local.json` in `home` that points the CLI at them, as `npm start` does.
+ */
+export async function serveAdminFunctions(home: string, functions: Record<string, LambdaHandler>): Promise<Server> {
+  const server = createLocalLambdaApi({ functions });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  writeFileSync(
+    path.join(home, 'local.json'),
+    JSON.stringify({
+      lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      region: 'us-east-1',
+      functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', importKeys: 'import-keys' },
+    }),
+  );
+  return server;
+}
