@@ -200,7 +200,9 @@ export interface KeygateAuthProps {
    * brought in with import-keys: a JavaScript regular expression the whole
    * key must match, and length bounds checked first. A value that matches
    * neither format is refused with no database call; one that matches is
-   * looked up with one GetItem, like a keygate key.
+   * looked up with one GetItem, like a keygate key. The pattern runs on
+   * caller input of up to `maxLength` characters: keep it free of nested
+   * quantifiers such as `(a+)+`.
    *
    * @default - keygate keys only
    */
