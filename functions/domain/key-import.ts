@@ -1,11 +1,13 @@
 import * as z from 'zod/mini';
+import { activityEvent } from './activity';
 import { KeyAlreadyExists, ValidationError } from './errors';
 import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { KeyMetadata, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
 import { HASH_IMPORT_DISPLAY_PREFIX, legacyKeyHashInput, sha256HashInput, type LegacyKeyFormat } from './key-formats';
-import { appUidSchema, expiresAtSchema, futureExpiry, keyNameSchema, parseInput } from './validation';
+import { newKeyMetadata } from './keys';
+import { appUidSchema, expiresAtSchema, futureExpiry, keyNameSchema, parseInput, requestedBySchema } from './validation';
 import { ENV } from '../../lib/shared/environment';
 
 /**
@@ -13,8 +15,9 @@ import { ENV } from '../../lib/shared/environment';
  * hand out new ones. A key comes as its plaintext (`key`: hashed here with
  * the pepper, never stored) or as the SHA-256 hash another system kept
  * (`keyHash`, hex). Either way it is stored like a created key (hash item +
- * app item, see key-formats.ts for what is hashed) and from then on
- * verifies, lists, deletes and expires like one.
+ * app item, see key-formats.ts for what is hashed), enabled, with an
+ * `imported` event in the same transaction, and from then on verifies, lists,
+ * rolls, updates, disables, deletes and expires like one.
  */
 export interface KeyImportDeps {
   readonly keyFormat: CredentialFormat;
@@ -24,7 +27,7 @@ export interface KeyImportDeps {
   readonly now: () => Date;
 }
 
-/** Keys per call: one transaction writes two items per key, and the CLI sends a file in batches of this size. */
+/** Keys per call: one transaction writes three items per key (two key items, one event), and the CLI sends a file in batches of this size. */
 export const MAX_IMPORT_KEYS = 25;
 /** Longest plaintext accepted; the legacy pattern's own bound is checked after. */
 const MAX_KEY_LENGTH = 512;
@@ -48,6 +51,7 @@ export const importKeysInput = z.strictObject({
   keys: z
     .array(importedKeyInput, { error: 'keys must be an array of { key | keyHash, name, expiresAt? }' })
     .check(z.minLength(1, 'keys must not be empty'), z.maxLength(MAX_IMPORT_KEYS, `keys must have at most ${MAX_IMPORT_KEYS} entries; send more in several calls`)),
+  requestedBy: requestedBySchema,
 });
 
 /** An imported key as list-keys shows it. */
@@ -92,7 +96,7 @@ function parseImport(input: unknown) {
 }
 
 export async function importKeys(deps: KeyImportDeps, input: unknown): Promise<ImportedKeys> {
-  const { appUid, keys } = parseImport(input);
+  const { appUid, keys, requestedBy } = parseImport(input);
   const now = deps.now();
   const firstIndexOf = new Map<string, number>();
   const entries = keys.map((entry, index) => {
@@ -102,19 +106,15 @@ export async function importKeys(deps: KeyImportDeps, input: unknown): Promise<I
     const first = firstIndexOf.get(secret.hashInput);
     if (first !== undefined) throw new ValidationError(field, `${field} is the same key as keys[${first}]`);
     firstIndexOf.set(secret.hashInput, index);
-    const metadata: KeyMetadata = {
-      keyId: randomId('key'),
-      appUid,
-      name: entry.name,
-      displayPrefix: secret.displayPrefix,
-      createdAt: now.toISOString(),
-      ...(expiresAt === undefined ? {} : { expiresAt }),
-      importedFrom: secret.importedFrom,
-    };
-    return { metadata, hashInput: secret.hashInput };
+    const { importedFrom } = secret;
+    const metadata = newKeyMetadata({ keyId: randomId('key'), displayPrefix: secret.displayPrefix }, { appUid, name: entry.name, expiresAt, importedFrom }, now);
+    // No display prefix in the event: of a legacy key it is the key's first characters.
+    const details = { name: entry.name, importedFrom, ...(expiresAt === undefined ? {} : { expiresAt }) };
+    const event = activityEvent({ now, action: 'imported', keyId: metadata.keyId, requestedBy, details });
+    return { metadata, event, hashInput: secret.hashInput };
   });
 
-  const records = await Promise.all(entries.map(async ({ metadata, hashInput }) => ({ metadata, keyHash: await deps.hash(hashInput) })));
+  const records = await Promise.all(entries.map(async ({ metadata, event, hashInput }) => ({ metadata, event, keyHash: await deps.hash(hashInput) })));
   try {
     await deps.store.createMany(records);
   } catch (error) {

@@ -1,18 +1,42 @@
 import * as z from 'zod/mini';
 import { ValidationError } from './errors';
 import { APP_UID_MAX_LENGTH, ID_CHARS } from './ids';
+import { containsCredential } from './credential-format';
 
+/**
+ * Refuses a value that holds a well-formed keygate key or session token (any
+ * prefix): key characters are valid id and name characters, so without this a
+ * key pasted into the wrong field would be stored, returned and logged. The
+ * message names the field, never the value.
+ */
+export function noCredential(field: string) {
+  return z.refine<string>((value) => !containsCredential(value), `${field} must not contain an API key or session token`);
+}
 
 export const appUidSchema = z.string({ error: 'appUid must be a string' }).check(
   z.minLength(1, 'appUid must not be empty'),
   z.maxLength(APP_UID_MAX_LENGTH, `appUid must be at most ${APP_UID_MAX_LENGTH} characters`),
   z.regex(ID_CHARS, 'appUid may contain only letters, digits, _ and -'),
+  noCredential('appUid'),
 );
 
-/** A key's name, as admins give it (create-key, import-keys). */
+/** A key's name, as admins give it (create-key, roll-key, update-key, import-keys). */
 export const keyNameSchema = z
   .string({ error: 'name must be a string' })
-  .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'));
+  .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name'));
+
+/** Who asked for a change, as the caller declares it (the CLI sends an ARN or `local:<user>`). Stored as given: it proves nothing. */
+export const requestedBySchema = z.optional(
+  z
+    .string({ error: 'requestedBy must be a string' })
+    .check(
+      z.trim(),
+      z.minLength(1, 'requestedBy must not be empty'),
+      z.maxLength(256, 'requestedBy must be at most 256 characters'),
+      z.regex(/^[\x20-\x7e]+$/, 'requestedBy may contain only printable ASCII characters'),
+      noCredential('requestedBy'),
+    ),
+);
 
 export const expiresAtSchema = z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' });
 

@@ -1,18 +1,13 @@
-import { documentClient } from '../stores/document-client';
 import { adminHandler } from '../lambda/admin-handler';
-import { KeyStore } from '../stores/key-store';
+import { keyAdminDeps } from '../lambda/key-admin';
 import { importKeys } from '../domain/key-import';
 import { servicesFromEnvironment } from '../lambda/services';
 
 const services = servicesFromEnvironment();
-const db = documentClient(services.dynamodb);
-const deps = {
-  keyFormat: services.keyFormat,
-  legacyKeyFormat: services.legacyKeyFormat,
-  hash: services.hash,
-  store: new KeyStore(db, services.tables.keys),
-  now: () => new Date(),
-};
+const deps = { ...keyAdminDeps(services), legacyKeyFormat: services.legacyKeyFormat };
 
-/** Payload `{ appUid, keys: [{ key | keyHash, name, expiresAt? }] }` (1-25 keys) → `{ appUid, keys: [metadata] }`; never a key or hash. */
+/**
+ * Payload `{ appUid, keys: [{ key | keyHash, name, expiresAt? }], requestedBy? }` (1-25 keys) →
+ * `{ appUid, keys: [metadata] }`; never a key or hash.
+ */
 export const handler = adminHandler('import-keys', (input) => importKeys(deps, input));

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/environment';
-import { FUNCTIONS, type FunctionId } from '../shared/functions';
+import { ADMIN_FUNCTIONS, FUNCTIONS, type AdminFunctionId, type FunctionId } from '../shared/functions';
 import { authSettingsFromEnvironment, type AuthSettings } from '../shared/auth-settings';
 import { authorizerDefinitions, ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
@@ -132,12 +132,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       lambdaEndpoint: `http://${HOST}:${lambdaPort}`,
       dynamodbEndpoint,
       region: LOCAL_REGION,
-      functions: {
-        createKey: FUNCTIONS.createKey.name,
-        listKeys: FUNCTIONS.listKeys.name,
-        deleteKey: FUNCTIONS.deleteKey.name,
-        importKeys: FUNCTIONS.importKeys.name,
-      },
+      functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])) as Record<AdminFunctionId, string>,
       tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },
       pid: process.pid,
       dynamodbPid: dynamodb.pid,

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../lib/shared/environment';
-import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
 import { AppScope } from '../../lib/shared/auth-settings';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, type Statement } from './infra-app';
@@ -72,6 +72,12 @@ describe('KeygateAuth with default props', () => {
     }
   });
 
+  test('keys table: TTL on eventExpiresAtEpoch, an attribute only activity events carry; users table: no TTL', () => {
+    const resources = template.toJSON().Resources;
+    expect(resources[tableId('keysTable')].Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'eventExpiresAtEpoch', Enabled: true });
+    expect(resources[tableId('usersTable')].Properties.TimeToLiveSpecification).toBeUndefined();
+  });
+
   test('sessions table: TTL on expiresAtEpoch, partition key only, destroyed with the stack by default', () => {
     const sessions = template.toJSON().Resources[tableId('sessionsTable')];
     expect(sessions.DeletionPolicy).toBe('Delete');
@@ -113,6 +119,7 @@ describe('KeygateAuth with default props', () => {
       [ENV.keysTable]: ref('keysTable'),
       [ENV.pepperSecretId]: pepper(),
       [ENV.keyPrefix]: 'kg',
+      [ENV.lastUsedIntervalSeconds]: '900',
       ...scope,
       [ENV.apiKeyHeader]: 'x-api-key',
       [ENV.acceptBearerKeys]: 'false',
@@ -130,6 +137,10 @@ describe('KeygateAuth with default props', () => {
     expect(env('createKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('listKeys')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('rollKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    expect(env('updateKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('listKeyEvents')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('revokeKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('importKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
   });
 
@@ -149,17 +160,30 @@ describe('KeygateAuth with default props', () => {
       return statements.filter((s) => !logs.includes(s)).sort((a, b) => (a.Sid ?? '').localeCompare(b.Sid ?? ''));
     }
     const readPepper = () => ({ Sid: 'ReadPepper', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: pepper() });
+    const getKeyHashItems = () => ({
+      Sid: 'GetKeyHashItems',
+      Effect: 'Allow',
+      Action: 'dynamodb:GetItem',
+      Resource: arn('keysTable'),
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
+    });
 
-    test('api-key authorizer: GetItem on hash# items of the keys table, and the pepper', () => {
+    test('api-key authorizer: GetItem on hash# items, UpdateItem of lastUsedAt only on hash# items, and the pepper', () => {
       expect(accessOf('apiKeyAuthorizer')).toEqual([
-        {
-          Sid: 'GetKeyHashItems',
-          Effect: 'Allow',
-          Action: 'dynamodb:GetItem',
-          Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
-        },
+        getKeyHashItems(),
         readPepper(),
+        {
+          Sid: 'RecordKeyLastUsed',
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: arn('keysTable'),
+          Condition: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+            // The key attributes must be listed for any request to pass; the only other attribute is lastUsedAt.
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lastUsedAt'] },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+          },
+        },
       ]);
     });
 
@@ -186,36 +210,84 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('sdkUsersMe')).toEqual([{ Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') }]);
     });
 
-    test('create-key: PutItem on the keys table (the transaction\'s two Puts), and the pepper', () => {
+    test('create-key: PutItem on the keys table (the transaction\'s Puts: two key items and the event), and the pepper', () => {
       expect(accessOf('createKey')).toEqual([{ Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') }, readPepper()]);
     });
 
-    test('list-keys: Query on app# partitions only, no pepper', () => {
-      expect(accessOf('listKeys')).toEqual([
-        {
-          Sid: 'QueryAppItems',
-          Effect: 'Allow',
-          Action: 'dynamodb:Query',
-          Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['app#*'] } },
-        },
-      ]);
+    const onPartitions = (Sid: string, Action: string | string[], prefix: string) => ({
+      Sid,
+      Effect: 'Allow',
+      Action,
+      Resource: arn('keysTable'),
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } },
+    });
+    const appendEvents = () => onPartitions('AppendEvents', 'dynamodb:PutItem', 'app#*');
+
+    test('list-keys: Query on app# partitions, BatchGetItem (lastUsedAt) on hash# items, no pepper', () => {
+      expect(accessOf('listKeys')).toEqual([onPartitions('GetLastUsed', 'dynamodb:BatchGetItem', 'hash#*'), onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
     });
 
-    test('delete-key: GetItem and DeleteItem on the keys table, no pepper', () => {
+    test('delete-key: GetItem and DeleteItem on the keys table, PutItem of events on app# partitions, no pepper', () => {
       expect(accessOf('deleteKey')).toEqual([
+        appendEvents(),
         { Sid: 'DeleteKeyItems', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], Resource: arn('keysTable') },
       ]);
     });
 
-    test('import-keys: PutItem on the keys table (two Puts per key in one transaction), and the pepper', () => {
+    test('roll-key: GetItem, PutItem and UpdateItem on the keys table, and the pepper (it makes a key)', () => {
+      expect(accessOf('rollKey')).toEqual([
+        readPepper(),
+        { Sid: 'RollKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
+      ]);
+    });
+
+    test('update-key: GetItem and UpdateItem on the keys table, PutItem of events on app# partitions, no pepper', () => {
+      expect(accessOf('updateKey')).toEqual([
+        appendEvents(),
+        { Sid: 'UpdateKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
+      ]);
+    });
+
+    test('list-key-events: Query on app# partitions only, no pepper', () => {
+      expect(accessOf('listKeyEvents')).toEqual([onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
+    });
+
+    test('revoke-keys: GetItem and DeleteItem on hash# and app# items, PutItem of events on app# partitions, and the pepper', () => {
+      expect(accessOf('revokeKeys')).toEqual([
+        appendEvents(),
+        {
+          Sid: 'DeleteKeyItems',
+          Effect: 'Allow',
+          Action: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+          Resource: arn('keysTable'),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*', 'app#*'] } },
+        },
+        readPepper(),
+      ]);
+    });
+
+    test('import-keys: PutItem on the keys table (three Puts per key in one transaction: two key items and the imported event), and the pepper', () => {
       expect(accessOf('importKeys')).toEqual([{ Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') }, readPepper()]);
     });
 
     test('every function is covered above', () => {
       // A new function must get its own least-privilege test.
       expect(Object.keys(FUNCTIONS).sort()).toEqual(
-        ['apiKeyAuthorizer', 'sessionAuthorizer', 'whoami', 'sdkUsersAuth', 'sdkUsersMe', 'createKey', 'listKeys', 'deleteKey', 'importKeys'].sort(),
+        [
+          'apiKeyAuthorizer',
+          'sessionAuthorizer',
+          'whoami',
+          'sdkUsersAuth',
+          'sdkUsersMe',
+          'createKey',
+          'listKeys',
+          'deleteKey',
+          'rollKey',
+          'updateKey',
+          'listKeyEvents',
+          'revokeKeys',
+          'importKeys',
+        ].sort(),
       );
     });
 
@@ -246,7 +318,7 @@ describe('KeygateAuth with default props', () => {
   });
 
   test('addRoutes puts the keygate routes on a user\'s own RestApi without touching its other methods', () => {
-    template.resourceCountIs('AWS::ApiGateway::Method', 4);
+    template.resourceCountIs('AWS::ApiGateway::Method', 5);
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'NONE' });
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'GET',
@@ -260,11 +332,45 @@ describe('KeygateAuth with default props', () => {
     expect(auth.createKeyFunction).toBe(auth.functions.createKey);
     expect(auth.listKeysFunction).toBe(auth.functions.listKeys);
     expect(auth.deleteKeyFunction).toBe(auth.functions.deleteKey);
+    expect(auth.rollKeyFunction).toBe(auth.functions.rollKey);
+    expect(auth.updateKeyFunction).toBe(auth.functions.updateKey);
+    expect(auth.listKeyEventsFunction).toBe(auth.functions.listKeyEvents);
     expect(auth.importKeysFunction).toBe(auth.functions.importKeys);
     const integrations = JSON.stringify(template.findResources('AWS::ApiGateway::Method'));
-    for (const fn of [auth.createKeyFunction, auth.listKeysFunction, auth.deleteKeyFunction, auth.importKeysFunction]) {
+    for (const fn of ADMIN_FUNCTIONS.map((id) => auth.functions[id])) {
       expect(integrations).not.toContain(logicalId(fn));
     }
+  });
+});
+
+describe('the public revoke route on a user\'s own RestApi', () => {
+  test('stageMethodOptions() gives the revoke route its own throttling, at the root or under the addRoutes parent', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth', { revokeThrottling: { rateLimit: 2 } });
+    expect(auth.revokeThrottling).toEqual({ rateLimit: 2, burstLimit: 5 });
+    expect(auth.stageMethodOptions()).toEqual({ '/api/v1/keys/revoke/POST': { throttlingRateLimit: 2, throttlingBurstLimit: 5 } });
+    expect(Object.keys(auth.stageMethodOptions('/v2/'))).toEqual(['/v2/api/v1/keys/revoke/POST']);
+    expect(() => auth.stageMethodOptions('v2')).toThrow(new Error("KeygateAuth: stageMethodOptions: parentPath must start with '/', got 'v2'"));
+
+    // The README's recipe: the user's API, its stage given the options, the routes under /v2.
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false, deployOptions: { methodOptions: auth.stageMethodOptions('/v2') } });
+    auth.addRoutes(api, { parent: api.root.addResource('v2') });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [{ HttpMethod: 'POST', ResourcePath: '/~1v2~1api~1v1~1keys~1revoke', ThrottlingRateLimit: 2, ThrottlingBurstLimit: 5, DataTraceEnabled: false }],
+    });
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
+    expect(paths).toEqual(expect.arrayContaining(['v2', 'keys', 'revoke']));
+  });
+
+  test('an API whose methods require an API key by default still serves the revoke route without one', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth');
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false, defaultMethodOptions: { apiKeyRequired: true } });
+    auth.addRoutes(api);
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'NONE', ApiKeyRequired: false });
   });
 });
 
@@ -275,12 +381,15 @@ describe('KeygateAuth with custom props', () => {
       sessionTokenPrefix: 'acmes',
       sessionLifetime: Duration.hours(2),
       authorizerCacheTtl: Duration.minutes(5),
+      lastUsedInterval: Duration.minutes(1),
       memorySize: 512,
       enableSourceMaps: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment.Variables;
     expect(env('apiKeyAuthorizer')[ENV.keyPrefix]).toBe('acme');
+    expect(env('apiKeyAuthorizer')[ENV.lastUsedIntervalSeconds]).toBe('60');
+    expect(env('rollKey')[ENV.keyPrefix]).toBe('acme');
     expect(env('createKey')[ENV.keyPrefix]).toBe('acme');
     expect(env('sessionAuthorizer')[ENV.sessionTokenPrefix]).toBe('acmes');
     expect(env('sdkUsersAuth')[ENV.sessionTokenPrefix]).toBe('acmes');
@@ -318,11 +427,12 @@ describe('KeygateAuth fitting an existing API', () => {
     expect(auth.authSettings).toEqual({ appScope: 'context', basePath: '/keygate', apiKeyHeader: 'x-customer-key', acceptBearerKeys: false, legacyKeys });
   });
 
-  test("keygate's routes go below the base path", () => {
-    const { template } = synthConstruct({ basePath: '/v2/tenants/{appUid}' });
+  test("keygate's app routes go below the base path; the public revoke route, of no app, stays at /api/v1/keys/revoke", () => {
+    const { auth, template } = synthConstruct({ basePath: '/v2/tenants/{appUid}' });
     const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart);
-    expect(paths).toEqual(expect.arrayContaining(['v2', 'tenants', '{appUid}', 'whoami', 'sdkusers', 'auth', 'me']));
+    expect(paths).toEqual(expect.arrayContaining(['v2', 'tenants', '{appUid}', 'whoami', 'sdkusers', 'auth', 'me', 'api', 'v1', 'keys', 'revoke']));
     expect(paths).not.toContain('appuid');
+    expect(Object.keys(auth.stageMethodOptions())).toEqual(['/api/v1/keys/revoke/POST']);
   });
 
   test('acceptBearerKeys: the API-key authorizer has no identity source (either header may carry the key), caching off', () => {
@@ -399,7 +509,12 @@ describe('KeygateAuth rejects bad props at synth', () => {
       "KeygateAuth: sessionTokenPrefix: prefix must be 1-16 lowercase letters or digits starting with a letter, got ''",
     ],
     ['equal prefixes', { keyPrefix: 'kg', sessionTokenPrefix: 'kg' }, "KeygateAuth: keyPrefix and sessionTokenPrefix must differ, both are 'kg'"],
+    ['zero lastUsed interval', { lastUsedInterval: Duration.seconds(0) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 0'],
+    ['lastUsed interval over a day', { lastUsedInterval: Duration.hours(25) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 90000'],
+    ['lastUsed interval in fractions of a second', { lastUsedInterval: Duration.millis(2500) }, 'KeygateAuth: lastUsedInterval must be a whole number of seconds, got 2.5'],
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
+    ['revoke rate limit of 0', { revokeThrottling: { rateLimit: 0 } }, 'KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got 0'],
+    ['revoke burst limit in fractions', { revokeThrottling: { burstLimit: 2.5 } }, 'KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got 2.5'],
   ])('%s', (_name, props, message) => {
     expect(constructOnly(props)).toThrow(new Error(message));
   });

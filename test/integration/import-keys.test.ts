@@ -5,6 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuth
 import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as listKeysHandler } from '../../functions/list-keys/index';
+import { handler as listKeyEventsHandler } from '../../functions/list-key-events/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
 import { credentialFormat } from '../../functions/domain/credential-format';
@@ -22,8 +23,8 @@ import { loadWithEnv } from '../support/load-with-env';
 /**
  * import-keys on DynamoDB Local: keys customers already have (plaintext, or
  * the SHA-256 another system stored) become keygate keys that the API-key
- * authorizer accepts in their own format, and that list, expire, delete and
- * sign users in like keys keygate made.
+ * authorizer accepts in their own format, and that list, expire, delete,
+ * log their activity and sign users in like keys keygate made.
  */
 
 /** Two legacy schemes: API Gateway usage-plan keys (40 alphanumerics) and a `sk_live_` scheme kept as SHA-256 in a database. */
@@ -80,9 +81,9 @@ describe('imported keys authorize in their own format', () => {
   test('the output is the keys’ metadata in input order, never a key or a hash', async () => {
     expect(imported.appUid).toBe('app-imp');
     expect(imported.keys).toEqual([
-      { keyId: expect.stringMatching(/^key_[0-9A-Za-z]{20}$/), name: 'from another keygate', displayPrefix: nativeKey.slice(0, 11), createdAt: expect.any(String), importedFrom: 'key' },
-      { keyId: expect.stringMatching(/^key_/), name: 'usage-plan key', displayPrefix: `${plaintextLegacy.slice(0, 4)}...`, createdAt: expect.any(String), importedFrom: 'key' },
-      { keyId: expect.stringMatching(/^key_/), name: 'sha256 from the old database', displayPrefix: '(sha256 import)', createdAt: expect.any(String), importedFrom: 'keyHash' },
+      { keyId: expect.stringMatching(/^key_[0-9A-Za-z]{20}$/), name: 'from another keygate', displayPrefix: nativeKey.slice(0, 11), createdAt: expect.any(String), enabled: true, importedFrom: 'key' },
+      { keyId: expect.stringMatching(/^key_/), name: 'usage-plan key', displayPrefix: `${plaintextLegacy.slice(0, 4)}...`, createdAt: expect.any(String), enabled: true, importedFrom: 'key' },
+      { keyId: expect.stringMatching(/^key_/), name: 'sha256 from the old database', displayPrefix: '(sha256 import)', createdAt: expect.any(String), enabled: true, importedFrom: 'keyHash' },
     ]);
     const dump = JSON.stringify(imported);
     for (const secret of [nativeKey, plaintextLegacy, hashedLegacy, sha256Hex(hashedLegacy), sha256Hex(plaintextLegacy)]) expect(dump.toLowerCase()).not.toContain(secret.toLowerCase());
@@ -96,10 +97,12 @@ describe('imported keys authorize in their own format', () => {
     }
   });
 
-  test('the table holds neither the plaintext nor the SHA-256 the old system kept: only peppered hashes', async () => {
-    const items = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-imp');
+  test('the table holds neither the plaintext nor the SHA-256 the old system kept: only peppered hashes, and events without either', async () => {
+    const all = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-imp' || item.pk === 'app#app-imp');
+    const items = all.filter((item) => item.appUid === 'app-imp');
     expect(items).toHaveLength(6);
-    const dump = JSON.stringify(items).toLowerCase();
+    expect(all).toHaveLength(9);
+    const dump = JSON.stringify(all).toLowerCase();
     for (const secret of [plaintextLegacy, hashedLegacy, sha256Hex(hashedLegacy), sha256Hex(plaintextLegacy), nativeKey.slice(3, 46)]) expect(dump).not.toContain(secret.toLowerCase());
     // A legacy key is stored under HMAC(pepper, "sha256:<hex>"), however it was imported.
     const hashItem = (keyId: string) => items.find((item) => item.keyId === keyId && String(item.pk).startsWith('hash#'));
@@ -108,10 +111,28 @@ describe('imported keys authorize in their own format', () => {
     expect(hashItem(imported.keys[0].keyId)?.pk).toBe(keyHashItemKey(await hash(nativeKey)).pk);
   });
 
-  test('list-keys shows them with importedFrom, like any key', async () => {
+  test('list-keys shows them with importedFrom, active and enabled like any key', async () => {
     const listed = await listKeysHandler({ appUid: 'app-imp' });
     expect(listed.keys.map((key) => key.keyId).sort()).toEqual(imported.keys.map((key) => key.keyId).sort());
-    expect(listed.keys.find((key) => key.keyId === imported.keys[2].keyId)).toEqual(imported.keys[2]);
+    const { keyId, name, displayPrefix, createdAt } = imported.keys[2];
+    // lastUsedAt aside: the authorizer records it after answering (see the test of it below).
+    const { lastUsedAt: _lastUsedAt, ...shown } = listed.keys.find((key) => key.keyId === keyId)!;
+    expect(shown).toEqual({ keyId, name, displayPrefix, createdAt, status: 'active', enabled: true, importedFrom: 'keyHash' });
+  });
+
+  test('one imported event per key, written with it: name and origin, never the key, its hash or its display prefix', async () => {
+    const { events } = await listKeyEventsHandler({ appUid: 'app-imp', limit: 100 });
+    const importedEvents = events.filter((event) => event.action === 'imported');
+    const expected = imported.keys.map((key) => ({
+      eventId: expect.stringMatching(/^evt_[0-9A-Za-z]{20}$/),
+      at: key.createdAt,
+      action: 'imported',
+      keyId: key.keyId,
+      details: { name: key.name, importedFrom: key.importedFrom },
+    }));
+    expect([...importedEvents].sort((a, b) => a.keyId!.localeCompare(b.keyId!))).toEqual(expected.sort((a, b) => a.keyId.localeCompare(b.keyId)));
+    const dump = JSON.stringify(importedEvents).toLowerCase();
+    for (const secret of [nativeKey, plaintextLegacy, hashedLegacy, sha256Hex(hashedLegacy), sha256Hex(plaintextLegacy)]) expect(dump).not.toContain(secret.toLowerCase());
   });
 
   test('an imported key signs users in; deleting the key leaves that session valid and refuses the key at once', async () => {
@@ -129,7 +150,9 @@ describe('imported keys authorize in their own format', () => {
     expect(await deleteKeyHandler({ appUid: 'app-imp', keyId })).toEqual({ keyId, deleted: true });
     expect(await gatewayOutcome(apiKeyAuthorizer, asKey('app-imp', hashedLegacy))).toEqual({ status: 401 });
     expect(await session()).toMatchObject({ status: 200, context: { appUid: 'app-imp', userId: expect.any(String) } });
-    expect((await scanAll(client, tables.Keys)).filter((item) => item.keyId === keyId)).toEqual([]);
+    // Its key items are gone; its events stay, the deletion's with them.
+    const left = (await scanAll(client, tables.Keys)).filter((item) => item.keyId === keyId);
+    expect(left.map((item) => item.action)).toEqual(['imported', 'deleted']);
   });
 });
 

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
 import type { LambdaHandler } from '../../lib/local/lambda-runtime';
+import { ADMIN_FUNCTIONS, FUNCTIONS } from '../../lib/shared/functions';
 
 /**
  * Admin functions behind the local Lambda Invoke API on a free loopback port,
@@ -17,7 +18,7 @@ export async function serveAdminFunctions(home: string, functions: Record<string
     JSON.stringify({
       lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       region: 'us-east-1',
-      functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', importKeys: 'import-keys' },
+      functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
     }),
   );
   return server;

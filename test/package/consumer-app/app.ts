@@ -2,8 +2,9 @@
  * A CDK user's own app, as the package README tells them to write it: their
  * existing RestApi, whose URLs carry no app id, one of their own methods
  * (`GET /orders`) behind keygate's API-key authorizer in context scope, and
- * keygate's routes. Compiled and synthesized by package.test.ts in a fresh
- * folder against the packed tarball; cdk-nag fails the synth on any finding.
+ * keygate's routes, the public revoke route throttled on its own. Compiled
+ * and synthesized by package.test.ts in a fresh folder against the packed
+ * tarball; cdk-nag fails the synth on any finding.
  */
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
@@ -15,19 +16,21 @@ import { AppScope, KeygateAuth } from 'keygate';
 const app = new App({ outdir: process.argv[2] });
 const stack = new Stack(app, 'ConsumerStack');
 
+// The app is not in this API's URLs: the Allow covers the API's own stage, and the backend reads appUid from the authorizer context.
+const auth = new KeygateAuth(stack, 'Keygate', { appScope: AppScope.CONTEXT });
 const accessLogs = new logs.LogGroup(stack, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
 const api = new apigateway.RestApi(stack, 'OrdersApi', {
   cloudWatchRole: false,
   deployOptions: {
     throttlingRateLimit: 50,
     throttlingBurstLimit: 100,
+    // The public revoke route's own, lower throttling.
+    methodOptions: auth.stageMethodOptions(),
     accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
     accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
   },
 });
 
-// The app is not in this API's URLs: the Allow covers the API's own stage, and the backend reads appUid from the authorizer context.
-const auth = new KeygateAuth(stack, 'Keygate', { appScope: AppScope.CONTEXT });
 // The one line that protects the user's own method.
 api.root
   .resourceForPath('/orders')
