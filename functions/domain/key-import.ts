@@ -103,6 +103,10 @@ export async function importKeys(deps: KeyImportDeps, input: unknown): Promise<I
     const field = `keys[${index}]`;
     const expiresAt = entry.expiresAt === undefined ? undefined : futureExpiry(entry.expiresAt, now, `${field}.expiresAt`);
     const secret = importedSecret(deps, entry, field);
+    // keyNameSchema refuses keygate keys (noCredential); legacy keys are known only here.
+    if ((entry.key !== undefined && entry.name.includes(entry.key)) || deps.legacyKeyFormat?.matches(entry.name)) {
+      throw new ValidationError(`${field}.name`, `${field}.name must not contain an API key`);
+    }
     const first = firstIndexOf.get(secret.hashInput);
     if (first !== undefined) throw new ValidationError(field, `${field} is the same key as keys[${first}]`);
     firstIndexOf.set(secret.hashInput, index);

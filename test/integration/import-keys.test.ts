@@ -214,6 +214,7 @@ describe('a value of neither format never reaches DynamoDB', () => {
 describe('bad imports fail, naming the field, never the key, and write nothing', () => {
   const badKey = `${alphanumerics(30)}-${alphanumerics(9)}`;
   const duplicate = usagePlanKey();
+  const ownKey = usagePlanKey();
   const cases: [string, AdminHandler, unknown, string, RegExp][] = [
     ['a key of neither format', importKeys, { appUid: 'app-bad', keys: [{ key: usagePlanKey(), name: 'ok' }, { key: badKey, name: 'bad' }] }, 'keys[1].key', /keys\[1\]\.key matches neither the keygate key format nor the legacy key pattern/],
     [
@@ -243,6 +244,10 @@ describe('bad imports fail, naming the field, never the key, and write nothing',
       'keys[1]',
       /keys\[1\] is the same key as keys\[0\]/,
     ],
+    ['a keygate key inside a name', importKeys, { appUid: 'app-bad', keys: [{ key: usagePlanKey(), name: `ci ${keyFormat.generate()}` }] }, 'keys[0].name', /keys\[0\]\.name: name must not contain an API key or session token/],
+    ['the entry’s own key as its name', importKeys, { appUid: 'app-bad', keys: [{ key: ownKey, name: `old ${ownKey}` }] }, 'keys[0].name', /^keys\[0\]\.name must not contain an API key$/],
+    ['a legacy-format value as a name', importKeys, { appUid: 'app-bad', keys: [{ keyHash: sha256Hex('x'), name: liveKey() }] }, 'keys[0].name', /^keys\[0\]\.name must not contain an API key$/],
+    ['a keygate key inside requestedBy', importKeys, { appUid: 'app-bad', keys: [{ key: usagePlanKey(), name: 'n' }], requestedBy: `ci ${keyFormat.generate()}` }, 'requestedBy', /^requestedBy must not contain an API key or session token$/],
     ['no keys', importKeys, { appUid: 'app-bad', keys: [] }, 'keys', /keys must not be empty/],
     ['26 keys', importKeys, { appUid: 'app-bad', keys: Array.from({ length: 26 }, (_, i) => ({ key: usagePlanKey(), name: `k${i}` })) }, 'keys', /at most 25/],
     ['no appUid', importKeys, { keys: [{ key: usagePlanKey(), name: 'n' }] }, 'appUid', /appUid is required/],
@@ -257,8 +262,11 @@ describe('bad imports fail, naming the field, never the key, and write nothing',
     // By name: the handlers here are separate module instances, with their own error classes.
     expect(failure).toMatchObject({ name: 'ValidationError', field });
     expect((failure as Error).message).toMatch(message);
-    const keys = ((input as { keys?: { key?: string }[] }).keys ?? []).flatMap((entry) => (entry.key ? [entry.key] : []));
-    for (const key of keys) expect((failure as Error).message).not.toContain(key);
+    const { keys: entries = [], requestedBy } = input as { keys?: { key?: string; name?: string }[]; requestedBy?: string };
+    // Neither a key nor a field that held one is echoed.
+    for (const value of [...entries.flatMap((entry) => [entry.key, entry.name]), requestedBy]) {
+      if (value !== undefined && value.length >= 16) expect((failure as Error).message).not.toContain(value);
+    }
     expect(await scanAll(client, tables.Keys)).toEqual(before);
   });
 });
