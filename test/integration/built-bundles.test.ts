@@ -100,6 +100,11 @@ describe('fitting an existing API, in the bundles that deploy', () => {
     const keyId = (allowed as { value: { principalId: string } }).value.principalId;
     expect(allowed.logs).toContainEqual(expect.objectContaining({ message: 'api key accepted', keyId }));
     expect(JSON.stringify(allowed.logs)).not.toContain(legacyKey);
+    // The authorizer process records lastUsedAt of the imported key as of a native one, after answering and before it exits.
+    expect(await invoke('listKeys', { appUid: 'app-fit' })).toMatchObject({
+      ok: true,
+      value: { keys: [{ keyId, importedFrom: 'keyHash', status: 'active', enabled: true, lastUsedAt: expect.any(String) }] },
+    });
     expect(await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': legacyKey }, arn), settings)).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
   });
 

@@ -6,6 +6,8 @@ import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as listKeysHandler } from '../../functions/list-keys/index';
 import { handler as listKeyEventsHandler } from '../../functions/list-key-events/index';
+import { handler as rollKeyHandler } from '../../functions/roll-key/index';
+import { handler as updateKeyHandler } from '../../functions/update-key/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
 import { credentialFormat } from '../../functions/domain/credential-format';
@@ -18,13 +20,15 @@ import type { TableNames } from '../../lib/local/tables';
 import { keyHashItemKey } from '../../lib/shared/item-keys';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { eventually } from '../support/eventually';
 import { loadWithEnv } from '../support/load-with-env';
 
 /**
  * import-keys on DynamoDB Local: keys customers already have (plaintext, or
  * the SHA-256 another system stored) become keygate keys that the API-key
- * authorizer accepts in their own format, and that list, expire, delete,
- * log their activity and sign users in like keys keygate made.
+ * authorizer accepts in their own format, and that list, expire, roll,
+ * disable, delete, record lastUsedAt, log their activity and sign users in
+ * like keys keygate made.
  */
 
 /** Two legacy schemes: API Gateway usage-plan keys (40 alphanumerics) and a `sk_live_` scheme kept as SHA-256 in a database. */
@@ -153,6 +157,79 @@ describe('imported keys authorize in their own format', () => {
     // Its key items are gone; its events stay, the deletion's with them.
     const left = (await scanAll(client, tables.Keys)).filter((item) => item.keyId === keyId);
     expect(left.map((item) => item.action)).toEqual(['imported', 'deleted']);
+  });
+});
+
+describe('imported keys in the key lifecycle, as native keys', () => {
+  const app = 'app-life';
+  const requestedBy = 'local:importer';
+  const plaintextLegacy = usagePlanKey();
+  const hashedLegacy = liveKey();
+  let keyIds: string[];
+  const status = async (key: string, appUid = app) => (await gatewayOutcome(apiKeyAuthorizer, asKey(appUid, key))).status;
+  const actionsOf = async (keyId: string) => (await listKeyEventsHandler({ appUid: app, keyId, limit: 100 })).events.map((event) => [event.action, event.requestedBy]);
+
+  beforeAll(async () => {
+    const { keys } = await importKeys({ appUid: app, keys: [{ key: plaintextLegacy, name: 'plaintext' }, { keyHash: sha256Hex(hashedLegacy), name: 'hash' }], requestedBy });
+    keyIds = keys.map((key: { keyId: string }) => key.keyId);
+  });
+
+  test('stored enabled on both items, like a created key', async () => {
+    const items = (await scanAll(client, tables.Keys)).filter((item) => keyIds.includes(String(item.keyId)) && item.appUid === app);
+    expect(items).toHaveLength(4);
+    for (const item of items) expect(item.enabled).toBe(true);
+  });
+
+  const lastUsedOf = async (keyId: string) => (await listKeysHandler({ appUid: app })).keys.find((key) => key.keyId === keyId)?.lastUsedAt;
+
+  test('lastUsedAt is recorded for an imported key after the authorizer has let it in', async () => {
+    expect(await lastUsedOf(keyIds[1]!)).toBeUndefined();
+    const before = new Date().toISOString();
+    expect(await status(hashedLegacy)).toBe(200);
+    expect(await eventually(() => lastUsedOf(keyIds[1]!))).toEqual(expect.any(String));
+    expect((await lastUsedOf(keyIds[1]!))! >= before).toBe(true);
+  });
+
+  test('disable refuses an imported key at once (401), enable lets it in again, each with its event', async () => {
+    const keyId = keyIds[0]!;
+    expect(await status(plaintextLegacy)).toBe(200);
+    // Its first use's lastUsedAt write, done before the changes below (it would land on the same hash item).
+    await eventually(() => lastUsedOf(keyId));
+    expect(await updateKeyHandler({ appUid: app, keyId, enabled: false, requestedBy })).toMatchObject({ keyId, status: 'disabled', enabled: false, importedFrom: 'key' });
+    expect(await status(plaintextLegacy)).toBe(401);
+    expect(await updateKeyHandler({ appUid: app, keyId, enabled: true })).toMatchObject({ keyId, status: 'active', enabled: true });
+    expect(await status(plaintextLegacy)).toBe(200);
+    expect(await actionsOf(keyId)).toEqual([
+      ['enabled', undefined],
+      ['disabled', requestedBy],
+      ['imported', requestedBy],
+    ]);
+  });
+
+  test('roll with grace 0 replaces an imported key with a keygate key: the old one is refused at once, the new one works on the same app', async () => {
+    const keyId = keyIds[1]!;
+    const rolled = await rollKeyHandler({ appUid: app, keyId, gracePeriodSeconds: 0, requestedBy });
+    expect(rolled).toMatchObject({ appUid: app, name: 'hash', rolledFromKeyId: keyId });
+    expect(keyFormat.isWellFormed(rolled.apiKey)).toBe(true);
+    expect(await status(hashedLegacy)).toBe(401);
+    expect(await status(rolled.apiKey)).toBe(200);
+    expect(await status(rolled.apiKey, 'app-other')).toBe(403);
+    const listed = (await listKeysHandler({ appUid: app })).keys;
+    expect(listed.find((key) => key.keyId === keyId)).toMatchObject({ status: 'expired', importedFrom: 'keyHash' });
+    const successor = listed.find((key) => key.keyId === rolled.keyId)!;
+    expect(successor).toMatchObject({ status: 'active', rolledFromKeyId: keyId });
+    expect(successor.importedFrom).toBeUndefined();
+    expect(await actionsOf(keyId)).toEqual([
+      ['rolled', requestedBy],
+      ['imported', requestedBy],
+    ]);
+  });
+
+  test('roll with a grace period keeps an imported key working until it ends', async () => {
+    const rolled = await rollKeyHandler({ appUid: app, keyId: keyIds[0], gracePeriodSeconds: 3600 });
+    expect(await status(plaintextLegacy)).toBe(200);
+    expect(await status(rolled.apiKey)).toBe(200);
+    expect(Date.parse(rolled.previousKeyExpiresAt) - Date.now()).toBeGreaterThan(3500 * 1000);
   });
 });
 
