@@ -101,6 +101,24 @@ describe('context scope, keygate under /keygate, keys in x-customer-key, usage-p
     expect((await me()).status).toBe(200);
     expect((await call('GET', url('whoami'), { 'x-customer-key': plaintextKey })).status).toBe(200);
   });
+
+  test('the public revoke route stays at /api/v1/keys/revoke: it revokes a keygate key, not an imported legacy key, which its owner disables', async () => {
+    const revoked = await call('POST', `${stack.info.apiUrl}/api/v1/keys/revoke`, {}, { keys: [plaintextKey, demoKey] });
+    expect(revoked).toMatchObject({ status: 202, json: { received: 2 } });
+    expect((await call('GET', url('whoami'), { 'x-customer-key': demoKey })).status).toBe(401);
+    expect((await call('GET', url('whoami'), { 'x-customer-key': plaintextKey })).status).toBe(200);
+
+    const keyId = importedIds[0]!;
+    expect(await keygateCli(home, 'keys', 'update', '--app', 'legacy-app', '--key', keyId, '--disable')).toMatchObject({ code: 0 });
+    expect((await call('GET', url('whoami'), { 'x-customer-key': plaintextKey })).status).toBe(401);
+    const events = await keygateCli(home, 'keys', 'events', '--app', 'legacy-app', '--key', keyId, '--json');
+    expect(JSON.parse(events.stdout)).toMatchObject({
+      events: [
+        { action: 'disabled', keyId, requestedBy: expect.stringMatching(/^local:/) },
+        { action: 'imported', keyId, requestedBy: expect.stringMatching(/^local:/), details: { name: 'plaintext', importedFrom: 'key' } },
+      ],
+    });
+  });
 });
 
 describe('path scope at /v2/tenants/{appUid}, keys also as Authorization: Bearer', () => {
