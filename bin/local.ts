@@ -2,8 +2,12 @@
  * `npm start`: the whole keygate system on this machine (see lib/local/stack.ts).
  * Environment: PORT (API, default 3000), LAMBDA_PORT (Lambda Invoke API,
  * default 3001), DYNAMODB_PORT (default: a free port), KEYGATE_HOME (data
- * folder, default .keygate/). 0 picks a free port.
+ * folder, default .keygate/). 0 picks a free port. The construct's scope,
+ * base path, header and legacy key settings come from the variables it sets
+ * on the functions (KEYGATE_APP_SCOPE, KEYGATE_BASE_PATH, ...; see
+ * lib/shared/environment.ts).
  */
+import { AUTHORIZATION_HEADER, appBasePath, type AuthSettings } from '../lib/shared/auth-settings';
 import { keygateHome } from '../lib/local/home';
 import { startLocalStack, type LocalStack } from '../lib/local/stack';
 
@@ -22,12 +26,24 @@ function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** How a key is sent under the settings, e.g. `x-api-key: kg_...`. */
+function keyHeaderLine(auth: AuthSettings, key: string): string {
+  return auth.apiKeyHeader === AUTHORIZATION_HEADER ? `Authorization: Bearer ${key}` : `${auth.apiKeyHeader}: ${key}`;
+}
+
+function settingsLine(auth: AuthSettings): string {
+  const header = auth.apiKeyHeader === AUTHORIZATION_HEADER ? 'Authorization: Bearer' : `${auth.apiKeyHeader}${auth.acceptBearerKeys ? ' or Authorization: Bearer' : ''}`;
+  const legacy = auth.legacyKeys ? `; legacy keys /${auth.legacyKeys.pattern}/ (${auth.legacyKeys.minLength}-${auth.legacyKeys.maxLength} chars)` : '';
+  return `  API keys in ${header}; Allow scoped by ${auth.appScope}; routes under ${auth.basePath}${legacy}`;
+}
+
 function printBanner(stack: LocalStack): void {
-  const { info, demo } = stack;
-  const base = `${info.apiUrl}/api/v1/appuid/${demo.appUid}`;
+  const { info, demo, auth } = stack;
+  const base = `${info.apiUrl}${appBasePath(auth.basePath, demo.appUid)}`;
   const lines = [
     `keygate local API: ${info.apiUrl}`,
     `  Lambda Invoke API: ${info.lambdaEndpoint}   DynamoDB Local: ${info.dynamodbEndpoint}   data: ${keygateHome()}`,
+    settingsLine(auth),
     `  ready in ${stack.startupMs} ms (${Object.entries(stack.phases).map(([phase, ms]) => `${phase} ${ms}`).join(', ')})`,
     '',
   ];
@@ -39,8 +55,8 @@ function printBanner(stack: LocalStack): void {
       '',
       'Try it:',
       '',
-      `  curl -s ${base}/whoami -H ${shellQuote(`x-api-key: ${demo.apiKey}`)}`,
-      `  curl -s -X POST ${base}/sdkusers/auth -H ${shellQuote(`x-api-key: ${demo.apiKey}`)} -H 'content-type: application/json' -d '{"externalId":"user-1","name":"Ada"}'`,
+      `  curl -s ${base}/whoami -H ${shellQuote(keyHeaderLine(auth, demo.apiKey))}`,
+      `  curl -s -X POST ${base}/sdkusers/auth -H ${shellQuote(keyHeaderLine(auth, demo.apiKey))} -H 'content-type: application/json' -d '{"externalId":"user-1","name":"Ada"}'`,
       `  curl -s ${base}/sdkusers/me -H 'Authorization: Bearer <authToken from sdkusers/auth>'`,
     );
   } else {

@@ -1,7 +1,6 @@
-import { AUTHORIZERS } from '../../lib/shared/routes';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
 import { lastUsedIntervalSecondsFrom } from '../lambda/config';
-import { singleHeader } from '../lambda/headers';
+import { presentedApiKey } from '../lambda/headers';
 import { recordLastUsedWriteFailure } from '../lambda/metrics';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
 import { logger, servicesFromEnvironment } from '../lambda/services';
@@ -11,6 +10,7 @@ import { verifyApiKey } from '../domain/verify';
 const services = servicesFromEnvironment();
 const deps = {
   keyFormat: services.keyFormat,
+  legacyKeyFormat: services.legacyKeyFormat,
   hash: services.hash,
   findKey: apiKeyLookup(services.dynamodb, services.tables.keys),
   recordUse: lastUsedRecorder({
@@ -23,9 +23,13 @@ const deps = {
   }),
 };
 
-/** REQUEST authorizer for `x-api-key`: context `{ appUid, keyId, role: 'app-owner' }`. */
-export const handler = requestAuthorizer('api_key', async (event): Promise<AuthorizerDecision> => {
-  const result = await verifyApiKey(deps, singleHeader(event, AUTHORIZERS.apiKey.identityHeader), new Date());
+/**
+ * REQUEST authorizer for API keys (the configured header, `x-api-key` by
+ * default; keygate keys and, when configured, imported legacy keys):
+ * context `{ appUid, keyId, role: 'app-owner' }`.
+ */
+export const handler = requestAuthorizer('api_key', services.auth, async (event): Promise<AuthorizerDecision> => {
+  const result = await verifyApiKey(deps, presentedApiKey(event, services.auth), new Date());
   if (result.code !== 'valid') {
     const { code, ...logFields } = result;
     return { allow: false, reason: code, logFields };

@@ -60,6 +60,20 @@ export class UserBeingDeleted extends KeygateError {
   readonly retryable = true;
 }
 
+/** import-keys named a key that is already stored (imported before, or the same key twice). Nothing was written. */
+export class KeyAlreadyExists extends KeygateError {
+  override readonly name = 'KeyAlreadyExists';
+  readonly retryable = false;
+
+  constructor(
+    /** Position of the key in the input's `keys`. */
+    readonly index: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A deployment or environment problem; the function cannot serve until it is fixed. */
 export class ConfigurationError extends KeygateError {
   override readonly name = 'ConfigurationError';

@@ -6,7 +6,7 @@ import { randomId } from './ids';
 import type { ActivityStore } from '../stores/activity-store';
 import type { KeyChanges, KeyMetadata, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, DEFAULT_LIST_LIMIT, keyIdSchema, noCredential, pagingFields, parseInput, requestedBySchema } from './validation';
+import { appUidSchema, DEFAULT_LIST_LIMIT, expiresAtSchema, futureExpiry, keyIdSchema, keyNameSchema, pagingFields, parseInput, requestedBySchema } from './validation';
 import { isEnabled, isExpired } from './verify';
 
 /** The key admin operations (create-key, list-keys, delete-key), free of any Lambda event shape. */
@@ -17,13 +17,7 @@ export interface KeyAdminDeps {
   readonly now: () => Date;
 }
 
-const nameSchema = z
-  .string({ error: 'name must be a string' })
-  .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name'));
-
-const expiresAtSchema = z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' });
-
-export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: nameSchema, expiresAt: z.optional(expiresAtSchema), requestedBy: requestedBySchema });
+export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: keyNameSchema, expiresAt: z.optional(expiresAtSchema), requestedBy: requestedBySchema });
 
 export const listKeysInput = z.strictObject({ appUid: appUidSchema, ...pagingFields });
 
@@ -43,7 +37,7 @@ export const rollKeyInput = z.strictObject({
         z.lte(MAX_GRACE_PERIOD_SECONDS, `gracePeriodSeconds must be between 0 and ${MAX_GRACE_PERIOD_SECONDS} (7 days)`),
       ),
   ),
-  name: z.optional(nameSchema),
+  name: z.optional(keyNameSchema),
   expiresAt: z.optional(expiresAtSchema),
   requestedBy: requestedBySchema,
 });
@@ -51,7 +45,7 @@ export const rollKeyInput = z.strictObject({
 export const updateKeyInput = z.strictObject({
   appUid: appUidSchema,
   keyId: keyIdSchema,
-  name: z.optional(nameSchema),
+  name: z.optional(keyNameSchema),
   expiresAt: z.optional(z.nullable(expiresAtSchema)),
   enabled: z.optional(z.boolean({ error: 'enabled must be true or false' })),
   requestedBy: requestedBySchema,
@@ -59,12 +53,6 @@ export const updateKeyInput = z.strictObject({
 
 export const listKeyEventsInput = z.strictObject({ appUid: appUidSchema, keyId: z.optional(keyIdSchema), ...pagingFields });
 
-/** An expiry given by an admin, normalized; it must lie ahead: to stop a key now, disable or delete it. */
-function futureExpiry(expiresAt: string, now: Date): string {
-  const at = new Date(expiresAt);
-  if (at.getTime() <= now.getTime()) throw new ValidationError('expiresAt', 'expiresAt must be in the future');
-  return at.toISOString();
-}
 
 export interface CreatedKey extends KeyMetadata {
   /** The plaintext key: returned once, never stored. */
@@ -77,9 +65,10 @@ async function newSecret(deps: Pick<KeyAdminDeps, 'keyFormat' | 'hash'>) {
   return { apiKey, keyHash: await deps.hash(apiKey), keyId: randomId('key'), displayPrefix: deps.keyFormat.displayPrefix(apiKey) };
 }
 
-function newKeyMetadata(
+/** A key as created, rolled or imported: enabled, stamped `now`. */
+export function newKeyMetadata(
   secret: { keyId: string; displayPrefix: string },
-  fields: { appUid: string; name: string; expiresAt?: string; rolledFromKeyId?: string },
+  fields: { appUid: string; name: string; expiresAt?: string; rolledFromKeyId?: string; importedFrom?: KeyMetadata['importedFrom'] },
   now: Date,
 ): KeyMetadata {
   return {
@@ -91,6 +80,7 @@ function newKeyMetadata(
     ...(fields.expiresAt === undefined ? {} : { expiresAt: fields.expiresAt }),
     enabled: true,
     ...(fields.rolledFromKeyId === undefined ? {} : { rolledFromKeyId: fields.rolledFromKeyId }),
+    ...(fields.importedFrom === undefined ? {} : { importedFrom: fields.importedFrom }),
   };
 }
 
@@ -135,10 +125,11 @@ export interface ListedKey {
   readonly enabled: boolean;
   readonly lastUsedAt?: string;
   readonly rolledFromKeyId?: string;
+  readonly importedFrom?: KeyMetadata['importedFrom'];
 }
 
 export function listedKey(key: KeyMetadata, now: Date): ListedKey {
-  const { keyId, name, displayPrefix, createdAt, expiresAt, lastUsedAt, rolledFromKeyId } = key;
+  const { keyId, name, displayPrefix, createdAt, expiresAt, lastUsedAt, rolledFromKeyId, importedFrom } = key;
   return {
     keyId,
     name,
@@ -149,6 +140,7 @@ export function listedKey(key: KeyMetadata, now: Date): ListedKey {
     enabled: isEnabled(key.enabled),
     ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
     ...(rolledFromKeyId === undefined ? {} : { rolledFromKeyId }),
+    ...(importedFrom === undefined ? {} : { importedFrom }),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { ERROR_OUTCOME, VALID_OUTCOME, type CredentialKind } from '../../lib/shared/metrics';
-import { allowAppPolicy, type AuthorizerResult } from './policy';
+import { allowPolicy, type AuthorizerResult, type PolicyScope } from './policy';
 import { invocationStarted, logger } from './logger';
 import { verificationCounter } from './metrics';
 
@@ -16,9 +16,9 @@ const LABEL: Record<CredentialKind, string> = { api_key: 'api key', session_toke
 
 /**
  * A REQUEST authorizer: a refusal throws exactly `Unauthorized` (API Gateway's
- * 401); an Allow is scoped to the caller's app (another app's path gets 403
- * from API Gateway's policy evaluation); any other failure propagates, which
- * API Gateway answers with 500. Never an Allow on error.
+ * 401); an Allow is scoped by `scope` (see policy.ts: in path scope another
+ * app's path gets 403 from API Gateway's policy evaluation); any other
+ * failure propagates, which API Gateway answers with 500. Never an Allow on error.
  *
  * Each invocation counts one verification by credential kind and outcome
  * (metrics.ts batches the writes), and its log lines carry the Lambda
@@ -28,6 +28,7 @@ const LABEL: Record<CredentialKind, string> = { api_key: 'api key', session_toke
  */
 export function requestAuthorizer(
   credential: CredentialKind,
+  scope: PolicyScope,
   decide: (event: APIGatewayRequestAuthorizerEvent) => Promise<AuthorizerDecision>,
 ): (event: APIGatewayRequestAuthorizerEvent, context?: Context) => Promise<AuthorizerResult> {
   const label = LABEL[credential];
@@ -38,7 +39,7 @@ export function requestAuthorizer(
     let verdict: { readonly allowed: AuthorizerResult } | { readonly refused: Extract<AuthorizerDecision, { allow: false }> };
     try {
       const decision = await decide(event);
-      verdict = decision.allow ? { allowed: allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context) } : { refused: decision };
+      verdict = decision.allow ? { allowed: allowPolicy(scope, decision.principalId, event.methodArn, decision.appUid, decision.context) } : { refused: decision };
     } catch (error) {
       recordVerification(ERROR_OUTCOME, performance.now() - started);
       logger.error(`${label} verification failed; refusing`, { error: error as Error, apiRequestId: event.requestContext?.requestId });

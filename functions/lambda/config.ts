@@ -5,6 +5,7 @@ import {
   DEFAULT_SESSION_TOKEN_PREFIX,
   ENV,
 } from '../../lib/shared/environment';
+import { authSettingsFromEnvironment, type AuthSettings } from '../../lib/shared/auth-settings';
 import { ConfigurationError } from '../domain/errors';
 
 /** Reading the function's configuration from its environment (names and defaults: lib/shared/environment.ts). */
@@ -43,4 +44,13 @@ export function sessionLifetimeSecondsFrom(env: Env): number {
 
 export function lastUsedIntervalSecondsFrom(env: Env): number {
   return positiveSecondsFrom(env, ENV.lastUsedIntervalSeconds, DEFAULT_LAST_USED_INTERVAL_SECONDS);
+}
+
+/** Scope, base path, API-key header and legacy key pattern (lib/shared/auth-settings.ts); an unusable value stops the function. */
+export function authSettingsFrom(env: Env): AuthSettings {
+  try {
+    return authSettingsFromEnvironment(env);
+  } catch (error) {
+    throw new ConfigurationError((error as Error).message);
+  }
 }

@@ -5,7 +5,7 @@ import type { Services } from './services';
 
 /**
  * What the key admin handlers give the core, built once per container. Only
- * create-key and roll-key hash: they are the key admin functions given the
+ * create-key, roll-key and import-keys hash: they are the key admin functions given the
  * pepper, and read it during init (see services.ts); the others are given
  * none and never touch it.
  */

@@ -1,8 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../../lib/shared/environment';
-import { keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import type { AuthSettings } from '../../lib/shared/auth-settings';
+import { authSettingsFrom, keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
+import { legacyKeyFormat, type LegacyKeyFormat } from '../domain/key-formats';
 import { duringInit } from './init';
 import { logger } from './logger';
 
@@ -38,7 +40,11 @@ export interface Services {
   readonly dynamodb: DynamoDBClient;
   readonly hash: Hasher;
   readonly keyFormat: CredentialFormat;
+  /** Imported keys' format, when a legacy key pattern is configured. */
+  readonly legacyKeyFormat?: LegacyKeyFormat;
   readonly sessionFormat: CredentialFormat;
+  /** Scope of an Allow, base path, API-key header. */
+  readonly auth: AuthSettings;
   readonly sessionLifetimeSeconds: number;
   /** Table names, read from the environment when accessed: each function is given only the tables it may touch. */
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
@@ -65,10 +71,13 @@ export function servicesFromEnvironment(env: Env = process.env, readSecret: Secr
   if (env[ENV.pepperSecretId] || env[ENV.localPepper]) {
     duringInit(pepper().catch((error: unknown) => logger.error('pepper not read during init; requests that need it fail until a read succeeds', { error: error as Error })));
   }
+  const auth = authSettingsFrom(env);
   return {
     dynamodb,
     hash: createHasher(pepper),
     keyFormat: credentialFormat(keyPrefixFrom(env)),
+    ...(auth.legacyKeys && { legacyKeyFormat: legacyKeyFormat(auth.legacyKeys) }),
+    auth,
     sessionFormat: credentialFormat(sessionTokenPrefixFrom(env)),
     sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),
     tables,

@@ -1,4 +1,4 @@
-import { AUTHORIZERS } from '../../lib/shared/routes';
+import { AUTHORIZATION_HEADER } from '../../lib/shared/auth-settings';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
 import { sessionLookup } from '../stores/credential-lookup';
 import { bearerToken, singleHeader } from '../lambda/headers';
@@ -13,8 +13,8 @@ const deps = { sessionFormat: services.sessionFormat, hash: services.hash, findS
  * the sessions table: whether the key that created the session still exists
  * does not matter. Context `{ appUid, userId, sessionId, sessionExpiresAt, userKey }`.
  */
-export const handler = requestAuthorizer('session_token', async (event): Promise<AuthorizerDecision> => {
-  const result = await verifySessionToken(deps, bearerToken(singleHeader(event, AUTHORIZERS.session.identityHeader)), new Date());
+export const handler = requestAuthorizer('session_token', services.auth, async (event): Promise<AuthorizerDecision> => {
+  const result = await verifySessionToken(deps, bearerToken(singleHeader(event, AUTHORIZATION_HEADER)), new Date());
   if (result.code !== 'valid') {
     const { code, ...logFields } = result;
     return { allow: false, reason: code, logFields };

@@ -3,7 +3,7 @@ import { failedConditions, isConditionFailure, isTransactionConflict, storeError
 import { activityEventPut, type TransactItem } from './activity-store';
 import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
 import type { ActivityEvent } from '../domain/activity';
-import { KeyNotFound, StoreUnavailable } from '../domain/errors';
+import { KeyAlreadyExists, KeyNotFound, StoreUnavailable } from '../domain/errors';
 import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
@@ -20,6 +20,8 @@ export interface KeyMetadata {
   readonly rolledFromKeyId?: string;
   /** When an authorizer last let the key in, to within its recording interval; kept on the hash item only. */
   readonly lastUsedAt?: string;
+  /** Set on keys import-keys stored: from the plaintext `key` or from another system's `keyHash`. */
+  readonly importedFrom?: 'key' | 'keyHash';
 }
 
 export interface KeyPage {
@@ -57,7 +59,7 @@ export type KeyRollPlan = (current: KeyMetadata) => {
   readonly event: ActivityEvent;
 };
 
-const METADATA_FIELDS = ['keyId', 'appUid', 'name', 'displayPrefix', 'createdAt', 'expiresAt', 'enabled', 'rolledFromKeyId', 'lastUsedAt'] as const;
+const METADATA_FIELDS = ['keyId', 'appUid', 'name', 'displayPrefix', 'createdAt', 'expiresAt', 'enabled', 'rolledFromKeyId', 'lastUsedAt', 'importedFrom'] as const;
 
 function metadataOf(item: Record<string, unknown>): KeyMetadata {
   const metadata: Record<string, unknown> = {};
@@ -71,6 +73,9 @@ function appOf(item: Record<string, unknown>): AppRecord {
 
 /** Tries of a transaction that collides with another on the app's registry item. */
 const CONFLICT_ATTEMPTS = 4;
+
+/** Items a created key writes: hash item, app item, event (see newKeyPuts). */
+const ITEMS_PER_CREATED_KEY = 3;
 
 /** What both items carry: the metadata with `enabled` always set, but not lastUsedAt (the authorizer's, on the hash item). */
 function stored(key: KeyMetadata): Record<string, unknown> {
@@ -108,20 +113,47 @@ export class KeyStore {
    * registry, all or nothing. Fails if either key item already exists.
    */
   async create(key: KeyMetadata, keyHash: string, event: ActivityEvent): Promise<void> {
-    const puts = [...this.newKeyPuts(key, keyHash), activityEventPut(this.tableName, key.appUid, event)];
-    // The usual case, one round trip: the app is registered, so its count goes up by one.
-    if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1))) return;
-    // The app's first key since the registry exists: register it, counting keys it had from before the registry.
-    const existing = await this.existingKeys(key.appUid);
-    const createdAt = existing.earliest !== undefined && existing.earliest < key.createdAt ? existing.earliest : key.createdAt;
-    const record: AppRecord = { appUid: key.appUid, createdAt, keyCount: existing.count + 1 };
-    const register: TransactItem = {
-      Put: { TableName: this.tableName, Item: { ...appRecordItemKey(key.appUid), ...record }, ConditionExpression: 'attribute_not_exists(pk)' },
+    await this.createCounted('create-key', key.appUid, key.createdAt, [...this.newKeyPuts(key, keyHash), activityEventPut(this.tableName, key.appUid, event)], 1);
+  }
+
+  /**
+   * Stores several keys of one app, each with its event, in one transaction
+   * with the app's key count: all of them or none. A hash item that already
+   * exists means that key is stored already (KeyAlreadyExists, with its
+   * position); at most 33 keys (3 items each, and the registry item, within
+   * DynamoDB's 100 per transaction).
+   */
+  async createMany(appUid: string, keys: readonly { readonly metadata: KeyMetadata; readonly keyHash: string; readonly event: ActivityEvent }[]): Promise<void> {
+    const items = keys.flatMap(({ metadata, keyHash, event }) => [...this.newKeyPuts(metadata, keyHash), activityEventPut(this.tableName, appUid, event)]);
+    try {
+      await this.createCounted('import-keys', appUid, keys[0]!.metadata.createdAt, items, keys.length);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Items go in threes, hash item first: a failed hash item is a stored key, anything else an id collision.
+      const existing = failedConditions(error).find((index) => index < items.length && index % ITEMS_PER_CREATED_KEY === 0);
+      if (existing !== undefined) throw new KeyAlreadyExists(existing / ITEMS_PER_CREATED_KEY, 'the key is already stored; nothing was written');
+      throw new StoreUnavailable('key id collision; nothing was written, try again');
+    }
+  }
+
+  /** Writes `items` (new keys) and adds `count` to the app's key count, registering the app on its first keys. */
+  private async createCounted(operation: string, appUid: string, createdAt: string, items: TransactItem[], count: number): Promise<void> {
+    // The usual case, one round trip: the app is registered, so its count goes up.
+    if (await this.writeWithRegistry(operation, items, this.countKeys(appUid, count))) return;
+    // The app's first keys since the registry exists: register it, counting keys it had from before the registry.
+    const existing = await this.existingKeys(appUid, operation);
+    const record: AppRecord = {
+      appUid,
+      createdAt: existing.earliest !== undefined && existing.earliest < createdAt ? existing.earliest : createdAt,
+      keyCount: existing.count + count,
     };
-    if (await this.writeWithRegistry('create-key', puts, register)) return;
+    const register: TransactItem = {
+      Put: { TableName: this.tableName, Item: { ...appRecordItemKey(appUid), ...record }, ConditionExpression: 'attribute_not_exists(pk)' },
+    };
+    if (await this.writeWithRegistry(operation, items, register)) return;
     // A concurrent create registered it in between: count on the record it made.
-    if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1))) return;
-    throw new StoreUnavailable('create-key: the app registry changed during the call; nothing was written, try again');
+    if (await this.writeWithRegistry(operation, items, this.countKeys(appUid, count))) return;
+    throw new StoreUnavailable(`${operation}: the app registry changed during the call; nothing was written, try again`);
   }
 
   /** A page of an app's keys, each with its `lastUsedAt` from the hash item. */
@@ -336,7 +368,7 @@ export class KeyStore {
     appUid: string,
     keyId: string,
     operation: string,
-    write: (current: StoredKey) => { readonly items?: TransactItem[]; readonly result: T; readonly keyDelta?: 1 | -1 },
+    write: (current: StoredKey) => { readonly items?: TransactItem[]; readonly result: T; readonly keyDelta?: number },
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const { items, result, keyDelta } = write(await this.read(appUid, keyId, operation));
@@ -415,7 +447,7 @@ export class KeyStore {
   }
 
   /** The registry update that adds `delta` to a registered app's key count (fails if the app is not registered). */
-  private countKeys(appUid: string, delta: 1 | -1): TransactItem {
+  private countKeys(appUid: string, delta: number): TransactItem {
     return {
       Update: {
         TableName: this.tableName,
@@ -428,7 +460,7 @@ export class KeyStore {
   }
 
   /** How many key items the app has and the earliest createdAt among them (consistent; once per app, on its first registered create). */
-  private async existingKeys(appUid: string): Promise<{ count: number; earliest?: string }> {
+  private async existingKeys(appUid: string, operation: string): Promise<{ count: number; earliest?: string }> {
     let count = 0;
     let earliest: string | undefined;
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -452,7 +484,7 @@ export class KeyStore {
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);
     } catch (error) {
-      throw storeError('create-key', error);
+      throw storeError(operation, error);
     }
     return earliest === undefined ? { count } : { count, earliest };
   }

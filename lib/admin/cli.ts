@@ -252,6 +252,53 @@ interface Page {
   nextToken?: string;
 }
 
+interface ImportedKey {
+  keyId: string;
+  name: string;
+  displayPrefix: string;
+  createdAt: string;
+  expiresAt?: string;
+  importedFrom: 'key' | 'keyHash';
+}
+
+/** Keys per import-keys call (the function takes at most 25: one transaction). */
+export const IMPORT_BATCH_SIZE = 25;
+
+/** The entries of a JSON Lines import file with their line numbers; blank lines are skipped. Never echoes a line: it holds a key. */
+function readImportFile(file: string): { line: number; entry: Record<string, unknown> }[] {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? firstLine(error)}`);
+  }
+  const entries: { line: number; entry: Record<string, unknown> }[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    if (raw.trim() === '') return;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(raw);
+    } catch {
+      entry = undefined;
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new CliError(`${file} line ${index + 1} is not a JSON object like {"key": "...", "name": "..."}`);
+    }
+    entries.push({ line: index + 1, entry: entry as Record<string, unknown> });
+  });
+  if (entries.length === 0) throw new CliError(`${file} holds no keys`);
+  return entries;
+}
+
+/** An import-keys message with `keys[i]` (a position in one call) told as the file's line. */
+function withLines(message: string, lines: readonly number[]): string {
+  const line = (index: string) => `line ${lines[Number(index)] ?? '?'}`;
+  return message
+    .replace(/^keys\[(\d+)\]\.\w+: /, (_, index: string) => `${line(index)}: `)
+    .replace(/keys\[(\d+)\]\.(\w+)/g, (_, index: string, field: string) => `${line(index)}: ${field}`)
+    .replace(/keys\[(\d+)\]/g, (_, index: string) => line(index));
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
@@ -331,7 +378,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`keygate: ${text.replace(/^error: /, '')}`) })
     .showHelpAfterError(false);
 
-  const keys = program.command('keys').description('create, list and delete API keys');
+  const keys = program.command('keys').description('create, list, roll, update, delete and import API keys; their activity log');
 
   /** Inputs of the commands that change keys carry who asked (`requestedBy`), for the activity log. */
   const requested = async (options: TargetOptions) => ({ requestedBy: await (await connect(options)).requester() });
@@ -478,6 +525,55 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       const nextToken = pages.at(-1)!.nextToken;
       if (nextToken) out(`More events: add --next-token ${nextToken}`);
     });
+  });
+
+  targetOptions(
+    keys
+      .command('import')
+      .description(
+        'import existing keys from a JSON Lines file, one {"key": "<plaintext>" | "keyHash": "<SHA-256 hex>", "name": "...", "expiresAt"?: "<ISO>"} per line; ' +
+          'keys are hashed with the pepper and stored nowhere',
+      )
+      .requiredOption('--app <appUid>', 'application the keys belong to')
+      .requiredOption('--file <path>', "JSON Lines file ('-' for standard input)")
+      .option('--skip-existing', 'skip keys that are already stored (re-running an import) instead of stopping at the first'),
+  ).action(async (options: TargetOptions & { app: string; file: string; skipExisting?: boolean; json?: boolean }) => {
+    const entries = readImportFile(options.file);
+    const connected = await connect(options);
+    const { requestedBy } = await requested(options);
+    const imported: ImportedKey[] = [];
+    const skippedLines: number[] = [];
+    for (let start = 0; start < entries.length; start += IMPORT_BATCH_SIZE) {
+      // One call per batch: all of a batch is stored or none of it.
+      let batch = entries.slice(start, start + IMPORT_BATCH_SIZE);
+      while (batch.length > 0) {
+        try {
+          const output = (await invoke(connected, 'importKeys', { appUid: options.app, keys: batch.map(({ entry }) => entry), requestedBy })) as { keys: ImportedKey[] };
+          imported.push(...output.keys);
+          break;
+        } catch (error) {
+          if (!(error instanceof AdminFunctionError)) throw error;
+          const lines = batch.map(({ line }) => line);
+          const index = /^keys\[(\d+)\]/.exec(error.message)?.[1];
+          if (error.errorType === 'KeyAlreadyExists' && options.skipExisting && index !== undefined) {
+            skippedLines.push(lines[Number(index)]!);
+            batch = batch.filter((_, position) => position !== Number(index));
+            continue;
+          }
+          const hint = error.errorType === 'KeyAlreadyExists' ? '; --skip-existing skips keys already stored' : '';
+          const done = imported.length > 0 ? `; ${imported.length} keys before line ${lines[0]} were imported` : '';
+          throw new CliError(`${options.file} ${withLines(error.message, lines)}${hint}${done}`);
+        }
+      }
+    }
+    if (options.json) {
+      out(JSON.stringify({ appUid: options.app, keys: imported, ...(skippedLines.length > 0 ? { skippedLines } : {}) }, null, 2));
+      return;
+    }
+    out(`Imported ${imported.length} keys into app ${options.app}${skippedLines.length > 0 ? `; skipped ${skippedLines.length} already stored (lines ${skippedLines.join(', ')})` : ''}.`);
+    if (imported.length > 0) {
+      out(table([['KEY ID', 'PREFIX', 'NAME', 'FROM', 'EXPIRES'], ...imported.map((k) => [k.keyId, k.displayPrefix, k.name, k.importedFrom, k.expiresAt ?? '-'])]));
+    }
   });
 
   program

@@ -17,7 +17,18 @@ import {
   MAX_LAST_USED_INTERVAL_SECONDS,
 } from '../shared/environment';
 import { BUNDLE_HANDLER, DEFAULT_TIMEOUT_SECONDS, FUNCTIONS, isSessionFunction, NODE_RUNTIME_MAJOR, type FunctionDefinition, type FunctionId } from '../shared/functions';
-import { AUTHORIZERS, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import {
+  apiKeyHeaderEnvironment,
+  AppScope,
+  AUTHORIZATION_HEADER,
+  authSettingsProblem,
+  DEFAULT_AUTH_SETTINGS,
+  legacyKeysEnvironment,
+  scopeEnvironment,
+  type AuthSettings,
+  type LegacyKeyPattern,
+} from '../shared/auth-settings';
+import { authorizerDefinitions, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
@@ -184,6 +195,70 @@ export interface KeygateAuthProps {
   readonly pepperSecret?: secretsmanager.ISecret;
 
   /**
+   * How an Allow is scoped to the caller's app (both authorizers).
+   *
+   * - `AppScope.PATH`: the app id is the `{appUid}` segment of `basePath`; an
+   *   Allow covers that app's paths below the base path only (one resource
+   *   per HTTP verb), so a key of app A gets 403 on app B's paths. Protected
+   *   methods must live below `basePath`.
+   * - `AppScope.CONTEXT`: the app is not in the URL. An Allow covers every
+   *   method of the API and stage the request was made to that uses this
+   *   authorizer (never another API, stage or account); the backend must take
+   *   the app from the authorizer context (`requestContext.authorizer.appUid`),
+   *   never from the path, query or body.
+   *
+   * @default AppScope.PATH
+   */
+  readonly appScope?: AppScope;
+
+  /**
+   * Where keygate's own app routes (`whoami`, `sdkusers/...`) live and, in
+   * `AppScope.PATH`, the prefix an Allow covers with the app filled in. The
+   * public revoke route belongs to no app and stays at `/api/v1/keys/revoke`.
+   * Literal segments (letters, digits, `.`, `_`, `-`) and the `{appUid}`
+   * segment: required in PATH scope, optional in CONTEXT scope. No other
+   * parameter or greedy segment: IAM's `*` spans `/`, so the Allow must be a
+   * literal prefix.
+   *
+   * @default '/api/v1/appuid/{appUid}'
+   */
+  readonly basePath?: string;
+
+  /**
+   * The request header that carries API keys (case-insensitive). A request
+   * with the key in any other header, `x-api-key` included, gets 401.
+   * `'Authorization'` means keys come as `Authorization: Bearer <key>` only.
+   *
+   * @default 'x-api-key'
+   */
+  readonly apiKeyHeader?: string;
+
+  /**
+   * Also accept an API key as `Authorization: Bearer <key>`, besides
+   * `apiKeyHeader`. The prefix tells a key from a session token, so each
+   * authorizer still refuses the other's credential. A request carrying two
+   * different values is refused. With two possible headers API Gateway can
+   * require neither (identity sources must all be present), so the
+   * authorizer runs on every request and `authorizerCacheTtl` must be 0.
+   *
+   * @default false
+   */
+  readonly acceptBearerKeys?: boolean;
+
+  /**
+   * The format of existing keys to accept besides keygate's own, for keys
+   * brought in with import-keys: a JavaScript regular expression the whole
+   * key must match, and length bounds checked first. A value that matches
+   * neither format is refused with no database call; one that matches is
+   * looked up with one GetItem, like a keygate key. The pattern runs on
+   * caller input of up to `maxLength` characters: keep it free of nested
+   * quantifiers such as `(a+)+`.
+   *
+   * @default - keygate keys only
+   */
+  readonly legacyKeys?: LegacyKeyPattern;
+
+  /**
    * Method throttling of the public `POST /api/v1/keys/revoke` route, which
    * anyone may call without a credential and which looks up to 100 keys per
    * request: a low limit of its own keeps it from being used to load the keys
@@ -200,7 +275,7 @@ export interface KeygateAuthProps {
 /** Options for {@link KeygateAuth.addRoutes}. */
 export interface AddRoutesOptions {
   /**
-   * Resource the route paths (`/api/v1/appuid/{appUid}/...`) are added under.
+   * Resource the route paths (`basePath` + `/...`, and `/api/v1/keys/revoke`) are added under.
    *
    * @default the API's root resource
    */
@@ -271,9 +346,9 @@ const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable',
  *
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
  * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
- * `listKeyEventsFunction`, `listAppsFunction`, `getAppFunction`, and with
- * sessions `revokeSessionsFunction`, `deleteUserFunction`) have no HTTP
- * route: invoke them directly.
+ * `listKeyEventsFunction`, `importKeysFunction`, `listAppsFunction`,
+ * `getAppFunction`, and with sessions `revokeSessionsFunction`,
+ * `deleteUserFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
   public readonly keysTable: dynamodb.ITable;
@@ -301,7 +376,10 @@ export class KeygateAuth extends Construct {
   public readonly revokeSessionsFunction?: lambda.IFunction;
   /** Undefined when sessions are off. */
   public readonly deleteUserFunction?: lambda.IFunction;
-  /** REQUEST authorizer for the `x-api-key` header. */
+  public readonly importKeysFunction: lambda.IFunction;
+  /** Scope, base path, API-key header and legacy key pattern, as the functions get them. */
+  public readonly authSettings: AuthSettings;
+  /** REQUEST authorizer for API keys (`apiKeyHeader`, default `x-api-key`). */
   public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
   /** REQUEST authorizer for `Authorization: Bearer <session token>`; undefined when sessions are off. */
   public readonly sessionAuthorizer?: apigateway.IAuthorizer;
@@ -309,8 +387,10 @@ export class KeygateAuth extends Construct {
   /**
    * Method options that put one of your own methods behind the API-key
    * authorizer: `resource.addMethod('GET', integration, auth.apiKeyMethodOptions)`.
-   * The method must sit under `/api/v1/appuid/{appUid}/`: the Allow covers
-   * the key's own app's paths only.
+   * In `AppScope.PATH` the method must sit below `basePath`
+   * (`/api/v1/appuid/{appUid}/` by default): the Allow covers the key's own
+   * app's paths only. In `AppScope.CONTEXT` it may sit anywhere on the API,
+   * and its backend reads the app from the authorizer context.
    */
   public readonly apiKeyMethodOptions: apigateway.MethodOptions;
   /** The same for the session authorizer (`Authorization: Bearer <session token>`); undefined when sessions are off. */
@@ -350,6 +430,12 @@ export class KeygateAuth extends Construct {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    this.authSettings = authSettingsOf(props);
+    if (this.authSettings.acceptBearerKeys && this.authSettings.apiKeyHeader !== AUTHORIZATION_HEADER && cacheTtlSeconds > 0) {
+      throw new Error(
+        'KeygateAuth: acceptBearerKeys needs authorizerCacheTtl 0: a key may come in either of two headers, so API Gateway can require neither as identity source, and a result cache needs one',
+      );
+    }
     this.metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
     const namespaceProblem = Token.isUnresolved(this.metricsNamespace) ? undefined : metricsNamespaceProblem(this.metricsNamespace);
     if (namespaceProblem) throw new Error(`KeygateAuth: metricsNamespace ${namespaceProblem}`);
@@ -363,6 +449,7 @@ export class KeygateAuth extends Construct {
     this.pepperSecret = props.pepperSecret ?? this.newPepperSecret();
 
     this.functions = this.createFunctions({
+      authSettings: this.authSettings,
       keyPrefix,
       sessionTokenPrefix,
       sessionLifetimeSeconds,
@@ -378,15 +465,17 @@ export class KeygateAuth extends Construct {
     this.rollKeyFunction = this.functions.rollKey!;
     this.updateKeyFunction = this.functions.updateKey!;
     this.listKeyEventsFunction = this.functions.listKeyEvents!;
+    this.importKeysFunction = this.functions.importKeys!;
     this.listAppsFunction = this.functions.listApps!;
     this.getAppFunction = this.functions.getApp!;
     this.revokeSessionsFunction = this.functions.revokeSessions;
     this.deleteUserFunction = this.functions.deleteUser;
 
+    const definitions = authorizerDefinitions(this.authSettings);
     const authorizer = (kind: AuthorizerKind, id: string) =>
       new apigateway.RequestAuthorizer(this, id, {
-        handler: this.functions[AUTHORIZERS[kind].function]!,
-        identitySources: [apigateway.IdentitySource.header(AUTHORIZERS[kind].identityHeader)],
+        handler: this.functions[definitions[kind].function]!,
+        identitySources: definitions[kind].identityHeaders.map((header) => apigateway.IdentitySource.header(header)),
         resultsCacheTtl: Duration.seconds(cacheTtlSeconds),
       });
     this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
@@ -400,11 +489,12 @@ export class KeygateAuth extends Construct {
 
   /**
    * Adds every route of the keygate route table (lib/shared/routes.ts) to
-   * `api`, each a Lambda proxy integration behind its authorizer, and the
-   * public `POST /api/v1/keys/revoke` with none; with sessions off, only the
-   * routes of the API-key half. An authorizer belongs to one API, so call this
-   * for one `RestApi` only. Give the stage that serves them
-   * `stageMethodOptions()`, or the revoke route has only the stage's throttling.
+   * `api`, each a Lambda proxy integration behind its authorizer: the app
+   * routes below `basePath`, and the public `POST /api/v1/keys/revoke` with
+   * none; with sessions off, only the routes of the API-key half. An
+   * authorizer belongs to one API, so call this for one `RestApi` only. Give
+   * the stage that serves them `stageMethodOptions()`, or the revoke route has
+   * only the stage's throttling.
    *
    * The bodies are validated by the functions, not by an
    * API Gateway model: API Gateway's validation message quotes the rejected
@@ -416,7 +506,7 @@ export class KeygateAuth extends Construct {
     const parent = options.parent ?? api.root;
     return ROUTES.filter((route) => this.functions[route.function] !== undefined).map((route) => {
       // Relative to `parent`: resourceForPath takes a leading '/' on the API's root only.
-      const resource = parent.resourceForPath(routeResourcePath(route).slice(1));
+      const resource = parent.resourceForPath(routeResourcePath(route, this.authSettings.basePath).slice(1));
       const method = resource.addMethod(
         route.method,
         new apigateway.LambdaIntegration(this.functions[route.function]!, { proxy: true, allowTestInvoke: false }),
@@ -500,6 +590,7 @@ export class KeygateAuth extends Construct {
   }
 
   private createFunctions(options: {
+    authSettings: AuthSettings;
     keyPrefix: string;
     sessionTokenPrefix: string;
     sessionLifetimeSeconds: number;
@@ -511,6 +602,8 @@ export class KeygateAuth extends Construct {
   }): Partial<Record<FunctionId, lambda.IFunction>> {
     const keys = this.keysTable.tableArn;
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
+    const scope = scopeEnvironment(options.authSettings);
+    const legacyKeys = legacyKeysEnvironment(options.authSettings);
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
     /** `actions` on `tableArn`, limited to items whose partition key matches one of `leadingKeys` when given. */
     const on = (sid: string, tableArn: string, actions: string[], leadingKeys?: string[]) =>
@@ -536,7 +629,15 @@ export class KeygateAuth extends Construct {
     // Each function gets the environment it reads and the actions it calls, nothing more (thunks: the session tables may not exist).
     const access: Record<FunctionId, () => FunctionAccess> = {
       apiKeyAuthorizer: () => ({
-        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
+        environment: {
+          ...keysEnv,
+          ...pepper,
+          [ENV.keyPrefix]: options.keyPrefix,
+          [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds),
+          ...scope,
+          ...apiKeyHeaderEnvironment(options.authSettings),
+          ...legacyKeys,
+        },
         statements: [
           // Only the hash items: the authorizer cannot read app#... items or anything else.
           onKeys('GetKeyHashItems', ['dynamodb:GetItem'], ['hash#*']),
@@ -556,7 +657,7 @@ export class KeygateAuth extends Construct {
         ],
       }),
       sessionAuthorizer: () => ({
-        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
+        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix, ...scope },
         // Only the session items, not the index items that list a user's or a key's sessions.
         statements: [on('GetSessionItems', sessions().tableArn, ['dynamodb:GetItem'], ['token#*']), readPepper],
       }),
@@ -653,6 +754,12 @@ export class KeygateAuth extends Construct {
           appendEvents,
         ],
       }),
+      importKeys: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, ...legacyKeys },
+        // One TransactWriteItems of conditional Puts, three per key (two key items and the `imported` event), as
+        // create-key, and the app's key count (registering the app on its first keys: a Query of its key items).
+        statements: [onKeys('PutKeyItems', ['dynamodb:PutItem']), countAppKeys, onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']), readPepper],
+      }),
     };
 
     const runtime = lambdaRuntime();
@@ -695,6 +802,23 @@ export class KeygateAuth extends Construct {
     }
     return made;
   }
+}
+
+/** The props' scope, base path, header and legacy key pattern, checked: `KeygateAuth: <prop> <problem>`. */
+function authSettingsOf(props: KeygateAuthProps): AuthSettings {
+  for (const [name, value] of [['basePath', props.basePath], ['apiKeyHeader', props.apiKeyHeader], ['legacyKeys.pattern', props.legacyKeys?.pattern]] as const) {
+    if (value !== undefined && Token.isUnresolved(value)) throw new Error(`KeygateAuth: ${name} must be known at synth time`);
+  }
+  const settings: AuthSettings = {
+    appScope: props.appScope ?? DEFAULT_AUTH_SETTINGS.appScope,
+    basePath: props.basePath ?? DEFAULT_AUTH_SETTINGS.basePath,
+    apiKeyHeader: (props.apiKeyHeader ?? DEFAULT_AUTH_SETTINGS.apiKeyHeader).toLowerCase(),
+    acceptBearerKeys: props.acceptBearerKeys ?? DEFAULT_AUTH_SETTINGS.acceptBearerKeys,
+    ...(props.legacyKeys && { legacyKeys: { pattern: props.legacyKeys.pattern, minLength: props.legacyKeys.minLength, maxLength: props.legacyKeys.maxLength } }),
+  };
+  const problem = authSettingsProblem(settings);
+  if (problem) throw new Error(`KeygateAuth: ${problem.setting} ${problem.problem}`);
+  return settings;
 }
 
 /** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */

@@ -8,6 +8,7 @@ import { KeygateMonitoring, type KeygateMonitoringProps } from './keygate-monito
 
 /** KeygateMonitoring's props that the stack leaves to its user: the SNS topic, the dashboard name, the thresholds. */
 export type KeygateStackMonitoringProps = Omit<KeygateMonitoringProps, 'auth' | 'apiStage'>;
+import { REVOKE_ROUTE } from '../shared/routes';
 
 /** Stage-wide throttling defaults; API Gateway answers 429 above them. The revoke route has its own, lower limit (KeygateAuthProps.revokeThrottling). */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
@@ -126,7 +127,10 @@ export class KeygateStack extends Stack {
       },
     );
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; routes are under api/v1/appuid/{appUid}/, the public revoke route is api/v1/keys/revoke' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: `Base URL; routes are under ${this.auth.authSettings.basePath.slice(1)}/, the public revoke route is ${REVOKE_ROUTE.path.slice(1)}`,
+    });
     // The CLI finds the admin functions through these outputs (names from lib/shared/functions.ts).
     for (const id of ADMIN_FUNCTIONS) {
       const fn = this.auth.functions[id];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FUNCTIONS, type FunctionId } from '../shared/functions';
-import { AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import { API_BASE_PATH, AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 
@@ -16,8 +16,10 @@ import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 export interface LocalGatewayOptions {
   readonly routes: readonly RouteDefinition[];
   readonly handlers: Partial<Record<FunctionId, LambdaHandler>>;
-  /** @default AUTHORIZERS */
+  /** Identity sources per authorizer; `npm start` derives them from the same settings as the construct. @default AUTHORIZERS */
   readonly authorizers?: Readonly<Record<AuthorizerKind, AuthorizerDefinition>>;
+  /** Where the routes live (the `basePath` setting). @default API_BASE_PATH */
+  readonly basePath?: string;
   /** Stage name in method ARNs and requestContext. @default 'local' */
   readonly stage?: string;
   /** API id in method ARNs and requestContext. @default 'local' */
@@ -54,8 +56,8 @@ interface CompiledRoute {
   readonly parameterNames: readonly string[];
 }
 
-function compileRoute(route: RouteDefinition): CompiledRoute {
-  const resource = routeResourcePath(route);
+function compileRoute(route: RouteDefinition, basePath: string): CompiledRoute {
+  const resource = routeResourcePath(route, basePath);
   const parameterNames: string[] = [];
   const source = resource
     .split('/')
@@ -172,7 +174,8 @@ function authorizerContext(context: unknown): Record<string, string> | undefined
 }
 
 export function createLocalGateway(options: LocalGatewayOptions): Server {
-  const routes = options.routes.map(compileRoute);
+  const basePath = options.basePath ?? API_BASE_PATH;
+  const routes = options.routes.map((route) => compileRoute(route, basePath));
   const authorizers = options.authorizers ?? AUTHORIZERS;
   const stage = options.stage ?? 'local';
   const apiId = options.apiId ?? 'local';
@@ -274,12 +277,11 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       stageVariables: null,
     };
 
-    // REQUEST authorizer, unless the route is public.
+    // REQUEST authorizer, unless the route is public: every identity source present and non-empty, or 401 without calling it.
     let authorizerOutput: Record<string, unknown> | undefined;
     if (route.authorizer !== 'none') {
       const authorizer = authorizers[route.authorizer];
-      const identity = headerValue(parts, authorizer.identityHeader);
-      if (identity === undefined || identity === '') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
+      if (authorizer.identityHeaders.some((name) => !headerValue(parts, name))) return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
       const authorizerHandler = options.handlers[authorizer.function];
       if (!authorizerHandler) return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `no handler for authorizer ${authorizer.function}`);
       const authorizerStarted = Date.now();

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/environment';
 import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../shared/functions';
-import { ROUTES } from '../shared/routes';
+import { authSettingsFromEnvironment, type AuthSettings } from '../shared/auth-settings';
+import { authorizerDefinitions, ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
 import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
 import { startFunctionHost, type FunctionHost } from './function-host';
@@ -34,6 +35,8 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   readonly info: LocalStackInfo;
+  /** Scope, base path, API-key header and legacy key pattern, read from the same variables the construct sets on the functions. */
+  readonly auth: AuthSettings;
   /** The demo key, only on the start that created it: it is stored nowhere. */
   readonly demo: { readonly appUid: string; readonly keyId: string; readonly apiKey?: string };
   /** Milliseconds from start to serving. */
@@ -60,6 +63,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
   if (running) await stopOrphanedDynamoDb(running.dynamodbPid, paths.dynamodb, log);
 
+  // The functions read these from the environment they inherit; the gateway needs the same to route and to require identity sources.
+  const auth = authSettingsFromEnvironment(process.env);
   // Fail on a missing Java before building anything: one clear line.
   await requireJava17();
   const phases: Record<string, number> = {};
@@ -116,7 +121,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       client.destroy();
     }
 
-    const gateway = createLocalGateway({ routes: ROUTES, handlers, log });
+    const gateway = createLocalGateway({ routes: ROUTES, basePath: auth.basePath, authorizers: authorizerDefinitions(auth), handlers, log });
     const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
     stoppers.push(() => close(gateway));
     const byName = Object.fromEntries((Object.keys(handlers) as FunctionId[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
@@ -141,7 +146,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // Only remove what this process wrote: a second start that refused to run must not hide the first.
       if (readLocalStackInfo(paths.home)?.pid === process.pid) removeFile(paths.localJson);
     });
-    return { info, demo, startupMs: Date.now() - t0, phases, stop: stopAll };
+    return { info, auth, demo, startupMs: Date.now() - t0, phases, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -20,6 +20,18 @@ export const ENV = {
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   /** How often, at most, one authorizer container records a key's lastUsedAt. */
   lastUsedIntervalSeconds: 'LAST_USED_INTERVAL_SECONDS',
+  /**
+   * How the authorizers scope an Allow and where keygate's routes live (see
+   * auth-settings.ts). KEYGATE_-prefixed because `npm start` reads them from
+   * the developer's shell too, where short names could mean something else.
+   */
+  appScope: 'KEYGATE_APP_SCOPE',
+  basePath: 'KEYGATE_BASE_PATH',
+  apiKeyHeader: 'KEYGATE_API_KEY_HEADER',
+  acceptBearerKeys: 'KEYGATE_ACCEPT_BEARER_KEYS',
+  legacyKeyPattern: 'KEYGATE_LEGACY_KEY_PATTERN',
+  legacyKeyMinLength: 'KEYGATE_LEGACY_KEY_MIN_LENGTH',
+  legacyKeyMaxLength: 'KEYGATE_LEGACY_KEY_MAX_LENGTH',
 } as const;
 
 export const DEFAULT_KEY_PREFIX = 'kg';

@@ -18,7 +18,7 @@ export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const FUNCTIONS = {
   apiKeyAuthorizer: {
     name: 'api-key-authorizer',
-    description: 'keygate: REQUEST authorizer for the x-api-key header',
+    description: 'keygate: REQUEST authorizer for API keys (x-api-key or the configured header)',
   },
   sessionAuthorizer: {
     name: 'session-authorizer',
@@ -67,6 +67,10 @@ export const FUNCTIONS = {
     name: 'list-key-events',
     description: "keygate admin: the activity log of an application's API keys",
   },
+  importKeys: {
+    name: 'import-keys',
+    description: 'keygate admin: import existing API keys (plaintext or SHA-256 hash) for an application',
+  },
   listApps: {
     name: 'list-apps',
     description: 'keygate admin: list the applications that have keys',
@@ -99,6 +103,7 @@ export const ADMIN_FUNCTIONS = [
   'rollKey',
   'updateKey',
   'listKeyEvents',
+  'importKeys',
   'listApps',
   'getApp',
   'revokeSessions',

@@ -26,6 +26,8 @@ const BUDGETS = {
   verifyOverheadP50Ratio: { max: 1.05, what: 'warm authorizer p50 ÷ bare consistent GetItem p50' },
   rejectMicros: { max: 5, what: 'CPU µs per malformed or bad-checksum key' },
   rejectDbCalls: { max: 0, what: 'DynamoDB calls while rejecting malformed keys' },
+  legacyRejectMicros: { max: 5, what: 'CPU µs per value of neither format, legacy key pattern configured' },
+  legacyRejectDbCalls: { max: 0, what: 'DynamoDB calls while rejecting values of neither format' },
   authorizerInitRatioVsBareSdk: { max: 1.1, what: 'authorizer init ÷ bare-SDK bundle init' },
   authorizerInitRatioVsExternalSdk: { max: 0.5, what: 'authorizer init ÷ SDK-from-node_modules init' },
   authorizerBundleKB: { max: 350, what: 'authorizer bundle size, KB (1024 bytes)' },
@@ -150,6 +152,8 @@ async function main(): Promise<void> {
       verifyOverheadP50Ratio: inProcess.verifyOverheadP50Ratio,
       rejectMicros: inProcess.rejectMicros,
       rejectDbCalls: inProcess.rejectDbCalls,
+      legacyRejectMicros: inProcess.legacyRejectMicros,
+      legacyRejectDbCalls: inProcess.legacyRejectDbCalls,
       authorizerInitRatioVsBareSdk: init.pairedRatio(authorizer.path, built.bareSdk.path),
       authorizerInitRatioVsExternalSdk: init.pairedRatio(authorizer.path, built.externalSdk.path),
       authorizerBundleKB: round(authorizer.bytes / KB, 1),
@@ -186,6 +190,11 @@ async function main(): Promise<void> {
       rejections: inProcess.rejections,
       verifyCpuMicros: inProcess.verifyCpuMicros,
       getItemCpuMicros: inProcess.getItemCpuMicros,
+      legacyVerifyP50Ms: inProcess.legacyVerifyP50Ms,
+      legacyVerifyP99Ms: inProcess.legacyVerifyP99Ms,
+      legacyVerifyP50Ratio: inProcess.legacyVerifyP50Ratio,
+      legacyRejectMicros: inProcess.legacyRejectMicros,
+      legacyRejectDbCalls: inProcess.legacyRejectDbCalls,
       bundles,
       bareSdkInitMs,
       bareSdkBytes: built.bareSdk.bytes,
@@ -270,6 +279,9 @@ function renderTable(report: Report): string {
   rows.push(['  client CPU per verify / per GetItem', `${r.verifyCpuMicros} / ${r.getItemCpuMicros} µs`, '']);
   rows.push(['rejection (malformed, bad checksum)', `${r.rejectMicros} µs CPU (${r.rejectWallMicros} µs wall)`, budget('rejectMicros')]);
   rows.push(['  DynamoDB calls while rejecting', `${r.rejectDbCalls}`, budget('rejectDbCalls')]);
+  rows.push(['imported legacy key verify, p50 / p99', `${r.legacyVerifyP50Ms} / ${r.legacyVerifyP99Ms} ms (${r.legacyVerifyP50Ratio} × keygate key)`, '']);
+  rows.push(['rejection of neither format (legacy pattern on)', `${r.legacyRejectMicros} µs CPU`, budget('legacyRejectMicros')]);
+  rows.push(['  DynamoDB calls while rejecting', `${r.legacyRejectDbCalls}`, budget('legacyRejectDbCalls')]);
   rows.push([`verify p50 with ${r.scaleKeys} keys`, `${r.verifyLargeP50Ms} ms`, '']);
   rows.push(['  scale ratio (vs 10 keys)', `${r.scaleRatio}`, budget('scaleRatio')]);
   rows.push([`  loading ${r.scaleKeys} keys`, `${r.scaleLoadSeconds} s (${r.scaleLoadItemsPerSecond} items/s)`, '']);

@@ -61,6 +61,7 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   expect(out).toContain(`keygate local API: ${stack!.info.apiUrl}`);
   expect(stack!.info.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect(stack!.info.functions).toEqual(Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])));
+  expect(out).toContain('API keys in x-api-key; Allow scoped by path; routes under /api/v1/appuid/{appUid}');
   expect(isAlive(stack!.info.dynamodbPid)).toBe(true);
 
   demoKey = /x-api-key: (kg_[A-Za-z0-9]+)/.exec(out)![1]!;

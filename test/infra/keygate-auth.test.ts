@@ -7,6 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../lib/shared/environment';
 import { ADMIN_FUNCTIONS, FUNCTIONS, isSessionFunction, type FunctionId } from '../../lib/shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
+import { AppScope } from '../../lib/shared/auth-settings';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, type Statement } from './infra-app';
 
 /** The construct on its own in a stack, next to a RestApi of "the user's". */
@@ -125,13 +126,17 @@ describe('KeygateAuth with default props', () => {
       expect([key, namespace]).toEqual([key, 'keygate']);
       return rest;
     };
+    const scope = { [ENV.appScope]: 'path', [ENV.basePath]: '/api/v1/appuid/{appUid}' };
     expect(env('apiKeyAuthorizer')).toEqual({
       [ENV.keysTable]: ref('keysTable'),
       [ENV.pepperSecretId]: pepper(),
       [ENV.keyPrefix]: 'kg',
       [ENV.lastUsedIntervalSeconds]: '900',
+      ...scope,
+      [ENV.apiKeyHeader]: 'x-api-key',
+      [ENV.acceptBearerKeys]: 'false',
     });
-    expect(env('sessionAuthorizer')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.pepperSecretId]: pepper(), [ENV.sessionTokenPrefix]: 'kgs' });
+    expect(env('sessionAuthorizer')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.pepperSecretId]: pepper(), [ENV.sessionTokenPrefix]: 'kgs', ...scope });
     expect(env('whoami')).toEqual({});
     expect(env('sdkUsersAuth')).toEqual({
       [ENV.usersTable]: ref('usersTable'),
@@ -152,6 +157,7 @@ describe('KeygateAuth with default props', () => {
     expect(env('getApp')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
+    expect(env('importKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -313,6 +319,40 @@ describe('KeygateAuth with default props', () => {
       ]);
     });
 
+    test('import-keys: PutItem on the keys table (three Puts per key in one transaction: two key items and the imported event), the app registry\'s count and a Query of app# partitions, and the pepper', () => {
+      expect(accessOf('importKeys')).toEqual([
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
+        { Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') },
+        { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
+        readPepper(),
+      ]);
+    });
+
+    test('every function is covered above', () => {
+      // A new function must get its own least-privilege test.
+      expect(Object.keys(FUNCTIONS).sort()).toEqual(
+        [
+          'apiKeyAuthorizer',
+          'sessionAuthorizer',
+          'whoami',
+          'sdkUsersAuth',
+          'sdkUsersMe',
+          'createKey',
+          'listKeys',
+          'deleteKey',
+          'rollKey',
+          'updateKey',
+          'listKeyEvents',
+          'revokeKeys',
+          'importKeys',
+          'listApps',
+          'getApp',
+          'revokeSessions',
+          'deleteUser',
+        ].sort(),
+      );
+    });
+
     test('no policy anywhere has a wildcard action or resource', () => {
       for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
         for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
@@ -361,6 +401,7 @@ describe('KeygateAuth with default props', () => {
     expect(auth.getAppFunction).toBe(auth.functions.getApp);
     expect(auth.revokeSessionsFunction).toBe(auth.functions.revokeSessions);
     expect(auth.deleteUserFunction).toBe(auth.functions.deleteUser);
+    expect(auth.importKeysFunction).toBe(auth.functions.importKeys);
     const integrations = JSON.stringify(template.findResources('AWS::ApiGateway::Method'));
     for (const key of ADMIN_FUNCTIONS) expect(integrations).not.toContain(fnId(key));
   });
@@ -428,6 +469,92 @@ describe('KeygateAuth with custom props', () => {
 
   test('the cache TTL may be exactly 3600 seconds', () => {
     expect(constructOnly({ authorizerCacheTtl: Duration.hours(1) })).not.toThrow();
+  });
+});
+
+describe('KeygateAuth fitting an existing API', () => {
+  const legacyKeys = { pattern: '[A-Za-z0-9]{40}', minLength: 40, maxLength: 40 };
+  const envOf = (auth: KeygateAuth, template: Template, key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment.Variables;
+  const authorizerOf = (auth: KeygateAuth, template: Template, kind: 'apiKeyAuthorizer' | 'sessionAuthorizer') =>
+    Object.values(template.findResources('AWS::ApiGateway::Authorizer')).find((a) => JSON.stringify(a.Properties.AuthorizerUri).includes(logicalId(auth.functions[kind]!)))!.Properties;
+
+  test('context scope, a base path without the app, a custom header and legacy keys reach the functions that read them', () => {
+    const { auth, template } = synthConstruct({ appScope: AppScope.CONTEXT, basePath: '/keygate', apiKeyHeader: 'X-Customer-Key', legacyKeys });
+    const scope = { [ENV.appScope]: 'context', [ENV.basePath]: '/keygate' };
+    const legacy = { [ENV.legacyKeyPattern]: '[A-Za-z0-9]{40}', [ENV.legacyKeyMinLength]: '40', [ENV.legacyKeyMaxLength]: '40' };
+    expect(envOf(auth, template, 'apiKeyAuthorizer')).toMatchObject({ ...scope, [ENV.apiKeyHeader]: 'x-customer-key', [ENV.acceptBearerKeys]: 'false', ...legacy });
+    expect(envOf(auth, template, 'sessionAuthorizer')).toMatchObject(scope);
+    expect(envOf(auth, template, 'importKeys')).toMatchObject(legacy);
+    // What does not read a setting does not get it.
+    expect(envOf(auth, template, 'sessionAuthorizer')[ENV.legacyKeyPattern]).toBeUndefined();
+    expect(envOf(auth, template, 'createKey')[ENV.appScope]).toBeUndefined();
+    expect(authorizerOf(auth, template, 'apiKeyAuthorizer').IdentitySource).toBe('method.request.header.x-customer-key');
+    expect(authorizerOf(auth, template, 'sessionAuthorizer').IdentitySource).toBe('method.request.header.Authorization');
+    expect(auth.authSettings).toEqual({ appScope: 'context', basePath: '/keygate', apiKeyHeader: 'x-customer-key', acceptBearerKeys: false, legacyKeys });
+  });
+
+  test("keygate's app routes go below the base path; the public revoke route, of no app, stays at /api/v1/keys/revoke", () => {
+    const { auth, template } = synthConstruct({ basePath: '/v2/tenants/{appUid}' });
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart);
+    expect(paths).toEqual(expect.arrayContaining(['v2', 'tenants', '{appUid}', 'whoami', 'sdkusers', 'auth', 'me', 'api', 'v1', 'keys', 'revoke']));
+    expect(paths).not.toContain('appuid');
+    expect(Object.keys(auth.stageMethodOptions())).toEqual(['/api/v1/keys/revoke/POST']);
+  });
+
+  test('acceptBearerKeys: the API-key authorizer has no identity source (either header may carry the key), caching off', () => {
+    const { auth, template } = synthConstruct({ acceptBearerKeys: true });
+    expect(authorizerOf(auth, template, 'apiKeyAuthorizer')).toMatchObject({ IdentitySource: '', AuthorizerResultTtlInSeconds: 0 });
+    expect(envOf(auth, template, 'apiKeyAuthorizer')[ENV.acceptBearerKeys]).toBe('true');
+  });
+
+  test("apiKeyHeader 'Authorization': keys as Bearer only, which can be cached", () => {
+    const { auth, template } = synthConstruct({ apiKeyHeader: 'Authorization', authorizerCacheTtl: Duration.seconds(60) });
+    expect(authorizerOf(auth, template, 'apiKeyAuthorizer')).toMatchObject({ IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 60 });
+    expect(envOf(auth, template, 'apiKeyAuthorizer')[ENV.apiKeyHeader]).toBe('authorization');
+  });
+
+  test.each<[string, KeygateAuthProps, string]>([
+    ['path scope without {appUid}', { basePath: '/keygate' }, "KeygateAuth: basePath must contain the {appUid} segment when appScope is path, got '/keygate'"],
+    [
+      'a parameter before the app',
+      { basePath: '/{tenant}/{appUid}' },
+      "KeygateAuth: basePath segments must be literal (letters, digits, '.', '_', '-') or {appUid}, got '{tenant}' in '/{tenant}/{appUid}'",
+    ],
+    [
+      'a greedy segment',
+      { appScope: AppScope.CONTEXT, basePath: '/{proxy+}' },
+      "KeygateAuth: basePath segments must be literal (letters, digits, '.', '_', '-') or {appUid}, got '{proxy+}' in '/{proxy+}'",
+    ],
+    ['a wildcard', { basePath: '/api/*/{appUid}' }, "KeygateAuth: basePath segments must be literal (letters, digits, '.', '_', '-') or {appUid}, got '*' in '/api/*/{appUid}'"],
+    ['the app twice', { basePath: '/{appUid}/x/{appUid}' }, "KeygateAuth: basePath may contain {appUid} only once, got '/{appUid}/x/{appUid}'"],
+    ['a trailing slash', { basePath: '/api/{appUid}/' }, "KeygateAuth: basePath must start with '/' and not end with one, got '/api/{appUid}/'"],
+    ['an unknown scope', { appScope: 'tenant' as AppScope }, "KeygateAuth: appScope must be one of path, context, got 'tenant'"],
+    ['a header name with a space', { apiKeyHeader: 'x api key' }, "KeygateAuth: apiKeyHeader must be a header name of at most 64 letters, digits and '-', starting with a letter, got 'x api key'"],
+    [
+      'Bearer keys with a result cache',
+      { acceptBearerKeys: true, authorizerCacheTtl: Duration.seconds(60) },
+      'KeygateAuth: acceptBearerKeys needs authorizerCacheTtl 0: a key may come in either of two headers, so API Gateway can require neither as identity source, and a result cache needs one',
+    ],
+    [
+      'a legacy pattern that is not a regular expression',
+      { legacyKeys: { pattern: 'a)|(.*', minLength: 20, maxLength: 40 } },
+      'KeygateAuth: legacyKeys.pattern is not a valid regular expression: Invalid regular expression: /a)|(.*/: Unmatched \')\'',
+    ],
+    ['legacy keys that may be short', { legacyKeys: { pattern: '[a-z]+', minLength: 8, maxLength: 40 } }, 'KeygateAuth: legacyKeys.minLength must be a whole number of at least 16, got 8'],
+    [
+      'legacy length bounds the wrong way round',
+      { legacyKeys: { pattern: '[a-z]+', minLength: 40, maxLength: 20 } },
+      'KeygateAuth: legacyKeys.maxLength must be a whole number between minLength (40) and 512, got 20',
+    ],
+  ])('refuses %s', (_name, props, message) => {
+    expect(constructOnly(props)).toThrow(new Error(message));
+  });
+
+  test('a context-scope base path may leave the app out; a path-scope one may put it anywhere', () => {
+    expect(constructOnly({ appScope: AppScope.CONTEXT, basePath: '/keygate' })).not.toThrow();
+    expect(constructOnly({ appScope: AppScope.CONTEXT })).not.toThrow();
+    expect(constructOnly({ basePath: '/{appUid}' })).not.toThrow();
+    expect(constructOnly({ basePath: '/v1.2/apps/{appUid}/api' })).not.toThrow();
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ENV } from '../../lib/shared/environment';
 import type { FunctionId } from '../../lib/shared/functions';
 import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
@@ -58,6 +59,55 @@ test('whoami refuses a path naming another app than the authorizer context (403)
   expect(result).toMatchObject({ ok: true, value: { statusCode: 403 } });
   const own = await invoke('whoami', { ...event, pathParameters: { appUid: 'app-1' } });
   expect(own).toMatchObject({ ok: true, value: { statusCode: 200 } });
+});
+
+describe('fitting an existing API, in the bundles that deploy', () => {
+  const legacy = { [ENV.legacyKeyPattern]: '[A-Za-z0-9]{40}', [ENV.legacyKeyMinLength]: '40', [ENV.legacyKeyMaxLength]: '40' };
+  const legacyKey = 'Ab3'.repeat(13) + 'Z';
+  const sha256Hex = createHash('sha256').update(legacyKey).digest('hex');
+
+  test('import-keys: ValidationError naming the field, then KeyAlreadyExists for a key stored twice', async () => {
+    const refused = await invoke('importKeys', { appUid: 'app-fit', keys: [{ keyHash: sha256Hex, name: 'no pattern configured' }] });
+    expect(refused).toMatchObject({ ok: false, errorType: 'ValidationError', errorMessage: expect.stringContaining('keys[0].keyHash') });
+    expect(await invoke('importKeys', { appUid: 'app-fit', keys: [{ keyHash: sha256Hex, name: 'legacy' }] }, legacy)).toMatchObject({
+      ok: true,
+      value: { appUid: 'app-fit', keys: [{ importedFrom: 'keyHash' }] },
+    });
+    const twice = await invoke('importKeys', { appUid: 'app-fit', keys: [{ key: legacyKey, name: 'again' }] }, legacy);
+    expect(twice).toMatchObject({ ok: false, errorType: 'KeyAlreadyExists', errorMessage: 'keys[0] is already stored as a key (imported before?); nothing was written' });
+    expect(JSON.stringify(twice.logs)).not.toContain(legacyKey);
+  });
+
+  test('api-key authorizer in context scope with a custom header: the imported key gets a stage-wide Allow; x-api-key is no credential; the log has the key id', async () => {
+    const settings = { ...legacy, [ENV.appScope]: 'context', [ENV.basePath]: '/keygate', [ENV.apiKeyHeader]: 'x-customer-key', POWERTOOLS_LOG_LEVEL: 'DEBUG' };
+    const arn = 'arn:aws:execute-api:us-east-1:123456789012:testapi/prod/GET/orders/7';
+    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-customer-key': legacyKey }, arn), settings);
+    expect(allowed).toMatchObject({
+      ok: true,
+      value: { context: { appUid: 'app-fit' }, policyDocument: { Statement: [{ Effect: 'Allow', Resource: ['arn:aws:execute-api:us-east-1:123456789012:testapi/prod/*/*'] }] } },
+    });
+    const keyId = (allowed as { value: { principalId: string } }).value.principalId;
+    expect(allowed.logs).toContainEqual(expect.objectContaining({ message: 'api key accepted', keyId }));
+    expect(JSON.stringify(allowed.logs)).not.toContain(legacyKey);
+    // The authorizer process records lastUsedAt of the imported key as of a native one, after answering and before it exits.
+    expect(await invoke('listKeys', { appUid: 'app-fit' })).toMatchObject({
+      ok: true,
+      value: { keys: [{ keyId, importedFrom: 'keyHash', status: 'active', enabled: true, lastUsedAt: expect.any(String) }] },
+    });
+    expect(await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': legacyKey }, arn), settings)).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+  });
+
+  test('a value of neither format is refused with DynamoDB unreachable: it was never asked', async () => {
+    const cutOff = { ...legacy, AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' };
+    const event = (key: string) => authorizerEvent({ 'x-api-key': key }, methodArn('GET', 'app-fit', 'whoami'));
+    const neither = await invoke('apiKeyAuthorizer', event(`${legacyKey.slice(1)}`), cutOff);
+    expect(neither).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+    expect(neither.logs).not.toContainEqual(expect.objectContaining({ message: 'api key verification failed; refusing' }));
+    // A legacy-format value is looked up: with DynamoDB gone that fails closed (API Gateway's 500).
+    const legacyFormat = await invoke('apiKeyAuthorizer', event(legacyKey), cutOff);
+    expect(legacyFormat).toMatchObject({ ok: false, errorMessage: expect.not.stringMatching(/^Unauthorized$/) });
+    expect(legacyFormat.logs).toContainEqual(expect.objectContaining({ message: 'api key verification failed; refusing' }));
+  });
 });
 
 test('roll-key, update-key and list-key-events bundles: ValidationError and KeyNotFound by name, nothing written', async () => {

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -12,7 +11,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { run, type CliIo } from '../../lib/admin/cli';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../../lib/shared/functions';
 import { freePort } from '../../lib/local/dynamodb-local';
-import { createLocalLambdaApi } from '../../lib/local/lambda-api';
+import { serveAdminFunctions } from '../support/local-admin';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 
@@ -64,86 +63,75 @@ describe('local mode', () => {
 
   beforeAll(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
-    server = createLocalLambdaApi({
-      functions: {
-        'create-key': async (input) => {
-          inputs['create-key']!.push(input);
-          if ((input as { name?: string }).name === '') throw functionError('ValidationError', 'name must be 1 to 100 characters');
-          if ((input as { expiresAt?: string }).expiresAt === '2000-01-01T00:00:00.000Z') throw functionError('ValidationError', 'expiresAt must be in the future');
-          return CREATED;
-        },
-        'get-app': async (input) => {
-          inputs['get-app']!.push(input);
-          const { appUid } = input as { appUid: string };
-          if (appUid !== 'app1') throw functionError('AppNotFound', `app ${appUid} not found: it has no keys`);
-          return { appUid, createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 };
-        },
-        'list-apps': async (input) => {
-          inputs['list-apps']!.push(input);
-          const { nextToken } = input as { nextToken?: string };
-          if (!nextToken) return { apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 }], nextToken: 'apps2' };
-          return { apps: [{ appUid: 'app2', createdAt: '2026-02-01T00:00:00.000Z', keyCount: 0 }] };
-        },
-        'revoke-sessions': async (input) => {
-          inputs['revoke-sessions']!.push(input);
-          if (pendingRounds > 0) {
-            pendingRounds -= 1;
-            return { revoked: 100, incomplete: true };
-          }
-          return { revoked: 3 };
-        },
-        'delete-user': async (input) => {
-          inputs['delete-user']!.push(input);
-          if ((input as { userEmail?: string }).userEmail === 'bad') throw functionError('ValidationError', 'userEmail must be a valid email address');
-          if (pendingRounds > 0) {
-            pendingRounds -= 1;
-            return { userId: 'usr_1', deleted: false, sessionsRevoked: 100, incomplete: true };
-          }
-          return { userId: 'usr_1', deleted: true, sessionsRevoked: 2 };
-        },
-        'list-keys': async (input) => {
-          inputs['list-keys']!.push(input);
-          const { appUid, nextToken } = input as { appUid: string; nextToken?: string };
-          // An app from before the registry: get-app does not know it, but it has keys.
-          if (appUid === 'old-app') return { keys: [{ keyId: 'key_9', name: 'old', displayPrefix: 'kg_99999999', createdAt: '2025-01-01T00:00:00.000Z' }] };
-          if (appUid !== 'app1') return { keys: [] };
-          if (!nextToken) return { keys: [{ keyId: 'key_1', name: 'one', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z' }], nextToken: 'page2' };
-          return { keys: [{ keyId: 'key_2', name: 'two', displayPrefix: 'kg_22222222', createdAt: '2026-01-02T00:00:00.000Z', expiresAt: '2027-01-01T00:00:00.000Z' }] };
-        },
-        'delete-key': async (input) => {
-          inputs['delete-key']!.push(input);
-          const { appUid, keyId } = input as { appUid: string; keyId: string };
-          if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
-          return { keyId, deleted: true };
-        },
-        'roll-key': async (input) => {
-          inputs['roll-key']!.push(input);
-          if ((input as { gracePeriodSeconds?: number }).gracePeriodSeconds! > 604800) {
-            throw functionError('ValidationError', 'gracePeriodSeconds must be between 0 and 604800 (7 days)');
-          }
-          return { ...ROLLED };
-        },
-        'update-key': async (input) => {
-          inputs['update-key']!.push(input);
-          return { keyId: 'key_1', name: 'renamed', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z', status: 'disabled', enabled: false, lastUsedAt: '2026-02-01T00:00:00.000Z' };
-        },
-        'list-key-events': async (input) => {
-          inputs['list-key-events']!.push(input);
-          const { nextToken } = input as { nextToken?: string };
-          if (!nextToken) return { events: [{ eventId: 'evt_2', at: '2026-01-02T00:00:00.000Z', action: 'disabled', keyId: 'key_1', requestedBy: 'local:ada', details: { enabled: { from: true, to: false } } }], nextToken: 'more' };
-          return { events: [{ eventId: 'evt_1', at: '2026-01-01T00:00:00.000Z', action: 'created', keyId: 'key_1' }] };
-        },
+    server = await serveAdminFunctions(home, {
+      'create-key': async (input) => {
+        inputs['create-key']!.push(input);
+        if ((input as { name?: string }).name === '') throw functionError('ValidationError', 'name must be 1 to 100 characters');
+        if ((input as { expiresAt?: string }).expiresAt === '2000-01-01T00:00:00.000Z') throw functionError('ValidationError', 'expiresAt must be in the future');
+        return CREATED;
+      },
+      'get-app': async (input) => {
+        inputs['get-app']!.push(input);
+        const { appUid } = input as { appUid: string };
+        if (appUid !== 'app1') throw functionError('AppNotFound', `app ${appUid} not found: it has no keys`);
+        return { appUid, createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 };
+      },
+      'list-apps': async (input) => {
+        inputs['list-apps']!.push(input);
+        const { nextToken } = input as { nextToken?: string };
+        if (!nextToken) return { apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 }], nextToken: 'apps2' };
+        return { apps: [{ appUid: 'app2', createdAt: '2026-02-01T00:00:00.000Z', keyCount: 0 }] };
+      },
+      'revoke-sessions': async (input) => {
+        inputs['revoke-sessions']!.push(input);
+        if (pendingRounds > 0) {
+          pendingRounds -= 1;
+          return { revoked: 100, incomplete: true };
+        }
+        return { revoked: 3 };
+      },
+      'delete-user': async (input) => {
+        inputs['delete-user']!.push(input);
+        if ((input as { userEmail?: string }).userEmail === 'bad') throw functionError('ValidationError', 'userEmail must be a valid email address');
+        if (pendingRounds > 0) {
+          pendingRounds -= 1;
+          return { userId: 'usr_1', deleted: false, sessionsRevoked: 100, incomplete: true };
+        }
+        return { userId: 'usr_1', deleted: true, sessionsRevoked: 2 };
+      },
+      'list-keys': async (input) => {
+        inputs['list-keys']!.push(input);
+        const { appUid, nextToken } = input as { appUid: string; nextToken?: string };
+        // An app from before the registry: get-app does not know it, but it has keys.
+        if (appUid === 'old-app') return { keys: [{ keyId: 'key_9', name: 'old', displayPrefix: 'kg_99999999', createdAt: '2025-01-01T00:00:00.000Z' }] };
+        if (appUid !== 'app1') return { keys: [] };
+        if (!nextToken) return { keys: [{ keyId: 'key_1', name: 'one', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z' }], nextToken: 'page2' };
+        return { keys: [{ keyId: 'key_2', name: 'two', displayPrefix: 'kg_22222222', createdAt: '2026-01-02T00:00:00.000Z', expiresAt: '2027-01-01T00:00:00.000Z' }] };
+      },
+      'delete-key': async (input) => {
+        inputs['delete-key']!.push(input);
+        const { appUid, keyId } = input as { appUid: string; keyId: string };
+        if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
+        return { keyId, deleted: true };
+      },
+      'roll-key': async (input) => {
+        inputs['roll-key']!.push(input);
+        if ((input as { gracePeriodSeconds?: number }).gracePeriodSeconds! > 604800) {
+          throw functionError('ValidationError', 'gracePeriodSeconds must be between 0 and 604800 (7 days)');
+        }
+        return { ...ROLLED };
+      },
+      'update-key': async (input) => {
+        inputs['update-key']!.push(input);
+        return { keyId: 'key_1', name: 'renamed', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z', status: 'disabled', enabled: false, lastUsedAt: '2026-02-01T00:00:00.000Z' };
+      },
+      'list-key-events': async (input) => {
+        inputs['list-key-events']!.push(input);
+        const { nextToken } = input as { nextToken?: string };
+        if (!nextToken) return { events: [{ eventId: 'evt_2', at: '2026-01-02T00:00:00.000Z', action: 'disabled', keyId: 'key_1', requestedBy: 'local:ada', details: { enabled: { from: true, to: false } } }], nextToken: 'more' };
+        return { events: [{ eventId: 'evt_1', at: '2026-01-01T00:00:00.000Z', action: 'created', keyId: 'key_1' }] };
       },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    writeFileSync(
-      path.join(home, 'local.json'),
-      JSON.stringify({
-        lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        region: 'us-east-1',
-        functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
-      }),
-    );
   });
 
   afterAll(async () => {

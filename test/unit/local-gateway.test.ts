@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FunctionId } from '../../lib/shared/functions';
 import { createLocalGateway, parseProxyResult } from '../../lib/local/gateway';
 import type { LambdaHandler } from '../../lib/local/lambda-runtime';
-import { ROUTES } from '../../lib/shared/routes';
+import { authorizerDefinitions, ROUTES } from '../../lib/shared/routes';
 
 /**
  * The local API Gateway's REST semantics, driven with small fake handlers over
@@ -113,6 +113,47 @@ describe('identity source', () => {
     expect(calls).toEqual([]);
     expect((await get('/api/v1/appuid/app1/sdkusers/me', { authorization: 'Bearer t' })).status).toBe(200);
     expect(calls.map((call) => call.name)).toEqual(['sessionAuthorizer', 'sdkUsersMe']);
+  });
+});
+
+describe('identity sources and base path from the settings', () => {
+  let configured: Server;
+  let configuredUrl: string;
+  beforeAll(async () => {
+    configured = createLocalGateway({
+      routes: ROUTES,
+      basePath: '/keygate',
+      authorizers: authorizerDefinitions({ apiKeyHeader: 'x-customer-key', acceptBearerKeys: true }),
+      handlers: new Proxy({} as Partial<Record<FunctionId, LambdaHandler>>, { get: (_, name) => handlers[name as FunctionId] }),
+    });
+    await new Promise<void>((resolve) => configured.listen(0, '127.0.0.1', resolve));
+    configuredUrl = `http://127.0.0.1:${(configured.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => {
+      configured.close(resolve);
+      configured.closeAllConnections();
+    });
+  });
+
+  test('routes live below the configured base path only', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', async (event) => ({ ...(await allowApp('app1')(event)), policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${METHOD_ARN_PREFIX}/*/*` }] } }));
+    expect((await fetch(`${configuredUrl}/keygate/whoami`, { headers: { 'x-customer-key': 'k' } })).status).toBe(200);
+    expect(calls.at(-1)?.event.resource).toBe('/keygate/whoami');
+    expect((await fetch(`${configuredUrl}/api/v1/appuid/app1/whoami`, { headers: { 'x-customer-key': 'k' } })).status).toBe(403);
+  });
+
+  test('with two possible key headers there is no identity source: the authorizer runs even without a credential', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', () => {
+      throw new Error('Unauthorized');
+    });
+    expect((await fetch(`${configuredUrl}/keygate/whoami`)).status).toBe(401);
+    expect(calls.map((call) => call.name)).toEqual(['apiKeyAuthorizer']);
+  });
+
+  test('the session route still requires Authorization', async () => {
+    expect((await fetch(`${configuredUrl}/keygate/sdkusers/me`, { headers: { 'x-customer-key': 'k' } })).status).toBe(401);
+    expect(calls).toEqual([]);
   });
 });
 
