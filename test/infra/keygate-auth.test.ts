@@ -681,7 +681,7 @@ describe('KeygateAuth with sessions off (enableSessions: false)', () => {
 
   test('no session function: only the API-key half and the key and app admin functions', () => {
     const kept = (Object.keys(FUNCTIONS) as FunctionId[]).filter((key) => !isSessionFunction(key));
-    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'updateKey', 'whoami']);
+    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'importKeys', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'updateKey', 'whoami']);
     expect(Object.keys(auth.functions).sort()).toEqual(kept.sort());
     template.resourceCountIs('AWS::Lambda::Function', kept.length);
     template.resourceCountIs('AWS::Logs::LogGroup', kept.length);

@@ -113,7 +113,9 @@ test('a bad line in the second batch: its line number, the first batch imported,
     `keygate: ${file} line 27: key matches neither the keygate key format nor the legacy key pattern, so it could never be accepted; 25 keys before line 26 were imported\n`,
   );
   expect(result.stderr).not.toContain(bad);
-  expect((await scanAll(client, keysTable)).filter((item) => item.appUid === 'cli-bad')).toHaveLength(50);
+  const items = (await scanAll(client, keysTable)).filter((item) => item.appUid === 'cli-bad');
+  expect(items.filter((item) => item.pk !== 'apps')).toHaveLength(50);
+  expect(items.find((item) => item.pk === 'apps')).toMatchObject({ keyCount: 25 });
 });
 
 test('a line that is not a JSON object: refused before anything is sent, without echoing it', async () => {

@@ -103,9 +103,11 @@ describe('imported keys authorize in their own format', () => {
 
   test('the table holds neither the plaintext nor the SHA-256 the old system kept: only peppered hashes, and events without either', async () => {
     const all = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-imp' || item.pk === 'app#app-imp');
-    const items = all.filter((item) => item.appUid === 'app-imp');
+    // The app's registry item counts the three keys.
+    expect(all.filter((item) => item.pk === 'apps')).toEqual([expect.objectContaining({ keyCount: 3 })]);
+    const items = all.filter((item) => item.appUid === 'app-imp' && item.pk !== 'apps');
     expect(items).toHaveLength(6);
-    expect(all).toHaveLength(9);
+    expect(all).toHaveLength(10);
     const dump = JSON.stringify(all).toLowerCase();
     for (const secret of [plaintextLegacy, hashedLegacy, sha256Hex(hashedLegacy), sha256Hex(plaintextLegacy), nativeKey.slice(3, 46)]) expect(dump).not.toContain(secret.toLowerCase());
     // A legacy key is stored under HMAC(pepper, "sha256:<hex>"), however it was imported.
