@@ -8,13 +8,16 @@ import { verifyApiKey } from '../domain/verify';
 const services = servicesFromEnvironment();
 const deps = { keyFormat: services.keyFormat, hash: services.hash, findKey: apiKeyLookup(services.dynamodb, services.tables.keys) };
 
-/** REQUEST authorizer for `x-api-key`: context `{ appUid, keyId, role: 'app-owner' }`. */
+/**
+ * REQUEST authorizer for `x-api-key`: context `{ appUid, keyId, role: 'app-owner' }`, and the
+ * app's gateway key as `usageIdentifierKey` when the app is on a plan, from the same one read.
+ */
 export const handler = requestAuthorizer('api key', async (event): Promise<AuthorizerDecision> => {
   const result = await verifyApiKey(deps, singleHeader(event, AUTHORIZERS.apiKey.identityHeader), new Date());
   if (result.code !== 'valid') {
     const { code, ...logFields } = result;
     return { allow: false, reason: code, logFields };
   }
-  const { appUid, keyId } = result;
-  return { allow: true, principalId: keyId, appUid, context: { appUid, keyId, role: 'app-owner' } };
+  const { appUid, keyId, gatewayKey } = result;
+  return { allow: true, principalId: keyId, appUid, context: { appUid, keyId, role: 'app-owner' }, usageIdentifierKey: gatewayKey };
 });

@@ -1,5 +1,6 @@
 import { documentClient } from '../stores/document-client';
 import { adminHandler } from '../lambda/admin-handler';
+import { appPlanDeps } from '../lambda/app-plans';
 import { KeyStore } from '../stores/key-store';
 import { createKey } from '../domain/keys';
 import { servicesFromEnvironment } from '../lambda/services';
@@ -11,6 +12,7 @@ const deps = {
   hash: services.hash,
   store: new KeyStore(db, services.tables.keys),
   now: () => new Date(),
+  ...(services.plans && { plans: appPlanDeps(services.plans, db, services.tables.keys) }),
 };
 
 /** Payload `{ appUid, name, expiresAt? }` → `{ keyId, apiKey, appUid, name, displayPrefix, createdAt, expiresAt? }`. */

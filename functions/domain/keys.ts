@@ -1,8 +1,9 @@
 import * as z from 'zod/mini';
-import { ValidationError } from './errors';
+import { StoreUnavailable, ValidationError } from './errors';
 import type { Hasher } from './hashing';
 import { randomId } from './ids';
-import type { KeyMetadata, KeyPage, KeyStore } from '../stores/key-store';
+import { AppPlanChanged, type KeyMetadata, type KeyPage, type KeyStore } from '../stores/key-store';
+import { gatewayKeyForNewKey, type AppPlanDeps } from './apps';
 import type { CredentialFormat } from './credential-format';
 import { appUidSchema, keyIdSchema, parseInput } from './validation';
 
@@ -12,6 +13,8 @@ export interface KeyAdminDeps {
   readonly hash: Hasher;
   readonly store: KeyStore;
   readonly now: () => Date;
+  /** Set when plans are on: a new key carries its app's gateway key (and an app without a plan gets the default plan). */
+  readonly plans?: AppPlanDeps;
 }
 
 export const createKeyInput = z.strictObject({
@@ -61,9 +64,23 @@ export async function createKey(deps: KeyAdminDeps, input: unknown): Promise<Cre
     createdAt: now.toISOString(),
     ...(expiry === undefined ? {} : { expiresAt: expiry }),
   };
-  await deps.store.create(metadata, await deps.hash(apiKey));
+  const keyHash = await deps.hash(apiKey);
+  if (deps.plans) await createWithGatewayKey(deps.plans, deps.store, metadata, keyHash);
+  else await deps.store.create(metadata, keyHash);
   const { keyId, ...rest } = metadata;
   return { keyId, apiKey, ...rest };
+}
+
+/** Writes the key with its app's gateway key, reading that again once if set-app-plan changed it in between. */
+async function createWithGatewayKey(plans: AppPlanDeps, store: KeyStore, metadata: KeyMetadata, keyHash: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const gatewayKey = await gatewayKeyForNewKey(plans, metadata.appUid);
+    try {
+      return await store.create(metadata, keyHash, { gatewayKey });
+    } catch (error) {
+      if (!(error instanceof AppPlanChanged) || attempt === 2) throw error instanceof AppPlanChanged ? new StoreUnavailable(`${error.message}; nothing was written, try again`) : error;
+    }
+  }
 }
 
 /** A key as list-keys shows it: appUid is left out, the caller named it. */

@@ -1,6 +1,6 @@
 import { logTag, type Hasher } from './hashing';
 import type { CredentialLookup } from '../stores/credential-lookup';
-import type { KeyMetadata } from '../stores/key-store';
+import type { KeyHashRecord } from '../stores/key-store';
 import type { Session } from '../stores/session-store';
 import type { CredentialFormat } from './credential-format';
 
@@ -37,7 +37,8 @@ async function lookUpCredential<T extends { readonly expiresAt?: string }>(
 }
 
 export type ApiKeyVerification =
-  | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string }
+  /** `gatewayKey`: the app's gateway API key when it is on a plan, from the same read. */
+  | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string; readonly gatewayKey?: string }
   | { readonly code: 'malformed' }
   | { readonly code: 'not_found'; readonly hashTag: string }
   | { readonly code: 'expired'; readonly keyId: string; readonly appUid: string };
@@ -45,14 +46,16 @@ export type ApiKeyVerification =
 export interface ApiKeyVerifierDeps {
   readonly keyFormat: CredentialFormat;
   readonly hash: Hasher;
-  readonly findKey: CredentialLookup<KeyMetadata>;
+  readonly findKey: CredentialLookup<KeyHashRecord>;
 }
 
 export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string | undefined, now: Date): Promise<ApiKeyVerification> {
   const result = await lookUpCredential(deps.keyFormat, deps.hash, deps.findKey, presented, now, false);
-  if (result.code === 'valid' || result.code === 'expired') {
-    return { code: result.code, appUid: result.record.appUid, keyId: result.record.keyId };
+  if (result.code === 'valid') {
+    const { appUid, keyId, gatewayKey } = result.record;
+    return gatewayKey === undefined ? { code: 'valid', appUid, keyId } : { code: 'valid', appUid, keyId, gatewayKey };
   }
+  if (result.code === 'expired') return { code: 'expired', appUid: result.record.appUid, keyId: result.record.keyId };
   return result;
 }
 

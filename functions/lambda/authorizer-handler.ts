@@ -7,7 +7,14 @@ const UNAUTHORIZED = new Error('Unauthorized');
 
 /** What an authorizer's verification decided, reduced to what the policy needs. */
 export type AuthorizerDecision =
-  | { readonly allow: true; readonly principalId: string; readonly appUid: string; readonly context: Record<string, string> }
+  | {
+      readonly allow: true;
+      readonly principalId: string;
+      readonly appUid: string;
+      readonly context: Record<string, string>;
+      /** The app's gateway API key, returned to API Gateway for its usage plan (plans on). */
+      readonly usageIdentifierKey?: string;
+    }
   | { readonly allow: false; readonly reason: string; readonly logFields: Record<string, string> };
 
 /**
@@ -36,6 +43,6 @@ export function requestAuthorizer(
       throw UNAUTHORIZED;
     }
     logger.debug(`${credential} accepted`, decision.context);
-    return allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context);
+    return allowAppPolicy(decision.principalId, event.methodArn, decision.appUid, decision.context, decision.usageIdentifierKey);
   };
 }

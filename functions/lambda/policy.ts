@@ -14,6 +14,11 @@ export interface AuthorizerResult {
     readonly Statement: readonly [{ readonly Action: 'execute-api:Invoke'; readonly Effect: 'Allow'; readonly Resource: readonly string[] }];
   };
   readonly context: Readonly<Record<string, string>>;
+  /**
+   * The app's gateway API key (plans on): API Gateway, with the API key source
+   * AUTHORIZER, throttles and counts the request against that key's usage plan.
+   */
+  readonly usageIdentifierKey?: string;
 }
 
 
@@ -38,7 +43,7 @@ export function appScopedResources(methodArn: string, appUid: string): string[] 
   return HTTP_VERBS.map((verb) => `${apiArn}/${stage}/${verb}/api/v1/appuid/${appUid}/*`);
 }
 
-export function allowAppPolicy(principalId: string, methodArn: string, appUid: string, context: Record<string, string>): AuthorizerResult {
+export function allowAppPolicy(principalId: string, methodArn: string, appUid: string, context: Record<string, string>, usageIdentifierKey?: string): AuthorizerResult {
   return {
     principalId,
     policyDocument: {
@@ -46,5 +51,6 @@ export function allowAppPolicy(principalId: string, methodArn: string, appUid: s
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: appScopedResources(methodArn, appUid) }],
     },
     context,
+    ...(usageIdentifierKey !== undefined && { usageIdentifierKey }),
   };
 }

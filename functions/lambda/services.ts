@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ENV } from '../../lib/shared/environment';
-import { keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import { keyPrefixFrom, planCatalogFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import type { PlanCatalog } from '../domain/apps';
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
 
@@ -37,6 +38,8 @@ export interface Services {
   readonly keyFormat: CredentialFormat;
   readonly sessionFormat: CredentialFormat;
   readonly sessionLifetimeSeconds: number;
+  /** This deployment's plans; undefined when plans are off. */
+  readonly plans: PlanCatalog | undefined;
   /** Table names, read from the environment when accessed: each function is given only the tables it may touch. */
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
 }
@@ -63,6 +66,7 @@ export function servicesFromEnvironment(env: Env = process.env, readSecret: Secr
     keyFormat: credentialFormat(keyPrefixFrom(env)),
     sessionFormat: credentialFormat(sessionTokenPrefixFrom(env)),
     sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),
+    plans: planCatalogFrom(env),
     tables,
   };
 }

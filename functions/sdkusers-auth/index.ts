@@ -3,7 +3,7 @@ import { documentClient } from '../stores/document-client';
 import { authorizerContext, errorResponse, jsonBody, jsonResponse } from '../lambda/http';
 import { logger, servicesFromEnvironment } from '../lambda/services';
 import { SessionStore } from '../stores/session-store';
-import { issueSession } from '../domain/sessions';
+import { issueSession, type KeyCaller } from '../domain/sessions';
 import { UserStore } from '../stores/user-store';
 
 const services = servicesFromEnvironment();
@@ -18,9 +18,9 @@ const deps = {
 
 /** `POST .../sdkusers/auth` behind the API-key authorizer: `{ authToken, expiresAt }`. */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  let caller: { appUid: string; keyId: string };
+  let caller: KeyCaller;
   try {
-    caller = authorizerContext(event, ['appUid', 'keyId']);
+    caller = { ...authorizerContext(event, ['appUid', 'keyId']), ...gatewayKeyOf(event) };
   } catch (error) {
     return errorResponse(error);
   }
@@ -33,3 +33,13 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
     return errorResponse(error);
   }
 };
+
+/**
+ * The app's gateway API key as API Gateway passes it on a method that
+ * requires one (plans on): kept on the session, so the session authorizer
+ * can return it and the app's session calls count against its plan too.
+ */
+function gatewayKeyOf(event: APIGatewayProxyEvent): { gatewayKey?: string } {
+  const apiKey = event.requestContext?.identity?.apiKey;
+  return typeof apiKey === 'string' && apiKey !== '' ? { gatewayKey: apiKey } : {};
+}

@@ -10,6 +10,18 @@ export function isConditionFailure(error: unknown): boolean {
 }
 
 /**
+ * Positions of the transaction items whose condition failed (DynamoDB reports
+ * one reason per item, in order); `[0]` for a single-item write.
+ */
+export function failedConditions(error: unknown): number[] {
+  if (!(error instanceof Error)) return [];
+  if (error.name === 'ConditionalCheckFailedException') return [0];
+  if (error.name !== 'TransactionCanceledException') return [];
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.flatMap((reason, index) => (reason.Code === 'ConditionalCheckFailed' ? [index] : []));
+}
+
+/**
  * Maps what DynamoDB threw (after the SDK's own retries) to a domain error.
  * Condition failures are left to the caller, which knows what they mean.
  */

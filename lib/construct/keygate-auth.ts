@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,7 +9,9 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../shared/environment';
 import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
+import { PLAN_GATEWAY_RESPONSES, plansProblem, routeKey, type PlanDefinition } from '../shared/plans';
 import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from '../shared/routes';
+import { APPS_PARTITION } from '../shared/item-keys';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -133,6 +135,29 @@ export interface KeygateAuthProps {
    * @default a new secret of 64 random alphanumerics, retained on delete
    */
   readonly pepperSecret?: secretsmanager.ISecret;
+
+  /**
+   * Plans: per-application throttling and quotas. Each plan becomes one API
+   * Gateway usage plan on the stage `addRoutes()` puts keygate's routes on;
+   * each app on a plan gets one gateway API key (made at runtime by
+   * set-app-plan), which the authorizers return as `usageIdentifierKey`.
+   * With plans, the API's key source is AUTHORIZER and every keygate method
+   * (and every method of yours with `apiKeyMethodOptions` or
+   * `sessionMethodOptions`) requires an API key: a request of an app that is
+   * on no plan gets 403. Throttled or over quota: 429.
+   *
+   * @default [] (no plans: no usage plans, no API key required, one stage-wide limit for all apps)
+   */
+  readonly plans?: readonly PlanDefinition[];
+
+  /**
+   * The plan an app that has none is put on when its first key is created
+   * (and when its plan is set to null). Without one, an app needs
+   * `set-app-plan` before its keys work.
+   *
+   * @default no default plan
+   */
+  readonly defaultPlan?: string;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -143,6 +168,13 @@ export interface AddRoutesOptions {
    * @default the API's root resource
    */
   readonly parent?: apigateway.IResource;
+
+  /**
+   * The stage the usage plans (see `plans`) apply to.
+   *
+   * @default the API's deployment stage
+   */
+  readonly stage?: apigateway.Stage;
 }
 
 /** The Lambda runtime matching `NODE_RUNTIME_MAJOR`, the major version the bundles target. */
@@ -206,6 +238,10 @@ export class KeygateAuth extends Construct {
   public readonly createKeyFunction: lambda.IFunction;
   public readonly listKeysFunction: lambda.IFunction;
   public readonly deleteKeyFunction: lambda.IFunction;
+  public readonly getAppFunction: lambda.IFunction;
+  public readonly setAppPlanFunction: lambda.IFunction;
+  /** One usage plan per plan, by plan name; filled by `addRoutes()`. Empty without plans. */
+  public readonly usagePlans: Readonly<Record<string, apigateway.IUsagePlan>> = {};
   /** REQUEST authorizer for the `x-api-key` header. */
   public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
   /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
@@ -244,6 +280,11 @@ export class KeygateAuth extends Construct {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    this.plans = props.plans ?? [];
+    this.defaultPlan = props.defaultPlan;
+    const plansIssue = plansProblem(this.plans, this.defaultPlan, ROUTES.map((route) => routeKey(route.method, route.path)));
+    if (plansIssue) throw new Error(`KeygateAuth: ${plansIssue}`);
+    const plansOn = this.plans.length > 0;
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
     this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
@@ -262,6 +303,8 @@ export class KeygateAuth extends Construct {
     this.createKeyFunction = this.functions.createKey;
     this.listKeysFunction = this.functions.listKeys;
     this.deleteKeyFunction = this.functions.deleteKey;
+    this.getAppFunction = this.functions.getApp;
+    this.setAppPlanFunction = this.functions.setAppPlan;
 
     const authorizer = (kind: AuthorizerKind, id: string) =>
       new apigateway.RequestAuthorizer(this, id, {
@@ -272,9 +315,19 @@ export class KeygateAuth extends Construct {
     this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
     this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
     this.authorizers = { apiKey: this.apiKeyAuthorizer, session: this.sessionAuthorizer };
-    this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer };
-    this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer };
+    // With plans every method requires the API key the authorizer returns: that is what puts a request on its app's plan.
+    const keyRequired = plansOn ? { apiKeyRequired: true } : {};
+    this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer, ...keyRequired };
+    this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer, ...keyRequired };
+
+    this.node.addValidation({
+      validate: () => (plansOn && !this.plansBound ? ['KeygateAuth: plans are set but addRoutes() was never called, so no usage plan is bound to an API stage'] : []),
+    });
   }
+
+  private readonly plans: readonly PlanDefinition[];
+  private readonly defaultPlan: string | undefined;
+  private plansBound = false;
 
   /**
    * Adds every route of the keygate route table (lib/routes.ts) to `api`, each
@@ -289,7 +342,7 @@ export class KeygateAuth extends Construct {
    */
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
-    return ROUTES.map((route) => {
+    const methods = ROUTES.map((route) => {
       const resource = parent.resourceForPath(routeResourcePath(route));
       const method = resource.addMethod(
         route.method,
@@ -302,6 +355,91 @@ export class KeygateAuth extends Construct {
       });
       return method;
     });
+    if (this.plans.length > 0) this.bindPlans(api, options.stage ?? api.deploymentStage, methods);
+    return methods;
+  }
+
+  /**
+   * One usage plan per plan on `stage`, the API's key source set to
+   * AUTHORIZER, 429 gateway responses, and what the functions that manage
+   * gateway keys need to know and may do: the plans' usage plan ids, and
+   * POST/DELETE on API keys and on these usage plans' keys, nothing else.
+   */
+  private bindPlans(api: apigateway.IRestApi, stage: apigateway.Stage, methods: apigateway.Method[]): void {
+    if (this.plansBound) throw new Error('KeygateAuth: addRoutes() was already called; plans bind to one API stage');
+    this.plansBound = true;
+
+    const restApi = api.node.defaultChild;
+    if (restApi instanceof apigateway.CfnRestApi) {
+      if (restApi.apiKeySourceType !== undefined && restApi.apiKeySourceType !== apigateway.ApiKeySourceType.AUTHORIZER) {
+        throw new Error(`KeygateAuth: plans need the API's apiKeySourceType to be AUTHORIZER (keygate's authorizer supplies each app's gateway key), but ${api.node.path} sets ${restApi.apiKeySourceType}`);
+      }
+      restApi.apiKeySourceType = apigateway.ApiKeySourceType.AUTHORIZER;
+    } else {
+      Annotations.of(this).addWarningV2('keygate:apiKeySourceType', `plans need apiKeySourceType AUTHORIZER on ${api.node.path}; set it where that API is defined`);
+    }
+
+    const methodOf = (key: string) => methods[ROUTES.findIndex((route) => routeKey(route.method, route.path) === key)]!;
+    const stack = Stack.of(this);
+    const usagePlans = this.usagePlans as Record<string, apigateway.UsagePlan>;
+    for (const plan of this.plans) {
+      usagePlans[plan.name] = new apigateway.UsagePlan(this, `UsagePlan-${plan.name}`, {
+        name: `${stack.stackName}-${plan.name}`,
+        description: `keygate plan ${plan.name}: one gateway API key per app, supplied by keygate's authorizer`,
+        throttle: { rateLimit: plan.rateLimit, burstLimit: plan.burstLimit },
+        ...(plan.quota && { quota: { limit: plan.quota.limit, period: apigateway.Period[plan.quota.period] } }),
+        apiStages: [
+          {
+            api,
+            stage,
+            throttle: Object.entries(plan.methodThrottles ?? {}).map(([key, limits]) => ({
+              method: methodOf(key),
+              throttle: { rateLimit: limits.rateLimit, burstLimit: limits.burstLimit },
+            })),
+          },
+        ],
+      });
+    }
+
+    for (const [type, response] of [
+      [apigateway.ResponseType.THROTTLED, PLAN_GATEWAY_RESPONSES.THROTTLED],
+      [apigateway.ResponseType.QUOTA_EXCEEDED, PLAN_GATEWAY_RESPONSES.QUOTA_EXCEEDED],
+    ] as const) {
+      new apigateway.GatewayResponse(this, `${type.responseType}Response`, {
+        restApi: api,
+        type,
+        statusCode: String(response.statusCode),
+        responseHeaders: Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, `'${value}'`])),
+      });
+    }
+
+    const apigw = (path: string) => `arn:${stack.partition}:apigateway:${stack.region}::${path}`;
+    const planIds = Object.values(usagePlans).map((plan) => plan.usagePlanId);
+    const manageGatewayKeys = [
+      new iam.PolicyStatement({ sid: 'CreateGatewayKeys', actions: ['apigateway:POST'], resources: [apigw('/apikeys')] }),
+      new iam.PolicyStatement({ sid: 'DeleteGatewayKeys', actions: ['apigateway:DELETE'], resources: [apigw('/apikeys/*')] }),
+      new iam.PolicyStatement({ sid: 'AddGatewayKeysToPlans', actions: ['apigateway:POST'], resources: planIds.map((id) => apigw(`/usageplans/${id}/keys`)) }),
+      new iam.PolicyStatement({ sid: 'RemoveGatewayKeysFromPlans', actions: ['apigateway:DELETE'], resources: planIds.map((id) => apigw(`/usageplans/${id}/keys/*`)) }),
+    ];
+    const catalogue = stack.toJsonString(Object.fromEntries(Object.entries(usagePlans).map(([name, plan]) => [name, plan.usagePlanId])));
+    // create-key puts an app without a plan on the default one, so with a default plan it manages gateway keys too.
+    const managers = [this.functions.setAppPlan, ...(this.defaultPlan !== undefined ? [this.functions.createKey] : [])];
+    for (const fn of [this.functions.setAppPlan, this.functions.createKey] as lambda.Function[]) {
+      fn.addEnvironment(ENV.usagePlans, catalogue);
+      if (this.defaultPlan !== undefined) fn.addEnvironment(ENV.defaultPlan, this.defaultPlan);
+    }
+    // cdk-nag names each wildcard resource in its finding, e.g. AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:...].
+    const wildcards = manageGatewayKeys.flatMap((statement) => statement.resources.filter((resource) => resource.endsWith('*')));
+    for (const fn of managers as lambda.Function[]) {
+      for (const statement of manageGatewayKeys) fn.role!.addToPrincipalPolicy(statement);
+      Validations.of(fn.role!).acknowledge(
+        ...wildcards.map((resource) => ({
+          id: `AwsSolutions-IAM5[Resource::${nagText(stack, resource)}]`,
+          reason:
+            "Gateway API keys are made at runtime, one per app, so their ids are unknown at deploy time: DELETE on /apikeys/* and on this stack's usage plans' /keys/* is the narrowest resource API Gateway's IAM offers. Only POST and DELETE, only API keys and usage-plan keys.",
+        })),
+      );
+    }
   }
 
   private newPepperSecret(): secretsmanager.ISecret {
@@ -355,6 +493,21 @@ export class KeygateAuth extends Construct {
         ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeys] } } }),
       });
 
+    // Putting an app on a plan writes its gateway key onto each of its keys' hash items: that attribute only.
+    const setGatewayKeyOnKeys = [
+      onKeys('QueryAppKeys', ['dynamodb:Query'], 'app#*'),
+      new iam.PolicyStatement({
+        sid: 'SetGatewayKeyOnHashItems',
+        actions: ['dynamodb:UpdateItem'],
+        resources: [keys],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] },
+        },
+      }),
+    ];
+    const plansOn = this.plans.length > 0;
+
     // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
     const access: Record<FunctionId, FunctionAccess> = {
       apiKeyAuthorizer: {
@@ -388,8 +541,14 @@ export class KeygateAuth extends Construct {
       },
       createKey: {
         environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // TransactWriteItems of two conditional Puts: IAM authorizes each as dynamodb:PutItem.
-        statements: [onKeys('PutKeyItems', ['dynamodb:PutItem']), readPepper],
+        statements: [
+          // TransactWriteItems of two conditional Puts and the app registry's count: IAM authorizes each as its own action.
+          onKeys('PutKeyItems', ['dynamodb:PutItem']),
+          readPepper,
+          // With plans it reads the app's gateway key first; with a default plan it may put the app on it (set-app-plan's access).
+          onKeys('CountAppKeys', plansOn ? ['dynamodb:GetItem', 'dynamodb:UpdateItem'] : ['dynamodb:UpdateItem'], APPS_PARTITION),
+          ...(this.defaultPlan !== undefined ? setGatewayKeyOnKeys : []),
+        ],
       },
       listKeys: {
         environment: { [ENV.keysTable]: this.keysTable.tableName },
@@ -397,8 +556,16 @@ export class KeygateAuth extends Construct {
       },
       deleteKey: {
         environment: { [ENV.keysTable]: this.keysTable.tableName },
-        // Reads the app#/key# item, then deletes it and its hash# item in one transaction.
-        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'])],
+        // Reads the app#/key# item, then deletes it and its hash# item and uncounts it in one transaction.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem']), onKeys('UncountAppKeys', ['dynamodb:UpdateItem'], APPS_PARTITION)],
+      },
+      getApp: {
+        environment: { [ENV.keysTable]: this.keysTable.tableName },
+        statements: [onKeys('GetAppRecords', ['dynamodb:GetItem'], APPS_PARTITION)],
+      },
+      setAppPlan: {
+        environment: { [ENV.keysTable]: this.keysTable.tableName },
+        statements: [onKeys('AppRecords', ['dynamodb:GetItem', 'dynamodb:UpdateItem'], APPS_PARTITION), ...setGatewayKeyOnKeys],
       },
     };
 
@@ -439,6 +606,18 @@ export class KeygateAuth extends Construct {
     }
     return made;
   }
+}
+
+/** A string as cdk-nag shows it in a finding id: references as `<LogicalId>` or `<AWS::Region>`. */
+function nagText(stack: Stack, value: string): string {
+  const render = (part: unknown): string => {
+    if (typeof part === 'string') return part;
+    const { Ref, 'Fn::Join': join } = part as { Ref?: string; 'Fn::Join'?: [string, unknown[]] };
+    if (Ref !== undefined) return `<${Ref}>`;
+    if (join) return join[1].map(render).join(join[0]);
+    return JSON.stringify(part);
+  };
+  return render(stack.resolve(value));
 }
 
 /** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */

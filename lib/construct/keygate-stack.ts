@@ -3,6 +3,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
+import { DEFAULT_PLAN_NAME, DEFAULT_PLANS } from '../shared/plans';
 
 /** Stage-wide throttling defaults; API Gateway answers 429 above them. */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
@@ -10,7 +11,13 @@ export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
 export const STAGE_NAME = 'prod';
 
 export interface KeygateStackProps extends StackProps {
-  /** Passed to the `KeygateAuth` construct. @default {} */
+  /**
+   * Passed to the `KeygateAuth` construct. Unlike the construct, the stack
+   * turns plans on: `plans` defaults to `DEFAULT_PLANS` (free, standard,
+   * premium) with `defaultPlan` 'free'; `plans: []` turns them off.
+   *
+   * @default { plans: DEFAULT_PLANS, defaultPlan: 'free' }
+   */
   readonly auth?: KeygateAuthProps;
   /** Steady-state requests per second of the stage. @default 100 */
   readonly throttlingRateLimit?: number;
@@ -63,7 +70,13 @@ export class KeygateStack extends Stack {
   constructor(scope: Construct, id: string, props: KeygateStackProps = {}) {
     super(scope, id, props);
 
-    this.auth = new KeygateAuth(this, 'Keygate', props.auth);
+    const auth = props.auth ?? {};
+    this.auth = new KeygateAuth(this, 'Keygate', {
+      ...auth,
+      plans: auth.plans ?? DEFAULT_PLANS,
+      // Your own plans come with your own default (or none); the default tiers with 'free'.
+      defaultPlan: auth.plans ? auth.defaultPlan : (auth.defaultPlan ?? DEFAULT_PLAN_NAME),
+    });
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -110,6 +123,8 @@ export class KeygateStack extends Stack {
     new CfnOutput(this, 'CreateKeyFunctionName', { value: this.auth.createKeyFunction.functionName });
     new CfnOutput(this, 'ListKeysFunctionName', { value: this.auth.listKeysFunction.functionName });
     new CfnOutput(this, 'DeleteKeyFunctionName', { value: this.auth.deleteKeyFunction.functionName });
+    new CfnOutput(this, 'GetAppFunctionName', { value: this.auth.getAppFunction.functionName });
+    new CfnOutput(this, 'SetAppPlanFunctionName', { value: this.auth.setAppPlanFunction.functionName });
     new CfnOutput(this, 'KeysTableName', { value: this.auth.keysTable.tableName });
     new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
     new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });

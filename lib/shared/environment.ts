@@ -16,6 +16,13 @@ export const ENV = {
   keyPrefix: 'KEY_PREFIX',
   sessionTokenPrefix: 'SESSION_TOKEN_PREFIX',
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
+  /**
+   * The usage plans an app can be put on, as JSON `{ "<plan name>": "<usage plan id>" }`;
+   * set on the functions that manage gateway keys when plans are on (lib/shared/plans.ts).
+   */
+  usagePlans: 'USAGE_PLANS',
+  /** Name of the plan an app without one is put on when its first key is created; unset for none. */
+  defaultPlan: 'DEFAULT_PLAN',
 } as const;
 
 export const DEFAULT_KEY_PREFIX = 'kg';

@@ -42,11 +42,19 @@ export const FUNCTIONS = {
     name: 'delete-key',
     description: 'keygate admin: delete an API key',
   },
+  getApp: {
+    name: 'get-app',
+    description: 'keygate admin: one application: its plan, key count and creation time',
+  },
+  setAppPlan: {
+    name: 'set-app-plan',
+    description: "keygate admin: put an application on a plan (its API Gateway usage plan), or take it off",
+  },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionId = keyof typeof FUNCTIONS;
 
-export const ADMIN_FUNCTIONS = ['createKey', 'listKeys', 'deleteKey'] as const satisfies readonly FunctionId[];
+export const ADMIN_FUNCTIONS = ['createKey', 'listKeys', 'deleteKey', 'getApp', 'setAppPlan'] as const satisfies readonly FunctionId[];
 
 /** Lambda runtime the bundles target (esbuild `target`, the construct's `nodejs<N>.x`). */
 export const NODE_RUNTIME_MAJOR = 24;

@@ -13,6 +13,14 @@ export const appKeyItemKey = (appUid: string, keyId: string) => ({ pk: appPartit
 /** The partition holding one app's key items (keys table) or users (users table). */
 export const appPartition = (appUid: string) => `app#${appUid}`;
 
+/**
+ * Keys table, app registry: one item per app under one partition (so listing
+ * apps is a Query), `pk = apps, sk = app#<appUid>` → `{ appUid, createdAt,
+ * keyCount, plan?, gatewayKeyId?, gatewayKey? }`.
+ */
+export const APPS_PARTITION = 'apps';
+export const appRecordItemKey = (appUid: string) => ({ pk: APPS_PARTITION, sk: `app#${appUid}` });
+
 /** Sessions table: `pk = token#<tokenHash>`. */
 export const sessionItemKey = (tokenHash: string) => ({ pk: `token#${tokenHash}` });
 
