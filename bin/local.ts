@@ -2,10 +2,11 @@
  * `npm start`: the whole keygate system on this machine (see lib/local/stack.ts).
  * Environment: PORT (API, default 3000), LAMBDA_PORT (Lambda Invoke API,
  * default 3001), DYNAMODB_PORT (default: a free port), KEYGATE_HOME (data
- * folder, default .keygate/). 0 picks a free port.
+ * folder, default .keygate/), KEYGATE_PLANS (JSON list of plans, default the
+ * stack's tiers) and KEYGATE_DEFAULT_PLAN ('' for none). 0 picks a free port.
  */
 import { keygateHome } from '../lib/local/home';
-import { startLocalStack, type LocalStack } from '../lib/local/stack';
+import { plansFromEnv, startLocalStack, type LocalStack } from '../lib/local/stack';
 
 function portFromEnv(name: string): number | undefined {
   const raw = process.env[name];
@@ -29,6 +30,9 @@ function printBanner(stack: LocalStack): void {
     `keygate local API: ${info.apiUrl}`,
     `  Lambda Invoke API: ${info.lambdaEndpoint}   DynamoDB Local: ${info.dynamodbEndpoint}   data: ${keygateHome()}`,
     `  ready in ${stack.startupMs} ms (${Object.entries(stack.phases).map(([phase, ms]) => `${phase} ${ms}`).join(', ')})`,
+    info.plans.length > 0
+      ? `  plans: ${info.plans.join(', ')} (429 above an app's plan; keygate apps set-plan --app <appUid> --plan <plan>)`
+      : '  plans: off (KEYGATE_PLANS=[])',
     '',
   ];
   if (demo.apiKey) {
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
+      ...plansFromEnv(process.env),
       home: keygateHome(),
       port: portFromEnv('PORT'),
       lambdaPort: portFromEnv('LAMBDA_PORT'),

@@ -19,13 +19,18 @@ export const STACK_OUTPUTS = {
   createKey: 'CreateKeyFunctionName',
   listKeys: 'ListKeysFunctionName',
   deleteKey: 'DeleteKeyFunctionName',
+  getApp: 'GetAppFunctionName',
+  setAppPlan: 'SetAppPlanFunctionName',
 } as const;
 
 type AdminFunction = keyof typeof STACK_OUTPUTS;
 
 interface Target {
   readonly client: LambdaClient;
-  readonly functions: Record<AdminFunction, string>;
+  /** Function names; a stack deployed before a function existed lacks its output. */
+  readonly functions: Partial<Record<AdminFunction, string>>;
+  /** The deployed stack's name, to say which one lacks an output. */
+  readonly stack?: string;
   /** Said when the target cannot be reached. */
   readonly unreachable: string;
   readonly local: boolean;
@@ -66,14 +71,18 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
     } finally {
       cloudFormation.destroy();
     }
-    const functions = {} as Record<AdminFunction, string>;
+    const functions: Partial<Record<AdminFunction, string>> = {};
     for (const [key, output] of Object.entries(STACK_OUTPUTS) as [AdminFunction, string][]) {
-      const name = outputs[output];
-      if (!name) throw new CliError(`stack ${options.stack} has no output ${output}; is it a keygate stack?`);
-      functions[key] = name;
+      if (outputs[output]) functions[key] = outputs[output];
     }
     // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
-    return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, unreachable: `could not reach AWS Lambda for stack ${options.stack}`, local: false };
+    return {
+      client: new LambdaClient({ ...config, maxAttempts: 1 }),
+      functions,
+      stack: options.stack,
+      unreachable: `could not reach AWS Lambda for stack ${options.stack}`,
+      local: false,
+    };
   }
 
   const info = readLocalStackInfo(keygateHome(io.env));
@@ -92,13 +101,21 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
 }
 
 async function invoke(target: Target, fn: AdminFunction, input: unknown): Promise<unknown> {
+  const functionName = target.functions[fn];
+  if (!functionName) {
+    throw new CliError(
+      target.stack
+        ? `stack ${target.stack} has no output ${STACK_OUTPUTS[fn]}; is it a keygate stack, deployed with this version?`
+        : `the running local stack has no ${fn} function; restart npm start`,
+    );
+  }
   let response;
   try {
-    response = await target.client.send(new InvokeCommand({ FunctionName: target.functions[fn], Payload: Buffer.from(JSON.stringify(input)) }));
+    response = await target.client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(input)) }));
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
     if (target.local && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /ECONNREFUSED/.test(String(error)))) throw new CliError(NO_LOCAL_STACK);
-    if ((error as Error).name === 'ResourceNotFoundException') throw new CliError(`function ${target.functions[fn]} not found: ${firstLine(error)}`);
+    if ((error as Error).name === 'ResourceNotFoundException') throw new CliError(`function ${functionName} not found: ${firstLine(error)}`);
     if (!target.local && /ENOTFOUND|ECONNREFUSED|ETIMEDOUT/.test(String(code ?? error))) throw new CliError(`${target.unreachable}: ${firstLine(error)}`);
     throw new CliError(firstLine(error));
   }
@@ -107,11 +124,11 @@ async function invoke(target: Target, fn: AdminFunction, input: unknown): Promis
   try {
     payload = JSON.parse(text);
   } catch {
-    throw new CliError(`${target.functions[fn]} returned a payload that is not JSON`);
+    throw new CliError(`${functionName} returned a payload that is not JSON`);
   }
   if (response.FunctionError) {
     const { errorType, errorMessage } = (payload ?? {}) as { errorType?: string; errorMessage?: string };
-    throw new AdminFunctionError(errorType ?? response.FunctionError, errorMessage ?? `${target.functions[fn]} failed (${response.FunctionError})`);
+    throw new AdminFunctionError(errorType ?? response.FunctionError, errorMessage ?? `${functionName} failed (${response.FunctionError})`);
   }
   return payload;
 }
@@ -137,6 +154,14 @@ interface ListedKey {
   displayPrefix: string;
   createdAt: string;
   expiresAt?: string;
+}
+
+interface App {
+  appUid: string;
+  createdAt: string;
+  keyCount: number;
+  plan?: string;
+  gatewayKeyId?: string;
 }
 
 function table(rows: string[][]): string {
@@ -224,6 +249,39 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   ).action(async (options: TargetOptions & { app: string; key: string; json?: boolean }) => {
     await withTarget<{ keyId: string; deleted: boolean }>(options, 'deleteKey', { appUid: options.app, keyId: options.key }, (result) => {
       out(`Deleted key ${result.keyId} from app ${options.app}.`);
+    });
+  });
+
+  const apps = program.command('apps').description("applications and their plans (per-app throttling and quotas)").exitOverride();
+
+  targetOptions(
+    apps
+      .command('set-plan')
+      .description("put an application on a plan: API Gateway then throttles and counts its requests by that plan")
+      .requiredOption('--app <appUid>', 'the application')
+      .option('--plan <plan>', 'the plan, e.g. free, standard, premium')
+      .option('--no-plan', "take the application off its plan (onto the default plan, if there is one)"),
+  ).action(async (options: TargetOptions & { app: string; plan?: string | false; json?: boolean }) => {
+    if (typeof options.plan !== 'string' && options.plan !== false) throw new CliError('apps set-plan needs --plan <plan> or --no-plan');
+    await withTarget<App>(options, 'setAppPlan', { appUid: options.app, plan: options.plan === false ? null : options.plan }, (app) => {
+      if (app.plan) out(`App ${app.appUid} is on plan ${app.plan} (gateway key ${app.gatewayKeyId}).`);
+      else out(`App ${app.appUid} is on no plan now; its gateway key is deleted, so with plans on its keys get 403 until it has a plan again.`);
+    });
+  });
+
+  targetOptions(
+    apps.command('show').description('one application: its plan, key count and when it was first seen').requiredOption('--app <appUid>', 'the application'),
+  ).action(async (options: TargetOptions & { app: string; json?: boolean }) => {
+    await withTarget<App>(options, 'getApp', { appUid: options.app }, (app) => {
+      out(
+        table([
+          ['app', app.appUid],
+          ['plan', app.plan ?? '(none)'],
+          ['keys', String(app.keyCount)],
+          ['created', app.createdAt],
+          ...(app.gatewayKeyId ? [['gateway key', `${app.gatewayKeyId} (API Gateway API key id)`]] : []),
+        ]),
+      );
     });
   });
 

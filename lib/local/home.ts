@@ -20,6 +20,7 @@ export const homePaths = (home: string) => ({
   pepper: path.join(home, 'pepper'),
   localJson: path.join(home, 'local.json'),
   demo: path.join(home, 'demo.json'),
+  gatewayKeys: path.join(home, 'gateway-keys.json'),
 });
 
 /** What `npm start` writes to `local.json` while it runs. */
@@ -29,7 +30,11 @@ export interface LocalStackInfo {
   readonly dynamodbEndpoint: string;
   readonly region: string;
   /** Local Lambda function names of the admin functions. */
-  readonly functions: { readonly createKey: string; readonly listKeys: string; readonly deleteKey: string };
+  readonly functions: { readonly createKey: string; readonly listKeys: string; readonly deleteKey: string; readonly getApp: string; readonly setAppPlan: string };
+  /** The local emulation of API Gateway's API-key calls, which the admin functions reach. */
+  readonly apiGatewayEndpoint: string;
+  /** Plan names the local gateway enforces (empty: plans off). */
+  readonly plans: readonly string[];
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
   /** The `npm start` process. */
   readonly pid: number;
