@@ -121,6 +121,9 @@ describe('KeygateAuth with default props', () => {
     expect(env('createKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('listKeys')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    // No plans: no usage plans to name, and create-key leaves gateway keys alone.
+    expect(env('getApp')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('setAppPlan')).toEqual({ [ENV.keysTable]: ref('keysTable') });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -176,8 +179,14 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('sdkUsersMe')).toEqual([{ Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') }]);
     });
 
-    test('create-key: PutItem on the keys table (the transaction\'s two Puts), and the pepper', () => {
-      expect(accessOf('createKey')).toEqual([{ Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') }, readPepper()]);
+    const appsPartition = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apps'] } };
+
+    test('create-key: PutItem on the keys table (the transaction\'s two Puts), UpdateItem on the app registry (its count), and the pepper', () => {
+      expect(accessOf('createKey')).toEqual([
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: appsPartition },
+        { Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') },
+        readPepper(),
+      ]);
     });
 
     test('list-keys: Query on app# partitions only, no pepper', () => {
@@ -192,10 +201,21 @@ describe('KeygateAuth with default props', () => {
       ]);
     });
 
-    test('delete-key: GetItem and DeleteItem on the keys table, no pepper', () => {
+    test('delete-key: GetItem and DeleteItem on the keys table, UpdateItem on the app registry, no pepper', () => {
       expect(accessOf('deleteKey')).toEqual([
         { Sid: 'DeleteKeyItems', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], Resource: arn('keysTable') },
+        { Sid: 'UncountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: appsPartition },
       ]);
+    });
+
+    test('get-app: GetItem on the app registry only', () => {
+      expect(accessOf('getApp')).toEqual([{ Sid: 'GetAppRecords', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('keysTable'), Condition: appsPartition }]);
+    });
+
+    test('set-app-plan without plans: its DynamoDB access, and no API Gateway access at all', () => {
+      const access = accessOf('setAppPlan');
+      expect(access.map((statement) => statement.Sid)).toEqual(['AppRecords', 'QueryAppKeys', 'SetGatewayKeyOnHashItems']);
+      expect(access.flatMap(actionsOf).filter((action) => action.startsWith('apigateway:'))).toEqual([]);
     });
 
     test('no policy anywhere has a wildcard action or resource', () => {
@@ -206,6 +226,35 @@ describe('KeygateAuth with default props', () => {
         }
       }
     });
+
+    test('with plans, the only wildcard resources are API keys and usage-plan keys, for the two functions that manage them', () => {
+      const { template: withPlans } = synthConstruct({ plans: [{ name: 'p', rateLimit: 1, burstLimit: 1 }], defaultPlan: 'p' });
+      const wildcards: string[] = [];
+      for (const [id, policy] of Object.entries(withPlans.findResources('AWS::IAM::Policy'))) {
+        for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+          for (const action of actionsOf(statement)) expect(action).not.toContain('*');
+          for (const resource of [statement.Resource].flat()) {
+            const text = JSON.stringify(resource);
+            if (/"\*"|\/\*"|:\*"/.test(text)) wildcards.push(`${id.replace(/FunctionRoleDefaultPolicy.*$/, '')} ${actionsOf(statement).join()} ${text.includes('/apikeys/*') ? '/apikeys/*' : '/usageplans/<p>/keys/*'}`);
+          }
+        }
+      }
+      expect(wildcards.sort()).toEqual([
+        'AuthCreateKey apigateway:DELETE /apikeys/*',
+        'AuthCreateKey apigateway:DELETE /usageplans/<p>/keys/*',
+        'AuthSetAppPlan apigateway:DELETE /apikeys/*',
+        'AuthSetAppPlan apigateway:DELETE /usageplans/<p>/keys/*',
+      ]);
+    });
+  });
+
+  test('no plans: no usage plan, no API key required, the API key source left alone', () => {
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
+    template.resourceCountIs('AWS::ApiGateway::GatewayResponse', 0);
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties.ApiKeyRequired).toBeUndefined();
+    for (const api of Object.values(template.findResources('AWS::ApiGateway::RestApi'))) expect(api.Properties.ApiKeySourceType).toBeUndefined();
+    expect(auth.apiKeyMethodOptions.apiKeyRequired).toBeUndefined();
+    expect(auth.usagePlans).toEqual({});
   });
 
   test('REQUEST authorizers on x-api-key and Authorization, result caching off', () => {
@@ -239,8 +288,10 @@ describe('KeygateAuth with default props', () => {
     expect(auth.createKeyFunction).toBe(auth.functions.createKey);
     expect(auth.listKeysFunction).toBe(auth.functions.listKeys);
     expect(auth.deleteKeyFunction).toBe(auth.functions.deleteKey);
+    expect(auth.getAppFunction).toBe(auth.functions.getApp);
+    expect(auth.setAppPlanFunction).toBe(auth.functions.setAppPlan);
     const integrations = JSON.stringify(template.findResources('AWS::ApiGateway::Method'));
-    for (const fn of [auth.createKeyFunction, auth.listKeysFunction, auth.deleteKeyFunction]) {
+    for (const fn of [auth.createKeyFunction, auth.listKeysFunction, auth.deleteKeyFunction, auth.getAppFunction, auth.setAppPlanFunction]) {
       expect(integrations).not.toContain(logicalId(fn));
     }
   });

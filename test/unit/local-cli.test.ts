@@ -43,7 +43,8 @@ function functionError(errorType: string, errorMessage: string) {
 describe('local mode', () => {
   let home: string;
   let server: Server;
-  const inputs: Record<string, unknown[]> = { 'create-key': [], 'list-keys': [], 'delete-key': [] };
+  const inputs: Record<string, unknown[]> = { 'create-key': [], 'list-keys': [], 'delete-key': [], 'get-app': [], 'set-app-plan': [] };
+  const APP = { appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2, plan: 'free', gatewayKeyId: 'abcdefghij' };
 
   beforeAll(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
@@ -66,6 +67,18 @@ describe('local mode', () => {
           if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
           return { keyId, deleted: true };
         },
+        'get-app': async (input) => {
+          inputs['get-app']!.push(input);
+          if ((input as { appUid: string }).appUid !== 'app1') throw functionError('AppNotFound', 'app nope not found: it has no keys and no plan');
+          return APP;
+        },
+        'set-app-plan': async (input) => {
+          inputs['set-app-plan']!.push(input);
+          const { plan } = input as { plan: string | null };
+          if (plan === 'gold') throw functionError('ValidationError', 'plan must be one of free, standard, premium, or null to take the app off its plan');
+          if (plan === null) return { appUid: 'app1', createdAt: APP.createdAt, keyCount: 2 };
+          return { ...APP, plan };
+        },
       },
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -74,7 +87,7 @@ describe('local mode', () => {
       JSON.stringify({
         lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
         region: 'us-east-1',
-        functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' },
+        functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', getApp: 'get-app', setAppPlan: 'set-app-plan' },
       }),
     );
   });
@@ -137,6 +150,33 @@ describe('local mode', () => {
   ])('a function error is one line on stderr and exit 1: %j', async (argv, line) => {
     const result = await cli(argv, { KEYGATE_HOME: home });
     expect(result).toEqual({ code: 1, stdout: '', stderr: line });
+  });
+
+  test('apps show: the plan, key count, creation time and gateway key id; --json is the function output', async () => {
+    const human = await cli(['apps', 'show', '--app', 'app1'], { KEYGATE_HOME: home });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^app\s+app1$/m);
+    expect(human.stdout).toMatch(/^plan\s+free$/m);
+    expect(human.stdout).toMatch(/^keys\s+2$/m);
+    expect(human.stdout).toMatch(/^created\s+2026-01-01T00:00:00.000Z$/m);
+    expect(human.stdout).toMatch(/^gateway key\s+abcdefghij/m);
+    const json = await cli(['apps', 'show', '--app', 'app1', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toEqual(APP);
+    expect(inputs['get-app']!.at(-1)).toEqual({ appUid: 'app1' });
+    expect(await cli(['apps', 'show', '--app', 'nope'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: app nope not found: it has no keys and no plan\n' });
+  });
+
+  test('apps set-plan: --plan names the plan, --no-plan sends null, neither is refused before any call', async () => {
+    const on = await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'premium'], { KEYGATE_HOME: home });
+    expect(on).toEqual({ code: 0, stdout: 'App app1 is on plan premium (gateway key abcdefghij).\n', stderr: '' });
+    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: 'premium' });
+    const off = await cli(['apps', 'set-plan', '--app', 'app1', '--no-plan', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(off.stdout)).toEqual({ appUid: 'app1', createdAt: APP.createdAt, keyCount: 2 });
+    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: null });
+    const before = inputs['set-app-plan']!.length;
+    expect(await cli(['apps', 'set-plan', '--app', 'app1'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: apps set-plan needs --plan <plan> or --no-plan\n' });
+    expect(inputs['set-app-plan']!.length).toBe(before);
+    expect(await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'gold'], { KEYGATE_HOME: home })).toMatchObject({ code: 1, stderr: expect.stringMatching(/^keygate: plan must be one of free, standard, premium/) });
   });
 
   test('a missing required option is one line and a non-zero exit, nothing invoked', async () => {
@@ -239,8 +279,16 @@ describe('deployed mode (--stack)', () => {
   test('a stack without the outputs is a clear error, nothing invoked', async () => {
     cloudFormation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
     const result = await cli(['keys', 'list', '--app', 'app1', '--stack', 'other'], env);
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack other has no output CreateKeyFunctionName; is it a keygate stack?\n' });
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack other has no output ListKeysFunctionName; is it a keygate stack, deployed with this version?\n' });
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  test('a stack deployed before apps had functions still manages keys; apps commands name the missing output', async () => {
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ keyId: 'key_1', deleted: true }) });
+    expect(await cli(['keys', 'delete', '--app', 'app1', '--key', 'key_1', '--stack', 'prod'], env)).toMatchObject({ code: 0 });
+    const result = await cli(['apps', 'show', '--app', 'app1', '--stack', 'prod'], env);
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack prod has no output GetAppFunctionName; is it a keygate stack, deployed with this version?\n' });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
   });
 
   test('an unknown stack is a clear error', async () => {
