@@ -53,6 +53,10 @@ export class LocalGatewayKeyRegistry implements GatewayKeyLookup {
     return key;
   }
 
+  all(): LocalGatewayKey[] {
+    return [...this.keys.values()];
+  }
+
   get(id: string): LocalGatewayKey | undefined {
     return this.keys.get(id);
   }
@@ -89,7 +93,7 @@ export class LocalGatewayKeyRegistry implements GatewayKeyLookup {
   }
 
   private save(): void {
-    if (this.file) writeJsonAtomically(this.file, [...this.keys.values()]);
+    if (this.file) writeJsonAtomically(this.file, this.all());
   }
 }
 
