@@ -271,6 +271,8 @@ describe('transactions', () => {
     // Same hash, new key id: the hash item's condition fails, so the app item must not be written either.
     await expect(store.create({ ...metadata, keyId: 'key_BBBBBBBBBBBBBBBBBBBB', name: 'second' }, 'collidinghash')).rejects.toBeInstanceOf(StoreUnavailable);
     const items = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-tx');
-    expect(items.map((item) => item.keyId)).toEqual(['key_AAAAAAAAAAAAAAAAAAAA', 'key_AAAAAAAAAAAAAAAAAAAA']);
+    expect(items.filter((item) => item.pk !== 'apps').map((item) => item.keyId)).toEqual(['key_AAAAAAAAAAAAAAAAAAAA', 'key_AAAAAAAAAAAAAAAAAAAA']);
+    // Nor was the second key counted in the app registry.
+    expect(items.find((item) => item.pk === 'apps')?.keyCount).toBe(1);
   });
 });

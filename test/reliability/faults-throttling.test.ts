@@ -113,7 +113,8 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     expect(await itemsOf(app)).toEqual([]);
     proxy.mode = { kind: 'pass' };
     const created = await fns.createKey({ appUid: app, name: 'n' });
-    expect((await itemsOf(app)).map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'hash']);
+    expect((await itemsOf(app)).map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'apps', 'hash']);
+    expect((await itemsOf(app)).find((item) => item.pk === 'apps')?.keyCount).toBe(1);
     expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
   });
 
@@ -128,7 +129,8 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
     proxy.mode = { kind: 'pass' };
     await fns.deleteKey({ appUid: app, keyId: created.keyId });
-    expect(await itemsOf(app)).toEqual([]);
+    // Only the app's registry item is left, counting no key.
+    expect(await itemsOf(app)).toEqual([expect.objectContaining({ pk: 'apps', keyCount: 0 })]);
     expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).toEqual({ status: 401 });
   });
 
