@@ -56,7 +56,10 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   const out = stack!.stdout();
   expect(out).toContain(`keygate local API: ${stack!.info.apiUrl}`);
   expect(stack!.info.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(stack!.info.functions).toEqual({ createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' });
+  expect(stack!.info.functions).toEqual({ createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', getApp: 'get-app', setAppPlan: 'set-app-plan' });
+  // The stack's default tiers, as KeygateStack deploys them.
+  expect(stack!.info.plans).toEqual(['free', 'standard', 'premium']);
+  expect(out).toContain('plans: free, standard, premium');
   expect(isAlive(stack!.info.dynamodbPid)).toBe(true);
 
   demoKey = /x-api-key: (kg_[A-Za-z0-9]+)/.exec(out)![1]!;
