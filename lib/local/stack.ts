@@ -285,3 +285,9 @@ async function keyExists(listKeys: LambdaHandler, appUid: string, keyId: string)
   } while (nextToken);
   return false;
 }
+
+/** `npm start` environment with one plan no local load reaches, for the bench and load runs: plans checked, never refused. */
+export const UNTHROTTLED_PLANS = {
+  [PLANS_ENV]: JSON.stringify([{ name: 'unthrottled', rateLimit: 1_000_000, burstLimit: 1_000_000 }]),
+  [DEFAULT_PLAN_ENV]: 'unthrottled',
+};
