@@ -7,7 +7,8 @@
  *
  * - the warm API-key authorizer against a bare consistent GetItem (the bare-SDK
  *   bundle), interleaved in random order, on a 10-key table and on a table
- *   holding `scaleKeys` keys;
+ *   holding `scaleKeys` keys; the keys' app is on a plan, so each verification
+ *   also returns the gateway key (`usageIdentifierKey`) from the same read;
  * - rejections of malformed and bad-checksum keys, counting every HTTP request
  *   the process makes while they run;
  * - the create-key handler end to end.
@@ -17,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { pathToFileURL } from 'node:url';
-import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, UpdateItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { ENV } from '../../lib/shared/environment';
 import { cachedPepper, createHasher } from '../../functions/domain/hashing';
@@ -75,12 +76,14 @@ export interface InProcessResult {
   readonly getItemCpuMicros: number;
 }
 
-type Authorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string> }>;
+type Authorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string>; usageIdentifierKey?: string }>;
 type CreateKey = (input: unknown) => Promise<{ apiKey: string; keyId: string }>;
 type BareGetItem = (event: { tableName: string; pk: string; sk: string }) => Promise<boolean>;
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const APP = 'bench';
+/** The bench app is on a plan: every hash item carries its gateway key, which the authorizer returns from its one read. */
+const GATEWAY_KEY = 'benchGatewayKey0000000000000000000000000';
 const SMALL_TABLE_KEYS = 10;
 
 /** Every HTTP request this process starts: the SDK's Node handler goes through node:http. */
@@ -121,6 +124,7 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
           name: { S: `bench key ${i}` },
           displayPrefix: { S: format.displayPrefix(apiKey) },
           createdAt: { S: createdAt },
+          gatewayKey: { S: GATEWAY_KEY },
         },
       },
     });
@@ -157,7 +161,7 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
 }
 
 function isAllow(result: Awaited<ReturnType<Authorizer>>): boolean {
-  return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP;
+  return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP && result.usageIdentifierKey === GATEWAY_KEY;
 }
 
 /** Values shaped like keys that the format check must refuse without any I/O. */
@@ -221,6 +225,17 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     for (let i = 0; i < SMALL_TABLE_KEYS; i++) {
       const { apiKey } = await createSmall({ appUid: APP, name: `small ${i}` });
       smallKeys.push({ apiKey, itemKey: keyHashItemKey(await hash(apiKey)) });
+    }
+    // As set-app-plan leaves them: the app's gateway key on each hash item.
+    for (const { itemKey } of smallKeys) {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: small.Keys,
+          Key: { pk: { S: itemKey.pk }, sk: { S: itemKey.sk } },
+          UpdateExpression: 'SET gatewayKey = :gatewayKey',
+          ExpressionAttributeValues: { ':gatewayKey': { S: GATEWAY_KEY } },
+        }),
+      );
     }
 
     progress(`loading ${options.scaleKeys} keys into the large table with parallel BatchWriteItem`);

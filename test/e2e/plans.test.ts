@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { PlanDefinition } from '../../lib/shared/plans';
-import { isAlive, keygateCli, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
+import { isAlive, keygateCli, runStackProcess, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
 
 /**
  * Plans through `npm start` (issue 17): real HTTP to the local gateway, which
@@ -138,4 +138,18 @@ test('a restart keeps every app\'s gateway key and plan', async () => {
   javaPids.push(stack.info.dynamodbPid!);
   expect((await whoami(large.appUid, large.apiKey)).status).toBe(200);
   expect((await whoami(small.appUid, small.apiKey)).status).toBe(403);
+});
+
+test.each([
+  ['not JSON', 'free', 'keygate: KEYGATE_PLANS must be a JSON list of plans, e.g. [{"name":"free","rateLimit":10,"burstLimit":20}]'],
+  ['a plan with no rate', '[{"name":"x","rateLimit":0,"burstLimit":1}]', 'keygate: KEYGATE_PLANS: plans[0].rateLimit must be a number of requests per second greater than 0, got 0'],
+])('KEYGATE_PLANS %s: npm start refuses with one line naming it, before starting anything', async (_name, plans, line) => {
+  const other = mkdtempSync(path.join(tmpdir(), 'keygate-e2e-badplans-'));
+  try {
+    const result = await runStackProcess(other, { KEYGATE_PLANS: plans });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n').filter((text) => text.startsWith('keygate:'))).toEqual([line]);
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
 });
