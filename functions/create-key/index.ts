@@ -1,19 +1,13 @@
-import { documentClient } from '../stores/document-client';
 import { adminHandler } from '../lambda/admin-handler';
 import { appPlanDeps } from '../lambda/app-plans';
-import { KeyStore } from '../stores/key-store';
-import { createKey } from '../domain/keys';
+import { keyAdminDeps } from '../lambda/key-admin';
 import { servicesFromEnvironment } from '../lambda/services';
+import { createKey } from '../domain/keys';
 
 const services = servicesFromEnvironment();
-const db = documentClient(services.dynamodb);
-const deps = {
-  keyFormat: services.keyFormat,
-  hash: services.hash,
-  store: new KeyStore(db, services.tables.keys),
-  now: () => new Date(),
-  ...(services.plans && { plans: appPlanDeps(services.plans, db, services.tables.keys) }),
-};
+const keys = keyAdminDeps(services);
+// Plans on: a new key carries its app's gateway key, and a new app gets the default plan.
+const deps = services.plans ? { ...keys, plans: appPlanDeps(services.plans, keys.store) } : keys;
 
-/** Payload `{ appUid, name, expiresAt? }` → `{ keyId, apiKey, appUid, name, displayPrefix, createdAt, expiresAt? }`. */
+/** Payload `{ appUid, name, expiresAt?, requestedBy? }` → `{ keyId, apiKey, appUid, name, displayPrefix, createdAt, expiresAt? }`. */
 export const handler = adminHandler('create-key', (input) => createKey(deps, input));

@@ -1,18 +1,25 @@
 import * as z from 'zod/mini';
 import { AppNotFound, ConfigurationError, StoreUnavailable, ValidationError } from './errors';
 import { randomGatewayKeyValue } from './ids';
-import type { AppRecord, AppStore } from '../stores/app-store';
-import { appUidSchema, parseInput } from './validation';
+import type { AppRecord, KeyStore } from '../stores/key-store';
+import { appUidSchema, DEFAULT_LIST_LIMIT, pagingFields, parseInput } from './validation';
 
 /**
- * Apps and their plans (DESIGN §5, issue 17). An app on a plan has one
- * gateway API key in API Gateway, attached to that plan's usage plan. Its
- * value is kept in the app's registry item and on the hash item of each of
- * its keys, so the API-key authorizer returns it as `usageIdentifierKey` from
- * the one item it reads, and API Gateway throttles and counts the app's
- * requests against the plan. Moving an app between plans keeps its gateway
- * key (and so its quota count); rolling or replacing its keys does too.
+ * The app registry's admin operations, and apps' plans (issue 17). An app
+ * exists from its first key, or from set-app-plan if that comes first; the
+ * registry item is kept when its last key is deleted (keyCount 0).
+ *
+ * An app on a plan has one gateway API key in API Gateway, attached to that
+ * plan's usage plan. Its value is kept in the app's registry item and on the
+ * hash item of each of its keys, so the API-key authorizer returns it as
+ * `usageIdentifierKey` from the one item it reads, and API Gateway throttles
+ * and counts the app's requests against the plan. Moving an app between plans
+ * keeps its gateway key (and so its quota count); rolling or replacing its
+ * keys does too.
  */
+export interface AppAdminDeps {
+  readonly store: Pick<KeyStore, 'getApp' | 'listApps'>;
+}
 
 /** The gateway-key side of API Gateway, injected: the API Gateway client when deployed, the local stack's emulation of it under `npm start`. */
 export interface GatewayKeys {
@@ -33,7 +40,7 @@ export interface PlanCatalog {
 }
 
 export interface AppPlanDeps {
-  readonly apps: Pick<AppStore, 'get' | 'setPlan' | 'clearPlan' | 'setGatewayKeyOnKeys'>;
+  readonly store: Pick<KeyStore, 'getApp' | 'registerApp' | 'setAppPlan' | 'clearAppPlan' | 'setGatewayKeyOnKeys'>;
   readonly gatewayKeys: GatewayKeys;
   readonly plans: PlanCatalog;
   readonly now: () => Date;
@@ -42,19 +49,19 @@ export interface AppPlanDeps {
 }
 
 export const getAppInput = z.strictObject({ appUid: appUidSchema });
+export const listAppsInput = z.strictObject(pagingFields);
 
 export const setAppPlanInput = z.strictObject({
   appUid: appUidSchema,
   plan: z.nullable(z.string({ error: 'plan must be a plan name or null' })),
 });
 
-/** What get-app and set-app-plan answer: the registry item without the gateway key's value. */
-export interface AppView {
-  readonly appUid: string;
-  readonly createdAt: string;
-  readonly keyCount: number;
-  readonly plan?: string;
-  readonly gatewayKeyId?: string;
+/** An app as get-app, list-apps and set-app-plan show it: the registry item without the gateway key's value. */
+export type AppView = Omit<AppRecord, 'gatewayKey'>;
+
+export interface AppViewPage {
+  readonly apps: AppView[];
+  readonly nextToken?: string;
 }
 
 function view(app: AppRecord): AppView {
@@ -62,11 +69,18 @@ function view(app: AppRecord): AppView {
   return shown;
 }
 
-export async function getApp(deps: { readonly apps: Pick<AppStore, 'get'> }, input: unknown): Promise<AppView> {
+export async function getApp(deps: AppAdminDeps, input: unknown): Promise<AppView> {
   const { appUid } = parseInput(getAppInput, input, 'get-app input');
-  const app = await deps.apps.get(appUid);
+  const app = await deps.store.getApp(appUid);
   if (!app) throw new AppNotFound(appUid);
   return view(app);
+}
+
+export async function listApps(deps: AppAdminDeps, input: unknown): Promise<AppViewPage> {
+  const { limit, nextToken } = parseInput(listAppsInput, input, 'list-apps input');
+  const page = await deps.store.listApps(limit ?? DEFAULT_LIST_LIMIT, nextToken);
+  const apps = page.apps.map(view);
+  return page.nextToken ? { apps, nextToken: page.nextToken } : { apps };
 }
 
 /**
@@ -84,7 +98,7 @@ export async function setAppPlan(deps: AppPlanDeps, input: unknown): Promise<App
     // The rejected value is not repeated: whatever was pasted here stays out of errors and logs.
     throw new ValidationError('plan', `plan must be one of ${names.join(', ')}, or null to take the app off its plan`);
   }
-  const current = await deps.apps.get(appUid);
+  const current = await deps.store.getApp(appUid);
   const target = plan ?? deps.plans.defaultPlan;
   if (target === undefined && !current) throw new AppNotFound(appUid);
   return view(await applyPlan(deps, appUid, current, target));
@@ -95,7 +109,7 @@ export async function setAppPlan(deps: AppPlanDeps, input: unknown): Promise<App
  * after putting an app that has none on the default plan (if there is one).
  */
 export async function gatewayKeyForNewKey(deps: AppPlanDeps, appUid: string): Promise<string | undefined> {
-  const current = await deps.apps.get(appUid);
+  const current = await deps.store.getApp(appUid);
   if (current?.gatewayKey !== undefined || deps.plans.defaultPlan === undefined) return current?.gatewayKey;
   return (await applyPlan(deps, appUid, current, deps.plans.defaultPlan)).gatewayKey;
 }
@@ -104,7 +118,7 @@ const changedMeanwhile = (appUid: string) =>
   new StoreUnavailable(`the plan of app ${appUid} was changed by another call at the same time; nothing was changed, try again`);
 
 async function applyPlan(deps: AppPlanDeps, appUid: string, current: AppRecord | undefined, target: string | undefined): Promise<AppRecord> {
-  const { gatewayKeys, apps } = deps;
+  const { gatewayKeys, store } = deps;
   const keyId = current?.gatewayKeyId;
 
   if (target === undefined) {
@@ -112,9 +126,9 @@ async function applyPlan(deps: AppPlanDeps, appUid: string, current: AppRecord |
     if (keyId !== undefined) {
       // Deleted first: the app's traffic stops at once, and a retry after a later failure finds the key id still recorded.
       await gatewayKeys.remove(keyId);
-      app = (await apps.clearPlan(appUid, keyId)) ?? raise(changedMeanwhile(appUid));
+      app = (await store.clearAppPlan(appUid, keyId)) ?? raise(changedMeanwhile(appUid));
     }
-    await apps.setGatewayKeyOnKeys(appUid, undefined);
+    await store.setGatewayKeyOnKeys(appUid, undefined);
     return app;
   }
 
@@ -125,12 +139,14 @@ async function applyPlan(deps: AppPlanDeps, appUid: string, current: AppRecord |
     let app: AppRecord;
     try {
       await gatewayKeys.attach(created, usagePlanId);
-      app = (await apps.setPlan(appUid, { plan: target, gatewayKeyId: created, gatewayKey: value }, undefined, deps.now())) ?? raise(changedMeanwhile(appUid));
+      // An app seen for the first time is registered (counting any keys from before the registry), then given the plan.
+      if (!current) await store.registerApp(appUid, deps.now());
+      app = (await store.setAppPlan(appUid, { plan: target, gatewayKeyId: created, gatewayKey: value }, undefined)) ?? raise(changedMeanwhile(appUid));
     } catch (error) {
       await gatewayKeys.remove(created).catch(() => deps.warn('could not delete a gateway key after a failed plan change; delete it by hand', { appUid, gatewayKeyId: created }));
       throw error;
     }
-    await apps.setGatewayKeyOnKeys(appUid, value);
+    await store.setGatewayKeyOnKeys(appUid, value);
     return app;
   }
 
@@ -149,9 +165,9 @@ async function applyPlan(deps: AppPlanDeps, appUid: string, current: AppRecord |
   const app =
     current!.plan === target
       ? current!
-      : ((await apps.setPlan(appUid, { plan: target, gatewayKeyId: keyId, gatewayKey: current!.gatewayKey! }, keyId, deps.now())) ?? raise(changedMeanwhile(appUid)));
+      : ((await store.setAppPlan(appUid, { plan: target, gatewayKeyId: keyId, gatewayKey: current!.gatewayKey! }, keyId)) ?? raise(changedMeanwhile(appUid)));
   // Also repairs hash items a failed earlier call left behind.
-  await apps.setGatewayKeyOnKeys(appUid, app.gatewayKey);
+  await store.setGatewayKeyOnKeys(appUid, app.gatewayKey);
   return app;
 }
 

@@ -41,12 +41,32 @@ export class AppNotFound extends KeygateError {
   }
 }
 
+/** No user matches; `selector` says how it was looked for (never an email: the message is logged). */
+export class UserNotFound extends KeygateError {
+  override readonly name = 'UserNotFound';
+  readonly retryable = false;
+
+  constructor(selector: string, appUid: string) {
+    super(`no user with that ${selector} in app ${appUid}`);
+  }
+}
+
 /**
  * API Gateway did not take a gateway-key change (its management API
  * throttled or unreachable); what was done before is undone where possible.
  */
 export class GatewayUnavailable extends KeygateError {
   override readonly name = 'GatewayUnavailable';
+  readonly retryable = true;
+}
+
+/**
+ * The user is being erased (delete-user has started and not finished): no
+ * new session is issued for it until the deletion completes, after which the
+ * same externalId or email makes a new user.
+ */
+export class UserBeingDeleted extends KeygateError {
+  override readonly name = 'UserBeingDeleted';
   readonly retryable = true;
 }
 

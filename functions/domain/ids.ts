@@ -21,7 +21,7 @@ function randomBase62(length: number): string {
 }
 
 /** `<kind>_` + 20 uniformly drawn base62 characters (~119 bits): opaque, unguessable, not secret. */
-export function randomId(kind: 'key' | 'usr' | 'ses'): string {
+export function randomId(kind: 'key' | 'usr' | 'ses' | 'evt'): string {
   return `${kind}_${randomBase62(ID_RANDOM_CHARS)}`;
 }
 

@@ -1,18 +1,17 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AppPlanDeps, PlanCatalog } from '../domain/apps';
-import { AppStore } from '../stores/app-store';
+import type { KeyStore } from '../stores/key-store';
 import { apiGatewayKeys } from './gateway-keys';
 import { logger } from './services';
 
 /**
  * What the functions that put apps on plans (set-app-plan, and create-key for
- * the default plan) need: the app registry, API Gateway's gateway keys, and
- * this deployment's plans. Apart from services.ts so the authorizer bundles
- * carry none of it.
+ * the default plan) need: the key store (which keeps the app registry), API
+ * Gateway's gateway keys, and this deployment's plans. Apart from services.ts
+ * so the authorizer bundles carry none of it.
  */
-export function appPlanDeps(plans: PlanCatalog, db: DynamoDBDocumentClient, keysTable: string): AppPlanDeps {
+export function appPlanDeps(plans: PlanCatalog, store: KeyStore): AppPlanDeps {
   return {
-    apps: new AppStore(db, keysTable),
+    store,
     gatewayKeys: apiGatewayKeys(),
     plans,
     now: () => new Date(),

@@ -1,7 +1,10 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
-import { failedConditions, storeError } from './dynamodb-errors';
-import { KeyNotFound, StoreUnavailable, ValidationError } from '../domain/errors';
-import { appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { failedConditions, isConditionFailure, isTransactionConflict, storeError } from './dynamodb-errors';
+import { activityEventPut, type TransactItem } from './activity-store';
+import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
+import type { ActivityEvent } from '../domain/activity';
+import { KeyNotFound, StoreUnavailable } from '../domain/errors';
+import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
 export interface KeyMetadata {
@@ -11,6 +14,12 @@ export interface KeyMetadata {
   readonly displayPrefix: string;
   readonly createdAt: string;
   readonly expiresAt?: string;
+  /** False when disabled. Items written before keys could be disabled have no such attribute: they count as enabled. */
+  readonly enabled?: boolean;
+  /** The key this one replaced (roll-key). */
+  readonly rolledFromKeyId?: string;
+  /** When an authorizer last let the key in, to within its recording interval; kept on the hash item only. */
+  readonly lastUsedAt?: string;
 }
 
 /** The hash item as the API-key authorizer reads it: the metadata plus the app's gateway key, when it has a plan. */
@@ -33,47 +42,108 @@ export class AppPlanChanged extends Error {
   override readonly name = 'AppPlanChanged';
 }
 
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-
 export interface KeyPage {
   readonly keys: KeyMetadata[];
   readonly nextToken?: string;
 }
 
 /**
- * Two items per key in the keys table:
- * - `pk = hash#<keyHash>, sk = key`: the only item the authorizer reads;
- * - `pk = app#<appUid>, sk = key#<keyId>`: for listing and deleting, with the hash.
- * They are written and removed together in one transaction, which also counts
- * the key in the app's registry item (`pk = apps, sk = app#<appUid>`).
+ * An app as the registry records it: when it was registered (by its first key,
+ * dated by its oldest, or by set-app-plan), how many keys it has now, and,
+ * when it is on a plan, the plan and its gateway API key.
  */
+export interface AppRecord {
+  readonly appUid: string;
+  readonly createdAt: string;
+  readonly keyCount: number;
+  readonly plan?: string;
+  /** API Gateway's id of the app's gateway API key. */
+  readonly gatewayKeyId?: string;
+  /** That key's value, also copied onto each of the app's hash items for the authorizer. */
+  readonly gatewayKey?: string;
+}
+
+/** What set-app-plan records on the registry item. */
+export interface PlanAssignment {
+  readonly plan: string;
+  readonly gatewayKeyId: string;
+  readonly gatewayKey: string;
+}
+
+export interface AppPage {
+  readonly apps: AppRecord[];
+  readonly nextToken?: string;
+}
+
+/** The fields update-key may change; `expiresAt: null` removes the expiry. */
+export interface KeyChanges {
+  readonly name?: string;
+  readonly expiresAt?: string | null;
+  readonly enabled?: boolean;
+}
+
+/** What a change to an existing key writes, decided from the key as it is now; undefined writes nothing. */
+export type KeyChangePlan = (current: KeyMetadata) => { readonly changes: KeyChanges; readonly event: ActivityEvent } | undefined;
+
+/** What a roll writes, decided from the old key as it is now. */
+export type KeyRollPlan = (current: KeyMetadata) => {
+  readonly newKey: KeyMetadata;
+  readonly newKeyHash: string;
+  readonly previousKeyExpiresAt: string;
+  readonly event: ActivityEvent;
+};
+
+const METADATA_FIELDS = ['keyId', 'appUid', 'name', 'displayPrefix', 'createdAt', 'expiresAt', 'enabled', 'rolledFromKeyId', 'lastUsedAt'] as const;
 
 function metadataOf(item: Record<string, unknown>): KeyMetadata {
-  const { keyId, appUid, name, displayPrefix, createdAt, expiresAt } = item as unknown as KeyMetadata;
-  return expiresAt === undefined
-    ? { keyId, appUid, name, displayPrefix, createdAt }
-    : { keyId, appUid, name, displayPrefix, createdAt, expiresAt };
+  const metadata: Record<string, unknown> = {};
+  for (const field of METADATA_FIELDS) if (item[field] !== undefined) metadata[field] = item[field];
+  return metadata as unknown as KeyMetadata;
 }
 
-interface PageCursor {
-  readonly sk: string;
+function appOf(item: Record<string, unknown>): AppRecord {
+  const text = (name: 'plan' | 'gatewayKeyId' | 'gatewayKey') => (typeof item[name] === 'string' ? { [name]: item[name] } : {});
+  return {
+    appUid: String(item.appUid),
+    createdAt: String(item.createdAt),
+    keyCount: Number(item.keyCount),
+    ...text('plan'),
+    ...text('gatewayKeyId'),
+    ...text('gatewayKey'),
+  };
 }
 
-function encodeCursor(lastKey: Record<string, unknown>): string {
-  const cursor: PageCursor = { sk: String(lastKey.sk) };
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+/** Hash items updated at once while an app's gateway key is set on its keys. */
+const HASH_ITEM_CONCURRENCY = 8;
+
+/** Tries of a transaction that collides with another on the app's registry item. */
+const CONFLICT_ATTEMPTS = 4;
+
+/** What both items carry: the metadata with `enabled` always set, but not lastUsedAt (the authorizer's, on the hash item). */
+function stored(key: KeyMetadata): Record<string, unknown> {
+  const { lastUsedAt: _lastUsedAt, ...rest } = key;
+  return { ...rest, enabled: key.enabled ?? true };
 }
 
-function decodeCursor(token: string): PageCursor {
-  try {
-    const cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as PageCursor;
-    if (typeof cursor?.sk === 'string' && cursor.sk.startsWith('key#')) return { sk: cursor.sk };
-  } catch {
-    // fall through to the validation error
-  }
-  throw new ValidationError('nextToken', 'nextToken is not a token returned by list-keys');
+interface StoredKey {
+  readonly metadata: KeyMetadata;
+  readonly keyHash: string;
+  readonly revision: number | undefined;
 }
 
+const cursor = pageCursor('key#', 'list-keys');
+/** Attempts of a read-check-write before giving up on a key that keeps changing under it. */
+const CHANGE_ATTEMPTS = 3;
+
+/**
+ * Every write to key items goes through here. Two items per key in the keys table:
+ * - `pk = hash#<keyHash>, sk = key`: the only item the authorizer reads;
+ * - `pk = app#<appUid>, sk = key#<keyId>`: for listing, changing and deleting, with the hash and a `revision`.
+ * Both are written, changed and removed together in one transaction with the
+ * activity event that records the change, and with the app's registry item
+ * (`pk = apps, sk = app#<appUid>`) whose `keyCount` counts them. Changes are read-check-write: the
+ * transaction holds only if the app item's `revision` is still the one read.
+ */
 export class KeyStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -81,55 +151,32 @@ export class KeyStore {
   ) {}
 
   /**
-   * Writes both items and counts the key in the app registry, or nothing.
-   * With `expected` (plans on), the hash item carries the app's gateway key
-   * and the write holds only if the registry still has that gateway key
-   * (AppPlanChanged otherwise).
+   * Writes the key's two items and its event and counts it in the app
+   * registry, all or nothing. Fails if either key item already exists. With
+   * `expected` (plans on), the hash item carries the app's gateway key and the
+   * write holds only if the registry still has that gateway key (AppPlanChanged otherwise).
    */
-  async create(key: KeyMetadata, keyHash: string, expected?: ExpectedGatewayKey): Promise<void> {
-    const gatewayKey = expected?.gatewayKey;
-    const count: TransactItem = {
-      Update: {
-        TableName: this.tableName,
-        Key: appRecordItemKey(key.appUid),
-        UpdateExpression: 'SET appUid = :appUid, createdAt = if_not_exists(createdAt, :createdAt) ADD keyCount :one',
-        ...(expected && { ConditionExpression: gatewayKey === undefined ? 'attribute_not_exists(gatewayKey)' : 'gatewayKey = :gatewayKey' }),
-        ExpressionAttributeValues: { ':appUid': key.appUid, ':createdAt': key.createdAt, ':one': 1, ...(gatewayKey !== undefined && { ':gatewayKey': gatewayKey }) },
-      },
-    };
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...keyHashItemKey(keyHash), ...key, ...(gatewayKey !== undefined && { gatewayKey }) },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...appKeyItemKey(key.appUid, key.keyId), ...key, keyHash },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            count,
-          ],
-        }),
-      );
-    } catch (error) {
-      const failed = failedConditions(error);
-      if (failed.includes(2)) throw new AppPlanChanged(`the plan of app ${key.appUid} changed while the key was being created`);
-      // A collision of 256-bit secrets or 119-bit ids is not going to happen; if it does, nothing was written.
-      if (failed.length > 0) throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
-      throw storeError('create-key', error);
+  async create(key: KeyMetadata, keyHash: string, event: ActivityEvent, expected?: ExpectedGatewayKey): Promise<void> {
+    const puts = [...this.newKeyPuts(key, keyHash, expected?.gatewayKey), activityEventPut(this.tableName, key.appUid, event)];
+    // The usual case, one round trip: the app is registered, so its count goes up by one.
+    if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1, expected))) return;
+    // The app's first key since the registry exists: register it, counting keys it had from before the registry.
+    // (An app with a gateway key is registered already: only its gateway key can have changed.)
+    if (expected?.gatewayKey === undefined) {
+      const register: TransactItem = {
+        Put: { TableName: this.tableName, Item: await this.registration(key.appUid, key.createdAt, 1), ConditionExpression: 'attribute_not_exists(pk)' },
+      };
+      if (await this.writeWithRegistry('create-key', puts, register)) return;
     }
+    // A concurrent create registered it in between: count on the record it made.
+    if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1, expected))) return;
+    if (expected) throw new AppPlanChanged(`the plan of app ${key.appUid} changed while the key was being created`);
+    throw new StoreUnavailable('create-key: the app registry changed during the call; nothing was written, try again');
   }
 
+  /** A page of an app's keys, each with its `lastUsedAt` from the hash item. */
   async list(appUid: string, limit: number, nextToken?: string): Promise<KeyPage> {
-    const cursor = nextToken === undefined ? undefined : decodeCursor(nextToken);
+    const start = nextToken === undefined ? undefined : cursor.decode(nextToken);
     try {
       const page = await this.db.send(
         new QueryCommand({
@@ -138,55 +185,482 @@ export class KeyStore {
           ExpressionAttributeValues: { ':pk': appPartition(appUid), ':key': 'key#' },
           ConsistentRead: true,
           Limit: limit,
-          ExclusiveStartKey: cursor && { pk: appPartition(appUid), sk: cursor.sk },
+          ExclusiveStartKey: start === undefined ? undefined : { pk: appPartition(appUid), sk: start },
         }),
       );
-      const keys = (page.Items ?? []).map(metadataOf);
-      return page.LastEvaluatedKey ? { keys, nextToken: encodeCursor(page.LastEvaluatedKey) } : { keys };
+      const items = page.Items ?? [];
+      const lastUsed = await this.lastUsedAt(items.map((item) => ({ keyHash: String(item.keyHash), keyId: String(item.keyId) })));
+      const keys = items.map((item) => {
+        const at = lastUsed.get(String(item.keyId));
+        return metadataOf(at === undefined ? item : { ...item, lastUsedAt: at });
+      });
+      return page.LastEvaluatedKey ? { keys, nextToken: cursor.encode(String(page.LastEvaluatedKey.sk)) } : { keys };
     } catch (error) {
       throw storeError('list-keys', error);
     }
   }
 
-  /** Removes both items and uncounts the key in one transaction; afterwards the authorizer cannot find the key. */
-  async delete(appUid: string, keyId: string): Promise<void> {
+  /**
+   * Renames, sets or clears the expiry, disables or enables: both items and the
+   * event in one transaction. Returns the key as it is afterwards.
+   */
+  async change(appUid: string, keyId: string, plan: KeyChangePlan): Promise<KeyMetadata> {
+    const { metadata, keyHash } = await this.readChangeWrite(appUid, keyId, 'update-key', (current) => {
+      const planned = plan(current.metadata);
+      if (!planned) return { result: { metadata: current.metadata, keyHash: current.keyHash } };
+      return {
+        items: [...this.changeUpdates(current, planned.changes), activityEventPut(this.tableName, appUid, planned.event)],
+        result: { metadata: applyChanges(current.metadata, planned.changes), keyHash: current.keyHash },
+      };
+    });
+    return this.withLastUsed(metadata, keyHash);
+  }
+
+  /**
+   * Creates the new key, moves the old key's expiry to `previousKeyExpiresAt`
+   * and records the roll, all in one transaction. The new key's hash item
+   * carries the app's gateway key, held by the registry item's condition as in create.
+   */
+  async roll(appUid: string, keyId: string, plan: KeyRollPlan): Promise<{ newKey: KeyMetadata; previousKeyExpiresAt: string }> {
+    return this.readChangeWrite(appUid, keyId, 'roll-key', (current, app) => {
+      const { newKey, newKeyHash, previousKeyExpiresAt, event } = plan(current.metadata);
+      return {
+        items: [
+          ...this.newKeyPuts(newKey, newKeyHash, app?.gatewayKey),
+          ...this.changeUpdates(current, { expiresAt: previousKeyExpiresAt }),
+          activityEventPut(this.tableName, appUid, event),
+        ],
+        result: { newKey, previousKeyExpiresAt },
+        keyDelta: 1,
+      };
+    }, { readApp: true });
+  }
+
+  /** Removes both items and records the deletion in one transaction; afterwards the authorizer cannot find the key. */
+  async delete(appUid: string, keyId: string, event: (current: KeyMetadata) => ActivityEvent): Promise<void> {
+    await this.readChangeWrite(appUid, keyId, 'delete-key', (current) => ({
+      items: [
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: appKeyItemKey(appUid, keyId),
+            ConditionExpression: 'attribute_exists(pk) AND keyHash = :keyHash',
+            ExpressionAttributeValues: { ':keyHash': current.keyHash },
+          },
+        },
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: keyHashItemKey(current.keyHash),
+            ConditionExpression: 'attribute_exists(pk) AND keyId = :keyId',
+            ExpressionAttributeValues: { ':keyId': keyId },
+          },
+        },
+        activityEventPut(this.tableName, appUid, event(current.metadata)),
+      ],
+      result: undefined,
+      keyDelta: -1,
+    }));
+  }
+
+  /**
+   * Deletes the key whose hash item is `hash#<keyHash>` exactly as delete()
+   * does, event included. Returns which key it was, or undefined when there is
+   * no such key (never was, or already deleted).
+   */
+  async deleteByHash(keyHash: string, event: (current: KeyMetadata) => ActivityEvent): Promise<{ keyId: string; appUid: string } | undefined> {
     let item: Record<string, unknown> | undefined;
     try {
-      ({ Item: item } = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: appKeyItemKey(appUid, keyId), ConsistentRead: true }),
-      ));
+      ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(keyHash), ConsistentRead: true })));
     } catch (error) {
-      throw storeError('delete-key', error);
+      throw storeError('revoke-key', error);
+    }
+    if (!item) return undefined;
+    const key = { keyId: String(item.keyId), appUid: String(item.appUid) };
+    try {
+      await this.delete(key.appUid, key.keyId, event);
+    } catch (error) {
+      // Deleted (or replaced) by someone else between our read and our write.
+      if (error instanceof KeyNotFound) return undefined;
+      throw error;
+    }
+    return key;
+  }
+
+  async getApp(appUid: string): Promise<AppRecord | undefined> {
+    try {
+      const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: appRecordItemKey(appUid), ConsistentRead: true }));
+      return Item ? appOf(Item) : undefined;
+    } catch (error) {
+      throw storeError('get-app', error);
+    }
+  }
+
+  async listApps(limit: number, nextToken?: string): Promise<AppPage> {
+    const sk = nextToken === undefined ? undefined : decodeCursor(nextToken, 'app#', 'list-apps');
+    try {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': APPS_PARTITION },
+          ConsistentRead: true,
+          Limit: limit,
+          ExclusiveStartKey: sk === undefined ? undefined : { pk: APPS_PARTITION, sk },
+        }),
+      );
+      const apps = (page.Items ?? []).map(appOf);
+      return page.LastEvaluatedKey ? { apps, nextToken: encodeCursor(page.LastEvaluatedKey) } : { apps };
+    } catch (error) {
+      throw storeError('list-apps', error);
+    }
+  }
+
+  /**
+   * Registers an app that has none (set-app-plan before or without keys),
+   * counting keys it has from before the registry; returns the record, also
+   * when a concurrent call registered it first.
+   */
+  async registerApp(appUid: string, now: Date): Promise<AppRecord> {
+    try {
+      const Item = await this.registration(appUid, now.toISOString(), 0);
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return appOf(Item);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw storeError('register app', error);
+    }
+    const app = await this.getApp(appUid);
+    if (!app) throw new StoreUnavailable(`app ${appUid} could not be registered; try again`);
+    return app;
+  }
+
+  /**
+   * Puts a registered app on a plan with its gateway key. Undefined when the
+   * app's gateway key is no longer `expectedKeyId` (none: `undefined`):
+   * someone else changed it, nothing was written.
+   */
+  async setAppPlan(appUid: string, assignment: PlanAssignment, expectedKeyId: string | undefined): Promise<AppRecord | undefined> {
+    return this.updateApp('set app plan', appUid, expectedKeyId, {
+      UpdateExpression: 'SET #plan = :plan, gatewayKeyId = :gatewayKeyId, gatewayKey = :gatewayKey',
+      ExpressionAttributeValues: { ':plan': assignment.plan, ':gatewayKeyId': assignment.gatewayKeyId, ':gatewayKey': assignment.gatewayKey },
+    });
+  }
+
+  /** Takes the app off its plan and forgets its gateway key; undefined when that key is no longer `expectedKeyId`. */
+  async clearAppPlan(appUid: string, expectedKeyId: string): Promise<AppRecord | undefined> {
+    return this.updateApp('clear app plan', appUid, expectedKeyId, { UpdateExpression: 'REMOVE #plan, gatewayKeyId, gatewayKey' });
+  }
+
+  /**
+   * Sets `gatewayKey` on the hash item of every key the app has (removes it
+   * with `undefined`), so the authorizer finds it in its one read. Reads the
+   * app's key items with a consistent Query: a key created or rolled before the
+   * registry changed is found here; one written after copies the new value
+   * itself. Returns how many hash items it updated.
+   */
+  async setGatewayKeyOnKeys(appUid: string, gatewayKey: string | undefined): Promise<number> {
+    const hashes = (await this.appKeyItems(appUid, 'keyHash', 'list app keys')).flatMap((item) => (typeof item.keyHash === 'string' ? [item.keyHash] : []));
+    let updated = 0;
+    const update = async (keyHash: string) => {
+      try {
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keyHashItemKey(keyHash),
+            UpdateExpression: gatewayKey === undefined ? 'REMOVE gatewayKey' : 'SET gatewayKey = :gatewayKey',
+            ConditionExpression: 'attribute_exists(pk)',
+            ...(gatewayKey !== undefined && { ExpressionAttributeValues: { ':gatewayKey': gatewayKey } }),
+          }),
+        );
+        updated += 1;
+      } catch (error) {
+        // Deleted since the Query: nothing left to update.
+        if (!isConditionFailure(error)) throw storeError('set gateway key on keys', error);
+      }
+    };
+    for (let next = 0; next < hashes.length; next += HASH_ITEM_CONCURRENCY) {
+      await Promise.all(hashes.slice(next, next + HASH_ITEM_CONCURRENCY).map(update));
+    }
+    return updated;
+  }
+
+  /** One conditional update of a registered app's plan fields; undefined when its gateway key id is no longer `expectedKeyId`. */
+  private async updateApp(
+    operation: string,
+    appUid: string,
+    expectedKeyId: string | undefined,
+    update: { UpdateExpression: string; ExpressionAttributeValues?: Record<string, unknown> },
+  ): Promise<AppRecord | undefined> {
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: appRecordItemKey(appUid),
+          UpdateExpression: update.UpdateExpression,
+          ConditionExpression: expectedKeyId === undefined ? 'attribute_exists(pk) AND attribute_not_exists(gatewayKeyId)' : 'gatewayKeyId = :expected',
+          ExpressionAttributeNames: { '#plan': 'plan' },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...(expectedKeyId !== undefined && { ':expected': expectedKeyId }) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return appOf(Attributes ?? {});
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw storeError(operation, error);
+    }
+  }
+
+  /** A key's two items; the hash item also carries the app's gateway key, when it has one. */
+  private newKeyPuts(key: KeyMetadata, keyHash: string, gatewayKey?: string): TransactItem[] {
+    return [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...keyHashItemKey(keyHash), ...stored(key), ...(gatewayKey !== undefined && { gatewayKey }) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...appKeyItemKey(key.appUid, key.keyId), ...stored(key), keyHash, revision: 1 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ];
+  }
+
+  /** The same SET/REMOVE on both items; the app item's only if its revision is still the one read. */
+  private changeUpdates(current: StoredKey, changes: KeyChanges): TransactItem[] {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    const removes: string[] = [];
+    for (const [field, value] of Object.entries(changes) as [keyof KeyChanges, unknown][]) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      if (value === null) removes.push(`#${field}`);
+      else {
+        values[`:${field}`] = value;
+        sets.push(`#${field} = :${field}`);
+      }
+    }
+    const expression = (extraSet: string[]) =>
+      [sets.length + extraSet.length > 0 ? `SET ${[...sets, ...extraSet].join(', ')}` : '', removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '']
+        .filter(Boolean)
+        .join(' ');
+    const { appUid, keyId } = current.metadata;
+    const revisionHeld = current.revision === undefined ? 'attribute_not_exists(#revision)' : '#revision = :readRevision';
+    return [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: appKeyItemKey(appUid, keyId),
+          UpdateExpression: expression(['#revision = :nextRevision']),
+          ConditionExpression: `attribute_exists(pk) AND ${revisionHeld}`,
+          ExpressionAttributeNames: { ...names, '#revision': 'revision' },
+          ExpressionAttributeValues: {
+            ...values,
+            ':nextRevision': (current.revision ?? 0) + 1,
+            ...(current.revision === undefined ? {} : { ':readRevision': current.revision }),
+          },
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: keyHashItemKey(current.keyHash),
+          UpdateExpression: expression([]),
+          ConditionExpression: 'attribute_exists(pk) AND #keyId = :keyId',
+          ExpressionAttributeNames: { ...names, '#keyId': 'keyId' },
+          ExpressionAttributeValues: { ...values, ':keyId': keyId },
+        },
+      },
+    ];
+  }
+
+  /**
+   * Reads the app item, asks `write` what to write, and writes it in one
+   * transaction. When a condition fails, the key changed or went away between
+   * read and write: read again (KeyNotFound if it is gone) and retry.
+   */
+  private async readChangeWrite<T>(
+    appUid: string,
+    keyId: string,
+    operation: string,
+    write: (current: StoredKey, app: AppRecord | undefined) => { readonly items?: TransactItem[]; readonly result: T; readonly keyDelta?: 1 | -1 },
+    options: { readonly readApp?: boolean } = {},
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.read(appUid, keyId, operation);
+      // Read after the key: a registry change between the two reads is caught by the registry item's condition.
+      const app = options.readApp ? await this.getApp(appUid) : undefined;
+      const { items, result, keyDelta } = write(current, app);
+      if (!items) return result;
+      try {
+        // A key added or removed is counted in the app registry in the same transaction; an app from before the
+        // registry is not registered yet, so there is nothing to count (its next create-key counts what is there).
+        if (keyDelta === undefined) await this.transact(items);
+        else if (options.readApp) await this.transact([...items, app ? this.countKeys(appUid, keyDelta, { gatewayKey: app.gatewayKey }) : this.notRegistered(appUid)]);
+        else if (!(await this.writeWithRegistry(operation, items, this.countKeys(appUid, keyDelta)))) await this.transact(items);
+        return result;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw storeError(operation, error);
+        if (attempt === CHANGE_ATTEMPTS) throw new StoreUnavailable(`${operation}: key ${keyId} kept changing while being written; nothing was written, try again`);
+      }
+    }
+  }
+
+  private async read(appUid: string, keyId: string, operation: string): Promise<StoredKey> {
+    let item: Record<string, unknown> | undefined;
+    try {
+      ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: appKeyItemKey(appUid, keyId), ConsistentRead: true })));
+    } catch (error) {
+      throw storeError(operation, error);
     }
     if (!item) throw new KeyNotFound(keyId, appUid);
-    const deletes: TransactItem[] = [
-      { Delete: { TableName: this.tableName, Key: appKeyItemKey(appUid, keyId), ConditionExpression: 'attribute_exists(pk)' } },
-      { Delete: { TableName: this.tableName, Key: keyHashItemKey(String(item.keyHash)), ConditionExpression: 'attribute_exists(pk)' } },
-    ];
-    const uncount: TransactItem = {
+    return { metadata: metadataOf(item), keyHash: String(item.keyHash), revision: typeof item.revision === 'number' ? item.revision : undefined };
+  }
+
+  private async withLastUsed(metadata: KeyMetadata, keyHash: string): Promise<KeyMetadata> {
+    try {
+      const at = (await this.lastUsedAt([{ keyHash, keyId: metadata.keyId }])).get(metadata.keyId);
+      return at === undefined ? metadata : { ...metadata, lastUsedAt: at };
+    } catch (error) {
+      throw storeError('read lastUsedAt', error);
+    }
+  }
+
+  /** `lastUsedAt` by keyId, read from the hash items in batches of 100 (no scan). */
+  private async lastUsedAt(keys: readonly { keyHash: string; keyId: string }[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Record<string, unknown>[] = keys.slice(i, i + 100).map(({ keyHash }) => keyHashItemKey(keyHash));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt === 5) throw new StoreUnavailable('list-keys: DynamoDB left hash items unread after 5 attempts; try again');
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+        const { Responses, UnprocessedKeys } = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: { Keys: pending, ProjectionExpression: 'keyId, lastUsedAt', ConsistentRead: true },
+            },
+          }),
+        );
+        for (const item of Responses?.[this.tableName] ?? []) {
+          if (typeof item.lastUsedAt === 'string') found.set(String(item.keyId), item.lastUsedAt);
+        }
+        pending = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return found;
+  }
+
+  /**
+   * One transaction. Every key write of an app also updates its registry
+   * item, so concurrent writes for one app can collide (TransactionConflict,
+   * which the SDK does not retry): retried here a few times with jitter.
+   */
+  private async transact(items: TransactItem[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        if (!isTransactionConflict(error) || attempt === CONFLICT_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * The registry update that adds `delta` to a registered app's key count
+   * (fails if the app is not registered); with `expected`, also if the app's
+   * gateway key is no longer the one the new key's hash item carries.
+   */
+  private countKeys(appUid: string, delta: 1 | -1, expected?: ExpectedGatewayKey): TransactItem {
+    const gatewayKey = expected?.gatewayKey;
+    const held = expected === undefined ? '' : gatewayKey === undefined ? ' AND attribute_not_exists(gatewayKey)' : ' AND gatewayKey = :gatewayKey';
+    return {
       Update: {
         TableName: this.tableName,
         Key: appRecordItemKey(appUid),
-        UpdateExpression: 'ADD keyCount :minusOne',
-        ConditionExpression: 'keyCount > :zero',
-        ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+        UpdateExpression: 'ADD keyCount :delta',
+        ConditionExpression: `attribute_exists(pk)${held}`,
+        ExpressionAttributeValues: { ':delta': delta, ...(gatewayKey !== undefined && { ':gatewayKey': gatewayKey }) },
       },
     };
+  }
+
+  /** Holds a write to an app from before the registry only while it is still unregistered (and so has no gateway key). */
+  private notRegistered(appUid: string): TransactItem {
+    return { ConditionCheck: { TableName: this.tableName, Key: appRecordItemKey(appUid), ConditionExpression: 'attribute_not_exists(pk)' } };
+  }
+
+  /** The registry item of an app registered now: dated by its oldest key, counting the keys it has plus `added`. */
+  private async registration(appUid: string, now: string, added: 0 | 1): Promise<Record<string, unknown>> {
+    const existing = await this.existingKeys(appUid);
+    const createdAt = existing.earliest !== undefined && existing.earliest < now ? existing.earliest : now;
+    const record: AppRecord = { appUid, createdAt, keyCount: existing.count + added };
+    return { ...appRecordItemKey(appUid), ...record };
+  }
+
+  /** How many key items the app has and the earliest createdAt among them (consistent; once per app, when it is registered). */
+  private async existingKeys(appUid: string): Promise<{ count: number; earliest?: string }> {
+    const createdAts = (await this.appKeyItems(appUid, 'createdAt', 'register app')).map((item) => String(item.createdAt)).sort();
+    return createdAts.length === 0 ? { count: 0 } : { count: createdAts.length, earliest: createdAts[0]! };
+  }
+
+  /** One attribute of every key item of an app, every page of a consistent Query (no scan). */
+  private async appKeyItems(appUid: string, attribute: 'createdAt' | 'keyHash', operation: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
     try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: [...deletes, uncount] }));
-      return;
+      do {
+        const page = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :key)',
+            ExpressionAttributeValues: { ':pk': appPartition(appUid), ':key': 'key#' },
+            ProjectionExpression: attribute,
+            ConsistentRead: true,
+            ExclusiveStartKey,
+          }),
+        );
+        items.push(...(page.Items ?? []));
+        ExclusiveStartKey = page.LastEvaluatedKey;
+      } while (ExclusiveStartKey);
+    } catch (error) {
+      throw storeError(operation, error);
+    }
+    return items;
+  }
+
+  /**
+   * Runs `items` plus the registry item in one transaction. False when only
+   * the registry item's condition failed (nothing was written); a failed
+   * condition on a key item is a collision of 256-bit secrets or 119-bit ids,
+   * which does not happen, or (for delete) a concurrent delete: thrown for the caller.
+   */
+  private async writeWithRegistry(operation: string, items: TransactItem[], registry: TransactItem): Promise<boolean> {
+    try {
+      await this.transact([...items, registry]);
+      return true;
     } catch (error) {
       const failed = failedConditions(error);
-      // Someone else deleted it between our read and our write.
-      if (failed.some((index) => index < 2)) throw new KeyNotFound(keyId, appUid);
-      if (failed.length === 0) throw storeError('delete-key', error);
-    }
-    // The key predates the app registry, which has not counted it: delete it without uncounting.
-    try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: deletes }));
-    } catch (error) {
-      if (failedConditions(error).length > 0) throw new KeyNotFound(keyId, appUid);
-      throw storeError('delete-key', error);
+      if (failed.length === 1 && failed[0] === items.length) return false;
+      if (failed.length > 0 && operation === 'create-key') throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
+      if (failed.length > 0) throw error;
+      throw storeError(operation, error);
     }
   }
+
+}
+
+function applyChanges(metadata: KeyMetadata, changes: KeyChanges): KeyMetadata {
+  const next: Record<string, unknown> = { ...metadata };
+  for (const [field, value] of Object.entries(changes)) {
+    if (value === null) delete next[field];
+    else if (value !== undefined) next[field] = value;
+  }
+  return next as unknown as KeyMetadata;
 }

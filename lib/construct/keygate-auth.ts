@@ -7,11 +7,18 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../shared/environment';
-import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
-import { PLAN_GATEWAY_RESPONSES, plansProblem, routeKey, type PlanDefinition } from '../shared/plans';
-import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from '../shared/routes';
-import { APPS_PARTITION } from '../shared/item-keys';
+import {
+  credentialPrefixProblem,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_LAST_USED_INTERVAL_SECONDS,
+  DEFAULT_SESSION_LIFETIME_SECONDS,
+  DEFAULT_SESSION_TOKEN_PREFIX,
+  ENV,
+  MAX_LAST_USED_INTERVAL_SECONDS,
+} from '../shared/environment';
+import { BUNDLE_HANDLER, DEFAULT_TIMEOUT_SECONDS, FUNCTIONS, isSessionFunction, NODE_RUNTIME_MAJOR, type FunctionDefinition, type FunctionId } from '../shared/functions';
+import { PLAN_GATEWAY_RESPONSES, planRouteKeys, plansProblem, routeKey, type PlanDefinition } from '../shared/plans';
+import { AUTHORIZERS, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -30,7 +37,25 @@ export const MAX_AUTHORIZER_CACHE_TTL_SECONDS = 3600;
  */
 export const DEFAULT_MEMORY_SIZE_MB = 1024;
 
+/**
+ * Default method throttling of the public revoke route: a reporter with a few
+ * hundred leaked keys is done in seconds (100 keys per request), while the
+ * route can cause at most ~100 key lookups a second in steady state however
+ * many callers share it.
+ */
+export const DEFAULT_REVOKE_THROTTLING: Required<apigateway.ThrottleSettings> = { rateLimit: 1, burstLimit: 5 };
+
 export interface KeygateAuthProps {
+  /**
+   * The session half: `POST .../sdkusers/auth`, `GET .../sdkusers/me`, the
+   * session authorizer, the sessions and users tables, and the revoke-sessions
+   * and delete-user admin functions. `false` leaves all of it out, for teams
+   * that only want API keys; the session props below must then be unset.
+   *
+   * @default true
+   */
+  readonly enableSessions?: boolean;
+
   /**
    * Prefix of API keys: `<prefix>_<secret><checksum>`. 1-16 lowercase letters
    * or digits, starting with a letter. Changing it invalidates no stored key,
@@ -66,6 +91,18 @@ export interface KeygateAuthProps {
    * @default Duration.seconds(0)
    */
   readonly authorizerCacheTtl?: Duration;
+
+  /**
+   * How often, at most, one API-key authorizer instance records a key's
+   * `lastUsedAt`: so `lastUsedAt` is at most this much older than the key's
+   * latest use. The write happens after the authorizer has answered, so it
+   * adds nothing to request latency; a shorter interval costs more writes
+   * (one per key per authorizer instance per interval). Between 1 second and
+   * 24 hours, in whole seconds.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly lastUsedInterval?: Duration;
 
   /**
    * Removal policy of the resources that can be recreated without loss: the
@@ -137,14 +174,28 @@ export interface KeygateAuthProps {
   readonly pepperSecret?: secretsmanager.ISecret;
 
   /**
+   * Method throttling of the public `POST /api/v1/keys/revoke` route, which
+   * anyone may call without a credential and which looks up to 100 keys per
+   * request: a low limit of its own keeps it from being used to load the keys
+   * table, whatever the stage allows. API Gateway applies method throttling
+   * as a stage setting: `KeygateStack` passes `stageMethodOptions()` to its
+   * stage; on your own RestApi, pass it to `deployOptions.methodOptions`.
+   * Above the limit API Gateway answers 429.
+   *
+   * @default { rateLimit: 1, burstLimit: 5 }
+   */
+  readonly revokeThrottling?: apigateway.ThrottleSettings;
+
+  /**
    * Plans: per-application throttling and quotas. Each plan becomes one API
    * Gateway usage plan on the stage `addRoutes()` puts keygate's routes on;
    * each app on a plan gets one gateway API key (made at runtime by
    * set-app-plan), which the authorizers return as `usageIdentifierKey`.
    * With plans, the API's key source is AUTHORIZER and every keygate method
-   * (and every method of yours with `apiKeyMethodOptions` or
-   * `sessionMethodOptions`) requires an API key: a request of an app that is
-   * on no plan gets 403. Throttled or over quota: 429.
+   * behind an authorizer (and every method of yours with `apiKeyMethodOptions`
+   * or `sessionMethodOptions`) requires an API key: a request of an app that
+   * is on no plan gets 403. Throttled or over quota: 429. The public revoke
+   * route requires none: it keeps its own `revokeThrottling`.
    *
    * @default [] (no plans: no usage plans, no API key required, one stage-wide limit for all apps)
    */
@@ -190,6 +241,17 @@ function validatePrefix(propName: string, prefix: string): void {
   if (problem) throw new Error(`KeygateAuth: ${propName}: ${problem}`);
 }
 
+function validateThrottling(throttling: apigateway.ThrottleSettings): Required<apigateway.ThrottleSettings> {
+  const settings = { ...DEFAULT_REVOKE_THROTTLING, ...throttling };
+  if (!Number.isFinite(settings.rateLimit) || settings.rateLimit <= 0) {
+    throw new Error(`KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got ${settings.rateLimit}`);
+  }
+  if (!Number.isInteger(settings.burstLimit) || settings.burstLimit < 1) {
+    throw new Error(`KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got ${settings.burstLimit}`);
+  }
+  return settings;
+}
+
 function wholeSeconds(propName: string, duration: Duration): number {
   if (Token.isUnresolved(duration.toMilliseconds({ integral: false }))) {
     throw new Error(`KeygateAuth: ${propName} must be known at synth time`);
@@ -218,35 +280,54 @@ interface FunctionAccess {
   readonly statements: readonly iam.PolicyStatement[];
 }
 
+/** Props that configure the session half, refused when it is off. */
+const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable', 'usersTable'] as const satisfies readonly (keyof KeygateAuthProps)[];
+
 /**
  * keygate's AWS side, ready to sit next to any `RestApi`: the keys, sessions
  * and users tables, the pepper secret, every keygate function with
  * least-privilege roles, the API-key and session `RequestAuthorizer`s, and
- * `addRoutes()` to put the keygate routes on an API.
+ * `addRoutes()` to put the keygate routes on an API. With
+ * `enableSessions: false` the session half is left out.
  *
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
- * `deleteKeyFunction`) have no HTTP route: invoke them directly.
+ * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
+ * `listKeyEventsFunction`, `listAppsFunction`, `getAppFunction`,
+ * `setAppPlanFunction`, and with sessions `revokeSessionsFunction`,
+ * `deleteUserFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
   public readonly keysTable: dynamodb.ITable;
-  public readonly sessionsTable: dynamodb.ITable;
-  public readonly usersTable: dynamodb.ITable;
+  /** Undefined when sessions are off. */
+  public readonly sessionsTable?: dynamodb.ITable;
+  /** Undefined when sessions are off. */
+  public readonly usersTable?: dynamodb.ITable;
   /** HMAC pepper of key and token hashes. Always retained. */
   public readonly pepperSecret: secretsmanager.ISecret;
-  /** Every keygate function, by its id in `FUNCTIONS`. */
-  public readonly functions: Readonly<Record<FunctionId, lambda.IFunction>>;
+  /** Whether the session half is deployed (`enableSessions`). */
+  public readonly sessionsEnabled: boolean;
+  /** Every keygate function deployed, by its id in `FUNCTIONS` (the session functions only with sessions on). */
+  public readonly functions: Readonly<Partial<Record<FunctionId, lambda.IFunction>>>;
   public readonly createKeyFunction: lambda.IFunction;
   public readonly listKeysFunction: lambda.IFunction;
   public readonly deleteKeyFunction: lambda.IFunction;
+  public readonly rollKeyFunction: lambda.IFunction;
+  public readonly updateKeyFunction: lambda.IFunction;
+  public readonly listKeyEventsFunction: lambda.IFunction;
+  public readonly listAppsFunction: lambda.IFunction;
   public readonly getAppFunction: lambda.IFunction;
   public readonly setAppPlanFunction: lambda.IFunction;
   /** One usage plan per plan, by plan name; filled by `addRoutes()`. Empty without plans. */
   public readonly usagePlans: Readonly<Record<string, apigateway.IUsagePlan>> = {};
+  /** Undefined when sessions are off. */
+  public readonly revokeSessionsFunction?: lambda.IFunction;
+  /** Undefined when sessions are off. */
+  public readonly deleteUserFunction?: lambda.IFunction;
   /** REQUEST authorizer for the `x-api-key` header. */
   public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
-  /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
-  public readonly sessionAuthorizer: apigateway.IAuthorizer;
-  public readonly authorizers: Readonly<Record<AuthorizerKind, apigateway.IAuthorizer>>;
+  /** REQUEST authorizer for `Authorization: Bearer <session token>`; undefined when sessions are off. */
+  public readonly sessionAuthorizer?: apigateway.IAuthorizer;
+  public readonly authorizers: Readonly<Partial<Record<AuthorizerKind, apigateway.IAuthorizer>>>;
   /**
    * Method options that put one of your own methods behind the API-key
    * authorizer: `resource.addMethod('GET', integration, auth.apiKeyMethodOptions)`.
@@ -254,12 +335,19 @@ export class KeygateAuth extends Construct {
    * the key's own app's paths only.
    */
   public readonly apiKeyMethodOptions: apigateway.MethodOptions;
-  /** The same for the session authorizer (`Authorization: Bearer <session token>`). */
-  public readonly sessionMethodOptions: apigateway.MethodOptions;
+  /** The same for the session authorizer (`Authorization: Bearer <session token>`); undefined when sessions are off. */
+  public readonly sessionMethodOptions?: apigateway.MethodOptions;
+  /** Method throttling of the public revoke route (see `stageMethodOptions()`). */
+  public readonly revokeThrottling: Required<apigateway.ThrottleSettings>;
 
   constructor(scope: Construct, id: string, props: KeygateAuthProps = {}) {
     super(scope, id);
 
+    this.sessionsEnabled = props.enableSessions ?? true;
+    if (!this.sessionsEnabled) {
+      const set = SESSION_PROPS.filter((name) => props[name] !== undefined);
+      if (set.length > 0) throw new Error(`KeygateAuth: ${set.join(', ')} ${set.length > 1 ? 'configure' : 'configures'} sessions, which enableSessions: false turns off`);
+    }
     const keyPrefix = props.keyPrefix ?? DEFAULT_KEY_PREFIX;
     const sessionTokenPrefix = props.sessionTokenPrefix ?? DEFAULT_SESSION_TOKEN_PREFIX;
     validatePrefix('keyPrefix', keyPrefix);
@@ -275,50 +363,66 @@ export class KeygateAuth extends Construct {
     if (cacheTtlSeconds > MAX_AUTHORIZER_CACHE_TTL_SECONDS) {
       throw new Error(`KeygateAuth: authorizerCacheTtl must be at most ${MAX_AUTHORIZER_CACHE_TTL_SECONDS} seconds, got ${cacheTtlSeconds}`);
     }
+    const lastUsedIntervalSeconds = wholeSeconds('lastUsedInterval', props.lastUsedInterval ?? Duration.seconds(DEFAULT_LAST_USED_INTERVAL_SECONDS));
+    if (lastUsedIntervalSeconds < 1 || lastUsedIntervalSeconds > MAX_LAST_USED_INTERVAL_SECONDS) {
+      throw new Error(`KeygateAuth: lastUsedInterval must be between 1 and ${MAX_LAST_USED_INTERVAL_SECONDS} seconds, got ${lastUsedIntervalSeconds}`);
+    }
     const memorySize = props.memorySize ?? DEFAULT_MEMORY_SIZE_MB;
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
     this.plans = props.plans ?? [];
     this.defaultPlan = props.defaultPlan;
-    const plansIssue = plansProblem(this.plans, this.defaultPlan, ROUTES.map((route) => routeKey(route.method, route.path)));
+    const plansIssue = plansProblem(this.plans, this.defaultPlan, planRouteKeys(this.deployedRoutes()));
     if (plansIssue) throw new Error(`KeygateAuth: ${plansIssue}`);
     const plansOn = this.plans.length > 0;
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
-    this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
-    this.usersTable = props.usersTable ?? this.table(USERS_TABLE, removalPolicy);
+    if (this.sessionsEnabled) {
+      this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
+      this.usersTable = props.usersTable ?? this.table(USERS_TABLE, removalPolicy);
+    }
     this.pepperSecret = props.pepperSecret ?? this.newPepperSecret();
 
     this.functions = this.createFunctions({
       keyPrefix,
       sessionTokenPrefix,
       sessionLifetimeSeconds,
+      lastUsedIntervalSeconds,
       memorySize,
       removalPolicy,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       enableSourceMaps: props.enableSourceMaps ?? false,
     });
-    this.createKeyFunction = this.functions.createKey;
-    this.listKeysFunction = this.functions.listKeys;
-    this.deleteKeyFunction = this.functions.deleteKey;
-    this.getAppFunction = this.functions.getApp;
-    this.setAppPlanFunction = this.functions.setAppPlan;
+    this.createKeyFunction = this.functions.createKey!;
+    this.listKeysFunction = this.functions.listKeys!;
+    this.deleteKeyFunction = this.functions.deleteKey!;
+    this.rollKeyFunction = this.functions.rollKey!;
+    this.updateKeyFunction = this.functions.updateKey!;
+    this.listKeyEventsFunction = this.functions.listKeyEvents!;
+    this.listAppsFunction = this.functions.listApps!;
+    this.getAppFunction = this.functions.getApp!;
+    this.setAppPlanFunction = this.functions.setAppPlan!;
+    this.revokeSessionsFunction = this.functions.revokeSessions;
+    this.deleteUserFunction = this.functions.deleteUser;
 
     const authorizer = (kind: AuthorizerKind, id: string) =>
       new apigateway.RequestAuthorizer(this, id, {
-        handler: this.functions[AUTHORIZERS[kind].function],
+        handler: this.functions[AUTHORIZERS[kind].function]!,
         identitySources: [apigateway.IdentitySource.header(AUTHORIZERS[kind].identityHeader)],
         resultsCacheTtl: Duration.seconds(cacheTtlSeconds),
       });
     this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
-    this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
-    this.authorizers = { apiKey: this.apiKeyAuthorizer, session: this.sessionAuthorizer };
-    // With plans every method requires the API key the authorizer returns: that is what puts a request on its app's plan.
+    // With plans every method behind an authorizer requires the API key the authorizer returns: that is what puts a request on its app's plan.
     const keyRequired = plansOn ? { apiKeyRequired: true } : {};
     this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer, ...keyRequired };
-    this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer, ...keyRequired };
+    if (this.sessionsEnabled) {
+      this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
+      this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer, ...keyRequired };
+    }
+    this.authorizers = { apiKey: this.apiKeyAuthorizer, ...(this.sessionAuthorizer && { session: this.sessionAuthorizer }) };
 
     this.node.addValidation({
       validate: () => (plansOn && !this.plansBound ? ['KeygateAuth: plans are set but addRoutes() was never called, so no usage plan is bound to an API stage'] : []),
@@ -329,12 +433,20 @@ export class KeygateAuth extends Construct {
   private readonly defaultPlan: string | undefined;
   private plansBound = false;
 
+  /** The routes `addRoutes()` adds: all of them, less the session half's when sessions are off. */
+  private deployedRoutes(): RouteDefinition[] {
+    return ROUTES.filter((route) => this.sessionsEnabled || !isSessionFunction(route.function));
+  }
+
   /**
-   * Adds every route of the keygate route table (lib/routes.ts) to `api`, each
-   * a Lambda proxy integration behind its authorizer. An authorizer belongs
-   * to one API, so call this for one `RestApi` only.
+   * Adds every route of the keygate route table (lib/shared/routes.ts) to
+   * `api`, each a Lambda proxy integration behind its authorizer, and the
+   * public `POST /api/v1/keys/revoke` with none; with sessions off, only the
+   * routes of the API-key half. An authorizer belongs to one API, so call this
+   * for one `RestApi` only. Give the stage that serves them
+   * `stageMethodOptions()`, or the revoke route has only the stage's throttling.
    *
-   * The `POST .../sdkusers/auth` body is validated by its function, not by an
+   * The bodies are validated by the functions, not by an
    * API Gateway model: API Gateway's validation message quotes the rejected
    * value (`... does not match input string "kg_..."`), so a key sent in the
    * wrong field would come back in the 400 and land in logs. The function's
@@ -342,20 +454,28 @@ export class KeygateAuth extends Construct {
    */
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
-    const methods = ROUTES.map((route) => {
-      const resource = parent.resourceForPath(routeResourcePath(route));
+    const routes = this.deployedRoutes();
+    const methods = routes.map((route) => {
+      // Relative to `parent`: resourceForPath takes a leading '/' on the API's root only.
+      const resource = parent.resourceForPath(routeResourcePath(route).slice(1));
       const method = resource.addMethod(
         route.method,
-        new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true, allowTestInvoke: false }),
-        route.authorizer === 'apiKey' ? this.apiKeyMethodOptions : this.sessionMethodOptions,
+        new apigateway.LambdaIntegration(this.functions[route.function]!, { proxy: true, allowTestInvoke: false }),
+        this.routeMethodOptions(route),
       );
-      Validations.of(method).acknowledge({
-        id: 'AwsSolutions-COG4',
-        reason: 'Callers are API-key holders and session-token holders, authenticated by keygate\'s own Lambda REQUEST authorizer; there is no Cognito user pool in this design.',
-      });
+      if (route.authorizer === 'none') {
+        const reason =
+          'The public revoke route takes no credential by design: whoever holds a leaked key may revoke it, holding the key is the proof, and revoking it gives its holder nothing. It answers 202 whether or not a key existed, and has its own low method throttling.';
+        Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason }, { id: 'AwsSolutions-COG4', reason });
+      } else {
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-COG4',
+          reason: 'Callers are API-key holders and session-token holders, authenticated by keygate\'s own Lambda REQUEST authorizer; there is no Cognito user pool in this design.',
+        });
+      }
       return method;
     });
-    if (this.plans.length > 0) this.bindPlans(api, options.stage ?? api.deploymentStage, methods);
+    if (this.plans.length > 0) this.bindPlans(api, options.stage ?? api.deploymentStage, routes, methods);
     return methods;
   }
 
@@ -365,7 +485,7 @@ export class KeygateAuth extends Construct {
    * gateway keys need to know and may do: the plans' usage plan ids, and
    * POST/DELETE on API keys and on these usage plans' keys, nothing else.
    */
-  private bindPlans(api: apigateway.IRestApi, stage: apigateway.Stage, methods: apigateway.Method[]): void {
+  private bindPlans(api: apigateway.IRestApi, stage: apigateway.Stage, routes: readonly RouteDefinition[], methods: readonly apigateway.Method[]): void {
     if (this.plansBound) throw new Error('KeygateAuth: addRoutes() was already called; plans bind to one API stage');
     this.plansBound = true;
 
@@ -379,7 +499,7 @@ export class KeygateAuth extends Construct {
       Annotations.of(this).addWarningV2('keygate:apiKeySourceType', `plans need apiKeySourceType AUTHORIZER on ${api.node.path}; set it where that API is defined`);
     }
 
-    const methodOf = (key: string) => methods[ROUTES.findIndex((route) => routeKey(route.method, route.path) === key)]!;
+    const methodOf = (key: string) => methods[routes.findIndex((route) => route.authorizer !== 'none' && routeKey(route.method, route.path) === key)]!;
     const stack = Stack.of(this);
     const usagePlans = this.usagePlans as Record<string, apigateway.UsagePlan>;
     for (const plan of this.plans) {
@@ -422,15 +542,17 @@ export class KeygateAuth extends Construct {
       new iam.PolicyStatement({ sid: 'RemoveGatewayKeysFromPlans', actions: ['apigateway:DELETE'], resources: planIds.map((id) => apigw(`/usageplans/${id}/keys/*`)) }),
     ];
     const catalogue = stack.toJsonString(Object.fromEntries(Object.entries(usagePlans).map(([name, plan]) => [name, plan.usagePlanId])));
+    const setAppPlan = this.functions.setAppPlan as lambda.Function;
+    const createKey = this.functions.createKey as lambda.Function;
     // create-key puts an app without a plan on the default one, so with a default plan it manages gateway keys too.
-    const managers = [this.functions.setAppPlan, ...(this.defaultPlan !== undefined ? [this.functions.createKey] : [])];
-    for (const fn of [this.functions.setAppPlan, this.functions.createKey] as lambda.Function[]) {
+    const managers = [setAppPlan, ...(this.defaultPlan !== undefined ? [createKey] : [])];
+    for (const fn of [setAppPlan, createKey]) {
       fn.addEnvironment(ENV.usagePlans, catalogue);
       if (this.defaultPlan !== undefined) fn.addEnvironment(ENV.defaultPlan, this.defaultPlan);
     }
     // cdk-nag names each wildcard resource in its finding, e.g. AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:...].
     const wildcards = manageGatewayKeys.flatMap((statement) => statement.resources.filter((resource) => resource.endsWith('*')));
-    for (const fn of managers as lambda.Function[]) {
+    for (const fn of managers) {
       for (const statement of manageGatewayKeys) fn.role!.addToPrincipalPolicy(statement);
       Validations.of(fn.role!).acknowledge(
         ...wildcards.map((resource) => ({
@@ -439,6 +561,38 @@ export class KeygateAuth extends Construct {
             "Gateway API keys are made at runtime, one per app, so their ids are unknown at deploy time: DELETE on /apikeys/* and on this stack's usage plans' /keys/* is the narrowest resource API Gateway's IAM offers. Only POST and DELETE, only API keys and usage-plan keys.",
         })),
       );
+    }
+  }
+
+  /**
+   * The stage method settings keygate's routes need: the revoke route's own
+   * throttling (`revokeThrottling`). Method throttling is a stage setting, so
+   * give this to the stage that serves the routes:
+   * `new RestApi(this, 'Api', { deployOptions: { methodOptions: auth.stageMethodOptions() } })`.
+   *
+   * @param parentPath the path of the `parent` given to `addRoutes`, e.g. `/v2`
+   * @default '/' (routes added at the API's root)
+   */
+  public stageMethodOptions(parentPath = '/'): Record<string, apigateway.MethodDeploymentOptions> {
+    if (!parentPath.startsWith('/')) throw new Error(`KeygateAuth: stageMethodOptions: parentPath must start with '/', got '${parentPath}'`);
+    const prefix = parentPath.replace(/\/+$/, '');
+    return {
+      [`${prefix}${routeResourcePath(REVOKE_ROUTE)}/${REVOKE_ROUTE.method}`]: {
+        throttlingRateLimit: this.revokeThrottling.rateLimit,
+        throttlingBurstLimit: this.revokeThrottling.burstLimit,
+      },
+    };
+  }
+
+  private routeMethodOptions(route: RouteDefinition): apigateway.MethodOptions {
+    switch (route.authorizer) {
+      case 'apiKey':
+        return this.apiKeyMethodOptions;
+      case 'session':
+        return this.sessionMethodOptions!;
+      case 'none':
+        // Explicit, so an API whose defaultMethodOptions require an authorizer or an API key cannot lock reporters out.
+        return { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: false };
     }
   }
 
@@ -477,102 +631,192 @@ export class KeygateAuth extends Construct {
     keyPrefix: string;
     sessionTokenPrefix: string;
     sessionLifetimeSeconds: number;
+    lastUsedIntervalSeconds: number;
     memorySize: number;
     removalPolicy: RemovalPolicy;
     logRetention: logs.RetentionDays;
     enableSourceMaps: boolean;
-  }): Record<FunctionId, lambda.IFunction> {
+  }): Partial<Record<FunctionId, lambda.IFunction>> {
     const keys = this.keysTable.tableArn;
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
-    const onKeys = (sid: string, actions: string[], leadingKeys?: string) =>
+    /** `actions` on `tableArn`, limited to items whose partition key matches one of `leadingKeys` when given. */
+    const on = (sid: string, tableArn: string, actions: string[], leadingKeys?: string[]) =>
       new iam.PolicyStatement({
         sid,
         actions,
-        resources: [keys],
-        ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeys] } } }),
+        resources: [tableArn],
+        ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } } }),
       });
-
-    // Putting an app on a plan writes its gateway key onto each of its keys' hash items: that attribute only.
-    const setGatewayKeyOnKeys = [
-      onKeys('QueryAppKeys', ['dynamodb:Query'], 'app#*'),
-      new iam.PolicyStatement({
-        sid: 'SetGatewayKeyOnHashItems',
-        actions: ['dynamodb:UpdateItem'],
-        resources: [keys],
-        conditions: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] },
-        },
-      }),
-    ];
+    const onKeys = (sid: string, actions: string[], leadingKeys?: string[]) => on(sid, keys, actions, leadingKeys);
+    const keysEnv = { [ENV.keysTable]: this.keysTable.tableName };
+    // Every change to keys writes its activity event (an app# item) in the same transaction: a Put.
+    const appendEvents = onKeys('AppendEvents', ['dynamodb:PutItem'], ['app#*']);
+    // A key added or removed changes its app's key count in the registry (the apps partition) in the same transaction.
+    const countAppKeys = onKeys('CountAppKeys', ['dynamodb:UpdateItem'], ['apps']);
+    // Only called for session functions, which exist only with the session tables.
+    const sessions = () => this.sessionsTable!;
+    const users = () => this.usersTable!;
+    const sessionTablesEnv = () => ({ [ENV.sessionsTable]: sessions().tableName, [ENV.usersTable]: users().tableName });
+    // The index items of sessions (see lib/shared/item-keys.ts): what revoke-sessions and delete-user read and remove.
+    const sessionIndexes = ['user#*', 'key#*', 'sid#*'];
+    // An app's key items: counted when the app is registered, and listed to set its gateway key on their hash items.
+    const queryAppKeys = onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']);
     const plansOn = this.plans.length > 0;
+    // Putting an app on a plan writes its gateway key onto each of its keys' hash items: that attribute only.
+    const setGatewayKeyOnHashItems = new iam.PolicyStatement({
+      sid: 'SetGatewayKeyOnHashItems',
+      actions: ['dynamodb:UpdateItem'],
+      resources: [keys],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] },
+      },
+    });
 
-    // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
-    const access: Record<FunctionId, FunctionAccess> = {
-      apiKeyAuthorizer: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // Only the hash items: the authorizer cannot read app#... items or anything else.
-        statements: [onKeys('GetKeyHashItems', ['dynamodb:GetItem'], 'hash#*'), readPepper],
-      },
-      sessionAuthorizer: {
-        environment: { [ENV.sessionsTable]: this.sessionsTable.tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
-        statements: [new iam.PolicyStatement({ sid: 'GetSessions', actions: ['dynamodb:GetItem'], resources: [this.sessionsTable.tableArn] }), readPepper],
-      },
-      whoami: { environment: {}, statements: [] },
-      sdkUsersAuth: {
+    // Each function gets the environment it reads and the actions it calls, nothing more (thunks: the session tables may not exist).
+    const access: Record<FunctionId, () => FunctionAccess> = {
+      apiKeyAuthorizer: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
+        statements: [
+          // Only the hash items: the authorizer cannot read app#... items or anything else.
+          onKeys('GetKeyHashItems', ['dynamodb:GetItem'], ['hash#*']),
+          // Its one write: lastUsedAt of hash items. dynamodb:Attributes lists every attribute the request names
+          // (key, update and condition expressions), so it can change no other attribute and read none back.
+          new iam.PolicyStatement({
+            sid: 'RecordKeyLastUsed',
+            actions: ['dynamodb:UpdateItem'],
+            resources: [keys],
+            conditions: {
+              'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+              'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lastUsedAt'] },
+              StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+            },
+          }),
+          readPepper,
+        ],
+      }),
+      sessionAuthorizer: () => ({
+        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
+        // Only the session items, not the index items that list a user's or a key's sessions.
+        statements: [on('GetSessionItems', sessions().tableArn, ['dynamodb:GetItem'], ['token#*']), readPepper],
+      }),
+      whoami: () => ({ environment: {}, statements: [] }),
+      sdkUsersAuth: () => ({
         environment: {
-          [ENV.usersTable]: this.usersTable.tableName,
-          [ENV.sessionsTable]: this.sessionsTable.tableName,
+          ...sessionTablesEnv(),
           ...pepper,
           [ENV.sessionTokenPrefix]: options.sessionTokenPrefix,
           [ENV.sessionLifetimeSeconds]: String(options.sessionLifetimeSeconds),
         },
         statements: [
-          // Find-or-create is one UpdateItem with if_not_exists.
-          new iam.PolicyStatement({ sid: 'UpsertUsers', actions: ['dynamodb:UpdateItem'], resources: [this.usersTable.tableArn] }),
-          new iam.PolicyStatement({ sid: 'PutSessions', actions: ['dynamodb:PutItem'], resources: [this.sessionsTable.tableArn] }),
+          // Find (GetItem, or UpdateItem adding a name or account ids) or create (a transaction of two Puts);
+          // the session's transaction checks the user still exists (ConditionCheckItem).
+          on('FindOrCreateUsers', users().tableArn, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem']),
+          // The session and its three index items, one transaction of Puts.
+          on('PutSessions', sessions().tableArn, ['dynamodb:PutItem']),
           readPepper,
         ],
-      },
-      sdkUsersMe: {
-        environment: { [ENV.usersTable]: this.usersTable.tableName },
-        statements: [new iam.PolicyStatement({ sid: 'GetUsers', actions: ['dynamodb:GetItem'], resources: [this.usersTable.tableArn] })],
-      },
-      createKey: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+      }),
+      sdkUsersMe: () => ({
+        environment: { [ENV.usersTable]: users().tableName },
+        statements: [on('GetUsers', users().tableArn, ['dynamodb:GetItem'])],
+      }),
+      createKey: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
         statements: [
-          // TransactWriteItems of two conditional Puts and the app registry's count: IAM authorizes each as its own action.
+          // The transaction's Puts (two key items, the event; the app's registry item on its first key); IAM authorizes each as dynamodb:PutItem.
           onKeys('PutKeyItems', ['dynamodb:PutItem']),
+          // The app's key count, and the one-off count of an app's keys when it is registered.
+          countAppKeys,
+          queryAppKeys,
           readPepper,
           // With plans it reads the app's gateway key first; with a default plan it may put the app on it (set-app-plan's access).
-          onKeys('CountAppKeys', plansOn ? ['dynamodb:GetItem', 'dynamodb:UpdateItem'] : ['dynamodb:UpdateItem'], APPS_PARTITION),
-          ...(this.defaultPlan !== undefined ? setGatewayKeyOnKeys : []),
+          ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
+          ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
         ],
-      },
-      listKeys: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName },
-        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], 'app#*')],
-      },
-      deleteKey: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName },
-        // Reads the app#/key# item, then deletes it and its hash# item and uncounts it in one transaction.
-        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem']), onKeys('UncountAppKeys', ['dynamodb:UpdateItem'], APPS_PARTITION)],
-      },
-      getApp: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName },
-        statements: [onKeys('GetAppRecords', ['dynamodb:GetItem'], APPS_PARTITION)],
-      },
-      setAppPlan: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName },
-        statements: [onKeys('AppRecords', ['dynamodb:GetItem', 'dynamodb:UpdateItem'], APPS_PARTITION), ...setGatewayKeyOnKeys],
-      },
+      }),
+      listKeys: () => ({
+        environment: keysEnv,
+        statements: [
+          onKeys('QueryAppItems', ['dynamodb:Query'], ['app#*']),
+          // lastUsedAt lives on the hash items: one BatchGetItem per page, never a scan.
+          onKeys('GetLastUsed', ['dynamodb:BatchGetItem'], ['hash#*']),
+        ],
+      }),
+      deleteKey: () => ({
+        environment: keysEnv,
+        // Reads the app#/key# item, then deletes it and its hash# item, uncounts it and Puts the event in one transaction.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem']), appendEvents, countAppKeys],
+      }),
+      rollKey: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // Reads the old key's app item and the app's registry item (its gateway key); one transaction Puts the new key's
+        // two items and the event, updates the old key's two items and counts the new key in the registry (for an app
+        // from before the registry: checks it is still unregistered).
+        statements: [
+          onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
+          onKeys('CheckAppUnregistered', ['dynamodb:ConditionCheckItem'], ['apps']),
+          readPepper,
+        ],
+      }),
+      updateKey: () => ({
+        environment: keysEnv,
+        // Reads the app item (and lastUsedAt from the hash item); one transaction updates both and Puts the event.
+        statements: [onKeys('UpdateKeyItems', ['dynamodb:GetItem', 'dynamodb:UpdateItem']), appendEvents],
+      }),
+      listKeyEvents: () => ({
+        environment: keysEnv,
+        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], ['app#*'])],
+      }),
+      revokeKeys: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // Finds a reported key by its hash item, then deletes it as delete-key does: reads its app#/key# item and
+        // deletes both items, uncounts it and Puts the event in one transaction.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'], ['hash#*', 'app#*']), appendEvents, countAppKeys, readPepper],
+      }),
+      listApps: () => ({
+        environment: keysEnv,
+        statements: [onKeys('QueryAppRegistry', ['dynamodb:Query'], ['apps'])],
+      }),
+      getApp: () => ({
+        environment: keysEnv,
+        statements: [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])],
+      }),
+      setAppPlan: () => ({
+        environment: keysEnv,
+        statements: [
+          // Reads the app's registry item, registers an app seen for the first time, sets or clears its plan fields.
+          onKeys('AppRegistry', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['apps']),
+          queryAppKeys,
+          setGatewayKeyOnHashItems,
+        ],
+      }),
+      revokeSessions: () => ({
+        environment: sessionTablesEnv(),
+        statements: [
+          // externalId → userId.
+          on('GetUsers', users().tableArn, ['dynamodb:GetItem']),
+          on('FindSessions', sessions().tableArn, ['dynamodb:Query', 'dynamodb:GetItem'], sessionIndexes),
+          on('EndSessions', sessions().tableArn, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['token#*', ...sessionIndexes]),
+        ],
+      }),
+      deleteUser: () => ({
+        environment: sessionTablesEnv(),
+        statements: [
+          on('EraseUsers', users().tableArn, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
+          on('FindSessions', sessions().tableArn, ['dynamodb:Query', 'dynamodb:GetItem'], sessionIndexes),
+          on('EndSessions', sessions().tableArn, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['token#*', ...sessionIndexes]),
+        ],
+      }),
     };
 
     const runtime = lambdaRuntime();
-    const made = {} as Record<FunctionId, lambda.IFunction>;
+    const made: Partial<Record<FunctionId, lambda.IFunction>> = {};
     for (const key of Object.keys(FUNCTIONS) as FunctionId[]) {
-      const definition = FUNCTIONS[key];
+      if (!this.sessionsEnabled && isSessionFunction(key)) continue;
+      const definition: FunctionDefinition = FUNCTIONS[key];
+      const { environment, statements } = access[key]();
       const id = constructId(key);
       const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: options.logRetention, removalPolicy: options.removalPolicy });
       // An own role per function instead of AWSLambdaBasicExecutionRole: it may write to its own log group only.
@@ -581,31 +825,35 @@ export class KeygateAuth extends Construct {
         description: `keygate ${definition.name} function`,
       });
       logGroup.grantWrite(role);
-      for (const statement of access[key].statements) role.addToPolicy(statement);
+      for (const statement of statements) role.addToPolicy(statement);
 
       if (!existsSync(bundleFile(definition))) {
         throw new Error(`KeygateAuth: the ${definition.name} bundle is missing (${bundleFile(definition)}); run 'npm run build' in the keygate package`);
       }
       // The prebuilt bundle, byte for byte what the tests and the local stack run: no bundler at synth time.
-      const fn = new lambda.Function(this, id, {
+      made[key] = new lambda.Function(this, id, {
         code: lambda.Code.fromAsset(bundleDirectory(definition)),
         handler: BUNDLE_HANDLER,
         description: definition.description,
         runtime,
         architecture: lambda.Architecture.ARM_64,
         memorySize: options.memorySize,
-        timeout: Duration.seconds(10),
+        timeout: Duration.seconds(definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
         role,
         logGroup,
         environment: {
-          ...access[key].environment,
+          ...environment,
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },
       });
-      made[key] = fn;
     }
     return made;
   }
+}
+
+/** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */
+function constructId(key: FunctionId): string {
+  return `${key.charAt(0).toUpperCase()}${key.slice(1)}Function`;
 }
 
 /** A string as cdk-nag shows it in a finding id: references as `<LogicalId>` or `<AWS::Region>`. */
@@ -618,9 +866,4 @@ function nagText(stack: Stack, value: string): string {
     return JSON.stringify(part);
   };
   return render(stack.resolve(value));
-}
-
-/** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */
-function constructId(key: FunctionId): string {
-  return `${key.charAt(0).toUpperCase()}${key.slice(1)}Function`;
 }

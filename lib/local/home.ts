@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../construct/function-bundles';
+import type { AdminFunctionId } from '../shared/functions';
 
 /**
  * The local stack's data folder (`.keygate/`, gitignored; `KEYGATE_HOME`
@@ -10,8 +11,16 @@ import { PACKAGE_ROOT } from '../construct/function-bundles';
  */
 export const KEYGATE_HOME_ENV = 'KEYGATE_HOME';
 
-export function keygateHome(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return path.resolve(env[KEYGATE_HOME_ENV] || path.join(PACKAGE_ROOT, '.keygate'));
+export function keygateHome(env: Readonly<Record<string, string | undefined>> = process.env, packageRoot: string = PACKAGE_ROOT): string {
+  return path.resolve(env[KEYGATE_HOME_ENV] || path.join(packageRoot, '.keygate'));
+}
+
+/**
+ * Whether `packageRoot` is a keygate checkout (sources present), where
+ * `npm start` can run, rather than an installed package (built files only).
+ */
+export function isCheckout(packageRoot: string = PACKAGE_ROOT): boolean {
+  return existsSync(path.join(packageRoot, 'lib', 'local', 'stack.ts'));
 }
 
 export const homePaths = (home: string) => ({
@@ -29,8 +38,8 @@ export interface LocalStackInfo {
   readonly lambdaEndpoint: string;
   readonly dynamodbEndpoint: string;
   readonly region: string;
-  /** Local Lambda function names of the admin functions. */
-  readonly functions: { readonly createKey: string; readonly listKeys: string; readonly deleteKey: string; readonly getApp: string; readonly setAppPlan: string };
+  /** Local Lambda function names of the admin functions (a stack started by an older keygate may lack some). */
+  readonly functions: Readonly<Partial<Record<AdminFunctionId, string>>>;
   /** The local emulation of API Gateway's API-key calls, which the admin functions reach. */
   readonly apiGatewayEndpoint: string;
   /** Plan names the local gateway enforces (empty: plans off). */

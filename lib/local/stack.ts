@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/environment';
 import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../shared/functions';
-import { DEFAULT_PLAN_NAME, DEFAULT_PLANS, plansProblem, routeKey, type PlanDefinition } from '../shared/plans';
+import { DEFAULT_PLAN_NAME, DEFAULT_PLANS, planRouteKeys, plansProblem, type PlanDefinition } from '../shared/plans';
 import { ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
 import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
@@ -91,7 +91,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const plans = options.plans ?? DEFAULT_PLANS;
   const defaultPlan = (options.defaultPlan ?? (options.plans ? undefined : DEFAULT_PLAN_NAME)) || undefined;
-  const plansIssue = plansProblem(plans, defaultPlan, ROUTES.map((route) => routeKey(route.method, route.path)));
+  const plansIssue = plansProblem(plans, defaultPlan, planRouteKeys(ROUTES));
   if (plansIssue) throw new Error(`${PLANS_ENV}: ${plansIssue}`);
 
   // Fail on a missing Java before building anything: one clear line.
@@ -174,7 +174,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       lambdaEndpoint: `http://${HOST}:${lambdaPort}`,
       dynamodbEndpoint,
       region: LOCAL_REGION,
-      functions: Object.fromEntries(ADMIN_FUNCTIONS.map((key) => [key, FUNCTIONS[key].name])) as unknown as LocalStackInfo['functions'],
+      functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
       apiGatewayEndpoint,
       plans: plans.map((plan) => plan.name),
       tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },

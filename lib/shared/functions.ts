@@ -7,7 +7,13 @@ export interface FunctionDefinition {
   /** Stable name: local function name, bundle folder, and construct id stem. */
   readonly name: string;
   readonly description: string;
+  /** Part of the session half (sessions and users tables): left out when sessions are off. */
+  readonly sessions?: boolean;
+  /** Lambda timeout. @default DEFAULT_TIMEOUT_SECONDS */
+  readonly timeoutSeconds?: number;
 }
+
+export const DEFAULT_TIMEOUT_SECONDS = 10;
 
 export const FUNCTIONS = {
   apiKeyAuthorizer: {
@@ -17,6 +23,7 @@ export const FUNCTIONS = {
   sessionAuthorizer: {
     name: 'session-authorizer',
     description: 'keygate: REQUEST authorizer for Authorization: Bearer session tokens',
+    sessions: true,
   },
   whoami: {
     name: 'whoami',
@@ -25,10 +32,16 @@ export const FUNCTIONS = {
   sdkUsersAuth: {
     name: 'sdkusers-auth',
     description: 'keygate: POST sdkusers/auth, finds or creates a user and issues a session token',
+    sessions: true,
   },
   sdkUsersMe: {
     name: 'sdkusers-me',
     description: 'keygate: GET sdkusers/me, the session user',
+    sessions: true,
+  },
+  revokeKeys: {
+    name: 'revoke-keys',
+    description: 'keygate: POST /api/v1/keys/revoke, public: deletes the reported keys that exist',
   },
   createKey: {
     name: 'create-key',
@@ -42,19 +55,71 @@ export const FUNCTIONS = {
     name: 'delete-key',
     description: 'keygate admin: delete an API key',
   },
+  rollKey: {
+    name: 'roll-key',
+    description: 'keygate admin: replace an API key with a new one, the old one kept for a grace period',
+  },
+  updateKey: {
+    name: 'update-key',
+    description: 'keygate admin: rename an API key, set or clear its expiry, disable or enable it',
+  },
+  listKeyEvents: {
+    name: 'list-key-events',
+    description: "keygate admin: the activity log of an application's API keys",
+  },
+  listApps: {
+    name: 'list-apps',
+    description: 'keygate admin: list the applications that have keys',
+  },
   getApp: {
     name: 'get-app',
     description: 'keygate admin: one application: its plan, key count and creation time',
   },
   setAppPlan: {
     name: 'set-app-plan',
-    description: "keygate admin: put an application on a plan (its API Gateway usage plan), or take it off",
+    description: 'keygate admin: put an application on a plan (its API Gateway usage plan), or take it off',
+  },
+  revokeSessions: {
+    name: 'revoke-sessions',
+    description: 'keygate admin: end sessions of a user, of a key, or one session',
+    sessions: true,
+    // Ends sessions one conditional delete each; a big batch continues in a next call (see the output's `incomplete`).
+    timeoutSeconds: 60,
+  },
+  deleteUser: {
+    name: 'delete-user',
+    description: "keygate admin: erase a user's record and end every session of theirs",
+    sessions: true,
+    timeoutSeconds: 60,
   },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionId = keyof typeof FUNCTIONS;
 
-export const ADMIN_FUNCTIONS = ['createKey', 'listKeys', 'deleteKey', 'getApp', 'setAppPlan'] as const satisfies readonly FunctionId[];
+export const ADMIN_FUNCTIONS = [
+  'createKey',
+  'listKeys',
+  'deleteKey',
+  'rollKey',
+  'updateKey',
+  'listKeyEvents',
+  'listApps',
+  'getApp',
+  'setAppPlan',
+  'revokeSessions',
+  'deleteUser',
+] as const satisfies readonly FunctionId[];
+export type AdminFunctionId = (typeof ADMIN_FUNCTIONS)[number];
+
+/** Whether a function belongs to the session half. */
+export function isSessionFunction(id: FunctionId): boolean {
+  return (FUNCTIONS[id] as FunctionDefinition).sessions === true;
+}
+
+/** The stack output naming an admin function, e.g. `createKey` → `CreateKeyFunctionName`; the CLI reads it. */
+export function adminFunctionOutput(id: AdminFunctionId): string {
+  return `${id.charAt(0).toUpperCase()}${id.slice(1)}FunctionName`;
+}
 
 /** Lambda runtime the bundles target (esbuild `target`, the construct's `nodejs<N>.x`). */
 export const NODE_RUNTIME_MAJOR = 24;

@@ -57,6 +57,15 @@ export function routeKey(method: string, path: string): string {
 }
 
 /**
+ * The route keys a plan's `methodThrottles` may name: the app routes among
+ * `routes`. A public route (the revoke route) takes no API key, so no plan
+ * applies to it.
+ */
+export function planRouteKeys(routes: readonly { readonly method: string; readonly path: string; readonly authorizer: string }[]): string[] {
+  return routes.filter((route) => route.authorizer !== 'none').map((route) => routeKey(route.method, route.path));
+}
+
+/**
  * API Gateway's answers when a plan refuses a request (gateway responses
  * THROTTLED and QUOTA_EXCEEDED): the construct sets these status codes and
  * headers, and the local gateway answers with the same status, body and

@@ -23,16 +23,23 @@ export interface TableDefinition {
   readonly retainOnDelete: boolean;
 }
 
+/** TTL attribute of activity events: only events carry it, so DynamoDB TTL never removes a key item. */
+export const EVENT_TTL_ATTRIBUTE = 'eventExpiresAtEpoch';
+
 export const KEYS_TABLE: TableDefinition = {
   id: 'Keys',
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
+  timeToLiveAttribute: EVENT_TTL_ATTRIBUTE,
   retainOnDelete: true,
 };
 
 export const SESSIONS_TABLE: TableDefinition = {
   id: 'Sessions',
   partitionKey: { name: 'pk', type: 'S' },
+  // A sort key for the index items that find a user's, a key's or one id's sessions (see item-keys.ts).
+  sortKey: { name: 'sk', type: 'S' },
+  // Index items carry their session's expiry, so TTL removes them together.
   timeToLiveAttribute: 'expiresAtEpoch',
   // Sessions are short-lived and re-creatable with an API key.
   retainOnDelete: false,

@@ -1,8 +1,12 @@
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
+import { call } from './support/http';
 import { isAlive, keygateCli, runStackProcess, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { credentialFormat } from '../../functions/domain/credential-format';
+import { ADMIN_FUNCTIONS, FUNCTIONS } from '../../lib/shared/functions';
+import { scanAll } from '../support/dynamodb';
 
 /**
  * `npm start` end to end: a child process running DynamoDB Local on disk, the
@@ -18,21 +22,6 @@ const javaPids: number[] = [];
 
 const url = (appUid: string, route: string) => `${stack!.info.apiUrl}/api/v1/appuid/${appUid}/${route}`;
 
-async function call(method: string, target: string, headers: Record<string, string> = {}, body?: unknown) {
-  const response = await fetch(target, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text };
-}
 
 beforeAll(async () => {
   home = mkdtempSync(path.join(tmpdir(), 'keygate-e2e-'));
@@ -56,7 +45,7 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   const out = stack!.stdout();
   expect(out).toContain(`keygate local API: ${stack!.info.apiUrl}`);
   expect(stack!.info.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(stack!.info.functions).toEqual({ createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', getApp: 'get-app', setAppPlan: 'set-app-plan' });
+  expect(stack!.info.functions).toEqual(Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])));
   // The stack's default tiers, as KeygateStack deploys them.
   expect(stack!.info.plans).toEqual(['free', 'standard', 'premium']);
   expect(out).toContain('plans: free, standard, premium');
@@ -85,10 +74,14 @@ test('a second npm start on the same data refuses with one line and leaves the f
 });
 
 test('CLI create (the admin bundle through the Lambda Invoke API), then whoami is 200', async () => {
-  const created = await keygateCli(home, 'keys', 'create', '--app', 'e2e-a', '--name', 'e2e key', '--json');
+  // A first key needs --new-app: without it, an app nobody has made yet is taken for a typo.
+  const refused = await keygateCli(home, 'keys', 'create', '--app', 'e2e-a', '--name', 'e2e key');
+  expect(refused).toEqual({ code: 1, stdout: '', stderr: 'keygate: app e2e-a has no keys yet: check --app for a typo, or pass --new-app to create its first key\n' });
+
+  const created = await keygateCli(home, 'keys', 'create', '--app', 'e2e-a', '--name', 'e2e key', '--new-app', '--expires-at', '2099-01-01', '--json');
   expect(created).toMatchObject({ code: 0, stderr: '' });
   const output = JSON.parse(created.stdout);
-  expect(output).toMatchObject({ appUid: 'e2e-a', name: 'e2e key', keyId: expect.stringMatching(/^key_/), apiKey: expect.stringMatching(/^kg_/) });
+  expect(output).toMatchObject({ appUid: 'e2e-a', name: 'e2e key', keyId: expect.stringMatching(/^key_/), apiKey: expect.stringMatching(/^kg_/), expiresAt: '2099-01-01T00:00:00.000Z' });
   appKey = output.apiKey;
   appKeyId = output.keyId;
 
@@ -162,6 +155,222 @@ test('CLI delete: the next request with the key is 401, the session it created s
   expect(again).toEqual({ code: 1, stdout: '', stderr: `keygate: key ${appKeyId} not found in app e2e-a\n` });
 });
 
+describe('key lifecycle through npm start and the CLI', () => {
+  const app = 'e2e-life';
+  const me = `local:${userInfo().username}`;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const whoamiStatus = async (apiKey: string) => (await call('GET', url(app, 'whoami'), { 'x-api-key': apiKey })).status;
+  const cliJson = async (...argv: string[]) => {
+    const result = await keygateCli(home, ...argv, '--json');
+    if (result.code !== 0) throw new Error(`keygate ${argv.join(' ')} failed: ${result.stderr}`);
+    return JSON.parse(result.stdout);
+  };
+  const sessionOf = async (apiKey: string, externalId: string) => {
+    const auth = await call('POST', url(app, 'sdkusers/auth'), { 'x-api-key': apiKey }, { externalId });
+    expect(auth.status).toBe(200);
+    return auth.json.authToken as string;
+  };
+  const sessionStatus = async (token: string) => (await call('GET', url(app, 'sdkusers/me'), { authorization: `Bearer ${token}` })).status;
+  const listed = async (keyId: string) => (await cliJson('keys', 'list', '--app', app)).keys.find((key: { keyId: string }) => key.keyId === keyId);
+  const created: string[] = [];
+
+  test('roll --grace 0: the old key gets 401 at once, the new one 200; sessions of both keys keep working', async () => {
+    const old = await cliJson('keys', 'create', '--app', app, '--name', 'rolled now', '--new-app');
+    created.push(old.keyId);
+    const oldSession = await sessionOf(old.apiKey, 'user-old');
+
+    const human = await keygateCli(home, 'keys', 'roll', '--app', app, '--key', old.keyId, '--grace', '0');
+    expect(human.code).toBe(0);
+    const newKey = /^ {2}(kg_[A-Za-z0-9]+)$/m.exec(human.stdout)![1]!;
+    expect(human.stdout).toContain(`The old key ${old.keyId} stops working at `);
+    expect(await whoamiStatus(old.apiKey)).toBe(401);
+    expect(await whoamiStatus(newKey)).toBe(200);
+    const newSession = await sessionOf(newKey, 'user-new');
+    expect(await sessionStatus(oldSession)).toBe(200);
+    expect(await sessionStatus(newSession)).toBe(200);
+    const newKeyId = (await call('GET', url(app, 'whoami'), { 'x-api-key': newKey })).json.keyId;
+    expect(await listed(newKeyId)).toMatchObject({ name: 'rolled now', status: 'active', rolledFromKeyId: old.keyId });
+    expect(await listed(old.keyId)).toMatchObject({ status: 'expired' });
+  });
+
+  test('roll with a grace period that runs out: the old key works, then gets 401; the new one keeps working', async () => {
+    const old = await cliJson('keys', 'create', '--app', app, '--name', 'graceful');
+    const rolled = await cliJson('keys', 'roll', '--app', app, '--key', old.keyId, '--grace', '3s');
+    expect(rolled).toMatchObject({ rolledFromKeyId: old.keyId, name: 'graceful', appUid: app });
+    expect(await whoamiStatus(old.apiKey)).toBe(200);
+    expect(await whoamiStatus(rolled.apiKey)).toBe(200);
+    await sleep(Date.parse(rolled.previousKeyExpiresAt) - Date.now() + 100);
+    expect(await whoamiStatus(old.apiKey)).toBe(401);
+    expect(await whoamiStatus(rolled.apiKey)).toBe(200);
+  });
+
+  test('update --disable: 401 on the next request; --enable: 200 again', async () => {
+    const key = await cliJson('keys', 'create', '--app', app, '--name', 'toggled');
+    created.push(key.keyId);
+    const disabled = await keygateCli(home, 'keys', 'update', '--app', app, '--key', key.keyId, '--disable');
+    expect(disabled).toEqual({ code: 0, stdout: `Key ${key.keyId} (${key.displayPrefix}) 'toggled': disabled, expires never, last used never.\n`, stderr: '' });
+    expect(await whoamiStatus(key.apiKey)).toBe(401);
+    expect(await cliJson('keys', 'update', '--app', app, '--key', key.keyId, '--enable')).toMatchObject({ status: 'active', enabled: true });
+    expect(await whoamiStatus(key.apiKey)).toBe(200);
+  });
+
+  test('update --expires-at: the key stops when it passes; --expires-at never brings it back', async () => {
+    const key = await cliJson('keys', 'create', '--app', app, '--name', 'expiring');
+    const soon = new Date(Date.now() + 2000).toISOString();
+    expect(await cliJson('keys', 'update', '--app', app, '--key', key.keyId, '--expires-at', soon)).toMatchObject({ expiresAt: soon, status: 'active' });
+    expect(await whoamiStatus(key.apiKey)).toBe(200);
+    await sleep(Date.parse(soon) - Date.now() + 100);
+    expect(await whoamiStatus(key.apiKey)).toBe(401);
+    const cleared = await cliJson('keys', 'update', '--app', app, '--key', key.keyId, '--expires-at', 'never');
+    expect(cleared.expiresAt).toBeUndefined();
+    expect(await whoamiStatus(key.apiKey)).toBe(200);
+  });
+
+  test('list shows lastUsedAt after the first use, not rewritten within the interval', async () => {
+    const key = await cliJson('keys', 'create', '--app', app, '--name', 'used');
+    expect((await listed(key.keyId)).lastUsedAt).toBeUndefined();
+    expect(await whoamiStatus(key.apiKey)).toBe(200);
+    let first: string | undefined;
+    for (let i = 0; i < 100 && !first; i++, await sleep(50)) first = (await listed(key.keyId)).lastUsedAt;
+    expect(first).toEqual(expect.any(String));
+    for (let i = 0; i < 3; i++) expect(await whoamiStatus(key.apiKey)).toBe(200);
+    await sleep(300);
+    expect((await listed(key.keyId)).lastUsedAt).toBe(first);
+    const table = await keygateCli(home, 'keys', 'list', '--app', app);
+    expect(table.stdout).toMatch(new RegExp(`${key.keyId}\\s+${key.displayPrefix}\\s+used\\s+active\\s+\\S+\\s+-\\s+${first}`));
+  });
+
+  test('events: one event per change, newest first, with who asked; --key narrows to one key', async () => {
+    const [rolledNow, toggled] = created;
+    const all = await cliJson('keys', 'events', '--app', app);
+    expect(all.nextToken).toBeUndefined();
+    const ofToggled = await cliJson('keys', 'events', '--app', app, '--key', toggled!);
+    expect(ofToggled.events.map((event: { action: string }) => event.action)).toEqual(['enabled', 'disabled', 'created']);
+    for (const event of ofToggled.events) expect(event).toMatchObject({ keyId: toggled, requestedBy: me });
+    const ofRolled = await cliJson('keys', 'events', '--app', app, '--key', rolledNow!);
+    expect(ofRolled.events.map((event: { action: string }) => event.action)).toEqual(['rolled', 'created']);
+    expect(ofRolled.events[0].details).toMatchObject({ gracePeriodSeconds: 0 });
+    // 5 keys created, 2 rolled, 2 toggles, 2 expiry changes: 11 changes, 11 events.
+    expect(all.events.map((event: { action: string }) => event.action).sort()).toEqual(
+      [...Array(5).fill('created'), 'rolled', 'rolled', 'disabled', 'enabled', 'updated', 'updated'].sort(),
+    );
+    const human = await keygateCli(home, 'keys', 'events', '--app', app, '--key', toggled!);
+    expect(human.stdout).toMatch(/AT\s+ACTION\s+KEY ID\s+REQUESTED BY\s+DETAILS/);
+    expect(human.stdout).toContain(me);
+  });
+
+  test('failed calls exit 1 with one line and write neither change nor event', async () => {
+    const before = { keys: await cliJson('keys', 'list', '--app', app), events: await cliJson('keys', 'events', '--app', app) };
+    const unknown = 'key_00000000000000000000';
+    for (const [argv, line] of [
+      [['keys', 'update', '--app', app, '--key', unknown, '--disable'], `keygate: key ${unknown} not found in app ${app}`],
+      [['keys', 'roll', '--app', app, '--key', created[1]!, '--grace', '8d'], 'keygate: gracePeriodSeconds must be between 0 and 604800 (7 days)'],
+      [['keys', 'update', '--app', app, '--key', created[1]!, '--expires-at', '2001-01-01T00:00:00Z'], 'keygate: --expires-at must be in the future'],
+      [['keys', 'update', '--app', app, '--key', created[1]!], 'keygate: update-key input needs at least one of name, expiresAt (null clears it) or enabled'],
+    ] as const) {
+      expect(await keygateCli(home, ...argv)).toEqual({ code: 1, stdout: '', stderr: `${line}\n` });
+    }
+    expect(await cliJson('keys', 'list', '--app', app)).toEqual(before.keys);
+    expect(await cliJson('keys', 'events', '--app', app)).toEqual(before.events);
+  });
+});
+
+describe('sessions and users through the CLI and the bundles', () => {
+  const app = 'e2e-r';
+  const keys: Record<'r1' | 'r2', { keyId: string; apiKey: string }> = {} as never;
+  const tokens: Record<string, string> = {};
+  const signIn = async (key: 'r1' | 'r2', body: Record<string, unknown>) => {
+    const auth = await call('POST', url(app, 'sdkusers/auth'), { 'x-api-key': keys[key].apiKey }, body);
+    expect(auth.status).toBe(200);
+    return String(auth.json.authToken);
+  };
+  const me = (token: string) => call('GET', url(app, 'sdkusers/me'), { authorization: `Bearer ${token}` });
+  const statuses = async () => Object.fromEntries(await Promise.all(Object.entries(tokens).map(async ([name, token]) => [name, (await me(token)).status])));
+  const localTables = async () => {
+    const client = new DynamoDBClient({ endpoint: stack!.info.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      const { keys: k, sessions, users } = stack!.info.tables;
+      return JSON.stringify(await Promise.all([k, sessions, users].map((name) => scanAll(client, name))), (_key, value: unknown) => (value instanceof Set ? [...value] : value));
+    } finally {
+      client.destroy();
+    }
+  };
+
+  beforeAll(async () => {
+    for (const [name, flags] of [['r1', ['--new-app']], ['r2', []]] as const) {
+      const created = await keygateCli(home, 'keys', 'create', '--app', app, '--name', name, ...flags, '--json');
+      expect(created.code).toBe(0);
+      keys[name] = JSON.parse(created.stdout);
+    }
+    tokens.aliceByR1 = await signIn('r1', { externalId: 'alice' });
+    tokens.aliceByR2 = await signIn('r2', { externalId: 'alice' });
+    tokens.bobByR1 = await signIn('r1', { externalId: 'bob' });
+    tokens.carolByR2 = await signIn('r2', { userEmail: 'carol@example.com' });
+  });
+
+  test('each revoke selector ends exactly the matching sessions; a deleted key\'s sessions live until revoked', async () => {
+    const live = { aliceByR1: 200, aliceByR2: 200, bobByR1: 200, carolByR2: 200 };
+    expect(await statuses()).toEqual(live);
+
+    expect((await keygateCli(home, 'keys', 'delete', '--app', app, '--key', keys.r1.keyId)).code).toBe(0);
+    expect(await statuses()).toEqual(live);
+
+    // A session id as an admin would find it in the logs or the authorizer context; here, from the table.
+    const carolUserId = (await me(tokens.carolByR2!)).json.userId as string;
+    const sessionId = (JSON.parse(await localTables())[1] as Record<string, string>[]).find((item) => item.pk.startsWith(`sid#${app}#`) && item.userId === carolUserId)!.sessionId;
+
+    expect(await keygateCli(home, 'sessions', 'revoke', '--app', app, '--session', sessionId!)).toEqual({ code: 0, stdout: `Revoked 1 session (session ${sessionId}) in app ${app}.\n`, stderr: '' });
+    expect(await statuses()).toEqual({ ...live, carolByR2: 401 });
+
+    expect((await keygateCli(home, 'sessions', 'revoke', '--app', app, '--external-id', 'bob')).stdout).toBe(`Revoked 1 session of the user with externalId bob in app ${app}.\n`);
+    expect(await statuses()).toEqual({ ...live, carolByR2: 401, bobByR1: 401 });
+
+    expect((await keygateCli(home, 'sessions', 'revoke', '--app', app, '--created-by-key', keys.r1.keyId)).stdout).toBe(`Revoked 1 session opened with key ${keys.r1.keyId} in app ${app}.\n`);
+    expect(await statuses()).toEqual({ aliceByR1: 401, aliceByR2: 200, bobByR1: 401, carolByR2: 401 });
+
+    const aliceUserId = (await me(tokens.aliceByR2!)).json.userId as string;
+    const byUser = await keygateCli(home, 'sessions', 'revoke', '--app', app, '--user', aliceUserId, '--json');
+    expect(JSON.parse(byUser.stdout)).toEqual({ revoked: 1 });
+    expect(await statuses()).toEqual({ aliceByR1: 401, aliceByR2: 401, bobByR1: 401, carolByR2: 401 });
+
+    // The session made earlier in this file, with a key of another app, is untouched.
+    expect((await call('GET', url('e2e-a', 'sdkusers/me'), { authorization: `Bearer ${authToken}` })).status).toBe(200);
+  });
+
+  test('users delete: the record and every session are gone; no item holds the email, externalId or name', async () => {
+    const t1 = await signIn('r2', { userEmail: 'Dave.Erase@Example.com', name: 'Dave Erasable', accountUids: ['acct-dave'] });
+    const t2 = await signIn('r2', { userEmail: 'dave.erase@example.com' });
+    const userId = (await me(t1)).json.userId as string;
+    expect(await localTables()).toContain('Dave Erasable');
+
+    const deleted = await keygateCli(home, 'users', 'delete', '--app', app, '--email', 'Dave.Erase@example.com');
+    expect(deleted).toEqual({ code: 0, stdout: `Deleted user ${userId} from app ${app}; 2 sessions revoked.\n`, stderr: '' });
+    expect((await me(t1)).status).toBe(401);
+    expect((await me(t2)).status).toBe(401);
+    const after = (await localTables()).toLowerCase();
+    for (const personal of ['dave.erase@example.com', 'dave erasable', 'acct-dave', userId.toLowerCase()]) expect(after).not.toContain(personal);
+  });
+
+  test('apps list and apps show count the keys', async () => {
+    const listed = JSON.parse((await keygateCli(home, 'apps', 'list', '--json')).stdout) as { apps: { appUid: string; keyCount: number }[] };
+    expect(listed.apps.filter((a) => (a.appUid.startsWith('e2e-') && a.appUid !== 'e2e-life') || a.appUid === 'demo').map(({ appUid, keyCount }) => ({ appUid, keyCount }))).toEqual([
+      { appUid: 'demo', keyCount: 1 },
+      { appUid: 'e2e-a', keyCount: 0 },
+      { appUid: 'e2e-r', keyCount: 1 },
+    ]);
+    // npm start's default plan: the app's first key put it on free.
+    expect((await keygateCli(home, 'apps', 'show', '--app', app)).stdout).toMatch(/^app\s+e2e-r\nplan\s+free\nkeys\s+1\ncreated\s+\S+\ngateway key\s+\S+ \(API Gateway API key id\)\n$/);
+  });
+
+  test.each([
+    [['sessions', 'revoke', '--app', 'e2e-r', '--user', 'nope'], "keygate: --user must be 'usr_' followed by 20 letters or digits\n"],
+    [['users', 'delete', '--app', 'e2e-r', '--external-id', 'nobody'], 'keygate: no user with that externalId in app e2e-r\n'],
+    [['apps', 'show', '--app', 'never-seen'], 'keygate: app never-seen not found: it has no keys and no plan\n'],
+  ])('a bundle\'s typed error reaches the CLI as one line naming the flag: %j', async (argv, line) => {
+    expect(await keygateCli(home, ...argv)).toEqual({ code: 1, stdout: '', stderr: line });
+  });
+});
+
 test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart keeps the data and prints no key', async () => {
   const first = stack!;
   expect(await stopStackProcess(first)).toBe(0);
@@ -173,7 +382,9 @@ test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart kee
 
   const cliWhileStopped = await keygateCli(home, 'keys', 'list', '--app', 'demo');
   expect(cliWhileStopped.code).toBe(1);
-  expect(cliWhileStopped.stderr).toMatch(/^keygate: no local keygate stack is running: start one with `npm start`/);
+  expect(cliWhileStopped.stderr).toBe(
+    `keygate: no local keygate stack is running from ${home} (KEYGATE_HOME): start one with \`npm start\` in the keygate checkout, set KEYGATE_HOME to the data folder of a running one, or pass --stack <name> for a deployed stack\n`,
+  );
 
   stack = await startStackProcess(home);
   javaPids.push(stack.info.dynamodbPid!);

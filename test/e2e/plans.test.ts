@@ -40,7 +40,7 @@ const cli = async (...argv: string[]) => {
   if (result.code !== 0) throw new Error(`keygate ${argv.join(' ')} failed: ${result.stderr}`);
   return result.stdout;
 };
-const createKey = async (appUid: string) => JSON.parse(await cli('keys', 'create', '--app', appUid, '--name', 'e2e', '--json')) as { keyId: string; apiKey: string };
+const createKey = async (appUid: string) => JSON.parse(await cli('keys', 'create', '--app', appUid, '--name', 'e2e', '--new-app', '--json')) as { keyId: string; apiKey: string };
 const setPlan = async (appUid: string, plan: string | null) =>
   JSON.parse(await cli('apps', 'set-plan', '--app', appUid, ...(plan === null ? ['--no-plan'] : ['--plan', plan]), '--json')) as { plan?: string; gatewayKeyId?: string };
 
@@ -126,9 +126,19 @@ test('moving an app to a larger plan lifts its limit at once; taking it off its 
   expect(await whoami(small.appUid, small.apiKey)).toMatchObject({ status: 403, errorType: 'ForbiddenException' });
 });
 
+test('a key rolled with the CLI works at once under its app\'s plan (200, never 403): it carries the app\'s gateway key', async () => {
+  const [{ keyId }] = (JSON.parse(await cli('keys', 'list', '--app', large.appUid, '--json')) as { keys: { keyId: string }[] }).keys;
+  const rolled = JSON.parse(await cli('keys', 'roll', '--app', large.appUid, '--key', keyId!, '--grace', '0', '--json')) as { apiKey: string; rolledFromKeyId: string };
+  expect(rolled.rolledFromKeyId).toBe(keyId);
+  expect(await whoami(large.appUid, large.apiKey)).toMatchObject({ status: 401 });
+  expect(tally(await oneSecondOf(20, () => whoami(large.appUid, rolled.apiKey)))).toEqual({ 200: 20 });
+  large = { ...large, apiKey: rolled.apiKey };
+  expect(JSON.parse(await cli('apps', 'show', '--app', large.appUid, '--json'))).toMatchObject({ plan: 'big', keyCount: 2 });
+});
+
 test('bad input from the CLI: one line naming the field, nothing changed', async () => {
   const result = await keygateCli(home, 'apps', 'set-plan', '--app', large.appUid, '--plan', 'gold');
-  expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: plan must be one of five, big, quota, or null to take the app off its plan\n' });
+  expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: --plan must be one of five, big, quota, or null to take the app off its plan\n' });
   expect(JSON.parse(await cli('apps', 'show', '--app', large.appUid, '--json'))).toMatchObject({ plan: 'big' });
 });
 

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../lib/shared/environment';
-import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+import { ADMIN_FUNCTIONS, FUNCTIONS, isSessionFunction, type FunctionId } from '../../lib/shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, type Statement } from './infra-app';
 
@@ -32,7 +32,8 @@ describe('KeygateAuth with default props', () => {
     ({ auth, template, stack } = synthConstruct());
   });
 
-  const tableId = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => logicalId(auth[which]);
+  const tableId = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => logicalId(auth[which]!);
+  const fnId = (key: FunctionId) => logicalId(auth.functions[key]!);
   const ref = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => ({ Ref: tableId(which) });
   const arn = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => ({ 'Fn::GetAtt': [tableId(which), 'Arn'] });
   const pepper = () => ({ Ref: logicalId(auth.pepperSecret) });
@@ -71,11 +72,22 @@ describe('KeygateAuth with default props', () => {
     }
   });
 
-  test('sessions table: TTL on expiresAtEpoch, partition key only, destroyed with the stack by default', () => {
+  test('keys table: TTL on eventExpiresAtEpoch, an attribute only activity events carry; users table: no TTL', () => {
+    const resources = template.toJSON().Resources;
+    expect(resources[tableId('keysTable')].Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'eventExpiresAtEpoch', Enabled: true });
+    expect(resources[tableId('usersTable')].Properties.TimeToLiveSpecification).toBeUndefined();
+  });
+
+  test('sessions table: TTL on expiresAtEpoch, pk and sk (the session index items), destroyed with the stack by default', () => {
     const sessions = template.toJSON().Resources[tableId('sessionsTable')];
     expect(sessions.DeletionPolicy).toBe('Delete');
     expect(sessions.Properties.DeletionProtectionEnabled).toBe(false);
-    expect(sessions.Properties.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    expect(sessions.Properties.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    // No GSI: revoke-sessions reads its index items with strongly consistent Queries.
+    expect(sessions.Properties.GlobalSecondaryIndexes).toBeUndefined();
     expect(sessions.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAtEpoch', Enabled: true });
   });
 
@@ -89,14 +101,15 @@ describe('KeygateAuth with default props', () => {
 
   test('one Lambda function per catalogue entry, from its prebuilt bundle: Node.js 24, arm64, ESM handler, 1024 MB, own log group', () => {
     template.resourceCountIs('AWS::Lambda::Function', Object.keys(FUNCTIONS).length);
-    for (const fn of Object.values(auth.functions)) {
-      const resource = template.toJSON().Resources[logicalId(fn)];
+    for (const key of Object.keys(FUNCTIONS) as FunctionId[]) {
+      const resource = template.toJSON().Resources[fnId(key)];
       expect(resource.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 1024,
-        Timeout: 10,
+        // The two that end sessions a round at a time get a minute; the rest 10 s.
+        Timeout: key === 'revokeSessions' || key === 'deleteUser' ? 60 : 10,
         LoggingConfig: { LogGroup: { Ref: expect.stringContaining('Logs') } },
       });
       expect(resource.Properties.Environment?.Variables?.NODE_OPTIONS).toBeUndefined();
@@ -106,8 +119,13 @@ describe('KeygateAuth with default props', () => {
   });
 
   test('each function gets exactly the environment it reads', () => {
-    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment?.Variables ?? {};
-    expect(env('apiKeyAuthorizer')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    const env = (key: FunctionId) => template.toJSON().Resources[fnId(key)].Properties.Environment?.Variables ?? {};
+    expect(env('apiKeyAuthorizer')).toEqual({
+      [ENV.keysTable]: ref('keysTable'),
+      [ENV.pepperSecretId]: pepper(),
+      [ENV.keyPrefix]: 'kg',
+      [ENV.lastUsedIntervalSeconds]: '900',
+    });
     expect(env('sessionAuthorizer')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.pepperSecretId]: pepper(), [ENV.sessionTokenPrefix]: 'kgs' });
     expect(env('whoami')).toEqual({});
     expect(env('sdkUsersAuth')).toEqual({
@@ -121,15 +139,22 @@ describe('KeygateAuth with default props', () => {
     expect(env('createKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('listKeys')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
-    // No plans: no usage plans to name, and create-key leaves gateway keys alone.
+    expect(env('rollKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    expect(env('updateKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('listKeyEvents')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('revokeKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    expect(env('listApps')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('getApp')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable') });
+    expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable') });
+    // No plans: no usage plans to name, and create-key leaves gateway keys alone.
     expect(env('setAppPlan')).toEqual({ [ENV.keysTable]: ref('keysTable') });
   });
 
   describe('least privilege, statement by statement', () => {
     /** The role's statements other than writing to its own log group, which is checked once below. */
     function accessOf(key: FunctionId): Statement[] {
-      const { statements, managedPolicies } = roleOf(template, logicalId(auth.functions[key]));
+      const { statements, managedPolicies } = roleOf(template, fnId(key));
       expect(managedPolicies).toEqual([]);
       const logs = statements.filter((s) => actionsOf(s).every((a) => a.startsWith('logs:')));
       expect(logs).toEqual([
@@ -142,23 +167,38 @@ describe('KeygateAuth with default props', () => {
       return statements.filter((s) => !logs.includes(s)).sort((a, b) => (a.Sid ?? '').localeCompare(b.Sid ?? ''));
     }
     const readPepper = () => ({ Sid: 'ReadPepper', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: pepper() });
+    const getKeyHashItems = () => ({
+      Sid: 'GetKeyHashItems',
+      Effect: 'Allow',
+      Action: 'dynamodb:GetItem',
+      Resource: arn('keysTable'),
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
+    });
+    const leading = (...keys: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': keys } });
+    const sessionIndexes = ['user#*', 'key#*', 'sid#*'];
 
-    test('api-key authorizer: GetItem on hash# items of the keys table, and the pepper', () => {
+    test('api-key authorizer: GetItem on hash# items, UpdateItem of lastUsedAt only on hash# items, and the pepper', () => {
       expect(accessOf('apiKeyAuthorizer')).toEqual([
-        {
-          Sid: 'GetKeyHashItems',
-          Effect: 'Allow',
-          Action: 'dynamodb:GetItem',
-          Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
-        },
+        getKeyHashItems(),
         readPepper(),
+        {
+          Sid: 'RecordKeyLastUsed',
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: arn('keysTable'),
+          Condition: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+            // The key attributes must be listed for any request to pass; the only other attribute is lastUsedAt.
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lastUsedAt'] },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+          },
+        },
       ]);
     });
 
-    test('session authorizer: GetItem on the sessions table, and the pepper', () => {
+    test('session authorizer: GetItem on the session items of the sessions table (not its index items), and the pepper', () => {
       expect(accessOf('sessionAuthorizer')).toEqual([
-        { Sid: 'GetSessions', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('sessionsTable') },
+        { Sid: 'GetSessionItems', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('sessionsTable'), Condition: leading('token#*') },
         readPepper(),
       ]);
     });
@@ -167,11 +207,16 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('whoami')).toEqual([]);
     });
 
-    test('sdkusers-auth: UpdateItem on users, PutItem on sessions, and the pepper', () => {
+    test('sdkusers-auth: find-or-create on users (and the session transaction\'s check of the user), PutItem on sessions, and the pepper', () => {
       expect(accessOf('sdkUsersAuth')).toEqual([
+        {
+          Sid: 'FindOrCreateUsers',
+          Effect: 'Allow',
+          Action: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          Resource: arn('usersTable'),
+        },
         { Sid: 'PutSessions', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('sessionsTable') },
         readPepper(),
-        { Sid: 'UpsertUsers', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('usersTable') },
       ]);
     });
 
@@ -179,42 +224,104 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('sdkUsersMe')).toEqual([{ Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') }]);
     });
 
-    const appsPartition = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apps'] } };
-
-    test('create-key: PutItem on the keys table (the transaction\'s two Puts), UpdateItem on the app registry (its count), and the pepper', () => {
+    test('create-key: PutItem on the keys table, the transaction\'s Puts (two key items, the event, a new app\'s registry item), the app registry\'s count, a Query of app# partitions, and the pepper', () => {
       expect(accessOf('createKey')).toEqual([
-        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: appsPartition },
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
         { Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') },
+        { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
         readPepper(),
       ]);
     });
 
-    test('list-keys: Query on app# partitions only, no pepper', () => {
-      expect(accessOf('listKeys')).toEqual([
-        {
-          Sid: 'QueryAppItems',
-          Effect: 'Allow',
-          Action: 'dynamodb:Query',
-          Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['app#*'] } },
-        },
-      ]);
+    const onPartitions = (Sid: string, Action: string | string[], prefix: string) => ({
+      Sid,
+      Effect: 'Allow',
+      Action,
+      Resource: arn('keysTable'),
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } },
+    });
+    const appendEvents = () => onPartitions('AppendEvents', 'dynamodb:PutItem', 'app#*');
+
+    test('list-keys: Query on app# partitions, BatchGetItem (lastUsedAt) on hash# items, no pepper', () => {
+      expect(accessOf('listKeys')).toEqual([onPartitions('GetLastUsed', 'dynamodb:BatchGetItem', 'hash#*'), onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
     });
 
-    test('delete-key: GetItem and DeleteItem on the keys table, UpdateItem on the app registry, no pepper', () => {
+    test('delete-key: GetItem and DeleteItem on the keys table, PutItem of events on app# partitions, the app registry\'s count, no pepper', () => {
       expect(accessOf('deleteKey')).toEqual([
+        appendEvents(),
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
         { Sid: 'DeleteKeyItems', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], Resource: arn('keysTable') },
-        { Sid: 'UncountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: appsPartition },
       ]);
     });
 
-    test('get-app: GetItem on the app registry only', () => {
-      expect(accessOf('getApp')).toEqual([{ Sid: 'GetAppRecords', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('keysTable'), Condition: appsPartition }]);
+    test('roll-key: GetItem, PutItem and UpdateItem on the keys table, ConditionCheckItem on the app registry, and the pepper (it makes a key)', () => {
+      expect(accessOf('rollKey')).toEqual([
+        { Sid: 'CheckAppUnregistered', Effect: 'Allow', Action: 'dynamodb:ConditionCheckItem', Resource: arn('keysTable'), Condition: leading('apps') },
+        readPepper(),
+        { Sid: 'RollKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
+      ]);
+    });
+
+    test('update-key: GetItem and UpdateItem on the keys table, PutItem of events on app# partitions, no pepper', () => {
+      expect(accessOf('updateKey')).toEqual([
+        appendEvents(),
+        { Sid: 'UpdateKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
+      ]);
+    });
+
+    test('list-key-events: Query on app# partitions only, no pepper', () => {
+      expect(accessOf('listKeyEvents')).toEqual([onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
+    });
+
+    test('revoke-keys: GetItem and DeleteItem on hash# and app# items, PutItem of events on app# partitions, the app registry\'s count, and the pepper', () => {
+      expect(accessOf('revokeKeys')).toEqual([
+        appendEvents(),
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
+        {
+          Sid: 'DeleteKeyItems',
+          Effect: 'Allow',
+          Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
+          Resource: arn('keysTable'),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*', 'app#*'] } },
+        },
+        readPepper(),
+      ]);
+    });
+
+    test('list-apps and get-app: read the app registry partition only', () => {
+      expect(accessOf('listApps')).toEqual([{ Sid: 'QueryAppRegistry', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('apps') }]);
+      expect(accessOf('getApp')).toEqual([{ Sid: 'GetAppRegistry', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('keysTable'), Condition: leading('apps') }]);
+    });
+
+    test('revoke-sessions: read users, find sessions through their index items, end sessions; no pepper, no keys table', () => {
+      expect(accessOf('revokeSessions')).toEqual([
+        { Sid: 'EndSessions', Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], Resource: arn('sessionsTable'), Condition: leading('token#*', ...sessionIndexes) },
+        { Sid: 'FindSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: arn('sessionsTable'), Condition: leading(...sessionIndexes) },
+        { Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') },
+      ]);
+    });
+
+    test('delete-user: read, mark and delete users; find and end sessions; no pepper, no keys table', () => {
+      expect(accessOf('deleteUser')).toEqual([
+        { Sid: 'EndSessions', Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], Resource: arn('sessionsTable'), Condition: leading('token#*', ...sessionIndexes) },
+        { Sid: 'EraseUsers', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arn('usersTable') },
+        { Sid: 'FindSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: arn('sessionsTable'), Condition: leading(...sessionIndexes) },
+      ]);
     });
 
     test('set-app-plan without plans: its DynamoDB access, and no API Gateway access at all', () => {
       const access = accessOf('setAppPlan');
-      expect(access.map((statement) => statement.Sid)).toEqual(['AppRecords', 'QueryAppKeys', 'SetGatewayKeyOnHashItems']);
+      expect(access).toEqual([
+        { Sid: 'AppRegistry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable'), Condition: leading('apps') },
+        { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
+        {
+          Sid: 'SetGatewayKeyOnHashItems',
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: arn('keysTable'),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] } },
+        },
+      ]);
       expect(access.flatMap(actionsOf).filter((action) => action.startsWith('apigateway:'))).toEqual([]);
     });
 
@@ -251,7 +358,8 @@ describe('KeygateAuth with default props', () => {
   test('no plans: no usage plan, no API key required, the API key source left alone', () => {
     template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
     template.resourceCountIs('AWS::ApiGateway::GatewayResponse', 0);
-    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties.ApiKeyRequired).toBeUndefined();
+    // None requires one (the public revoke route says so explicitly: false).
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties.ApiKeyRequired).not.toBe(true);
     for (const api of Object.values(template.findResources('AWS::ApiGateway::RestApi'))) expect(api.Properties.ApiKeySourceType).toBeUndefined();
     expect(auth.apiKeyMethodOptions.apiKeyRequired).toBeUndefined();
     expect(auth.usagePlans).toEqual({});
@@ -263,18 +371,18 @@ describe('KeygateAuth with default props', () => {
       Type: 'REQUEST',
       IdentitySource: 'method.request.header.x-api-key',
       AuthorizerResultTtlInSeconds: 0,
-      AuthorizerUri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [logicalId(auth.functions.apiKeyAuthorizer), 'Arn'] }])]) }),
+      AuthorizerUri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [fnId('apiKeyAuthorizer'), 'Arn'] }])]) }),
     });
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
       IdentitySource: 'method.request.header.Authorization',
       AuthorizerResultTtlInSeconds: 0,
-      AuthorizerUri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [logicalId(auth.functions.sessionAuthorizer), 'Arn'] }])]) }),
+      AuthorizerUri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [fnId('sessionAuthorizer'), 'Arn'] }])]) }),
     });
   });
 
   test('addRoutes puts the keygate routes on a user\'s own RestApi without touching its other methods', () => {
-    template.resourceCountIs('AWS::ApiGateway::Method', 4);
+    template.resourceCountIs('AWS::ApiGateway::Method', 5);
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'NONE' });
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'GET',
@@ -288,12 +396,47 @@ describe('KeygateAuth with default props', () => {
     expect(auth.createKeyFunction).toBe(auth.functions.createKey);
     expect(auth.listKeysFunction).toBe(auth.functions.listKeys);
     expect(auth.deleteKeyFunction).toBe(auth.functions.deleteKey);
+    expect(auth.rollKeyFunction).toBe(auth.functions.rollKey);
+    expect(auth.updateKeyFunction).toBe(auth.functions.updateKey);
+    expect(auth.listKeyEventsFunction).toBe(auth.functions.listKeyEvents);
+    expect(auth.listAppsFunction).toBe(auth.functions.listApps);
     expect(auth.getAppFunction).toBe(auth.functions.getApp);
     expect(auth.setAppPlanFunction).toBe(auth.functions.setAppPlan);
+    expect(auth.revokeSessionsFunction).toBe(auth.functions.revokeSessions);
+    expect(auth.deleteUserFunction).toBe(auth.functions.deleteUser);
     const integrations = JSON.stringify(template.findResources('AWS::ApiGateway::Method'));
-    for (const fn of [auth.createKeyFunction, auth.listKeysFunction, auth.deleteKeyFunction, auth.getAppFunction, auth.setAppPlanFunction]) {
-      expect(integrations).not.toContain(logicalId(fn));
-    }
+    for (const key of ADMIN_FUNCTIONS) expect(integrations).not.toContain(fnId(key));
+  });
+});
+
+describe('the public revoke route on a user\'s own RestApi', () => {
+  test('stageMethodOptions() gives the revoke route its own throttling, at the root or under the addRoutes parent', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth', { revokeThrottling: { rateLimit: 2 } });
+    expect(auth.revokeThrottling).toEqual({ rateLimit: 2, burstLimit: 5 });
+    expect(auth.stageMethodOptions()).toEqual({ '/api/v1/keys/revoke/POST': { throttlingRateLimit: 2, throttlingBurstLimit: 5 } });
+    expect(Object.keys(auth.stageMethodOptions('/v2/'))).toEqual(['/v2/api/v1/keys/revoke/POST']);
+    expect(() => auth.stageMethodOptions('v2')).toThrow(new Error("KeygateAuth: stageMethodOptions: parentPath must start with '/', got 'v2'"));
+
+    // The README's recipe: the user's API, its stage given the options, the routes under /v2.
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false, deployOptions: { methodOptions: auth.stageMethodOptions('/v2') } });
+    auth.addRoutes(api, { parent: api.root.addResource('v2') });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [{ HttpMethod: 'POST', ResourcePath: '/~1v2~1api~1v1~1keys~1revoke', ThrottlingRateLimit: 2, ThrottlingBurstLimit: 5, DataTraceEnabled: false }],
+    });
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
+    expect(paths).toEqual(expect.arrayContaining(['v2', 'keys', 'revoke']));
+  });
+
+  test('an API whose methods require an API key by default still serves the revoke route without one', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth');
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false, defaultMethodOptions: { apiKeyRequired: true } });
+    auth.addRoutes(api);
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'NONE', ApiKeyRequired: false });
   });
 });
 
@@ -304,12 +447,15 @@ describe('KeygateAuth with custom props', () => {
       sessionTokenPrefix: 'acmes',
       sessionLifetime: Duration.hours(2),
       authorizerCacheTtl: Duration.minutes(5),
+      lastUsedInterval: Duration.minutes(1),
       memorySize: 512,
       enableSourceMaps: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment.Variables;
+    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment.Variables;
     expect(env('apiKeyAuthorizer')[ENV.keyPrefix]).toBe('acme');
+    expect(env('apiKeyAuthorizer')[ENV.lastUsedIntervalSeconds]).toBe('60');
+    expect(env('rollKey')[ENV.keyPrefix]).toBe('acme');
     expect(env('createKey')[ENV.keyPrefix]).toBe('acme');
     expect(env('sessionAuthorizer')[ENV.sessionTokenPrefix]).toBe('acmes');
     expect(env('sdkUsersAuth')[ENV.sessionTokenPrefix]).toBe('acmes');
@@ -317,7 +463,7 @@ describe('KeygateAuth with custom props', () => {
     expect(env('whoami')).toEqual({ NODE_OPTIONS: '--enable-source-maps' });
     template.allResourcesProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 300 });
     template.allResourcesProperties('AWS::Lambda::Function', { MemorySize: 512 });
-    expect(template.toJSON().Resources[logicalId(auth.sessionsTable)].DeletionPolicy).toBe('Retain');
+    expect(template.toJSON().Resources[logicalId(auth.sessionsTable!)].DeletionPolicy).toBe('Retain');
     for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) expect(group.DeletionPolicy).toBe('Retain');
   });
 
@@ -343,7 +489,18 @@ describe('KeygateAuth rejects bad props at synth', () => {
       "KeygateAuth: sessionTokenPrefix: prefix must be 1-16 lowercase letters or digits starting with a letter, got ''",
     ],
     ['equal prefixes', { keyPrefix: 'kg', sessionTokenPrefix: 'kg' }, "KeygateAuth: keyPrefix and sessionTokenPrefix must differ, both are 'kg'"],
+    ['zero lastUsed interval', { lastUsedInterval: Duration.seconds(0) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 0'],
+    ['lastUsed interval over a day', { lastUsedInterval: Duration.hours(25) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 90000'],
+    ['lastUsed interval in fractions of a second', { lastUsedInterval: Duration.millis(2500) }, 'KeygateAuth: lastUsedInterval must be a whole number of seconds, got 2.5'],
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
+    ['revoke rate limit of 0', { revokeThrottling: { rateLimit: 0 } }, 'KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got 0'],
+    ['revoke burst limit in fractions', { revokeThrottling: { burstLimit: 2.5 } }, 'KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got 2.5'],
+    ['a session prop with sessions off', { enableSessions: false, sessionLifetime: Duration.hours(1) }, 'KeygateAuth: sessionLifetime configures sessions, which enableSessions: false turns off'],
+    [
+      'several session props with sessions off',
+      { enableSessions: false, sessionTokenPrefix: 'x', sessionsTable: {} as never },
+      'KeygateAuth: sessionTokenPrefix, sessionsTable configure sessions, which enableSessions: false turns off',
+    ],
   ])('%s', (_name, props, message) => {
     expect(constructOnly(props)).toThrow(new Error(message));
   });
@@ -384,7 +541,7 @@ describe('KeygateAuth adopting what a destroyed stack retained', () => {
 
   test('exposes what it adopted through the same ITable and ISecret properties', () => {
     expect(auth.keysTable.tableName).toBe('old-keys-table');
-    expect(auth.usersTable.tableName).toBe('old-users-table');
+    expect(auth.usersTable!.tableName).toBe('old-users-table');
     expect(auth.pepperSecret.secretName).toBe('old-pepper');
   });
 });
@@ -397,7 +554,7 @@ describe('protecting a method of your own', () => {
     const api = new apigateway.RestApi(stack, 'Api', { cloudWatchRole: false });
     const app1 = api.root.resourceForPath('/api/v1/appuid/{appUid}');
     app1.addResource('orders').addMethod('GET', new apigateway.MockIntegration(), auth.apiKeyMethodOptions);
-    app1.addResource('profile').addMethod('GET', new apigateway.MockIntegration(), auth.sessionMethodOptions);
+    app1.addResource('profile').addMethod('GET', new apigateway.MockIntegration(), auth.sessionMethodOptions!);
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       AuthorizationType: 'CUSTOM',
@@ -407,8 +564,51 @@ describe('protecting a method of your own', () => {
     });
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       AuthorizationType: 'CUSTOM',
-      AuthorizerId: stack.resolve(auth.sessionAuthorizer.authorizerId),
+      AuthorizerId: stack.resolve(auth.sessionAuthorizer!.authorizerId),
       ResourceId: stack.resolve(api.root.resourceForPath('/api/v1/appuid/{appUid}/profile').resourceId),
     });
+  });
+});
+
+describe('KeygateAuth with sessions off (enableSessions: false)', () => {
+  let auth: KeygateAuth;
+  let template: Template;
+  beforeAll(() => {
+    ({ auth, template } = synthConstruct({ enableSessions: false }));
+  });
+
+  test('only the keys table: no sessions or users table', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    expect(auth.sessionsTable).toBeUndefined();
+    expect(auth.usersTable).toBeUndefined();
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    // The keys table: TTL only for its activity events.
+    expect(tables[0]!.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'eventExpiresAtEpoch', Enabled: true });
+  });
+
+  test('no session function: only the API-key half and the key and app admin functions', () => {
+    const kept = (Object.keys(FUNCTIONS) as FunctionId[]).filter((key) => !isSessionFunction(key));
+    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'setAppPlan', 'updateKey', 'whoami']);
+    expect(Object.keys(auth.functions).sort()).toEqual(kept.sort());
+    template.resourceCountIs('AWS::Lambda::Function', kept.length);
+    template.resourceCountIs('AWS::Logs::LogGroup', kept.length);
+    expect(auth.revokeSessionsFunction).toBeUndefined();
+    expect(auth.deleteUserFunction).toBeUndefined();
+    // Nothing in the template names a session table or prefix.
+    const text = JSON.stringify(template.toJSON());
+    for (const name of [ENV.sessionsTable, ENV.usersTable, ENV.sessionTokenPrefix, ENV.sessionLifetimeSeconds]) expect(text).not.toContain(name);
+  });
+
+  test('no session authorizer and no session route: one REQUEST authorizer, whoami and the public revoke route the only keygate routes', () => {
+    expect(auth.sessionAuthorizer).toBeUndefined();
+    expect(auth.sessionMethodOptions).toBeUndefined();
+    expect(Object.keys(auth.authorizers)).toEqual(['apiKey']);
+    template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { IdentitySource: 'method.request.header.x-api-key' });
+    // The user's own GET /health, keygate's GET whoami and the public POST keys/revoke.
+    template.resourceCountIs('AWS::ApiGateway::Method', 3);
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
+    expect(paths).toContain('whoami');
+    expect(paths).not.toContain('sdkusers');
   });
 });

@@ -4,7 +4,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ENV } from '../../lib/shared/environment';
 import { DEFAULT_PLANS, type PlanDefinition } from '../../lib/shared/plans';
-import { ROUTES } from '../../lib/shared/routes';
+import { REVOKE_ROUTE, ROUTES } from '../../lib/shared/routes';
 import type { FunctionId } from '../../lib/shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, synthKeygateStack, type Statement } from './infra-app';
@@ -61,15 +61,19 @@ describe('KeygateAuth with plans', () => {
     synth.template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
   });
 
-  test('every keygate method requires an API key, and so do methods of yours behind the authorizers; others are left alone', () => {
+  test('every keygate method behind an authorizer requires an API key, and so do methods of yours behind the authorizers; the public revoke route and others do not', () => {
     const { template, stack, methods, own } = synth;
     expect(methods).toHaveLength(ROUTES.length);
-    for (const method of [...methods, own]) expect(template.toJSON().Resources[logicalId(method)].Properties.ApiKeyRequired).toBe(true);
-    const health = Object.values(template.findResources('AWS::ApiGateway::Method')).find((method) => method.Properties.AuthorizationType === 'NONE')!;
+    const properties = (method: apigateway.Method) => template.toJSON().Resources[logicalId(method)].Properties;
+    ROUTES.forEach((route, index) => expect([route.path, properties(methods[index]!).ApiKeyRequired]).toEqual([route.path, route.authorizer !== 'none']));
+    expect(properties(own).ApiKeyRequired).toBe(true);
+    // The revoke route takes no credential, so no app's key: requiring one would lock reporters out.
+    expect(properties(methods[ROUTES.indexOf(REVOKE_ROUTE)]!)).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
+    const health = Object.values(template.findResources('AWS::ApiGateway::Method')).find((method) => method.Properties.AuthorizationType === 'NONE' && method.Properties.HttpMethod === 'GET')!;
     expect(health.Properties.ApiKeyRequired).toBeUndefined();
     expect(synth.auth.apiKeyMethodOptions.apiKeyRequired).toBe(true);
-    expect(synth.auth.sessionMethodOptions.apiKeyRequired).toBe(true);
-    expect(stack.resolve(synth.auth.sessionMethodOptions.authorizer!.authorizerId)).toBeDefined();
+    expect(synth.auth.sessionMethodOptions!.apiKeyRequired).toBe(true);
+    expect(stack.resolve(synth.auth.sessionMethodOptions!.authorizer!.authorizerId)).toBeDefined();
   });
 
   test('throttled and over-quota requests get 429 gateway responses (throttled with Retry-After), never a 5xx', () => {
@@ -83,7 +87,7 @@ describe('KeygateAuth with plans', () => {
 
   test('set-app-plan and create-key are told the usage plan ids and the default plan; no other function is', () => {
     const { template, auth } = synth;
-    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment?.Variables ?? {};
+    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment?.Variables ?? {};
     for (const key of ['setAppPlan', 'createKey'] as const) {
       expect(JSON.parse(rendered(env(key)[ENV.usagePlans]))).toEqual({ small: `<${planId('small')}>`, large: `<${planId('large')}>` });
       expect(env(key)[ENV.defaultPlan]).toBe('small');
@@ -102,7 +106,7 @@ describe('KeygateAuth with plans', () => {
       { Sid: 'RemoveGatewayKeysFromPlans', Action: 'apigateway:DELETE', Resource: [apigw(`/usageplans/<${planId('small')}>/keys/*`), apigw(`/usageplans/<${planId('large')}>/keys/*`)].sort() },
     ];
     const statementsOf = (key: FunctionId, template = synth.template, auth = synth.auth) =>
-      roleOf(template, logicalId(auth.functions[key])).statements.filter((statement) => !actionsOf(statement).every((action) => action.startsWith('logs:')));
+      roleOf(template, logicalId(auth.functions[key]!)).statements.filter((statement) => !actionsOf(statement).every((action) => action.startsWith('logs:')));
     const apiGatewayPart = (statements: Statement[]) =>
       statements
         .filter((statement) => actionsOf(statement).some((action) => action.startsWith('apigateway:')))
@@ -116,7 +120,7 @@ describe('KeygateAuth with plans', () => {
       const keys = { 'Fn::GetAtt': [logicalId(synth.auth.keysTable), 'Arn'] };
       const dynamodb = statementsOf('setAppPlan').filter((statement) => actionsOf(statement).some((action) => action.startsWith('dynamodb:')));
       expect(dynamodb).toEqual([
-        { Sid: 'AppRecords', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: keys, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apps'] } } },
+        { Sid: 'AppRegistry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: keys, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apps'] } } },
         { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: keys, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['app#*'] } } },
         {
           Sid: 'SetGatewayKeyOnHashItems',
@@ -135,7 +139,8 @@ describe('KeygateAuth with plans', () => {
     test('create-key with a default plan may put an app on it: the same API Gateway statements and reads the registry', () => {
       const statements = statementsOf('createKey');
       expect(apiGatewayPart(statements)).toEqual(gatewayStatements());
-      expect(statements.find((statement) => statement.Sid === 'CountAppKeys')?.Action).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+      expect(statements.find((statement) => statement.Sid === 'GetAppRegistry')).toMatchObject({ Action: 'dynamodb:GetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apps'] } } });
+      expect(statements.find((statement) => statement.Sid === 'SetGatewayKeyOnHashItems')).toBeDefined();
     });
 
     test('create-key without a default plan has no API Gateway access; no other function has any', () => {
@@ -184,6 +189,18 @@ describe('KeygateAuth plans validation', () => {
     );
   });
 
+  test('with sessions off, a plan may not throttle a session route (it is not deployed); the other routes still bind', () => {
+    const throttled = { plans: [{ ...PLANS[0]!, methodThrottles: { 'POST /sdkusers/auth': { rateLimit: 1, burstLimit: 1 } } }], enableSessions: false };
+    expect(make(throttled)).toThrow(new Error("KeygateAuth: plans[0].methodThrottles: 'POST /sdkusers/auth' is not a keygate route; the routes are 'GET /whoami'"));
+    const { template, methods } = synthWithPlans({ plans: [{ ...PLANS[0]!, methodThrottles: { 'GET /whoami': { rateLimit: 1, burstLimit: 1 } } }], enableSessions: false });
+    expect(methods).toHaveLength(2);
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { ApiStages: [{ Throttle: { '/api/v1/appuid/{appUid}/whoami/GET': { RateLimit: 1, BurstLimit: 1 } } }] });
+  });
+
+  test('a plan may not throttle the public revoke route: no plan applies to it', () => {
+    expect(make({ plans: [{ ...PLANS[0]!, methodThrottles: { 'POST /api/v1/keys/revoke': { rateLimit: 1, burstLimit: 1 } } }] })).toThrow(/'POST \/api\/v1\/keys\/revoke' is not a keygate route/);
+  });
+
   test('plans without addRoutes() fail validation, naming why', () => {
     const auth = new KeygateAuth(new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S'), 'Auth', { plans: PLANS });
     expect(auth.node.validate()).toEqual(['KeygateAuth: plans are set but addRoutes() was never called, so no usage plan is bound to an API stage']);
@@ -207,7 +224,7 @@ describe('KeygateStack turns plans on', () => {
   test('plans: [] turns them off; your own plans come without a default unless you name one', () => {
     const off = synthKeygateStack({ auth: { plans: [] } });
     off.template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
-    for (const method of Object.values(off.template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties.ApiKeyRequired).toBeUndefined();
+    for (const method of Object.values(off.template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties.ApiKeyRequired).not.toBe(true);
     const own = synthKeygateStack({ auth: { plans: PLANS } });
     own.template.resourceCountIs('AWS::ApiGateway::UsagePlan', 2);
     expect(own.template.toJSON().Resources[logicalId(own.stack.auth.createKeyFunction)].Properties.Environment.Variables[ENV.defaultPlan]).toBeUndefined();

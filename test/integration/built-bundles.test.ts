@@ -113,6 +113,19 @@ describe('plans, through the bundles', () => {
     expect(await invoke('getApp', { appUid: 'bundle-plan' })).toMatchObject({ ok: true, value: { appUid: 'bundle-plan', keyCount: 1, plan: 'large', gatewayKeyId: gatewayKey!.id } });
   });
 
+  test('the roll-key bundle gives the new key its app\'s gateway key: the authorizer bundle returns it for the new key', async () => {
+    const created = await invoke('createKey', { appUid: 'bundle-roll', name: 'k' }, planEnv);
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const { keyId } = created.value as { keyId: string };
+    const gatewayKey = registry.all().find((key) => key.name === 'keygate-bundle-roll')!;
+    const rolled = await invoke('rollKey', { appUid: 'bundle-roll', keyId, gracePeriodSeconds: 0 });
+    if (!rolled.ok) throw new Error(`roll-key failed: ${rolled.errorType} ${rolled.errorMessage}`);
+    const next = rolled.value as { apiKey: string; keyId: string };
+    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': next.apiKey }, methodArn('GET', 'bundle-roll', 'whoami')));
+    expect(allowed).toMatchObject({ ok: true, value: { principalId: next.keyId, usageIdentifierKey: gatewayKey.value } });
+    expect(await invoke('getApp', { appUid: 'bundle-roll' })).toMatchObject({ ok: true, value: { keyCount: 2, plan: 'small', gatewayKeyId: gatewayKey.id } });
+  });
+
   test('set-app-plan with a plan that does not exist: ValidationError naming plan, in the result and the log, nothing written', async () => {
     const before = await scanAll(client, env[ENV.keysTable]!);
     const result = await invoke('setAppPlan', { appUid: 'bundle-plan', plan: 'gold' }, planEnv);
@@ -126,5 +139,109 @@ describe('plans, through the bundles', () => {
     const down = await invoke('setAppPlan', { appUid: 'bundle-down', plan: 'small' }, { ...planEnv, AWS_ENDPOINT_URL_API_GATEWAY: 'http://127.0.0.1:1' });
     expect(down).toMatchObject({ ok: false, errorType: 'GatewayUnavailable' });
     expect(down.logs).toContainEqual(expect.objectContaining({ operation: 'set-app-plan', errorType: 'GatewayUnavailable', retryable: true }));
+  });
+});
+
+test('roll-key, update-key and list-key-events bundles: ValidationError and KeyNotFound by name, nothing written', async () => {
+  const unknown = 'key_00000000000000000000';
+  const cases: [FunctionId, unknown, string, RegExp][] = [
+    ['rollKey', { appUid: 'app-2', keyId: unknown, gracePeriodSeconds: 604801 }, 'ValidationError', /gracePeriodSeconds/],
+    ['rollKey', { appUid: 'app-2', keyId: unknown }, 'KeyNotFound', /key_0+ not found in app app-2/],
+    ['updateKey', { appUid: 'app-2', keyId: unknown }, 'ValidationError', /at least one of name, expiresAt/],
+    ['updateKey', { appUid: 'app-2', keyId: unknown, enabled: false }, 'KeyNotFound', /not found/],
+    ['listKeyEvents', { appUid: 'app-2', nextToken: 'forged' }, 'ValidationError', /nextToken/],
+  ];
+  const before = await scanAll(client, env[ENV.keysTable]!);
+  for (const [fn, event, errorType, message] of cases) {
+    const result = await invoke(fn, event);
+    expect(result).toMatchObject({ ok: false, errorType });
+    expect(result.ok || result.errorMessage).toMatch(message);
+  }
+  expect(await scanAll(client, env[ENV.keysTable]!)).toEqual(before);
+});
+
+test('the lifecycle through the bundles: disable 401, enable 200, roll with grace 0, lastUsedAt and the activity log', async () => {
+  const app = 'app-3';
+  const authorize = (apiKey: string) => invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami')));
+  const created = await invoke('createKey', { appUid: app, name: 'bundled', requestedBy: 'local:test' });
+  if (!created.ok) throw new Error(`create-key failed: ${created.errorType}`);
+  const { apiKey, keyId } = created.value as { apiKey: string; keyId: string };
+
+  expect(await invoke('updateKey', { appUid: app, keyId, enabled: false })).toMatchObject({ ok: true, value: { status: 'disabled', enabled: false } });
+  const refused = await authorize(apiKey);
+  expect(refused).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
+  expect(refused.logs).toContainEqual(expect.objectContaining({ message: 'api key refused', reason: 'disabled', keyId }));
+  expect(await invoke('updateKey', { appUid: app, keyId, enabled: true })).toMatchObject({ ok: true, value: { status: 'active' } });
+  // The authorizer process writes lastUsedAt after answering and before it exits.
+  expect(await authorize(apiKey)).toMatchObject({ ok: true, value: { principalId: keyId } });
+  const listed = await invoke('listKeys', { appUid: app });
+  expect(listed).toMatchObject({ ok: true, value: { keys: [{ keyId, status: 'active', lastUsedAt: expect.any(String) }] } });
+
+  const rolled = await invoke('rollKey', { appUid: app, keyId, gracePeriodSeconds: 0 });
+  if (!rolled.ok) throw new Error(`roll-key failed: ${rolled.errorType}`);
+  const next = rolled.value as { apiKey: string; keyId: string; rolledFromKeyId: string };
+  expect(next.rolledFromKeyId).toBe(keyId);
+  expect(JSON.stringify(rolled.logs)).not.toContain(next.apiKey);
+  expect(await authorize(apiKey)).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+  expect(await authorize(next.apiKey)).toMatchObject({ ok: true });
+
+  const events = await invoke('listKeyEvents', { appUid: app });
+  expect(events.ok && (events.value as { events: { action: string }[] }).events.map((event) => event.action)).toEqual(['rolled', 'enabled', 'disabled', 'created']);
+});
+
+test('revoke-keys, public: 202 for a live key (then refused), the same 202 for an unknown one, 400 ValidationError naming the field, 503 with DynamoDB down', async () => {
+  const created = await invoke('createKey', { appUid: 'app-r', name: 'leaked' });
+  if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+  const { apiKey, keyId } = created.value as { apiKey: string; keyId: string };
+  const report = (body: unknown, overrides?: Record<string, string>) => invoke('revokeKeys', proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify(body) }), overrides);
+
+  const revoked = await report({ keys: [apiKey, 'junk'] });
+  expect(revoked).toMatchObject({ ok: true, value: { statusCode: 202, body: '{"received":2}' } });
+  expect(revoked.logs).toContainEqual(expect.objectContaining({ message: 'key revoked by report', keyId, appUid: 'app-r' }));
+  expect(JSON.stringify(revoked.logs)).not.toContain(apiKey);
+  expect(await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-r', 'whoami')))).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+  const events = await invoke('listKeyEvents', { appUid: 'app-r', keyId });
+  expect(events.ok && (events.value as { events: { action: string }[] }).events.map((event) => event.action)).toEqual(['revoked-by-report', 'created']);
+  expect(await report({ keys: [apiKey, 'junk'] })).toMatchObject({ ok: true, value: { statusCode: 202, body: '{"received":2}' } });
+
+  const bad = await report({ keys: [apiKey, 7] });
+  expect(bad).toMatchObject({ ok: true, value: { statusCode: 400 } });
+  expect(JSON.parse((bad as { value: { body: string } }).value.body)).toEqual({ field: 'keys[1]', message: 'keys must contain only strings' });
+  expect(bad.logs).toContainEqual(expect.objectContaining({ message: 'revocation report not processed', errorType: 'ValidationError' }));
+
+  const down = await report({ keys: [apiKey] }, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' });
+  expect(down).toMatchObject({ ok: true, value: { statusCode: 503 } });
+  expect(down.logs).toContainEqual(expect.objectContaining({ errorType: 'StoreUnavailable' }));
+});
+
+describe('the app, session and user admin functions, as built', () => {
+  test('get-app of an app that never had a key: AppNotFound; list-apps: the registry', async () => {
+    expect(await invoke('getApp', { appUid: 'no-such-app' })).toMatchObject({ ok: false, errorType: 'AppNotFound', errorMessage: 'app no-such-app not found: it has no keys and no plan' });
+    expect(await invoke('createKey', { appUid: 'app-built', name: 'k' })).toMatchObject({ ok: true });
+    expect(await invoke('getApp', { appUid: 'app-built' })).toMatchObject({ ok: true, value: { appUid: 'app-built', keyCount: 1 } });
+    const listed = await invoke('listApps', { limit: 100 });
+    expect(listed.ok && (listed.value as { apps: { appUid: string }[] }).apps.map((app) => app.appUid)).toContain('app-built');
+  });
+
+  test('revoke-sessions and delete-user: ValidationError and UserNotFound keep their names', async () => {
+    expect(await invoke('revokeSessions', { appUid: 'app-built' })).toMatchObject({ ok: false, errorType: 'ValidationError', errorMessage: expect.stringContaining('exactly one of userId') });
+    expect(await invoke('revokeSessions', { appUid: 'app-built', externalId: 'nobody' })).toMatchObject({ ok: false, errorType: 'UserNotFound' });
+    const erased = await invoke('deleteUser', { appUid: 'app-built', userEmail: 'nobody@example.com' });
+    expect(erased).toMatchObject({ ok: false, errorType: 'UserNotFound', errorMessage: 'no user with that userEmail in app app-built' });
+    expect(JSON.stringify(erased.logs)).not.toContain('nobody@example.com');
+  });
+
+  test('a session opened through the bundles, ended by the revoke-sessions bundle, is refused by the session authorizer bundle', async () => {
+    const created = await invoke('createKey', { appUid: 'app-built', name: 'signer' });
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const { keyId } = created.value as { keyId: string };
+    const signIn = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'built-user' }), pathParameters: { appUid: 'app-built' }, context: { appUid: 'app-built', keyId } }));
+    const { authToken } = JSON.parse((signIn as { value: { body: string } }).value.body) as { authToken: string };
+    const asSession = authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', 'app-built', 'sdkusers/me'));
+    expect(await invoke('sessionAuthorizer', asSession)).toMatchObject({ ok: true, value: { context: { appUid: 'app-built' } } });
+
+    expect(await invoke('revokeSessions', { appUid: 'app-built', createdByKeyId: keyId })).toMatchObject({ ok: true, value: { revoked: 1 } });
+    expect(await invoke('sessionAuthorizer', asSession)).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
+    expect(await invoke('deleteUser', { appUid: 'app-built', externalId: 'built-user' })).toMatchObject({ ok: true, value: { deleted: true, sessionsRevoked: 0 } });
   });
 });

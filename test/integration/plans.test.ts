@@ -1,23 +1,24 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { getApp, setAppPlan, type AppPlanDeps, type GatewayKeys } from '../../functions/domain/apps';
-import { createKey, deleteKey } from '../../functions/domain/keys';
+import { createKey, deleteKey, rollKey } from '../../functions/domain/keys';
 import { AppNotFound, ConfigurationError, GatewayUnavailable, ValidationError } from '../../functions/domain/errors';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { createHasher } from '../../functions/domain/hashing';
+import { revokeReportedKeys } from '../../functions/domain/revocation';
 import { verifyApiKey } from '../../functions/domain/verify';
 import { apiGatewayKeys } from '../../functions/lambda/gateway-keys';
-import { AppStore } from '../../functions/stores/app-store';
 import { apiKeyLookup } from '../../functions/stores/credential-lookup';
 import { KeyStore } from '../../functions/stores/key-store';
 import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from '../../lib/local/gateway-keys';
-import { keyHashItemKey } from '../../lib/shared/item-keys';
+import { UsagePlanEnforcer } from '../../lib/local/usage-plans';
+import { appKeyItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn } from '../support/events';
@@ -59,13 +60,15 @@ afterAll(async () => {
 
 function planDeps(options: { defaultPlan?: string; gatewayKeys?: GatewayKeys; usagePlanIds?: Record<string, string> } = {}): AppPlanDeps {
   return {
-    apps: new AppStore(db, tables.Keys),
+    store: new KeyStore(db, tables.Keys),
     gatewayKeys: options.gatewayKeys ?? apiGatewayKeys(),
     plans: { usagePlanIds: options.usagePlanIds ?? USAGE_PLANS, ...(options.defaultPlan && { defaultPlan: options.defaultPlan }) },
     now: () => new Date(),
     warn: (_message, fields) => warnings.push(fields),
   };
 }
+
+const appDeps = () => ({ store: new KeyStore(db, tables.Keys) });
 
 const keyDeps = (plans?: AppPlanDeps) => ({ keyFormat, hash, store: new KeyStore(db, tables.Keys), now: () => new Date(), ...(plans && { plans }) });
 
@@ -92,7 +95,7 @@ describe('set-app-plan and get-app', () => {
     }
     // A value random and unrelated to any customer key.
     expect(gatewayKey.value).not.toContain(first.apiKey.slice(3, 20));
-    expect(await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'plan-a' })).toEqual(app);
+    expect(await getApp(appDeps(), { appUid: 'plan-a' })).toEqual(app);
   });
 
   test('the authorizer gets the gateway key from its one GetItem', async () => {
@@ -114,9 +117,9 @@ describe('set-app-plan and get-app', () => {
     const { gatewayKeyId } = await setAppPlan(planDeps(), { appUid: 'plan-b', plan: 'small' });
     const later = await createKey(keyDeps(planDeps()), { appUid: 'plan-b', name: 'later' });
     expect((await hashItemOf(later.apiKey))?.gatewayKey).toBe(registry.get(gatewayKeyId!)!.value);
-    expect((await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'plan-b' })).keyCount).toBe(2);
+    expect((await getApp(appDeps(), { appUid: 'plan-b' })).keyCount).toBe(2);
     await deleteKey(keyDeps(), { appUid: 'plan-b', keyId: later.keyId });
-    expect((await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'plan-b' })).keyCount).toBe(1);
+    expect((await getApp(appDeps(), { appUid: 'plan-b' })).keyCount).toBe(1);
   });
 
   test('replacing an app\'s key (a new key, the old one deleted) keeps its gateway key, so its quota count carries on', async () => {
@@ -173,7 +176,7 @@ describe('the default plan', () => {
     const deps = keyDeps(planDeps({ defaultPlan: 'small' }));
     const first = await createKey(deps, { appUid: 'default-a', name: 'one' });
     const second = await createKey(deps, { appUid: 'default-a', name: 'two' });
-    const app = await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'default-a' });
+    const app = await getApp(appDeps(), { appUid: 'default-a' });
     expect(app).toMatchObject({ plan: 'small', keyCount: 2 });
     const value = registry.get(app.gatewayKeyId!)!.value;
     expect([(await hashItemOf(first.apiKey))?.gatewayKey, (await hashItemOf(second.apiKey))?.gatewayKey]).toEqual([value, value]);
@@ -190,7 +193,87 @@ describe('the default plan', () => {
   test('without a default plan, a new app\'s key carries no gateway key (the app needs set-app-plan)', async () => {
     const created = await createKey(keyDeps(planDeps()), { appUid: 'default-none', name: 'k' });
     expect((await hashItemOf(created.apiKey))?.gatewayKey).toBeUndefined();
-    expect(await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'default-none' })).toEqual({ appUid: 'default-none', createdAt: created.createdAt, keyCount: 1 });
+    expect(await getApp(appDeps(), { appUid: 'default-none' })).toEqual({ appUid: 'default-none', createdAt: created.createdAt, keyCount: 1 });
+  });
+});
+
+describe('roll-key, revocation and the one registry item', () => {
+  /** The local gateway's check of a request's usageIdentifierKey against the plans, as after the authorizer. */
+  const planCheck = () =>
+    new UsagePlanEnforcer(
+      Object.entries(USAGE_PLANS).map(([name, usagePlanId]) => ({ definition: { name, rateLimit: 1000, burstLimit: 1000 }, usagePlanId })),
+      registry,
+    );
+
+  test('a rolled key carries its app\'s gateway key: the authorizer returns it from its one read and the plan admits it', async () => {
+    const old = await createKey(keyDeps(planDeps({ defaultPlan: 'small' })), { appUid: 'roll-a', name: 'old' });
+    const app = await getApp(appDeps(), { appUid: 'roll-a' });
+    const value = registry.get(app.gatewayKeyId!)!.value;
+    const rolled = await rollKey(keyDeps(), { appUid: 'roll-a', keyId: old.keyId, gracePeriodSeconds: 0 });
+    expect((await hashItemOf(rolled.apiKey))?.gatewayKey).toBe(value);
+    const result = await allow(rolled.apiKey, 'roll-a');
+    expect(result).toMatchObject({ principalId: rolled.keyId, usageIdentifierKey: value });
+    expect(planCheck().admit(result.usageIdentifierKey, 'GET', '/whoami')).toEqual({ ok: true, gatewayKeyId: app.gatewayKeyId });
+    // One registry item, counting both keys (the old one until it is deleted), with the plan unchanged.
+    expect(await getApp(appDeps(), { appUid: 'roll-a' })).toEqual({ ...app, keyCount: 2 });
+    expect((await scanAll(client, tables.Keys)).filter((item) => item.pk === 'apps' && item.sk === 'app#roll-a')).toHaveLength(1);
+  });
+
+  test('a key of an app on no plan rolls to a key without a gateway key, which the plan check refuses (403)', async () => {
+    const old = await createKey(keyDeps(planDeps()), { appUid: 'roll-none', name: 'old' });
+    const rolled = await rollKey(keyDeps(), { appUid: 'roll-none', keyId: old.keyId });
+    expect((await hashItemOf(rolled.apiKey))?.gatewayKey).toBeUndefined();
+    expect(planCheck().admit((await allow(rolled.apiKey, 'roll-none')).usageIdentifierKey, 'GET', '/whoami')).toEqual({ ok: false, refusal: 'forbidden' });
+  });
+
+  test('keys rolled while their app is put on a plan all end up with its gateway key', async () => {
+    const keys = [];
+    for (let index = 0; index < 6; index++) keys.push(await createKey(keyDeps(), { appUid: 'roll-race', name: `k${index}` }));
+    const rolls = keys.map((key) => rollKey(keyDeps(), { appUid: 'roll-race', keyId: key.keyId }));
+    const [app, ...rolled] = await Promise.all([setAppPlan(planDeps(), { appUid: 'roll-race', plan: 'small' }), ...rolls]);
+    const value = registry.get(app.gatewayKeyId!)!.value;
+    for (const key of [...keys, ...rolled]) expect((await hashItemOf(key.apiKey))?.gatewayKey).toBe(value);
+    expect((await getApp(appDeps(), { appUid: 'roll-race' })).keyCount).toBe(12);
+  });
+
+  test('keys rolled while their app is taken off its plan keep none of the deleted gateway key', async () => {
+    const keys = [];
+    for (let index = 0; index < 4; index++) keys.push(await createKey(keyDeps(), { appUid: 'roll-off', name: `k${index}` }));
+    await setAppPlan(planDeps(), { appUid: 'roll-off', plan: 'large' });
+    const rolls = keys.map((key) => rollKey(keyDeps(), { appUid: 'roll-off', keyId: key.keyId }));
+    const [, ...rolled] = await Promise.all([setAppPlan(planDeps(), { appUid: 'roll-off', plan: null }), ...rolls]);
+    for (const key of [...keys, ...rolled]) expect((await hashItemOf(key.apiKey))?.gatewayKey).toBeUndefined();
+    expect(await getApp(appDeps(), { appUid: 'roll-off' })).toMatchObject({ keyCount: 8 });
+    expect(Object.keys(await getApp(appDeps(), { appUid: 'roll-off' }))).not.toContain('plan');
+  });
+
+  test('revocation by report and delete-key count down the app of a plan, which keeps its plan and gateway key', async () => {
+    const deps = keyDeps(planDeps({ defaultPlan: 'small' }));
+    const [first, second, third] = [await createKey(deps, { appUid: 'count-plan', name: 'a' }), await createKey(deps, { appUid: 'count-plan', name: 'b' }), await createKey(deps, { appUid: 'count-plan', name: 'c' })];
+    const before = await getApp(appDeps(), { appUid: 'count-plan' });
+    expect(before).toMatchObject({ keyCount: 3, plan: 'small' });
+    const outcome = await revokeReportedKeys({ keyFormat, hash, store: new KeyStore(db, tables.Keys), now: () => new Date() }, { keys: [first.apiKey, first.apiKey] });
+    expect(outcome.revoked).toEqual([{ keyId: first.keyId, appUid: 'count-plan' }]);
+    await deleteKey(keyDeps(), { appUid: 'count-plan', keyId: second.keyId });
+    expect(await getApp(appDeps(), { appUid: 'count-plan' })).toEqual({ ...before, keyCount: 1 });
+    expect((await allow(third.apiKey, 'count-plan')).usageIdentifierKey).toBe(registry.get(before.gatewayKeyId!)!.value);
+  });
+
+  test('an app with keys from before the registry, put on a plan by set-app-plan, is registered counting them and dated by the oldest', async () => {
+    for (const [keyId, createdAt] of [
+      ['key_PLANLEGACY0000000001', '2025-01-02T00:00:00.000Z'],
+      ['key_PLANLEGACY0000000002', '2025-01-01T00:00:00.000Z'],
+    ] as const) {
+      const key = { keyId, appUid: 'plan-legacy', name: 'old', displayPrefix: 'kg_OLDOLDOL', createdAt };
+      await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...keyHashItemKey(`legacy-${keyId}`), ...key } }));
+      await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...appKeyItemKey('plan-legacy', keyId), ...key, keyHash: `legacy-${keyId}` } }));
+    }
+    const app = await setAppPlan(planDeps(), { appUid: 'plan-legacy', plan: 'small' });
+    expect(app).toMatchObject({ appUid: 'plan-legacy', createdAt: '2025-01-01T00:00:00.000Z', keyCount: 2, plan: 'small' });
+    const hashItems = (await scanAll(client, tables.Keys)).filter((item) => String(item.pk).startsWith('hash#legacy-key_PLANLEGACY'));
+    expect(hashItems.map((item) => item.gatewayKey)).toEqual([registry.get(app.gatewayKeyId!)!.value, registry.get(app.gatewayKeyId!)!.value]);
+    await deleteKey(keyDeps(), { appUid: 'plan-legacy', keyId: 'key_PLANLEGACY0000000001' });
+    expect((await getApp(appDeps(), { appUid: 'plan-legacy' })).keyCount).toBe(1);
   });
 });
 
@@ -201,12 +284,12 @@ describe('races', () => {
     const [app, ...created] = await Promise.all([setAppPlan(planDeps(), { appUid: 'race-a', plan: 'small' }), ...creates]);
     const value = registry.get(app.gatewayKeyId!)!.value;
     for (const key of created) expect((await hashItemOf(key.apiKey))?.gatewayKey).toBe(value);
-    expect((await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'race-a' })).keyCount).toBe(13);
+    expect((await getApp(appDeps(), { appUid: 'race-a' })).keyCount).toBe(13);
   });
 
   test('first keys of a new app created at once with a default plan: one gateway key, no orphan in API Gateway', async () => {
     const results = await Promise.allSettled(Array.from({ length: 6 }, (_, index) => createKey(keyDeps(planDeps({ defaultPlan: 'small' })), { appUid: 'race-b', name: `k${index}` })));
-    const app = await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'race-b' });
+    const app = await getApp(appDeps(), { appUid: 'race-b' });
     const value = registry.get(app.gatewayKeyId!)!.value;
     for (const result of results) {
       // A loser of the race may be told to try again (retryable), never left half done.
@@ -250,7 +333,7 @@ describe('refusals write nothing', () => {
   });
 
   test('get-app and set-app-plan null of an app never seen: AppNotFound', async () => {
-    await expect(getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'never-seen' })).rejects.toBeInstanceOf(AppNotFound);
+    await expect(getApp(appDeps(), { appUid: 'never-seen' })).rejects.toBeInstanceOf(AppNotFound);
     await expect(setAppPlan(planDeps(), { appUid: 'never-seen', plan: null })).rejects.toBeInstanceOf(AppNotFound);
   });
 
@@ -263,14 +346,14 @@ describe('refusals write nothing', () => {
     } finally {
       process.env.AWS_ENDPOINT_URL_API_GATEWAY = saved;
     }
-    expect((await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'gw-down' })).plan).toBeUndefined();
+    expect((await getApp(appDeps(), { appUid: 'gw-down' })).plan).toBeUndefined();
   });
 
   test('a usage plan API Gateway does not know: the gateway key just made is deleted again', async () => {
     await createKey(keyDeps(), { appUid: 'gw-noplan', name: 'k' });
     await expect(setAppPlan(planDeps({ usagePlanIds: { small: 'not-a-usage-plan' } }), { appUid: 'gw-noplan', plan: 'small' })).rejects.toBeInstanceOf(ConfigurationError);
     expect(registryKeysOf('gw-noplan')).toEqual([]);
-    expect((await getApp({ apps: new AppStore(db, tables.Keys) }, { appUid: 'gw-noplan' })).gatewayKeyId).toBeUndefined();
+    expect((await getApp(appDeps(), { appUid: 'gw-noplan' })).gatewayKeyId).toBeUndefined();
   });
 
   test('a failed clean-up is reported with the gateway key id to delete by hand', async () => {

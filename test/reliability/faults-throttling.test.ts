@@ -50,6 +50,14 @@ const failure = (promise: Promise<unknown>) =>
     (error: unknown) => error as Error & { retryable?: boolean },
   );
 const itemsOf = async (app: string) => (await scanAll(client, tables.Keys)).filter((item) => item.appUid === app);
+/** The authorizer records lastUsedAt after answering: wait for it, so it does not land between two snapshots. */
+async function lastUsedRecorded(app: string): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if ((await itemsOf(app)).some((item) => String(item.pk).startsWith('hash#') && item.lastUsedAt !== undefined)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('lastUsedAt was never recorded');
+}
 
 async function sessionFor(apiKey: string, app: string, externalId: string): Promise<string> {
   const granted = await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(apiKey, app));
@@ -64,6 +72,7 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
     const app = `thr-${error.length}`;
     const live = await fns.createKey({ appUid: app, name: 'live' });
     const token = await sessionFor(live.apiKey, app, 'u-throttle');
+    await lastUsedRecorded(app);
     const before = await itemsOf(app);
 
     proxy.mode = { kind: 'throttle', error };
@@ -81,6 +90,9 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
       ['create-key', () => fns.createKey({ appUid: app, name: 'during throttling' })],
       ['list-keys', () => fns.listKeys({ appUid: app })],
       ['delete-key', () => fns.deleteKey({ appUid: app, keyId: live.keyId })],
+      ['roll-key', () => fns.rollKey({ appUid: app, keyId: live.keyId, gracePeriodSeconds: 0 })],
+      ['update-key', () => fns.updateKey({ appUid: app, keyId: live.keyId, enabled: false })],
+      ['list-key-events', () => fns.listKeyEvents({ appUid: app })],
     ] as const) {
       const failed = await failure(call());
       expect(failed).toMatchObject({ name: 'StoreUnavailable', retryable: true });
@@ -90,7 +102,7 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
     const auth = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'u-new' }), context: { appUid: app, keyId: live.keyId } }));
     expect(auth.statusCode).toBe(503);
     expect(JSON.parse(auth.body)).toEqual({ message: 'temporarily unavailable, try again' });
-    expect(output.lines().filter((line) => line.level === 'WARN' && line.errorType === 'StoreUnavailable').length).toBeGreaterThanOrEqual(4);
+    expect(output.lines().filter((line) => line.level === 'WARN' && line.errorType === 'StoreUnavailable').length).toBeGreaterThanOrEqual(7);
     expect(proxy.faulted.GetItem).toBeGreaterThan(0);
 
     // Fault cleared: the same module instances work again, and nothing was written or lost meanwhile.
@@ -129,28 +141,99 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
     proxy.mode = { kind: 'pass' };
     await fns.deleteKey({ appUid: app, keyId: created.keyId });
-    // Only the app's registry item is left, counting no key.
+    // Only the app's registry item is left, counting no keys.
     expect(await itemsOf(app)).toEqual([expect.objectContaining({ pk: 'apps', keyCount: 0 })]);
     expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).toEqual({ status: 401 });
   });
 
-  test('sdkusers/auth: user written, session put throttled → 503 and no session; a retry reuses the same user', async () => {
+  test('sdkusers/auth: user written, session transaction throttled → 503 and no session item; a retry reuses the same user', async () => {
     const app = 'thr-session';
     const created = await fns.createKey({ appUid: app, name: 'n' });
     const context = { appUid: app, keyId: created.keyId };
     const sessionsBefore = (await scanAll(client, tables.Sessions)).length;
-    proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', operations: ['PutItem'] };
+    // The first transaction (the new user and its userid# item) passes; the session's is throttled.
+    proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', operations: ['TransactWriteItems'], skip: 1 };
     const refused = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'half' }), context }));
     expect(refused.statusCode).toBe(503);
     expect((await scanAll(client, tables.Sessions)).length).toBe(sessionsBefore);
-    const users = (await scanAll(client, tables.Users)).filter((item) => item.pk === `app#${app}`);
+    const usersOfApp = async () => (await scanAll(client, tables.Users)).filter((item) => item.pk === `app#${app}` && String(item.sk).startsWith('user#'));
+    const users = await usersOfApp();
     expect(users).toHaveLength(1);
     proxy.mode = { kind: 'pass' };
     const ok = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'half' }), context }));
     expect(ok.statusCode).toBe(200);
-    expect((await scanAll(client, tables.Users)).filter((item) => item.pk === `app#${app}`)).toEqual(users);
+    expect(await usersOfApp()).toEqual(users);
     const token = (JSON.parse(ok.body) as { authToken: string }).authToken;
     expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toMatchObject({ status: 200, context: { userId: users[0].userId } });
+  });
+});
+
+test('the lastUsedAt write throttled: the key is still let in, the failure is logged, and the next use records it', async () => {
+  const app = 'thr-last-used';
+  const created = await fns.createKey({ appUid: app, name: 'used' });
+  proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['UpdateItem'] };
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+  for (let i = 0; i < 250 && !output.lines().some((line) => line.message === 'lastUsedAt not recorded'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(output.lines().filter((line) => line.message === 'lastUsedAt not recorded')).toEqual([
+    expect.objectContaining({ level: 'WARN', keyId: created.keyId, errorType: 'ThrottlingException' }),
+  ]);
+  expect(proxy.faulted.UpdateItem).toBeGreaterThan(0);
+  expect((await itemsOf(app)).some((item) => item.lastUsedAt !== undefined)).toBe(false);
+
+  proxy.mode = { kind: 'pass' };
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+  await lastUsedRecorded(app);
+});
+
+describe('transaction conflicts on the app registry (concurrent key writes for one app)', () => {
+  test('create-key retries a conflict and makes one key, counted once', async () => {
+    const app = 'conflict-create';
+    await fns.createKey({ appUid: app, name: 'first' });
+    proxy.mode = { kind: 'cancel', reasons: ['None', 'None', 'TransactionConflict'], times: 2 };
+    const created = await fns.createKey({ appUid: app, name: 'second' });
+    expect(proxy.faulted.TransactWriteItems).toBeGreaterThanOrEqual(2);
+    expect((await fns.listKeys({ appUid: app })).keys.map((key) => key.keyId)).toContain(created.keyId);
+    expect((await itemsOf(app)).find((item) => item.pk === 'apps')).toMatchObject({ keyCount: 2 });
+  });
+
+  test('a conflict that does not clear: StoreUnavailable (retryable), nothing written', async () => {
+    const app = 'conflict-stuck';
+    await fns.createKey({ appUid: app, name: 'first' });
+    const before = await itemsOf(app);
+    proxy.mode = { kind: 'cancel', reasons: ['None', 'None', 'TransactionConflict'] };
+    await expect(fns.createKey({ appUid: app, name: 'second' })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
+    proxy.mode = { kind: 'pass' };
+    expect(await itemsOf(app)).toEqual(before);
+  });
+});
+
+describe('failures while ending sessions leave a state the next call finishes', () => {
+  test('revoke-sessions: index cleanup throttled → StoreUnavailable saying sessions may be ended; they are refused, and a second call finishes', async () => {
+    const app = 'thr-revoke';
+    const live = await fns.createKey({ appUid: app, name: 'n' });
+    const tokens = [await sessionFor(live.apiKey, app, 'victim'), await sessionFor(live.apiKey, app, 'victim')];
+    proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['BatchWriteItem'] };
+    const failed = await failure(fns.revokeSessions({ appUid: app, externalId: 'victim' }));
+    expect(failed).toMatchObject({ name: 'StoreUnavailable', retryable: true });
+    expect(failed?.message).toContain('some sessions may already be ended; call again with the same input to end the rest');
+    // The session items went first: what was ended stays ended.
+    for (const token of tokens) expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toEqual({ status: 401 });
+    proxy.mode = { kind: 'pass' };
+    expect(await fns.revokeSessions({ appUid: app, externalId: 'victim' })).toEqual({ revoked: 0 });
+    expect((await scanAll(client, tables.Sessions)).filter((item) => item.createdByKeyId === live.keyId)).toEqual([]);
+  });
+
+  test('delete-user: the last step throttled → the user stays marked (no new session) and a second call erases it', async () => {
+    const app = 'thr-erase';
+    const live = await fns.createKey({ appUid: app, name: 'n' });
+    await sessionFor(live.apiKey, app, 'erase-me');
+    proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['TransactWriteItems'] };
+    const failed = await failure(fns.deleteUser({ appUid: app, externalId: 'erase-me' }));
+    expect(failed?.message).toContain("the user's sessions are ended but its record is not yet removed");
+    proxy.mode = { kind: 'pass' };
+    await expect(sessionFor(live.apiKey, app, 'erase-me')).rejects.toThrow('sdkusers/auth answered 503');
+    expect(await fns.deleteUser({ appUid: app, externalId: 'erase-me' })).toMatchObject({ deleted: true, sessionsRevoked: 0 });
+    expect(JSON.stringify(await scanAll(client, tables.Users))).not.toContain('erase-me');
   });
 });
 

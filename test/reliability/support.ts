@@ -125,11 +125,45 @@ export async function inBatches<T>(count: number, limit: number, task: (index: n
   return results;
 }
 
+/**
+ * Runs `change` while requests keep starting, each remembering whether
+ * `change` had already returned when it started; stops after `afterCount`
+ * requests started after it (or `maxRequests` in all). The race tests check
+ * that no request started after the change returned is let in.
+ */
+export async function requestsAround<T>(
+  change: () => Promise<T>,
+  request: () => Promise<number>,
+  options: { maxRequests: number; afterCount: number },
+): Promise<{ result: T; inFlight: number[]; startedAfter: number[] }> {
+  let returned = false;
+  const changing = change().then((result) => {
+    returned = true;
+    return result;
+  });
+  const requests: Promise<{ startedAfter: boolean; status: number }>[] = [];
+  let startedAfter = 0;
+  while (requests.length < options.maxRequests && startedAfter < options.afterCount) {
+    const after = returned;
+    if (after) startedAfter++;
+    requests.push(request().then((status) => ({ startedAfter: after, status })));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const result = await changing;
+  const done = await Promise.all(requests);
+  return { result, inFlight: done.filter((r) => !r.startedAfter).map((r) => r.status), startedAfter: done.filter((r) => r.startedAfter).map((r) => r.status) };
+}
+
 /** What the fault proxy does with each DynamoDB request. */
 export type ProxyMode =
   | { readonly kind: 'pass' }
-  /** Answers as DynamoDB does when throttling; `operations` limits it to some X-Amz-Target operations; `times` to the first N matching requests. */
-  | { readonly kind: 'throttle'; readonly error: 'ProvisionedThroughputExceededException' | 'ThrottlingException'; readonly operations?: readonly string[]; times?: number }
+  /**
+   * Answers as DynamoDB does when throttling; `operations` limits it to some X-Amz-Target operations,
+   * `skip` lets the first N matching requests through, `times` faults only the next N after that.
+   */
+  | { readonly kind: 'throttle'; readonly error: 'ProvisionedThroughputExceededException' | 'ThrottlingException'; readonly operations?: readonly string[]; times?: number; skip?: number }
+  /** Answers a TransactWriteItems as cancelled, one reason per item (e.g. `TransactionConflict`: another transaction had the item); `times` as above. */
+  | { readonly kind: 'cancel'; readonly reasons: readonly string[]; times?: number }
   /** Accepts the connection and drops it without an answer (connection reset). */
   | { readonly kind: 'reset' };
 
@@ -172,14 +206,25 @@ export class FaultProxy {
       req.socket.destroy();
       return;
     }
-    if (mode.kind === 'throttle' && (!mode.operations || mode.operations.includes(operation)) && (mode.times === undefined || mode.times > 0)) {
-      if (mode.times !== undefined) mode.times--;
-      this.faulted[operation] = (this.faulted[operation] ?? 0) + 1;
-      req.resume();
-      const body = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${mode.error}`, message: 'injected by the test fault proxy' });
-      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${Date.now()}` });
-      res.end(body);
-      return;
+    const operations = mode.kind === 'throttle' ? mode.operations : mode.kind === 'cancel' ? ['TransactWriteItems'] : undefined;
+    if ((mode.kind === 'throttle' || mode.kind === 'cancel') && (!operations || operations.includes(operation))) {
+      if (mode.kind === 'throttle' && mode.skip) mode.skip--;
+      else if (mode.times === undefined || mode.times > 0) {
+        if (mode.times !== undefined) mode.times--;
+        this.faulted[operation] = (this.faulted[operation] ?? 0) + 1;
+        req.resume();
+        const body =
+          mode.kind === 'throttle'
+            ? { __type: `com.amazonaws.dynamodb.v20120810#${mode.error}`, message: 'injected by the test fault proxy' }
+            : {
+                __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+                message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${mode.reasons.join(', ')}]`,
+                CancellationReasons: mode.reasons.map((Code) => ({ Code })),
+              };
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${Date.now()}` });
+        res.end(JSON.stringify(body));
+        return;
+      }
     }
     const forward = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
@@ -199,7 +244,12 @@ export type ColdStartHandlers = {
   createKey: typeof import('../../functions/create-key/index').handler;
   listKeys: typeof import('../../functions/list-keys/index').handler;
   deleteKey: typeof import('../../functions/delete-key/index').handler;
+  rollKey: typeof import('../../functions/roll-key/index').handler;
+  updateKey: typeof import('../../functions/update-key/index').handler;
+  listKeyEvents: typeof import('../../functions/list-key-events/index').handler;
   sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
+  revokeSessions: typeof import('../../functions/revoke-sessions/index').handler;
+  deleteUser: typeof import('../../functions/delete-user/index').handler;
 };
 
 /**
@@ -216,7 +266,12 @@ export function coldStartHandlers(): ColdStartHandlers {
       createKey: require('../../functions/create-key/index').handler,
       listKeys: require('../../functions/list-keys/index').handler,
       deleteKey: require('../../functions/delete-key/index').handler,
+      rollKey: require('../../functions/roll-key/index').handler,
+      updateKey: require('../../functions/update-key/index').handler,
+      listKeyEvents: require('../../functions/list-key-events/index').handler,
       sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
+      revokeSessions: require('../../functions/revoke-sessions/index').handler,
+      deleteUser: require('../../functions/delete-user/index').handler,
     };
   });
   return handlers!;
