@@ -2,14 +2,15 @@
  * `npm start`: the whole keygate system on this machine (see lib/local/stack.ts).
  * Environment: PORT (API, default 3000), LAMBDA_PORT (Lambda Invoke API,
  * default 3001), DYNAMODB_PORT (default: a free port), KEYGATE_HOME (data
- * folder, default .keygate/). 0 picks a free port. The construct's scope,
- * base path, header and legacy key settings come from the variables it sets
- * on the functions (KEYGATE_APP_SCOPE, KEYGATE_BASE_PATH, ...; see
- * lib/shared/environment.ts).
+ * folder, default .keygate/), KEYGATE_PLANS (JSON list of plans, default the
+ * stack's tiers) and KEYGATE_DEFAULT_PLAN ('' for none). 0 picks a free port.
+ * The construct's scope, base path, header and legacy key settings come from
+ * the variables it sets on the functions (KEYGATE_APP_SCOPE, KEYGATE_BASE_PATH,
+ * ...; see lib/shared/environment.ts).
  */
 import { AUTHORIZATION_HEADER, appBasePath, type AuthSettings } from '../lib/shared/auth-settings';
 import { keygateHome } from '../lib/local/home';
-import { startLocalStack, type LocalStack } from '../lib/local/stack';
+import { plansFromEnv, startLocalStack, type LocalStack } from '../lib/local/stack';
 
 function portFromEnv(name: string): number | undefined {
   const raw = process.env[name];
@@ -45,6 +46,9 @@ function printBanner(stack: LocalStack): void {
     `  Lambda Invoke API: ${info.lambdaEndpoint}   DynamoDB Local: ${info.dynamodbEndpoint}   data: ${keygateHome()}`,
     settingsLine(auth),
     `  ready in ${stack.startupMs} ms (${Object.entries(stack.phases).map(([phase, ms]) => `${phase} ${ms}`).join(', ')})`,
+    info.plans.length > 0
+      ? `  plans: ${info.plans.join(', ')} (429 above an app's plan; keygate apps set-plan --app <appUid> --plan <plan>)`
+      : '  plans: off (KEYGATE_PLANS=[])',
     '',
   ];
   if (demo.apiKey) {
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
+      ...plansFromEnv(process.env),
       home: keygateHome(),
       port: portFromEnv('PORT'),
       lambdaPort: portFromEnv('LAMBDA_PORT'),

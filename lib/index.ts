@@ -22,3 +22,4 @@ export {
 } from './shared/routes';
 export { AppScope, DEFAULT_BASE_PATH, DEFAULT_API_KEY_HEADER, type AuthSettings, type LegacyKeyPattern } from './shared/auth-settings';
 export { FUNCTIONS, ADMIN_FUNCTIONS, type FunctionId, type FunctionDefinition } from './shared/functions';
+export { DEFAULT_PLANS, DEFAULT_PLAN_NAME, QUOTA_PERIODS, type PlanDefinition, type PlanQuota, type QuotaPeriod, type ThrottleLimits } from './shared/plans';

@@ -26,7 +26,8 @@ const deps = {
 /**
  * REQUEST authorizer for API keys (the configured header, `x-api-key` by
  * default; keygate keys and, when configured, imported legacy keys):
- * context `{ appUid, keyId, role: 'app-owner' }`.
+ * context `{ appUid, keyId, role: 'app-owner' }`, and the app's gateway key as
+ * `usageIdentifierKey` when the app is on a plan, from the same one read.
  */
 export const handler = requestAuthorizer('api_key', services.auth, async (event): Promise<AuthorizerDecision> => {
   const result = await verifyApiKey(deps, presentedApiKey(event, services.auth), new Date());
@@ -34,6 +35,6 @@ export const handler = requestAuthorizer('api_key', services.auth, async (event)
     const { code, ...logFields } = result;
     return { allow: false, reason: code, logFields };
   }
-  const { appUid, keyId } = result;
-  return { allow: true, principalId: keyId, appUid, context: { appUid, keyId, role: 'app-owner' } };
+  const { appUid, keyId, gatewayKey } = result;
+  return { allow: true, principalId: keyId, appUid, context: { appUid, keyId, role: 'app-owner' }, usageIdentifierKey: gatewayKey };
 });

@@ -31,12 +31,13 @@ export class KeyNotFound extends KeygateError {
   }
 }
 
+/** get-app or set-app-plan of an app keygate has no record of (it never had a key or a plan). */
 export class AppNotFound extends KeygateError {
   override readonly name = 'AppNotFound';
   readonly retryable = false;
 
   constructor(readonly appUid: string) {
-    super(`app ${appUid} not found: it has no keys`);
+    super(`app ${appUid} not found: it has no keys and no plan`);
   }
 }
 
@@ -48,6 +49,15 @@ export class UserNotFound extends KeygateError {
   constructor(selector: string, appUid: string) {
     super(`no user with that ${selector} in app ${appUid}`);
   }
+}
+
+/**
+ * API Gateway did not take a gateway-key change (its management API
+ * throttled or unreachable); what was done before is undone where possible.
+ */
+export class GatewayUnavailable extends KeygateError {
+  override readonly name = 'GatewayUnavailable';
+  readonly retryable = true;
 }
 
 /**

@@ -6,7 +6,8 @@ import { randomId } from './ids';
 import type { KeyMetadata, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
 import { HASH_IMPORT_DISPLAY_PREFIX, legacyKeyHashInput, sha256HashInput, type LegacyKeyFormat } from './key-formats';
-import { newKeyMetadata } from './keys';
+import { newKeyMetadata, writeWithGatewayKey } from './keys';
+import type { AppPlanDeps } from './apps';
 import { appUidSchema, expiresAtSchema, futureExpiry, keyNameSchema, parseInput, requestedBySchema } from './validation';
 import { ENV } from '../../lib/shared/environment';
 
@@ -25,6 +26,8 @@ export interface KeyImportDeps {
   readonly hash: Hasher;
   readonly store: Pick<KeyStore, 'createMany'>;
   readonly now: () => Date;
+  /** Set when plans are on: imported keys carry their app's gateway key, as create-key's do. */
+  readonly plans?: AppPlanDeps;
 }
 
 /** Keys per call: one transaction writes three items per key (two key items, one event), and the CLI sends a file in batches of this size. */
@@ -120,7 +123,8 @@ export async function importKeys(deps: KeyImportDeps, input: unknown): Promise<I
 
   const records = await Promise.all(entries.map(async ({ metadata, event, hashInput }) => ({ metadata, event, keyHash: await deps.hash(hashInput) })));
   try {
-    await deps.store.createMany(appUid, records);
+    if (deps.plans) await writeWithGatewayKey(deps.plans, appUid, (expected) => deps.store.createMany(appUid, records, expected));
+    else await deps.store.createMany(appUid, records);
   } catch (error) {
     if (error instanceof KeyAlreadyExists) {
       throw new KeyAlreadyExists(error.index, `keys[${error.index}] is already stored as a key (imported before?); nothing was written`);

@@ -1,10 +1,11 @@
 import * as z from 'zod/mini';
 import { activityEvent, type ActivityEvent } from './activity';
-import { ValidationError } from './errors';
+import { StoreUnavailable, ValidationError } from './errors';
 import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { ActivityStore } from '../stores/activity-store';
-import type { KeyChanges, KeyMetadata, KeyStore } from '../stores/key-store';
+import { AppPlanChanged, type ExpectedGatewayKey, type KeyChanges, type KeyMetadata, type KeyStore } from '../stores/key-store';
+import { gatewayKeyForNewKey, type AppPlanDeps } from './apps';
 import type { CredentialFormat } from './credential-format';
 import { appUidSchema, DEFAULT_LIST_LIMIT, expiresAtSchema, futureExpiry, keyIdSchema, keyNameSchema, pagingFields, parseInput, requestedBySchema } from './validation';
 import { isEnabled, isExpired } from './verify';
@@ -15,6 +16,8 @@ export interface KeyAdminDeps {
   readonly hash: Hasher;
   readonly store: KeyStore;
   readonly now: () => Date;
+  /** Set when plans are on: a new key carries its app's gateway key (and an app without a plan gets the default plan). */
+  readonly plans?: AppPlanDeps;
 }
 
 export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: keyNameSchema, expiresAt: z.optional(expiresAtSchema), requestedBy: requestedBySchema });
@@ -102,8 +105,26 @@ export async function createKey(deps: KeyAdminDeps, input: unknown): Promise<Ret
     requestedBy,
     details: { name, ...(expiry === undefined ? {} : { expiresAt: expiry }) },
   });
-  await deps.store.create(metadata, secret.keyHash, event);
+  if (deps.plans) await writeWithGatewayKey(deps.plans, metadata.appUid, (expected) => deps.store.create(metadata, secret.keyHash, event, expected));
+  else await deps.store.create(metadata, secret.keyHash, event);
   return createdKey(secret.apiKey, metadata);
+}
+
+/**
+ * Writes new keys of `appUid` with its app's gateway key (putting a new app on
+ * the default plan), reading that again once if set-app-plan changed it in
+ * between; `write` must hold only if the app still has the gateway key it is given.
+ */
+export async function writeWithGatewayKey(plans: AppPlanDeps, appUid: string, write: (expected: ExpectedGatewayKey) => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const gatewayKey = await gatewayKeyForNewKey(plans, appUid);
+    try {
+      return await write({ gatewayKey });
+    } catch (error) {
+      if (!(error instanceof AppPlanChanged)) throw error;
+      if (attempt === 2) throw new StoreUnavailable(`${error.message}; nothing was written, try again`);
+    }
+  }
 }
 
 export type KeyStatus = 'active' | 'disabled' | 'expired';

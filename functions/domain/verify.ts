@@ -1,6 +1,6 @@
 import { logTag, type Hasher } from './hashing';
 import type { CredentialLookup } from '../stores/credential-lookup';
-import type { KeyMetadata } from '../stores/key-store';
+import type { KeyHashRecord } from '../stores/key-store';
 import type { Session } from '../stores/session-store';
 import type { CredentialFormat } from './credential-format';
 import { apiKeyHashInput, type LegacyKeyFormat } from './key-formats';
@@ -51,7 +51,8 @@ export function isEnabled(enabled: unknown): boolean {
 }
 
 export type ApiKeyVerification =
-  | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string }
+  /** `gatewayKey`: the app's gateway API key when it is on a plan, from the same read. */
+  | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string; readonly gatewayKey?: string }
   | { readonly code: 'malformed' }
   | { readonly code: 'not_found'; readonly hashTag: string }
   | { readonly code: 'expired'; readonly keyId: string; readonly appUid: string }
@@ -62,7 +63,7 @@ export interface ApiKeyVerifierDeps {
   /** Imported keys' own format (see key-formats.ts); without it only keygate keys are accepted. */
   readonly legacyKeyFormat?: LegacyKeyFormat;
   readonly hash: Hasher;
-  readonly findKey: CredentialLookup<KeyMetadata>;
+  readonly findKey: CredentialLookup<KeyHashRecord>;
   /** Told of every key let in (see last-used.ts); must return at once and never throw. */
   readonly recordUse?: (keyHash: string, keyId: string, now: Date) => void;
 }
@@ -71,11 +72,11 @@ export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string |
   const result = await lookUpCredential((value) => apiKeyHashInput(deps, value), deps.hash, deps.findKey, presented, now, false);
   if (result.code === 'expired') return { code: 'expired', appUid: result.record.appUid, keyId: result.record.keyId };
   if (result.code !== 'valid') return result;
-  const { appUid, keyId, enabled } = result.record;
+  const { appUid, keyId, enabled, gatewayKey } = result.record;
   if (!isEnabled(enabled)) return { code: 'disabled', appUid, keyId };
   // An imported key too: credentialHash is its item key's hash, whatever the format.
   deps.recordUse?.(result.credentialHash, keyId, now);
-  return { code: 'valid', appUid, keyId };
+  return gatewayKey === undefined ? { code: 'valid', appUid, keyId } : { code: 'valid', appUid, keyId, gatewayKey };
 }
 
 export type SessionVerification =

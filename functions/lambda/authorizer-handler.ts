@@ -9,7 +9,14 @@ const UNAUTHORIZED = new Error('Unauthorized');
 
 /** What an authorizer's verification decided, reduced to what the policy needs. */
 export type AuthorizerDecision =
-  | { readonly allow: true; readonly principalId: string; readonly appUid: string; readonly context: Record<string, string> }
+  | {
+      readonly allow: true;
+      readonly principalId: string;
+      readonly appUid: string;
+      readonly context: Record<string, string>;
+      /** The app's gateway API key, returned to API Gateway for its usage plan (plans on). */
+      readonly usageIdentifierKey?: string;
+    }
   | { readonly allow: false; readonly reason: string; readonly logFields: Record<string, string> };
 
 const LABEL: Record<CredentialKind, string> = { api_key: 'api key', session_token: 'session token' };
@@ -39,7 +46,7 @@ export function requestAuthorizer(
     let verdict: { readonly allowed: AuthorizerResult } | { readonly refused: Extract<AuthorizerDecision, { allow: false }> };
     try {
       const decision = await decide(event);
-      verdict = decision.allow ? { allowed: allowPolicy(scope, decision.principalId, event.methodArn, decision.appUid, decision.context) } : { refused: decision };
+      verdict = decision.allow ? { allowed: allowPolicy(scope, decision.principalId, event.methodArn, decision.appUid, decision.context, decision.usageIdentifierKey) } : { refused: decision };
     } catch (error) {
       recordVerification(ERROR_OUTCOME, performance.now() - started);
       logger.error(`${label} verification failed; refusing`, { error: error as Error, apiRequestId: event.requestContext?.requestId });

@@ -22,6 +22,11 @@ export interface AuthorizerResult {
     readonly Statement: readonly [{ readonly Action: 'execute-api:Invoke'; readonly Effect: 'Allow'; readonly Resource: readonly string[] }];
   };
   readonly context: Readonly<Record<string, string>>;
+  /**
+   * The app's gateway API key (plans on): API Gateway, with the API key source
+   * AUTHORIZER, throttles and counts the request against that key's usage plan.
+   */
+  readonly usageIdentifierKey?: string;
 }
 
 export type PolicyScope = Pick<AuthSettings, 'appScope' | 'basePath'>;
@@ -77,7 +82,14 @@ export function allowedResources(scope: PolicyScope, methodArn: string, appUid: 
   return appScopedResources(methodArn, appUid, scope.basePath);
 }
 
-export function allowPolicy(scope: PolicyScope, principalId: string, methodArn: string, appUid: string, context: Record<string, string>): AuthorizerResult {
+export function allowPolicy(
+  scope: PolicyScope,
+  principalId: string,
+  methodArn: string,
+  appUid: string,
+  context: Record<string, string>,
+  usageIdentifierKey?: string,
+): AuthorizerResult {
   return {
     principalId,
     policyDocument: {
@@ -85,5 +97,6 @@ export function allowPolicy(scope: PolicyScope, principalId: string, methodArn: 
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: allowedResources(scope, methodArn, appUid) }],
     },
     context,
+    ...(usageIdentifierKey !== undefined && { usageIdentifierKey }),
   };
 }

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../../lib/shared/environment';
 import type { AuthSettings } from '../../lib/shared/auth-settings';
-import { authSettingsFrom, keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import { authSettingsFrom, keyPrefixFrom, planCatalogFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import type { PlanCatalog } from '../domain/apps';
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
 import { legacyKeyFormat, type LegacyKeyFormat } from '../domain/key-formats';
@@ -46,6 +47,8 @@ export interface Services {
   /** Scope of an Allow, base path, API-key header. */
   readonly auth: AuthSettings;
   readonly sessionLifetimeSeconds: number;
+  /** This deployment's plans; undefined when plans are off. */
+  readonly plans: PlanCatalog | undefined;
   /** Table names, read from the environment when accessed: each function is given only the tables it may touch. */
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
 }
@@ -80,6 +83,7 @@ export function servicesFromEnvironment(env: Env = process.env, readSecret: Secr
     auth,
     sessionFormat: credentialFormat(sessionTokenPrefixFrom(env)),
     sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),
+    plans: planCatalogFrom(env),
     tables,
   };
 }

@@ -1,6 +1,6 @@
 import { GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
-import type { KeyMetadata } from './key-store';
+import type { KeyHashRecord } from './key-store';
 import type { Session } from './session-store';
 
 /**
@@ -36,7 +36,7 @@ function lookup<T>(client: DynamoDBClient, tableName: string, itemKey: (hash: st
   };
 }
 
-export function apiKeyLookup(client: DynamoDBClient, keysTable: string): CredentialLookup<KeyMetadata> {
+export function apiKeyLookup(client: DynamoDBClient, keysTable: string): CredentialLookup<KeyHashRecord> {
   return lookup(client, keysTable, keyHashItemKey);
 }
 

@@ -90,6 +90,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   userEmail: '--email',
   createdByKeyId: '--created-by-key',
   sessionId: '--session',
+  plan: '--plan',
 };
 
 function inFlagTerms(message: string): string {
@@ -246,6 +247,8 @@ interface App {
   appUid: string;
   createdAt: string;
   keyCount: number;
+  plan?: string;
+  gatewayKeyId?: string;
 }
 
 interface Page {
@@ -619,12 +622,12 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       exitCode = findings.length > 0 ? SCAN_EXIT.found : SCAN_EXIT.none;
     });
 
-  const apps = program.command('apps').description('the applications that have keys');
+  const apps = program.command('apps').description('the applications keygate knows (from their first key or plan) and their plans (per-app throttling and quotas)');
 
   targetOptions(
     apps
       .command('list')
-      .description('list the applications, with their key counts')
+      .description('list the applications, with their plans and key counts')
       .option('--limit <n>', 'apps per page (1-100); with it, one page is shown')
       .option('--next-token <token>', 'start after the page that returned this nextToken'),
   ).action(async (options: TargetOptions & { limit?: string; nextToken?: string }) => {
@@ -632,19 +635,42 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       const pages = await remainingPages('listApps', {}, first, options.limit !== undefined);
       const all = pages.flatMap((page) => page.apps);
       if (all.length === 0) out('No apps yet: `keys create --app <appUid> --new-app` makes the first.');
-      else out(table([['APP', 'KEYS', 'CREATED'], ...all.map((app) => [app.appUid, String(app.keyCount), app.createdAt])]));
+      else out(table([['APP', 'PLAN', 'KEYS', 'CREATED'], ...all.map((app) => [app.appUid, app.plan ?? '-', String(app.keyCount), app.createdAt])]));
       const nextToken = pages.at(-1)!.nextToken;
       if (nextToken) out(`More apps: add --next-token ${nextToken}`);
     });
   });
 
-  targetOptions(apps.command('show').description('one application: its key count and when its first key was made').requiredOption('--app <appUid>', 'the application')).action(
-    async (options: TargetOptions & { app: string }) => {
-      await withTarget<App>(options, 'getApp', { appUid: options.app }, (app) => {
-        out(table([['app', app.appUid], ['keys', String(app.keyCount)], ['created', app.createdAt]]));
-      });
-    },
-  );
+  targetOptions(
+    apps.command('show').description('one application: its plan, key count and when it was first seen').requiredOption('--app <appUid>', 'the application'),
+  ).action(async (options: TargetOptions & { app: string }) => {
+    await withTarget<App>(options, 'getApp', { appUid: options.app }, (app) => {
+      out(
+        table([
+          ['app', app.appUid],
+          ['plan', app.plan ?? '(none)'],
+          ['keys', String(app.keyCount)],
+          ['created', app.createdAt],
+          ...(app.gatewayKeyId ? [['gateway key', `${app.gatewayKeyId} (API Gateway API key id)`]] : []),
+        ]),
+      );
+    });
+  });
+
+  targetOptions(
+    apps
+      .command('set-plan')
+      .description('put an application on a plan: API Gateway then throttles and counts its requests by that plan')
+      .requiredOption('--app <appUid>', 'the application')
+      .option('--plan <plan>', 'the plan, e.g. free, standard, premium')
+      .option('--no-plan', 'take the application off its plan (onto the default plan, if there is one)'),
+  ).action(async (options: TargetOptions & { app: string; plan?: string | false }) => {
+    if (typeof options.plan !== 'string' && options.plan !== false) throw new CliError('apps set-plan needs --plan <plan> or --no-plan');
+    await withTarget<App>(options, 'setAppPlan', { appUid: options.app, plan: options.plan === false ? null : options.plan }, (app) => {
+      if (app.plan) out(`App ${app.appUid} is on plan ${app.plan} (gateway key ${app.gatewayKeyId}).`);
+      else out(`App ${app.appUid} is on no plan now; its gateway key is deleted, so with plans on its keys get 403 until it has a plan again.`);
+    });
+  });
 
   const sessions = program.command('sessions').description('end sessions on purpose (deleting a key never does)');
 

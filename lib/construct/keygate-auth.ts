@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -28,6 +28,7 @@ import {
   type AuthSettings,
   type LegacyKeyPattern,
 } from '../shared/auth-settings';
+import { PLAN_GATEWAY_RESPONSES, planRouteKeys, plansProblem, routeKey, type PlanDefinition } from '../shared/plans';
 import { authorizerDefinitions, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
@@ -270,6 +271,30 @@ export interface KeygateAuthProps {
    * @default { rateLimit: 1, burstLimit: 5 }
    */
   readonly revokeThrottling?: apigateway.ThrottleSettings;
+
+  /**
+   * Plans: per-application throttling and quotas. Each plan becomes one API
+   * Gateway usage plan on the stage `addRoutes()` puts keygate's routes on;
+   * each app on a plan gets one gateway API key (made at runtime by
+   * set-app-plan), which the authorizers return as `usageIdentifierKey`.
+   * With plans, the API's key source is AUTHORIZER and every keygate method
+   * behind an authorizer (and every method of yours with `apiKeyMethodOptions`
+   * or `sessionMethodOptions`) requires an API key: a request of an app that
+   * is on no plan gets 403. Throttled or over quota: 429. The public revoke
+   * route requires none: it keeps its own `revokeThrottling`.
+   *
+   * @default [] (no plans: no usage plans, no API key required, one stage-wide limit for all apps)
+   */
+  readonly plans?: readonly PlanDefinition[];
+
+  /**
+   * The plan an app that has none is put on when its first key is created
+   * (and when its plan is set to null). Without one, an app needs
+   * `set-app-plan` before its keys work.
+   *
+   * @default no default plan
+   */
+  readonly defaultPlan?: string;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -280,6 +305,13 @@ export interface AddRoutesOptions {
    * @default the API's root resource
    */
   readonly parent?: apigateway.IResource;
+
+  /**
+   * The stage the usage plans (see `plans`) apply to.
+   *
+   * @default the API's deployment stage
+   */
+  readonly stage?: apigateway.Stage;
 }
 
 /** The Lambda runtime matching `NODE_RUNTIME_MAJOR`, the major version the bundles target. */
@@ -347,7 +379,7 @@ const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable',
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
  * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
  * `listKeyEventsFunction`, `importKeysFunction`, `listAppsFunction`,
- * `getAppFunction`, and with sessions `revokeSessionsFunction`,
+ * `getAppFunction`, `setAppPlanFunction`, and with sessions `revokeSessionsFunction`,
  * `deleteUserFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
@@ -372,6 +404,9 @@ export class KeygateAuth extends Construct {
   public readonly listKeyEventsFunction: lambda.IFunction;
   public readonly listAppsFunction: lambda.IFunction;
   public readonly getAppFunction: lambda.IFunction;
+  public readonly setAppPlanFunction: lambda.IFunction;
+  /** One usage plan per plan, by plan name; filled by `addRoutes()`. Empty without plans. */
+  public readonly usagePlans: Readonly<Record<string, apigateway.IUsagePlan>> = {};
   /** Undefined when sessions are off. */
   public readonly revokeSessionsFunction?: lambda.IFunction;
   /** Undefined when sessions are off. */
@@ -440,6 +475,11 @@ export class KeygateAuth extends Construct {
     const namespaceProblem = Token.isUnresolved(this.metricsNamespace) ? undefined : metricsNamespaceProblem(this.metricsNamespace);
     if (namespaceProblem) throw new Error(`KeygateAuth: metricsNamespace ${namespaceProblem}`);
     this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
+    this.plans = props.plans ?? [];
+    this.defaultPlan = props.defaultPlan;
+    const plansIssue = plansProblem(this.plans, this.defaultPlan, planRouteKeys(this.deployedRoutes()));
+    if (plansIssue) throw new Error(`KeygateAuth: ${plansIssue}`);
+    const plansOn = this.plans.length > 0;
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
     if (this.sessionsEnabled) {
@@ -468,6 +508,7 @@ export class KeygateAuth extends Construct {
     this.importKeysFunction = this.functions.importKeys!;
     this.listAppsFunction = this.functions.listApps!;
     this.getAppFunction = this.functions.getApp!;
+    this.setAppPlanFunction = this.functions.setAppPlan!;
     this.revokeSessionsFunction = this.functions.revokeSessions;
     this.deleteUserFunction = this.functions.deleteUser;
 
@@ -479,12 +520,27 @@ export class KeygateAuth extends Construct {
         resultsCacheTtl: Duration.seconds(cacheTtlSeconds),
       });
     this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
-    this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer };
+    // With plans every method behind an authorizer requires the API key the authorizer returns: that is what puts a request on its app's plan.
+    const keyRequired = plansOn ? { apiKeyRequired: true } : {};
+    this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer, ...keyRequired };
     if (this.sessionsEnabled) {
       this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
-      this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer };
+      this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer, ...keyRequired };
     }
     this.authorizers = { apiKey: this.apiKeyAuthorizer, ...(this.sessionAuthorizer && { session: this.sessionAuthorizer }) };
+
+    this.node.addValidation({
+      validate: () => (plansOn && !this.plansBound ? ['KeygateAuth: plans are set but addRoutes() was never called, so no usage plan is bound to an API stage'] : []),
+    });
+  }
+
+  private readonly plans: readonly PlanDefinition[];
+  private readonly defaultPlan: string | undefined;
+  private plansBound = false;
+
+  /** The routes `addRoutes()` adds: all of them, less the session half's when sessions are off. */
+  private deployedRoutes(): RouteDefinition[] {
+    return ROUTES.filter((route) => this.sessionsEnabled || !isSessionFunction(route.function));
   }
 
   /**
@@ -504,7 +560,8 @@ export class KeygateAuth extends Construct {
    */
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
-    return ROUTES.filter((route) => this.functions[route.function] !== undefined).map((route) => {
+    const routes = this.deployedRoutes();
+    const methods = routes.map((route) => {
       // Relative to `parent`: resourceForPath takes a leading '/' on the API's root only.
       const resource = parent.resourceForPath(routeResourcePath(route, this.authSettings.basePath).slice(1));
       const method = resource.addMethod(
@@ -524,6 +581,93 @@ export class KeygateAuth extends Construct {
       }
       return method;
     });
+    if (this.plans.length > 0) this.bindPlans(api, options.stage ?? api.deploymentStage, routes, methods);
+    return methods;
+  }
+
+  /**
+   * One usage plan per plan on `stage`, the API's key source set to
+   * AUTHORIZER, 429 gateway responses, and what the functions that manage
+   * gateway keys need to know and may do: the plans' usage plan ids, and
+   * POST/DELETE on API keys and on these usage plans' keys, nothing else.
+   */
+  private bindPlans(api: apigateway.IRestApi, stage: apigateway.Stage, routes: readonly RouteDefinition[], methods: readonly apigateway.Method[]): void {
+    if (this.plansBound) throw new Error('KeygateAuth: addRoutes() was already called; plans bind to one API stage');
+    this.plansBound = true;
+
+    const restApi = api.node.defaultChild;
+    if (restApi instanceof apigateway.CfnRestApi) {
+      if (restApi.apiKeySourceType !== undefined && restApi.apiKeySourceType !== apigateway.ApiKeySourceType.AUTHORIZER) {
+        throw new Error(`KeygateAuth: plans need the API's apiKeySourceType to be AUTHORIZER (keygate's authorizer supplies each app's gateway key), but ${api.node.path} sets ${restApi.apiKeySourceType}`);
+      }
+      restApi.apiKeySourceType = apigateway.ApiKeySourceType.AUTHORIZER;
+    } else {
+      Annotations.of(this).addWarningV2('keygate:apiKeySourceType', `plans need apiKeySourceType AUTHORIZER on ${api.node.path}; set it where that API is defined`);
+    }
+
+    const methodOf = (key: string) => methods[routes.findIndex((route) => route.authorizer !== 'none' && routeKey(route.method, route.path) === key)]!;
+    const stack = Stack.of(this);
+    const usagePlans = this.usagePlans as Record<string, apigateway.UsagePlan>;
+    for (const plan of this.plans) {
+      usagePlans[plan.name] = new apigateway.UsagePlan(this, `UsagePlan-${plan.name}`, {
+        name: `${stack.stackName}-${plan.name}`,
+        description: `keygate plan ${plan.name}: one gateway API key per app, supplied by keygate's authorizer`,
+        throttle: { rateLimit: plan.rateLimit, burstLimit: plan.burstLimit },
+        ...(plan.quota && { quota: { limit: plan.quota.limit, period: apigateway.Period[plan.quota.period] } }),
+        apiStages: [
+          {
+            api,
+            stage,
+            throttle: Object.entries(plan.methodThrottles ?? {}).map(([key, limits]) => ({
+              method: methodOf(key),
+              throttle: { rateLimit: limits.rateLimit, burstLimit: limits.burstLimit },
+            })),
+          },
+        ],
+      });
+    }
+
+    for (const [type, response] of [
+      [apigateway.ResponseType.THROTTLED, PLAN_GATEWAY_RESPONSES.THROTTLED],
+      [apigateway.ResponseType.QUOTA_EXCEEDED, PLAN_GATEWAY_RESPONSES.QUOTA_EXCEEDED],
+    ] as const) {
+      new apigateway.GatewayResponse(this, `${type.responseType}Response`, {
+        restApi: api,
+        type,
+        statusCode: String(response.statusCode),
+        responseHeaders: Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, `'${value}'`])),
+      });
+    }
+
+    const apigw = (path: string) => `arn:${stack.partition}:apigateway:${stack.region}::${path}`;
+    const planIds = Object.values(usagePlans).map((plan) => plan.usagePlanId);
+    const manageGatewayKeys = [
+      new iam.PolicyStatement({ sid: 'CreateGatewayKeys', actions: ['apigateway:POST'], resources: [apigw('/apikeys')] }),
+      new iam.PolicyStatement({ sid: 'DeleteGatewayKeys', actions: ['apigateway:DELETE'], resources: [apigw('/apikeys/*')] }),
+      new iam.PolicyStatement({ sid: 'AddGatewayKeysToPlans', actions: ['apigateway:POST'], resources: planIds.map((id) => apigw(`/usageplans/${id}/keys`)) }),
+      new iam.PolicyStatement({ sid: 'RemoveGatewayKeysFromPlans', actions: ['apigateway:DELETE'], resources: planIds.map((id) => apigw(`/usageplans/${id}/keys/*`)) }),
+    ];
+    const catalogue = stack.toJsonString(Object.fromEntries(Object.entries(usagePlans).map(([name, plan]) => [name, plan.usagePlanId])));
+    const setAppPlan = this.functions.setAppPlan as lambda.Function;
+    // create-key and import-keys put an app without a plan on the default one, so with a default plan they manage gateway keys too.
+    const keyMakers = [this.functions.createKey as lambda.Function, this.functions.importKeys as lambda.Function];
+    const managers = [setAppPlan, ...(this.defaultPlan !== undefined ? keyMakers : [])];
+    for (const fn of [setAppPlan, ...keyMakers]) {
+      fn.addEnvironment(ENV.usagePlans, catalogue);
+      if (this.defaultPlan !== undefined) fn.addEnvironment(ENV.defaultPlan, this.defaultPlan);
+    }
+    // cdk-nag names each wildcard resource in its finding, e.g. AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:...].
+    const wildcards = manageGatewayKeys.flatMap((statement) => statement.resources.filter((resource) => resource.endsWith('*')));
+    for (const fn of managers) {
+      for (const statement of manageGatewayKeys) fn.role!.addToPrincipalPolicy(statement);
+      Validations.of(fn.role!).acknowledge(
+        ...wildcards.map((resource) => ({
+          id: `AwsSolutions-IAM5[Resource::${nagText(stack, resource)}]`,
+          reason:
+            "Gateway API keys are made at runtime, one per app, so their ids are unknown at deploy time: DELETE on /apikeys/* and on this stack's usage plans' /keys/* is the narrowest resource API Gateway's IAM offers. Only POST and DELETE, only API keys and usage-plan keys.",
+        })),
+      );
+    }
   }
 
   /**
@@ -625,6 +769,19 @@ export class KeygateAuth extends Construct {
     const sessionTablesEnv = () => ({ [ENV.sessionsTable]: sessions().tableName, [ENV.usersTable]: users().tableName });
     // The index items of sessions (see lib/shared/item-keys.ts): what revoke-sessions and delete-user read and remove.
     const sessionIndexes = ['user#*', 'key#*', 'sid#*'];
+    // An app's key items: counted when the app is registered, and listed to set its gateway key on their hash items.
+    const queryAppKeys = onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']);
+    const plansOn = this.plans.length > 0;
+    // Putting an app on a plan writes its gateway key onto each of its keys' hash items: that attribute only.
+    const setGatewayKeyOnHashItems = new iam.PolicyStatement({
+      sid: 'SetGatewayKeyOnHashItems',
+      actions: ['dynamodb:UpdateItem'],
+      resources: [keys],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] },
+      },
+    });
 
     // Each function gets the environment it reads and the actions it calls, nothing more (thunks: the session tables may not exist).
     const access: Record<FunctionId, () => FunctionAccess> = {
@@ -689,8 +846,11 @@ export class KeygateAuth extends Construct {
           onKeys('PutKeyItems', ['dynamodb:PutItem']),
           // The app's key count, and the one-off count of an app's keys when it is registered.
           countAppKeys,
-          onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']),
+          queryAppKeys,
           readPepper,
+          // With plans it reads the app's gateway key first; with a default plan it may put the app on it (set-app-plan's access).
+          ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
+          ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
         ],
       }),
       listKeys: () => ({
@@ -708,9 +868,14 @@ export class KeygateAuth extends Construct {
       }),
       rollKey: () => ({
         environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // Reads the old key's app item; one transaction Puts the new key's two items and the event, updates the old
-        // key's two items and counts the new key in the registry.
-        statements: [onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']), readPepper],
+        // Reads the old key's app item and the app's registry item (its gateway key); one transaction Puts the new key's
+        // two items and the event, updates the old key's two items and counts the new key in the registry (for an app
+        // from before the registry: checks it is still unregistered).
+        statements: [
+          onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
+          onKeys('CheckAppUnregistered', ['dynamodb:ConditionCheckItem'], ['apps']),
+          readPepper,
+        ],
       }),
       updateKey: () => ({
         environment: keysEnv,
@@ -735,6 +900,15 @@ export class KeygateAuth extends Construct {
         environment: keysEnv,
         statements: [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])],
       }),
+      setAppPlan: () => ({
+        environment: keysEnv,
+        statements: [
+          // Reads the app's registry item, registers an app seen for the first time, sets or clears its plan fields.
+          onKeys('AppRegistry', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['apps']),
+          queryAppKeys,
+          setGatewayKeyOnHashItems,
+        ],
+      }),
       revokeSessions: () => ({
         environment: { ...sessionTablesEnv(), ...keysEnv },
         statements: [
@@ -758,7 +932,15 @@ export class KeygateAuth extends Construct {
         environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, ...legacyKeys },
         // One TransactWriteItems of conditional Puts, three per key (two key items and the `imported` event), as
         // create-key, and the app's key count (registering the app on its first keys: a Query of its key items).
-        statements: [onKeys('PutKeyItems', ['dynamodb:PutItem']), countAppKeys, onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']), readPepper],
+        statements: [
+          onKeys('PutKeyItems', ['dynamodb:PutItem']),
+          countAppKeys,
+          queryAppKeys,
+          readPepper,
+          // As create-key: with plans the keys carry their app's gateway key.
+          ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
+          ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
+        ],
       }),
     };
 
@@ -824,4 +1006,16 @@ function authSettingsOf(props: KeygateAuthProps): AuthSettings {
 /** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */
 function constructId(key: FunctionId): string {
   return `${key.charAt(0).toUpperCase()}${key.slice(1)}Function`;
+}
+
+/** A string as cdk-nag shows it in a finding id: references as `<LogicalId>` or `<AWS::Region>`. */
+function nagText(stack: Stack, value: string): string {
+  const render = (part: unknown): string => {
+    if (typeof part === 'string') return part;
+    const { Ref, 'Fn::Join': join } = part as { Ref?: string; 'Fn::Join'?: [string, unknown[]] };
+    if (Ref !== undefined) return `<${Ref}>`;
+    if (join) return join[1].map(render).join(join[0]);
+    return JSON.stringify(part);
+  };
+  return render(stack.resolve(value));
 }

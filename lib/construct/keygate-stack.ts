@@ -5,10 +5,11 @@ import type { Construct } from 'constructs';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
 import { KeygateMonitoring, type KeygateMonitoringProps } from './keygate-monitoring';
+import { REVOKE_ROUTE } from '../shared/routes';
+import { DEFAULT_PLAN_NAME, DEFAULT_PLANS } from '../shared/plans';
 
 /** KeygateMonitoring's props that the stack leaves to its user: the SNS topic, the dashboard name, the thresholds. */
 export type KeygateStackMonitoringProps = Omit<KeygateMonitoringProps, 'auth' | 'apiStage'>;
-import { REVOKE_ROUTE } from '../shared/routes';
 
 /** Stage-wide throttling defaults; API Gateway answers 429 above them. The revoke route has its own, lower limit (KeygateAuthProps.revokeThrottling). */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
@@ -16,7 +17,13 @@ export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
 export const STAGE_NAME = 'prod';
 
 export interface KeygateStackProps extends StackProps {
-  /** Passed to the `KeygateAuth` construct. @default {} */
+  /**
+   * Passed to the `KeygateAuth` construct. Unlike the construct, the stack
+   * turns plans on: `plans` defaults to `DEFAULT_PLANS` (free, standard,
+   * premium) with `defaultPlan` 'free'; `plans: []` turns them off.
+   *
+   * @default { plans: DEFAULT_PLANS, defaultPlan: 'free' }
+   */
   readonly auth?: KeygateAuthProps;
   /** Steady-state requests per second of the stage. @default 100 */
   readonly throttlingRateLimit?: number;
@@ -79,7 +86,13 @@ export class KeygateStack extends Stack {
   constructor(scope: Construct, id: string, props: KeygateStackProps = {}) {
     super(scope, id, props);
 
-    this.auth = new KeygateAuth(this, 'Keygate', props.auth);
+    const auth = props.auth ?? {};
+    this.auth = new KeygateAuth(this, 'Keygate', {
+      ...auth,
+      plans: auth.plans ?? DEFAULT_PLANS,
+      // Your own plans come with your own default (or none); the default tiers with 'free'.
+      defaultPlan: auth.plans ? auth.defaultPlan : (auth.defaultPlan ?? DEFAULT_PLAN_NAME),
+    });
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS,

@@ -4,6 +4,8 @@ import { FUNCTIONS, type FunctionId } from '../shared/functions';
 import { API_BASE_PATH, AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
+import { PLAN_GATEWAY_RESPONSES } from '../shared/plans';
+import type { UsagePlanEnforcer } from './usage-plans';
 
 /**
  * A local stand-in for the API Gateway REST API the stack deploys: the same
@@ -30,6 +32,13 @@ export interface LocalGatewayOptions {
   readonly authorizerTimeoutMs?: number;
   /** One line per request (method, path, status, ms, request id) or gateway problem; never headers or bodies. */
   readonly log?: (line: string) => void;
+  /**
+   * Usage plans (keygate's plans on): every route with an authorizer then
+   * requires the API key the authorizer returns as `usageIdentifierKey`, as
+   * with the stack's `apiKeyRequired` methods and key source AUTHORIZER;
+   * public routes do not. @default none
+   */
+  readonly usagePlans?: UsagePlanEnforcer;
 }
 
 /** API Gateway's largest REST API payload. */
@@ -45,9 +54,14 @@ export const GATEWAY_RESPONSES = {
   integrationFailure: { statusCode: 502, errorType: 'InternalServerErrorException', message: 'Internal server error' },
   integrationTimeout: { statusCode: 504, errorType: 'InternalServerErrorException', message: 'Endpoint request timed out' },
   requestTooLarge: { statusCode: 413, errorType: 'RequestTooLargeException', message: 'Request Too Long' },
+  invalidApiKey: { statusCode: 403, errorType: 'ForbiddenException', message: 'Forbidden' },
+  throttled: PLAN_GATEWAY_RESPONSES.THROTTLED,
+  quotaExceeded: PLAN_GATEWAY_RESPONSES.QUOTA_EXCEEDED,
 } as const;
 
-type GatewayResponse = (typeof GATEWAY_RESPONSES)[keyof typeof GATEWAY_RESPONSES];
+type GatewayResponse = { readonly statusCode: number; readonly errorType: string; readonly message: string | null; readonly headers?: Readonly<Record<string, string>> };
+
+const REFUSALS = { forbidden: GATEWAY_RESPONSES.invalidApiKey, throttled: GATEWAY_RESPONSES.throttled, quotaExceeded: GATEWAY_RESPONSES.quotaExceeded } as const;
 
 interface CompiledRoute {
   readonly route: RouteDefinition;
@@ -201,7 +215,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     };
     const gatewayResponse = (response: GatewayResponse, note?: string) => {
       if (note) log(`${parts.method} ${parts.path}: ${note}`);
-      send(response.statusCode, [['x-amzn-ErrorType', response.errorType]], Buffer.from(JSON.stringify({ message: response.message })));
+      send(response.statusCode, [['x-amzn-ErrorType', response.errorType], ...Object.entries(response.headers ?? {})], Buffer.from(JSON.stringify({ message: response.message })));
     };
 
     let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> | null } | undefined;
@@ -279,6 +293,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
 
     // REQUEST authorizer, unless the route is public: every identity source present and non-empty, or 401 without calling it.
     let authorizerOutput: Record<string, unknown> | undefined;
+    let callerIdentity = requestContext.identity;
     if (route.authorizer !== 'none') {
       const authorizer = authorizers[route.authorizer];
       if (authorizer.identityHeaders.some((name) => !headerValue(parts, name))) return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
@@ -290,7 +305,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         if (authorization.error.errorMessage === 'Unauthorized') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
         return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer failed: ${authorization.error.errorType}`);
       }
-      const output = authorization.value as { principalId?: unknown; policyDocument?: unknown; context?: unknown } | null;
+      const output = authorization.value as { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown } | null;
       const context = authorizerContext(output?.context);
       if (typeof output !== 'object' || output === null || typeof output.principalId !== 'string' || !context) {
         return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, 'authorizer returned an invalid response');
@@ -305,6 +320,14 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       if (decision === 'explicitDeny') return gatewayResponse(GATEWAY_RESPONSES.explicitDeny);
       if (decision === 'implicitDeny') return gatewayResponse(GATEWAY_RESPONSES.accessDenied);
       authorizerOutput = { ...context, principalId: output.principalId, integrationLatency: Date.now() - authorizerStarted };
+
+      // Usage plans: the key the authorizer returned must be in a plan; its bucket and quota decide.
+      if (options.usagePlans) {
+        const usageKey = typeof output.usageIdentifierKey === 'string' ? output.usageIdentifierKey : undefined;
+        const admission = options.usagePlans.admit(usageKey, route.method, route.path);
+        if (!admission.ok) return gatewayResponse(REFUSALS[admission.refusal]);
+        callerIdentity = { ...callerIdentity, apiKey: usageKey!, apiKeyId: admission.gatewayKeyId } as unknown as typeof callerIdentity;
+      }
     }
 
     // Lambda proxy integration. A public route's event has no authorizer context, as API Gateway sends it.
@@ -312,7 +335,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     if (!integration) return gatewayResponse(GATEWAY_RESPONSES.integrationFailure, `no handler for ${route.function}`);
     const event = {
       ...common,
-      requestContext: authorizerOutput ? { ...requestContext, authorizer: authorizerOutput } : requestContext,
+      requestContext: authorizerOutput ? { ...requestContext, identity: callerIdentity, authorizer: authorizerOutput } : requestContext,
       body: body.length > 0 ? body.toString('utf8') : null,
       isBase64Encoded: false,
     };

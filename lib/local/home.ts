@@ -29,6 +29,7 @@ export const homePaths = (home: string) => ({
   pepper: path.join(home, 'pepper'),
   localJson: path.join(home, 'local.json'),
   demo: path.join(home, 'demo.json'),
+  gatewayKeys: path.join(home, 'gateway-keys.json'),
 });
 
 /** What `npm start` writes to `local.json` while it runs. */
@@ -39,6 +40,10 @@ export interface LocalStackInfo {
   readonly region: string;
   /** Local Lambda function names of the admin functions (a stack started by an older keygate may lack some). */
   readonly functions: Readonly<Partial<Record<AdminFunctionId, string>>>;
+  /** The local emulation of API Gateway's API-key calls, which the admin functions reach. */
+  readonly apiGatewayEndpoint: string;
+  /** Plan names the local gateway enforces (empty: plans off). */
+  readonly plans: readonly string[];
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
   /** The `npm start` process. */
   readonly pid: number;

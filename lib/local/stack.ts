@@ -5,11 +5,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/environment';
 import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../shared/functions';
 import { authSettingsFromEnvironment, type AuthSettings } from '../shared/auth-settings';
+import { DEFAULT_PLAN_NAME, DEFAULT_PLANS, planRouteKeys, plansProblem, type PlanDefinition } from '../shared/plans';
 import { authorizerDefinitions, ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
 import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
 import { startFunctionHost, type FunctionHost } from './function-host';
 import { createLocalGateway } from './gateway';
+import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from './gateway-keys';
+import { UsagePlanEnforcer } from './usage-plans';
 import { homePaths, localPepper, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
 import { createLocalLambdaApi } from './lambda-api';
 import { invokeHandler, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
@@ -31,7 +34,33 @@ export interface LocalStackOptions {
   readonly dynamodbPort?: number;
   /** Request and function-failure lines. */
   readonly log?: (line: string) => void;
+  /** Plans the local gateway enforces, as the stack's `plans` prop. @default DEFAULT_PLANS, as KeygateStack */
+  readonly plans?: readonly PlanDefinition[];
+  /** The plan an app without one gets. @default 'free' with the default plans, else none */
+  readonly defaultPlan?: string;
 }
+
+/** Environment of `npm start` naming the plans: KEYGATE_PLANS (JSON list of plans) and KEYGATE_DEFAULT_PLAN ('' for none). */
+export const PLANS_ENV = 'KEYGATE_PLANS';
+export const DEFAULT_PLAN_ENV = 'KEYGATE_DEFAULT_PLAN';
+
+/** The plans and default plan `npm start` runs with, from its environment; throws one line naming the variable. */
+export function plansFromEnv(env: Readonly<Record<string, string | undefined>>): { plans?: PlanDefinition[]; defaultPlan?: string } {
+  const raw = env[PLANS_ENV];
+  const defaultPlan = env[DEFAULT_PLAN_ENV];
+  let plans: PlanDefinition[] | undefined;
+  if (raw !== undefined && raw !== '') {
+    try {
+      plans = JSON.parse(raw) as PlanDefinition[];
+    } catch {
+      throw new Error(`${PLANS_ENV} must be a JSON list of plans, e.g. [{"name":"free","rateLimit":10,"burstLimit":20}]`);
+    }
+  }
+  return { ...(plans && { plans }), ...(defaultPlan !== undefined && { defaultPlan }) };
+}
+
+/** The local usage plan id of a plan. */
+export const localUsagePlanId = (name: string) => `local-${name}`;
 
 export interface LocalStack {
   readonly info: LocalStackInfo;
@@ -65,6 +94,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   // The functions read these from the environment they inherit; the gateway needs the same to route and to require identity sources.
   const auth = authSettingsFromEnvironment(process.env);
+  const plans = options.plans ?? DEFAULT_PLANS;
+  const defaultPlan = (options.defaultPlan ?? (options.plans ? undefined : DEFAULT_PLAN_NAME)) || undefined;
+  const plansIssue = plansProblem(plans, defaultPlan, planRouteKeys(ROUTES));
+  if (plansIssue) throw new Error(`${PLANS_ENV}: ${plansIssue}`);
+
   // Fail on a missing Java before building anything: one clear line.
   await requireJava17();
   const phases: Record<string, number> = {};
@@ -96,6 +130,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const stop of stoppers.splice(0).reverse()) await stop().catch(() => undefined);
   };
   try {
+    // API Gateway's key calls, emulated before the functions load: they read its endpoint and the plans at module scope, as in Lambda.
+    const registry = new LocalGatewayKeyRegistry(plans.map((plan) => localUsagePlanId(plan.name)), paths.gatewayKeys);
+    const apiGatewayApi = createLocalApiGatewayApi(registry, log);
+    const apiGatewayPort = await listen(apiGatewayApi, 0, 'the API Gateway API');
+    stoppers.push(() => close(apiGatewayApi));
+    const apiGatewayEndpoint = `http://${HOST}:${apiGatewayPort}`;
+    process.env.AWS_ENDPOINT_URL_API_GATEWAY = apiGatewayEndpoint;
+    if (plans.length > 0) process.env[ENV.usagePlans] = JSON.stringify(Object.fromEntries(plans.map((plan) => [plan.name, localUsagePlanId(plan.name)])));
+    else delete process.env[ENV.usagePlans];
+    if (defaultPlan !== undefined) process.env[ENV.defaultPlan] = defaultPlan;
+    else delete process.env[ENV.defaultPlan];
+    const usagePlans = plans.length > 0 ? new UsagePlanEnforcer(plans.map((definition) => ({ definition, usagePlanId: localUsagePlanId(definition.name) })), registry) : undefined;
+
     // Java starts while esbuild builds; wait for both, so a started DynamoDB Local is stopped if the build fails.
     const timed = async <T>(phase: string, promise: Promise<T>) => {
       const at = Date.now();
@@ -121,7 +168,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       client.destroy();
     }
 
-    const gateway = createLocalGateway({ routes: ROUTES, basePath: auth.basePath, authorizers: authorizerDefinitions(auth), handlers, log });
+    const gateway = createLocalGateway({ routes: ROUTES, basePath: auth.basePath, authorizers: authorizerDefinitions(auth), handlers, log, ...(usagePlans && { usagePlans }) });
     const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
     stoppers.push(() => close(gateway));
     const byName = Object.fromEntries((Object.keys(handlers) as FunctionId[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
@@ -135,6 +182,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamodbEndpoint,
       region: LOCAL_REGION,
       functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
+      apiGatewayEndpoint,
+      plans: plans.map((plan) => plan.name),
       tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },
       pid: process.pid,
       dynamodbPid: dynamodb.pid,
@@ -243,3 +292,9 @@ async function keyExists(listKeys: LambdaHandler, appUid: string, keyId: string)
   } while (nextToken);
   return false;
 }
+
+/** `npm start` environment with one plan no local load reaches, for the bench and load runs: plans checked, never refused. */
+export const UNTHROTTLED_PLANS = {
+  [PLANS_ENV]: JSON.stringify([{ name: 'unthrottled', rateLimit: 1_000_000, burstLimit: 1_000_000 }]),
+  [DEFAULT_PLAN_ENV]: 'unthrottled',
+};

@@ -18,6 +18,13 @@ export const ENV = {
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
   /** CloudWatch namespace of the functions' metrics (Powertools' own variable). */
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  /**
+   * The usage plans an app can be put on, as JSON `{ "<plan name>": "<usage plan id>" }`;
+   * set on the functions that manage gateway keys when plans are on (lib/shared/plans.ts).
+   */
+  usagePlans: 'USAGE_PLANS',
+  /** Name of the plan an app without one is put on when its first key is created; unset for none. */
+  defaultPlan: 'DEFAULT_PLAN',
   /** How often, at most, one authorizer container records a key's lastUsedAt. */
   lastUsedIntervalSeconds: 'LAST_USED_INTERVAL_SECONDS',
   /**

@@ -77,7 +77,11 @@ export const FUNCTIONS = {
   },
   getApp: {
     name: 'get-app',
-    description: 'keygate admin: one application: key count and creation time',
+    description: 'keygate admin: one application: its plan, key count and creation time',
+  },
+  setAppPlan: {
+    name: 'set-app-plan',
+    description: 'keygate admin: put an application on a plan (its API Gateway usage plan), or take it off',
   },
   revokeSessions: {
     name: 'revoke-sessions',
@@ -106,6 +110,7 @@ export const ADMIN_FUNCTIONS = [
   'importKeys',
   'listApps',
   'getApp',
+  'setAppPlan',
   'revokeSessions',
   'deleteUser',
 ] as const satisfies readonly FunctionId[];

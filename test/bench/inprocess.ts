@@ -7,7 +7,9 @@
  *
  * - the warm API-key authorizer against a bare consistent GetItem (the bare-SDK
  *   bundle), interleaved in random order, on a 10-key table and on a table
- *   holding `scaleKeys` keys. On the large table nearly every verification is
+ *   holding `scaleKeys` keys; the keys' app is on a plan, so each verification
+ *   also returns the gateway key (`usageIdentifierKey`) from the same read. On
+ *   the large table nearly every verification is
  *   of a key not seen before, so each one also records lastUsedAt: the
  *   authorizer starts that write after it has answered. Every step is
  *   followed by a drain (until no HTTP request is in flight), so such a write
@@ -26,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
-import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { ENV } from '../../lib/shared/environment';
 import { DEFAULT_AUTH_SETTINGS, legacyKeysEnvironment } from '../../lib/shared/auth-settings';
@@ -105,12 +107,17 @@ export interface InProcessResult {
   readonly legacyRejectDbCalls: number;
 }
 
-type Authorizer = (event: APIGatewayRequestAuthorizerEvent, context?: Context) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string> }>;
+type Authorizer = (
+  event: APIGatewayRequestAuthorizerEvent,
+  context?: Context,
+) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string>; usageIdentifierKey?: string }>;
 type CreateKey = (input: unknown) => Promise<{ apiKey: string; keyId: string }>;
 type BareGetItem = (event: { tableName: string; pk: string; sk: string }) => Promise<boolean>;
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const APP = 'bench';
+/** The bench app is on a plan: every hash item carries its gateway key, which the authorizer returns from its one read. */
+const GATEWAY_KEY = 'benchGatewayKey0000000000000000000000000';
 const SMALL_TABLE_KEYS = 10;
 
 /** Every HTTP request this process starts: the SDK's Node handler goes through node:http. */
@@ -197,6 +204,7 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
           name: { S: `bench key ${i}` },
           displayPrefix: { S: format.displayPrefix(apiKey) },
           createdAt: { S: createdAt },
+          gatewayKey: { S: GATEWAY_KEY },
         },
       },
     });
@@ -250,7 +258,7 @@ function withContext(authorize: Authorizer): Authorizer {
 }
 
 function isAllow(result: Awaited<ReturnType<Authorizer>>): boolean {
-  return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP;
+  return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP && result.usageIdentifierKey === GATEWAY_KEY;
 }
 
 /** Values shaped like keys that the format check must refuse without any I/O. */
@@ -319,6 +327,17 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     for (let i = 0; i < SMALL_TABLE_KEYS; i++) {
       const { apiKey } = await createSmall({ appUid: APP, name: `small ${i}` });
       smallKeys.push({ apiKey, itemKey: keyHashItemKey(await hash(apiKey)) });
+    }
+    // As set-app-plan leaves them: the app's gateway key on each hash item.
+    for (const { itemKey } of smallKeys) {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: small.Keys,
+          Key: { pk: { S: itemKey.pk }, sk: { S: itemKey.sk } },
+          UpdateExpression: 'SET gatewayKey = :gatewayKey',
+          ExpressionAttributeValues: { ':gatewayKey': { S: GATEWAY_KEY } },
+        }),
+      );
     }
 
     // One imported legacy key, stored as import-keys stores a SHA-256 import.

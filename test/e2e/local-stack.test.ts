@@ -62,6 +62,9 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   expect(stack!.info.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect(stack!.info.functions).toEqual(Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])));
   expect(out).toContain('API keys in x-api-key; Allow scoped by path; routes under /api/v1/appuid/{appUid}');
+  // The stack's default tiers, as KeygateStack deploys them.
+  expect(stack!.info.plans).toEqual(['free', 'standard', 'premium']);
+  expect(out).toContain('plans: free, standard, premium');
   expect(isAlive(stack!.info.dynamodbPid)).toBe(true);
 
   demoKey = /x-api-key: (kg_[A-Za-z0-9]+)/.exec(out)![1]!;
@@ -396,13 +399,14 @@ describe('sessions and users through the CLI and the bundles', () => {
       { appUid: 'e2e-a', keyCount: 0 },
       { appUid: 'e2e-r', keyCount: 1 },
     ]);
-    expect((await keygateCli(home, 'apps', 'show', '--app', app)).stdout).toMatch(/^app\s+e2e-r\nkeys\s+1\ncreated\s+\S+\n$/);
+    // npm start's default plan: the app's first key put it on free.
+    expect((await keygateCli(home, 'apps', 'show', '--app', app)).stdout).toMatch(/^app\s+e2e-r\nplan\s+free\nkeys\s+1\ncreated\s+\S+\ngateway key\s+\S+ \(API Gateway API key id\)\n$/);
   });
 
   test.each([
     [['sessions', 'revoke', '--app', 'e2e-r', '--user', 'nope'], "keygate: --user must be 'usr_' followed by 20 letters or digits\n"],
     [['users', 'delete', '--app', 'e2e-r', '--external-id', 'nobody'], 'keygate: no user with that externalId in app e2e-r\n'],
-    [['apps', 'show', '--app', 'never-seen'], 'keygate: app never-seen not found: it has no keys\n'],
+    [['apps', 'show', '--app', 'never-seen'], 'keygate: app never-seen not found: it has no keys and no plan\n'],
   ])('a bundle\'s typed error reaches the CLI as one line naming the flag: %j', async (argv, line) => {
     expect(await keygateCli(home, ...argv)).toEqual({ code: 1, stdout: '', stderr: line });
   });

@@ -28,9 +28,16 @@ beforeAll(() => {
     const hash = String(resource.Properties.Code.S3Key).replace(/\.zip$/, '');
     assets[key] = path.join(outdir, `asset.${hash}`);
     const variables: Record<string, unknown> = resource.Properties.Environment?.Variables ?? {};
-    environments[key] = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : `placeholder-${name}`]));
+    environments[key] = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, rendered(value, `placeholder-${name}`)]));
   }
 }, 120_000);
+
+/** A CloudFormation value as deployed: joins kept (the plans' JSON is one), each reference a placeholder. */
+function rendered(value: unknown, placeholder: string): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  return join ? join[1].map((part) => rendered(part, placeholder)).join(join[0]) : placeholder;
+}
 
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 

@@ -158,6 +158,8 @@ describe('KeygateAuth with default props', () => {
     expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
     expect(env('importKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    // No plans: no usage plans to name, and create-key leaves gateway keys alone.
+    expect(env('setAppPlan')).toEqual({ [ENV.keysTable]: ref('keysTable') });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -263,8 +265,9 @@ describe('KeygateAuth with default props', () => {
       ]);
     });
 
-    test('roll-key: GetItem, PutItem and UpdateItem on the keys table, and the pepper (it makes a key)', () => {
+    test('roll-key: GetItem, PutItem and UpdateItem on the keys table, ConditionCheckItem on the app registry, and the pepper (it makes a key)', () => {
       expect(accessOf('rollKey')).toEqual([
+        { Sid: 'CheckAppUnregistered', Effect: 'Allow', Action: 'dynamodb:ConditionCheckItem', Resource: arn('keysTable'), Condition: leading('apps') },
         readPepper(),
         { Sid: 'RollKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
       ]);
@@ -319,6 +322,22 @@ describe('KeygateAuth with default props', () => {
       ]);
     });
 
+    test('set-app-plan without plans: its DynamoDB access, and no API Gateway access at all', () => {
+      const access = accessOf('setAppPlan');
+      expect(access).toEqual([
+        { Sid: 'AppRegistry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable'), Condition: leading('apps') },
+        { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
+        {
+          Sid: 'SetGatewayKeyOnHashItems',
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: arn('keysTable'),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] } },
+        },
+      ]);
+      expect(access.flatMap(actionsOf).filter((action) => action.startsWith('apigateway:'))).toEqual([]);
+    });
+
     test('import-keys: PutItem on the keys table (three Puts per key in one transaction: two key items and the imported event), the app registry\'s count and a Query of app# partitions, and the pepper', () => {
       expect(accessOf('importKeys')).toEqual([
         { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
@@ -349,6 +368,7 @@ describe('KeygateAuth with default props', () => {
           'getApp',
           'revokeSessions',
           'deleteUser',
+          'setAppPlan',
         ].sort(),
       );
     });
@@ -361,6 +381,36 @@ describe('KeygateAuth with default props', () => {
         }
       }
     });
+
+    test('with plans, the only wildcard resources are API keys and usage-plan keys, for the two functions that manage them', () => {
+      const { template: withPlans } = synthConstruct({ plans: [{ name: 'p', rateLimit: 1, burstLimit: 1 }], defaultPlan: 'p' });
+      const wildcards: string[] = [];
+      for (const [id, policy] of Object.entries(withPlans.findResources('AWS::IAM::Policy'))) {
+        for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+          for (const action of actionsOf(statement)) expect(action).not.toContain('*');
+          for (const resource of [statement.Resource].flat()) {
+            const text = JSON.stringify(resource);
+            if (/"\*"|\/\*"|:\*"/.test(text)) wildcards.push(`${id.replace(/FunctionRoleDefaultPolicy.*$/, '')} ${actionsOf(statement).join()} ${text.includes('/apikeys/*') ? '/apikeys/*' : '/usageplans/<p>/keys/*'}`);
+          }
+        }
+      }
+      expect(wildcards.sort()).toEqual([
+        'AuthCreateKey apigateway:DELETE /apikeys/*',
+        'AuthCreateKey apigateway:DELETE /usageplans/<p>/keys/*',
+        'AuthSetAppPlan apigateway:DELETE /apikeys/*',
+        'AuthSetAppPlan apigateway:DELETE /usageplans/<p>/keys/*',
+      ]);
+    });
+  });
+
+  test('no plans: no usage plan, no API key required, the API key source left alone', () => {
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
+    template.resourceCountIs('AWS::ApiGateway::GatewayResponse', 0);
+    // None requires one (the public revoke route says so explicitly: false).
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties.ApiKeyRequired).not.toBe(true);
+    for (const api of Object.values(template.findResources('AWS::ApiGateway::RestApi'))) expect(api.Properties.ApiKeySourceType).toBeUndefined();
+    expect(auth.apiKeyMethodOptions.apiKeyRequired).toBeUndefined();
+    expect(auth.usagePlans).toEqual({});
   });
 
   test('REQUEST authorizers on x-api-key and Authorization, result caching off', () => {
@@ -399,6 +449,7 @@ describe('KeygateAuth with default props', () => {
     expect(auth.listKeyEventsFunction).toBe(auth.functions.listKeyEvents);
     expect(auth.listAppsFunction).toBe(auth.functions.listApps);
     expect(auth.getAppFunction).toBe(auth.functions.getApp);
+    expect(auth.setAppPlanFunction).toBe(auth.functions.setAppPlan);
     expect(auth.revokeSessionsFunction).toBe(auth.functions.revokeSessions);
     expect(auth.deleteUserFunction).toBe(auth.functions.deleteUser);
     expect(auth.importKeysFunction).toBe(auth.functions.importKeys);
@@ -681,7 +732,7 @@ describe('KeygateAuth with sessions off (enableSessions: false)', () => {
 
   test('no session function: only the API-key half and the key and app admin functions', () => {
     const kept = (Object.keys(FUNCTIONS) as FunctionId[]).filter((key) => !isSessionFunction(key));
-    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'importKeys', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'updateKey', 'whoami']);
+    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'importKeys', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'setAppPlan', 'updateKey', 'whoami']);
     expect(Object.keys(auth.functions).sort()).toEqual(kept.sort());
     template.resourceCountIs('AWS::Lambda::Function', kept.length);
     template.resourceCountIs('AWS::Logs::LogGroup', kept.length);

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ENV } from '../../lib/shared/environment';
+import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from '../../lib/local/gateway-keys';
 import type { FunctionId } from '../../lib/shared/functions';
 import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
@@ -110,6 +113,74 @@ describe('fitting an existing API, in the bundles that deploy', () => {
   });
 });
 
+describe('plans, through the bundles', () => {
+  let registry: LocalGatewayKeyRegistry;
+  let server: Server;
+  let planEnv: Record<string, string>;
+
+  beforeAll(async () => {
+    registry = new LocalGatewayKeyRegistry(['local-small', 'local-large']);
+    server = createLocalApiGatewayApi(registry);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    planEnv = {
+      AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      [ENV.usagePlans]: JSON.stringify({ small: 'local-small', large: 'local-large' }),
+      [ENV.defaultPlan]: 'small',
+    };
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => {
+      server.close(resolve);
+      server.closeAllConnections();
+    });
+  });
+
+  test('create-key puts a new app on the default plan; the authorizer bundle returns its gateway key; set-app-plan moves it; get-app shows it', async () => {
+    const created = await invoke('createKey', { appUid: 'bundle-plan', name: 'k' }, planEnv);
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const { apiKey } = created.value as { apiKey: string };
+    const [gatewayKey] = registry.all();
+    expect(gatewayKey).toMatchObject({ name: 'keygate-bundle-plan', usagePlanIds: ['local-small'] });
+    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'bundle-plan', 'whoami')));
+    expect(allowed).toMatchObject({ ok: true, value: { usageIdentifierKey: gatewayKey!.value } });
+    // The gateway key value is no secret, but it is not logged either.
+    expect(JSON.stringify([...created.logs, ...allowed.logs])).not.toContain(gatewayKey!.value);
+
+    expect(await invoke('setAppPlan', { appUid: 'bundle-plan', plan: 'large' }, planEnv)).toMatchObject({ ok: true, value: { plan: 'large', gatewayKeyId: gatewayKey!.id } });
+    expect(registry.get(gatewayKey!.id)?.usagePlanIds).toEqual(['local-large']);
+    expect(await invoke('getApp', { appUid: 'bundle-plan' })).toMatchObject({ ok: true, value: { appUid: 'bundle-plan', keyCount: 1, plan: 'large', gatewayKeyId: gatewayKey!.id } });
+  });
+
+  test('the roll-key bundle gives the new key its app\'s gateway key: the authorizer bundle returns it for the new key', async () => {
+    const created = await invoke('createKey', { appUid: 'bundle-roll', name: 'k' }, planEnv);
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const { keyId } = created.value as { keyId: string };
+    const gatewayKey = registry.all().find((key) => key.name === 'keygate-bundle-roll')!;
+    const rolled = await invoke('rollKey', { appUid: 'bundle-roll', keyId, gracePeriodSeconds: 0 });
+    if (!rolled.ok) throw new Error(`roll-key failed: ${rolled.errorType} ${rolled.errorMessage}`);
+    const next = rolled.value as { apiKey: string; keyId: string };
+    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': next.apiKey }, methodArn('GET', 'bundle-roll', 'whoami')));
+    expect(allowed).toMatchObject({ ok: true, value: { principalId: next.keyId, usageIdentifierKey: gatewayKey.value } });
+    expect(await invoke('getApp', { appUid: 'bundle-roll' })).toMatchObject({ ok: true, value: { keyCount: 2, plan: 'small', gatewayKeyId: gatewayKey.id } });
+  });
+
+  test('set-app-plan with a plan that does not exist: ValidationError naming plan, in the result and the log, nothing written', async () => {
+    const before = await scanAll(client, env[ENV.keysTable]!);
+    const result = await invoke('setAppPlan', { appUid: 'bundle-plan', plan: 'gold' }, planEnv);
+    expect(result).toMatchObject({ ok: false, errorType: 'ValidationError', errorMessage: expect.stringMatching(/^plan must be one of small, large/) });
+    expect(result.logs).toContainEqual(expect.objectContaining({ operation: 'set-app-plan', errorType: 'ValidationError' }));
+    expect(await scanAll(client, env[ENV.keysTable]!)).toEqual(before);
+  });
+
+  test('get-app of an app never seen: AppNotFound; set-app-plan with API Gateway unreachable: GatewayUnavailable', async () => {
+    expect(await invoke('getApp', { appUid: 'never-seen' })).toMatchObject({ ok: false, errorType: 'AppNotFound' });
+    const down = await invoke('setAppPlan', { appUid: 'bundle-down', plan: 'small' }, { ...planEnv, AWS_ENDPOINT_URL_API_GATEWAY: 'http://127.0.0.1:1' });
+    expect(down).toMatchObject({ ok: false, errorType: 'GatewayUnavailable' });
+    expect(down.logs).toContainEqual(expect.objectContaining({ operation: 'set-app-plan', errorType: 'GatewayUnavailable', retryable: true }));
+  });
+});
+
 test('roll-key, update-key and list-key-events bundles: ValidationError and KeyNotFound by name, nothing written', async () => {
   const unknown = 'key_00000000000000000000';
   const cases: [FunctionId, unknown, string, RegExp][] = [
@@ -184,7 +255,7 @@ test('revoke-keys, public: 202 for a live key (then refused), the same 202 for a
 
 describe('the app, session and user admin functions, as built', () => {
   test('get-app of an app that never had a key: AppNotFound; list-apps: the registry', async () => {
-    expect(await invoke('getApp', { appUid: 'no-such-app' })).toMatchObject({ ok: false, errorType: 'AppNotFound', errorMessage: 'app no-such-app not found: it has no keys' });
+    expect(await invoke('getApp', { appUid: 'no-such-app' })).toMatchObject({ ok: false, errorType: 'AppNotFound', errorMessage: 'app no-such-app not found: it has no keys and no plan' });
     expect(await invoke('createKey', { appUid: 'app-built', name: 'k' })).toMatchObject({ ok: true });
     expect(await invoke('getApp', { appUid: 'app-built' })).toMatchObject({ ok: true, value: { appUid: 'app-built', keyCount: 1 } });
     const listed = await invoke('listApps', { limit: 100 });

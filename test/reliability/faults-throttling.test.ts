@@ -126,6 +126,7 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     proxy.mode = { kind: 'pass' };
     const created = await fns.createKey({ appUid: app, name: 'n' });
     expect((await itemsOf(app)).map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'apps', 'hash']);
+    expect((await itemsOf(app)).find((item) => item.pk === 'apps')?.keyCount).toBe(1);
     expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
   });
 

@@ -60,6 +60,9 @@ describe('local mode', () => {
   const me = `local:${userInfo().username}`;
   /** What the fake revoke-sessions and delete-user still have to end, call after call. */
   let pendingRounds = 0;
+  const APP = { appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2, plan: 'free', gatewayKeyId: 'abcdefghij' };
+  /** An app on no plan. */
+  const APP2 = { appUid: 'app2', createdAt: '2026-02-01T00:00:00.000Z', keyCount: 0 };
 
   beforeAll(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
@@ -73,14 +76,15 @@ describe('local mode', () => {
       'get-app': async (input) => {
         inputs['get-app']!.push(input);
         const { appUid } = input as { appUid: string };
-        if (appUid !== 'app1') throw functionError('AppNotFound', `app ${appUid} not found: it has no keys`);
-        return { appUid, createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 };
+        if (appUid === 'app1') return APP;
+        if (appUid === 'app2') return APP2;
+        throw functionError('AppNotFound', `app ${appUid} not found: it has no keys and no plan`);
       },
       'list-apps': async (input) => {
         inputs['list-apps']!.push(input);
         const { nextToken } = input as { nextToken?: string };
-        if (!nextToken) return { apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 }], nextToken: 'apps2' };
-        return { apps: [{ appUid: 'app2', createdAt: '2026-02-01T00:00:00.000Z', keyCount: 0 }] };
+        if (!nextToken) return { apps: [APP], nextToken: 'apps2' };
+        return { apps: [APP2] };
       },
       'revoke-sessions': async (input) => {
         inputs['revoke-sessions']!.push(input);
@@ -113,6 +117,13 @@ describe('local mode', () => {
         const { appUid, keyId } = input as { appUid: string; keyId: string };
         if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
         return { keyId, deleted: true };
+      },
+      'set-app-plan': async (input) => {
+        inputs['set-app-plan']!.push(input);
+        const { plan } = input as { plan: string | null };
+        if (plan === 'gold') throw functionError('ValidationError', 'plan must be one of free, standard, premium, or null to take the app off its plan');
+        if (plan === null) return { appUid: 'app1', createdAt: APP.createdAt, keyCount: 2 };
+        return { ...APP, plan };
       },
       'roll-key': async (input) => {
         inputs['roll-key']!.push(input);
@@ -258,6 +269,33 @@ describe('local mode', () => {
     expect(result).toEqual({ code: 1, stdout: '', stderr: line });
   });
 
+  test('apps show: the plan, key count, creation time and gateway key id; --json is the function output', async () => {
+    const human = await cli(['apps', 'show', '--app', 'app1'], { KEYGATE_HOME: home });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^app\s+app1$/m);
+    expect(human.stdout).toMatch(/^plan\s+free$/m);
+    expect(human.stdout).toMatch(/^keys\s+2$/m);
+    expect(human.stdout).toMatch(/^created\s+2026-01-01T00:00:00.000Z$/m);
+    expect(human.stdout).toMatch(/^gateway key\s+abcdefghij/m);
+    const json = await cli(['apps', 'show', '--app', 'app1', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toEqual(APP);
+    expect(inputs['get-app']!.at(-1)).toEqual({ appUid: 'app1' });
+    expect(await cli(['apps', 'show', '--app', 'nope'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: app nope not found: it has no keys and no plan\n' });
+  });
+
+  test('apps set-plan: --plan names the plan, --no-plan sends null, neither is refused before any call', async () => {
+    const on = await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'premium'], { KEYGATE_HOME: home });
+    expect(on).toEqual({ code: 0, stdout: 'App app1 is on plan premium (gateway key abcdefghij).\n', stderr: '' });
+    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: 'premium' });
+    const off = await cli(['apps', 'set-plan', '--app', 'app1', '--no-plan', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(off.stdout)).toEqual({ appUid: 'app1', createdAt: APP.createdAt, keyCount: 2 });
+    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: null });
+    const before = inputs['set-app-plan']!.length;
+    expect(await cli(['apps', 'set-plan', '--app', 'app1'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: apps set-plan needs --plan <plan> or --no-plan\n' });
+    expect(inputs['set-app-plan']!.length).toBe(before);
+    expect(await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'gold'], { KEYGATE_HOME: home })).toMatchObject({ code: 1, stderr: expect.stringMatching(/^keygate: --plan must be one of free, standard, premium/) });
+  });
+
   test('a missing required option is one line and a non-zero exit, nothing invoked', async () => {
     const before = inputs['create-key']!.length;
     const result = await cli(['keys', 'create', '--app', 'app1'], { KEYGATE_HOME: home });
@@ -331,21 +369,21 @@ describe('local mode', () => {
     });
   });
 
-  test('apps list shows every page as a table; --json is one call', async () => {
+  test('apps list shows every page as a table, with each app\'s plan; --json is one call', async () => {
     const human = await cli(['apps', 'list'], { KEYGATE_HOME: home });
     expect(human).toMatchObject({ code: 0, stderr: '' });
-    expect(human.stdout).toMatch(/^APP\s+KEYS\s+CREATED\napp1\s+2\s+2026-01-01T00:00:00.000Z\napp2\s+0\s+2026-02-01/);
+    expect(human.stdout).toMatch(/^APP\s+PLAN\s+KEYS\s+CREATED\napp1\s+free\s+2\s+2026-01-01T00:00:00.000Z\napp2\s+-\s+0\s+2026-02-01/);
     const json = await cli(['apps', 'list', '--limit', '1', '--json'], { KEYGATE_HOME: home });
-    expect(JSON.parse(json.stdout)).toEqual({ apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 }], nextToken: 'apps2' });
+    expect(JSON.parse(json.stdout)).toEqual({ apps: [APP], nextToken: 'apps2' });
     expect(inputs['list-apps']!.at(-1)).toEqual({ limit: 1 });
   });
 
-  test('apps show: one app; an unknown one is the function\'s AppNotFound', async () => {
-    const human = await cli(['apps', 'show', '--app', 'app1'], { KEYGATE_HOME: home });
-    expect(human).toEqual({ code: 0, stdout: 'app      app1\nkeys     2\ncreated  2026-01-01T00:00:00.000Z\n', stderr: '' });
-    const json = await cli(['apps', 'show', '--app', 'app1', '--json'], { KEYGATE_HOME: home });
-    expect(JSON.parse(json.stdout)).toEqual({ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 });
-    expect(await cli(['apps', 'show', '--app', 'nope'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: app nope not found: it has no keys\n' });
+  test('apps show: one app on no plan; an unknown one is the function\'s AppNotFound', async () => {
+    const human = await cli(['apps', 'show', '--app', 'app2'], { KEYGATE_HOME: home });
+    expect(human).toEqual({ code: 0, stdout: 'app      app2\nplan     (none)\nkeys     0\ncreated  2026-02-01T00:00:00.000Z\n', stderr: '' });
+    const json = await cli(['apps', 'show', '--app', 'app2', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toEqual(APP2);
+    expect(await cli(['apps', 'show', '--app', 'nope'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: app nope not found: it has no keys and no plan\n' });
   });
 
   describe('sessions revoke', () => {
@@ -605,6 +643,16 @@ describe('deployed mode (--stack)', () => {
     const result = await cli(['sessions', 'revoke', '--app', 'app1', '--user', 'usr_1', '--stack', 'keys-only'], env);
     expect(result.stderr).toBe('keygate: stack keys-only has no output RevokeSessionsFunctionName; is it a keygate stack with sessions on, updated to this version?\n');
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  test('a stack deployed before plans still manages keys and apps; apps set-plan names the missing output', async () => {
+    const olderOutputs = outputs.filter((output) => output.OutputKey !== 'SetAppPlanFunctionName');
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'prod' }).resolves({ Stacks: [{ StackName: 'prod', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: olderOutputs }] });
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 1 }) });
+    expect(await cli(['apps', 'show', '--app', 'app1', '--stack', 'prod'], env)).toMatchObject({ code: 0 });
+    const result = await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'free', '--stack', 'prod'], env);
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack prod has no output SetAppPlanFunctionName; is it a keygate stack, updated to this version?\n' });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
   });
 
   test('an unknown stack is a clear error', async () => {

@@ -4,6 +4,7 @@ import type { FunctionId } from '../../lib/shared/functions';
 import { createLocalGateway, parseProxyResult } from '../../lib/local/gateway';
 import type { LambdaHandler } from '../../lib/local/lambda-runtime';
 import { authorizerDefinitions, ROUTES } from '../../lib/shared/routes';
+import { UsagePlanEnforcer } from '../../lib/local/usage-plans';
 
 /**
  * The local API Gateway's REST semantics, driven with small fake handlers over
@@ -346,4 +347,72 @@ test('the log names method, path and status, never header values', async () => {
   await get('/api/v1/appuid/app1/whoami', { 'x-api-key': 'kg_super_secret_value' });
   expect(log.join('\n')).toContain('GET /api/v1/appuid/app1/whoami 200');
   expect(log.join('\n')).not.toContain('kg_super_secret_value');
+});
+
+describe('usage plans (keygate plans on)', () => {
+  let planned: Server;
+  let plannedUrl: string;
+  let seen: any[];
+
+  beforeAll(async () => {
+    const keys: Record<string, { id: string; enabled: boolean; usagePlanIds: string[] }> = { 'gw-value-1': { id: 'gwkey1', enabled: true, usagePlanIds: ['p1'] } };
+    const usagePlans = new UsagePlanEnforcer(
+      [{ definition: { name: 'tiny', rateLimit: 0.001, burstLimit: 2, quota: { limit: 100, period: 'DAY' } }, usagePlanId: 'p1' }],
+      { byValue: (value) => keys[value] },
+    );
+    const withKey = (value: string | undefined) => async (event: { methodArn: string }) => ({ ...(await allowApp('app1')(event)), ...(value && { usageIdentifierKey: value }) });
+    planned = createLocalGateway({
+      routes: ROUTES,
+      handlers: {
+        apiKeyAuthorizer: async (event: any) => withKey(event.headers['x-api-key'] === 'no-plan' ? undefined : event.headers['x-api-key'])(event),
+        whoami: async (event: any) => {
+          seen.push(event);
+          return { statusCode: 200, body: '{}' };
+        },
+      },
+      usagePlans,
+    });
+    await new Promise<void>((resolve) => planned.listen(0, '127.0.0.1', resolve));
+    plannedUrl = `http://127.0.0.1:${(planned.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => {
+      planned.close(resolve);
+      planned.closeAllConnections();
+    });
+  });
+
+  beforeEach(() => {
+    seen = [];
+  });
+
+  const call = (key: string) => fetch(`${plannedUrl}/api/v1/appuid/app1/whoami`, { headers: { 'x-api-key': key } });
+
+  test('the integration sees the gateway key as requestContext.identity.apiKey and apiKeyId, as API Gateway passes them', async () => {
+    expect((await call('gw-value-1')).status).toBe(200);
+    expect(seen[0].requestContext.identity).toMatchObject({ apiKey: 'gw-value-1', apiKeyId: 'gwkey1' });
+  });
+
+  test('past the burst: 429 Too Many Requests with Retry-After and TooManyRequestsException, the integration not invoked', async () => {
+    // The burst is 2 and the test above took one token; the bucket refills at one per 1000 s.
+    const responses = [await call('gw-value-1'), await call('gw-value-1')];
+    expect(responses[0]!.status).toBe(200);
+    const last = responses[1]!;
+    expect(last.status).toBe(429);
+    expect(await last.json()).toEqual({ message: 'Too Many Requests' });
+    expect(last.headers.get('retry-after')).toBe('1');
+    expect(last.headers.get('x-amzn-errortype')).toBe('TooManyRequestsException');
+    expect(seen).toHaveLength(1);
+  });
+
+  test('an Allow without a usageIdentifierKey, or with one in no plan: 403 Forbidden (INVALID_API_KEY), the integration not invoked', async () => {
+    for (const key of ['no-plan', 'unknown-gateway-key']) {
+      const response = await call(key);
+      expect(response.status).toBe(403);
+      expect(await response.json()).toEqual({ message: 'Forbidden' });
+      expect(response.headers.get('x-amzn-errortype')).toBe('ForbiddenException');
+    }
+    expect(seen).toEqual([]);
+  });
 });
