@@ -382,7 +382,7 @@ describe('KeygateAuth with default props', () => {
       }
     });
 
-    test('with plans, the only wildcard resources are API keys and usage-plan keys, for the two functions that manage them', () => {
+    test('with plans, the only wildcard resources are API keys and usage-plan keys, for the functions that manage them', () => {
       const { template: withPlans } = synthConstruct({ plans: [{ name: 'p', rateLimit: 1, burstLimit: 1 }], defaultPlan: 'p' });
       const wildcards: string[] = [];
       for (const [id, policy] of Object.entries(withPlans.findResources('AWS::IAM::Policy'))) {
@@ -397,6 +397,8 @@ describe('KeygateAuth with default props', () => {
       expect(wildcards.sort()).toEqual([
         'AuthCreateKey apigateway:DELETE /apikeys/*',
         'AuthCreateKey apigateway:DELETE /usageplans/<p>/keys/*',
+        'AuthImportKeys apigateway:DELETE /apikeys/*',
+        'AuthImportKeys apigateway:DELETE /usageplans/<p>/keys/*',
         'AuthSetAppPlan apigateway:DELETE /apikeys/*',
         'AuthSetAppPlan apigateway:DELETE /usageplans/<p>/keys/*',
       ]);

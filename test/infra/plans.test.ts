@@ -85,15 +85,15 @@ describe('KeygateAuth with plans', () => {
     ]);
   });
 
-  test('set-app-plan and create-key are told the usage plan ids and the default plan; no other function is', () => {
+  test('set-app-plan, create-key and import-keys are told the usage plan ids and the default plan; no other function is', () => {
     const { template, auth } = synth;
     const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment?.Variables ?? {};
-    for (const key of ['setAppPlan', 'createKey'] as const) {
+    for (const key of ['setAppPlan', 'createKey', 'importKeys'] as const) {
       expect(JSON.parse(rendered(env(key)[ENV.usagePlans]))).toEqual({ small: `<${planId('small')}>`, large: `<${planId('large')}>` });
       expect(env(key)[ENV.defaultPlan]).toBe('small');
     }
     for (const key of Object.keys(auth.functions) as FunctionId[]) {
-      if (key !== 'setAppPlan' && key !== 'createKey') expect(env(key)[ENV.usagePlans]).toBeUndefined();
+      if (key !== 'setAppPlan' && key !== 'createKey' && key !== 'importKeys') expect(env(key)[ENV.usagePlans]).toBeUndefined();
     }
   });
 
@@ -143,12 +143,13 @@ describe('KeygateAuth with plans', () => {
       expect(statements.find((statement) => statement.Sid === 'SetGatewayKeyOnHashItems')).toBeDefined();
     });
 
-    test('create-key without a default plan has no API Gateway access; no other function has any', () => {
+    test('create-key and import-keys without a default plan have no API Gateway access; no other function has any', () => {
       const other = synthWithPlans({ plans: PLANS });
       expect(apiGatewayPart(statementsOf('createKey', other.template, other.auth))).toEqual([]);
+      expect(apiGatewayPart(statementsOf('importKeys', other.template, other.auth))).toEqual([]);
       expect(apiGatewayPart(statementsOf('setAppPlan', other.template, other.auth))).toHaveLength(4);
       for (const key of Object.keys(synth.auth.functions) as FunctionId[]) {
-        if (key !== 'setAppPlan' && key !== 'createKey') expect(apiGatewayPart(statementsOf(key))).toEqual([]);
+        if (key !== 'setAppPlan' && key !== 'createKey' && key !== 'importKeys') expect(apiGatewayPart(statementsOf(key))).toEqual([]);
       }
     });
   });

@@ -8,6 +8,7 @@ import { handler as sessionAuthorizer } from '../../functions/session-authorizer
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { getApp, setAppPlan, type AppPlanDeps, type GatewayKeys } from '../../functions/domain/apps';
 import { createKey, deleteKey, rollKey } from '../../functions/domain/keys';
+import { importKeys } from '../../functions/domain/key-import';
 import { AppNotFound, ConfigurationError, GatewayUnavailable, ValidationError } from '../../functions/domain/errors';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { createHasher } from '../../functions/domain/hashing';
@@ -194,6 +195,31 @@ describe('the default plan', () => {
     const created = await createKey(keyDeps(planDeps()), { appUid: 'default-none', name: 'k' });
     expect((await hashItemOf(created.apiKey))?.gatewayKey).toBeUndefined();
     expect(await getApp(appDeps(), { appUid: 'default-none' })).toEqual({ appUid: 'default-none', createdAt: created.createdAt, keyCount: 1 });
+  });
+});
+
+describe('imported keys', () => {
+  test('keys imported for a new app put it on the default plan and all carry its gateway key, counted once each', async () => {
+    const deps = keyDeps(planDeps({ defaultPlan: 'small' }));
+    // Keys of another keygate with the same prefix: imported as they are.
+    const keys = [keyFormat.generate(), keyFormat.generate()];
+    await importKeys(deps, { appUid: 'import-plan', keys: keys.map((key, index) => ({ key, name: `imported ${index}` })) });
+    const app = await getApp(appDeps(), { appUid: 'import-plan' });
+    expect(app).toMatchObject({ plan: 'small', keyCount: 2 });
+    const value = registry.get(app.gatewayKeyId!)!.value;
+    const hashItems = (await scanAll(client, tables.Keys)).filter((item) => String(item.pk).startsWith('hash#') && item.appUid === 'import-plan');
+    expect(hashItems.map((item) => item.gatewayKey)).toEqual([value, value]);
+  });
+
+  test('keys imported for an app already on a plan carry its gateway key', async () => {
+    const deps = keyDeps(planDeps());
+    await createKey(deps, { appUid: 'import-onto-plan', name: 'first' });
+    await setAppPlan(planDeps(), { appUid: 'import-onto-plan', plan: 'large' });
+    await importKeys(deps, { appUid: 'import-onto-plan', keys: [{ key: keyFormat.generate(), name: 'imported' }] });
+    const app = await getApp(appDeps(), { appUid: 'import-onto-plan' });
+    expect(app).toMatchObject({ plan: 'large', keyCount: 2 });
+    const hashItems = (await scanAll(client, tables.Keys)).filter((item) => String(item.pk).startsWith('hash#') && item.appUid === 'import-onto-plan');
+    expect(new Set(hashItems.map((item) => item.gatewayKey))).toEqual(new Set([registry.get(app.gatewayKeyId!)!.value]));
   });
 });
 
