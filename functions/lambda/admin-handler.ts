@@ -1,11 +1,13 @@
 import { KeygateError } from '../domain/errors';
-import { logger } from './services';
+import { logFailure, logger } from './services';
 
 /**
  * Wraps an admin operation as a Lambda handler: the payload is the input, the
  * result is the output, and a failure is thrown so the invoker sees its
- * `errorType` (ValidationError, KeyNotFound, StoreUnavailable). Logs name the
- * operation and outcome, never the payload: create-key's result holds a key.
+ * `errorType` (ValidationError, KeyNotFound, StoreUnavailable,
+ * StoreMisconfigured). Logs name the operation and outcome, never the
+ * payload: create-key's result holds a key. What only an operator can fix is
+ * logged at ERROR, the rest at WARN.
  */
 export function adminHandler<T>(operation: string, run: (input: unknown) => Promise<T>): (input: unknown) => Promise<T> {
   return async (input) => {
@@ -15,7 +17,7 @@ export function adminHandler<T>(operation: string, run: (input: unknown) => Prom
       return output;
     } catch (error) {
       if (error instanceof KeygateError) {
-        logger.warn(`${operation} failed`, { operation, errorType: error.name, errorMessage: error.message, retryable: error.retryable });
+        logFailure(error, `${operation} failed`, { operation, errorType: error.name, errorMessage: error.message, retryable: error.retryable });
       } else {
         logger.error(`${operation} failed unexpectedly`, { operation, error: error as Error });
       }

@@ -1,4 +1,5 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { needsOperator } from '../domain/errors';
 import { allowAppPolicy, type AuthorizerResult } from './policy';
 import { logger } from './services';
 
@@ -25,7 +26,13 @@ export function requestAuthorizer(
     try {
       decision = await decide(event);
     } catch (error) {
-      logger.error(`${credential} verification failed; refusing`, { error: error as Error });
+      // A transient store failure or a misconfiguration; either way API Gateway answers 500, never an Allow.
+      logger.error(`${credential} verification failed; refusing`, {
+        errorType: (error as Error).name,
+        retryable: (error as { retryable?: boolean }).retryable ?? false,
+        operatorActionNeeded: needsOperator(error),
+        error: error as Error,
+      });
       throw error;
     }
     if (!decision.allow) {

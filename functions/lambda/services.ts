@@ -4,6 +4,7 @@ import { ENV } from '../../lib/shared/environment';
 import { keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
+import { needsOperator } from '../domain/errors';
 
 /**
  * Wiring from the process environment to the core. Handlers call these once at
@@ -12,6 +13,12 @@ import { credentialFormat, type CredentialFormat } from '../domain/credential-fo
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const logger = new Logger({ serviceName: 'keygate' });
+
+/** Logs a failure at ERROR when only an operator can fix it, at WARN otherwise (a caller's mistake, a transient outage). */
+export function logFailure(error: unknown, message: string, fields: Record<string, unknown>): void {
+  if (needsOperator(error)) logger.error(message, fields);
+  else logger.warn(message, fields);
+}
 
 /**
  * Secrets Manager GetSecretValue. The client is imported on first use: its

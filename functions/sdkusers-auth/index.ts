@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { documentClient } from '../stores/document-client';
 import { authorizerContext, errorResponse, jsonBody, jsonResponse } from '../lambda/http';
-import { logger, servicesFromEnvironment } from '../lambda/services';
+import { logFailure, logger, servicesFromEnvironment } from '../lambda/services';
 import { SessionStore } from '../stores/session-store';
 import { issueSession } from '../domain/sessions';
 import { UserStore } from '../stores/user-store';
@@ -29,7 +29,7 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
     logger.info('session issued', { appUid: caller.appUid, keyId: caller.keyId, userId: issued.userId, sessionId: issued.sessionId });
     return jsonResponse(200, { authToken: issued.authToken, expiresAt: issued.expiresAt });
   } catch (error) {
-    logger.warn('session not issued', { appUid: caller.appUid, keyId: caller.keyId, errorType: (error as Error).name, errorMessage: (error as Error).message });
+    logFailure(error, 'session not issued', { appUid: caller.appUid, keyId: caller.keyId, errorType: (error as Error).name, errorMessage: (error as Error).message });
     return errorResponse(error);
   }
 };

@@ -1,5 +1,6 @@
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
+import { storeError } from './dynamodb-errors';
 import type { KeyMetadata } from './key-store';
 import type { Session } from './session-store';
 
@@ -20,12 +21,18 @@ function plainItem(item: Record<string, AttributeValue>): Record<string, string 
   return plain;
 }
 
-function lookup<T>(client: DynamoDBClient, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
+function lookup<T>(operation: string, client: DynamoDBClient, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
   return async (credentialHash) => {
     const plainKey = itemKey(credentialHash);
     const Key: Record<string, AttributeValue> = {};
     for (const name in plainKey) Key[name] = { S: plainKey[name]! };
-    const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key, ConsistentRead: true }));
+    let Item: Record<string, AttributeValue> | undefined;
+    try {
+      ({ Item } = await client.send(new GetItemCommand({ TableName: tableName, Key, ConsistentRead: true })));
+    } catch (error) {
+      // Classified, so the authorizer's log says whether an operator must act.
+      throw storeError(operation, error);
+    }
     if (!Item) return undefined;
     const { pk: _pk, sk: _sk, ...record } = plainItem(Item);
     return record as T;
@@ -33,9 +40,9 @@ function lookup<T>(client: DynamoDBClient, tableName: string, itemKey: (hash: st
 }
 
 export function apiKeyLookup(client: DynamoDBClient, keysTable: string): CredentialLookup<KeyMetadata> {
-  return lookup(client, keysTable, keyHashItemKey);
+  return lookup('api key lookup', client, keysTable, keyHashItemKey);
 }
 
 export function sessionLookup(client: DynamoDBClient, sessionsTable: string): CredentialLookup<Session> {
-  return lookup(client, sessionsTable, sessionItemKey);
+  return lookup('session lookup', client, sessionsTable, sessionItemKey);
 }

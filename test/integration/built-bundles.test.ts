@@ -6,7 +6,7 @@ import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
 
 /**
  * The error contract of the admin functions (errorType ValidationError,
- * KeyNotFound, StoreUnavailable) checked on the minified bundles that deploy,
+ * KeyNotFound, StoreUnavailable, StoreMisconfigured) checked on the minified bundles that deploy,
  * not on the sources: minification renames classes, so a name taken from the
  * class would read "Gr" here.
  */
@@ -48,6 +48,23 @@ test('delete-key of an unknown key: KeyNotFound', async () => {
 test('list-keys with DynamoDB unreachable: StoreUnavailable', async () => {
   const result = await invoke('listKeys', { appUid: 'app-1' }, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' });
   expect(result).toMatchObject({ ok: false, errorType: 'StoreUnavailable' });
+});
+
+test('functions pointed at a table that does not exist: StoreMisconfigured (not retryable) logged at ERROR, 500 from sdkusers/auth, the authorizer fails closed', async () => {
+  const missing = { [ENV.keysTable]: 'missing-keys', [ENV.usersTable]: 'missing-users' };
+  const created = await invoke('createKey', { appUid: 'app-1', name: 'n' }, missing);
+  expect(created).toMatchObject({ ok: false, errorType: 'StoreMisconfigured' });
+  expect(created.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', operation: 'create-key', errorType: 'StoreMisconfigured', retryable: false }));
+
+  const auth = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'u-1' }), context: { appUid: 'app-1', keyId: 'key_1' } }), missing);
+  expect(auth).toMatchObject({ ok: true, value: { statusCode: 500 } });
+
+  const valid = await invoke('createKey', { appUid: 'app-1', name: 'valid' });
+  const { apiKey, keyId } = (valid as { value: { apiKey: string; keyId: string } }).value;
+  const authorized = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-1', 'whoami')), missing);
+  expect(authorized).toMatchObject({ ok: false, errorType: 'StoreMisconfigured' });
+  expect(authorized.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', errorType: 'StoreMisconfigured', operatorActionNeeded: true }));
+  await invoke('deleteKey', { appUid: 'app-1', keyId });
 });
 
 test('create, authorize, then delete through the bundles; the deleted key is refused', async () => {

@@ -130,6 +130,8 @@ export type ProxyMode =
   | { readonly kind: 'pass' }
   /** Answers as DynamoDB does when throttling; `operations` limits it to some X-Amz-Target operations; `times` to the first N matching requests. */
   | { readonly kind: 'throttle'; readonly error: 'ProvisionedThroughputExceededException' | 'ThrottlingException'; readonly operations?: readonly string[]; times?: number }
+  /** Answers every matching request with this DynamoDB error and HTTP status, e.g. AccessDeniedException 400 or InternalServerError 500. */
+  | { readonly kind: 'refuse'; readonly error: string; readonly status: number; readonly operations?: readonly string[] }
   /** Accepts the connection and drops it without an answer (connection reset). */
   | { readonly kind: 'reset' };
 
@@ -172,12 +174,13 @@ export class FaultProxy {
       req.socket.destroy();
       return;
     }
-    if (mode.kind === 'throttle' && (!mode.operations || mode.operations.includes(operation)) && (mode.times === undefined || mode.times > 0)) {
-      if (mode.times !== undefined) mode.times--;
+    const injected = mode.kind === 'refuse' || (mode.kind === 'throttle' && (mode.times === undefined || mode.times > 0)) ? mode : undefined;
+    if (injected && (!injected.operations || injected.operations.includes(operation))) {
+      if (injected.kind === 'throttle' && injected.times !== undefined) injected.times--;
       this.faulted[operation] = (this.faulted[operation] ?? 0) + 1;
       req.resume();
-      const body = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${mode.error}`, message: 'injected by the test fault proxy' });
-      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${Date.now()}` });
+      const body = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${injected.error}`, message: 'injected by the test fault proxy' });
+      res.writeHead(injected.kind === 'refuse' ? injected.status : 400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${Date.now()}` });
       res.end(body);
       return;
     }
