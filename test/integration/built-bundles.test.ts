@@ -1,4 +1,6 @@
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV } from '../../lib/shared/environment';
+import { userItemKey } from '../../lib/shared/item-keys';
 import type { FunctionId } from '../../lib/shared/functions';
 import { invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
@@ -65,6 +67,20 @@ test('functions pointed at a table that does not exist: StoreMisconfigured (not 
   expect(authorized).toMatchObject({ ok: false, errorType: 'StoreMisconfigured' });
   expect(authorized.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', errorType: 'StoreMisconfigured', operatorActionNeeded: true }));
   await invoke('deleteKey', { appUid: 'app-1', keyId });
+});
+
+test('sdkusers-auth for a user at the accountUids cap: a new id is a 400 naming accountUids, nothing written; known ids still sign in', async () => {
+  const full = new Set(Array.from({ length: 100 }, (_, index) => `acct-${index}`));
+  await DynamoDBDocumentClient.from(client).send(
+    new PutCommand({ TableName: env[ENV.usersTable], Item: { ...userItemKey('app-1', 'capped'), userId: 'usr_capped', externalId: 'capped', accountUids: full, createdAt: '2020-01-01T00:00:00.000Z' } }),
+  );
+  const event = (accountUids: string[]) => proxyEvent({ body: JSON.stringify({ externalId: 'capped', accountUids }), context: { appUid: 'app-1', keyId: 'key_1' } });
+  const sessionsBefore = await scanAll(client, env[ENV.sessionsTable]!);
+  const refused = await invoke('sdkUsersAuth', event(['acct-1', 'acct-new']));
+  expect(refused).toMatchObject({ ok: true, value: { statusCode: 400 } });
+  expect(JSON.parse((refused as { value: { body: string } }).value.body)).toMatchObject({ field: 'accountUids' });
+  expect(await scanAll(client, env[ENV.sessionsTable]!)).toEqual(sessionsBefore);
+  expect(await invoke('sdkUsersAuth', event(['acct-1', 'acct-99']))).toMatchObject({ ok: true, value: { statusCode: 200 } });
 });
 
 test('create, authorize, then delete through the bundles; the deleted key is refused', async () => {
