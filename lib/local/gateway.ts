@@ -79,11 +79,20 @@ interface RequestParts {
   readonly sourceIp: string;
 }
 
+/**
+ * A map with no prototype: a client picks header, query and path parameter
+ * names, and `constructor` or `__proto__` must be plain keys, not
+ * Object.prototype's members.
+ */
+function dictionary<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function requestParts(req: IncomingMessage): RequestParts {
   const url = new URL(req.url ?? '/', 'http://local');
   // Header names as the client sent them; repeated headers: the last value, all values in multiValueHeaders.
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers = dictionary<string>();
+  const multiValueHeaders = dictionary<string[]>();
   const nameFor = new Map<string, string>();
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const rawName = req.rawHeaders[i]!;
@@ -96,8 +105,8 @@ function requestParts(req: IncomingMessage): RequestParts {
   let queryStringParameters: Record<string, string> | null = null;
   let multiValueQueryStringParameters: Record<string, string[]> | null = null;
   for (const [name, value] of url.searchParams) {
-    (queryStringParameters ??= {})[name] = value;
-    ((multiValueQueryStringParameters ??= {})[name] ??= []).push(value);
+    (queryStringParameters ??= dictionary())[name] = value;
+    ((multiValueQueryStringParameters ??= dictionary())[name] ??= []).push(value);
   }
   return {
     method: req.method ?? 'GET',
@@ -160,9 +169,9 @@ export function parseProxyResult(result: unknown): { statusCode: number; headers
 
 /** Authorizer context values must be scalars; the integration sees them as strings. */
 function authorizerContext(context: unknown): Record<string, string> | undefined {
-  if (context === undefined || context === null) return {};
+  if (context === undefined || context === null) return dictionary();
   if (typeof context !== 'object' || Array.isArray(context)) return undefined;
-  const values: Record<string, string> = {};
+  const values = dictionary<string>();
   for (const [name, value] of Object.entries(context)) {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
     values[name] = String(value);
@@ -205,7 +214,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       const match = compiled.pattern.exec(parts.path);
       if (!match) continue;
       try {
-        const pathParameters = Object.fromEntries(compiled.parameterNames.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
+        const pathParameters = dictionary<string>();
+        compiled.parameterNames.forEach((name, index) => (pathParameters[name] = decodeURIComponent(match[index + 1]!)));
         matched = { compiled, pathParameters };
       } catch {
         // A malformed %-escape matches no resource.
