@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { keygateHome, readLocalStackInfo } from '../local/home';
+import { homePaths, keygateHome, readLambdaApiSecret, readLocalStackInfo } from '../local/home';
+import { localLambdaApiCredentials } from '../local/lambda-api';
 
 /**
  * The admin CLI (DESIGN §6). Both modes invoke the admin Lambda functions
@@ -76,13 +77,22 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
     return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, unreachable: `could not reach AWS Lambda for stack ${options.stack}`, local: false };
   }
 
-  const info = readLocalStackInfo(keygateHome(io.env));
+  const home = keygateHome(io.env);
+  const info = readLocalStackInfo(home);
   if (!info) throw new CliError(NO_LOCAL_STACK);
+  let secret: string | undefined;
+  try {
+    secret = readLambdaApiSecret(home);
+  } catch (error) {
+    throw new CliError(`could not read the local stack's Lambda API secret (${homePaths(home).lambdaApiSecret}): ${firstLine(error)}`);
+  }
+  if (!secret) throw new CliError(`the local stack has no Lambda API secret (${homePaths(home).lambdaApiSecret}); restart it with \`npm start\``);
   return {
     client: new LambdaClient({
       endpoint: info.lambdaEndpoint,
       region: info.region,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      // The per-start secret that admits the CLI to the local Lambda API.
+      credentials: localLambdaApiCredentials(secret),
       maxAttempts: 1,
     }),
     functions: info.functions,

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { FunctionId } from '../shared/functions';
 import { AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
+import { foreignRequestProblem } from './loopback';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 
 /**
@@ -42,6 +43,7 @@ export const GATEWAY_RESPONSES = {
   integrationFailure: { statusCode: 502, errorType: 'InternalServerErrorException', message: 'Internal server error' },
   integrationTimeout: { statusCode: 504, errorType: 'InternalServerErrorException', message: 'Endpoint request timed out' },
   requestTooLarge: { statusCode: 413, errorType: 'RequestTooLargeException', message: 'Request Too Long' },
+  forbidden: { statusCode: 403, errorType: 'ForbiddenException', message: 'Forbidden' },
 } as const;
 
 type GatewayResponse = (typeof GATEWAY_RESPONSES)[keyof typeof GATEWAY_RESPONSES];
@@ -207,6 +209,11 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       if (note) log(`${parts.method} ${parts.path}: ${note}`);
       send(response.statusCode, [['x-amzn-ErrorType', response.errorType]], Buffer.from(JSON.stringify({ message: response.message })));
     };
+
+    // A page that rebinds its own host name to 127.0.0.1 sends that name: refused. Origins are not, since
+    // browsers holding session tokens may call the API as they would a deployed one.
+    const foreign = foreignRequestProblem(req, { refuseOrigin: false });
+    if (foreign) return gatewayResponse(GATEWAY_RESPONSES.forbidden, foreign);
 
     let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> } | undefined;
     for (const compiled of routes) {

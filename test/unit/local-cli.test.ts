@@ -8,6 +8,7 @@ import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { run } from '../../lib/admin/cli';
 import { freePort } from '../../lib/local/dynamodb-local';
+import { newLambdaApiSecret } from '../../lib/local/home';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
 
 /**
@@ -48,6 +49,7 @@ describe('local mode', () => {
   beforeAll(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     server = createLocalLambdaApi({
+      secret: newLambdaApiSecret(home),
       functions: {
         'create-key': async (input) => {
           inputs['create-key']!.push(input);
@@ -165,6 +167,7 @@ describe('no local stack', () => {
   test('a stale local.json (nothing listening): says to run npm start', async () => {
     const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     try {
+      newLambdaApiSecret(home);
       const port = await freePort();
       writeFileSync(
         path.join(home, 'local.json'),
@@ -174,6 +177,33 @@ describe('no local stack', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/^keygate: no local keygate stack is running: start one with `npm start`.*\n$/);
     } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the local Lambda API secret', () => {
+  test("a stack started with another secret refuses the CLI, nothing invoked; without the secret file the CLI says to restart", async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
+    let invoked = 0;
+    const server = createLocalLambdaApi({ secret: 'a'.repeat(64), functions: { 'list-keys': async () => ({ keys: [], invoked: ++invoked }) } });
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      writeFileSync(
+        path.join(home, 'local.json'),
+        JSON.stringify({ lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' } }),
+      );
+      const missing = await cli(['keys', 'list', '--app', 'app1'], { KEYGATE_HOME: home });
+      expect(missing).toMatchObject({ code: 1, stdout: '' });
+      expect(missing.stderr).toMatch(/^keygate: the local stack has no Lambda API secret \(.*lambda-api-secret\); restart it with `npm start`\n$/);
+
+      newLambdaApiSecret(home);
+      const wrong = await cli(['keys', 'list', '--app', 'app1'], { KEYGATE_HOME: home });
+      expect(wrong).toMatchObject({ code: 1, stdout: '' });
+      expect(wrong.stderr).toMatch(/^keygate: The security token included in the request is invalid/);
+      expect(invoked).toBe(0);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
       rmSync(home, { recursive: true, force: true });
     }
   });

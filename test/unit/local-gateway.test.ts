@@ -94,6 +94,24 @@ describe('routing', () => {
   });
 });
 
+describe('loopback only', () => {
+  test.each(['attacker.example', 'attacker.example:3000', '127.0.0.1.attacker.example'])('a foreign Host %j (DNS rebinding) is 403 Forbidden, nothing invoked', async (host) => {
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${baseUrl}/api/v1/appuid/app1/whoami`, { headers: { host, 'x-api-key': 'k' } });
+      req.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode)));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+    expect(calls).toEqual([]);
+  });
+
+  test('localhost is accepted', async () => {
+    const response = await fetch(`${baseUrl.replace('127.0.0.1', 'localhost')}/api/v1/appuid/app1/whoami`, { headers: { 'x-api-key': 'k' } });
+    expect(response.status).toBe(200);
+  });
+});
+
 describe('identity source', () => {
   test('a missing identity header is 401 without invoking the authorizer', async () => {
     const response = await get('/api/v1/appuid/app1/whoami', {});
