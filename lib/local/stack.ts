@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -6,11 +6,12 @@ import { ENV } from '../shared/environment';
 import { FUNCTIONS, type FunctionId } from '../shared/functions';
 import { ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
-import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
+import { freePort, isDynamoDbLocalOn, loopbackLauncher, requireJava17, startDynamoDbLocal } from './dynamodb-local';
 import { startFunctionHost, type FunctionHost } from './function-host';
 import { createLocalGateway } from './gateway';
-import { homePaths, localPepper, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
+import { ensurePrivateDirectory, homePaths, localPepper, newLambdaApiSecret, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
 import { createLocalLambdaApi } from './lambda-api';
+import { LOOPBACK_HOST } from './loopback';
 import { invokeHandler, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { ensureTables, tableNames } from './tables';
 
@@ -45,7 +46,6 @@ export interface LocalStack {
 
 export const LOCAL_TABLE_STEM = 'keygate';
 export const DEMO_APP = 'demo';
-const HOST = '127.0.0.1';
 
 export class StackAlreadyRunning extends Error {}
 
@@ -53,20 +53,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const t0 = Date.now();
   const paths = homePaths(options.home);
   const log = options.log ?? (() => undefined);
-  mkdirSync(paths.home, { recursive: true });
+  ensurePrivateDirectory(paths.home);
   const running = readLocalStackInfo(paths.home);
   if (running && running.pid !== process.pid && processIsAlive(running.pid)) {
     throw new StackAlreadyRunning(`a keygate local stack is already running from ${paths.home} (pid ${running.pid}, ${running.apiUrl}); stop it first`);
   }
   if (running) await stopOrphanedDynamoDb(running.dynamodbPid, paths.dynamodb, log);
 
-  // Fail on a missing Java before building anything: one clear line.
+  // Fail on a missing Java or JDK before building anything: one clear line.
   await requireJava17();
+  await loopbackLauncher(paths.java);
   const phases: Record<string, number> = {};
 
   const tables = tableNames(LOCAL_TABLE_STEM);
   const dynamodbPort = options.dynamodbPort || (await freePort());
-  const dynamodbEndpoint = `http://${HOST}:${dynamodbPort}`;
+  const dynamodbEndpoint = `http://${LOOPBACK_HOST}:${dynamodbPort}`;
   // The bundles read their configuration at module scope, as in Lambda: set it before importing them.
   Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,
@@ -97,7 +98,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return value;
     };
     const [started, loaded] = await Promise.allSettled([
-      timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb })),
+      timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb, launcherCacheDir: paths.java })),
       loadFunctions(phases, log),
     ]);
     if (started.status === 'fulfilled') stoppers.push(() => started.value.stop());
@@ -118,13 +119,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
     stoppers.push(() => close(gateway));
     const byName = Object.fromEntries((Object.keys(handlers) as FunctionId[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
-    const lambdaApi = createLocalLambdaApi({ functions: byName, log });
+    const lambdaApi = createLocalLambdaApi({ functions: byName, secret: newLambdaApiSecret(paths.home), log });
     const lambdaPort = await listen(lambdaApi, options.lambdaPort ?? 3001, 'LAMBDA_PORT');
     stoppers.push(() => close(lambdaApi));
 
     const info: LocalStackInfo = {
-      apiUrl: `http://${HOST}:${apiPort}`,
-      lambdaEndpoint: `http://${HOST}:${lambdaPort}`,
+      apiUrl: `http://${LOOPBACK_HOST}:${apiPort}`,
+      lambdaEndpoint: `http://${LOOPBACK_HOST}:${lambdaPort}`,
       dynamodbEndpoint,
       region: LOCAL_REGION,
       functions: { createKey: FUNCTIONS.createKey.name, listKeys: FUNCTIONS.listKeys.name, deleteKey: FUNCTIONS.deleteKey.name },
@@ -137,7 +138,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     writeJsonAtomically(paths.localJson, info);
     stoppers.push(async () => {
       // Only remove what this process wrote: a second start that refused to run must not hide the first.
-      if (readLocalStackInfo(paths.home)?.pid === process.pid) removeFile(paths.localJson);
+      if (readLocalStackInfo(paths.home)?.pid === process.pid) {
+        removeFile(paths.localJson);
+        removeFile(paths.lambdaApiSecret);
+      }
     });
     return { info, demo, startupMs: Date.now() - t0, phases, stop: stopAll };
   } catch (error) {
@@ -170,8 +174,7 @@ async function stopOrphanedDynamoDb(pid: number | undefined, dataDir: string, lo
   } catch {
     return;
   }
-  const dbPath = commandLine[commandLine.indexOf('-dbPath') + 1];
-  if (!commandLine.some((arg) => arg.endsWith('DynamoDBLocal.jar')) || dbPath !== dataDir) return;
+  if (!isDynamoDbLocalOn(commandLine, dataDir)) return;
   log(`stopping DynamoDB Local (pid ${pid}) left behind by an earlier start`);
   process.kill(pid, 'SIGTERM');
   for (let waited = 0; processIsAlive(pid) && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -183,7 +186,7 @@ async function listen(server: Server, port: number, variable: string): Promise<n
     const onError = (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} is in use; set ${variable} to another port (0 picks a free one)`) : error);
     server.once('error', onError);
-    server.listen(port, HOST, () => {
+    server.listen(port, LOOPBACK_HOST, () => {
       server.removeListener('error', onError);
       resolve();
     });
