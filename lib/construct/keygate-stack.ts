@@ -8,9 +8,21 @@ import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
 export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
 export const STAGE_NAME = 'prod';
+/**
+ * The stack's per-IP limit (requests per 5 minutes): 3000 is 10 requests/s
+ * sustained, a tenth of the stage's default rate, so one client alone cannot
+ * take the stage's capacity from every other tenant.
+ */
+export const DEFAULT_PER_IP_RATE_LIMIT = 3000;
 
 export interface KeygateStackProps extends StackProps {
-  /** Passed to the `KeygateAuth` construct. @default {} */
+  /**
+   * Passed to the `KeygateAuth` construct. The stack turns its AWS WAF web
+   * ACL on: `perIpRateLimit` defaults to 3000 requests per IP per 5 minutes
+   * here; `perIpRateLimit: 0` turns it off.
+   *
+   * @default { perIpRateLimit: 3000 }
+   */
   readonly auth?: KeygateAuthProps;
   /** Steady-state requests per second of the stage. @default 100 */
   readonly throttlingRateLimit?: number;
@@ -63,7 +75,7 @@ export class KeygateStack extends Stack {
   constructor(scope: Construct, id: string, props: KeygateStackProps = {}) {
     super(scope, id, props);
 
-    this.auth = new KeygateAuth(this, 'Keygate', props.auth);
+    this.auth = new KeygateAuth(this, 'Keygate', { perIpRateLimit: DEFAULT_PER_IP_RATE_LIMIT, ...props.auth });
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -87,18 +99,21 @@ export class KeygateStack extends Stack {
     });
 
     this.auth.addRoutes(this.api);
+    if (this.auth.webAcl) this.auth.associateWebAcl(this.api.deploymentStage);
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason:
         "The one route with a body (POST sdkusers/auth) is validated by its function, which answers 400 naming the field. An API Gateway model is left out on purpose: its validation message quotes the rejected value, so a key or token sent in the wrong field would be echoed in the answer and logs.",
     });
-    Validations.of(this.api.deploymentStage).acknowledge(
-      {
+    if (!this.auth.webAcl) {
+      Validations.of(this.api.deploymentStage).acknowledge({
         id: 'AwsSolutions-APIG3',
         reason:
-          'WAF is left to the deployer: a web ACL costs a monthly fee plus per-request charges and its rules are account policy. The stage is throttled, and every request is authorized by key before any backend runs. Associate a web ACL with the stage ARN if needed.',
-      },
+          'The per-IP web ACL was turned off (auth.perIpRateLimit: 0), e.g. because the account attaches its own WAF policy or to save its monthly and per-request fees. The stage is throttled, and every request is authorized by key before any backend runs.',
+      });
+    }
+    Validations.of(this.api.deploymentStage).acknowledge(
       {
         id: 'AwsSolutions-APIG6',
         reason:

@@ -107,3 +107,25 @@ test('outputs: API URL, admin function names (read by the CLI) and table names',
   expect(outputs.SessionsTableName.Value).toEqual({ Ref: logicalId(stack.auth.sessionsTable) });
   expect(outputs.UsersTableName.Value).toEqual({ Ref: logicalId(stack.auth.usersTable) });
 });
+
+describe('AWS WAF in front of the stage', () => {
+  test('on by default: 3000 requests per IP per 5 minutes, attached to the prod stage', () => {
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: { Limit: 3000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } } })],
+    });
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: stack.resolve(stack.api.deploymentStage.stageArn),
+      WebACLArn: { 'Fn::GetAtt': [logicalId(stack.auth.webAcl!), 'Arn'] },
+    });
+    expect(JSON.stringify(stack.resolve(stack.api.deploymentStage.stageArn))).toMatch(new RegExp(`${logicalId(stack.api.deploymentStage)}|/stages/prod`));
+  });
+
+  test('auth.perIpRateLimit sets the limit; 0 turns WAF off', () => {
+    const custom = synthKeygateStack({ auth: { perIpRateLimit: 12_000 } }).template;
+    custom.hasResourceProperties('AWS::WAFv2::WebACL', { Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 12_000 }) } })] });
+    const off = synthKeygateStack({ auth: { perIpRateLimit: 0 } }).template;
+    off.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    off.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+  });
+});

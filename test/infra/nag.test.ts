@@ -1,10 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { KeygateAuth } from '../../lib/construct/keygate-auth';
 import { KeygateStack } from '../../lib/construct/keygate-stack';
 import { synthKeygateStack, testApp } from './infra-app';
 
@@ -52,12 +54,35 @@ test('as the synthesis plugin bin/app.ts registers, the checks fail the synth on
   }
 });
 
-test('the acknowledged rules are exactly the reviewed ones, each with a written reason', () => {
+test('the acknowledged rules are exactly the reviewed ones, each with a written reason; APIG3 (WAF) is met, not acknowledged', () => {
   const acks = acknowledgements(stack);
-  expect([...acks.keys()].sort()).toEqual(['AwsSolutions-APIG2', 'AwsSolutions-APIG3', 'AwsSolutions-APIG6', 'AwsSolutions-COG4', 'AwsSolutions-SMG4']);
+  expect([...acks.keys()].sort()).toEqual(['AwsSolutions-APIG2', 'AwsSolutions-APIG6', 'AwsSolutions-COG4', 'AwsSolutions-SMG4']);
   for (const [id, reasons] of acks) {
     for (const reason of reasons) {
       expect([id, reason.length > 80]).toEqual([id, true]);
     }
   }
+});
+
+test('with the web ACL turned off (auth.perIpRateLimit: 0), APIG3 is acknowledged with its reason and nothing else changes', () => {
+  const { stack: off } = synthKeygateStack({ auth: { perIpRateLimit: 0 } });
+  const report = new AwsSolutionsChecks().validateScope(off);
+  expect(report.violations).toEqual([]);
+  const acks = acknowledgements(off);
+  expect([...acks.keys()].sort()).toEqual(['AwsSolutions-APIG2', 'AwsSolutions-APIG3', 'AwsSolutions-APIG6', 'AwsSolutions-COG4', 'AwsSolutions-SMG4']);
+  expect(acks.get('AwsSolutions-APIG3')![0]).toMatch(/perIpRateLimit: 0/);
+});
+
+test('APIG3 is met by the web ACL itself: a stage without one is a finding, the same stage with associateWebAcl is not', () => {
+  const apig3 = (associate: boolean) => {
+    const app = testApp();
+    const user = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(user, 'Auth', { perIpRateLimit: 1000 });
+    const api = new apigateway.RestApi(user, 'Api', { cloudWatchRole: false });
+    auth.addRoutes(api);
+    if (associate) auth.associateWebAcl(api.deploymentStage);
+    return new AwsSolutionsChecks().validateScope(user).violations.filter((v) => v.ruleName === 'AwsSolutions-APIG3').length;
+  };
+  expect(apig3(false)).toBe(1);
+  expect(apig3(true)).toBe(0);
 });
