@@ -4,7 +4,7 @@ import { isTransientStoreFailure, storeError } from '../../functions/stores/dyna
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
-import { FaultProxy, OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
+import { FaultProxy, OutputCapture, coldStartHandlers, failure, type ColdStartHandlers } from './support';
 
 /**
  * DynamoDB failures sorted into the two kinds a caller must tell apart:
@@ -53,18 +53,12 @@ afterEach(() => {
 });
 
 const keyEvent = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error as Error & { retryable?: boolean },
-  );
-const caught = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 const everything = async () => [...(await scanAll(client, tables.Keys)), ...(await scanAll(client, tables.Sessions)), ...(await scanAll(client, tables.Users))];
 
 test("DynamoDB Local's ResourceNotFoundException (missing table) and ValidationException (bad expression) are StoreMisconfigured, not retryable", async () => {
-  const missingTable = await caught(client.send(new GetItemCommand({ TableName: 'no-such-table', Key: { pk: { S: 'x' }, sk: { S: 'y' } } })));
+  const missingTable = await failure(client.send(new GetItemCommand({ TableName: 'no-such-table', Key: { pk: { S: 'x' }, sk: { S: 'y' } } })));
   expect(missingTable).toMatchObject({ name: 'ResourceNotFoundException' });
-  const badExpression = await caught(
+  const badExpression = await failure(
     client.send(new GetItemCommand({ TableName: tables.Keys, Key: { pk: { S: 'x' }, sk: { S: 'y' } }, ProjectionExpression: 'a b c' })),
   );
   expect(badExpression).toMatchObject({ name: 'ValidationException' });

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
-import { FaultProxy, OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
+import { FaultProxy, OutputCapture, coldStartHandlers, failure, type ColdStartHandlers } from './support';
 
 /**
  * Faults injected for real between the handlers and DynamoDB Local: a proxy
@@ -44,11 +44,6 @@ afterEach(() => {
 
 const keyEvent = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
 const sessionEvent = (token: string, app: string) => authorizerEvent({ authorization: `Bearer ${token}` }, methodArn('GET', app, 'sdkusers/me'));
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error as Error & { retryable?: boolean },
-  );
 const itemsOf = async (app: string) => (await scanAll(client, tables.Keys)).filter((item) => item.appUid === app);
 
 async function sessionFor(apiKey: string, app: string, externalId: string): Promise<string> {

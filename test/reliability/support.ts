@@ -125,6 +125,14 @@ export async function inBatches<T>(count: number, limit: number, task: (index: n
   return results;
 }
 
+/** The error `promise` rejects with, or undefined when it resolves. */
+export function failure(promise: Promise<unknown>): Promise<(Error & { retryable?: boolean }) | undefined> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error as Error & { retryable?: boolean },
+  );
+}
+
 /** What the fault proxy does with each DynamoDB request. */
 export type ProxyMode =
   | { readonly kind: 'pass' }
