@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync, mkdirSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync, mkdirSync, chmodSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -37,10 +37,11 @@ async function call(method: string, target: string, headers: Record<string, stri
 }
 
 beforeAll(async () => {
-  // A data folder as an earlier version left it: world-readable.
+  // A data folder as an earlier version left it: world-readable, with a world-readable database file.
   home = path.join(mkdtempSync(path.join(tmpdir(), 'keygate-e2e-')), 'home');
-  mkdirSync(home);
-  chmodSync(home, 0o755);
+  mkdirSync(path.join(home, 'dynamodb'), { recursive: true });
+  writeFileSync(path.join(home, 'dynamodb', 'old.db'), '');
+  for (const [entry, mode] of [['', 0o755], ['dynamodb', 0o755], ['dynamodb/old.db', 0o644]] as const) chmodSync(path.join(home, entry), mode);
   stack = await startStackProcess(home);
   javaPids.push(stack.info.dynamodbPid!);
 });
@@ -89,13 +90,13 @@ test('reachable from this machine only: every server on 127.0.0.1 alone, DynamoD
   const pepper = readFileSync(path.join(home, 'pepper'), 'utf8').trim();
   expect(readFileSync(`/proc/${info.dynamodbPid}/environ`, 'utf8')).not.toContain(pepper);
 
-  // The folder was 0755 before the start; everything in it is the owner's only now.
+  // The folders were 0755 and old.db 0644 before the start; everything is the owner's only now, new files included.
   expect(statSync(home).mode & 0o777).toBe(0o700);
   for (const file of ['pepper', 'local.json', 'lambda-api-secret', 'demo.json']) expect([file, statSync(path.join(home, file)).mode & 0o777]).toEqual([file, 0o600]);
   const dynamodbDir = path.join(home, 'dynamodb');
   expect(statSync(dynamodbDir).mode & 0o777).toBe(0o700);
   const databaseFiles = readdirSync(dynamodbDir);
-  expect(databaseFiles.length).toBeGreaterThan(0);
+  expect(databaseFiles).toEqual(expect.arrayContaining(['old.db', 'shared-local-instance.db']));
   for (const file of databaseFiles) expect([file, statSync(path.join(dynamodbDir, file)).mode & 0o077]).toEqual([file, 0]);
 });
 
