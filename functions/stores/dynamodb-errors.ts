@@ -1,4 +1,4 @@
-import { StoreMisconfigured, StoreUnavailable } from '../domain/errors';
+import { KeygateError, StoreMisconfigured, StoreUnavailable } from '../domain/errors';
 
 /** True when a TransactWriteItems was cancelled because one of its conditions failed. */
 export function isConditionFailure(error: unknown): boolean {
@@ -47,10 +47,11 @@ export function isTransientStoreFailure(error: unknown): boolean {
 /**
  * Maps what DynamoDB threw (after the SDK's own retries) to a domain error:
  * StoreUnavailable (retryable) or StoreMisconfigured (not). Condition
- * failures are left to the caller, which knows what they mean.
+ * failures are left to the caller, which knows what they mean, and a domain
+ * error thrown inside a read-change-write passes through unchanged.
  */
 export function storeError(operation: string, error: unknown): Error {
-  if (isConditionFailure(error)) return error as Error;
+  if (isConditionFailure(error) || error instanceof KeygateError) return error as Error;
   const name = error instanceof Error ? error.name : 'UnknownError';
   if (isTransientStoreFailure(error)) {
     return new StoreUnavailable(`${operation} failed: DynamoDB ${name}; nothing was written, try again`, { cause: error });

@@ -8,9 +8,17 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../shared/environment';
+import {
+  credentialPrefixProblem,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_LAST_USED_INTERVAL_SECONDS,
+  DEFAULT_SESSION_LIFETIME_SECONDS,
+  DEFAULT_SESSION_TOKEN_PREFIX,
+  ENV,
+  MAX_LAST_USED_INTERVAL_SECONDS,
+} from '../shared/environment';
 import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
-import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from '../shared/routes';
+import { AUTHORIZERS, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -34,6 +42,14 @@ export const MIN_PER_IP_RATE_LIMIT = 10;
 export const MAX_PER_IP_RATE_LIMIT = 2_000_000_000;
 /** The window `perIpRateLimit` counts over: WAF's default, 5 minutes. */
 export const PER_IP_RATE_WINDOW_SECONDS = 300;
+
+/**
+ * Default method throttling of the public revoke route: a reporter with a few
+ * hundred leaked keys is done in seconds (100 keys per request), while the
+ * route can cause at most ~100 key lookups a second in steady state however
+ * many callers share it.
+ */
+export const DEFAULT_REVOKE_THROTTLING: Required<apigateway.ThrottleSettings> = { rateLimit: 1, burstLimit: 5 };
 
 export interface KeygateAuthProps {
   /**
@@ -71,6 +87,18 @@ export interface KeygateAuthProps {
    * @default Duration.seconds(0)
    */
   readonly authorizerCacheTtl?: Duration;
+
+  /**
+   * How often, at most, one API-key authorizer instance records a key's
+   * `lastUsedAt`: so `lastUsedAt` is at most this much older than the key's
+   * latest use. The write happens after the authorizer has answered, so it
+   * adds nothing to request latency; a shorter interval costs more writes
+   * (one per key per authorizer instance per interval). Between 1 second and
+   * 24 hours, in whole seconds.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly lastUsedInterval?: Duration;
 
   /**
    * Removal policy of the resources that can be recreated without loss: the
@@ -156,6 +184,19 @@ export interface KeygateAuthProps {
    * @default 0 (no web ACL)
    */
   readonly perIpRateLimit?: number;
+
+  /**
+   * Method throttling of the public `POST /api/v1/keys/revoke` route, which
+   * anyone may call without a credential and which looks up to 100 keys per
+   * request: a low limit of its own keeps it from being used to load the keys
+   * table, whatever the stage allows. API Gateway applies method throttling
+   * as a stage setting: `KeygateStack` passes `stageMethodOptions()` to its
+   * stage; on your own RestApi, pass it to `deployOptions.methodOptions`.
+   * Above the limit API Gateway answers 429.
+   *
+   * @default { rateLimit: 1, burstLimit: 5 }
+   */
+  readonly revokeThrottling?: apigateway.ThrottleSettings;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -179,6 +220,17 @@ export function lambdaRuntime(): lambda.Runtime {
 function validatePrefix(propName: string, prefix: string): void {
   const problem = credentialPrefixProblem(prefix);
   if (problem) throw new Error(`KeygateAuth: ${propName}: ${problem}`);
+}
+
+function validateThrottling(throttling: apigateway.ThrottleSettings): Required<apigateway.ThrottleSettings> {
+  const settings = { ...DEFAULT_REVOKE_THROTTLING, ...throttling };
+  if (!Number.isFinite(settings.rateLimit) || settings.rateLimit <= 0) {
+    throw new Error(`KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got ${settings.rateLimit}`);
+  }
+  if (!Number.isInteger(settings.burstLimit) || settings.burstLimit < 1) {
+    throw new Error(`KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got ${settings.burstLimit}`);
+  }
+  return settings;
 }
 
 function wholeSeconds(propName: string, duration: Duration): number {
@@ -216,7 +268,8 @@ interface FunctionAccess {
  * `addRoutes()` to put the keygate routes on an API.
  *
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
- * `deleteKeyFunction`) have no HTTP route: invoke them directly.
+ * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
+ * `listKeyEventsFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
   public readonly keysTable: dynamodb.ITable;
@@ -229,6 +282,9 @@ export class KeygateAuth extends Construct {
   public readonly createKeyFunction: lambda.IFunction;
   public readonly listKeysFunction: lambda.IFunction;
   public readonly deleteKeyFunction: lambda.IFunction;
+  public readonly rollKeyFunction: lambda.IFunction;
+  public readonly updateKeyFunction: lambda.IFunction;
+  public readonly listKeyEventsFunction: lambda.IFunction;
   /** REQUEST authorizer for the `x-api-key` header. */
   public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
   /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
@@ -246,6 +302,8 @@ export class KeygateAuth extends Construct {
   /** The per-IP rate-limiting web ACL, when `perIpRateLimit` is set. */
   public readonly webAcl?: wafv2.CfnWebACL;
   private readonly webAclAssociations: wafv2.CfnWebACLAssociation[] = [];
+  /** Method throttling of the public revoke route (see `stageMethodOptions()`). */
+  public readonly revokeThrottling: Required<apigateway.ThrottleSettings>;
 
   constructor(scope: Construct, id: string, props: KeygateAuthProps = {}) {
     super(scope, id);
@@ -265,6 +323,10 @@ export class KeygateAuth extends Construct {
     if (cacheTtlSeconds > MAX_AUTHORIZER_CACHE_TTL_SECONDS) {
       throw new Error(`KeygateAuth: authorizerCacheTtl must be at most ${MAX_AUTHORIZER_CACHE_TTL_SECONDS} seconds, got ${cacheTtlSeconds}`);
     }
+    const lastUsedIntervalSeconds = wholeSeconds('lastUsedInterval', props.lastUsedInterval ?? Duration.seconds(DEFAULT_LAST_USED_INTERVAL_SECONDS));
+    if (lastUsedIntervalSeconds < 1 || lastUsedIntervalSeconds > MAX_LAST_USED_INTERVAL_SECONDS) {
+      throw new Error(`KeygateAuth: lastUsedInterval must be between 1 and ${MAX_LAST_USED_INTERVAL_SECONDS} seconds, got ${lastUsedIntervalSeconds}`);
+    }
     const memorySize = props.memorySize ?? DEFAULT_MEMORY_SIZE_MB;
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
@@ -274,6 +336,7 @@ export class KeygateAuth extends Construct {
     if (!Number.isInteger(perIpRateLimit) || (perIpRateLimit !== 0 && (perIpRateLimit < MIN_PER_IP_RATE_LIMIT || perIpRateLimit > MAX_PER_IP_RATE_LIMIT))) {
       throw new Error(`KeygateAuth: perIpRateLimit must be 0 (no web ACL) or a whole number between ${MIN_PER_IP_RATE_LIMIT} and ${MAX_PER_IP_RATE_LIMIT}, got ${perIpRateLimit}`);
     }
+    this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
     this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
@@ -284,6 +347,7 @@ export class KeygateAuth extends Construct {
       keyPrefix,
       sessionTokenPrefix,
       sessionLifetimeSeconds,
+      lastUsedIntervalSeconds,
       memorySize,
       removalPolicy,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -292,6 +356,9 @@ export class KeygateAuth extends Construct {
     this.createKeyFunction = this.functions.createKey;
     this.listKeysFunction = this.functions.listKeys;
     this.deleteKeyFunction = this.functions.deleteKey;
+    this.rollKeyFunction = this.functions.rollKey;
+    this.updateKeyFunction = this.functions.updateKey;
+    this.listKeyEventsFunction = this.functions.listKeyEvents;
 
     const authorizer = (kind: AuthorizerKind, id: string) =>
       new apigateway.RequestAuthorizer(this, id, {
@@ -351,11 +418,13 @@ export class KeygateAuth extends Construct {
   }
 
   /**
-   * Adds every route of the keygate route table (lib/routes.ts) to `api`, each
-   * a Lambda proxy integration behind its authorizer. An authorizer belongs
-   * to one API, so call this for one `RestApi` only.
+   * Adds every route of the keygate route table (lib/shared/routes.ts) to
+   * `api`, each a Lambda proxy integration behind its authorizer, and the
+   * public `POST /api/v1/keys/revoke` with none. An authorizer belongs to one
+   * API, so call this for one `RestApi` only. Give the stage that serves them
+   * `stageMethodOptions()`, or the revoke route has only the stage's throttling.
    *
-   * The `POST .../sdkusers/auth` body is validated by its function, not by an
+   * The bodies are validated by the functions, not by an
    * API Gateway model: API Gateway's validation message quotes the rejected
    * value (`... does not match input string "kg_..."`), so a key sent in the
    * wrong field would come back in the 400 and land in logs. The function's
@@ -364,18 +433,57 @@ export class KeygateAuth extends Construct {
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
     return ROUTES.map((route) => {
-      const resource = parent.resourceForPath(routeResourcePath(route));
+      // Relative to `parent`: resourceForPath takes a leading '/' on the API's root only.
+      const resource = parent.resourceForPath(routeResourcePath(route).slice(1));
       const method = resource.addMethod(
         route.method,
         new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true, allowTestInvoke: false }),
-        route.authorizer === 'apiKey' ? this.apiKeyMethodOptions : this.sessionMethodOptions,
+        this.routeMethodOptions(route),
       );
-      Validations.of(method).acknowledge({
-        id: 'AwsSolutions-COG4',
-        reason: 'Callers are API-key holders and session-token holders, authenticated by keygate\'s own Lambda REQUEST authorizer; there is no Cognito user pool in this design.',
-      });
+      if (route.authorizer === 'none') {
+        const reason =
+          'The public revoke route takes no credential by design: whoever holds a leaked key may revoke it, holding the key is the proof, and revoking it gives its holder nothing. It answers 202 whether or not a key existed, and has its own low method throttling.';
+        Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason }, { id: 'AwsSolutions-COG4', reason });
+      } else {
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-COG4',
+          reason: 'Callers are API-key holders and session-token holders, authenticated by keygate\'s own Lambda REQUEST authorizer; there is no Cognito user pool in this design.',
+        });
+      }
       return method;
     });
+  }
+
+  /**
+   * The stage method settings keygate's routes need: the revoke route's own
+   * throttling (`revokeThrottling`). Method throttling is a stage setting, so
+   * give this to the stage that serves the routes:
+   * `new RestApi(this, 'Api', { deployOptions: { methodOptions: auth.stageMethodOptions() } })`.
+   *
+   * @param parentPath the path of the `parent` given to `addRoutes`, e.g. `/v2`
+   * @default '/' (routes added at the API's root)
+   */
+  public stageMethodOptions(parentPath = '/'): Record<string, apigateway.MethodDeploymentOptions> {
+    if (!parentPath.startsWith('/')) throw new Error(`KeygateAuth: stageMethodOptions: parentPath must start with '/', got '${parentPath}'`);
+    const prefix = parentPath.replace(/\/+$/, '');
+    return {
+      [`${prefix}${routeResourcePath(REVOKE_ROUTE)}/${REVOKE_ROUTE.method}`]: {
+        throttlingRateLimit: this.revokeThrottling.rateLimit,
+        throttlingBurstLimit: this.revokeThrottling.burstLimit,
+      },
+    };
+  }
+
+  private routeMethodOptions(route: RouteDefinition): apigateway.MethodOptions {
+    switch (route.authorizer) {
+      case 'apiKey':
+        return this.apiKeyMethodOptions;
+      case 'session':
+        return this.sessionMethodOptions;
+      case 'none':
+        // Explicit, so an API whose defaultMethodOptions require an authorizer or an API key cannot lock reporters out.
+        return { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: false };
+    }
   }
 
   private newPepperSecret(): secretsmanager.ISecret {
@@ -413,6 +521,7 @@ export class KeygateAuth extends Construct {
     keyPrefix: string;
     sessionTokenPrefix: string;
     sessionLifetimeSeconds: number;
+    lastUsedIntervalSeconds: number;
     memorySize: number;
     removalPolicy: RemovalPolicy;
     logRetention: logs.RetentionDays;
@@ -421,20 +530,38 @@ export class KeygateAuth extends Construct {
     const keys = this.keysTable.tableArn;
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
-    const onKeys = (sid: string, actions: string[], leadingKeys?: string) =>
+    const onKeys = (sid: string, actions: string[], leadingKeys?: string[]) =>
       new iam.PolicyStatement({
         sid,
         actions,
         resources: [keys],
-        ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeys] } } }),
+        ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } } }),
       });
+    const keysTable = { [ENV.keysTable]: this.keysTable.tableName };
+    // Every change to keys writes its activity event (an app# item) in the same transaction: a Put.
+    const appendEvents = onKeys('AppendEvents', ['dynamodb:PutItem'], ['app#*']);
 
     // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
     const access: Record<FunctionId, FunctionAccess> = {
       apiKeyAuthorizer: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // Only the hash items: the authorizer cannot read app#... items or anything else.
-        statements: [onKeys('GetKeyHashItems', ['dynamodb:GetItem'], 'hash#*'), readPepper],
+        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
+        statements: [
+          // Only the hash items: the authorizer cannot read app#... items or anything else.
+          onKeys('GetKeyHashItems', ['dynamodb:GetItem'], ['hash#*']),
+          // Its one write: lastUsedAt of hash items. dynamodb:Attributes lists every attribute the request names
+          // (key, update and condition expressions), so it can change no other attribute and read none back.
+          new iam.PolicyStatement({
+            sid: 'RecordKeyLastUsed',
+            actions: ['dynamodb:UpdateItem'],
+            resources: [keys],
+            conditions: {
+              'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+              'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lastUsedAt'] },
+              StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+            },
+          }),
+          readPepper,
+        ],
       },
       sessionAuthorizer: {
         environment: { [ENV.sessionsTable]: this.sessionsTable.tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
@@ -461,18 +588,42 @@ export class KeygateAuth extends Construct {
         statements: [new iam.PolicyStatement({ sid: 'GetUsers', actions: ['dynamodb:GetItem'], resources: [this.usersTable.tableArn] })],
       },
       createKey: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // TransactWriteItems of two conditional Puts: IAM authorizes each as dynamodb:PutItem.
+        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // TransactWriteItems of conditional Puts (two key items and the event): IAM authorizes each as dynamodb:PutItem.
         statements: [onKeys('PutKeyItems', ['dynamodb:PutItem']), readPepper],
       },
       listKeys: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName },
-        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], 'app#*')],
+        environment: keysTable,
+        statements: [
+          onKeys('QueryAppItems', ['dynamodb:Query'], ['app#*']),
+          // lastUsedAt lives on the hash items: one BatchGetItem per page, never a scan.
+          onKeys('GetLastUsed', ['dynamodb:BatchGetItem'], ['hash#*']),
+        ],
       },
       deleteKey: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName },
-        // Reads the app#/key# item, then deletes it and its hash# item in one transaction.
-        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'])],
+        environment: keysTable,
+        // Reads the app#/key# item, then deletes it and its hash# item in one transaction with the event.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem']), appendEvents],
+      },
+      rollKey: {
+        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // Reads the old key's app item; one transaction Puts the new key's two items and the event and updates the old key's two items.
+        statements: [onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']), readPepper],
+      },
+      updateKey: {
+        environment: keysTable,
+        // Reads the app item (and lastUsedAt from the hash item); one transaction updates both and Puts the event.
+        statements: [onKeys('UpdateKeyItems', ['dynamodb:GetItem', 'dynamodb:UpdateItem']), appendEvents],
+      },
+      listKeyEvents: {
+        environment: keysTable,
+        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], ['app#*'])],
+      },
+      revokeKeys: {
+        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // Finds a reported key by its hash item, then deletes it as delete-key does: reads its app#/key# item and
+        // deletes both items in one transaction with the event.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'], ['hash#*', 'app#*']), appendEvents, readPepper],
       },
     };
 

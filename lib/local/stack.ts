@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/environment';
-import { FUNCTIONS, type FunctionId } from '../shared/functions';
+import { ADMIN_FUNCTIONS, FUNCTIONS, type AdminFunctionId, type FunctionId } from '../shared/functions';
 import { ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
 import { freePort, isDynamoDbLocalOn, loopbackLauncher, requireJava17, startDynamoDbLocal } from './dynamodb-local';
@@ -128,7 +128,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       lambdaEndpoint: `http://${LOOPBACK_HOST}:${lambdaPort}`,
       dynamodbEndpoint,
       region: LOCAL_REGION,
-      functions: { createKey: FUNCTIONS.createKey.name, listKeys: FUNCTIONS.listKeys.name, deleteKey: FUNCTIONS.deleteKey.name },
+      functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])) as Record<AdminFunctionId, string>,
       tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },
       pid: process.pid,
       dynamodbPid: dynamodb.pid,
