@@ -3,7 +3,7 @@ import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer
 import { lastUsedIntervalSecondsFrom } from '../lambda/config';
 import { singleHeader } from '../lambda/headers';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
-import { logger, servicesFromEnvironment } from '../lambda/services';
+import { logFailure, servicesFromEnvironment } from '../lambda/services';
 import { lastUsedRecorder } from '../domain/last-used';
 import { verifyApiKey } from '../domain/verify';
 
@@ -15,7 +15,8 @@ const deps = {
   recordUse: lastUsedRecorder({
     intervalMs: lastUsedIntervalSecondsFrom(process.env) * 1000,
     write: lastUsedWriter(services.dynamodb, services.tables.keys),
-    onError: (error, keyId) => logger.warn('lastUsedAt not recorded', { keyId, errorType: (error as Error).name, errorMessage: (error as Error).message }),
+    // The decision stands either way; only a write that can never succeed (IAM, a table name) is logged at ERROR.
+    onError: (error, keyId) => logFailure(error, 'lastUsedAt not recorded', { keyId, errorType: (error as Error).name, errorMessage: (error as Error).message }),
   }),
 };
 

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { documentClient } from '../stores/document-client';
 import { errorResponse, jsonBody, jsonResponse } from '../lambda/http';
-import { logger, servicesFromEnvironment } from '../lambda/services';
+import { logFailure, logger, servicesFromEnvironment } from '../lambda/services';
 import { KeyStore } from '../stores/key-store';
 import { revokeReportedKeys } from '../domain/revocation';
 
@@ -25,7 +25,7 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
     logger.info('revocation report', { received: outcome.received, revoked: outcome.revoked.length, unknownHashTags: outcome.unknown, malformed: outcome.malformed });
     return jsonResponse(202, { received: outcome.received });
   } catch (error) {
-    logger.warn('revocation report not processed', { errorType: (error as Error).name, errorMessage: (error as Error).message });
+    logFailure(error, 'revocation report not processed', { errorType: (error as Error).name, errorMessage: (error as Error).message });
     return errorResponse(error);
   }
 };

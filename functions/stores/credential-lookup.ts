@@ -74,7 +74,8 @@ export function lastUsedWriter(client: DynamoDBClient, keysTable: string): (keyH
         }),
       );
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      // Classified like every store failure: an IAM or table mistake needs an operator, throttling does not.
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw storeError('lastUsedAt write', error);
     }
   };
 }

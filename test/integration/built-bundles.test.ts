@@ -52,11 +52,19 @@ test('list-keys with DynamoDB unreachable: StoreUnavailable', async () => {
   expect(result).toMatchObject({ ok: false, errorType: 'StoreUnavailable' });
 });
 
-test('functions pointed at a table that does not exist: StoreMisconfigured (not retryable) logged at ERROR, 500 from sdkusers/auth, the authorizer fails closed', async () => {
+test('functions pointed at a table that does not exist: StoreMisconfigured (not retryable) logged at ERROR, 500 from sdkusers/auth and revoke, the authorizer fails closed', async () => {
   const missing = { [ENV.keysTable]: 'missing-keys', [ENV.usersTable]: 'missing-users' };
-  const created = await invoke('createKey', { appUid: 'app-1', name: 'n' }, missing);
-  expect(created).toMatchObject({ ok: false, errorType: 'StoreMisconfigured' });
-  expect(created.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', operation: 'create-key', errorType: 'StoreMisconfigured', retryable: false }));
+  const unknown = 'key_00000000000000000000';
+  for (const [fn, operation, payload] of [
+    ['createKey', 'create-key', { appUid: 'app-1', name: 'n' }],
+    ['rollKey', 'roll-key', { appUid: 'app-1', keyId: unknown }],
+    ['updateKey', 'update-key', { appUid: 'app-1', keyId: unknown, enabled: false }],
+    ['listKeyEvents', 'list-key-events', { appUid: 'app-1' }],
+  ] as const) {
+    const result = await invoke(fn, payload, missing);
+    expect([fn, result]).toEqual([fn, expect.objectContaining({ ok: false, errorType: 'StoreMisconfigured' })]);
+    expect(result.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', operation, errorType: 'StoreMisconfigured', retryable: false }));
+  }
 
   const auth = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'u-1' }), context: { appUid: 'app-1', keyId: 'key_1' } }), missing);
   expect(auth).toMatchObject({ ok: true, value: { statusCode: 500 } });
@@ -66,6 +74,9 @@ test('functions pointed at a table that does not exist: StoreMisconfigured (not 
   const authorized = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-1', 'whoami')), missing);
   expect(authorized).toMatchObject({ ok: false, errorType: 'StoreMisconfigured' });
   expect(authorized.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', errorType: 'StoreMisconfigured', operatorActionNeeded: true }));
+  const reported = await invoke('revokeKeys', proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify({ keys: [apiKey] }) }), missing);
+  expect(reported).toMatchObject({ ok: true, value: { statusCode: 500, body: '{"message":"internal error"}' } });
+  expect(reported.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'revocation report not processed', errorType: 'StoreMisconfigured' }));
   await invoke('deleteKey', { appUid: 'app-1', keyId });
 });
 

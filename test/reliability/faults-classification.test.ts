@@ -8,7 +8,8 @@ import { FaultProxy, OutputCapture, coldStartHandlers, failure, type ColdStartHa
 
 /**
  * DynamoDB failures sorted into the two kinds a caller must tell apart:
- * StoreUnavailable (retryable: admin errorType, 503 from sdkusers/auth) and
+ * StoreUnavailable (retryable: admin errorType, 503 from sdkusers/auth and the
+ * public revoke route) and
  * StoreMisconfigured (retrying cannot help: 500, logged at ERROR). The errors
  * are real: DynamoDB Local's own for a missing table and a bad expression, and
  * AccessDenied or a 5xx answered in DynamoDB's wire format by the fault proxy
@@ -80,32 +81,43 @@ test('a cancelled transaction is retryable only when every reason is transient',
   expect(storeError('write', conditionFailed)).toBe(conditionFailed);
 });
 
-test('functions pointed at tables that do not exist: admin StoreMisconfigured logged at ERROR, sdkusers/auth 500, authorizers 500 logged as StoreMisconfigured', async () => {
-  // A real key for the authorizer to look up, made first: the snapshot holds it and its event.
+/** Every admin function, each called as its handler would be by the CLI, on an unknown key where it takes one. */
+const adminCalls = (handlers: ColdStartHandlers, appUid: string) =>
+  [
+    ['create-key', () => handlers.createKey({ appUid, name: 'n' })],
+    ['list-keys', () => handlers.listKeys({ appUid })],
+    ['delete-key', () => handlers.deleteKey({ appUid, keyId: 'key_00000000000000000000' })],
+    ['roll-key', () => handlers.rollKey({ appUid, keyId: 'key_00000000000000000000' })],
+    ['update-key', () => handlers.updateKey({ appUid, keyId: 'key_00000000000000000000', enabled: false })],
+    ['list-key-events', () => handlers.listKeyEvents({ appUid })],
+  ] as const;
+
+test('functions pointed at tables that do not exist: admin StoreMisconfigured logged at ERROR, sdkusers/auth and revoke 500, authorizers 500 logged as StoreMisconfigured', async () => {
+  // Real keys for the authorizer and the revoke route to look up, made first: the snapshot holds them and their events.
   const key = (await viaProxy.createKey({ appUid: 'cfg', name: 'real' })).apiKey;
+  const reportedKey = (await viaProxy.createKey({ appUid: 'cfg-r', name: 'reported' })).apiKey;
   const before = await everything();
   output.clear();
-  for (const [name, call] of [
-    ['create-key', () => onMissingTables.createKey({ appUid: 'cfg', name: 'n' })],
-    ['list-keys', () => onMissingTables.listKeys({ appUid: 'cfg' })],
-    ['delete-key', () => onMissingTables.deleteKey({ appUid: 'cfg', keyId: 'key_00000000000000000000' })],
-  ] as const) {
+  const calls = adminCalls(onMissingTables, 'cfg');
+  for (const [name, call] of calls) {
     const failed = await failure(call());
-    expect(failed).toMatchObject({ name: 'StoreMisconfigured', retryable: false });
-    expect(failed?.message).toContain(`${name} failed: DynamoDB ResourceNotFoundException`);
+    expect([name, failed]).toEqual([name, expect.objectContaining({ name: 'StoreMisconfigured', retryable: false })]);
+    expect(failed?.message).toContain('failed: DynamoDB ResourceNotFoundException');
     expect(failed?.message).not.toContain('try again');
   }
   const adminLogs = output.lines().filter((line) => line.errorType === 'StoreMisconfigured');
-  expect(adminLogs.map((line) => [line.operation, line.level])).toEqual([
-    ['create-key', 'ERROR'],
-    ['list-keys', 'ERROR'],
-    ['delete-key', 'ERROR'],
-  ]);
+  expect(adminLogs.map((line) => [line.operation, line.level])).toEqual(calls.map(([name]) => [name, 'ERROR']));
 
   const auth = await onMissingTables.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'u-1' }), context: { appUid: 'cfg', keyId: 'key_1' } }));
   expect(auth.statusCode).toBe(500);
   expect(JSON.parse(auth.body)).toEqual({ message: 'internal error' });
   expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'session not issued', errorType: 'StoreMisconfigured' }));
+
+  // The public revoke route: a well-formed key must be looked up, so the missing table is reached.
+  const reported = await onMissingTables.revokeKeys(proxyEvent({ body: JSON.stringify({ keys: [reportedKey] }) }));
+  expect(reported.statusCode).toBe(500);
+  expect(JSON.parse(reported.body)).toEqual({ message: 'internal error' });
+  expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'revocation report not processed', errorType: 'StoreMisconfigured' }));
 
   expect(await gatewayOutcome(onMissingTables.apiKeyAuthorizer, keyEvent(key, 'cfg'))).toEqual({ status: 500 });
   expect(output.lines()).toContainEqual(
@@ -120,7 +132,7 @@ describe.each([
   ['InternalServerError', 500, 'StoreUnavailable', true, 503],
   ['ServiceUnavailable', 503, 'StoreUnavailable', true, 503],
 ] as const)('DynamoDB answering %s (HTTP %i)', (error, status, errorType, retryable, httpStatus) => {
-  test(`admin ${errorType} (retryable ${retryable}), sdkusers/auth ${httpStatus}, authorizer 500 logged as ${errorType}; nothing written`, async () => {
+  test(`every admin function ${errorType} (retryable ${retryable}), sdkusers/auth and revoke ${httpStatus}, authorizer 500 logged as ${errorType}; nothing written`, async () => {
     const app = `cls-${status}-${error.length}`;
     const live = await viaProxy.createKey({ appUid: app, name: 'live' });
     const before = await everything();
@@ -130,18 +142,36 @@ describe.each([
     const failed = await failure(viaProxy.createKey({ appUid: app, name: 'during' }));
     expect(failed).toMatchObject({ name: errorType, retryable });
     expect(failed?.message).toContain(`create-key failed: DynamoDB ${error}`);
-    await expect(viaProxy.listKeys({ appUid: app })).rejects.toMatchObject({ name: errorType, retryable });
+    for (const [name, call] of adminCalls(viaProxy, app)) {
+      expect([name, await failure(call())]).toEqual([name, expect.objectContaining({ name: errorType, retryable })]);
+    }
 
     const auth = await viaProxy.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'u-1' }), context: { appUid: app, keyId: live.keyId } }));
     expect(auth.statusCode).toBe(httpStatus);
+    const reported = await viaProxy.revokeKeys(proxyEvent({ body: JSON.stringify({ keys: [live.apiKey] }) }));
+    expect(reported.statusCode).toBe(httpStatus);
 
     expect(await gatewayOutcome(viaProxy.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 500 });
     expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'api key verification failed; refusing', errorType, retryable }));
     const adminLevel = retryable ? 'WARN' : 'ERROR';
-    expect(output.lines()).toContainEqual(expect.objectContaining({ level: adminLevel, operation: 'create-key', errorType }));
+    for (const [name] of adminCalls(viaProxy, app)) expect(output.lines()).toContainEqual(expect.objectContaining({ level: adminLevel, operation: name, errorType }));
+    expect(output.lines()).toContainEqual(expect.objectContaining({ level: adminLevel, message: 'revocation report not processed', errorType }));
 
     proxy.mode = { kind: 'pass' };
     expect(await everything()).toEqual(before);
     expect((await gatewayOutcome(viaProxy.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
   });
+});
+
+test("the authorizer's lastUsedAt write refused for good (AccessDenied on UpdateItem): the key is let in, the write is logged at ERROR as StoreMisconfigured", async () => {
+  const app = 'cls-last-used';
+  const live = await viaProxy.createKey({ appUid: app, name: 'used' });
+  output.clear();
+  proxy.mode = { kind: 'refuse', error: 'AccessDeniedException', status: 400, operations: ['UpdateItem'] };
+  expect((await gatewayOutcome(viaProxy.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+  const notRecorded = () => output.lines().filter((line) => line.message === 'lastUsedAt not recorded');
+  for (let i = 0; i < 250 && notRecorded().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(notRecorded()).toEqual([
+    expect.objectContaining({ level: 'ERROR', keyId: live.keyId, errorType: 'StoreMisconfigured', errorMessage: expect.stringContaining('DynamoDB AccessDeniedException') }),
+  ]);
 });

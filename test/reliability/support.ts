@@ -242,6 +242,7 @@ export type ColdStartHandlers = {
   rollKey: typeof import('../../functions/roll-key/index').handler;
   updateKey: typeof import('../../functions/update-key/index').handler;
   listKeyEvents: typeof import('../../functions/list-key-events/index').handler;
+  revokeKeys: typeof import('../../functions/revoke-keys/index').handler;
   sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
 };
 
@@ -262,6 +263,7 @@ export function coldStartHandlers(): ColdStartHandlers {
       rollKey: require('../../functions/roll-key/index').handler,
       updateKey: require('../../functions/update-key/index').handler,
       listKeyEvents: require('../../functions/list-key-events/index').handler,
+      revokeKeys: require('../../functions/revoke-keys/index').handler,
       sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
     };
   });
