@@ -402,7 +402,7 @@ export class KeygateAuth extends Construct {
     // Sampled requests are off: WAF would keep the requests' headers, x-api-key and Authorization included, for the console.
     return new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
-      description: 'keygate: per-IP rate limit in front of the API-key and session authorizers',
+      description: 'keygate: per-IP rate limit in front of the stage: the authorizers and the public revoke route',
       defaultAction: { allow: {} },
       visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${metricName}WebAcl`, sampledRequestsEnabled: false },
       rules: [

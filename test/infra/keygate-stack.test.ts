@@ -153,6 +153,15 @@ describe('AWS WAF in front of the stage', () => {
     expect(JSON.stringify(stack.resolve(stack.api.deploymentStage.stageArn))).toMatch(new RegExp(`${logicalId(stack.api.deploymentStage)}|/stages/prod`));
   });
 
+  test('the web ACL protects the stage that carries the public revoke route and its own method throttling; both stay', () => {
+    const [stageId, stage] = Object.entries(template.findResources('AWS::ApiGateway::Stage'))[0]!;
+    expect(stageId).toBe(logicalId(stack.api.deploymentStage));
+    expect(stage.Properties.MethodSettings).toContainEqual(expect.objectContaining({ HttpMethod: 'POST', ResourcePath: '/~1api~1v1~1keys~1revoke', ThrottlingRateLimit: 1 }));
+    const associations = Object.values(template.findResources('AWS::WAFv2::WebACLAssociation'));
+    expect(associations.map((association) => association.Properties.ResourceArn)).toEqual([stack.resolve(stack.api.deploymentStage.stageArn)]);
+    expect(associations[0]!.DependsOn).toContain(stageId);
+  });
+
   test('auth.perIpRateLimit sets the limit; 0 turns WAF off', () => {
     const custom = synthKeygateStack({ auth: { perIpRateLimit: 12_000 } }).template;
     custom.hasResourceProperties('AWS::WAFv2::WebACL', { Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 12_000 }) } })] });

@@ -83,7 +83,8 @@ test('APIG3 is met by the web ACL itself: a stage without one is a finding, the 
     const app = testApp();
     const user = new Stack(app, 'UserStack');
     const auth = new KeygateAuth(user, 'Auth', { perIpRateLimit: 1000 });
-    const api = new apigateway.RestApi(user, 'Api', { cloudWatchRole: false });
+    // As the README tells users to: the revoke route's method throttling on the same stage the web ACL attaches to.
+    const api = new apigateway.RestApi(user, 'Api', { cloudWatchRole: false, deployOptions: { methodOptions: auth.stageMethodOptions() } });
     auth.addRoutes(api);
     if (associate) auth.associateWebAcl(api.deploymentStage);
     return new AwsSolutionsChecks().validateScope(user).violations.filter((v) => v.ruleName === 'AwsSolutions-APIG3').length;
