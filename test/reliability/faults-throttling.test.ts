@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
-import { FaultProxy, OutputCapture, coldStartHandlers, failure, type ColdStartHandlers } from './support';
+import { FaultProxy, OutputCapture, coldStartHandlers, failure, lastUsedRecorded, type ColdStartHandlers } from './support';
 
 /**
  * Faults injected for real between the handlers and DynamoDB Local: a proxy
@@ -45,14 +45,6 @@ afterEach(() => {
 const keyEvent = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
 const sessionEvent = (token: string, app: string) => authorizerEvent({ authorization: `Bearer ${token}` }, methodArn('GET', app, 'sdkusers/me'));
 const itemsOf = async (app: string) => (await scanAll(client, tables.Keys)).filter((item) => item.appUid === app);
-/** The authorizer records lastUsedAt after answering: wait for it, so it does not land between two snapshots. */
-async function lastUsedRecorded(app: string): Promise<void> {
-  for (let i = 0; i < 250; i++) {
-    if ((await itemsOf(app)).some((item) => String(item.pk).startsWith('hash#') && item.lastUsedAt !== undefined)) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('lastUsedAt was never recorded');
-}
 
 async function sessionFor(apiKey: string, app: string, externalId: string): Promise<string> {
   const granted = await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(apiKey, app));
@@ -67,7 +59,7 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
     const app = `thr-${error.length}`;
     const live = await fns.createKey({ appUid: app, name: 'live' });
     const token = await sessionFor(live.apiKey, app, 'u-throttle');
-    await lastUsedRecorded(app);
+    await lastUsedRecorded(client, tables.Keys, app);
     const before = await itemsOf(app);
 
     proxy.mode = { kind: 'throttle', error };
@@ -173,7 +165,7 @@ test('the lastUsedAt write throttled: the key is still let in, the failure is lo
 
   proxy.mode = { kind: 'pass' };
   expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
-  await lastUsedRecorded(app);
+  await lastUsedRecorded(client, tables.Keys, app);
 });
 
 test('connections dropped (DynamoDB unreachable mid-flight): 500 from the authorizers, StoreUnavailable from admin; recovers', async () => {
