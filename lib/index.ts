@@ -3,8 +3,25 @@
  * construct library. `KeygateAuth` adds keygate to your own stack and API;
  * `KeygateStack` is the whole deployable stack.
  */
-export { KeygateAuth, MAX_AUTHORIZER_CACHE_TTL_SECONDS, DEFAULT_MEMORY_SIZE_MB, type KeygateAuthProps, type AddRoutesOptions } from './construct/keygate-auth';
-export { KeygateStack, STAGE_NAME, DEFAULT_THROTTLING_BURST_LIMIT, DEFAULT_THROTTLING_RATE_LIMIT, type KeygateStackProps, type KeygateStackMonitoringProps } from './construct/keygate-stack';
+export {
+  KeygateAuth,
+  MAX_AUTHORIZER_CACHE_TTL_SECONDS,
+  DEFAULT_MEMORY_SIZE_MB,
+  MIN_PER_IP_RATE_LIMIT,
+  MAX_PER_IP_RATE_LIMIT,
+  PER_IP_RATE_WINDOW_SECONDS,
+  type KeygateAuthProps,
+  type AddRoutesOptions,
+} from './construct/keygate-auth';
+export {
+  KeygateStack,
+  STAGE_NAME,
+  DEFAULT_THROTTLING_BURST_LIMIT,
+  DEFAULT_THROTTLING_RATE_LIMIT,
+  DEFAULT_PER_IP_RATE_LIMIT,
+  type KeygateStackProps,
+  type KeygateStackMonitoringProps,
+} from './construct/keygate-stack';
 export { KeygateMonitoring, DEFAULT_ALARM_THRESHOLDS, WATCHED_TABLE_OPERATIONS, type KeygateMonitoringProps, type KeygateAlarmName } from './construct/keygate-monitoring';
 export { METRIC, DEFAULT_METRICS_NAMESPACE, REFUSAL_OUTCOMES, type CredentialKind } from './shared/metrics';
 export {

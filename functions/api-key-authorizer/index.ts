@@ -3,7 +3,7 @@ import { lastUsedIntervalSecondsFrom } from '../lambda/config';
 import { presentedApiKey } from '../lambda/headers';
 import { recordLastUsedWriteFailure } from '../lambda/metrics';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
-import { logger, servicesFromEnvironment } from '../lambda/services';
+import { logFailure, servicesFromEnvironment } from '../lambda/services';
 import { lastUsedRecorder } from '../domain/last-used';
 import { verifyApiKey } from '../domain/verify';
 
@@ -16,9 +16,10 @@ const deps = {
   recordUse: lastUsedRecorder({
     intervalMs: lastUsedIntervalSecondsFrom(process.env) * 1000,
     write: lastUsedWriter(services.dynamodb, services.tables.keys),
+    // The decision stands either way; only a write that can never succeed (IAM, a table name) is logged at ERROR.
     onError: (error, keyId) => {
       recordLastUsedWriteFailure();
-      logger.warn('lastUsedAt not recorded', { keyId, errorType: (error as Error).name, errorMessage: (error as Error).message });
+      logFailure(error, 'lastUsedAt not recorded', { keyId, errorType: (error as Error).name, errorMessage: (error as Error).message });
     },
   }),
 };

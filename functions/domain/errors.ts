@@ -97,10 +97,25 @@ export class PepperUnavailable extends KeygateError {
 }
 
 /**
- * DynamoDB refused or could not take the request (throttling, a conflicting
- * transaction, the service unreachable). Nothing was written.
+ * DynamoDB could not take the request for now (throttling, a conflicting
+ * transaction, a 5xx, the service unreachable). Nothing was written.
  */
 export class StoreUnavailable extends KeygateError {
   override readonly name = 'StoreUnavailable';
   readonly retryable = true;
+}
+
+/**
+ * DynamoDB refused the request for a reason that calling again cannot fix: no
+ * permission, a missing table, a request it rejects as invalid. An operator
+ * must act (IAM, table names, a bug). Nothing was written.
+ */
+export class StoreMisconfigured extends KeygateError {
+  override readonly name = 'StoreMisconfigured';
+  readonly retryable = false;
+}
+
+/** Failures only an operator can fix: logged at ERROR, where a caller's mistake or a transient outage is a WARN. */
+export function needsOperator(error: unknown): boolean {
+  return error instanceof ConfigurationError || error instanceof StoreMisconfigured;
 }

@@ -1,5 +1,6 @@
 import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { ERROR_OUTCOME, VALID_OUTCOME, type CredentialKind } from '../../lib/shared/metrics';
+import { needsOperator } from '../domain/errors';
 import { allowPolicy, type AuthorizerResult, type PolicyScope } from './policy';
 import { invocationStarted, logger } from './logger';
 import { verificationCounter } from './metrics';
@@ -49,7 +50,14 @@ export function requestAuthorizer(
       verdict = decision.allow ? { allowed: allowPolicy(scope, decision.principalId, event.methodArn, decision.appUid, decision.context, decision.usageIdentifierKey) } : { refused: decision };
     } catch (error) {
       recordVerification(ERROR_OUTCOME, performance.now() - started);
-      logger.error(`${label} verification failed; refusing`, { error: error as Error, apiRequestId: event.requestContext?.requestId });
+      // A transient store failure or a misconfiguration; either way API Gateway answers 500, never an Allow.
+      logger.error(`${label} verification failed; refusing`, {
+        errorType: (error as Error).name,
+        retryable: (error as { retryable?: boolean }).retryable ?? false,
+        operatorActionNeeded: needsOperator(error),
+        error: error as Error,
+        apiRequestId: event.requestContext?.requestId,
+      });
       throw error;
     }
     if ('refused' in verdict) {

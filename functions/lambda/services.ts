@@ -7,9 +7,9 @@ import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } f
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
 import { legacyKeyFormat, type LegacyKeyFormat } from '../domain/key-formats';
 import { duringInit } from './init';
-import { logger } from './logger';
+import { logFailure, logger } from './logger';
 
-export { logger };
+export { logFailure, logger };
 
 /**
  * Wiring from the process environment to the core. Handlers call these once at

@@ -1,5 +1,6 @@
 import { GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
+import { storeError } from './dynamodb-errors';
 import type { KeyHashRecord } from './key-store';
 import type { Session } from './session-store';
 
@@ -27,9 +28,15 @@ function attributeKey(plainKey: Record<string, string>): Record<string, Attribut
   return Key;
 }
 
-function lookup<T>(client: DynamoDBClient, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
+function lookup<T>(operation: string, client: DynamoDBClient, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
   return async (credentialHash) => {
-    const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: attributeKey(itemKey(credentialHash)), ConsistentRead: true }));
+    let Item: Record<string, AttributeValue> | undefined;
+    try {
+      ({ Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: attributeKey(itemKey(credentialHash)), ConsistentRead: true })));
+    } catch (error) {
+      // Classified, so the authorizer's log says whether an operator must act.
+      throw storeError(operation, error);
+    }
     if (!Item) return undefined;
     const { pk: _pk, sk: _sk, ...record } = plainItem(Item);
     return record as T;
@@ -37,11 +44,11 @@ function lookup<T>(client: DynamoDBClient, tableName: string, itemKey: (hash: st
 }
 
 export function apiKeyLookup(client: DynamoDBClient, keysTable: string): CredentialLookup<KeyHashRecord> {
-  return lookup(client, keysTable, keyHashItemKey);
+  return lookup('api key lookup', client, keysTable, keyHashItemKey);
 }
 
 export function sessionLookup(client: DynamoDBClient, sessionsTable: string): CredentialLookup<Session> {
-  return lookup(client, sessionsTable, sessionItemKey);
+  return lookup('session lookup', client, sessionsTable, sessionItemKey);
 }
 
 /**
@@ -67,7 +74,8 @@ export function lastUsedWriter(client: DynamoDBClient, keysTable: string): (keyH
         }),
       );
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      // Classified like every store failure: an IAM or table mistake needs an operator, throttling does not.
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw storeError('lastUsedAt write', error);
     }
   };
 }

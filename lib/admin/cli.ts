@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PACKAGE_ROOT } from '../construct/function-bundles';
-import { isCheckout, keygateHome, KEYGATE_HOME_ENV, readLocalStackInfo } from '../local/home';
+import { homePaths, isCheckout, keygateHome, KEYGATE_HOME_ENV, readLambdaApiSecret, readLocalStackInfo } from '../local/home';
+import { localLambdaApiCredentials } from '../local/lambda-api';
 import { adminFunctionOutput, FUNCTIONS, isSessionFunction, type AdminFunctionId } from '../shared/functions';
 import { EXPIRES_AT_FORMATS, parseExpiresAt } from './durations';
 import { reportableCredentials, reportKeys, revokeUrl, scanPaths, scanPrefixes, ScanUsageError, ReportError } from './scan';
@@ -111,11 +112,19 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
   const home = keygateHome(io.env, packageRoot);
   const info = readLocalStackInfo(home);
   if (!info) throw new CliError(`no local keygate stack is running from ${home} (${KEYGATE_HOME_ENV}): ${POINT_AT_A_STACK}`);
+  let secret: string | undefined;
+  try {
+    secret = readLambdaApiSecret(home);
+  } catch (error) {
+    throw new CliError(`could not read the local stack's Lambda API secret (${homePaths(home).lambdaApiSecret}): ${firstLine(error)}`);
+  }
+  if (!secret) throw new CliError(`the local stack has no Lambda API secret (${homePaths(home).lambdaApiSecret}); restart it with \`npm start\``);
   return {
     client: new LambdaClient({
       endpoint: info.lambdaEndpoint,
       region: info.region,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      // The per-start secret that admits the CLI to the local Lambda API.
+      credentials: localLambdaApiCredentials(secret),
       maxAttempts: 1,
     }),
     functionName(fn) {

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import {
   credentialPrefixProblem,
@@ -48,6 +49,12 @@ export const MAX_AUTHORIZER_CACHE_TTL_SECONDS = 3600;
  * the larger size is negligible.
  */
 export const DEFAULT_MEMORY_SIZE_MB = 1024;
+
+/** AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window). */
+export const MIN_PER_IP_RATE_LIMIT = 10;
+export const MAX_PER_IP_RATE_LIMIT = 2_000_000_000;
+/** The window `perIpRateLimit` counts over: WAF's default, 5 minutes. */
+export const PER_IP_RATE_WINDOW_SECONDS = 300;
 
 /**
  * Default method throttling of the public revoke route: a reporter with a few
@@ -260,6 +267,22 @@ export interface KeygateAuthProps {
   readonly legacyKeys?: LegacyKeyPattern;
 
   /**
+   * Requests one client IP address may send in 5 minutes before AWS WAF
+   * answers it 429 instead of passing it to API Gateway. Without it, a flood
+   * of well-formed made-up keys costs an authorizer run and a DynamoDB read
+   * each, and the only throttle is the stage's, shared by every tenant, so one
+   * client can starve the rest. A number creates `webAcl`, a regional web ACL
+   * with one rate-based rule per source IP; attach it with
+   * `associateWebAcl(stage)` (the construct does not know your stage; synth
+   * fails if it is attached to none). Between 10 and 2,000,000,000, or 0 for
+   * no web ACL. WAF charges a monthly fee per web ACL and rule plus a fee per
+   * request.
+   *
+   * @default 0 (no web ACL)
+   */
+  readonly perIpRateLimit?: number;
+
+  /**
    * Method throttling of the public `POST /api/v1/keys/revoke` route, which
    * anyone may call without a credential and which looks up to 100 keys per
    * request: a low limit of its own keeps it from being used to load the keys
@@ -430,6 +453,9 @@ export class KeygateAuth extends Construct {
   public readonly apiKeyMethodOptions: apigateway.MethodOptions;
   /** The same for the session authorizer (`Authorization: Bearer <session token>`); undefined when sessions are off. */
   public readonly sessionMethodOptions?: apigateway.MethodOptions;
+  /** The per-IP rate-limiting web ACL, when `perIpRateLimit` is set. */
+  public readonly webAcl?: wafv2.CfnWebACL;
+  private readonly webAclAssociations: wafv2.CfnWebACLAssociation[] = [];
   /** Method throttling of the public revoke route (see `stageMethodOptions()`). */
   public readonly revokeThrottling: Required<apigateway.ThrottleSettings>;
 
@@ -474,6 +500,10 @@ export class KeygateAuth extends Construct {
     this.metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
     const namespaceProblem = Token.isUnresolved(this.metricsNamespace) ? undefined : metricsNamespaceProblem(this.metricsNamespace);
     if (namespaceProblem) throw new Error(`KeygateAuth: metricsNamespace ${namespaceProblem}`);
+    const perIpRateLimit = props.perIpRateLimit ?? 0;
+    if (!Number.isInteger(perIpRateLimit) || (perIpRateLimit !== 0 && (perIpRateLimit < MIN_PER_IP_RATE_LIMIT || perIpRateLimit > MAX_PER_IP_RATE_LIMIT))) {
+      throw new Error(`KeygateAuth: perIpRateLimit must be 0 (no web ACL) or a whole number between ${MIN_PER_IP_RATE_LIMIT} and ${MAX_PER_IP_RATE_LIMIT}, got ${perIpRateLimit}`);
+    }
     this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
     this.plans = props.plans ?? [];
     this.defaultPlan = props.defaultPlan;
@@ -531,6 +561,50 @@ export class KeygateAuth extends Construct {
 
     this.node.addValidation({
       validate: () => (plansOn && !this.plansBound ? ['KeygateAuth: plans are set but addRoutes() was never called, so no usage plan is bound to an API stage'] : []),
+    });
+
+    if (perIpRateLimit > 0) {
+      this.webAcl = this.perIpWebAcl(perIpRateLimit);
+      this.node.addValidation({
+        validate: () =>
+          this.webAclAssociations.length === 0 ? ['KeygateAuth: perIpRateLimit is set but the web ACL protects no stage; call associateWebAcl(stage), e.g. with api.deploymentStage'] : [],
+      });
+    }
+  }
+
+  /**
+   * Attaches the per-IP rate-limiting web ACL (`perIpRateLimit`) to a stage of
+   * a REST API, e.g. `api.deploymentStage`.
+   */
+  public associateWebAcl(stage: apigateway.Stage): wafv2.CfnWebACLAssociation {
+    if (!this.webAcl) throw new Error('KeygateAuth: associateWebAcl needs a web ACL; set perIpRateLimit');
+    const association = new wafv2.CfnWebACLAssociation(this, `WebAclAssociation${this.webAclAssociations.length || ''}`, {
+      resourceArn: stage.stageArn,
+      webAclArn: this.webAcl.attrArn,
+    });
+    // The stage must exist before WAF can attach to it.
+    association.node.addDependency(stage);
+    this.webAclAssociations.push(association);
+    return association;
+  }
+
+  private perIpWebAcl(limit: number): wafv2.CfnWebACL {
+    const metricName = Names.uniqueId(this).slice(-200);
+    // Sampled requests are off: WAF would keep the requests' headers, x-api-key and Authorization included, for the console.
+    return new wafv2.CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      description: 'keygate: per-IP rate limit in front of the stage: the authorizers and the public revoke route',
+      defaultAction: { allow: {} },
+      visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${metricName}WebAcl`, sampledRequestsEnabled: false },
+      rules: [
+        {
+          name: 'PerIpRateLimit',
+          priority: 0,
+          statement: { rateBasedStatement: { limit, aggregateKeyType: 'IP', evaluationWindowSec: PER_IP_RATE_WINDOW_SECONDS } },
+          action: { block: { customResponse: { responseCode: 429 } } },
+          visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${metricName}PerIpRateLimit`, sampledRequestsEnabled: false },
+        },
+      ],
     });
   }
 

@@ -15,14 +15,22 @@ export type KeygateStackMonitoringProps = Omit<KeygateMonitoringProps, 'auth' | 
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
 export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
 export const STAGE_NAME = 'prod';
+/**
+ * The stack's per-IP limit (requests per 5 minutes): 3000 is 10 requests/s
+ * sustained, a tenth of the stage's default rate, so one client alone cannot
+ * take the stage's capacity from every other tenant.
+ */
+export const DEFAULT_PER_IP_RATE_LIMIT = 3000;
 
 export interface KeygateStackProps extends StackProps {
   /**
    * Passed to the `KeygateAuth` construct. Unlike the construct, the stack
    * turns plans on: `plans` defaults to `DEFAULT_PLANS` (free, standard,
-   * premium) with `defaultPlan` 'free'; `plans: []` turns them off.
+   * premium) with `defaultPlan` 'free'; `plans: []` turns them off. It also
+   * turns its AWS WAF web ACL on: `perIpRateLimit` defaults to 3000 requests
+   * per IP per 5 minutes here; `perIpRateLimit: 0` turns it off.
    *
-   * @default { plans: DEFAULT_PLANS, defaultPlan: 'free' }
+   * @default { plans: DEFAULT_PLANS, defaultPlan: 'free', perIpRateLimit: 3000 }
    */
   readonly auth?: KeygateAuthProps;
   /** Steady-state requests per second of the stage. @default 100 */
@@ -88,6 +96,7 @@ export class KeygateStack extends Stack {
 
     const auth = props.auth ?? {};
     this.auth = new KeygateAuth(this, 'Keygate', {
+      perIpRateLimit: DEFAULT_PER_IP_RATE_LIMIT,
       ...auth,
       plans: auth.plans ?? DEFAULT_PLANS,
       // Your own plans come with your own default (or none); the default tiers with 'free'.
@@ -121,18 +130,21 @@ export class KeygateStack extends Stack {
     if (props.monitoring !== false) {
       this.monitoring = new KeygateMonitoring(this, 'Monitoring', { ...props.monitoring, auth: this.auth, apiStage: this.api.deploymentStage });
     }
+    if (this.auth.webAcl) this.auth.associateWebAcl(this.api.deploymentStage);
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason:
         "The routes with a body (POST sdkusers/auth, POST /api/v1/keys/revoke) are validated by their functions, which answer 400 naming the field. An API Gateway model is left out on purpose: its validation message quotes the rejected value, so a key or token sent in the wrong field would be echoed in the answer and logs.",
     });
-    Validations.of(this.api.deploymentStage).acknowledge(
-      {
+    if (!this.auth.webAcl) {
+      Validations.of(this.api.deploymentStage).acknowledge({
         id: 'AwsSolutions-APIG3',
         reason:
-          'WAF is left to the deployer: a web ACL costs a monthly fee plus per-request charges and its rules are account policy. The stage is throttled, and every request is authorized by key before any backend runs. Associate a web ACL with the stage ARN if needed.',
-      },
+          'The per-IP web ACL was turned off (auth.perIpRateLimit: 0), e.g. because the account attaches its own WAF policy or to save its monthly and per-request fees. The stage is throttled, and every request is authorized by key before any backend runs.',
+      });
+    }
+    Validations.of(this.api.deploymentStage).acknowledge(
       {
         id: 'AwsSolutions-APIG6',
         reason:

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { FUNCTIONS, type FunctionId } from '../shared/functions';
 import { API_BASE_PATH, AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
+import { foreignRequestProblem } from './loopback';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 import { PLAN_GATEWAY_RESPONSES } from '../shared/plans';
 import type { UsagePlanEnforcer } from './usage-plans';
@@ -57,6 +58,7 @@ export const GATEWAY_RESPONSES = {
   invalidApiKey: { statusCode: 403, errorType: 'ForbiddenException', message: 'Forbidden' },
   throttled: PLAN_GATEWAY_RESPONSES.THROTTLED,
   quotaExceeded: PLAN_GATEWAY_RESPONSES.QUOTA_EXCEEDED,
+  forbidden: { statusCode: 403, errorType: 'ForbiddenException', message: 'Forbidden' },
 } as const;
 
 type GatewayResponse = { readonly statusCode: number; readonly errorType: string; readonly message: string | null; readonly headers?: Readonly<Record<string, string>> };
@@ -96,11 +98,20 @@ interface RequestParts {
   readonly sourceIp: string;
 }
 
+/**
+ * A map with no prototype: a client picks header, query and path parameter
+ * names, and `constructor` or `__proto__` must be plain keys, not
+ * Object.prototype's members.
+ */
+function dictionary<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function requestParts(req: IncomingMessage): RequestParts {
   const url = new URL(req.url ?? '/', 'http://local');
   // Header names as the client sent them; repeated headers: the last value, all values in multiValueHeaders.
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers = dictionary<string>();
+  const multiValueHeaders = dictionary<string[]>();
   const nameFor = new Map<string, string>();
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const rawName = req.rawHeaders[i]!;
@@ -113,8 +124,8 @@ function requestParts(req: IncomingMessage): RequestParts {
   let queryStringParameters: Record<string, string> | null = null;
   let multiValueQueryStringParameters: Record<string, string[]> | null = null;
   for (const [name, value] of url.searchParams) {
-    (queryStringParameters ??= {})[name] = value;
-    ((multiValueQueryStringParameters ??= {})[name] ??= []).push(value);
+    (queryStringParameters ??= dictionary())[name] = value;
+    ((multiValueQueryStringParameters ??= dictionary())[name] ??= []).push(value);
   }
   return {
     method: req.method ?? 'GET',
@@ -177,9 +188,9 @@ export function parseProxyResult(result: unknown): { statusCode: number; headers
 
 /** Authorizer context values must be scalars; the integration sees them as strings. */
 function authorizerContext(context: unknown): Record<string, string> | undefined {
-  if (context === undefined || context === null) return {};
+  if (context === undefined || context === null) return dictionary();
   if (typeof context !== 'object' || Array.isArray(context)) return undefined;
-  const values: Record<string, string> = {};
+  const values = dictionary<string>();
   for (const [name, value] of Object.entries(context)) {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
     values[name] = String(value);
@@ -218,13 +229,19 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       send(response.statusCode, [['x-amzn-ErrorType', response.errorType], ...Object.entries(response.headers ?? {})], Buffer.from(JSON.stringify({ message: response.message })));
     };
 
+    // A page that rebinds its own host name to 127.0.0.1 sends that name: refused. Origins are not, since
+    // browsers holding session tokens may call the API as they would a deployed one.
+    const foreign = foreignRequestProblem(req, { refuseOrigin: false });
+    if (foreign) return gatewayResponse(GATEWAY_RESPONSES.forbidden, foreign);
+
     let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> | null } | undefined;
     for (const compiled of routes) {
       if (compiled.route.method !== parts.method) continue;
       const match = compiled.pattern.exec(parts.path);
       if (!match) continue;
       try {
-        const pathParameters = Object.fromEntries(compiled.parameterNames.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
+        const pathParameters = dictionary<string>();
+        compiled.parameterNames.forEach((name, index) => (pathParameters[name] = decodeURIComponent(match[index + 1]!)));
         // API Gateway sends null, not {}, for a route without path parameters.
         matched = { compiled, pathParameters: compiled.parameterNames.length > 0 ? pathParameters : null };
       } catch {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -8,13 +8,14 @@ import { authSettingsFromEnvironment, type AuthSettings } from '../shared/auth-s
 import { DEFAULT_PLAN_NAME, DEFAULT_PLANS, planRouteKeys, plansProblem, type PlanDefinition } from '../shared/plans';
 import { authorizerDefinitions, ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
-import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
+import { freePort, isDynamoDbLocalOn, loopbackLauncher, requireJava17, startDynamoDbLocal } from './dynamodb-local';
 import { startFunctionHost, type FunctionHost } from './function-host';
 import { createLocalGateway } from './gateway';
 import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from './gateway-keys';
 import { UsagePlanEnforcer } from './usage-plans';
-import { homePaths, localPepper, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
+import { ensurePrivateDirectory, homePaths, localPepper, newLambdaApiSecret, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
 import { createLocalLambdaApi } from './lambda-api';
+import { LOOPBACK_HOST } from './loopback';
 import { invokeHandler, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { ensureTables, tableNames } from './tables';
 
@@ -77,7 +78,6 @@ export interface LocalStack {
 
 export const LOCAL_TABLE_STEM = 'keygate';
 export const DEMO_APP = 'demo';
-const HOST = '127.0.0.1';
 
 export class StackAlreadyRunning extends Error {}
 
@@ -85,7 +85,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const t0 = Date.now();
   const paths = homePaths(options.home);
   const log = options.log ?? (() => undefined);
-  mkdirSync(paths.home, { recursive: true });
+  ensurePrivateDirectory(paths.home);
   const running = readLocalStackInfo(paths.home);
   if (running && running.pid !== process.pid && processIsAlive(running.pid)) {
     throw new StackAlreadyRunning(`a keygate local stack is already running from ${paths.home} (pid ${running.pid}, ${running.apiUrl}); stop it first`);
@@ -99,13 +99,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const plansIssue = plansProblem(plans, defaultPlan, planRouteKeys(ROUTES));
   if (plansIssue) throw new Error(`${PLANS_ENV}: ${plansIssue}`);
 
-  // Fail on a missing Java before building anything: one clear line.
+  // Fail on a missing Java or JDK before building anything: one clear line.
   await requireJava17();
+  await loopbackLauncher(paths.java);
   const phases: Record<string, number> = {};
 
   const tables = tableNames(LOCAL_TABLE_STEM);
   const dynamodbPort = options.dynamodbPort || (await freePort());
-  const dynamodbEndpoint = `http://${HOST}:${dynamodbPort}`;
+  const dynamodbEndpoint = `http://${LOOPBACK_HOST}:${dynamodbPort}`;
   // The bundles read their configuration at module scope, as in Lambda: set it before importing them.
   Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,
@@ -135,7 +136,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const apiGatewayApi = createLocalApiGatewayApi(registry, log);
     const apiGatewayPort = await listen(apiGatewayApi, 0, 'the API Gateway API');
     stoppers.push(() => close(apiGatewayApi));
-    const apiGatewayEndpoint = `http://${HOST}:${apiGatewayPort}`;
+    const apiGatewayEndpoint = `http://${LOOPBACK_HOST}:${apiGatewayPort}`;
     process.env.AWS_ENDPOINT_URL_API_GATEWAY = apiGatewayEndpoint;
     if (plans.length > 0) process.env[ENV.usagePlans] = JSON.stringify(Object.fromEntries(plans.map((plan) => [plan.name, localUsagePlanId(plan.name)])));
     else delete process.env[ENV.usagePlans];
@@ -151,7 +152,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return value;
     };
     const [started, loaded] = await Promise.allSettled([
-      timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb })),
+      timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb, launcherCacheDir: paths.java })),
       loadFunctions(phases, log),
     ]);
     if (started.status === 'fulfilled') stoppers.push(() => started.value.stop());
@@ -172,13 +173,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
     stoppers.push(() => close(gateway));
     const byName = Object.fromEntries((Object.keys(handlers) as FunctionId[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
-    const lambdaApi = createLocalLambdaApi({ functions: byName, log });
+    const lambdaApi = createLocalLambdaApi({ functions: byName, secret: newLambdaApiSecret(paths.home), log });
     const lambdaPort = await listen(lambdaApi, options.lambdaPort ?? 3001, 'LAMBDA_PORT');
     stoppers.push(() => close(lambdaApi));
 
     const info: LocalStackInfo = {
-      apiUrl: `http://${HOST}:${apiPort}`,
-      lambdaEndpoint: `http://${HOST}:${lambdaPort}`,
+      apiUrl: `http://${LOOPBACK_HOST}:${apiPort}`,
+      lambdaEndpoint: `http://${LOOPBACK_HOST}:${lambdaPort}`,
       dynamodbEndpoint,
       region: LOCAL_REGION,
       functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
@@ -193,7 +194,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     writeJsonAtomically(paths.localJson, info);
     stoppers.push(async () => {
       // Only remove what this process wrote: a second start that refused to run must not hide the first.
-      if (readLocalStackInfo(paths.home)?.pid === process.pid) removeFile(paths.localJson);
+      if (readLocalStackInfo(paths.home)?.pid === process.pid) {
+        removeFile(paths.localJson);
+        removeFile(paths.lambdaApiSecret);
+      }
     });
     return { info, auth, demo, startupMs: Date.now() - t0, phases, stop: stopAll };
   } catch (error) {
@@ -226,8 +230,7 @@ async function stopOrphanedDynamoDb(pid: number | undefined, dataDir: string, lo
   } catch {
     return;
   }
-  const dbPath = commandLine[commandLine.indexOf('-dbPath') + 1];
-  if (!commandLine.some((arg) => arg.endsWith('DynamoDBLocal.jar')) || dbPath !== dataDir) return;
+  if (!isDynamoDbLocalOn(commandLine, dataDir)) return;
   log(`stopping DynamoDB Local (pid ${pid}) left behind by an earlier start`);
   process.kill(pid, 'SIGTERM');
   for (let waited = 0; processIsAlive(pid) && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -239,7 +242,7 @@ async function listen(server: Server, port: number, variable: string): Promise<n
     const onError = (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} is in use; set ${variable} to another port (0 picks a free one)`) : error);
     server.once('error', onError);
-    server.listen(port, HOST, () => {
+    server.listen(port, LOOPBACK_HOST, () => {
       server.removeListener('error', onError);
       resolve();
     });

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync, mkdirSync, chmodSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { call } from './support/http';
@@ -7,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { ADMIN_FUNCTIONS, FUNCTIONS } from '../../lib/shared/functions';
 import { scanAll } from '../support/dynamodb';
+import { answersDynamoDb, answersHttp, expectLoopbackOnly } from '../support/network';
 
 /**
  * `npm start` end to end: a child process running DynamoDB Local on disk, the
@@ -39,7 +41,11 @@ async function eventually<T>(find: () => T | undefined, timeoutMs = 5_000): Prom
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(path.join(tmpdir(), 'keygate-e2e-'));
+  // A data folder as an earlier version left it: world-readable, with a world-readable database file.
+  home = path.join(mkdtempSync(path.join(tmpdir(), 'keygate-e2e-')), 'home');
+  mkdirSync(path.join(home, 'dynamodb'), { recursive: true });
+  writeFileSync(path.join(home, 'dynamodb', 'old.db'), '');
+  for (const [entry, mode] of [['', 0o755], ['dynamodb', 0o755], ['dynamodb/old.db', 0o644]] as const) chmodSync(path.join(home, entry), mode);
   stack = await startStackProcess(home);
   javaPids.push(stack.info.dynamodbPid!);
 });
@@ -48,7 +54,7 @@ afterAll(async () => {
   if (stack) await stopStackProcess(stack);
   // Whatever happened above, leave no Java behind.
   for (const pid of javaPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-  rmSync(home, { recursive: true, force: true });
+  rmSync(path.dirname(home), { recursive: true, force: true });
 });
 
 let demoKey: string;
@@ -78,6 +84,49 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   expect(statSync(path.join(home, 'pepper')).mode & 0o777).toBe(0o600);
   // The demo key is printed, not stored.
   expect(JSON.stringify(require(path.join(home, 'demo.json')))).not.toContain(demoKey);
+});
+
+test('reachable from this machine only: every server on 127.0.0.1 alone, DynamoDB Local without the pepper, the data folder owner-only', async () => {
+  const { info } = stack!;
+  await expectLoopbackOnly(info.dynamodbEndpoint, answersDynamoDb);
+  await expectLoopbackOnly(info.apiUrl, answersHttp);
+  await expectLoopbackOnly(info.lambdaEndpoint, answersHttp);
+
+  const java = readFileSync(`/proc/${info.dynamodbPid}/cmdline`, 'utf8').split('\0');
+  expect(java).toContain('-disableTelemetry');
+  expect(java.some((arg) => /cors/i.test(arg))).toBe(false);
+  const pepper = readFileSync(path.join(home, 'pepper'), 'utf8').trim();
+  expect(readFileSync(`/proc/${info.dynamodbPid}/environ`, 'utf8')).not.toContain(pepper);
+
+  // The folders were 0755 and old.db 0644 before the start; everything is the owner's only now, new files included.
+  expect(statSync(home).mode & 0o777).toBe(0o700);
+  for (const file of ['pepper', 'local.json', 'lambda-api-secret', 'demo.json']) expect([file, statSync(path.join(home, file)).mode & 0o777]).toEqual([file, 0o600]);
+  const dynamodbDir = path.join(home, 'dynamodb');
+  expect(statSync(dynamodbDir).mode & 0o777).toBe(0o700);
+  const databaseFiles = readdirSync(dynamodbDir);
+  expect(databaseFiles).toEqual(expect.arrayContaining(['old.db', 'shared-local-instance.db']));
+  for (const file of databaseFiles) expect([file, statSync(path.join(dynamodbDir, file)).mode & 0o077]).toEqual([file, 0]);
+});
+
+test("the Lambda Invoke API refuses a web page's POST to create-key and a caller without the secret; the CLI has it", async () => {
+  const post = (headers: Record<string, string>) =>
+    new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${stack!.info.lambdaEndpoint}/2015-03-31/functions/create-key/invocations`, { method: 'POST', headers });
+      req.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode)));
+      req.on('error', reject);
+      req.end('{"appUid":"attacker","name":"from a page"}');
+    });
+  expect(await post({ 'content-type': 'text/plain', origin: 'https://attacker.example' })).toBe(403);
+  expect(await post({ host: 'attacker.example' })).toBe(403);
+  expect(await post({})).toBe(403);
+  const listed = await keygateCli(home, 'keys', 'list', '--app', 'attacker', '--json');
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  expect(JSON.parse(listed.stdout).keys).toEqual([]);
+});
+
+test('a header or query parameter named constructor or __proto__ reaches the bundles as a plain value', async () => {
+  const response = await call('GET', `${url('demo', 'whoami')}?__proto__=1&constructor=2`, { 'x-api-key': demoKey, constructor: 'x' });
+  expect(response.status).toBe(200);
 });
 
 test('a second npm start on the same data refuses with one line and leaves the first running', async () => {
@@ -414,9 +463,11 @@ describe('sessions and users through the CLI and the bundles', () => {
 
 test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart keeps the data and prints no key', async () => {
   const first = stack!;
+  const lambdaApiSecret = readFileSync(path.join(home, 'lambda-api-secret'), 'utf8');
   expect(await stopStackProcess(first)).toBe(0);
   expect(isAlive(first.info.dynamodbPid)).toBe(false);
   expect(existsSync(path.join(home, 'local.json'))).toBe(false);
+  expect(existsSync(path.join(home, 'lambda-api-secret'))).toBe(false);
   expect(first.stdout()).not.toContain(authToken);
   expect(first.stderr()).not.toContain(demoKey);
   expect(first.stderr()).not.toContain(authToken);
@@ -427,8 +478,10 @@ test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart kee
     `keygate: no local keygate stack is running from ${home} (KEYGATE_HOME): start one with \`npm start\` in the keygate checkout, set KEYGATE_HOME to the data folder of a running one, or pass --stack <name> for a deployed stack\n`,
   );
 
+  const firstSecret = lambdaApiSecret;
   stack = await startStackProcess(home);
   javaPids.push(stack.info.dynamodbPid!);
+  expect(readFileSync(path.join(home, 'lambda-api-secret'), 'utf8')).not.toBe(firstSecret);
   expect(stack.stdout()).not.toMatch(/kg_[A-Za-z0-9]{40,}/);
   expect(stack.stdout()).toMatch(/was printed on the first start/);
 

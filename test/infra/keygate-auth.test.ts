@@ -611,6 +611,60 @@ describe('KeygateAuth fitting an existing API', () => {
   });
 });
 
+describe('KeygateAuth perIpRateLimit: an AWS WAF web ACL with a per-IP rate-based rule', () => {
+  function userStack(props: KeygateAuthProps) {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth', props);
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false });
+    auth.addRoutes(api);
+    return { stack, auth, api };
+  }
+
+  test('off by default: no web ACL', () => {
+    const { auth, template } = synthConstruct();
+    expect(auth.webAcl).toBeUndefined();
+    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+    expect(() => auth.associateWebAcl(new apigateway.RestApi(new Stack(), 'Api').deploymentStage)).toThrow(
+      new Error('KeygateAuth: associateWebAcl needs a web ACL; set perIpRateLimit'),
+    );
+  });
+
+  test('a regional web ACL that allows by default and answers 429 to an IP past the limit in 5 minutes, without sampling requests (they carry keys); associated with the stage given', () => {
+    const { stack, auth, api } = userStack({ perIpRateLimit: 500 });
+    const association = auth.associateWebAcl(api.deploymentStage);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      VisibilityConfig: Match.objectLike({ SampledRequestsEnabled: false, CloudWatchMetricsEnabled: true }),
+      Rules: [
+        {
+          Name: 'PerIpRateLimit',
+          Priority: 0,
+          Statement: { RateBasedStatement: { Limit: 500, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+          Action: { Block: { CustomResponse: { ResponseCode: 429 } } },
+          VisibilityConfig: Match.objectLike({ SampledRequestsEnabled: false }),
+        },
+      ],
+    });
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      WebACLArn: { 'Fn::GetAtt': [logicalId(auth.webAcl!), 'Arn'] },
+      ResourceArn: stack.resolve(api.deploymentStage.stageArn),
+    });
+    expect(JSON.stringify(stack.resolve(api.deploymentStage.stageArn))).toContain(logicalId(api.deploymentStage));
+    expect(template.toJSON().Resources[logicalId(association)].DependsOn).toContain(logicalId(api.deploymentStage));
+  });
+
+  test('a web ACL attached to no stage fails the synth with what to call', () => {
+    const { stack } = userStack({ perIpRateLimit: 500 });
+    expect(() => Template.fromStack(stack)).toThrow(/KeygateAuth: perIpRateLimit is set but the web ACL protects no stage; call associateWebAcl\(stage\)/);
+  });
+});
+
 describe('KeygateAuth rejects bad props at synth', () => {
   test.each<[string, KeygateAuthProps, string]>([
     ['cache TTL over an hour', { authorizerCacheTtl: Duration.seconds(3601) }, 'KeygateAuth: authorizerCacheTtl must be at most 3600 seconds, got 3601'],
@@ -639,6 +693,11 @@ describe('KeygateAuth rejects bad props at synth', () => {
       "KeygateAuth: metricsNamespace must be 1-255 characters of A-Z a-z 0-9 . _ - / # : and space, got 'keygate*'",
     ],
     ['an empty metrics namespace', { metricsNamespace: '' }, "KeygateAuth: metricsNamespace must be 1-255 characters of A-Z a-z 0-9 . _ - / # : and space, got ''"],
+    ...[9, 2_000_000_001, 1.5, -1].map((limit): [string, KeygateAuthProps, string] => [
+      `perIpRateLimit ${limit}`,
+      { perIpRateLimit: limit },
+      `KeygateAuth: perIpRateLimit must be 0 (no web ACL) or a whole number between 10 and 2000000000, got ${limit}`,
+    ]),
     ['revoke rate limit of 0', { revokeThrottling: { rateLimit: 0 } }, 'KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got 0'],
     ['revoke burst limit in fractions', { revokeThrottling: { burstLimit: 2.5 } }, 'KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got 2.5'],
     ['a session prop with sessions off', { enableSessions: false, sessionLifetime: Duration.hours(1) }, 'KeygateAuth: sessionLifetime configures sessions, which enableSessions: false turns off'],

@@ -149,3 +149,34 @@ test('with sessions off: no session route, no session outputs; the API-key half 
   );
   expect(keysOnly.auth.sessionsEnabled).toBe(false);
 });
+
+describe('AWS WAF in front of the stage', () => {
+  test('on by default: 3000 requests per IP per 5 minutes, attached to the prod stage', () => {
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: { Limit: 3000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } } })],
+    });
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: stack.resolve(stack.api.deploymentStage.stageArn),
+      WebACLArn: { 'Fn::GetAtt': [logicalId(stack.auth.webAcl!), 'Arn'] },
+    });
+    expect(JSON.stringify(stack.resolve(stack.api.deploymentStage.stageArn))).toMatch(new RegExp(`${logicalId(stack.api.deploymentStage)}|/stages/prod`));
+  });
+
+  test('the web ACL protects the stage that carries the public revoke route and its own method throttling; both stay', () => {
+    const [stageId, stage] = Object.entries(template.findResources('AWS::ApiGateway::Stage'))[0]!;
+    expect(stageId).toBe(logicalId(stack.api.deploymentStage));
+    expect(stage.Properties.MethodSettings).toContainEqual(expect.objectContaining({ HttpMethod: 'POST', ResourcePath: '/~1api~1v1~1keys~1revoke', ThrottlingRateLimit: 1 }));
+    const associations = Object.values(template.findResources('AWS::WAFv2::WebACLAssociation'));
+    expect(associations.map((association) => association.Properties.ResourceArn)).toEqual([stack.resolve(stack.api.deploymentStage.stageArn)]);
+    expect(associations[0]!.DependsOn).toContain(stageId);
+  });
+
+  test('auth.perIpRateLimit sets the limit; 0 turns WAF off', () => {
+    const custom = synthKeygateStack({ auth: { perIpRateLimit: 12_000 } }).template;
+    custom.hasResourceProperties('AWS::WAFv2::WebACL', { Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 12_000 }) } })] });
+    const off = synthKeygateStack({ auth: { perIpRateLimit: 0 } }).template;
+    off.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    off.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+  });
+});

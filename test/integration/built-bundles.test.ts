@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ENV } from '../../lib/shared/environment';
 import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from '../../lib/local/gateway-keys';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { userItemKey } from '../../lib/shared/item-keys';
 import type { FunctionId } from '../../lib/shared/functions';
 import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
@@ -10,7 +12,7 @@ import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
 
 /**
  * The error contract of the admin functions (errorType ValidationError,
- * KeyNotFound, StoreUnavailable) checked on the minified bundles that deploy,
+ * KeyNotFound, StoreUnavailable, StoreMisconfigured) checked on the minified bundles that deploy,
  * not on the sources: minification renames classes, so a name taken from the
  * class would read "Gr" here.
  */
@@ -41,6 +43,48 @@ test('delete-key of an unknown key: KeyNotFound', async () => {
 test('list-keys with DynamoDB unreachable: StoreUnavailable', async () => {
   const result = await invoke('listKeys', { appUid: 'app-1' }, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' });
   expect(result).toMatchObject({ ok: false, errorType: 'StoreUnavailable' });
+});
+
+test('functions pointed at a table that does not exist: StoreMisconfigured (not retryable) logged at ERROR, 500 from sdkusers/auth and revoke, the authorizer fails closed', async () => {
+  const missing = { [ENV.keysTable]: 'missing-keys', [ENV.usersTable]: 'missing-users' };
+  const unknown = 'key_00000000000000000000';
+  for (const [fn, operation, payload] of [
+    ['createKey', 'create-key', { appUid: 'app-1', name: 'n' }],
+    ['rollKey', 'roll-key', { appUid: 'app-1', keyId: unknown }],
+    ['updateKey', 'update-key', { appUid: 'app-1', keyId: unknown, enabled: false }],
+    ['listKeyEvents', 'list-key-events', { appUid: 'app-1' }],
+  ] as const) {
+    const result = await invoke(fn, payload, missing);
+    expect([fn, result]).toEqual([fn, expect.objectContaining({ ok: false, errorType: 'StoreMisconfigured' })]);
+    expect(result.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', operation, errorType: 'StoreMisconfigured', retryable: false }));
+  }
+
+  const auth = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'u-1' }), context: { appUid: 'app-1', keyId: 'key_1' } }), missing);
+  expect(auth).toMatchObject({ ok: true, value: { statusCode: 500 } });
+
+  const valid = await invoke('createKey', { appUid: 'app-1', name: 'valid' });
+  const { apiKey, keyId } = (valid as { value: { apiKey: string; keyId: string } }).value;
+  const authorized = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-1', 'whoami')), missing);
+  expect(authorized).toMatchObject({ ok: false, errorType: 'StoreMisconfigured' });
+  expect(authorized.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', errorType: 'StoreMisconfigured', operatorActionNeeded: true }));
+  const reported = await invoke('revokeKeys', proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify({ keys: [apiKey] }) }), missing);
+  expect(reported).toMatchObject({ ok: true, value: { statusCode: 500, body: '{"message":"internal error"}' } });
+  expect(reported.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'revocation report not processed', errorType: 'StoreMisconfigured' }));
+  await invoke('deleteKey', { appUid: 'app-1', keyId });
+});
+
+test('sdkusers-auth for a user at the accountUids cap: a new id is a 400 naming accountUids, nothing written; known ids still sign in', async () => {
+  const full = new Set(Array.from({ length: 100 }, (_, index) => `acct-${index}`));
+  await DynamoDBDocumentClient.from(client).send(
+    new PutCommand({ TableName: env[ENV.usersTable], Item: { ...userItemKey('app-1', 'capped'), userId: 'usr_capped', externalId: 'capped', accountUids: full, createdAt: '2020-01-01T00:00:00.000Z' } }),
+  );
+  const event = (accountUids: string[]) => proxyEvent({ body: JSON.stringify({ externalId: 'capped', accountUids }), context: { appUid: 'app-1', keyId: 'key_1' } });
+  const sessionsBefore = await scanAll(client, env[ENV.sessionsTable]!);
+  const refused = await invoke('sdkUsersAuth', event(['acct-1', 'acct-new']));
+  expect(refused).toMatchObject({ ok: true, value: { statusCode: 400 } });
+  expect(JSON.parse((refused as { value: { body: string } }).value.body)).toMatchObject({ field: 'accountUids' });
+  expect(await scanAll(client, env[ENV.sessionsTable]!)).toEqual(sessionsBefore);
+  expect(await invoke('sdkUsersAuth', event(['acct-1', 'acct-99']))).toMatchObject({ ok: true, value: { statusCode: 200 } });
 });
 
 test('create, authorize, then delete through the bundles; the deleted key is refused', async () => {

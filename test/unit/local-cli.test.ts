@@ -10,7 +10,10 @@ import { userInfo } from 'node:os';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { run, type CliIo } from '../../lib/admin/cli';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../../lib/shared/functions';
+import type { AddressInfo } from 'node:net';
 import { freePort } from '../../lib/local/dynamodb-local';
+import { newLambdaApiSecret } from '../../lib/local/home';
+import { createLocalLambdaApi } from '../../lib/local/lambda-api';
 import { serveAdminFunctions } from '../support/local-admin';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -475,6 +478,7 @@ describe('no local stack', () => {
   test('a stale local.json (nothing listening): says so, with where it looked', async () => {
     const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     try {
+      newLambdaApiSecret(home);
       const port = await freePort();
       writeFileSync(
         path.join(home, 'local.json'),
@@ -539,6 +543,47 @@ describe('outside a checkout', () => {
       );
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the local Lambda API secret', () => {
+  test("a stack started with another secret refuses every keys command, nothing invoked; without the secret file the CLI says to restart", async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
+    let invoked = 0;
+    const functions = Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [FUNCTIONS[id].name, async () => ({ invoked: ++invoked })]));
+    const server = createLocalLambdaApi({ secret: 'a'.repeat(64), functions });
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      writeFileSync(
+        path.join(home, 'local.json'),
+        JSON.stringify({
+          lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          region: 'us-east-1',
+          functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
+        }),
+      );
+      const missing = await cli(['keys', 'list', '--app', 'app1'], { KEYGATE_HOME: home });
+      expect(missing).toMatchObject({ code: 1, stdout: '' });
+      expect(missing.stderr).toMatch(/^keygate: the local stack has no Lambda API secret \(.*lambda-api-secret\); restart it with `npm start`\n$/);
+
+      newLambdaApiSecret(home);
+      for (const argv of [
+        ['keys', 'create', '--app', 'app1', '--name', 'n'],
+        ['keys', 'list', '--app', 'app1'],
+        ['keys', 'delete', '--app', 'app1', '--key', 'key_1'],
+        ['keys', 'roll', '--app', 'app1', '--key', 'key_1'],
+        ['keys', 'update', '--app', 'app1', '--key', 'key_1', '--disable'],
+        ['keys', 'events', '--app', 'app1'],
+      ]) {
+        const wrong = await cli(argv, { KEYGATE_HOME: home });
+        expect([argv.slice(0, 2), wrong]).toEqual([argv.slice(0, 2), expect.objectContaining({ code: 1, stdout: '' })]);
+        expect(wrong.stderr).toMatch(/^keygate: The security token included in the request is invalid/);
+      }
+      expect(invoked).toBe(0);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FunctionId } from '../../lib/shared/functions';
 import { createLocalGateway, parseProxyResult } from '../../lib/local/gateway';
@@ -92,6 +92,24 @@ describe('routing', () => {
   test('the route under the base path without an appUid is not a route', async () => {
     expect((await get('/api/v1/appuid//whoami')).status).toBe(403);
     expect((await get('/whoami')).status).toBe(403);
+  });
+});
+
+describe('loopback only', () => {
+  test.each(['attacker.example', 'attacker.example:3000', '127.0.0.1.attacker.example'])('a foreign Host %j (DNS rebinding) is 403 Forbidden, nothing invoked', async (host) => {
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${baseUrl}/api/v1/appuid/app1/whoami`, { headers: { host, 'x-api-key': 'k' } });
+      req.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode)));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+    expect(calls).toEqual([]);
+  });
+
+  test('localhost is accepted', async () => {
+    const response = await fetch(`${baseUrl.replace('127.0.0.1', 'localhost')}/api/v1/appuid/app1/whoami`, { headers: { 'x-api-key': 'k' } });
+    expect(response.status).toBe(200);
   });
 });
 
@@ -262,6 +280,36 @@ describe('events', () => {
   test('a path parameter is URL-decoded', async () => {
     await get('/api/v1/appuid/a%2Db/whoami');
     expect(calls[0]!.event.pathParameters).toEqual({ appUid: 'a-b' });
+  });
+
+  test.each(['constructor', '__proto__', 'hasOwnProperty', 'toString'])('a header and a query parameter named %s are plain values, not a 500', async (name) => {
+    // fetch drops a header named __proto__; node:http sends it as given.
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${baseUrl}/api/v1/appuid/app1/whoami?${name}=1&${name}=2&x=3`);
+      req.setHeader('x-api-key', 'k');
+      req.setHeader(name, 'h');
+      req.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode)));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    expect(calls).toHaveLength(2);
+    for (const { event } of calls) {
+      expect(Object.getOwnPropertyDescriptor(event.headers, name)?.value).toBe('h');
+      expect(Object.getOwnPropertyDescriptor(event.multiValueHeaders, name)?.value).toEqual(['h']);
+      expect(Object.getOwnPropertyDescriptor(event.queryStringParameters, name)?.value).toBe('2');
+      expect(Object.getOwnPropertyDescriptor(event.multiValueQueryStringParameters, name)?.value).toEqual(['1', '2']);
+      expect(event.queryStringParameters.x).toBe('3');
+    }
+  });
+
+  test('an authorizer context key named __proto__ or constructor reaches the integration as a plain value', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', allowApp('app1', JSON.parse('{"appUid":"app1","__proto__":"p","constructor":"c"}')));
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(200);
+    const authorizer = calls[1]!.event.requestContext.authorizer;
+    expect(Object.getOwnPropertyDescriptor(authorizer, '__proto__')?.value).toBe('p');
+    expect(Object.getOwnPropertyDescriptor(authorizer, 'constructor')?.value).toBe('c');
   });
 
   test('a POST body reaches the integration as text', async () => {
