@@ -140,8 +140,11 @@ export class UserStore {
       names['#accountUids'] = 'accountUids';
       values[':accountUids'] = new Set(accountUids);
       expression += ' ADD #accountUids :accountUids';
-      values[':roomFor'] = MAX_ACCOUNT_UIDS_PER_USER - added;
-      condition += ' AND (attribute_not_exists(#accountUids) OR size(#accountUids) <= :roomFor)';
+      // Ids the user already has add nothing, so they may always be sent, even by a user past the cap from before it.
+      if (added > 0) {
+        values[':roomFor'] = MAX_ACCOUNT_UIDS_PER_USER - added;
+        condition += ' AND (attribute_not_exists(#accountUids) OR size(#accountUids) <= :roomFor)';
+      }
     }
     let item: Record<string, unknown> | undefined;
     if (expression === '') {

@@ -69,7 +69,7 @@ test('functions pointed at a table that does not exist: StoreMisconfigured (not 
   expect(authorized.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', errorType: 'StoreMisconfigured', operatorActionNeeded: true }));
   const reported = await invoke('revokeKeys', proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify({ keys: [apiKey] }) }), missing);
   expect(reported).toMatchObject({ ok: true, value: { statusCode: 500, body: '{"message":"internal error"}' } });
-  expect(reported.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'revocation report not processed', errorType: 'StoreMisconfigured' }));
+  expect(reported.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'keys/revoke failed', errorType: 'StoreMisconfigured' }));
   await invoke('deleteKey', { appUid: 'app-1', keyId });
 });
 

@@ -255,7 +255,7 @@ test('the API-key authorizer counts lastUsedAt writes that failed, with the figu
     );
     expect(outcomes[0]).toMatchObject({ ok: true });
     expect(proxy.faulted.UpdateItem).toBe(1);
-    expect(logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'lastUsedAt not recorded', keyId, errorType: 'ThrottlingException' }));
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'lastUsedAt not recorded', keyId, errorType: 'StoreUnavailable', errorMessage: expect.stringContaining('ThrottlingException') }));
     const failures = metricRecords(logs).filter((record) => 'LastUsedWriteFailures' in record);
     expect(failures).toEqual([
       {

@@ -111,13 +111,13 @@ test('functions pointed at tables that do not exist: admin StoreMisconfigured lo
   const auth = await onMissingTables.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'u-1' }), context: { appUid: 'cfg', keyId: 'key_1' } }));
   expect(auth.statusCode).toBe(500);
   expect(JSON.parse(auth.body)).toEqual({ message: 'internal error' });
-  expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'session not issued', errorType: 'StoreMisconfigured' }));
+  expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'sdkusers/auth failed', errorType: 'StoreMisconfigured' }));
 
   // The public revoke route: a well-formed key must be looked up, so the missing table is reached.
   const reported = await onMissingTables.revokeKeys(proxyEvent({ body: JSON.stringify({ keys: [reportedKey] }) }));
   expect(reported.statusCode).toBe(500);
   expect(JSON.parse(reported.body)).toEqual({ message: 'internal error' });
-  expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'revocation report not processed', errorType: 'StoreMisconfigured' }));
+  expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'keys/revoke failed', errorType: 'StoreMisconfigured' }));
 
   expect(await gatewayOutcome(onMissingTables.apiKeyAuthorizer, keyEvent(key, 'cfg'))).toEqual({ status: 500 });
   expect(output.lines()).toContainEqual(
@@ -155,7 +155,7 @@ describe.each([
     expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'api key verification failed; refusing', errorType, retryable }));
     const adminLevel = retryable ? 'WARN' : 'ERROR';
     for (const [name] of adminCalls(viaProxy, app)) expect(output.lines()).toContainEqual(expect.objectContaining({ level: adminLevel, operation: name, errorType }));
-    expect(output.lines()).toContainEqual(expect.objectContaining({ level: adminLevel, message: 'revocation report not processed', errorType }));
+    expect(output.lines()).toContainEqual(expect.objectContaining({ level: adminLevel, message: 'keys/revoke failed', errorType }));
 
     proxy.mode = { kind: 'pass' };
     expect(await everything()).toEqual(before);

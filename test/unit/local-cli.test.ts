@@ -498,6 +498,7 @@ describe('no local stack', () => {
     const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     try {
       writeFileSync(path.join(home, 'local.json'), JSON.stringify({ lambdaEndpoint: 'http://127.0.0.1:1', region: 'us-east-1', functions: { createKey: 'create-key' } }));
+      newLambdaApiSecret(home);
       const result = await cli(['apps', 'list'], { KEYGATE_HOME: home });
       expect(result.stderr).toBe(`keygate: the local stack running from ${home} has no list-apps function: it was started by an older keygate; restart \`npm start\`\n`);
     } finally {
