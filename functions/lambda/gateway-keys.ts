@@ -14,7 +14,7 @@ export function apiGatewayKeys(): GatewayKeys {
   const load = () =>
     (loaded ??= import('@aws-sdk/client-api-gateway').then((sdk) => ({
       sdk,
-      client: new sdk.APIGatewayClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 5000 } }),
+      client: new sdk.APIGatewayClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 5000, throwOnRequestTimeout: true } }),
     })));
 
   return {

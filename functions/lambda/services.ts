@@ -27,7 +27,7 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export const readSecretsManagerSecret: SecretReader = async (secretId) => {
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const client = new SecretsManagerClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
+  const client = new SecretsManagerClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true } });
   try {
     const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     return SecretString;
@@ -57,7 +57,7 @@ export interface Services {
 export function servicesFromEnvironment(env: Env = process.env, readSecret: SecretReader = readSecretsManagerSecret): Services {
   // The SDK reads AWS_ENDPOINT_URL_DYNAMODB itself; the local stack and tests use it to reach DynamoDB Local.
   // Bounded waits: a DynamoDB that accepts connections but never answers must fail the request, not hang it until the Lambda timeout.
-  const dynamodb = new DynamoDBClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } });
+  const dynamodb = new DynamoDBClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true } });
   const tables = {
     get keys() {
       return requireEnv(env, ENV.keysTable);

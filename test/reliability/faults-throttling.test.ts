@@ -238,6 +238,17 @@ test('connections dropped (DynamoDB unreachable mid-flight): 500 from the author
   expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
 });
 
+test('a DynamoDB that accepts requests and never answers: each call gives up after its request timeout (500 from the authorizer, StoreUnavailable from admin), nothing hangs; recovers', async () => {
+  const app = 'silent-app';
+  const live = await fns.createKey({ appUid: app, name: 'live' });
+  proxy.mode = { kind: 'silent' };
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 500 });
+  await expect(fns.listKeys({ appUid: app })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
+  expect(proxy.faulted.GetItem).toBeGreaterThan(0);
+  proxy.mode = { kind: 'pass' };
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+}, 45_000);
+
 test('a single throttled request is absorbed by the SDK retry: the caller never sees it', async () => {
   const app = 'thr-blip';
   const live = await fns.createKey({ appUid: app, name: 'live' });

@@ -187,7 +187,9 @@ export type ProxyMode =
   /** Answers every matching request with this DynamoDB error and HTTP status, e.g. AccessDeniedException 400 or InternalServerError 500. */
   | { readonly kind: 'refuse'; readonly error: string; readonly status: number; readonly operations?: readonly string[] }
   /** Accepts the connection and drops it without an answer (connection reset). */
-  | { readonly kind: 'reset' };
+  | { readonly kind: 'reset' }
+  /** Reads the request and never answers, keeping the connection open: a DynamoDB that hangs. */
+  | { readonly kind: 'silent' };
 
 /**
  * A small HTTP proxy in front of DynamoDB Local on 127.0.0.1 that injects
@@ -226,6 +228,11 @@ export class FaultProxy {
     if (mode.kind === 'reset') {
       this.faulted[operation] = (this.faulted[operation] ?? 0) + 1;
       req.socket.destroy();
+      return;
+    }
+    if (mode.kind === 'silent') {
+      this.faulted[operation] = (this.faulted[operation] ?? 0) + 1;
+      req.resume();
       return;
     }
     const operations = mode.kind === 'cancel' ? ['TransactWriteItems'] : mode.kind === 'throttle' || mode.kind === 'refuse' ? mode.operations : undefined;
