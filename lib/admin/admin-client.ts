@@ -1,0 +1,159 @@
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { keygateHome, readLocalStackInfo, type LocalStackInfo } from '../local/home';
+
+/**
+ * How the admin tools (the CLI and the console) reach the admin Lambda
+ * functions: through the Lambda Invoke API, either the local stack's emulation
+ * of it (found through `.keygate/local.json`) or the deployed functions named
+ * by a stack's outputs (`--stack`), with the operator's own AWS credentials.
+ */
+
+/** CloudFormation outputs of the keygate stack that name the admin functions. */
+export const STACK_OUTPUTS = {
+  createKey: 'CreateKeyFunctionName',
+  listKeys: 'ListKeysFunctionName',
+  deleteKey: 'DeleteKeyFunctionName',
+} as const;
+
+export type AdminFunction = keyof typeof STACK_OUTPUTS;
+
+export interface AdminTargetOptions {
+  /** A deployed keygate stack (CloudFormation stack name); the local stack when absent. */
+  readonly stack?: string;
+  readonly region?: string;
+  readonly profile?: string;
+}
+
+/** The admin functions could not be called; the message is one line fit to show a person. */
+export class AdminClientError extends Error {
+  override readonly name: string = 'AdminClientError';
+}
+
+/** The admin function ran and failed (`X-Amz-Function-Error`); `errorType` is e.g. ValidationError or KeyNotFound. */
+export class AdminFunctionError extends AdminClientError {
+  override readonly name = 'AdminFunctionError';
+
+  constructor(
+    readonly errorType: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface AdminClient {
+  /** Where calls go, for people: `the local stack` or `stack <name>`. */
+  readonly target: string;
+  /** Invokes one admin function; its output, or an AdminClientError / AdminFunctionError. */
+  invoke<T = unknown>(fn: AdminFunction, input: unknown): Promise<T>;
+  destroy(): void;
+}
+
+export const NO_LOCAL_STACK = 'no local keygate stack is running: start one with `npm start` (or pass --stack <name> for a deployed stack)';
+
+interface Target {
+  readonly client: LambdaClient;
+  readonly functions: Record<AdminFunction, string>;
+  readonly local: boolean;
+}
+
+/**
+ * A client for the admin functions. A deployed stack's outputs are read once,
+ * here; the local stack's `local.json` is read on every call, so a console
+ * left open follows `npm start` across restarts (new ports).
+ */
+export async function connectAdmin(options: AdminTargetOptions, env: Readonly<Record<string, string | undefined>>): Promise<AdminClient> {
+  if (options.stack !== undefined) {
+    const target = await deployedTarget(options.stack, options);
+    return {
+      target: `stack ${options.stack}`,
+      invoke: (fn, input) => invoke(target, fn, input, `could not reach AWS Lambda for stack ${options.stack}`),
+      destroy: () => target.client.destroy(),
+    };
+  }
+  const home = keygateHome(env);
+  let current: { endpoint: string; target: Target } | undefined;
+  const localTarget = (): Target => {
+    const info = readLocalStackInfo(home);
+    if (!info) throw new AdminClientError(NO_LOCAL_STACK);
+    if (current?.endpoint !== info.lambdaEndpoint) {
+      current?.target.client.destroy();
+      current = { endpoint: info.lambdaEndpoint, target: localStackTarget(info) };
+    }
+    return current.target;
+  };
+  return {
+    target: 'the local stack',
+    invoke: async (fn, input) => invoke(localTarget(), fn, input, NO_LOCAL_STACK),
+    destroy: () => current?.target.client.destroy(),
+  };
+}
+
+function localStackTarget(info: LocalStackInfo): Target {
+  return {
+    client: new LambdaClient({
+      endpoint: info.lambdaEndpoint,
+      region: info.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    }),
+    functions: info.functions,
+    local: true,
+  };
+}
+
+async function deployedTarget(stack: string, options: AdminTargetOptions): Promise<Target> {
+  const config = { ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+  const cloudFormation = new CloudFormationClient(config);
+  let outputs: Record<string, string>;
+  try {
+    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
+    outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
+  } catch (error) {
+    throw new AdminClientError(`could not read the outputs of stack ${stack}: ${firstLine(error)}`);
+  } finally {
+    cloudFormation.destroy();
+  }
+  const functions = {} as Record<AdminFunction, string>;
+  for (const [key, output] of Object.entries(STACK_OUTPUTS) as [AdminFunction, string][]) {
+    const name = outputs[output];
+    if (!name) throw new AdminClientError(`stack ${stack} has no output ${output}; is it a keygate stack?`);
+    functions[key] = name;
+  }
+  // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
+  return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, local: false };
+}
+
+async function invoke<T>(target: Target, fn: AdminFunction, input: unknown, unreachable: string): Promise<T> {
+  const functionName = target.functions[fn];
+  let response;
+  try {
+    response = await target.client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(input)) }));
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+    if (target.local && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /ECONNREFUSED/.test(String(error)))) throw new AdminClientError(NO_LOCAL_STACK);
+    if ((error as Error).name === 'ResourceNotFoundException') throw new AdminClientError(`function ${functionName} not found: ${firstLine(error)}`);
+    if (!target.local && /ENOTFOUND|ECONNREFUSED|ETIMEDOUT/.test(String(code ?? error))) throw new AdminClientError(`${unreachable}: ${firstLine(error)}`);
+    throw new AdminClientError(firstLine(error));
+  }
+  const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : 'null';
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    throw new AdminClientError(`${functionName} returned a payload that is not JSON`);
+  }
+  if (response.FunctionError) {
+    const { errorType, errorMessage } = (payload ?? {}) as { errorType?: string; errorMessage?: string };
+    // The message only: a runtime error's payload also carries a stack trace, which is for the logs, not for people.
+    throw new AdminFunctionError(errorType ?? response.FunctionError, firstLine(errorMessage ?? `${functionName} failed (${response.FunctionError})`));
+  }
+  return payload as T;
+}
+
+/** The first line of an error's message (SDK errors can run to many). */
+export function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message || error.name : String(error);
+  return message.split('\n')[0]!;
+}
