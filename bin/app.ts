@@ -2,11 +2,16 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { KeygateStack } from '../lib/construct/keygate-stack';
+import { parseCorsOrigins } from '../lib/shared/cors';
 
 const app = new App();
 
+// `-c keygate:corsAllowedOrigins=https://app.example.com,...`: browser pages allowed on the session routes.
+const corsAllowedOrigins = parseCorsOrigins(app.node.tryGetContext('keygate:corsAllowedOrigins'));
+
 new KeygateStack(app, 'Keygate', {
   description: 'keygate: API-key authentication for an API Gateway REST API',
+  auth: { corsAllowedOrigins },
   // Environment-agnostic (no env): the same template for every account and region, and `cdk synth` needs no credentials.
 });
 

@@ -2,8 +2,11 @@
  * `npm start`: the whole keygate system on this machine (see lib/local/stack.ts).
  * Environment: PORT (API, default 3000), LAMBDA_PORT (Lambda Invoke API,
  * default 3001), DYNAMODB_PORT (default: a free port), KEYGATE_HOME (data
- * folder, default .keygate/). 0 picks a free port.
+ * folder, default .keygate/), CORS_ALLOWED_ORIGINS (comma-separated origins
+ * the session routes answer CORS for; default none). 0 picks a free port.
  */
+import { parseCorsOrigins } from '../lib/shared/cors';
+import { ENV } from '../lib/shared/environment';
 import { keygateHome } from '../lib/local/home';
 import { startLocalStack, type LocalStack } from '../lib/local/stack';
 
@@ -28,6 +31,7 @@ function printBanner(stack: LocalStack): void {
   const lines = [
     `keygate local API: ${info.apiUrl}`,
     `  Lambda Invoke API: ${info.lambdaEndpoint}   DynamoDB Local: ${info.dynamodbEndpoint}   data: ${keygateHome()}`,
+    ...(info.corsAllowedOrigins.length > 0 ? [`  CORS (session routes only) for: ${info.corsAllowedOrigins.join(', ')}`] : []),
     `  ready in ${stack.startupMs} ms (${Object.entries(stack.phases).map(([phase, ms]) => `${phase} ${ms}`).join(', ')})`,
     '',
   ];
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
       port: portFromEnv('PORT'),
       lambdaPort: portFromEnv('LAMBDA_PORT'),
       dynamodbPort: portFromEnv('DYNAMODB_PORT'),
+      corsAllowedOrigins: parseCorsOrigins(process.env[ENV.corsAllowedOrigins]),
       log: (line) => process.stderr.write(`[keygate] ${line}\n`),
     });
   } catch (error) {

@@ -1,4 +1,5 @@
 import { DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../../lib/shared/environment';
+import { parseCorsOrigins } from '../../lib/shared/cors';
 import { ConfigurationError } from '../domain/errors';
 
 /** Reading the function's configuration from its environment (names and defaults: lib/shared/environment.ts). */
@@ -29,4 +30,9 @@ export function sessionLifetimeSecondsFrom(env: Env): number {
     throw new ConfigurationError(`${ENV.sessionLifetimeSeconds} must be a positive whole number of seconds, got '${raw}'`);
   }
   return seconds;
+}
+
+/** Origins whose pages may read this function's answers (session routes only); none when unset. */
+export function corsAllowedOriginsFrom(env: Env): string[] {
+  return parseCorsOrigins(env[ENV.corsAllowedOrigins]);
 }

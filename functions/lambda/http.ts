@@ -1,5 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { corsResponseHeaders } from '../../lib/shared/cors';
 import { ConfigurationError, KeygateError, ValidationError } from '../domain/errors';
+import { singleHeader } from './headers';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyResult {
   return {
@@ -59,4 +61,18 @@ export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Enc
   } catch {
     throw new ValidationError('(body)', 'request body is not valid JSON');
   }
+}
+
+/**
+ * A session route's answer with its CORS headers: the request's origin when it
+ * is one of `allowed`, and `Vary: Origin` (lib/shared/cors.ts). Key routes
+ * never call this: they answer no origin.
+ */
+export function withCors(
+  allowed: readonly string[],
+  event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>,
+  response: APIGatewayProxyResult,
+): APIGatewayProxyResult {
+  if (allowed.length === 0) return response;
+  return { ...response, headers: { ...response.headers, ...corsResponseHeaders(allowed, singleHeader(event, 'origin')) } };
 }

@@ -1,15 +1,19 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { documentClient } from '../stores/document-client';
-import { authorizerContext, errorResponse, jsonResponse } from '../lambda/http';
+import { corsAllowedOriginsFrom } from '../lambda/config';
+import { authorizerContext, errorResponse, jsonResponse, withCors } from '../lambda/http';
 import { logger, servicesFromEnvironment } from '../lambda/services';
 import { sessionUserView, UserStore } from '../stores/user-store';
 
 const services = servicesFromEnvironment();
 const db = documentClient(services.dynamodb);
 const users = new UserStore(db, services.tables.users);
+const corsOrigins = corsAllowedOriginsFrom(process.env);
 
-/** `GET .../sdkusers/me` behind the session authorizer: the session's user. */
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+/** `GET .../sdkusers/me` behind the session authorizer: the session's user, readable by the allowed origins' pages. */
+export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => withCors(corsOrigins, event, await sessionUser(event));
+
+async function sessionUser(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   let caller: { appUid: string; userKey: string; sessionExpiresAt: string };
   try {
     caller = authorizerContext(event, ['appUid', 'userKey', 'sessionExpiresAt']);
@@ -25,4 +29,4 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
     logger.error('sdkusers/me failed', { appUid, error: error as Error });
     return errorResponse(error);
   }
-};
+}

@@ -9,7 +9,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../shared/environment';
 import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
-import { AUTHORIZERS, ROUTES, routeResourcePath, type AuthorizerKind } from '../shared/routes';
+import { corsOriginProblem, SESSION_CORS_ALLOW_HEADERS, SESSION_CORS_MAX_AGE_SECONDS } from '../shared/cors';
+import { AUTHORIZERS, ROUTES, routeResourcePath, sessionRouteMethods, type AuthorizerKind } from '../shared/routes';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -133,6 +134,21 @@ export interface KeygateAuthProps {
    * @default a new secret of 64 random alphanumerics, retained on delete
    */
   readonly pepperSecret?: secretsmanager.ISecret;
+
+  /**
+   * Origins (`https://app.example.com`) whose pages may call the session
+   * routes from a browser with `Authorization: Bearer <session token>`:
+   * `addRoutes` gives each session route an `OPTIONS` preflight answering
+   * these origins only, the session-route functions answer them with
+   * `Access-Control-Allow-Origin`, and API Gateway's own error answers
+   * (401, 403, 429, 5xx) carry it too, so a page can tell an expired session
+   * from a network failure. Routes that take `x-api-key` never get CORS:
+   * keys belong on servers. Each entry is a scheme, a lowercase host and an
+   * optional port, without path; `*` is refused.
+   *
+   * @default - none: no route answers CORS
+   */
+  readonly corsAllowedOrigins?: string[];
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -143,6 +159,16 @@ export interface AddRoutesOptions {
    * @default the API's root resource
    */
   readonly parent?: apigateway.IResource;
+
+  /**
+   * With `corsAllowedOrigins`, add `DEFAULT_4XX` and `DEFAULT_5XX` gateway
+   * responses carrying `Access-Control-Allow-Origin` to the API. Gateway
+   * responses belong to the whole API: turn this off if the API already
+   * defines those two.
+   *
+   * @default true
+   */
+  readonly corsGatewayResponses?: boolean;
 }
 
 /** The Lambda runtime matching `NODE_RUNTIME_MAJOR`, the major version the bundles target. */
@@ -220,6 +246,8 @@ export class KeygateAuth extends Construct {
   public readonly apiKeyMethodOptions: apigateway.MethodOptions;
   /** The same for the session authorizer (`Authorization: Bearer <session token>`). */
   public readonly sessionMethodOptions: apigateway.MethodOptions;
+  /** The origins the session routes answer CORS for (`corsAllowedOrigins`); empty: none. */
+  public readonly corsAllowedOrigins: readonly string[];
 
   constructor(scope: Construct, id: string, props: KeygateAuthProps = {}) {
     super(scope, id);
@@ -244,6 +272,12 @@ export class KeygateAuth extends Construct {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    for (const origin of props.corsAllowedOrigins ?? []) {
+      if (Token.isUnresolved(origin)) throw new Error('KeygateAuth: corsAllowedOrigins must be known at synth time');
+      const problem = corsOriginProblem(origin);
+      if (problem) throw new Error(`KeygateAuth: corsAllowedOrigins: ${problem}`);
+    }
+    this.corsAllowedOrigins = [...new Set(props.corsAllowedOrigins ?? [])];
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
     this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
@@ -289,7 +323,7 @@ export class KeygateAuth extends Construct {
    */
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
-    return ROUTES.map((route) => {
+    const methods = ROUTES.map((route) => {
       const resource = parent.resourceForPath(routeResourcePath(route));
       const method = resource.addMethod(
         route.method,
@@ -302,6 +336,56 @@ export class KeygateAuth extends Construct {
       });
       return method;
     });
+    if (this.corsAllowedOrigins.length > 0) {
+      for (const [path, sessionMethods] of sessionRouteMethods(ROUTES)) this.addSessionCorsPreflight(parent.resourceForPath(path), sessionMethods);
+      if (options.corsGatewayResponses ?? true) this.addCorsGatewayResponses(api);
+    }
+    return methods;
+  }
+
+  /**
+   * Adds a CORS preflight (`OPTIONS`, a mock integration) for
+   * `corsAllowedOrigins` to one of your own resources whose methods use
+   * `sessionMethodOptions`; your integration then answers
+   * `Access-Control-Allow-Origin` for those origins itself. Returns undefined,
+   * adding nothing, when no origin is allowed.
+   */
+  public addSessionCorsPreflight(resource: apigateway.IResource, methods: readonly string[] = ['GET']): apigateway.Method | undefined {
+    if (this.corsAllowedOrigins.length === 0) return undefined;
+    const preflight = resource.addCorsPreflight({
+      allowOrigins: [...this.corsAllowedOrigins],
+      allowHeaders: [...SESSION_CORS_ALLOW_HEADERS],
+      allowMethods: [...methods],
+      maxAge: Duration.seconds(SESSION_CORS_MAX_AGE_SECONDS),
+    });
+    Validations.of(preflight).acknowledge(
+      {
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'A CORS preflight cannot be authorized: browsers send OPTIONS without credentials (Fetch standard). It is a mock integration that only answers CORS headers for the configured origins; the method it clears is behind the session authorizer.',
+      },
+      {
+        id: 'AwsSolutions-COG4',
+        reason: 'A CORS preflight carries no credentials, so no authorizer (Cognito or other) can apply; it runs no backend and returns headers only.',
+      },
+    );
+    return preflight;
+  }
+
+  /** API Gateway's own error answers readable by the allowed origins (lib/shared/cors.ts, gatewayResponseCorsHeaders). */
+  private addCorsGatewayResponses(api: apigateway.IRestApi): void {
+    const origins = this.corsAllowedOrigins;
+    const responseHeaders = {
+      // Gateway responses map headers without conditions: one origin as is, several by echoing the request's.
+      'Access-Control-Allow-Origin': origins.length === 1 ? `'${origins[0]}'` : 'method.request.header.Origin',
+      Vary: "'Origin'",
+    };
+    for (const [id, type] of [
+      ['CorsDefault4xx', apigateway.ResponseType.DEFAULT_4XX],
+      ['CorsDefault5xx', apigateway.ResponseType.DEFAULT_5XX],
+    ] as const) {
+      new apigateway.GatewayResponse(this, id, { restApi: api, type, responseHeaders });
+    }
   }
 
   private newPepperSecret(): secretsmanager.ISecret {
@@ -345,6 +429,9 @@ export class KeygateAuth extends Construct {
     enableSourceMaps: boolean;
   }): Record<FunctionId, lambda.IFunction> {
     const keys = this.keysTable.tableArn;
+    // Only the functions behind session routes learn the origins: key routes answer no CORS.
+    const sessionRouteFunctions = new Set(ROUTES.filter((route) => route.authorizer === 'session').map((route) => route.function));
+    const sessionCors: Record<string, string> = this.corsAllowedOrigins.length > 0 ? { [ENV.corsAllowedOrigins]: this.corsAllowedOrigins.join(',') } : {};
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
     const onKeys = (sid: string, actions: string[], leadingKeys?: string) =>
@@ -432,6 +519,7 @@ export class KeygateAuth extends Construct {
         logGroup,
         environment: {
           ...access[key].environment,
+          ...(sessionRouteFunctions.has(key) && sessionCors),
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },
       });

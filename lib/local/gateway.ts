@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { FunctionId } from '../shared/functions';
-import { AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import { gatewayResponseCorsHeaders, preflightHeaders } from '../shared/cors';
+import { AUTHORIZERS, routeResourcePath, sessionRouteMethods, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 
@@ -27,6 +28,13 @@ export interface LocalGatewayOptions {
   readonly authorizerTimeoutMs?: number;
   /** One line per request (method, path, status, ms) or gateway problem; never headers or bodies. */
   readonly log?: (line: string) => void;
+  /**
+   * Origins the session routes answer CORS for, as the construct's
+   * `corsAllowedOrigins` deploys it: preflights on session routes, and the
+   * headers on gateway responses. The functions add theirs themselves.
+   * @default [] (no CORS)
+   */
+  readonly corsAllowedOrigins?: readonly string[];
 }
 
 /** API Gateway's largest REST API payload. */
@@ -54,7 +62,10 @@ interface CompiledRoute {
 }
 
 function compileRoute(route: RouteDefinition): CompiledRoute {
-  const resource = routeResourcePath(route);
+  return { route, ...compileResource(routeResourcePath(route)) };
+}
+
+function compileResource(resource: string): Omit<CompiledRoute, 'route'> {
   const parameterNames: string[] = [];
   const source = resource
     .split('/')
@@ -65,7 +76,7 @@ function compileRoute(route: RouteDefinition): CompiledRoute {
       return '([^/]+)';
     })
     .join('/');
-  return { route, resource, pattern: new RegExp(`^${source}$`), parameterNames };
+  return { resource, pattern: new RegExp(`^${source}$`), parameterNames };
 }
 
 /** Request parts as API Gateway hands them to authorizers and integrations. */
@@ -178,6 +189,9 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   const integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
   const authorizerTimeoutMs = options.authorizerTimeoutMs ?? 30_000;
   const log = options.log ?? (() => undefined);
+  const corsOrigins = options.corsAllowedOrigins ?? [];
+  // Session resources and their methods: each gets an OPTIONS mock method when origins are allowed.
+  const preflights = corsOrigins.length === 0 ? [] : [...sessionRouteMethods(options.routes)].map(([resource, methods]) => ({ ...compileResource(resource), methods }));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
@@ -190,14 +204,24 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       out.push(['x-amzn-RequestId', requestId]);
       res.statusCode = statusCode;
       for (const [name, value] of out) res.appendHeader(name, value);
-      res.setHeader('Content-Length', body.length);
+      if (statusCode !== 204) res.setHeader('Content-Length', body.length);
       res.end(body);
       log(`${parts.method} ${parts.path} ${statusCode} ${Date.now() - started}ms`);
     };
+    const origin = headerValue(parts, 'origin');
     const gatewayResponse = (response: GatewayResponse, note?: string) => {
       if (note) log(`${parts.method} ${parts.path}: ${note}`);
-      send(response.statusCode, [['x-amzn-ErrorType', response.errorType]], Buffer.from(JSON.stringify({ message: response.message })));
+      const cors = Object.entries(gatewayResponseCorsHeaders(corsOrigins, origin));
+      send(response.statusCode, [['x-amzn-ErrorType', response.errorType], ...cors], Buffer.from(JSON.stringify({ message: response.message })));
     };
+
+    if (parts.method === 'OPTIONS') {
+      const preflight = preflights.find((candidate) => candidate.pattern.test(parts.path));
+      if (preflight) {
+        req.resume();
+        return send(204, Object.entries(preflightHeaders(corsOrigins, preflight.methods, origin)), Buffer.alloc(0));
+      }
+    }
 
     let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> } | undefined;
     for (const compiled of routes) {

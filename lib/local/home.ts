@@ -31,6 +31,8 @@ export interface LocalStackInfo {
   /** Local Lambda function names of the admin functions. */
   readonly functions: { readonly createKey: string; readonly listKeys: string; readonly deleteKey: string };
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
+  /** Origins the session routes answer CORS for (`CORS_ALLOWED_ORIGINS`). */
+  readonly corsAllowedOrigins: readonly string[];
   /** The `npm start` process. */
   readonly pid: number;
   /** The DynamoDB Local (Java) process. */

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { corsOriginProblem } from '../shared/cors';
 import { ENV } from '../shared/environment';
 import { FUNCTIONS, type FunctionId } from '../shared/functions';
 import { ROUTES } from '../shared/routes';
@@ -30,6 +31,8 @@ export interface LocalStackOptions {
   readonly dynamodbPort?: number;
   /** Request and function-failure lines. */
   readonly log?: (line: string) => void;
+  /** Origins the session routes answer CORS for (the construct's `corsAllowedOrigins`). @default [] */
+  readonly corsAllowedOrigins?: readonly string[];
 }
 
 export interface LocalStack {
@@ -53,6 +56,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const t0 = Date.now();
   const paths = homePaths(options.home);
   const log = options.log ?? (() => undefined);
+  const corsAllowedOrigins = [...new Set(options.corsAllowedOrigins ?? [])];
+  for (const origin of corsAllowedOrigins) {
+    const problem = corsOriginProblem(origin);
+    if (problem) throw new Error(`${ENV.corsAllowedOrigins}: ${problem}`);
+  }
   mkdirSync(paths.home, { recursive: true });
   const running = readLocalStackInfo(paths.home);
   if (running && running.pid !== process.pid && processIsAlive(running.pid)) {
@@ -79,6 +87,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     [ENV.sessionsTable]: tables.Sessions,
     [ENV.usersTable]: tables.Users,
     [ENV.localPepper]: localPepper(paths.home),
+    // The session-route functions answer CORS for these, as deployed (the construct gives it to them alone).
+    [ENV.corsAllowedOrigins]: corsAllowedOrigins.join(','),
   });
   delete process.env[ENV.pepperSecretId];
   delete process.env.AWS_SESSION_TOKEN;
@@ -114,7 +124,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       client.destroy();
     }
 
-    const gateway = createLocalGateway({ routes: ROUTES, handlers, log });
+    const gateway = createLocalGateway({ routes: ROUTES, handlers, log, corsAllowedOrigins });
     const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
     stoppers.push(() => close(gateway));
     const byName = Object.fromEntries((Object.keys(handlers) as FunctionId[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
@@ -128,6 +138,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamodbEndpoint,
       region: LOCAL_REGION,
       functions: { createKey: FUNCTIONS.createKey.name, listKeys: FUNCTIONS.listKeys.name, deleteKey: FUNCTIONS.deleteKey.name },
+      corsAllowedOrigins,
       tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },
       pid: process.pid,
       dynamodbPid: dynamodb.pid,

@@ -16,6 +16,8 @@ export const ENV = {
   keyPrefix: 'KEY_PREFIX',
   sessionTokenPrefix: 'SESSION_TOKEN_PREFIX',
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
+  /** Comma-separated origins the session routes answer CORS for (lib/shared/cors.ts); `npm start` reads the same name. */
+  corsAllowedOrigins: 'CORS_ALLOWED_ORIGINS',
 } as const;
 
 export const DEFAULT_KEY_PREFIX = 'kg';

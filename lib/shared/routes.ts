@@ -40,3 +40,18 @@ export const ROUTES: readonly RouteDefinition[] = [
 export function routeResourcePath(route: RouteDefinition): string {
   return `${API_BASE_PATH}${route.path}`;
 }
+
+/**
+ * The resources that carry session routes, with those routes' methods: where
+ * CORS preflights go when origins are allowed (lib/shared/cors.ts). Key
+ * routes never get one.
+ */
+export function sessionRouteMethods(routes: readonly RouteDefinition[]): Map<string, HttpMethod[]> {
+  const byResource = new Map<string, HttpMethod[]>();
+  for (const route of routes) {
+    if (route.authorizer !== 'session') continue;
+    const path = routeResourcePath(route);
+    byResource.set(path, [...(byResource.get(path) ?? []), route.method]);
+  }
+  return byResource;
+}

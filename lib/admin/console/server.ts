@@ -63,6 +63,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   '/static/console.js': { file: 'console.js', type: 'text/javascript; charset=utf-8' },
   '/static/console.css': { file: 'console.css', type: 'text/css; charset=utf-8' },
+  '/static/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
 /** HTTP status for an admin function's errorType. */

@@ -136,7 +136,8 @@
       if (result.data.nextToken) tokens.push(result.data.nextToken);
       $('prev-page').disabled = page === 0;
       $('next-page').disabled = tokens.length <= page + 1;
-      $('page-info').textContent = page === 0 && tokens.length === 1 ? '' : `Page ${page + 1}`;
+      $('pager').hidden = page === 0 && tokens.length === 1;
+      $('page-info').textContent = `Page ${page + 1}`;
     }
 
     function render(keys) {
