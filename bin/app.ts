@@ -7,7 +7,8 @@ import { parseCorsOrigins } from '../lib/shared/cors';
 const app = new App();
 
 // `-c keygate:corsAllowedOrigins=https://app.example.com,...`: browser pages allowed on the session routes.
-const corsAllowedOrigins = parseCorsOrigins(app.node.tryGetContext('keygate:corsAllowedOrigins'));
+const corsContext: unknown = app.node.tryGetContext('keygate:corsAllowedOrigins');
+const corsAllowedOrigins = Array.isArray(corsContext) ? corsContext.map(String) : parseCorsOrigins(corsContext === undefined ? undefined : String(corsContext));
 
 new KeygateStack(app, 'Keygate', {
   description: 'keygate: API-key authentication for an API Gateway REST API',
