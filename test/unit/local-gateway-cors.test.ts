@@ -16,8 +16,8 @@ const A = 'http://127.0.0.1:5173';
 const B = 'https://b.example';
 const EVIL = 'https://evil.example';
 
-const allow = async (event: { methodArn: string }) => {
-  const [apiArn, stage] = event.methodArn.split('/', 2);
+const allow = async (event: unknown) => {
+  const [apiArn, stage] = (event as { methodArn: string }).methodArn.split('/', 2);
   return {
     principalId: 'p',
     policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${apiArn}/${stage}/*/api/v1/appuid/app1/*` }] },
@@ -29,7 +29,7 @@ const handlers: Partial<Record<FunctionId, LambdaHandler>> = {
   apiKeyAuthorizer: allow,
   sessionAuthorizer: async (event) => {
     if ((event as { headers: Record<string, string> }).headers.authorization !== 'Bearer good') throw new Error('Unauthorized');
-    return allow(event as { methodArn: string });
+    return allow(event);
   },
   whoami: async () => ({ statusCode: 200, body: '{}' }),
   sdkUsersMe: async () => ({ statusCode: 200, body: '{}' }),

@@ -1,0 +1,451 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, startConsoleProcess, startPageServer, type ConsoleProcess, type PageServer } from './support/browser';
+import { isAlive, keygateCli, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
+
+/**
+ * The API key management console in a real Chromium, against `npm start`
+ * (the bundles that deploy, DynamoDB Local, the local gateway with
+ * CORS_ALLOWED_ORIGINS) and `keygate console` as a child process. The tests
+ * share one stack, one console and one signed-in browser, and run in order.
+ */
+jest.setTimeout(120_000);
+
+// Browser globals, used inside page callbacks only (the project compiles without the DOM library).
+declare const document: any, window: any, navigator: any, localStorage: any, sessionStorage: any, getComputedStyle: any;
+type HTMLElement = any;
+type HTMLInputElement = any;
+type HTMLFormElement = any;
+
+const APP = 'browser-app';
+/** Written to the repository (and shown in the README) only with UPDATE_SCREENSHOTS=1. */
+const SCREENSHOT = path.join(__dirname, 'screenshots', 'console.png');
+
+let home: string;
+let stack: StackProcess | undefined;
+let consoleProcess: ConsoleProcess | undefined;
+let allowedSite: PageServer;
+let otherSite: PageServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const pageEvents: string[] = [];
+
+const apiUrl = (appUid: string, route: string) => `${stack!.info.apiUrl}/api/v1/appuid/${appUid}/${route}`;
+
+async function call(method: string, url: string, headers: Record<string, string> = {}, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+}
+
+async function session(appUid: string, key: string, externalId: string): Promise<string> {
+  const auth = await call('POST', apiUrl(appUid, 'sdkusers/auth'), { 'x-api-key': key }, { externalId });
+  expect(auth.status).toBe(200);
+  return auth.json.authToken as string;
+}
+
+async function createWithCli(appUid: string, name: string, ...more: string[]): Promise<{ keyId: string; apiKey: string }> {
+  const created = await keygateCli(home, 'keys', 'create', '--app', appUid, '--name', name, '--json', ...more);
+  expect(created.code).toBe(0);
+  return JSON.parse(created.stdout);
+}
+
+interface Row {
+  name: string;
+  prefix: string;
+  keyId: string;
+  created: string;
+  expires: string;
+  status: string;
+}
+
+async function rows(target: Page = page): Promise<Row[]> {
+  return target.$$eval('#key-rows tr', (trs) =>
+    trs.map((tr) => {
+      const [name, prefix, keyId, created, expires, status] = [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '');
+      return { name: name!, prefix: prefix!, keyId: keyId!, created: created!, expires: expires!, status: status! };
+    }),
+  );
+}
+
+async function openApp(appUid: string, target: Page = page): Promise<void> {
+  await target.goto(`${consoleProcess!.origin}/apps/${encodeURIComponent(appUid)}/keys`);
+  await target.waitForFunction(() => document.querySelector('#keys:not([hidden])') && (document.querySelector('#key-rows tr') || !document.querySelector('#empty')?.hasAttribute('hidden') || !document.querySelector('#error')?.hasAttribute('hidden')));
+}
+
+async function generate(name: string, target: Page = page): Promise<string> {
+  await target.fill('#key-name', name);
+  await target.click('#create-button');
+  await target.waitForSelector('#created-dialog[open]');
+  return target.inputValue('#created-key');
+}
+
+beforeAll(async () => {
+  home = mkdtempSync(path.join(tmpdir(), 'keygate-console-e2e-'));
+  [allowedSite, otherSite] = await Promise.all([startPageServer(), startPageServer()]);
+  [stack, browser] = await Promise.all([
+    startStackProcess(home, { CORS_ALLOWED_ORIGINS: allowedSite.origin }),
+    // rebind.test resolves to 127.0.0.1: a DNS-rebinding page, as far as the console can tell.
+    launchChromium({ args: ['--host-resolver-rules=MAP rebind.test 127.0.0.1'] }),
+  ]);
+  consoleProcess = await startConsoleProcess(home, ['--app', APP]);
+  context = await browser.newContext({ viewport: { width: 1200, height: 820 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: consoleProcess.origin });
+  page = await context.newPage();
+  page.on('console', (message) => pageEvents.push(`console.${message.type()}: ${message.text()}`));
+  page.on('pageerror', (error) => pageEvents.push(`pageerror: ${error.message}`));
+  page.on('dialog', (dialog) => {
+    pageEvents.push(`dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await consoleProcess?.stop();
+  const dynamodbPid = stack?.info.dynamodbPid;
+  if (stack) await stopStackProcess(stack);
+  if (isAlive(dynamodbPid)) process.kill(dynamodbPid!, 'SIGKILL');
+  await Promise.all([allowedSite?.close(), otherSite?.close()]);
+  rmSync(home, { recursive: true, force: true });
+});
+
+test('keygate console prints one line with a one-time link on loopback; opening it signs the browser in and drops the token', async () => {
+  expect(consoleProcess!.stdout()).toBe(`keygate console: ${consoleProcess!.url}\n`);
+  expect(consoleProcess!.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/apps/${APP}/keys\\?token=[A-Za-z0-9_-]{43}$`));
+  const response = await page.goto(consoleProcess!.url);
+  expect(response!.status()).toBe(200);
+  expect(page.url()).toBe(`${consoleProcess!.origin}/apps/${APP}/keys`);
+  await expect(page.textContent('#keys-title')).resolves.toBe(`API keys of ${APP}`);
+  await expect(page.textContent('#target')).resolves.toBe('Managing the local stack');
+  const cookies = await context.cookies(consoleProcess!.origin);
+  expect(cookies).toEqual([expect.objectContaining({ name: 'keygate_console', httpOnly: true, sameSite: 'Strict' })]);
+  await expect(page.evaluate(() => document.cookie)).resolves.toBe('');
+});
+
+let browserKey: string;
+let browserKeyId: string;
+
+test('generate a key in the page; Copy puts exactly the key on the clipboard, and whoami with it is 200', async () => {
+  await openApp(APP);
+  browserKey = await generate('browser key');
+  await expect(page.textContent('#created-warning')).resolves.toMatch(/you will not see it again/);
+  await page.click('#copy-button');
+  await expect(page.textContent('#copy-status')).resolves.toBe('Copied to the clipboard.');
+  const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  expect(clipboard).toBe(browserKey);
+  expect(clipboard).toMatch(/^kg_[A-Za-z0-9]{49}$/);
+
+  const whoami = await call('GET', apiUrl(APP, 'whoami'), { 'x-api-key': clipboard });
+  expect(whoami.status).toBe(200);
+  browserKeyId = whoami.json.keyId;
+
+  await page.click('#created-done');
+  await page.waitForFunction(() => !document.querySelector('#created-dialog').open);
+  await page.waitForFunction((keyId) => !!document.querySelector(`#key-rows tr[data-key-id="${keyId}"]`), browserKeyId);
+  expect(await rows()).toContainEqual({ name: 'browser key', prefix: browserKey.slice(0, 11), keyId: browserKeyId, created: expect.stringMatching(/ UTC$/), expires: 'never', status: 'active' });
+});
+
+test('the key is kept nowhere: not in the page once the dialog is closed, storage, cookies, the URL, the logs', async () => {
+  expect(await page.content()).not.toContain(browserKey);
+  expect(await page.inputValue('#created-key')).toBe('');
+  const storage = await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } }));
+  expect(storage).not.toContain(browserKey);
+  expect(JSON.stringify(await context.cookies())).not.toContain(browserKey);
+  expect(page.url()).not.toContain(browserKey);
+  expect(pageEvents.join('\n')).not.toContain(browserKey);
+  expect(consoleProcess!.stderr()).not.toContain(browserKey);
+  expect(stack!.stderr()).not.toContain(browserKey);
+});
+
+test('delete in the page: the dialog names the key and says its sessions live on; the next call is 401, the session still works', async () => {
+  const authToken = await session(APP, browserKey, 'user-before-delete');
+  await page.click(`#key-rows tr[data-key-id="${browserKeyId}"] button`);
+  await page.waitForSelector('#delete-dialog[open]');
+  await expect(page.textContent('#delete-title')).resolves.toBe('Delete key “browser key”?');
+  await expect(page.textContent('#delete-meta')).resolves.toBe(`${browserKey.slice(0, 11)} · ${browserKeyId}`);
+  const effects = await page.textContent('#delete-effects');
+  expect(effects).toMatch(/next API request with this key is refused/);
+  expect(effects).toMatch(/Sessions already created with it stay valid until they expire/);
+
+  await page.click('#delete-confirm');
+  await page.waitForFunction((keyId) => !document.querySelector(`#key-rows tr[data-key-id="${keyId}"]`), browserKeyId);
+  await expect(page.textContent('#status')).resolves.toMatch(new RegExp(`Deleted key browser key \\(${browserKeyId}\\)`));
+  expect((await rows()).map((row) => row.keyId)).not.toContain(browserKeyId);
+
+  expect((await call('GET', apiUrl(APP, 'whoami'), { 'x-api-key': browserKey })).status).toBe(401);
+  const me = await call('GET', apiUrl(APP, 'sdkusers/me'), { authorization: `Bearer ${authToken}` });
+  expect(me).toMatchObject({ status: 200, json: { appUid: APP, externalId: 'user-before-delete' } });
+});
+
+test('a key name that is markup shows as text, in the list and in the delete dialog', async () => {
+  const name = '<img src=x onerror=alert(1)><script>alert(2)</script>';
+  await generate(name);
+  await page.click('#created-done');
+  await page.waitForFunction((n) => [...document.querySelectorAll('#key-rows td.name')].some((td) => td.textContent === n), name);
+  expect(await page.$$('#key-rows img, #key-rows script, #delete-dialog img')).toHaveLength(0);
+  const row = (await rows()).find((r) => r.name === name)!;
+  await page.click(`#key-rows tr[data-key-id="${row.keyId}"] button`);
+  await expect(page.textContent('#delete-name')).resolves.toBe(`“${name}”`);
+  expect(await page.$$('#delete-dialog img, #delete-dialog script')).toHaveLength(0);
+  await page.click('#delete-cancel');
+  expect(pageEvents.filter((event) => event.startsWith('dialog:') || event.startsWith('pageerror:'))).toEqual([]);
+});
+
+test("errors from the admin functions read as their message, never a stack trace", async () => {
+  await page.fill('#key-name', 'x'.repeat(101));
+  await page.click('#create-button');
+  await page.waitForSelector('#error:not([hidden])');
+  await expect(page.textContent('#error')).resolves.toBe('name must be at most 100 characters');
+  expect(await page.$('#created-dialog[open]')).toBeNull();
+
+  await openApp('not a valid app');
+  await expect(page.textContent('#error')).resolves.toBe('appUid may contain only letters, digits, _ and -');
+});
+
+test('many keys come in pages of 20', async () => {
+  const app = 'paging-app';
+  for (let i = 0; i < 23; i += 1) await createWithCli(app, `key ${String(i).padStart(2, '0')}`);
+  await openApp(app);
+  expect(await rows()).toHaveLength(20);
+  await expect(page.isDisabled('#prev-page')).resolves.toBe(true);
+  await page.click('#next-page');
+  await page.waitForFunction(() => document.querySelectorAll('#key-rows tr').length === 3);
+  await expect(page.textContent('#page-info')).resolves.toBe('Page 2');
+  await expect(page.isDisabled('#next-page')).resolves.toBe(true);
+  await page.click('#prev-page');
+  await page.waitForFunction(() => document.querySelectorAll('#key-rows tr').length === 20);
+  const names = new Set((await rows()).map((row) => row.name));
+  expect(names.size).toBe(20);
+});
+
+test('the start page remembers recent apps (their ids only) and opens them', async () => {
+  await page.goto(`${consoleProcess!.origin}/`);
+  await page.waitForSelector('#picker:not([hidden])');
+  const recent = await page.$$eval('#recent-list a', (links) => links.map((link) => [link.textContent, link.getAttribute('href')]));
+  expect(recent.slice(0, 2)).toEqual([
+    ['paging-app', '/apps/paging-app/keys'],
+    ['not a valid app', '/apps/not%20a%20valid%20app/keys'],
+  ]);
+  await page.fill('#app-input', APP);
+  await page.press('#app-input', 'Enter');
+  await page.waitForURL(`${consoleProcess!.origin}/apps/${APP}/keys`);
+});
+
+/** Tabs through the page; the controls that took focus, with their accessible names and whether the focus ring shows. */
+async function tabThrough(target: Page, presses: number) {
+  const seen: { id: string; name: string; ring: boolean }[] = [];
+  for (let i = 0; i < presses; i += 1) {
+    await target.keyboard.press('Tab');
+    seen.push(
+      await target.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const style = getComputedStyle(el);
+        const labelled = el.getAttribute('aria-label') ?? (el as HTMLInputElement).labels?.[0]?.textContent ?? el.textContent ?? '';
+        return { id: el.id || `${el.tagName.toLowerCase()}:${el.getAttribute('href') ?? el.textContent}`, name: labelled.trim(), ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 };
+      }),
+    );
+  }
+  return seen;
+}
+
+test('keyboard only: every control is reached by Tab with a visible focus ring and a name; generate and copy without a mouse', async () => {
+  await createWithCli(APP, 'keyboard check');
+  await openApp(APP);
+  const focusable = await page.$$eval('a[href], button:not([disabled]), input', (els) =>
+    els.filter((el) => (el as HTMLElement).offsetParent !== null && !el.closest('dialog')).map((el) => el.id || `${el.tagName.toLowerCase()}:${el.getAttribute('href') ?? el.textContent}`),
+  );
+  // Enough presses to go round the page at least once (the date-time field takes one per part).
+  // Past the last control focus leaves the page (the browser's own UI), then starts over.
+  const seen = (await tabThrough(page, focusable.length + 12)).filter((control) => !control.id.startsWith('body:'));
+  expect(new Set(seen.map((s) => s.id))).toEqual(new Set(focusable));
+  for (const control of seen) {
+    expect([control.id, control.ring]).toEqual([control.id, true]);
+    expect([control.id, control.name.length > 0]).toEqual([control.id, true]);
+  }
+
+  await page.focus('#key-name');
+  await page.keyboard.type('typed key');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#created-dialog[open]');
+  // The dialog opens with the key selected; Tab reaches Copy, then Done.
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('created-key');
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('copy-button');
+  await page.keyboard.press('Enter');
+  await expect(page.textContent('#copy-status')).resolves.toBe('Copied to the clipboard.');
+  const typedKey = await page.evaluate(() => navigator.clipboard.readText());
+  expect((await call('GET', apiUrl(APP, 'whoami'), { 'x-api-key': typedKey })).status).toBe(200);
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('created-done');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => !document.querySelector('#created-dialog').open);
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('key-name');
+});
+
+test('axe-core: no serious or critical violation on the start page, the key list and both dialogs', async () => {
+  const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  // Injected through the DevTools protocol: the page's CSP (rightly) refuses inline scripts.
+  const audit = async (what: string) => {
+    await page.evaluate(axeSource);
+    const violations = await page.evaluate(async () => {
+      const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
+      return result.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n: any) => n.target.join(' ')) }));
+    });
+    return { what, serious: violations.filter((v: { impact: string }) => v.impact === 'serious' || v.impact === 'critical') };
+  };
+  await page.goto(`${consoleProcess!.origin}/`);
+  await page.waitForSelector('#picker:not([hidden])');
+  expect(await audit('start page')).toEqual({ what: 'start page', serious: [] });
+  await openApp(APP);
+  expect(await audit('key list')).toEqual({ what: 'key list', serious: [] });
+  await generate('axe key');
+  expect(await audit('generated key dialog')).toEqual({ what: 'generated key dialog', serious: [] });
+  await page.click('#created-done');
+  await page.click('#key-rows tr button');
+  await page.waitForSelector('#delete-dialog[open]');
+  expect(await audit('delete dialog')).toEqual({ what: 'delete dialog', serious: [] });
+  await page.click('#delete-cancel');
+  await page.fill('#key-name', '');
+  await page.evaluate(() => (document.querySelector('#create-form') as HTMLFormElement).noValidate = true);
+  await page.click('#create-button');
+  await page.waitForSelector('#error:not([hidden])');
+  expect(await audit('error shown')).toEqual({ what: 'error shown', serious: [] });
+});
+
+describe('refusals', () => {
+  test('a browser without the cookie gets 401 everywhere, and the used link does not work again', async () => {
+    const stranger = await browser.newContext();
+    try {
+      const tab = await stranger.newPage();
+      for (const target of ['/', `/apps/${APP}/keys`, `/api/apps/${APP}/keys`, '/static/console.js']) {
+        const response = await tab.goto(`${consoleProcess!.origin}${target}`);
+        expect([target, response!.status()]).toEqual([target, 401]);
+      }
+      const reused = await tab.goto(consoleProcess!.url);
+      expect(reused!.status()).toBe(401);
+      await expect(tab.textContent('body')).resolves.toMatch(/not valid \(it works once\)/);
+      expect(await stranger.cookies()).toEqual([]);
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  test('a page reached through another host name (DNS rebinding) is refused with 421, cookie or not', async () => {
+    const port = new URL(consoleProcess!.origin).port;
+    const rebound = await context.newPage();
+    try {
+      const response = await rebound.goto(`http://rebind.test:${port}/api/apps/${APP}/keys`);
+      expect(response!.status()).toBe(421);
+      await expect(rebound.textContent('body')).resolves.toMatch(/answers only to its own address/);
+    } finally {
+      await rebound.close();
+    }
+    // Not only browsers: any client naming another Host.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: `localhost:${port}` } }, (res) => resolve(res.statusCode!));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(421);
+  });
+
+  test("another local site's page (same site, other port: the cookie goes along) cannot create a key", async () => {
+    const attacker = await context.newPage();
+    try {
+      await attacker.goto(otherSite.origin);
+      const outcome = await attacker.evaluate(async (target) => {
+        // A "simple" request: no preflight, so the browser sends it (its answer is opaque, or blocked by CORP).
+        await fetch(target, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ name: 'csrf key' }) }).catch(() => undefined);
+        try {
+          const read = await fetch(target, { credentials: 'include' });
+          return `read ${read.status}`;
+        } catch (error) {
+          return String(error);
+        }
+      }, `${consoleProcess!.origin}/api/apps/${APP}/keys`);
+      expect(outcome).toMatch(/TypeError/);
+    } finally {
+      await attacker.close();
+    }
+    expect(consoleProcess!.stderr()).toMatch(new RegExp(`\\[console\\] POST /api/apps/${APP}/keys 403`));
+    const listed = await keygateCli(home, 'keys', 'list', '--app', APP, '--json');
+    expect(JSON.parse(listed.stdout).keys.map((key: { name: string }) => key.name)).not.toContain('csrf key');
+  });
+});
+
+describe('CORS on the session routes (npm start with CORS_ALLOWED_ORIGINS)', () => {
+  const corsApp = 'cors-app';
+  let key: string;
+  let token: string;
+  let sitePage: Page;
+
+  beforeAll(async () => {
+    ({ apiKey: key } = await createWithCli(corsApp, 'cors server key'));
+    token = await session(corsApp, key, 'browser-user');
+    sitePage = await context.newPage();
+  });
+
+  afterAll(async () => {
+    await sitePage.close();
+  });
+
+  /** fetch from a page on `origin`: the status and body it could read, or the error the browser gave instead. */
+  async function fetchFrom(origin: string, url: string, headers: Record<string, string>): Promise<{ status: number; body: unknown } | { error: string }> {
+    await sitePage.goto(origin);
+    return sitePage.evaluate(
+      async ({ url: target, headers: sent }) => {
+        try {
+          const response = await fetch(target, { headers: sent });
+          return { status: response.status, body: await response.json() };
+        } catch (error) {
+          return { error: String(error) };
+        }
+      },
+      { url, headers },
+    );
+  }
+
+  test('a page on the allowed origin reads sdkusers/me with its session token, and can read a 401', async () => {
+    const me = await fetchFrom(allowedSite.origin, apiUrl(corsApp, 'sdkusers/me'), { authorization: `Bearer ${token}` });
+    expect(me).toEqual({ status: 200, body: expect.objectContaining({ appUid: corsApp, externalId: 'browser-user' }) });
+    const refused = await fetchFrom(allowedSite.origin, apiUrl(corsApp, 'sdkusers/me'), { authorization: 'Bearer kgs_not_a_token' });
+    expect(refused).toEqual({ status: 401, body: { message: 'Unauthorized' } });
+  });
+
+  test('a page on another origin cannot read it', async () => {
+    const me = await fetchFrom(otherSite.origin, apiUrl(corsApp, 'sdkusers/me'), { authorization: `Bearer ${token}` });
+    expect(me).toEqual({ error: expect.stringMatching(/TypeError/) });
+  });
+
+  test('a cross-origin call with x-api-key is blocked, even from the allowed origin: its preflight fails and the request is never sent', async () => {
+    const probe = 'cors-probe-app';
+    const whoami = await fetchFrom(allowedSite.origin, apiUrl(probe, 'whoami'), { 'x-api-key': key });
+    expect(whoami).toEqual({ error: expect.stringMatching(/TypeError/) });
+    const gatewayLog = stack!.stderr();
+    expect(gatewayLog).toMatch(new RegExp(`OPTIONS /api/v1/appuid/${probe}/whoami 403`));
+    expect(gatewayLog).not.toMatch(new RegExp(`GET /api/v1/appuid/${probe}/whoami`));
+  });
+});
+
+test('screenshot of the key list for the README', async () => {
+  const app = 'acme-shop';
+  await createWithCli(app, 'checkout service');
+  await createWithCli(app, 'mobile backend');
+  await createWithCli(app, 'partner import (2027)', '--expires-at', '2027-06-30T00:00:00Z');
+  await createWithCli(app, 'ci smoke tests');
+  await openApp(app);
+  await page.waitForFunction(() => document.querySelectorAll('#key-rows tr').length === 4);
+  const target = process.env.UPDATE_SCREENSHOTS === '1' ? SCREENSHOT : path.join(home, 'console.png');
+  mkdirSync(path.dirname(target), { recursive: true });
+  const png = await page.screenshot({ path: target, fullPage: true });
+  expect(png.subarray(1, 4).toString()).toBe('PNG');
+});
