@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { PACKAGE_ROOT } from '../../construct/function-bundles';
 import { AdminClientError, AdminFunctionError, type AdminClient, type AdminFunction } from '../admin-client';
 
 /**
@@ -43,8 +42,8 @@ export interface ConsoleServer {
 export const DEFAULT_CONSOLE_PORT = 3002;
 export const CONSOLE_HOST = '127.0.0.1';
 export const SESSION_COOKIE = 'keygate_console';
-/** The page's assets, plain files: served from the sources and from the installed package alike (package.json `files`). */
-export const STATIC_DIR = path.join(PACKAGE_ROOT, 'lib', 'admin', 'console', 'static');
+/** The page's plain files, next to this module: in the sources, and copied into dist/ by the build (lib/build/console-assets.ts). */
+export const STATIC_DIR = path.join(__dirname, 'static');
 
 const MAX_BODY_BYTES = 16 * 1024;
 const PAGE_SIZE_LIMIT = 100;
