@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
 import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
+import { spawnTsx, stopChild } from './local-stack-process';
 
 /**
  * What the browser tests drive: Debian's Chromium (never a downloaded one;
@@ -14,8 +14,6 @@ export const CHROMIUM = process.env.KEYGATE_CHROMIUM ?? '/usr/bin/chromium';
 export function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, ...options });
 }
-
-const REPO_ROOT = path.resolve(__dirname, '../../..');
 
 export interface ConsoleProcess {
   readonly child: ChildProcess;
@@ -29,35 +27,18 @@ export interface ConsoleProcess {
 
 /** `keygate console --port 0 ...` against the local stack whose data folder is `home`. */
 export async function startConsoleProcess(home: string, args: readonly string[] = [], timeoutMs = 60_000): Promise<ConsoleProcess> {
-  const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), ['bin/keygate.ts', 'console', '--port', '0', ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, KEYGATE_HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    return child.exitCode;
-  };
+  const { child, stdout, stderr } = spawnTsx(['bin/keygate.ts', 'console', '--port', '0', ...args], { KEYGATE_HOME: home });
+  const stop = () => stopChild(child, 10_000);
   const started = Date.now();
   for (;;) {
-    const printed = /^keygate console: (\S+)$/m.exec(out);
+    const printed = /^keygate console: (\S+)$/m.exec(stdout());
     if (printed) {
       const url = printed[1]!;
-      return { child, url, origin: new URL(url).origin, stdout: () => out, stderr: () => err, stop };
+      return { child, url, origin: new URL(url).origin, stdout, stderr, stop };
     }
     if (child.exitCode !== null || Date.now() - started > timeoutMs) {
       await stop();
-      throw new Error(`keygate console did not start:\n${out}\n${err}`);
+      throw new Error(`keygate console did not start:\n${stdout()}\n${stderr()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
