@@ -81,6 +81,11 @@ async function openApp(appUid: string, target: Page = page): Promise<void> {
   await target.waitForFunction(() => document.querySelector('#keys:not([hidden])') && (document.querySelector('#key-rows tr') || !document.querySelector('#empty')?.hasAttribute('hidden') || !document.querySelector('#error')?.hasAttribute('hidden')));
 }
 
+/** Waits until the element's text is `text` (the page updates it after an await). */
+async function waitForText(selector: string, text: string, target: Page = page): Promise<void> {
+  await target.waitForFunction(({ selector: s, text: t }) => document.querySelector(s)?.textContent === t, { selector, text });
+}
+
 async function generate(name: string, target: Page = page): Promise<string> {
   await target.fill('#key-name', name);
   await target.click('#create-button');
@@ -91,12 +96,13 @@ async function generate(name: string, target: Page = page): Promise<string> {
 beforeAll(async () => {
   home = mkdtempSync(path.join(tmpdir(), 'keygate-console-e2e-'));
   [allowedSite, otherSite] = await Promise.all([startPageServer(), startPageServer()]);
-  [stack, browser] = await Promise.all([
+  // The console finds the local stack on each call (local.json), so all three start side by side.
+  [stack, browser, consoleProcess] = await Promise.all([
     startStackProcess(home, { CORS_ALLOWED_ORIGINS: allowedSite.origin }),
     // rebind.test resolves to 127.0.0.1: a DNS-rebinding page, as far as the console can tell.
     launchChromium({ args: ['--host-resolver-rules=MAP rebind.test 127.0.0.1'] }),
+    startConsoleProcess(home, ['--app', APP]),
   ]);
-  consoleProcess = await startConsoleProcess(home, ['--app', APP]);
   context = await browser.newContext({ viewport: { width: 1200, height: 820 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: consoleProcess.origin });
   page = await context.newPage();
@@ -139,7 +145,7 @@ test('generate a key in the page; Copy puts exactly the key on the clipboard, an
   browserKey = await generate('browser key');
   await expect(page.textContent('#created-warning')).resolves.toMatch(/you will not see it again/);
   await page.click('#copy-button');
-  await expect(page.textContent('#copy-status')).resolves.toBe('Copied to the clipboard.');
+  await waitForText('#copy-status', 'Copied to the clipboard.');
   const clipboard = await page.evaluate(() => navigator.clipboard.readText());
   expect(clipboard).toBe(browserKey);
   expect(clipboard).toMatch(/^kg_[A-Za-z0-9]{49}$/);
@@ -213,7 +219,7 @@ test("errors from the admin functions read as their message, never a stack trace
 
 test('many keys come in pages of 20', async () => {
   const app = 'paging-app';
-  for (let i = 0; i < 23; i += 1) await createWithCli(app, `key ${String(i).padStart(2, '0')}`);
+  await Promise.all(Array.from({ length: 23 }, (_, i) => createWithCli(app, `key ${String(i).padStart(2, '0')}`)));
   await openApp(app);
   expect(await rows()).toHaveLength(20);
   await expect(page.isDisabled('#prev-page')).resolves.toBe(true);
@@ -281,7 +287,7 @@ test('keyboard only: every control is reached by Tab with a visible focus ring a
   await page.keyboard.press('Tab');
   expect(await page.evaluate(() => document.activeElement?.id)).toBe('copy-button');
   await page.keyboard.press('Enter');
-  await expect(page.textContent('#copy-status')).resolves.toBe('Copied to the clipboard.');
+  await waitForText('#copy-status', 'Copied to the clipboard.');
   const typedKey = await page.evaluate(() => navigator.clipboard.readText());
   expect((await call('GET', apiUrl(APP, 'whoami'), { 'x-api-key': typedKey })).status).toBe(200);
   await page.keyboard.press('Tab');
