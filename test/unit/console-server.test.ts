@@ -3,6 +3,9 @@ import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { connectAdmin, NO_LOCAL_STACK, type AdminClient } from '../../lib/admin/admin-client';
 import { SECURITY_HEADERS, SESSION_COOKIE, startConsole, STATIC_DIR, type ConsoleServer } from '../../lib/admin/console/server';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
@@ -231,6 +234,40 @@ describe('the API', () => {
       rmSync(lost, { recursive: true, force: true });
     }
   });
+});
+
+test('with --stack, the console invokes the deployed functions named by the stack outputs; AWS credentials stay in the process', async () => {
+  // AWS itself is the one part mocked here, as in the CLI's deployed-mode tests.
+  const lambda = mockClient(LambdaClient);
+  const cloudFormation = mockClient(CloudFormationClient);
+  const outputs = ['CreateKey', 'ListKeys', 'DeleteKey'].map((name) => ({ OutputKey: `${name}FunctionName`, OutputValue: `prod-${name}-abc` }));
+  cloudFormation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'prod', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs }] });
+  lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Buffer.from('{"keys":[]}') as unknown as InvokeCommandOutput['Payload'] });
+  const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  const client = await connectAdmin({ stack: 'prod', region: 'eu-west-1' }, {});
+  const deployed = await startConsole({ admin: client, port: 0 });
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  process.env.AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
+  process.env.AWS_SECRET_ACCESS_KEY = secret;
+  try {
+    const exchange = await fetch(deployed.url, { redirect: 'manual' });
+    const headers = { cookie: exchange.headers.get('set-cookie')!.split(';')[0]! };
+    const info = await fetch(`${deployed.origin}/api/info`, { headers });
+    expect(await info.json()).toEqual({ target: 'stack prod' });
+    const listed = await fetch(`${deployed.origin}/api/apps/app1/keys`, { headers });
+    const text = await listed.text();
+    expect([listed.status, text]).toEqual([200, '{"keys":[]}']);
+    expect(lambda.commandCalls(InvokeCommand).map((call) => call.args[0].input.FunctionName)).toEqual(['prod-ListKeys-abc']);
+    const page = await (await fetch(`${deployed.origin}/`, { headers })).text();
+    for (const answer of [text, page]) expect(answer).not.toMatch(/AKIA|wJalrXUtnFEMI/);
+  } finally {
+    process.env.AWS_ACCESS_KEY_ID = saved.id;
+    process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    await deployed.close();
+    client.destroy();
+    lambda.restore();
+    cloudFormation.restore();
+  }
 });
 
 describe('the static page', () => {
