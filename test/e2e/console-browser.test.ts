@@ -297,7 +297,7 @@ test('keyboard only: every control is reached by Tab with a visible focus ring a
   expect(await page.evaluate(() => document.activeElement?.id)).toBe('key-name');
 });
 
-test('axe-core: no serious or critical violation on the start page, the key list and both dialogs', async () => {
+test('axe-core: no serious or critical violation on the start page, the key list, its dialogs and an error', async () => {
   const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   // Injected through the DevTools protocol: the page's CSP (rightly) refuses inline scripts.
   const audit = async (what: string) => {

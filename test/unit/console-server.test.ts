@@ -227,7 +227,7 @@ describe('the API', () => {
       const otherCookie = exchange.headers.get('set-cookie')!.split(';')[0]!;
       const answer = await fetch(`${other.origin}/api/apps/app1/keys`, { headers: { cookie: otherCookie } });
       expect(answer.status).toBe(502);
-      expect(await answer.json()).toEqual({ errorType: 'Unreachable', message: NO_LOCAL_STACK });
+      expect(await answer.json()).toEqual({ errorType: 'AdminClientError', message: NO_LOCAL_STACK });
     } finally {
       await other.close();
       client.destroy();

@@ -183,7 +183,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
         return json(status, await admin.invoke(fn, input));
       } catch (error) {
         if (!(error instanceof AdminClientError)) throw error;
-        const errorType = error instanceof AdminFunctionError ? error.errorType : 'Unreachable';
+        const errorType = error instanceof AdminFunctionError ? error.errorType : error.name;
         log(`${method} ${pathname}: ${errorType}`);
         return json(statusFor(error), { errorType, message: error.message });
       }
