@@ -81,6 +81,15 @@ async function openApp(appUid: string, target: Page = page): Promise<void> {
   await target.waitForFunction(() => document.querySelector('#keys:not([hidden])') && (document.querySelector('#key-rows tr') || !document.querySelector('#empty')?.hasAttribute('hidden') || !document.querySelector('#error')?.hasAttribute('hidden')));
 }
 
+/** Whether a child process logs a line matching `pattern` within 5 s (its output arrives through a pipe). */
+async function logLine(output: () => string, pattern: RegExp): Promise<boolean> {
+  for (let waited = 0; waited < 5_000; waited += 50) {
+    if (pattern.test(output())) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return pattern.test(output());
+}
+
 /** Waits until the element's text is `text` (the page updates it after an await). */
 async function waitForText(selector: string, text: string, target: Page = page): Promise<void> {
   await target.waitForFunction(({ selector: s, text: t }) => document.querySelector(s)?.textContent === t, { selector, text });
@@ -382,7 +391,7 @@ describe('refusals', () => {
     } finally {
       await attacker.close();
     }
-    expect(consoleProcess!.stderr()).toMatch(new RegExp(`\\[console\\] POST /api/apps/${APP}/keys 403`));
+    await expect(logLine(consoleProcess!.stderr, new RegExp(`\\[console\\] POST /api/apps/${APP}/keys 403`))).resolves.toBe(true);
     const listed = await keygateCli(home, 'keys', 'list', '--app', APP, '--json');
     expect(JSON.parse(listed.stdout).keys.map((key: { name: string }) => key.name)).not.toContain('csrf key');
   });
@@ -436,9 +445,8 @@ describe('CORS on the session routes (npm start with CORS_ALLOWED_ORIGINS)', () 
     const probe = 'cors-probe-app';
     const whoami = await fetchFrom(allowedSite.origin, apiUrl(probe, 'whoami'), { 'x-api-key': key });
     expect(whoami).toEqual({ error: expect.stringMatching(/TypeError/) });
-    const gatewayLog = stack!.stderr();
-    expect(gatewayLog).toMatch(new RegExp(`OPTIONS /api/v1/appuid/${probe}/whoami 403`));
-    expect(gatewayLog).not.toMatch(new RegExp(`GET /api/v1/appuid/${probe}/whoami`));
+    await expect(logLine(stack!.stderr, new RegExp(`OPTIONS /api/v1/appuid/${probe}/whoami 403`))).resolves.toBe(true);
+    expect(stack!.stderr()).not.toMatch(new RegExp(`GET /api/v1/appuid/${probe}/whoami`));
   });
 });
 
