@@ -1,17 +1,9 @@
-import { documentClient } from '../stores/document-client';
 import { adminHandler } from '../lambda/admin-handler';
-import { KeyStore } from '../stores/key-store';
-import { createKey } from '../domain/keys';
+import { keyAdminDeps } from '../lambda/key-admin';
 import { servicesFromEnvironment } from '../lambda/services';
+import { createKey } from '../domain/keys';
 
-const services = servicesFromEnvironment();
-const db = documentClient(services.dynamodb);
-const deps = {
-  keyFormat: services.keyFormat,
-  hash: services.hash,
-  store: new KeyStore(db, services.tables.keys),
-  now: () => new Date(),
-};
+const deps = keyAdminDeps(servicesFromEnvironment());
 
-/** Payload `{ appUid, name, expiresAt? }` → `{ keyId, apiKey, appUid, name, displayPrefix, createdAt, expiresAt? }`. */
+/** Payload `{ appUid, name, expiresAt?, requestedBy? }` → `{ keyId, apiKey, appUid, name, displayPrefix, createdAt, expiresAt? }`. */
 export const handler = adminHandler('create-key', (input) => createKey(deps, input));

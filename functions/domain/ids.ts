@@ -9,7 +9,7 @@ export const APP_UID_MAX_LENGTH = 128;
 export const ID_RANDOM_CHARS = 20;
 
 /** `<kind>_` + 20 uniformly drawn base62 characters (~119 bits): opaque, unguessable, not secret. */
-export function randomId(kind: 'key' | 'usr' | 'ses'): string {
+export function randomId(kind: 'key' | 'usr' | 'ses' | 'evt'): string {
   let id = '';
   while (id.length < ID_RANDOM_CHARS) {
     for (const byte of randomBytes(32)) {

@@ -11,7 +11,7 @@ import type { CredentialFormat } from './credential-format';
  * treat an item past its `expiresAt` as expired even if it still exists.
  */
 type Lookup<T> =
-  | { readonly code: 'valid'; readonly record: T }
+  | { readonly code: 'valid'; readonly record: T; readonly credentialHash: string }
   | { readonly code: 'malformed' }
   | { readonly code: 'not_found'; readonly hashTag: string }
   | { readonly code: 'expired'; readonly record: T };
@@ -30,30 +30,43 @@ async function lookUpCredential<T extends { readonly expiresAt?: string }>(
   const credentialHash = await hash(presented);
   const record = await findByHash(credentialHash);
   if (!record) return { code: 'not_found', hashTag: logTag(credentialHash) };
-  // Fail closed: an expiry that is missing where required, or unreadable, counts as passed.
-  const expiry = record.expiresAt;
-  if (expiry === undefined ? expiryRequired : !(Date.parse(expiry) > now.getTime())) return { code: 'expired', record };
-  return { code: 'valid', record };
+  if (isExpired(record.expiresAt, now, expiryRequired)) return { code: 'expired', record };
+  return { code: 'valid', record, credentialHash };
+}
+
+/** Fail closed: an expiry that is missing where required, or unreadable, counts as passed. */
+export function isExpired(expiresAt: string | undefined, now: Date, required: boolean): boolean {
+  return expiresAt === undefined ? required : !(Date.parse(expiresAt) > now.getTime());
+}
+
+/** Enabled unless it says otherwise: items from before keys could be disabled carry no flag. A flag other than `true` (fail closed) is not enabled. */
+export function isEnabled(enabled: unknown): boolean {
+  return enabled === undefined || enabled === true;
 }
 
 export type ApiKeyVerification =
   | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string }
   | { readonly code: 'malformed' }
   | { readonly code: 'not_found'; readonly hashTag: string }
-  | { readonly code: 'expired'; readonly keyId: string; readonly appUid: string };
+  | { readonly code: 'expired'; readonly keyId: string; readonly appUid: string }
+  | { readonly code: 'disabled'; readonly keyId: string; readonly appUid: string };
 
 export interface ApiKeyVerifierDeps {
   readonly keyFormat: CredentialFormat;
   readonly hash: Hasher;
   readonly findKey: CredentialLookup<KeyMetadata>;
+  /** Told of every key let in (see last-used.ts); must return at once and never throw. */
+  readonly recordUse?: (keyHash: string, keyId: string, now: Date) => void;
 }
 
 export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string | undefined, now: Date): Promise<ApiKeyVerification> {
   const result = await lookUpCredential(deps.keyFormat, deps.hash, deps.findKey, presented, now, false);
-  if (result.code === 'valid' || result.code === 'expired') {
-    return { code: result.code, appUid: result.record.appUid, keyId: result.record.keyId };
-  }
-  return result;
+  if (result.code === 'expired') return { code: 'expired', appUid: result.record.appUid, keyId: result.record.keyId };
+  if (result.code !== 'valid') return result;
+  const { appUid, keyId, enabled } = result.record;
+  if (!isEnabled(enabled)) return { code: 'disabled', appUid, keyId };
+  deps.recordUse?.(result.credentialHash, keyId, now);
+  return { code: 'valid', appUid, keyId };
 }
 
 export type SessionVerification =

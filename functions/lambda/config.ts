@@ -1,4 +1,10 @@
-import { DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../../lib/shared/environment';
+import {
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_LAST_USED_INTERVAL_SECONDS,
+  DEFAULT_SESSION_LIFETIME_SECONDS,
+  DEFAULT_SESSION_TOKEN_PREFIX,
+  ENV,
+} from '../../lib/shared/environment';
 import { parseCorsOrigins } from '../../lib/shared/cors';
 import { ConfigurationError } from '../domain/errors';
 
@@ -22,14 +28,22 @@ export function sessionTokenPrefixFrom(env: Env): string {
   return env[ENV.sessionTokenPrefix] || DEFAULT_SESSION_TOKEN_PREFIX;
 }
 
-export function sessionLifetimeSecondsFrom(env: Env): number {
-  const raw = env[ENV.sessionLifetimeSeconds];
-  if (raw === undefined || raw === '') return DEFAULT_SESSION_LIFETIME_SECONDS;
+function positiveSecondsFrom(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
   const seconds = Number(raw);
   if (!Number.isInteger(seconds) || seconds <= 0) {
-    throw new ConfigurationError(`${ENV.sessionLifetimeSeconds} must be a positive whole number of seconds, got '${raw}'`);
+    throw new ConfigurationError(`${name} must be a positive whole number of seconds, got '${raw}'`);
   }
   return seconds;
+}
+
+export function sessionLifetimeSecondsFrom(env: Env): number {
+  return positiveSecondsFrom(env, ENV.sessionLifetimeSeconds, DEFAULT_SESSION_LIFETIME_SECONDS);
+}
+
+export function lastUsedIntervalSecondsFrom(env: Env): number {
+  return positiveSecondsFrom(env, ENV.lastUsedIntervalSeconds, DEFAULT_LAST_USED_INTERVAL_SECONDS);
 }
 
 /** Origins whose pages may read this function's answers (session routes only); none when unset. */

@@ -1,12 +1,9 @@
-import { documentClient } from '../stores/document-client';
 import { adminHandler } from '../lambda/admin-handler';
-import { KeyStore } from '../stores/key-store';
-import { listKeys } from '../domain/keys';
+import { keyAdminDeps } from '../lambda/key-admin';
 import { servicesFromEnvironment } from '../lambda/services';
+import { listKeys } from '../domain/keys';
 
-const services = servicesFromEnvironment();
-const db = documentClient(services.dynamodb);
-const deps = { store: new KeyStore(db, services.tables.keys) };
+const deps = keyAdminDeps(servicesFromEnvironment());
 
-/** Payload `{ appUid, limit?, nextToken? }` → `{ keys: [...], nextToken? }`; never a key or its hash. */
+/** Payload `{ appUid, limit?, nextToken? }` → `{ keys: [...], nextToken? }`, each key with its status and lastUsedAt; never a key or its hash. */
 export const handler = adminHandler('list-keys', (input) => listKeys(deps, input));

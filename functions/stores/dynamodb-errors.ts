@@ -1,4 +1,4 @@
-import { StoreUnavailable } from '../domain/errors';
+import { KeygateError, StoreUnavailable } from '../domain/errors';
 
 /** True when a TransactWriteItems was cancelled because one of its conditions failed. */
 export function isConditionFailure(error: unknown): boolean {
@@ -14,7 +14,7 @@ export function isConditionFailure(error: unknown): boolean {
  * Condition failures are left to the caller, which knows what they mean.
  */
 export function storeError(operation: string, error: unknown): Error {
-  if (isConditionFailure(error)) return error as Error;
+  if (isConditionFailure(error) || error instanceof KeygateError) return error as Error;
   const name = error instanceof Error ? error.name : 'UnknownError';
   return new StoreUnavailable(`${operation} failed: DynamoDB ${name}; nothing was written, try again`, { cause: error });
 }

@@ -1,5 +1,7 @@
+import { userInfo } from 'node:os';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { keygateHome, readLocalStackInfo, type LocalStackInfo } from '../local/home';
+import { ADMIN_FUNCTIONS, adminFunctionOutput, type AdminFunctionId } from '../shared/functions';
 
 /**
  * How the admin tools (the CLI and the console) reach the admin Lambda
@@ -9,13 +11,9 @@ import { keygateHome, readLocalStackInfo, type LocalStackInfo } from '../local/h
  */
 
 /** CloudFormation outputs of the keygate stack that name the admin functions. */
-export const STACK_OUTPUTS = {
-  createKey: 'CreateKeyFunctionName',
-  listKeys: 'ListKeysFunctionName',
-  deleteKey: 'DeleteKeyFunctionName',
-} as const;
+export const STACK_OUTPUTS = Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, adminFunctionOutput(id)])) as Record<AdminFunctionId, string>;
 
-export type AdminFunction = keyof typeof STACK_OUTPUTS;
+export type AdminFunction = AdminFunctionId;
 
 export interface AdminTargetOptions {
   /** A deployed keygate stack (CloudFormation stack name); the local stack when absent. */
@@ -46,6 +44,10 @@ export interface AdminClient {
   readonly target: string;
   /** Invokes one admin function; its output, or an AdminClientError / AdminFunctionError. */
   invoke<T = unknown>(fn: AdminFunction, input: unknown): Promise<T>;
+  /** The admin functions the target has (a stack deployed before a function existed lacks it). */
+  available(): Promise<AdminFunction[]>;
+  /** Who is calling, for `requestedBy`: self-declared, the admin functions cannot check it. */
+  requester(): Promise<string>;
   destroy(): void;
 }
 
@@ -53,9 +55,14 @@ export const NO_LOCAL_STACK = 'no local keygate stack is running: start one with
 
 interface Target {
   readonly client: LambdaClient;
-  readonly functions: Record<AdminFunction, string>;
+  /** Function names; a stack or local stack older than a function lacks it, which is said when it is called. */
+  readonly functions: Partial<Record<AdminFunction, string>>;
+  /** Why a function is missing from `functions`. */
+  readonly missing: (fn: AdminFunction) => string;
   readonly local: boolean;
 }
+
+const availableIn = (target: Target) => ADMIN_FUNCTIONS.filter((id) => target.functions[id] !== undefined);
 
 /**
  * A client for the admin functions. A deployed stack's outputs are read once,
@@ -65,9 +72,12 @@ interface Target {
 export async function connectAdmin(options: AdminTargetOptions, env: Readonly<Record<string, string | undefined>>): Promise<AdminClient> {
   if (options.stack !== undefined) {
     const target = await deployedTarget(options.stack, options);
+    let caller: Promise<string> | undefined;
     return {
       target: `stack ${options.stack}`,
       invoke: (fn, input) => invoke(target, fn, input, `could not reach AWS Lambda for stack ${options.stack}`),
+      available: async () => availableIn(target),
+      requester: () => (caller ??= callerArn(options)),
       destroy: () => target.client.destroy(),
     };
   }
@@ -85,6 +95,8 @@ export async function connectAdmin(options: AdminTargetOptions, env: Readonly<Re
   return {
     target: 'the local stack',
     invoke: async (fn, input) => invoke(localTarget(), fn, input, NO_LOCAL_STACK),
+    available: async () => availableIn(localTarget()),
+    requester: async () => `local:${userInfo().username}`,
     destroy: () => current?.target.client.destroy(),
   };
 }
@@ -98,12 +110,15 @@ function localStackTarget(info: LocalStackInfo): Target {
       maxAttempts: 1,
     }),
     functions: info.functions,
+    missing: () => 'the running local stack predates this command: restart `npm start`',
     local: true,
   };
 }
 
+const awsConfig = (options: AdminTargetOptions) => ({ ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) });
+
 async function deployedTarget(stack: string, options: AdminTargetOptions): Promise<Target> {
-  const config = { ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
+  const config = awsConfig(options);
   const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
   const cloudFormation = new CloudFormationClient(config);
   let outputs: Record<string, string>;
@@ -115,18 +130,36 @@ async function deployedTarget(stack: string, options: AdminTargetOptions): Promi
   } finally {
     cloudFormation.destroy();
   }
-  const functions = {} as Record<AdminFunction, string>;
-  for (const [key, output] of Object.entries(STACK_OUTPUTS) as [AdminFunction, string][]) {
-    const name = outputs[output];
-    if (!name) throw new AdminClientError(`stack ${stack} has no output ${output}; is it a keygate stack?`);
-    functions[key] = name;
+  if (!outputs[STACK_OUTPUTS.createKey]) throw new AdminClientError(`stack ${stack} has no output ${STACK_OUTPUTS.createKey}; is it a keygate stack?`);
+  const functions: Partial<Record<AdminFunction, string>> = {};
+  for (const id of ADMIN_FUNCTIONS) if (outputs[STACK_OUTPUTS[id]]) functions[id] = outputs[STACK_OUTPUTS[id]];
+  return {
+    // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
+    client: new LambdaClient({ ...config, maxAttempts: 1 }),
+    functions,
+    missing: (fn) => `stack ${stack} has no output ${STACK_OUTPUTS[fn]}: it was deployed before this command existed; deploy the current keygate`,
+    local: false,
+  };
+}
+
+/** The ARN of the AWS principal whose credentials are used (STS GetCallerIdentity). */
+async function callerArn(options: AdminTargetOptions): Promise<string> {
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient(awsConfig(options));
+  try {
+    const { Arn } = await sts.send(new GetCallerIdentityCommand({}));
+    if (!Arn) throw new Error('GetCallerIdentity returned no ARN');
+    return Arn;
+  } catch (error) {
+    throw new AdminClientError(`could not tell who is calling (STS GetCallerIdentity): ${firstLine(error)}`);
+  } finally {
+    sts.destroy();
   }
-  // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
-  return { client: new LambdaClient({ ...config, maxAttempts: 1 }), functions, local: false };
 }
 
 async function invoke<T>(target: Target, fn: AdminFunction, input: unknown, unreachable: string): Promise<T> {
   const functionName = target.functions[fn];
+  if (!functionName) throw new AdminClientError(target.missing(fn));
   let response;
   try {
     response = await target.client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(input)) }));

@@ -34,17 +34,48 @@ interface CreatedKey {
   expiresAt?: string;
 }
 
+interface RolledKey extends CreatedKey {
+  rolledFromKeyId: string;
+  previousKeyExpiresAt: string;
+}
+
 interface ListedKey {
   keyId: string;
   name: string;
   displayPrefix: string;
   createdAt: string;
   expiresAt?: string;
+  status?: string;
+  lastUsedAt?: string;
+  rolledFromKeyId?: string;
+}
+
+interface KeyEvent {
+  eventId: string;
+  at: string;
+  action: string;
+  keyId?: string;
+  requestedBy?: string;
+  details?: Record<string, unknown>;
+}
+
+interface Paged {
+  nextToken?: string;
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `0`, `90s`, `15m`, `24h`, `7d` → seconds. The admin function checks the range. */
+export function parseGrace(text: string): number {
+  if (text === '0') return 0;
+  const match = /^(\d{1,7})([smhd])$/.exec(text);
+  if (!match) throw new CliError('--grace must be 0 or a whole number followed by s, m, h or d, e.g. 90s, 15m, 24h, 7d');
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
 }
 
 export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
@@ -60,13 +91,41 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   const connect = async (options: AdminTargetOptions): Promise<AdminClient> => {
     if (options.stack === '') throw new CliError('--stack needs a stack name');
     const stack = options.stack ?? (io.env.KEYGATE_STACK || undefined);
-    admin = await connectAdmin({ ...options, ...(stack === undefined ? {} : { stack }) }, io.env);
-    return admin;
+    return (admin ??= await connectAdmin({ ...options, ...(stack === undefined ? {} : { stack }) }, io.env));
   };
   const withTarget = async <T>(options: AdminTargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, human: (output: T) => Promise<void> | void) => {
     const output = await (await connect(options)).invoke<T>(fn, input);
     if (options.json) out(JSON.stringify(output, null, 2));
     else await human(output);
+  };
+
+  /**
+   * A paged list command: --json prints one call's output (nextToken included);
+   * the human output shows every page unless --limit asks for one.
+   */
+  const listPages = async <T>(
+    options: AdminTargetOptions & { limit?: string; nextToken?: string; json?: boolean },
+    fn: AdminFunction,
+    field: string,
+    input: Record<string, unknown>,
+    show: (items: T[]) => void,
+  ) => {
+    // The admin function validates both: a bad --limit gets its ValidationError naming `limit`.
+    const paging = {
+      ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
+      ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
+    };
+    await withTarget<Paged & Record<string, T[]>>(options, fn, { ...input, ...paging }, async (first) => {
+      const all = [...first[field]!];
+      let nextToken = first.nextToken;
+      while (nextToken && options.limit === undefined) {
+        const page = await admin!.invoke<Paged & Record<string, T[]>>(fn, { ...input, nextToken });
+        all.push(...page[field]!);
+        nextToken = page.nextToken;
+      }
+      show(all);
+      if (nextToken) out(`More ${field}: add --next-token ${nextToken}`);
+    });
   };
 
   const program = new Command('keygate')
@@ -76,6 +135,18 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     .showHelpAfterError(false);
   const keys = program.command('keys').description('create, list and delete API keys').exitOverride();
 
+  /** Inputs of the commands that change keys carry who asked (`requestedBy`), for the activity log. */
+  const requested = async (options: AdminTargetOptions) => ({ requestedBy: await (await connect(options)).requester() });
+  const newKeyLines = (key: CreatedKey, what: string) => {
+    out(`${what} ${key.keyId} (${key.displayPrefix}) '${key.name}' for app ${key.appUid}${key.expiresAt ? `, expires ${key.expiresAt}` : ''}:`);
+    out();
+    out(`  ${key.apiKey}`);
+    out();
+    out('Copy it now: it will not be shown again (only its hash is stored).');
+  };
+  const keyLine = (key: ListedKey) =>
+    `Key ${key.keyId} (${key.displayPrefix}) '${key.name}': ${key.status ?? 'active'}, expires ${key.expiresAt ?? 'never'}, last used ${key.lastUsedAt ?? 'never'}.`;
+
   jsonOption(
     keys
       .command('create')
@@ -84,14 +155,8 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--name <name>', 'a name to tell the key apart')
       .option('--expires-at <date>', 'ISO 8601 date-time after which the key stops working'),
   ).action(async (options: AdminTargetOptions & { app: string; name: string; expiresAt?: string; json?: boolean }) => {
-    const input = { appUid: options.app, name: options.name, ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}) };
-    await withTarget<CreatedKey>(options, 'createKey', input, (key) => {
-      out(`Created key ${key.keyId} (${key.displayPrefix}) '${key.name}' for app ${key.appUid}${key.expiresAt ? `, expires ${key.expiresAt}` : ''}:`);
-      out();
-      out(`  ${key.apiKey}`);
-      out();
-      out('Copy it now: it will not be shown again (only its hash is stored).');
-    });
+    const input = { appUid: options.app, name: options.name, ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}), ...(await requested(options)) };
+    await withTarget<CreatedKey>(options, 'createKey', input, (key) => newKeyLines(key, 'Created key'));
   });
 
   jsonOption(
@@ -102,23 +167,14 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--limit <n>', 'keys per page (1-100); with it, one page is shown')
       .option('--next-token <token>', 'start after the page that returned this nextToken'),
   ).action(async (options: AdminTargetOptions & { app: string; limit?: string; nextToken?: string; json?: boolean }) => {
-    // The admin function validates both: a bad --limit gets its ValidationError naming `limit`.
-    const paging = {
-      ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
-      ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
-    };
-    await withTarget<{ keys: ListedKey[]; nextToken?: string }>(options, 'listKeys', { appUid: options.app, ...paging }, async (first) => {
-      const all = [...first.keys];
-      // Human output shows every page unless --limit asks for one; --json is one call's output, nextToken included.
-      let nextToken = first.nextToken;
-      while (nextToken && options.limit === undefined) {
-        const page = await admin!.invoke<{ keys: ListedKey[]; nextToken?: string }>('listKeys', { appUid: options.app, nextToken });
-        all.push(...page.keys);
-        nextToken = page.nextToken;
-      }
-      if (all.length === 0) out(`No keys for app ${options.app}.`);
-      else out(table([['KEY ID', 'PREFIX', 'NAME', 'CREATED', 'EXPIRES'], ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.createdAt, k.expiresAt ?? '-'])]));
-      if (nextToken) out(`More keys: add --next-token ${nextToken}`);
+    await listPages<ListedKey>(options, 'listKeys', 'keys', { appUid: options.app }, (all) => {
+      if (all.length === 0) return out(`No keys for app ${options.app}.`);
+      out(
+        table([
+          ['KEY ID', 'PREFIX', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
+          ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.status ?? 'active', k.createdAt, k.expiresAt ?? '-', k.lastUsedAt ?? '-']),
+        ]),
+      );
     });
   });
 
@@ -129,8 +185,77 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--app <appUid>', 'application the key belongs to')
       .requiredOption('--key <keyId>', 'id of the key (from `keys list`), not the key itself'),
   ).action(async (options: AdminTargetOptions & { app: string; key: string; json?: boolean }) => {
-    await withTarget<{ keyId: string; deleted: boolean }>(options, 'deleteKey', { appUid: options.app, keyId: options.key }, (result) => {
+    const input = { appUid: options.app, keyId: options.key, ...(await requested(options)) };
+    await withTarget<{ keyId: string; deleted: boolean }>(options, 'deleteKey', input, (result) => {
       out(`Deleted key ${result.keyId} from app ${options.app}.`);
+    });
+  });
+
+  jsonOption(
+    keys
+      .command('roll')
+      .description('replace a key with a new one (printed once); the old key keeps working for the grace period, sessions are untouched')
+      .requiredOption('--app <appUid>', 'application the key belongs to')
+      .requiredOption('--key <keyId>', 'id of the key to replace')
+      .option('--grace <duration>', 'how long the old key keeps working: 0 (stops now), 90s, 15m, 24h (default), up to 7d')
+      .option('--name <name>', "the new key's name (default: the old key's)")
+      .option('--expires-at <date>', 'ISO 8601 date-time after which the new key stops working'),
+  ).action(async (options: AdminTargetOptions & { app: string; key: string; grace?: string; name?: string; expiresAt?: string; json?: boolean }) => {
+    const input = {
+      appUid: options.app,
+      keyId: options.key,
+      ...(options.grace !== undefined ? { gracePeriodSeconds: parseGrace(options.grace) } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
+      ...(await requested(options)),
+    };
+    await withTarget<RolledKey>(options, 'rollKey', input, (key) => {
+      newKeyLines(key, 'Rolled to key');
+      out(`The old key ${key.rolledFromKeyId} stops working at ${key.previousKeyExpiresAt}.`);
+    });
+  });
+
+  jsonOption(
+    keys
+      .command('update')
+      .description('rename a key, set or clear its expiry, disable or enable it')
+      .requiredOption('--app <appUid>', 'application the key belongs to')
+      .requiredOption('--key <keyId>', 'id of the key')
+      .option('--name <name>', 'a new name')
+      .option('--expires-at <date>', "ISO 8601 date-time after which the key stops working, or 'never'")
+      .option('--disable', 'refuse the key from the next request on (until --enable)')
+      .option('--enable', 'accept a disabled key again'),
+  ).action(async (options: AdminTargetOptions & { app: string; key: string; name?: string; expiresAt?: string; disable?: boolean; enable?: boolean; json?: boolean }) => {
+    if (options.disable && options.enable) throw new CliError('--disable and --enable cannot be used together');
+    const input = {
+      appUid: options.app,
+      keyId: options.key,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt === 'never' ? null : options.expiresAt } : {}),
+      ...(options.disable ? { enabled: false } : options.enable ? { enabled: true } : {}),
+      ...(await requested(options)),
+    };
+    await withTarget<ListedKey>(options, 'updateKey', input, (key) => out(keyLine(key)));
+  });
+
+  jsonOption(
+    keys
+      .command('events')
+      .description("an application's activity log, newest first: who created, rolled, changed or deleted which key")
+      .requiredOption('--app <appUid>', 'application whose log to show')
+      .option('--key <keyId>', 'only the events about this key')
+      .option('--limit <n>', 'events per page (1-100); with it, one page is shown')
+      .option('--next-token <token>', 'start after the page that returned this nextToken'),
+  ).action(async (options: AdminTargetOptions & { app: string; key?: string; limit?: string; nextToken?: string; json?: boolean }) => {
+    const input = { appUid: options.app, ...(options.key !== undefined ? { keyId: options.key } : {}) };
+    await listPages<KeyEvent>(options, 'listKeyEvents', 'events', input, (all) => {
+      if (all.length === 0) return out(`No events for app ${options.app}${options.key ? ` and key ${options.key}` : ''}.`);
+      out(
+        table([
+          ['AT', 'ACTION', 'KEY ID', 'REQUESTED BY', 'DETAILS'],
+          ...all.map((e) => [e.at, e.action, e.keyId ?? '-', e.requestedBy ?? '-', e.details ? JSON.stringify(e.details) : '-']),
+        ]),
+      );
     });
   });
 

@@ -7,7 +7,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_LIFETIME_SECONDS, DEFAULT_SESSION_TOKEN_PREFIX, ENV } from '../shared/environment';
+import {
+  credentialPrefixProblem,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_LAST_USED_INTERVAL_SECONDS,
+  DEFAULT_SESSION_LIFETIME_SECONDS,
+  DEFAULT_SESSION_TOKEN_PREFIX,
+  ENV,
+  MAX_LAST_USED_INTERVAL_SECONDS,
+} from '../shared/environment';
 import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
 import { corsOriginProblem, SESSION_CORS_ALLOW_HEADERS, SESSION_CORS_MAX_AGE_SECONDS } from '../shared/cors';
 import { AUTHORIZERS, ROUTES, routeResourcePath, sessionRouteMethods, type AuthorizerKind } from '../shared/routes';
@@ -65,6 +73,18 @@ export interface KeygateAuthProps {
    * @default Duration.seconds(0)
    */
   readonly authorizerCacheTtl?: Duration;
+
+  /**
+   * How often, at most, one API-key authorizer instance records a key's
+   * `lastUsedAt`: so `lastUsedAt` is at most this much older than the key's
+   * latest use. The write happens after the authorizer has answered, so it
+   * adds nothing to request latency; a shorter interval costs more writes
+   * (one per key per authorizer instance per interval). Between 1 second and
+   * 24 hours, in whole seconds.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly lastUsedInterval?: Duration;
 
   /**
    * Removal policy of the resources that can be recreated without loss: the
@@ -219,7 +239,8 @@ interface FunctionAccess {
  * `addRoutes()` to put the keygate routes on an API.
  *
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
- * `deleteKeyFunction`) have no HTTP route: invoke them directly.
+ * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
+ * `listKeyEventsFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
   public readonly keysTable: dynamodb.ITable;
@@ -232,6 +253,9 @@ export class KeygateAuth extends Construct {
   public readonly createKeyFunction: lambda.IFunction;
   public readonly listKeysFunction: lambda.IFunction;
   public readonly deleteKeyFunction: lambda.IFunction;
+  public readonly rollKeyFunction: lambda.IFunction;
+  public readonly updateKeyFunction: lambda.IFunction;
+  public readonly listKeyEventsFunction: lambda.IFunction;
   /** REQUEST authorizer for the `x-api-key` header. */
   public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
   /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
@@ -267,6 +291,10 @@ export class KeygateAuth extends Construct {
     if (cacheTtlSeconds > MAX_AUTHORIZER_CACHE_TTL_SECONDS) {
       throw new Error(`KeygateAuth: authorizerCacheTtl must be at most ${MAX_AUTHORIZER_CACHE_TTL_SECONDS} seconds, got ${cacheTtlSeconds}`);
     }
+    const lastUsedIntervalSeconds = wholeSeconds('lastUsedInterval', props.lastUsedInterval ?? Duration.seconds(DEFAULT_LAST_USED_INTERVAL_SECONDS));
+    if (lastUsedIntervalSeconds < 1 || lastUsedIntervalSeconds > MAX_LAST_USED_INTERVAL_SECONDS) {
+      throw new Error(`KeygateAuth: lastUsedInterval must be between 1 and ${MAX_LAST_USED_INTERVAL_SECONDS} seconds, got ${lastUsedIntervalSeconds}`);
+    }
     const memorySize = props.memorySize ?? DEFAULT_MEMORY_SIZE_MB;
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
@@ -288,6 +316,7 @@ export class KeygateAuth extends Construct {
       keyPrefix,
       sessionTokenPrefix,
       sessionLifetimeSeconds,
+      lastUsedIntervalSeconds,
       memorySize,
       removalPolicy,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -296,6 +325,9 @@ export class KeygateAuth extends Construct {
     this.createKeyFunction = this.functions.createKey;
     this.listKeysFunction = this.functions.listKeys;
     this.deleteKeyFunction = this.functions.deleteKey;
+    this.rollKeyFunction = this.functions.rollKey;
+    this.updateKeyFunction = this.functions.updateKey;
+    this.listKeyEventsFunction = this.functions.listKeyEvents;
 
     const authorizer = (kind: AuthorizerKind, id: string) =>
       new apigateway.RequestAuthorizer(this, id, {
@@ -423,6 +455,7 @@ export class KeygateAuth extends Construct {
     keyPrefix: string;
     sessionTokenPrefix: string;
     sessionLifetimeSeconds: number;
+    lastUsedIntervalSeconds: number;
     memorySize: number;
     removalPolicy: RemovalPolicy;
     logRetention: logs.RetentionDays;
@@ -441,13 +474,31 @@ export class KeygateAuth extends Construct {
         resources: [keys],
         ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeys] } } }),
       });
+    const keysTable = { [ENV.keysTable]: this.keysTable.tableName };
+    // Every change to keys writes its activity event (an app# item) in the same transaction: a Put.
+    const appendEvents = onKeys('AppendEvents', ['dynamodb:PutItem'], 'app#*');
 
     // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
     const access: Record<FunctionId, FunctionAccess> = {
       apiKeyAuthorizer: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // Only the hash items: the authorizer cannot read app#... items or anything else.
-        statements: [onKeys('GetKeyHashItems', ['dynamodb:GetItem'], 'hash#*'), readPepper],
+        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
+        statements: [
+          // Only the hash items: the authorizer cannot read app#... items or anything else.
+          onKeys('GetKeyHashItems', ['dynamodb:GetItem'], 'hash#*'),
+          // Its one write: lastUsedAt of hash items. dynamodb:Attributes lists every attribute the request names
+          // (key, update and condition expressions), so it can change no other attribute and read none back.
+          new iam.PolicyStatement({
+            sid: 'RecordKeyLastUsed',
+            actions: ['dynamodb:UpdateItem'],
+            resources: [keys],
+            conditions: {
+              'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+              'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lastUsedAt'] },
+              StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+            },
+          }),
+          readPepper,
+        ],
       },
       sessionAuthorizer: {
         environment: { [ENV.sessionsTable]: this.sessionsTable.tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
@@ -474,18 +525,36 @@ export class KeygateAuth extends Construct {
         statements: [new iam.PolicyStatement({ sid: 'GetUsers', actions: ['dynamodb:GetItem'], resources: [this.usersTable.tableArn] })],
       },
       createKey: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // TransactWriteItems of two conditional Puts: IAM authorizes each as dynamodb:PutItem.
+        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // TransactWriteItems of conditional Puts (two key items and the event): IAM authorizes each as dynamodb:PutItem.
         statements: [onKeys('PutKeyItems', ['dynamodb:PutItem']), readPepper],
       },
       listKeys: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName },
-        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], 'app#*')],
+        environment: keysTable,
+        statements: [
+          onKeys('QueryAppItems', ['dynamodb:Query'], 'app#*'),
+          // lastUsedAt lives on the hash items: one BatchGetItem per page, never a scan.
+          onKeys('GetLastUsed', ['dynamodb:BatchGetItem'], 'hash#*'),
+        ],
       },
       deleteKey: {
-        environment: { [ENV.keysTable]: this.keysTable.tableName },
-        // Reads the app#/key# item, then deletes it and its hash# item in one transaction.
-        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'])],
+        environment: keysTable,
+        // Reads the app#/key# item, then deletes it and its hash# item in one transaction with the event.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem']), appendEvents],
+      },
+      rollKey: {
+        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // Reads the old key's app item; one transaction Puts the new key's two items and the event and updates the old key's two items.
+        statements: [onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']), readPepper],
+      },
+      updateKey: {
+        environment: keysTable,
+        // Reads the app item (and lastUsedAt from the hash item); one transaction updates both and Puts the event.
+        statements: [onKeys('UpdateKeyItems', ['dynamodb:GetItem', 'dynamodb:UpdateItem']), appendEvents],
+      },
+      listKeyEvents: {
+        environment: keysTable,
+        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], 'app#*')],
       },
     };
 

@@ -3,6 +3,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
+import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../shared/functions';
 
 /** Stage-wide throttling defaults; API Gateway answers 429 above them. */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
@@ -107,9 +108,10 @@ export class KeygateStack extends Stack {
     );
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; routes are under api/v1/appuid/{appUid}/' });
-    new CfnOutput(this, 'CreateKeyFunctionName', { value: this.auth.createKeyFunction.functionName });
-    new CfnOutput(this, 'ListKeysFunctionName', { value: this.auth.listKeysFunction.functionName });
-    new CfnOutput(this, 'DeleteKeyFunctionName', { value: this.auth.deleteKeyFunction.functionName });
+    // The CLI finds each admin function by this output (adminFunctionOutput).
+    for (const id of ADMIN_FUNCTIONS) {
+      new CfnOutput(this, adminFunctionOutput(id), { value: this.auth.functions[id].functionName, description: FUNCTIONS[id].description });
+    }
     new CfnOutput(this, 'KeysTableName', { value: this.auth.keysTable.tableName });
     new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
     new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });

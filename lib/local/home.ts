@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../construct/function-bundles';
+import type { AdminFunctionId } from '../shared/functions';
 
 /**
  * The local stack's data folder (`.keygate/`, gitignored; `KEYGATE_HOME`
@@ -29,7 +30,7 @@ export interface LocalStackInfo {
   readonly dynamodbEndpoint: string;
   readonly region: string;
   /** Local Lambda function names of the admin functions. */
-  readonly functions: { readonly createKey: string; readonly listKeys: string; readonly deleteKey: string };
+  readonly functions: Readonly<Record<AdminFunctionId, string>>;
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
   /** Origins the session routes answer CORS for (`CORS_ALLOWED_ORIGINS`). */
   readonly corsAllowedOrigins: readonly string[];

@@ -16,6 +16,8 @@ export const ENV = {
   keyPrefix: 'KEY_PREFIX',
   sessionTokenPrefix: 'SESSION_TOKEN_PREFIX',
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
+  /** How often, at most, one authorizer container records a key's lastUsedAt. */
+  lastUsedIntervalSeconds: 'LAST_USED_INTERVAL_SECONDS',
   /** Comma-separated origins the session routes answer CORS for (lib/shared/cors.ts); `npm start` reads the same name. */
   corsAllowedOrigins: 'CORS_ALLOWED_ORIGINS',
 } as const;
@@ -23,6 +25,9 @@ export const ENV = {
 export const DEFAULT_KEY_PREFIX = 'kg';
 export const DEFAULT_SESSION_TOKEN_PREFIX = 'kgs';
 export const DEFAULT_SESSION_LIFETIME_SECONDS = 24 * 60 * 60;
+/** lastUsedAt is at most this stale (15 minutes): each authorizer container writes it once per key per interval. */
+export const DEFAULT_LAST_USED_INTERVAL_SECONDS = 15 * 60;
+export const MAX_LAST_USED_INTERVAL_SECONDS = 24 * 60 * 60;
 
 /** Key and session-token prefixes: 1-16 lowercase letters or digits, starting with a letter. */
 export const CREDENTIAL_PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}$/;

@@ -42,11 +42,33 @@ export const FUNCTIONS = {
     name: 'delete-key',
     description: 'keygate admin: delete an API key',
   },
+  rollKey: {
+    name: 'roll-key',
+    description: 'keygate admin: replace an API key with a new one, the old one kept for a grace period',
+  },
+  updateKey: {
+    name: 'update-key',
+    description: 'keygate admin: rename an API key, set or clear its expiry, disable or enable it',
+  },
+  listKeyEvents: {
+    name: 'list-key-events',
+    description: "keygate admin: the activity log of an application's API keys",
+  },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionId = keyof typeof FUNCTIONS;
 
-export const ADMIN_FUNCTIONS = ['createKey', 'listKeys', 'deleteKey'] as const satisfies readonly FunctionId[];
+export const ADMIN_FUNCTIONS = ['createKey', 'listKeys', 'deleteKey', 'rollKey', 'updateKey', 'listKeyEvents'] as const satisfies readonly FunctionId[];
+
+export type AdminFunctionId = (typeof ADMIN_FUNCTIONS)[number];
+
+/**
+ * The CloudFormation output naming an admin function in the keygate stack
+ * (`createKey` → `CreateKeyFunctionName`); the CLI finds deployed functions by it.
+ */
+export function adminFunctionOutput(id: AdminFunctionId): string {
+  return `${id.charAt(0).toUpperCase()}${id.slice(1)}FunctionName`;
+}
 
 /** Lambda runtime the bundles target (esbuild `target`, the construct's `nodejs<N>.x`). */
 export const NODE_RUNTIME_MAJOR = 24;

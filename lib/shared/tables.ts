@@ -23,10 +23,14 @@ export interface TableDefinition {
   readonly retainOnDelete: boolean;
 }
 
+/** TTL attribute of activity events: only events carry it, so DynamoDB TTL never removes a key item. */
+export const EVENT_TTL_ATTRIBUTE = 'eventExpiresAtEpoch';
+
 export const KEYS_TABLE: TableDefinition = {
   id: 'Keys',
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
+  timeToLiveAttribute: EVENT_TTL_ATTRIBUTE,
   retainOnDelete: true,
 };
 

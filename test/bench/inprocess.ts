@@ -7,7 +7,12 @@
  *
  * - the warm API-key authorizer against a bare consistent GetItem (the bare-SDK
  *   bundle), interleaved in random order, on a 10-key table and on a table
- *   holding `scaleKeys` keys;
+ *   holding `scaleKeys` keys. On the large table nearly every verification is
+ *   of a key not seen before, so each one also records lastUsedAt: the
+ *   authorizer starts that write after it has answered. Every step is
+ *   followed by a drain (until no HTTP request is in flight), so such a write
+ *   never lands inside the next measured step; the drain's length after a
+ *   verification is reported as the write's own time;
  * - rejections of malformed and bad-checksum keys, counting every HTTP request
  *   the process makes while they run;
  * - the create-key handler end to end.
@@ -68,8 +73,20 @@ export interface InProcessResult {
   readonly createKeyP50Ms: number;
   readonly createKeyP99Ms: number;
   readonly createKeySamples: number;
-  /** HTTP requests counted during the valid-key verifications: proves the counter sees the handler's calls. */
+  /**
+   * HTTP requests made while a valid-key verification runs, until it answers: 1 (its GetItem). Proves the
+   * counter sees the handler's calls, and that the lastUsedAt write is not among them.
+   */
   readonly verifyDbCallsPerVerify: number;
+  /** verify p50 / p99 on the large table (last-used writes on every new key) ÷ bare GetItem p50 / p99 on the same table. */
+  readonly lastUsedVerifyP50Ratio: number;
+  readonly lastUsedVerifyP99Ratio: number;
+  readonly getItemLargeP99Ms: number;
+  /** Distinct keys among the large-table verifications, and the lastUsedAt writes (UpdateItem) they caused. */
+  readonly lastUsedDistinctKeys: number;
+  readonly lastUsedWrites: number;
+  /** Time from the authorizer's answer until its lastUsedAt write finished, p50 (off the request path). */
+  readonly lastUsedWriteP50Ms: number;
   /** Mean CPU µs of this process per warm verification, and per bare GetItem: the handler's own work is the difference. */
   readonly verifyCpuMicros: number;
   readonly getItemCpuMicros: number;
@@ -85,9 +102,36 @@ const SMALL_TABLE_KEYS = 10;
 
 /** Every HTTP request this process starts: the SDK's Node handler goes through node:http. */
 let httpRequests = 0;
-subscribe('http.client.request.start', () => {
+let updateItemRequests = 0;
+let inFlight = 0;
+subscribe('http.client.request.start', (message) => {
   httpRequests++;
+  const target = (message as { request?: { getHeader(name: string): unknown } }).request?.getHeader('x-amz-target');
+  if (String(target).endsWith('.UpdateItem')) updateItemRequests++;
 });
+subscribe('http.client.request.created', () => {
+  inFlight++;
+});
+for (const channel of ['http.client.response.finish', 'http.client.request.error']) {
+  subscribe(channel, () => {
+    inFlight--;
+  });
+}
+
+/**
+ * Waits until this process has no HTTP request in flight and a few turns of
+ * the event loop passed quietly (a write the authorizer started with
+ * setImmediate after answering creates its request a few turns later).
+ * Returns the milliseconds it took.
+ */
+async function drain(): Promise<number> {
+  const t0 = nowMs();
+  for (let quiet = 0; quiet < 3; ) {
+    await new Promise((resolve) => setImmediate(resolve));
+    quiet = inFlight > 0 ? 0 : quiet + 1;
+  }
+  return nowMs() - t0;
+}
 
 /**
  * Imports a bundle as a separate module instance bound to the given keys
@@ -256,6 +300,10 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     let verifyCalls = 0;
     let verifyRequests = 0;
     let refused = 0;
+    const largeKeysUsed = new Set<string>();
+    const writeTimes: number[] = [];
+    await drain();
+    const updatesBefore = updateItemRequests;
     for (let round = 0; round < options.samples; round++) {
       const smallKey = smallKeys[Math.floor(Math.random() * smallKeys.length)]!;
       const largeKey = largeKeys[Math.floor(Math.random() * largeKeys.length)]!;
@@ -281,14 +329,20 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
         const used = process.cpuUsage(cpu);
         cpuMicros[name] += used.user + used.system;
         if (!ok) refused++;
+        // Counted before the drain: the requests made while the verification ran (its GetItem; the write comes after).
         if (name.startsWith('verify')) {
           verifyCalls++;
           verifyRequests += httpRequests - before;
         }
+        const updatesBeforeDrain = updateItemRequests;
+        const drained = await drain();
+        if (name === 'verifyLarge') largeKeysUsed.add(largeKey);
+        if (updateItemRequests > updatesBeforeDrain) writeTimes.push(drained);
       }
       if (round > 0 && round % 1000 === 0) progress(`  ${round} rounds`);
     }
     if (refused > 0) throw new Error(`${refused} valid verifications or GetItems failed`);
+    const lastUsedWrites = updateItemRequests - updatesBefore;
 
     progress(`rejections: ${options.rejections} malformed and bad-checksum keys`);
     const rejectEvents = rejectedKeys(smallKeys[0]!.apiKey).map((value) =>
@@ -342,6 +396,12 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       verifyLargeP50Ms: round(verifyLargeP50Ms),
       verifyLargeP99Ms: round(percentile(times.verifyLarge, 99)),
       getItemLargeP50Ms: round(getItemLargeP50Ms),
+      getItemLargeP99Ms: round(percentile(times.getLarge, 99)),
+      lastUsedVerifyP50Ratio: round(verifyLargeP50Ms / getItemLargeP50Ms),
+      lastUsedVerifyP99Ratio: round(percentile(times.verifyLarge, 99) / percentile(times.getLarge, 99)),
+      lastUsedDistinctKeys: largeKeysUsed.size,
+      lastUsedWrites,
+      lastUsedWriteP50Ms: round(percentile(writeTimes, 50)),
       scaleRatio: round(verifyLargeP50Ms / verifyP50Ms),
       getItemScaleRatio: round(getItemLargeP50Ms / getItemP50Ms),
       createKeyP50Ms: round(percentile(createTimes, 50)),

@@ -30,6 +30,9 @@ const BUDGETS = {
   authorizerInitRatioVsExternalSdk: { max: 0.5, what: 'authorizer init ÷ SDK-from-node_modules init' },
   authorizerBundleKB: { max: 350, what: 'authorizer bundle size, KB (1024 bytes)' },
   scaleRatio: { max: 1.1, what: `verify p50 with ≥ ${MINIMUMS.keys} keys ÷ with 10 keys` },
+  lastUsedVerifyP50Ratio: { max: 1.05, what: 'verify p50 over many distinct keys, each recording lastUsedAt ÷ bare GetItem p50 on the same table' },
+  lastUsedVerifyP99Ratio: { max: 1.05, what: 'the same at p99' },
+  verifyDbCallsPerVerify: { max: 1, what: 'DynamoDB calls before a verification answers (the lastUsedAt write comes after)' },
   e2eErrors: { max: 0, what: 'autocannon connection errors' },
   e2eNon2xx: { max: 0, what: 'autocannon non-2xx responses' },
 } as const;
@@ -37,7 +40,7 @@ const BUDGETS = {
 type BudgetName = keyof typeof BUDGETS;
 
 function parseArgs(argv: readonly string[]) {
-  const options = { json: false, samples: 2500, keys: 100_000, initRuns: 30, e2eSeconds: 10, rejections: 20_000, createSamples: 300 };
+  const options = { json: false, samples: 5000, keys: 100_000, initRuns: 30, e2eSeconds: 10, rejections: 20_000, createSamples: 300 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json') {
@@ -141,6 +144,9 @@ async function main(): Promise<void> {
       authorizerInitRatioVsExternalSdk: init.pairedRatio(authorizer.path, built.externalSdk.path),
       authorizerBundleKB: round(authorizer.bytes / KB, 1),
       scaleRatio: inProcess.scaleRatio,
+      lastUsedVerifyP50Ratio: inProcess.lastUsedVerifyP50Ratio,
+      lastUsedVerifyP99Ratio: inProcess.lastUsedVerifyP99Ratio,
+      verifyDbCallsPerVerify: inProcess.verifyDbCallsPerVerify,
       e2eErrors: e2e.errors,
       e2eNon2xx: e2e.non2xx,
     };
@@ -192,6 +198,12 @@ async function main(): Promise<void> {
       verifyLargeP50Ms: inProcess.verifyLargeP50Ms,
       verifyLargeP99Ms: inProcess.verifyLargeP99Ms,
       getItemLargeP50Ms: inProcess.getItemLargeP50Ms,
+      getItemLargeP99Ms: inProcess.getItemLargeP99Ms,
+      lastUsedVerifyP50Ratio: inProcess.lastUsedVerifyP50Ratio,
+      lastUsedVerifyP99Ratio: inProcess.lastUsedVerifyP99Ratio,
+      lastUsedDistinctKeys: inProcess.lastUsedDistinctKeys,
+      lastUsedWrites: inProcess.lastUsedWrites,
+      lastUsedWriteP50Ms: inProcess.lastUsedWriteP50Ms,
       getItemScaleRatio: inProcess.getItemScaleRatio,
       verifyDbCallsPerVerify: inProcess.verifyDbCallsPerVerify,
       createKeyP50Ms: inProcess.createKeyP50Ms,
@@ -248,6 +260,12 @@ function renderTable(report: Report): string {
   rows.push([`verify p50 with ${r.scaleKeys} keys`, `${r.verifyLargeP50Ms} ms`, '']);
   rows.push(['  scale ratio (vs 10 keys)', `${r.scaleRatio}`, budget('scaleRatio')]);
   rows.push([`  loading ${r.scaleKeys} keys`, `${r.scaleLoadSeconds} s (${r.scaleLoadItemsPerSecond} items/s)`, '']);
+  rows.push([`last used on: verify p50 / p99, ${r.lastUsedDistinctKeys} distinct keys`, `${r.verifyLargeP50Ms} / ${r.verifyLargeP99Ms} ms`, '']);
+  rows.push(['  bare GetItem p50 / p99, same table', `${r.getItemLargeP50Ms} / ${r.getItemLargeP99Ms} ms`, '']);
+  rows.push(['  ratio p50', `${r.lastUsedVerifyP50Ratio}`, budget('lastUsedVerifyP50Ratio')]);
+  rows.push(['  ratio p99', `${r.lastUsedVerifyP99Ratio}`, budget('lastUsedVerifyP99Ratio')]);
+  rows.push(['  lastUsedAt writes, p50 after the answer', `${r.lastUsedWrites}, ${r.lastUsedWriteP50Ms} ms`, '']);
+  rows.push(['  DynamoDB calls before a verify answers', `${r.verifyDbCallsPerVerify}`, budget('verifyDbCallsPerVerify')]);
   rows.push(['create-key p50 / p99', `${r.createKeyP50Ms} / ${r.createKeyP99Ms} ms`, '']);
   rows.push(['authorizer bundle', `${figures.authorizerBundleKB} KB`, budget('authorizerBundleKB')]);
   rows.push(['authorizer init', `${r.authorizerInitMs} ms`, '']);

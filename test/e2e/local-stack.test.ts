@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { isAlive, keygateCli, runStackProcess, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
 import { credentialFormat } from '../../functions/domain/credential-format';
@@ -56,7 +56,14 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   const out = stack!.stdout();
   expect(out).toContain(`keygate local API: ${stack!.info.apiUrl}`);
   expect(stack!.info.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(stack!.info.functions).toEqual({ createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' });
+  expect(stack!.info.functions).toEqual({
+    createKey: 'create-key',
+    listKeys: 'list-keys',
+    deleteKey: 'delete-key',
+    rollKey: 'roll-key',
+    updateKey: 'update-key',
+    listKeyEvents: 'list-key-events',
+  });
   expect(isAlive(stack!.info.dynamodbPid)).toBe(true);
 
   demoKey = /x-api-key: (kg_[A-Za-z0-9]+)/.exec(out)![1]!;
@@ -157,6 +164,126 @@ test('CLI delete: the next request with the key is 401, the session it created s
 
   const again = await keygateCli(home, 'keys', 'delete', '--app', 'e2e-a', '--key', appKeyId);
   expect(again).toEqual({ code: 1, stdout: '', stderr: `keygate: key ${appKeyId} not found in app e2e-a\n` });
+});
+
+describe('key lifecycle through npm start and the CLI', () => {
+  const app = 'e2e-life';
+  const me = `local:${userInfo().username}`;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const whoamiStatus = async (apiKey: string) => (await call('GET', url(app, 'whoami'), { 'x-api-key': apiKey })).status;
+  const cliJson = async (...argv: string[]) => {
+    const result = await keygateCli(home, ...argv, '--json');
+    if (result.code !== 0) throw new Error(`keygate ${argv.join(' ')} failed: ${result.stderr}`);
+    return JSON.parse(result.stdout);
+  };
+  const sessionOf = async (apiKey: string, externalId: string) => {
+    const auth = await call('POST', url(app, 'sdkusers/auth'), { 'x-api-key': apiKey }, { externalId });
+    expect(auth.status).toBe(200);
+    return auth.json.authToken as string;
+  };
+  const sessionStatus = async (token: string) => (await call('GET', url(app, 'sdkusers/me'), { authorization: `Bearer ${token}` })).status;
+  const listed = async (keyId: string) => (await cliJson('keys', 'list', '--app', app)).keys.find((key: { keyId: string }) => key.keyId === keyId);
+  const created: string[] = [];
+
+  test('roll --grace 0: the old key gets 401 at once, the new one 200; sessions of both keys keep working', async () => {
+    const old = await cliJson('keys', 'create', '--app', app, '--name', 'rolled now');
+    created.push(old.keyId);
+    const oldSession = await sessionOf(old.apiKey, 'user-old');
+
+    const human = await keygateCli(home, 'keys', 'roll', '--app', app, '--key', old.keyId, '--grace', '0');
+    expect(human.code).toBe(0);
+    const newKey = /^ {2}(kg_[A-Za-z0-9]+)$/m.exec(human.stdout)![1]!;
+    expect(human.stdout).toContain(`The old key ${old.keyId} stops working at `);
+    expect(await whoamiStatus(old.apiKey)).toBe(401);
+    expect(await whoamiStatus(newKey)).toBe(200);
+    const newSession = await sessionOf(newKey, 'user-new');
+    expect(await sessionStatus(oldSession)).toBe(200);
+    expect(await sessionStatus(newSession)).toBe(200);
+    const newKeyId = (await call('GET', url(app, 'whoami'), { 'x-api-key': newKey })).json.keyId;
+    expect(await listed(newKeyId)).toMatchObject({ name: 'rolled now', status: 'active', rolledFromKeyId: old.keyId });
+    expect(await listed(old.keyId)).toMatchObject({ status: 'expired' });
+  });
+
+  test('roll with a grace period that runs out: the old key works, then gets 401; the new one keeps working', async () => {
+    const old = await cliJson('keys', 'create', '--app', app, '--name', 'graceful');
+    const rolled = await cliJson('keys', 'roll', '--app', app, '--key', old.keyId, '--grace', '3s');
+    expect(rolled).toMatchObject({ rolledFromKeyId: old.keyId, name: 'graceful', appUid: app });
+    expect(await whoamiStatus(old.apiKey)).toBe(200);
+    expect(await whoamiStatus(rolled.apiKey)).toBe(200);
+    await sleep(Date.parse(rolled.previousKeyExpiresAt) - Date.now() + 100);
+    expect(await whoamiStatus(old.apiKey)).toBe(401);
+    expect(await whoamiStatus(rolled.apiKey)).toBe(200);
+  });
+
+  test('update --disable: 401 on the next request; --enable: 200 again', async () => {
+    const key = await cliJson('keys', 'create', '--app', app, '--name', 'toggled');
+    created.push(key.keyId);
+    const disabled = await keygateCli(home, 'keys', 'update', '--app', app, '--key', key.keyId, '--disable');
+    expect(disabled).toEqual({ code: 0, stdout: `Key ${key.keyId} (${key.displayPrefix}) 'toggled': disabled, expires never, last used never.\n`, stderr: '' });
+    expect(await whoamiStatus(key.apiKey)).toBe(401);
+    expect(await cliJson('keys', 'update', '--app', app, '--key', key.keyId, '--enable')).toMatchObject({ status: 'active', enabled: true });
+    expect(await whoamiStatus(key.apiKey)).toBe(200);
+  });
+
+  test('update --expires-at: the key stops when it passes; --expires-at never brings it back', async () => {
+    const key = await cliJson('keys', 'create', '--app', app, '--name', 'expiring');
+    const soon = new Date(Date.now() + 2000).toISOString();
+    expect(await cliJson('keys', 'update', '--app', app, '--key', key.keyId, '--expires-at', soon)).toMatchObject({ expiresAt: soon, status: 'active' });
+    expect(await whoamiStatus(key.apiKey)).toBe(200);
+    await sleep(Date.parse(soon) - Date.now() + 100);
+    expect(await whoamiStatus(key.apiKey)).toBe(401);
+    const cleared = await cliJson('keys', 'update', '--app', app, '--key', key.keyId, '--expires-at', 'never');
+    expect(cleared.expiresAt).toBeUndefined();
+    expect(await whoamiStatus(key.apiKey)).toBe(200);
+  });
+
+  test('list shows lastUsedAt after the first use, not rewritten within the interval', async () => {
+    const key = await cliJson('keys', 'create', '--app', app, '--name', 'used');
+    expect((await listed(key.keyId)).lastUsedAt).toBeUndefined();
+    expect(await whoamiStatus(key.apiKey)).toBe(200);
+    let first: string | undefined;
+    for (let i = 0; i < 100 && !first; i++, await sleep(50)) first = (await listed(key.keyId)).lastUsedAt;
+    expect(first).toEqual(expect.any(String));
+    for (let i = 0; i < 3; i++) expect(await whoamiStatus(key.apiKey)).toBe(200);
+    await sleep(300);
+    expect((await listed(key.keyId)).lastUsedAt).toBe(first);
+    const table = await keygateCli(home, 'keys', 'list', '--app', app);
+    expect(table.stdout).toMatch(new RegExp(`${key.keyId}\\s+${key.displayPrefix}\\s+used\\s+active\\s+\\S+\\s+-\\s+${first}`));
+  });
+
+  test('events: one event per change, newest first, with who asked; --key narrows to one key', async () => {
+    const [rolledNow, toggled] = created;
+    const all = await cliJson('keys', 'events', '--app', app);
+    expect(all.nextToken).toBeUndefined();
+    const ofToggled = await cliJson('keys', 'events', '--app', app, '--key', toggled!);
+    expect(ofToggled.events.map((event: { action: string }) => event.action)).toEqual(['enabled', 'disabled', 'created']);
+    for (const event of ofToggled.events) expect(event).toMatchObject({ keyId: toggled, requestedBy: me });
+    const ofRolled = await cliJson('keys', 'events', '--app', app, '--key', rolledNow!);
+    expect(ofRolled.events.map((event: { action: string }) => event.action)).toEqual(['rolled', 'created']);
+    expect(ofRolled.events[0].details).toMatchObject({ gracePeriodSeconds: 0 });
+    // 5 keys created, 2 rolled, 2 toggles, 2 expiry changes: 11 changes, 11 events.
+    expect(all.events.map((event: { action: string }) => event.action).sort()).toEqual(
+      [...Array(5).fill('created'), 'rolled', 'rolled', 'disabled', 'enabled', 'updated', 'updated'].sort(),
+    );
+    const human = await keygateCli(home, 'keys', 'events', '--app', app, '--key', toggled!);
+    expect(human.stdout).toMatch(/AT\s+ACTION\s+KEY ID\s+REQUESTED BY\s+DETAILS/);
+    expect(human.stdout).toContain(me);
+  });
+
+  test('failed calls exit 1 with one line and write neither change nor event', async () => {
+    const before = { keys: await cliJson('keys', 'list', '--app', app), events: await cliJson('keys', 'events', '--app', app) };
+    const unknown = 'key_00000000000000000000';
+    for (const [argv, line] of [
+      [['keys', 'update', '--app', app, '--key', unknown, '--disable'], `keygate: key ${unknown} not found in app ${app}`],
+      [['keys', 'roll', '--app', app, '--key', created[1]!, '--grace', '8d'], 'keygate: gracePeriodSeconds must be between 0 and 604800 (7 days)'],
+      [['keys', 'update', '--app', app, '--key', created[1]!, '--expires-at', '2001-01-01T00:00:00Z'], 'keygate: expiresAt must be in the future'],
+      [['keys', 'update', '--app', app, '--key', created[1]!], 'keygate: update-key input needs at least one of name, expiresAt (null clears it) or enabled'],
+    ] as const) {
+      expect(await keygateCli(home, ...argv)).toEqual({ code: 1, stdout: '', stderr: `${line}\n` });
+    }
+    expect(await cliJson('keys', 'list', '--app', app)).toEqual(before.keys);
+    expect(await cliJson('keys', 'events', '--app', app)).toEqual(before.events);
+  });
 });
 
 test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart keeps the data and prints no key', async () => {

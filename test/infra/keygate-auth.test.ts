@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../lib/shared/environment';
-import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, type Statement } from './infra-app';
 
@@ -71,6 +71,12 @@ describe('KeygateAuth with default props', () => {
     }
   });
 
+  test('keys table: TTL on eventExpiresAtEpoch, an attribute only activity events carry; users table: no TTL', () => {
+    const resources = template.toJSON().Resources;
+    expect(resources[tableId('keysTable')].Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'eventExpiresAtEpoch', Enabled: true });
+    expect(resources[tableId('usersTable')].Properties.TimeToLiveSpecification).toBeUndefined();
+  });
+
   test('sessions table: TTL on expiresAtEpoch, partition key only, destroyed with the stack by default', () => {
     const sessions = template.toJSON().Resources[tableId('sessionsTable')];
     expect(sessions.DeletionPolicy).toBe('Delete');
@@ -107,7 +113,12 @@ describe('KeygateAuth with default props', () => {
 
   test('each function gets exactly the environment it reads', () => {
     const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment?.Variables ?? {};
-    expect(env('apiKeyAuthorizer')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    expect(env('apiKeyAuthorizer')).toEqual({
+      [ENV.keysTable]: ref('keysTable'),
+      [ENV.pepperSecretId]: pepper(),
+      [ENV.keyPrefix]: 'kg',
+      [ENV.lastUsedIntervalSeconds]: '900',
+    });
     expect(env('sessionAuthorizer')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.pepperSecretId]: pepper(), [ENV.sessionTokenPrefix]: 'kgs' });
     expect(env('whoami')).toEqual({});
     expect(env('sdkUsersAuth')).toEqual({
@@ -121,6 +132,9 @@ describe('KeygateAuth with default props', () => {
     expect(env('createKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('listKeys')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('rollKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    expect(env('updateKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('listKeyEvents')).toEqual({ [ENV.keysTable]: ref('keysTable') });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -140,7 +154,7 @@ describe('KeygateAuth with default props', () => {
     }
     const readPepper = () => ({ Sid: 'ReadPepper', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: pepper() });
 
-    test('api-key authorizer: GetItem on hash# items of the keys table, and the pepper', () => {
+    test('api-key authorizer: GetItem on hash# items, UpdateItem of lastUsedAt only on hash# items, and the pepper', () => {
       expect(accessOf('apiKeyAuthorizer')).toEqual([
         {
           Sid: 'GetKeyHashItems',
@@ -150,6 +164,18 @@ describe('KeygateAuth with default props', () => {
           Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
         },
         readPepper(),
+        {
+          Sid: 'RecordKeyLastUsed',
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: arn('keysTable'),
+          Condition: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+            // The key attributes must be listed for any request to pass; the only other attribute is lastUsedAt.
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'lastUsedAt'] },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+          },
+        },
       ]);
     });
 
@@ -176,26 +202,46 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('sdkUsersMe')).toEqual([{ Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') }]);
     });
 
-    test('create-key: PutItem on the keys table (the transaction\'s two Puts), and the pepper', () => {
+    test('create-key: PutItem on the keys table (the transaction\'s Puts: two key items and the event), and the pepper', () => {
       expect(accessOf('createKey')).toEqual([{ Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') }, readPepper()]);
     });
 
-    test('list-keys: Query on app# partitions only, no pepper', () => {
-      expect(accessOf('listKeys')).toEqual([
-        {
-          Sid: 'QueryAppItems',
-          Effect: 'Allow',
-          Action: 'dynamodb:Query',
-          Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['app#*'] } },
-        },
+    const onPartitions = (Sid: string, Action: string | string[], prefix: string) => ({
+      Sid,
+      Effect: 'Allow',
+      Action,
+      Resource: arn('keysTable'),
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } },
+    });
+    const appendEvents = () => onPartitions('AppendEvents', 'dynamodb:PutItem', 'app#*');
+
+    test('list-keys: Query on app# partitions, BatchGetItem (lastUsedAt) on hash# items, no pepper', () => {
+      expect(accessOf('listKeys')).toEqual([onPartitions('GetLastUsed', 'dynamodb:BatchGetItem', 'hash#*'), onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
+    });
+
+    test('delete-key: GetItem and DeleteItem on the keys table, PutItem of events on app# partitions, no pepper', () => {
+      expect(accessOf('deleteKey')).toEqual([
+        appendEvents(),
+        { Sid: 'DeleteKeyItems', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], Resource: arn('keysTable') },
       ]);
     });
 
-    test('delete-key: GetItem and DeleteItem on the keys table, no pepper', () => {
-      expect(accessOf('deleteKey')).toEqual([
-        { Sid: 'DeleteKeyItems', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], Resource: arn('keysTable') },
+    test('roll-key: GetItem, PutItem and UpdateItem on the keys table, and the pepper (it makes a key)', () => {
+      expect(accessOf('rollKey')).toEqual([
+        readPepper(),
+        { Sid: 'RollKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
       ]);
+    });
+
+    test('update-key: GetItem and UpdateItem on the keys table, PutItem of events on app# partitions, no pepper', () => {
+      expect(accessOf('updateKey')).toEqual([
+        appendEvents(),
+        { Sid: 'UpdateKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
+      ]);
+    });
+
+    test('list-key-events: Query on app# partitions only, no pepper', () => {
+      expect(accessOf('listKeyEvents')).toEqual([onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
     });
 
     test('no policy anywhere has a wildcard action or resource', () => {
@@ -239,8 +285,11 @@ describe('KeygateAuth with default props', () => {
     expect(auth.createKeyFunction).toBe(auth.functions.createKey);
     expect(auth.listKeysFunction).toBe(auth.functions.listKeys);
     expect(auth.deleteKeyFunction).toBe(auth.functions.deleteKey);
+    expect(auth.rollKeyFunction).toBe(auth.functions.rollKey);
+    expect(auth.updateKeyFunction).toBe(auth.functions.updateKey);
+    expect(auth.listKeyEventsFunction).toBe(auth.functions.listKeyEvents);
     const integrations = JSON.stringify(template.findResources('AWS::ApiGateway::Method'));
-    for (const fn of [auth.createKeyFunction, auth.listKeysFunction, auth.deleteKeyFunction]) {
+    for (const fn of ADMIN_FUNCTIONS.map((id) => auth.functions[id])) {
       expect(integrations).not.toContain(logicalId(fn));
     }
   });
@@ -253,12 +302,15 @@ describe('KeygateAuth with custom props', () => {
       sessionTokenPrefix: 'acmes',
       sessionLifetime: Duration.hours(2),
       authorizerCacheTtl: Duration.minutes(5),
+      lastUsedInterval: Duration.minutes(1),
       memorySize: 512,
       enableSourceMaps: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment.Variables;
     expect(env('apiKeyAuthorizer')[ENV.keyPrefix]).toBe('acme');
+    expect(env('apiKeyAuthorizer')[ENV.lastUsedIntervalSeconds]).toBe('60');
+    expect(env('rollKey')[ENV.keyPrefix]).toBe('acme');
     expect(env('createKey')[ENV.keyPrefix]).toBe('acme');
     expect(env('sessionAuthorizer')[ENV.sessionTokenPrefix]).toBe('acmes');
     expect(env('sdkUsersAuth')[ENV.sessionTokenPrefix]).toBe('acmes');
@@ -292,6 +344,9 @@ describe('KeygateAuth rejects bad props at synth', () => {
       "KeygateAuth: sessionTokenPrefix: prefix must be 1-16 lowercase letters or digits starting with a letter, got ''",
     ],
     ['equal prefixes', { keyPrefix: 'kg', sessionTokenPrefix: 'kg' }, "KeygateAuth: keyPrefix and sessionTokenPrefix must differ, both are 'kg'"],
+    ['zero lastUsed interval', { lastUsedInterval: Duration.seconds(0) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 0'],
+    ['lastUsed interval over a day', { lastUsedInterval: Duration.hours(25) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 90000'],
+    ['lastUsed interval in fractions of a second', { lastUsedInterval: Duration.millis(2500) }, 'KeygateAuth: lastUsedInterval must be a whole number of seconds, got 2.5'],
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
   ])('%s', (_name, props, message) => {
     expect(constructOnly(props)).toThrow(new Error(message));

@@ -1,6 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { ROUTES, routeResourcePath } from '../../lib/shared/routes';
 import type { KeygateStack } from '../../lib/construct/keygate-stack';
+import { STACK_OUTPUTS } from '../../lib/admin/admin-client';
 import { logicalId, synthKeygateStack } from './infra-app';
 
 let stack: KeygateStack;
@@ -103,6 +104,11 @@ test('outputs: API URL, admin function names (read by the CLI) and table names',
   expect(outputs.CreateKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.createKeyFunction) });
   expect(outputs.ListKeysFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.listKeysFunction) });
   expect(outputs.DeleteKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.deleteKeyFunction) });
+  expect(outputs.RollKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.rollKeyFunction) });
+  expect(outputs.UpdateKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.updateKeyFunction) });
+  expect(outputs.ListKeyEventsFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.listKeyEventsFunction) });
+  // The CLI reads exactly these names.
+  expect(Object.keys(outputs).filter((name) => name.endsWith('FunctionName')).sort()).toEqual(Object.values(STACK_OUTPUTS).sort());
   expect(outputs.KeysTableName.Value).toEqual({ Ref: logicalId(stack.auth.keysTable) });
   expect(outputs.SessionsTableName.Value).toEqual({ Ref: logicalId(stack.auth.sessionsTable) });
   expect(outputs.UsersTableName.Value).toEqual({ Ref: logicalId(stack.auth.usersTable) });

@@ -11,6 +11,7 @@ import { createHasher } from '../../functions/domain/hashing';
 import { keyHashItemKey } from '../../lib/shared/item-keys';
 import { KeyStore } from '../../functions/stores/key-store';
 import { createKey } from '../../functions/domain/keys';
+import { activityEvent } from '../../functions/domain/activity';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { verifyApiKey } from '../../functions/domain/verify';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
@@ -50,7 +51,7 @@ describe('create-key', () => {
     const dump = JSON.stringify(items);
     expect(dump).not.toContain(created.apiKey);
     expect(dump).not.toContain(created.apiKey.slice(3, 3 + 43));
-    const mine = items.filter((item) => item.keyId === created.keyId);
+    const mine = items.filter((item) => item.keyId === created.keyId && !String(item.sk).startsWith('event#'));
     expect(mine.map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'hash']);
     expect(mine.find((item) => String(item.pk).startsWith('hash#'))?.pk).toBe(`hash#${await hash(created.apiKey)}`);
   });
@@ -146,7 +147,7 @@ describe('list-keys', () => {
     const listed = await listKeysHandler({ appUid: app });
     expect(listed.nextToken).toBeUndefined();
     expect(listed.keys.map((key) => key.keyId).sort()).toEqual(created.map((key) => key.keyId).sort());
-    for (const key of listed.keys) expect(Object.keys(key).sort()).toEqual(['createdAt', 'displayPrefix', 'keyId', 'name']);
+    for (const key of listed.keys) expect(Object.keys(key).sort()).toEqual(['createdAt', 'displayPrefix', 'enabled', 'keyId', 'name', 'status']);
     const dump = JSON.stringify(listed);
     for (const key of created) expect(dump).not.toContain(key.apiKey);
     expect(dump).not.toContain(await hash(created[0].apiKey));
@@ -201,7 +202,8 @@ describe('delete-key', () => {
     expect((await gatewayOutcome(apiKeyAuthorizer, event(kept.apiKey))).status).toBe(200);
 
     const items = await scanAll(client, tables.Keys);
-    expect(items.filter((item) => item.keyId === doomed.keyId)).toEqual([]);
+    // Only its two events (created, deleted) are left.
+    expect(items.filter((item) => item.keyId === doomed.keyId).map((item) => item.action)).toEqual(['created', 'deleted']);
   });
 
   test('deleting twice fails with KeyNotFound', async () => {
@@ -267,10 +269,17 @@ describe('bad admin payloads fail with ValidationError naming the field and writ
 describe('transactions', () => {
   test('a create whose transaction fails leaves no half-created key', async () => {
     const metadata = { keyId: 'key_AAAAAAAAAAAAAAAAAAAA', appUid: 'app-tx', name: 'first', displayPrefix: 'kg_AAAAAAAA', createdAt: new Date().toISOString() };
-    await store.create(metadata, 'collidinghash');
-    // Same hash, new key id: the hash item's condition fails, so the app item must not be written either.
-    await expect(store.create({ ...metadata, keyId: 'key_BBBBBBBBBBBBBBBBBBBB', name: 'second' }, 'collidinghash')).rejects.toBeInstanceOf(StoreUnavailable);
-    const items = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-tx');
-    expect(items.map((item) => item.keyId)).toEqual(['key_AAAAAAAAAAAAAAAAAAAA', 'key_AAAAAAAAAAAAAAAAAAAA']);
+    const created = (keyId: string) => activityEvent({ now: new Date(), action: 'created', keyId });
+    await store.create(metadata, 'collidinghash', created(metadata.keyId));
+    // Same hash, new key id: the hash item's condition fails, so neither the app item nor the event may be written.
+    await expect(store.create({ ...metadata, keyId: 'key_BBBBBBBBBBBBBBBBBBBB', name: 'second' }, 'collidinghash', created('key_BBBBBBBBBBBBBBBBBBBB'))).rejects.toBeInstanceOf(
+      StoreUnavailable,
+    );
+    const items = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-tx' || String(item.pk) === 'app#app-tx');
+    expect(items.map((item) => `${item.action ?? 'key item'} ${item.keyId}`).sort()).toEqual([
+      'created key_AAAAAAAAAAAAAAAAAAAA',
+      'key item key_AAAAAAAAAAAAAAAAAAAA',
+      'key item key_AAAAAAAAAAAAAAAAAAAA',
+    ]);
   });
 });

@@ -91,3 +91,50 @@ test('sdkusers-me answers CORS for its allowed origins only, on every answer; wi
   expect(none).toMatchObject({ ok: true, value: { statusCode: 404 } });
   expect(JSON.stringify(none)).not.toMatch(/Access-Control|Vary/);
 });
+
+test('roll-key, update-key and list-key-events bundles: ValidationError and KeyNotFound by name, nothing written', async () => {
+  const unknown = 'key_00000000000000000000';
+  const cases: [FunctionId, unknown, string, RegExp][] = [
+    ['rollKey', { appUid: 'app-2', keyId: unknown, gracePeriodSeconds: 604801 }, 'ValidationError', /gracePeriodSeconds/],
+    ['rollKey', { appUid: 'app-2', keyId: unknown }, 'KeyNotFound', /key_0+ not found in app app-2/],
+    ['updateKey', { appUid: 'app-2', keyId: unknown }, 'ValidationError', /at least one of name, expiresAt/],
+    ['updateKey', { appUid: 'app-2', keyId: unknown, enabled: false }, 'KeyNotFound', /not found/],
+    ['listKeyEvents', { appUid: 'app-2', nextToken: 'forged' }, 'ValidationError', /nextToken/],
+  ];
+  const before = await scanAll(client, env[ENV.keysTable]!);
+  for (const [fn, event, errorType, message] of cases) {
+    const result = await invoke(fn, event);
+    expect(result).toMatchObject({ ok: false, errorType });
+    expect(result.ok || result.errorMessage).toMatch(message);
+  }
+  expect(await scanAll(client, env[ENV.keysTable]!)).toEqual(before);
+});
+
+test('the lifecycle through the bundles: disable 401, enable 200, roll with grace 0, lastUsedAt and the activity log', async () => {
+  const app = 'app-3';
+  const authorize = (apiKey: string) => invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami')));
+  const created = await invoke('createKey', { appUid: app, name: 'bundled', requestedBy: 'local:test' });
+  if (!created.ok) throw new Error(`create-key failed: ${created.errorType}`);
+  const { apiKey, keyId } = created.value as { apiKey: string; keyId: string };
+
+  expect(await invoke('updateKey', { appUid: app, keyId, enabled: false })).toMatchObject({ ok: true, value: { status: 'disabled', enabled: false } });
+  const refused = await authorize(apiKey);
+  expect(refused).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
+  expect(refused.logs).toContainEqual(expect.objectContaining({ message: 'api key refused', reason: 'disabled', keyId }));
+  expect(await invoke('updateKey', { appUid: app, keyId, enabled: true })).toMatchObject({ ok: true, value: { status: 'active' } });
+  // The authorizer process writes lastUsedAt after answering and before it exits.
+  expect(await authorize(apiKey)).toMatchObject({ ok: true, value: { principalId: keyId } });
+  const listed = await invoke('listKeys', { appUid: app });
+  expect(listed).toMatchObject({ ok: true, value: { keys: [{ keyId, status: 'active', lastUsedAt: expect.any(String) }] } });
+
+  const rolled = await invoke('rollKey', { appUid: app, keyId, gracePeriodSeconds: 0 });
+  if (!rolled.ok) throw new Error(`roll-key failed: ${rolled.errorType}`);
+  const next = rolled.value as { apiKey: string; keyId: string; rolledFromKeyId: string };
+  expect(next.rolledFromKeyId).toBe(keyId);
+  expect(JSON.stringify(rolled.logs)).not.toContain(next.apiKey);
+  expect(await authorize(apiKey)).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+  expect(await authorize(next.apiKey)).toMatchObject({ ok: true });
+
+  const events = await invoke('listKeyEvents', { appUid: app });
+  expect(events.ok && (events.value as { events: { action: string }[] }).events.map((event) => event.action)).toEqual(['rolled', 'enabled', 'disabled', 'created']);
+});

@@ -50,6 +50,14 @@ const failure = (promise: Promise<unknown>) =>
     (error: unknown) => error as Error & { retryable?: boolean },
   );
 const itemsOf = async (app: string) => (await scanAll(client, tables.Keys)).filter((item) => item.appUid === app);
+/** The authorizer records lastUsedAt after answering: wait for it, so it does not land between two snapshots. */
+async function lastUsedRecorded(app: string): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if ((await itemsOf(app)).some((item) => String(item.pk).startsWith('hash#') && item.lastUsedAt !== undefined)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('lastUsedAt was never recorded');
+}
 
 async function sessionFor(apiKey: string, app: string, externalId: string): Promise<string> {
   const granted = await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(apiKey, app));
@@ -64,6 +72,7 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
     const app = `thr-${error.length}`;
     const live = await fns.createKey({ appUid: app, name: 'live' });
     const token = await sessionFor(live.apiKey, app, 'u-throttle');
+    await lastUsedRecorded(app);
     const before = await itemsOf(app);
 
     proxy.mode = { kind: 'throttle', error };
@@ -81,6 +90,9 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
       ['create-key', () => fns.createKey({ appUid: app, name: 'during throttling' })],
       ['list-keys', () => fns.listKeys({ appUid: app })],
       ['delete-key', () => fns.deleteKey({ appUid: app, keyId: live.keyId })],
+      ['roll-key', () => fns.rollKey({ appUid: app, keyId: live.keyId, gracePeriodSeconds: 0 })],
+      ['update-key', () => fns.updateKey({ appUid: app, keyId: live.keyId, enabled: false })],
+      ['list-key-events', () => fns.listKeyEvents({ appUid: app })],
     ] as const) {
       const failed = await failure(call());
       expect(failed).toMatchObject({ name: 'StoreUnavailable', retryable: true });
@@ -90,7 +102,7 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
     const auth = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'u-new' }), context: { appUid: app, keyId: live.keyId } }));
     expect(auth.statusCode).toBe(503);
     expect(JSON.parse(auth.body)).toEqual({ message: 'temporarily unavailable, try again' });
-    expect(output.lines().filter((line) => line.level === 'WARN' && line.errorType === 'StoreUnavailable').length).toBeGreaterThanOrEqual(4);
+    expect(output.lines().filter((line) => line.level === 'WARN' && line.errorType === 'StoreUnavailable').length).toBeGreaterThanOrEqual(7);
     expect(proxy.faulted.GetItem).toBeGreaterThan(0);
 
     // Fault cleared: the same module instances work again, and nothing was written or lost meanwhile.
@@ -150,6 +162,23 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     const token = (JSON.parse(ok.body) as { authToken: string }).authToken;
     expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toMatchObject({ status: 200, context: { userId: users[0].userId } });
   });
+});
+
+test('the lastUsedAt write throttled: the key is still let in, the failure is logged, and the next use records it', async () => {
+  const app = 'thr-last-used';
+  const created = await fns.createKey({ appUid: app, name: 'used' });
+  proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['UpdateItem'] };
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+  for (let i = 0; i < 250 && !output.lines().some((line) => line.message === 'lastUsedAt not recorded'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(output.lines().filter((line) => line.message === 'lastUsedAt not recorded')).toEqual([
+    expect.objectContaining({ level: 'WARN', keyId: created.keyId, errorType: 'ThrottlingException' }),
+  ]);
+  expect(proxy.faulted.UpdateItem).toBeGreaterThan(0);
+  expect((await itemsOf(app)).some((item) => item.lastUsedAt !== undefined)).toBe(false);
+
+  proxy.mode = { kind: 'pass' };
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+  await lastUsedRecorded(app);
 });
 
 test('connections dropped (DynamoDB unreachable mid-flight): 500 from the authorizers, StoreUnavailable from admin; recovers', async () => {

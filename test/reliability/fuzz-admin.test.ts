@@ -3,6 +3,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as listKeysHandler } from '../../functions/list-keys/index';
+import { handler as rollKeyHandler } from '../../functions/roll-key/index';
+import { handler as updateKeyHandler } from '../../functions/update-key/index';
+import { handler as listKeyEventsHandler } from '../../functions/list-key-events/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { ValidationError } from '../../functions/domain/errors';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
@@ -10,7 +13,8 @@ import { proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 
 /**
- * Fuzzes the admin payloads (create-key, list-keys, delete-key) and the
+ * Fuzzes the admin payloads (create-key, list-keys, delete-key, roll-key,
+ * update-key, list-key-events) and the
  * sdkusers/auth body with generated malformed input, one kind at a time.
  * Each kind breaks exactly one field of an otherwise valid payload, so the
  * expected `field` is known: the function must fail with ValidationError
@@ -49,7 +53,7 @@ const validAuth = { externalId: 'user-1' };
 const notIsoDate = fc.string({ maxLength: 40 }).filter((s) => !/^\d{4}-\d\d-\d\dT/.test(s));
 const pastDate = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date(Date.now() - 60_000), noInvalidDate: true }).map((d) => d.toISOString());
 
-type Kind = { readonly target: 'create' | 'list' | 'delete' | 'auth'; readonly field: string | ((payload: unknown) => string); readonly payload: fc.Arbitrary<unknown> };
+type Kind = { readonly target: 'create' | 'list' | 'delete' | 'roll' | 'update' | 'events' | 'auth'; readonly field: string | ((payload: unknown) => string); readonly payload: fc.Arbitrary<unknown> };
 
 const with_ = <T extends object>(base: T | (() => T), field: string, value: fc.Arbitrary<unknown>) =>
   value.map((v) => ({ ...(typeof base === 'function' ? base() : base), [field]: v }));
@@ -63,9 +67,33 @@ const unknownField = (base: object | (() => object), known: string[]) =>
   fc.tuple(unknownFieldName(known), fc.jsonValue()).map(([name, value]) => ({ ...(typeof base === 'function' ? base() : base), [name]: value }));
 const nameOfExtraField = (known: string[]) => (payload: unknown) => Object.keys(payload as object).find((k) => !known.includes(k))!;
 
-const CREATE = ['appUid', 'name', 'expiresAt'];
+const CREATE = ['appUid', 'name', 'expiresAt', 'requestedBy'];
 const LIST = ['appUid', 'limit', 'nextToken'];
-const DELETE = ['appUid', 'keyId'];
+const DELETE = ['appUid', 'keyId', 'requestedBy'];
+const ROLL = ['appUid', 'keyId', 'gracePeriodSeconds', 'name', 'expiresAt', 'requestedBy'];
+const UPDATE = ['appUid', 'keyId', 'name', 'expiresAt', 'enabled', 'requestedBy'];
+const EVENTS = ['appUid', 'keyId', 'limit', 'nextToken'];
+const validRoll = () => ({ appUid: 'adm-app', keyId: existing.keyId });
+// The key is enabled: were a malformed payload ever accepted, it would still change nothing.
+const validUpdate = () => ({ appUid: 'adm-app', keyId: existing.keyId, enabled: true });
+const validEvents = { appUid: 'adm-app' };
+const wrongKeyId = fc.oneof(fc.string({ maxLength: 60 }).filter((s) => !/^key_[0-9A-Za-z]{20}$/.test(s)), notAString);
+// A character outside printable ASCII inside the value (not at an end, where trimming would remove whitespace).
+const badRequestedBy = fc.oneof(
+  notAString,
+  fc.tuple(fc.string({ maxLength: 20 }), fc.constantFrom('\n', '\t', '\u0000', '\u007f', 'é', '\u2028', '\ud83d\udd11'), fc.string({ maxLength: 20 })).map(([a, bad, b]) => `x${a}${bad}${b}x`),
+  fc.integer({ min: 257, max: 3000 }).map((n) => 'r'.repeat(n)),
+  fc.string({ unit: fc.constantFrom(' ', '\t', '\n'), maxLength: 10 }),
+);
+const badGrace = fc.oneof(
+  fc.integer({ max: -1 }),
+  fc.integer({ min: 604801 }),
+  fc.double({ noInteger: true }),
+  fc.constantFrom(Number.NaN, Infinity, -Infinity),
+  fc.string(),
+  fc.boolean(),
+  fc.constant(null),
+);
 const AUTH = ['externalId', 'userEmail', 'name', 'accountUids'];
 
 const KINDS: Record<string, Kind> = {
@@ -124,6 +152,32 @@ const KINDS: Record<string, Kind> = {
   'delete: the API key itself in place of keyId': { target: 'delete', field: 'keyId', payload: fc.constant(null).map(() => ({ appUid: 'adm-app', keyId: existing.apiKey })) },
   'delete: appUid invalid': { target: 'delete', field: 'appUid', payload: with_(validDelete, 'appUid', fc.oneof(badIdChars, tooLongId, notAString)) },
   'delete: unknown field': { target: 'delete', field: nameOfExtraField(DELETE), payload: unknownField(validDelete, DELETE) },
+  'roll: gracePeriodSeconds out of range, not whole or not a number': { target: 'roll', field: 'gracePeriodSeconds', payload: with_(validRoll, 'gracePeriodSeconds', badGrace) },
+  'roll: keyId of the wrong shape': { target: 'roll', field: 'keyId', payload: with_(validRoll, 'keyId', wrongKeyId) },
+  'roll: name blank, too long or not a string': { target: 'roll', field: 'name', payload: with_(validRoll, 'name', fc.oneof(fc.constant(' '), fc.integer({ min: 101, max: 2000 }).map((n) => 'x'.repeat(n)), notAString)) },
+  'roll: expiresAt in the past or not a date': { target: 'roll', field: 'expiresAt', payload: with_(validRoll, 'expiresAt', fc.oneof(pastDate, notIsoDate)) },
+  'roll: requestedBy invalid': { target: 'roll', field: 'requestedBy', payload: with_(validRoll, 'requestedBy', badRequestedBy) },
+  'roll: unknown field': { target: 'roll', field: nameOfExtraField(ROLL), payload: unknownField(validRoll, ROLL) },
+  'update: enabled not a boolean': { target: 'update', field: 'enabled', payload: with_(validUpdate, 'enabled', fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.boolean(), { maxLength: 2 }))) },
+  'update: expiresAt neither null nor a future ISO date-time': { target: 'update', field: 'expiresAt', payload: with_(validUpdate, 'expiresAt', fc.oneof(pastDate, notIsoDate, fc.integer(), fc.boolean())) },
+  'update: keyId of the wrong shape': { target: 'update', field: 'keyId', payload: with_(validUpdate, 'keyId', wrongKeyId) },
+  'update: requestedBy invalid': { target: 'update', field: 'requestedBy', payload: with_(validUpdate, 'requestedBy', badRequestedBy) },
+  'update: unknown field': { target: 'update', field: nameOfExtraField(UPDATE), payload: unknownField(validUpdate, UPDATE) },
+  'events: keyId of the wrong shape': { target: 'events', field: 'keyId', payload: with_(validEvents, 'keyId', wrongKeyId) },
+  'events: limit out of range or not whole': { target: 'events', field: 'limit', payload: with_(validEvents, 'limit', fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 101 }), fc.double({ noInteger: true }), fc.string())) },
+  'events: nextToken forged (not an event position)': {
+    target: 'events',
+    field: 'nextToken',
+    payload: with_(
+      validEvents,
+      'nextToken',
+      fc.oneof(
+        fc.string({ minLength: 1, maxLength: 200 }),
+        fc.string({ maxLength: 40 }).filter((sk) => !sk.startsWith('event#')).map((sk) => Buffer.from(JSON.stringify({ sk })).toString('base64url')),
+      ),
+    ),
+  },
+  'events: unknown field': { target: 'events', field: nameOfExtraField(EVENTS), payload: unknownField(validEvents, EVENTS) },
   'auth: body not JSON': { target: 'auth', field: '(body)', payload: fc.string({ minLength: 1 }).filter((s) => { try { JSON.parse(s); return false; } catch { return true; } }).map((raw) => ({ raw })) },
   'auth: both externalId and userEmail': { target: 'auth', field: 'externalId', payload: fc.stringMatching(/^[a-z0-9]{1,20}@[a-z]{1,10}\.com$/).map((userEmail) => ({ externalId: 'u1', userEmail })) },
   'auth: neither externalId nor userEmail': { target: 'auth', field: 'externalId', payload: fc.constantFrom({}, { name: 'n' }, { accountUids: ['a'] }) },
@@ -145,7 +199,14 @@ async function call(target: Kind['target'], payload: unknown): Promise<{ error?:
     const response = await sdkUsersAuth(proxyEvent({ body: raw, context: { appUid: 'adm-app', keyId: existing.keyId } }));
     return { status: response.statusCode, body: JSON.parse(response.body) as { message?: string; field?: string } };
   }
-  const handler = { create: createKeyHandler, list: listKeysHandler, delete: deleteKeyHandler }[target] as (input: unknown) => Promise<unknown>;
+  const handler = {
+    create: createKeyHandler,
+    list: listKeysHandler,
+    delete: deleteKeyHandler,
+    roll: rollKeyHandler,
+    update: updateKeyHandler,
+    events: listKeyEventsHandler,
+  }[target] as (input: unknown) => Promise<unknown>;
   return handler(payload).then(
     () => ({}),
     (error: unknown) => ({ error }),

@@ -4,6 +4,9 @@ import { handler as sessionAuthorizer } from '../../functions/session-authorizer
 import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as listKeysHandler } from '../../functions/list-keys/index';
+import { handler as rollKeyHandler } from '../../functions/roll-key/index';
+import { handler as updateKeyHandler } from '../../functions/update-key/index';
+import { handler as listKeyEventsHandler } from '../../functions/list-key-events/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sdkUsersMe } from '../../functions/sdkusers-me/index';
 import { handler as whoami } from '../../functions/whoami/index';
@@ -94,11 +97,30 @@ test('the key and session flows leave no key or token in logs, errors, answers o
   await settle(() => createKeyHandler({ appUid: 'hyg-a', name: 'n', expiresAt: created.apiKey }));
   await settle(() => createKeyHandler({ appUid: 'hyg-a', name: 'n', apiKey: created.apiKey }));
   await settle(() => listKeysHandler({ appUid: 'hyg-a', limit: created.apiKey }));
+  await settle(() => rollKeyHandler({ appUid: 'hyg-a', keyId: created.apiKey }));
+  await settle(() => rollKeyHandler({ appUid: 'hyg-a', keyId: created.keyId, gracePeriodSeconds: created.apiKey }));
+  await settle(() => updateKeyHandler({ appUid: 'hyg-a', keyId: created.apiKey, enabled: false }));
+  await settle(() => updateKeyHandler({ appUid: 'hyg-a', keyId: created.keyId, expiresAt: created.apiKey }));
+  await settle(() => updateKeyHandler({ appUid: 'hyg-a', keyId: created.keyId, enabled: created.apiKey }));
+  await settle(() => listKeyEventsHandler({ appUid: 'hyg-a', keyId: created.apiKey }));
+  await settle(() => listKeyEventsHandler({ appUid: 'hyg-a', nextToken: authToken }));
   // ...and a session request whose body carries the key or a token in a field value.
   for (const body of [{ userEmail: created.apiKey }, { externalId: 'x', accountUids: [authToken, '*'] }, { externalId: `${authToken}!` }, { externalId: 'x', name: 5, apiKey: created.apiKey }]) {
     record(await sdkUsersAuth(proxyEvent({ body: JSON.stringify(body), context })));
   }
   record(await sdkUsersAuth(proxyEvent({ body: `{"externalId": "${created.apiKey}`, context })));
+
+  // Rolling (the new key is in the roll's answer only), disabling and enabling, the activity log.
+  const rolled = await rollKeyHandler({ appUid: 'hyg-b', keyId: other.keyId, gracePeriodSeconds: 60 });
+  secrets.push(rolled.apiKey);
+  const { apiKey: _shownOnce, ...rolledMetadata } = rolled;
+  record(rolledMetadata);
+  record(await gatewayOutcome(apiKeyAuthorizer, key(rolled.apiKey, 'hyg-b')));
+  record(await updateKeyHandler({ appUid: 'hyg-a', keyId: created.keyId, enabled: false }));
+  record(await gatewayOutcome(apiKeyAuthorizer, key(created.apiKey)));
+  record(await updateKeyHandler({ appUid: 'hyg-a', keyId: created.keyId, enabled: true, name: 'renamed' }));
+  record(await listKeyEventsHandler({ appUid: 'hyg-a' }));
+  record(await listKeyEventsHandler({ appUid: 'hyg-b' }));
 
   // Listing and deleting, then the deleted key refused and the session still served.
   record(await listKeysHandler({ appUid: 'hyg-a' }));

@@ -125,6 +125,35 @@ export async function inBatches<T>(count: number, limit: number, task: (index: n
   return results;
 }
 
+/**
+ * Runs `change` while requests keep starting, each remembering whether
+ * `change` had already returned when it started; stops after `afterCount`
+ * requests started after it (or `maxRequests` in all). The race tests check
+ * that no request started after the change returned is let in.
+ */
+export async function requestsAround<T>(
+  change: () => Promise<T>,
+  request: () => Promise<number>,
+  options: { maxRequests: number; afterCount: number },
+): Promise<{ result: T; inFlight: number[]; startedAfter: number[] }> {
+  let returned = false;
+  const changing = change().then((result) => {
+    returned = true;
+    return result;
+  });
+  const requests: Promise<{ startedAfter: boolean; status: number }>[] = [];
+  let startedAfter = 0;
+  while (requests.length < options.maxRequests && startedAfter < options.afterCount) {
+    const after = returned;
+    if (after) startedAfter++;
+    requests.push(request().then((status) => ({ startedAfter: after, status })));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const result = await changing;
+  const done = await Promise.all(requests);
+  return { result, inFlight: done.filter((r) => !r.startedAfter).map((r) => r.status), startedAfter: done.filter((r) => r.startedAfter).map((r) => r.status) };
+}
+
 /** What the fault proxy does with each DynamoDB request. */
 export type ProxyMode =
   | { readonly kind: 'pass' }
@@ -199,6 +228,9 @@ export type ColdStartHandlers = {
   createKey: typeof import('../../functions/create-key/index').handler;
   listKeys: typeof import('../../functions/list-keys/index').handler;
   deleteKey: typeof import('../../functions/delete-key/index').handler;
+  rollKey: typeof import('../../functions/roll-key/index').handler;
+  updateKey: typeof import('../../functions/update-key/index').handler;
+  listKeyEvents: typeof import('../../functions/list-key-events/index').handler;
   sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
 };
 
@@ -216,6 +248,9 @@ export function coldStartHandlers(): ColdStartHandlers {
       createKey: require('../../functions/create-key/index').handler,
       listKeys: require('../../functions/list-keys/index').handler,
       deleteKey: require('../../functions/delete-key/index').handler,
+      rollKey: require('../../functions/roll-key/index').handler,
+      updateKey: require('../../functions/update-key/index').handler,
+      listKeyEvents: require('../../functions/list-key-events/index').handler,
       sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
     };
   });
