@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, startConsoleProcess, startPageServer, type ConsoleProcess, type PageServer } from './support/browser';
@@ -64,16 +64,26 @@ interface Row {
   keyId: string;
   created: string;
   expires: string;
+  lastUsed: string;
   status: string;
 }
 
 async function rows(target: Page = page): Promise<Row[]> {
   return target.$$eval('#key-rows tr', (trs) =>
     trs.map((tr) => {
-      const [name, prefix, keyId, created, expires, status] = [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '');
-      return { name: name!, prefix: prefix!, keyId: keyId!, created: created!, expires: expires!, status: status! };
+      const [name, prefix, keyId, created, expires, lastUsed, status] = [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '');
+      return { name: name!, prefix: prefix!, keyId: keyId!, created: created!, expires: expires!, lastUsed: lastUsed!, status: status! };
     }),
   );
+}
+
+async function row(keyId: string, target: Page = page): Promise<Row | undefined> {
+  return (await rows(target)).find((r) => r.keyId === keyId);
+}
+
+/** Clicks a row's action button (Roll, Edit, Disable, Enable, Delete). */
+async function rowAction(keyId: string, action: string, target: Page = page): Promise<void> {
+  await target.click(`#key-rows tr[data-key-id="${keyId}"] button:text-is("${action}")`);
 }
 
 async function openApp(appUid: string, target: Page = page): Promise<void> {
@@ -112,7 +122,8 @@ beforeAll(async () => {
     launchChromium({ args: ['--host-resolver-rules=MAP rebind.test 127.0.0.1'] }),
     startConsoleProcess(home, ['--app', APP]),
   ]);
-  context = await browser.newContext({ viewport: { width: 1200, height: 820 } });
+  // UTC: the expiry fields take local time, and the page shows UTC.
+  context = await browser.newContext({ viewport: { width: 1200, height: 820 }, timezoneId: 'UTC' });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: consoleProcess.origin });
   page = await context.newPage();
   page.on('console', (message) => pageEvents.push(`console.${message.type()}: ${message.text()}`));
@@ -166,7 +177,15 @@ test('generate a key in the page; Copy puts exactly the key on the clipboard, an
   await page.click('#created-done');
   await page.waitForFunction(() => !document.querySelector('#created-dialog').open);
   await page.waitForFunction((keyId) => !!document.querySelector(`#key-rows tr[data-key-id="${keyId}"]`), browserKeyId);
-  expect(await rows()).toContainEqual({ name: 'browser key', prefix: browserKey.slice(0, 11), keyId: browserKeyId, created: expect.stringMatching(/ UTC$/), expires: 'never', status: 'active' });
+  expect(await row(browserKeyId)).toEqual({
+    name: 'browser key',
+    prefix: browserKey.slice(0, 11),
+    keyId: browserKeyId,
+    created: expect.stringMatching(/ UTC$/),
+    expires: 'never',
+    lastUsed: expect.stringMatching(/ UTC$|^never$/),
+    status: 'active',
+  });
 });
 
 test('the key is kept nowhere: not in the page once the dialog is closed, storage, cookies, the URL, the logs', async () => {
@@ -183,7 +202,7 @@ test('the key is kept nowhere: not in the page once the dialog is closed, storag
 
 test('delete in the page: the dialog names the key and says its sessions live on; the next call is 401, the session still works', async () => {
   const authToken = await session(APP, browserKey, 'user-before-delete');
-  await page.click(`#key-rows tr[data-key-id="${browserKeyId}"] button`);
+  await rowAction(browserKeyId, 'Delete');
   await page.waitForSelector('#delete-dialog[open]');
   await expect(page.textContent('#delete-title')).resolves.toBe('Delete key “browser key”?');
   await expect(page.textContent('#delete-meta')).resolves.toBe(`${browserKey.slice(0, 11)} · ${browserKeyId}`);
@@ -207,8 +226,8 @@ test('a key name that is markup shows as text, in the list and in the delete dia
   await page.click('#created-done');
   await page.waitForFunction((n) => [...document.querySelectorAll('#key-rows td.name')].some((td) => td.textContent === n), name);
   expect(await page.$$('#key-rows img, #key-rows script, #delete-dialog img')).toHaveLength(0);
-  const row = (await rows()).find((r) => r.name === name)!;
-  await page.click(`#key-rows tr[data-key-id="${row.keyId}"] button`);
+  const markup = (await rows()).find((r) => r.name === name)!;
+  await rowAction(markup.keyId, 'Delete');
   await expect(page.textContent('#delete-name')).resolves.toBe(`“${name}”`);
   expect(await page.$$('#delete-dialog img, #delete-dialog script')).toHaveLength(0);
   await page.click('#delete-cancel');
@@ -325,15 +344,129 @@ test('axe-core: no serious or critical violation on the start page, the key list
   await generate('axe key');
   expect(await audit('generated key dialog')).toEqual({ what: 'generated key dialog', serious: [] });
   await page.click('#created-done');
-  await page.click('#key-rows tr button');
-  await page.waitForSelector('#delete-dialog[open]');
-  expect(await audit('delete dialog')).toEqual({ what: 'delete dialog', serious: [] });
-  await page.click('#delete-cancel');
+  const first = (await rows())[0]!.keyId;
+  for (const [action, dialog, cancel] of [
+    ['Delete', 'delete-dialog', 'delete-cancel'],
+    ['Roll', 'roll-dialog', 'roll-cancel'],
+    ['Edit', 'edit-dialog', 'edit-cancel'],
+  ] as const) {
+    await rowAction(first, action);
+    await page.waitForSelector(`#${dialog}[open]`);
+    expect(await audit(dialog)).toEqual({ what: dialog, serious: [] });
+    await page.click(`#${cancel}`);
+  }
   await page.fill('#key-name', '');
   await page.evaluate(() => (document.querySelector('#create-form') as HTMLFormElement).noValidate = true);
   await page.click('#create-button');
   await page.waitForSelector('#error:not([hidden])');
   expect(await audit('error shown')).toEqual({ what: 'error shown', serious: [] });
+});
+
+describe('key lifecycle in the page', () => {
+  const app = 'lifecycle-app';
+  let oldKey: string;
+  let oldKeyId: string;
+  let oldSession: string;
+  let newKey: string;
+  let newKeyId: string;
+
+  beforeAll(async () => {
+    ({ apiKey: oldKey, keyId: oldKeyId } = await createWithCli(app, 'rolling key'));
+    oldSession = await session(app, oldKey, 'user-of-old-key');
+    await openApp(app);
+  });
+
+  test('roll with no grace: the new key is shown once and works from the clipboard; the old one is refused at once; its session lives on', async () => {
+    await rowAction(oldKeyId, 'Roll');
+    await page.waitForSelector('#roll-dialog[open]');
+    await expect(page.textContent('#roll-title')).resolves.toBe('Roll key “rolling key”');
+    await page.selectOption('#roll-grace', '0');
+    await page.fill('#roll-new-name', 'rolled key');
+    await page.click('#roll-confirm');
+    await page.waitForSelector('#created-dialog[open]');
+    await expect(page.textContent('#created-title')).resolves.toBe('Key rolled');
+    await expect(page.textContent('#created-note')).resolves.toMatch(new RegExp(`The old key ${oldKeyId} is refused from .* UTC\\. Sessions are not affected\\.`));
+    await page.click('#copy-button');
+    await waitForText('#copy-status', 'Copied to the clipboard.');
+    newKey = await page.evaluate(() => navigator.clipboard.readText());
+    await page.click('#created-done');
+
+    const whoami = await call('GET', apiUrl(app, 'whoami'), { 'x-api-key': newKey });
+    expect(whoami.status).toBe(200);
+    newKeyId = whoami.json.keyId;
+    expect((await call('GET', apiUrl(app, 'whoami'), { 'x-api-key': oldKey })).status).toBe(401);
+    expect((await call('GET', apiUrl(app, 'sdkusers/me'), { authorization: `Bearer ${oldSession}` })).status).toBe(200);
+
+    await page.waitForFunction((keyId) => !!document.querySelector(`#key-rows tr[data-key-id="${keyId}"]`), newKeyId);
+    expect(await row(newKeyId)).toMatchObject({ name: 'rolled key', status: 'active' });
+    expect(await row(oldKeyId)).toMatchObject({ name: 'rolling key', status: 'expired' });
+    expect(await page.content()).not.toContain(newKey);
+  });
+
+  test('edit: rename and set an expiry, then clear it', async () => {
+    await rowAction(newKeyId, 'Edit');
+    await page.waitForSelector('#edit-dialog[open]');
+    expect(await page.inputValue('#edit-name')).toBe('rolled key');
+    expect(await page.isChecked('#edit-never')).toBe(true);
+    await page.fill('#edit-name', 'renamed key');
+    await page.uncheck('#edit-never');
+    await page.fill('#edit-expires', '2030-01-02T03:04');
+    await page.click('#edit-save');
+    await page.waitForFunction((keyId) => document.querySelector(`#key-rows tr[data-key-id="${keyId}"] td.name`)?.textContent === 'renamed key', newKeyId);
+    expect(await row(newKeyId)).toMatchObject({ name: 'renamed key', expires: '2030-01-02 03:04 UTC', status: 'active' });
+
+    await rowAction(newKeyId, 'Edit');
+    await page.waitForSelector('#edit-dialog[open]');
+    expect(await page.inputValue('#edit-expires')).toBe('2030-01-02T03:04');
+    await page.check('#edit-never');
+    await page.click('#edit-save');
+    await page.waitForFunction((keyId) => [...document.querySelectorAll(`#key-rows tr[data-key-id="${keyId}"] td`)][4]?.textContent === 'never', newKeyId);
+    const listed = JSON.parse((await keygateCli(home, 'keys', 'list', '--app', app, '--json')).stdout);
+    expect(listed.keys.find((key: { keyId: string }) => key.keyId === newKeyId)).toEqual(expect.not.objectContaining({ expiresAt: expect.anything() }));
+  });
+
+  test('disable: the next request is 401; enable: 200 again', async () => {
+    await rowAction(newKeyId, 'Disable');
+    await page.waitForFunction((keyId) => document.querySelector(`#key-rows tr[data-key-id="${keyId}"] td.state`)?.textContent === 'disabled', newKeyId);
+    await expect(page.textContent('#status')).resolves.toMatch(/refused until you enable it/);
+    expect((await call('GET', apiUrl(app, 'whoami'), { 'x-api-key': newKey })).status).toBe(401);
+
+    await rowAction(newKeyId, 'Enable');
+    await page.waitForFunction((keyId) => document.querySelector(`#key-rows tr[data-key-id="${keyId}"] td.state`)?.textContent === 'active', newKeyId);
+    expect((await call('GET', apiUrl(app, 'whoami'), { 'x-api-key': newKey })).status).toBe(200);
+  });
+
+  test('last used: a key that made requests shows when', async () => {
+    // Recorded by the authorizer off the request path: reload until it shows.
+    for (let attempt = 0; ; attempt += 1) {
+      await openApp(app);
+      const shown = (await row(newKeyId))!.lastUsed;
+      if (shown !== 'never') {
+        expect(shown).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+        break;
+      }
+      if (attempt === 20) throw new Error('lastUsedAt never appeared');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  });
+
+  test('the activity log lists every change, newest first, with who asked and what changed', async () => {
+    await openApp(app);
+    await page.waitForSelector('#event-table:not([hidden])');
+    const events = await page.$$eval('#event-rows tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    const actions = events.map((event) => `${event[1]} ${event[2]}`);
+    expect(actions.slice(0, 6)).toEqual([
+      `enabled ${newKeyId}`,
+      `disabled ${newKeyId}`,
+      `updated ${newKeyId}`,
+      `updated ${newKeyId}`,
+      `rolled ${oldKeyId}`,
+      `created ${oldKeyId}`,
+    ]);
+    for (const event of events) expect(event[3]).toBe(`local:${userInfo().username}`);
+    expect(events[3]![4]).toMatch(/name: rolled key → renamed key/);
+    expect(events[4]![4]).toMatch(new RegExp(`newKeyId: ${newKeyId}`));
+  });
 });
 
 describe('refusals', () => {
@@ -452,12 +585,21 @@ describe('CORS on the session routes (npm start with CORS_ALLOWED_ORIGINS)', () 
 
 test('screenshot of the key list for the README', async () => {
   const app = 'acme-shop';
-  await createWithCli(app, 'checkout service');
+  const checkout = await createWithCli(app, 'checkout service');
   await createWithCli(app, 'mobile backend');
   await createWithCli(app, 'partner import (2027)', '--expires-at', '2027-06-30T00:00:00Z');
-  await createWithCli(app, 'ci smoke tests');
-  await openApp(app);
-  await page.waitForFunction(() => document.querySelectorAll('#key-rows tr').length === 4);
+  const smoke = await createWithCli(app, 'ci smoke tests');
+  expect((await call('GET', apiUrl(app, 'whoami'), { 'x-api-key': checkout.apiKey })).status).toBe(200);
+  expect((await keygateCli(home, 'keys', 'update', '--app', app, '--key', smoke.keyId, '--disable')).code).toBe(0);
+  await page.setViewportSize({ width: 1440, height: 900 });
+  // lastUsedAt is written off the request path: wait until the page shows it.
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    await openApp(app);
+    await page.waitForSelector('#event-rows tr');
+    if ((await row(checkout.keyId))?.lastUsed !== 'never') break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  expect((await rows()).map((r) => r.status).sort()).toEqual(['active', 'active', 'active', 'disabled']);
   const target = process.env.UPDATE_SCREENSHOTS === '1' ? SCREENSHOT : path.join(home, 'console.png');
   mkdirSync(path.dirname(target), { recursive: true });
   const png = await page.screenshot({ path: target, fullPage: true });

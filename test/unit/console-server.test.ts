@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { userInfo } from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
@@ -185,11 +186,11 @@ test('every answer, refusals included, carries the strict CSP, no-referrer and n
 });
 
 describe('the API', () => {
-  test('create: the path names the app, whatever the body says; the key is in the answer and never in the log', async () => {
-    const answer = await send('POST', '/api/apps/app1/keys', signedIn(ownOrigin()), JSON.stringify({ name: 'ci', appUid: 'other-app' }));
+  test('create: the path names the app and the console who asked, whatever the body says; the key is in the answer and never in the log', async () => {
+    const answer = await send('POST', '/api/apps/app1/keys', signedIn(ownOrigin()), JSON.stringify({ name: 'ci', appUid: 'other-app', requestedBy: 'someone else' }));
     expect(answer.status).toBe(201);
     expect(JSON.parse(answer.body)).toMatchObject({ apiKey: API_KEY, appUid: 'app1' });
-    expect(invoked.at(-1)).toEqual({ fn: 'create-key', input: { name: 'ci', appUid: 'app1' } });
+    expect(invoked.at(-1)).toEqual({ fn: 'create-key', input: { name: 'ci', appUid: 'app1', requestedBy: `local:${userInfo().username}` } });
     expect(logLines.join('\n')).not.toContain(API_KEY);
     expect(logLines.join('\n')).not.toMatch(/token=/);
   });
@@ -207,6 +208,14 @@ describe('the API', () => {
     ['a body that is not JSON: 400, nothing invoked', 'POST', '/api/apps/app1/keys', 'name=x', 400, { errorType: 'ValidationError', message: 'request body is not valid JSON' }],
     ['a body that is not an object: 400', 'POST', '/api/apps/app1/keys', '["x"]', 400, { errorType: 'ValidationError', message: 'request body must be a JSON object' }],
     ['an unknown API path: 404', 'GET', '/api/nope', undefined, 404, { errorType: 'NotFound', message: 'GET /api/nope is not a console API' }],
+    [
+      'a function the local stack does not have: the CLI\'s words',
+      'POST',
+      '/api/apps/app1/keys/key_AAAAAAAAAAAAAAAAAAAA/roll',
+      '{}',
+      502,
+      { errorType: 'AdminClientError', message: 'the running local stack predates this command: restart `npm start`' },
+    ],
   ])('%s', async (_, method, target, body, status, error) => {
     const before = invoked.length;
     const answer = await send(method, target, signedIn(ownOrigin()), body);
@@ -253,7 +262,8 @@ test('with --stack, the console invokes the deployed functions named by the stac
     const exchange = await fetch(deployed.url, { redirect: 'manual' });
     const headers = { cookie: exchange.headers.get('set-cookie')!.split(';')[0]! };
     const info = await fetch(`${deployed.origin}/api/info`, { headers });
-    expect(await info.json()).toEqual({ target: 'stack prod' });
+    // The stack predates the key lifecycle functions: the page offers only these.
+    expect(await info.json()).toEqual({ target: 'stack prod', functions: ['createKey', 'listKeys', 'deleteKey'] });
     const listed = await fetch(`${deployed.origin}/api/apps/app1/keys`, { headers });
     const text = await listed.text();
     expect([listed.status, text]).toEqual([200, '{"keys":[]}']);

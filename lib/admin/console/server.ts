@@ -119,8 +119,46 @@ async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 /** An app's key list page, `/apps/<appUid>/keys`. */
 const APP_PAGE = /^\/apps\/([^/]+)\/keys$/;
-const KEYS_API = /^\/api\/apps\/([^/]+)\/keys$/;
-const KEY_API = /^\/api\/apps\/([^/]+)\/keys\/([^/]+)$/;
+
+interface ApiRoute {
+  readonly method: string;
+  /** Path pattern; its groups are the route's parameters, in `params` order. */
+  readonly pattern: RegExp;
+  readonly params: readonly string[];
+  readonly fn: AdminFunction;
+  /** Builds the admin function's input from the path parameters, the query and the JSON body (changes only). */
+  readonly input: (params: Record<string, string>, query: URLSearchParams, body: Record<string, unknown>) => Record<string, unknown>;
+  /** A change: its input carries `requestedBy` and its request needs a JSON body. */
+  readonly changes?: boolean;
+  readonly status?: number;
+}
+
+/** `limit` (default 20, at most 100) and `nextToken` from the query; the admin function validates both. */
+function paging(query: URLSearchParams): Record<string, unknown> {
+  const limit = query.get('limit');
+  const nextToken = query.get('nextToken');
+  return { limit: limit === null ? 20 : Math.min(Number(limit), PAGE_SIZE_LIMIT), ...(nextToken ? { nextToken } : {}) };
+}
+
+/**
+ * The console's API: one route per admin function. Bodies go to the function
+ * as they are, so it validates them and names a wrong field; the path's app
+ * and key win over any in the body.
+ */
+const API_ROUTES: readonly ApiRoute[] = [
+  { method: 'GET', pattern: /^\/api\/apps\/([^/]+)\/keys$/, params: ['appUid'], fn: 'listKeys', input: (p, q) => ({ appUid: p.appUid, ...paging(q) }) },
+  { method: 'POST', pattern: /^\/api\/apps\/([^/]+)\/keys$/, params: ['appUid'], fn: 'createKey', input: (p, _q, b) => ({ ...b, appUid: p.appUid }), changes: true, status: 201 },
+  { method: 'DELETE', pattern: /^\/api\/apps\/([^/]+)\/keys\/([^/]+)$/, params: ['appUid', 'keyId'], fn: 'deleteKey', input: (p) => ({ appUid: p.appUid, keyId: p.keyId }), changes: true },
+  { method: 'PATCH', pattern: /^\/api\/apps\/([^/]+)\/keys\/([^/]+)$/, params: ['appUid', 'keyId'], fn: 'updateKey', input: (p, _q, b) => ({ ...b, appUid: p.appUid, keyId: p.keyId }), changes: true },
+  { method: 'POST', pattern: /^\/api\/apps\/([^/]+)\/keys\/([^/]+)\/roll$/, params: ['appUid', 'keyId'], fn: 'rollKey', input: (p, _q, b) => ({ ...b, appUid: p.appUid, keyId: p.keyId }), changes: true, status: 201 },
+  {
+    method: 'GET',
+    pattern: /^\/api\/apps\/([^/]+)\/events$/,
+    params: ['appUid'],
+    fn: 'listKeyEvents',
+    input: (p, q) => ({ appUid: p.appUid, ...(q.get('keyId') ? { keyId: q.get('keyId') } : {}), ...paging(q) }),
+  },
+];
 
 export async function startConsole(options: ConsoleOptions): Promise<ConsoleServer> {
   const log = options.log ?? (() => undefined);
@@ -178,38 +216,35 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     // API: same-origin fetches only (Sec-Fetch-Site, where the browser sends it, says so).
     const fetchSite = req.headers['sec-fetch-site'];
     if (fetchSite !== undefined && fetchSite !== 'same-origin') return text(403, 'refused: the request does not come from this console');
-    const call = async (fn: AdminFunction, input: unknown, status = 200) => {
+    const refusal = (error: AdminClientError) => {
+      const errorType = error instanceof AdminFunctionError ? error.errorType : error.name;
+      log(`${method} ${pathname}: ${errorType}`);
+      return json(statusFor(error), { errorType, message: error.message });
+    };
+    if (pathname === '/api/info' && safe) {
+      // Which admin functions the target has: the page offers only what it can do.
       try {
-        return json(status, await admin.invoke(fn, input));
+        return json(200, { target: admin.target, functions: await admin.available() });
       } catch (error) {
         if (!(error instanceof AdminClientError)) throw error;
-        const errorType = error instanceof AdminFunctionError ? error.errorType : error.name;
-        log(`${method} ${pathname}: ${errorType}`);
-        return json(statusFor(error), { errorType, message: error.message });
+        return json(200, { target: admin.target, functions: [], problem: error.message });
       }
-    };
-    try {
-      if (pathname === '/api/info' && safe) return json(200, { target: admin.target });
-      let match = KEYS_API.exec(pathname);
-      if (match) {
-        const appUid = decodeURIComponent(match[1]!);
-        if (safe) {
-          const limit = url.searchParams.get('limit');
-          const nextToken = url.searchParams.get('nextToken');
-          return await call('listKeys', {
-            appUid,
-            limit: limit === null ? 20 : Math.min(Number(limit), PAGE_SIZE_LIMIT),
-            ...(nextToken ? { nextToken } : {}),
-          });
-        }
-        // The function validates the fields and names a wrong one; the path's app wins over any in the body.
-        if (method === 'POST') return await call('createKey', { ...(await jsonBody(req)), appUid }, 201);
+    }
+    for (const route of API_ROUTES) {
+      const match = route.method === method ? route.pattern.exec(pathname) : null;
+      if (!match) continue;
+      try {
+        const params = Object.fromEntries(route.params.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
+        const body = route.changes && method !== 'DELETE' ? await jsonBody(req) : {};
+        const input = route.input(params, url.searchParams, body);
+        // Who asked, for the activity log: the operator as the CLI would name them (self-declared).
+        if (route.changes) input.requestedBy = await admin.requester();
+        return json(route.status ?? 200, await admin.invoke(route.fn, input));
+      } catch (error) {
+        if (error instanceof BadRequest || error instanceof URIError) return json(400, { errorType: 'ValidationError', message: error.message });
+        if (error instanceof AdminClientError) return refusal(error);
+        throw error;
       }
-      match = KEY_API.exec(pathname);
-      if (match && method === 'DELETE') return await call('deleteKey', { appUid: decodeURIComponent(match[1]!), keyId: decodeURIComponent(match[2]!) });
-    } catch (error) {
-      if (error instanceof BadRequest || error instanceof URIError) return json(400, { errorType: 'ValidationError', message: error.message });
-      throw error;
     }
     return json(404, { errorType: 'NotFound', message: `${method} ${pathname} is not a console API` });
   };

@@ -6,6 +6,7 @@
 
 (() => {
   const PAGE_SIZE = 20;
+  const EVENTS_PAGE_SIZE = 10;
   const RECENT_KEY = 'keygate.console.recentApps';
   const RECENT_MAX = 8;
 
@@ -51,18 +52,35 @@
   }
 
   /** `2026-05-01T10:00:00.000Z` as a <time> showing `2026-05-01 10:00 UTC`. */
-  function timeCell(iso) {
-    if (!iso) return document.createTextNode('never');
+  function timeCell(iso, none = 'never') {
+    if (!iso) return document.createTextNode(none);
     const time = document.createElement('time');
     time.dateTime = iso;
     time.textContent = iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
     return time;
   }
 
+  /** An ISO time as the value of a datetime-local field (local time, minutes). */
+  function localInputValue(iso) {
+    const at = new Date(iso);
+    const pad = (n) => String(n).padStart(2, '0');
+    return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
+  }
+
   function statusOf(key) {
     if (key.status) return key.status;
     if (key.expiresAt && Date.parse(key.expiresAt) <= Date.now()) return 'expired';
     return 'active';
+  }
+
+  function button(label, accessibleName, className, onClick) {
+    const element = document.createElement('button');
+    element.type = 'button';
+    element.className = className;
+    element.textContent = label;
+    element.setAttribute('aria-label', accessibleName);
+    element.addEventListener('click', onClick);
+    return element;
   }
 
   // ---- recent apps (app ids only; they are not secrets) ----
@@ -110,14 +128,19 @@
 
   // ---- one app's keys ----
 
-  function showKeys(appUid) {
-    const section = $('keys');
-    section.hidden = false;
+  /** `functions`: the admin functions the target has; the key lifecycle ones may be missing on an older stack. */
+  function showKeys(appUid, functions) {
+    const can = (fn) => functions.includes(fn);
+    const lifecycle = can('updateKey');
+    $('keys').hidden = false;
     $('app-name').textContent = appUid;
     document.title = `${appUid} · API key management · keygate`;
     remember(appUid);
+    for (const cell of document.querySelectorAll('.lifecycle')) cell.hidden = !lifecycle;
+    $('activity').hidden = !can('listKeyEvents');
 
     const base = `/api/apps/${encodeURIComponent(appUid)}/keys`;
+    const keyPath = (key) => `${base}/${encodeURIComponent(key.keyId)}`;
     // tokens[i] is the nextToken that opens page i (page 0 needs none).
     let tokens = [undefined];
     let page = 0;
@@ -140,6 +163,13 @@
       $('page-info').textContent = `Page ${page + 1}`;
     }
 
+    /** After a change: the keys and the activity log as they are now. */
+    async function refresh() {
+      await Promise.all([load(), can('listKeyEvents') ? loadEvents(true) : undefined]);
+    }
+
+    const labelOf = (key) => `key ${key.name} (${key.keyId})`;
+
     function render(keys) {
       const rows = $('key-rows');
       rows.replaceChildren();
@@ -159,15 +189,20 @@
         cell(key.keyId, 'mono');
         cell(timeCell(key.createdAt));
         cell(timeCell(key.expiresAt));
+        if (lifecycle) cell(timeCell(key.lastUsedAt), 'last-used');
         const status = statusOf(key);
         cell(status, `state state-${status}`);
-        const remove = document.createElement('button');
-        remove.type = 'button';
-        remove.className = 'danger small';
-        remove.textContent = 'Delete';
-        remove.setAttribute('aria-label', `Delete key ${key.name} (${key.keyId})`);
-        remove.addEventListener('click', () => confirmDelete(key, remove));
-        cell(remove);
+        const actions = document.createElement('div');
+        actions.className = 'row-actions';
+        const named = labelOf(key);
+        if (can('rollKey')) actions.append(button('Roll', `Roll ${named}`, 'small secondary', () => openRoll(key)));
+        if (lifecycle) {
+          actions.append(button('Edit', `Edit ${named}`, 'small secondary', () => openEdit(key)));
+          const enabled = key.enabled !== false;
+          actions.append(button(enabled ? 'Disable' : 'Enable', `${enabled ? 'Disable' : 'Enable'} ${named}`, 'small secondary', () => setEnabled(key, !enabled)));
+        }
+        actions.append(button('Delete', `Delete ${named}`, 'danger small', () => confirmDelete(key)));
+        cell(actions);
         rows.append(row);
       }
       $('key-table').hidden = keys.length === 0;
@@ -183,6 +218,37 @@
       void load();
     });
 
+    // ---- dialogs: focus goes back to what opened them ----
+
+    // Per dialog: the row button (by its accessible name: rows are redrawn after a change) or field to return to.
+    const returnTo = new Map();
+
+    function openDialog(id, focusId, back) {
+      returnTo.set(id, back);
+      $(id).showModal();
+      $(focusId).focus();
+    }
+
+    /** Where focus goes for the row button named `label`, or the field `id`. */
+    const rowButton = (label) => ({ label });
+    const field = (id) => ({ id });
+
+    for (const dialog of document.querySelectorAll('dialog')) {
+      dialog.addEventListener('close', () => {
+        const back = returnTo.get(dialog.id) || {};
+        returnTo.delete(dialog.id);
+        // Another dialog took over (a roll shows the new key): that one returns focus.
+        if (document.querySelector('dialog[open]')) return;
+        const target =
+          (back.label && [...document.querySelectorAll('#key-rows button')].find((b) => b.getAttribute('aria-label') === back.label)) ||
+          (back.id && $(back.id)) ||
+          $('keys-title');
+        target.focus();
+      });
+    }
+
+    // ---- generate ----
+
     $('create-form').addEventListener('submit', async (event) => {
       event.preventDefault();
       clearError();
@@ -194,37 +260,38 @@
         if (Number.isNaN(at.getTime())) return showError('Expires is not a valid date and time');
         body.expiresAt = at.toISOString();
       }
-      const button = $('create-button');
-      button.disabled = true;
+      const create = $('create-button');
+      create.disabled = true;
       const result = await api('POST', base, body);
-      button.disabled = false;
+      create.disabled = false;
       if (!result.ok) return showError(result.data.message);
       $('create-form').reset();
-      showCreated(result.data);
-      void load();
+      showNewKey(result.data, 'Key generated', '', field('key-name'));
+      void refresh();
     });
 
-    // ---- the generated key, shown once ----
+    // ---- a new key, shown once ----
 
-    function showCreated(created) {
-      const dialog = $('created-dialog');
-      const field = $('created-key');
-      field.value = created.apiKey;
+    function showNewKey(created, title, note, back) {
+      const keyField = $('created-key');
+      keyField.value = created.apiKey;
+      $('created-title').textContent = title;
       $('created-meta').textContent = `${created.name} · ${created.displayPrefix} · ${created.keyId}`;
+      $('created-note').textContent = note;
+      $('created-note').hidden = !note;
       $('copy-status').textContent = '';
-      dialog.showModal();
-      field.focus();
-      field.select();
+      openDialog('created-dialog', 'created-key', back);
+      keyField.select();
     }
 
     $('copy-button').addEventListener('click', async () => {
-      const field = $('created-key');
+      const keyField = $('created-key');
       try {
-        await navigator.clipboard.writeText(field.value);
+        await navigator.clipboard.writeText(keyField.value);
         $('copy-status').textContent = 'Copied to the clipboard.';
       } catch {
-        field.focus();
-        field.select();
+        keyField.focus();
+        keyField.select();
         $('copy-status').textContent = 'The browser did not allow copying: the key is selected, press Ctrl+C (⌘C).';
       }
     });
@@ -233,47 +300,168 @@
       // The key leaves the page with the dialog.
       $('created-key').value = '';
       $('created-meta').textContent = '';
-      say('Key generated. It is not shown again.');
-      $('key-name').focus();
+      say('The new key is not shown again.');
     });
+
+    // ---- roll ----
+
+    let rolling = null;
+
+    function openRoll(key) {
+      rolling = key;
+      $('roll-name-label').textContent = `“${key.name}”`;
+      $('roll-meta').textContent = `${key.displayPrefix} · ${key.keyId}`;
+      $('roll-form').reset();
+      $('roll-new-name').placeholder = key.name;
+      openDialog('roll-dialog', 'roll-grace', rowButton(`Roll ${labelOf(key)}`));
+    }
+
+    $('roll-cancel').addEventListener('click', () => $('roll-dialog').close());
+    $('roll-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (!rolling) return;
+      const key = rolling;
+      clearError();
+      const body = { gracePeriodSeconds: Number($('roll-grace').value) };
+      const name = $('roll-new-name').value.trim();
+      if (name) body.name = name;
+      const result = await api('POST', `${keyPath(key)}/roll`, body);
+      $('roll-dialog').close();
+      rolling = null;
+      if (!result.ok) return showError(result.data.message);
+      const until = result.data.previousKeyExpiresAt.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
+      showNewKey(result.data, 'Key rolled', `The old key ${key.keyId} is refused from ${until}. Sessions are not affected.`, rowButton(`Roll ${labelOf(key)}`));
+      void refresh();
+    });
+
+    // ---- edit: name and expiry ----
+
+    let editing = null;
+
+    function openEdit(key) {
+      editing = key;
+      $('edit-meta').textContent = `${key.displayPrefix} · ${key.keyId}`;
+      $('edit-name').value = key.name;
+      $('edit-expires').value = key.expiresAt ? localInputValue(key.expiresAt) : '';
+      $('edit-never').checked = !key.expiresAt;
+      $('edit-expires').disabled = !key.expiresAt;
+      openDialog('edit-dialog', 'edit-name', rowButton(`Edit ${labelOf(key)}`));
+    }
+
+    $('edit-never').addEventListener('change', () => {
+      $('edit-expires').disabled = $('edit-never').checked;
+    });
+    $('edit-cancel').addEventListener('click', () => $('edit-dialog').close());
+    $('edit-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (!editing) return;
+      const key = editing;
+      clearError();
+      // Only what changed: update-key records each change in the activity log.
+      const body = {};
+      const name = $('edit-name').value;
+      if (name !== key.name) body.name = name;
+      if ($('edit-never').checked) {
+        if (key.expiresAt) body.expiresAt = null;
+      } else {
+        const at = new Date($('edit-expires').value);
+        if (Number.isNaN(at.getTime())) return showError('Expires is not a valid date and time');
+        if (!key.expiresAt || localInputValue(key.expiresAt) !== $('edit-expires').value) body.expiresAt = at.toISOString();
+      }
+      $('edit-dialog').close();
+      editing = null;
+      if (Object.keys(body).length === 0) return say(`Nothing changed for key ${key.name}.`);
+      const result = await api('PATCH', keyPath(key), body);
+      if (!result.ok) return showError(result.data.message);
+      say(`Saved key ${result.data.name} (${key.keyId}).`);
+      await refresh();
+    });
+
+    // ---- disable / enable ----
+
+    async function setEnabled(key, enabled) {
+      clearError();
+      const result = await api('PATCH', keyPath(key), { enabled });
+      if (!result.ok) return showError(result.data.message);
+      say(
+        enabled
+          ? `Enabled key ${key.name} (${key.keyId}): requests with it are accepted again.`
+          : `Disabled key ${key.name} (${key.keyId}): requests with it are refused until you enable it. Sessions are not affected.`,
+      );
+      await refresh();
+    }
 
     // ---- delete, with a confirmation naming the key ----
 
     let pendingDelete = null;
 
-    function confirmDelete(key, opener) {
-      pendingDelete = { key, opener };
+    function confirmDelete(key) {
+      pendingDelete = key;
       $('delete-name').textContent = `“${key.name}”`;
       $('delete-meta').textContent = `${key.displayPrefix} · ${key.keyId}`;
-      $('delete-dialog').showModal();
-      $('delete-cancel').focus();
+      openDialog('delete-dialog', 'delete-cancel', rowButton(`Delete ${labelOf(key)}`));
     }
 
-    $('delete-cancel').addEventListener('click', () => $('delete-dialog').close('cancel'));
+    $('delete-cancel').addEventListener('click', () => $('delete-dialog').close());
     $('delete-confirm').addEventListener('click', async () => {
       if (!pendingDelete) return;
-      const { key } = pendingDelete;
+      const key = pendingDelete;
       clearError();
-      const result = await api('DELETE', `${base}/${encodeURIComponent(key.keyId)}`);
-      $('delete-dialog').close('done');
+      const result = await api('DELETE', keyPath(key));
+      $('delete-dialog').close();
+      pendingDelete = null;
       if (!result.ok) return showError(result.data.message);
       say(`Deleted key ${key.name} (${key.keyId}). Requests with it are refused from now on.`);
-      await load();
-    });
-    $('delete-dialog').addEventListener('close', () => {
-      const opener = pendingDelete && pendingDelete.opener;
-      pendingDelete = null;
-      // The row (and its button) may be gone after a delete: fall back to the status line's section.
-      if (opener && opener.isConnected) opener.focus();
-      else $('keys-title').focus();
+      await refresh();
     });
 
-    void load();
+    // ---- activity log ----
+
+    let eventsToken;
+
+    /** What changed, as text: `name: old → new`, `gracePeriodSeconds: 0`. */
+    function detailsText(details) {
+      if (!details) return '';
+      return Object.entries(details)
+        .map(([field, value]) => {
+          if (value && typeof value === 'object' && ('from' in value || 'to' in value)) return `${field}: ${value.from ?? '—'} → ${value.to ?? '—'}`;
+          return `${field}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`;
+        })
+        .join('; ');
+    }
+
+    async function loadEvents(first) {
+      const query = new URLSearchParams({ limit: String(EVENTS_PAGE_SIZE) });
+      if (!first && eventsToken) query.set('nextToken', eventsToken);
+      const result = await api('GET', `/api/apps/${encodeURIComponent(appUid)}/events?${query}`);
+      if (!result.ok) return showError(result.data.message);
+      const rows = $('event-rows');
+      if (first) rows.replaceChildren();
+      for (const event of result.data.events) {
+        const row = document.createElement('tr');
+        for (const content of [timeCell(event.at), event.action, event.keyId || '—', event.requestedBy || '—', detailsText(event.details)]) {
+          const td = document.createElement('td');
+          if (typeof content === 'string') td.textContent = content;
+          else td.append(content);
+          row.append(td);
+        }
+        rows.append(row);
+      }
+      eventsToken = result.data.nextToken;
+      $('more-events').hidden = !eventsToken;
+      $('no-events').hidden = rows.children.length !== 0;
+      $('event-table').hidden = rows.children.length === 0;
+    }
+
+    $('more-events').addEventListener('click', () => void loadEvents(false));
+
+    void refresh();
   }
 
   async function start() {
     const info = await api('GET', '/api/info');
     if (info.ok) $('target').textContent = `Managing ${info.data.target}`;
+    if (info.ok && info.data.problem) showError(info.data.problem);
     const match = /^\/apps\/([^/]+)\/keys$/.exec(location.pathname);
     if (!match) return showPicker();
     let appUid;
@@ -282,7 +470,7 @@
     } catch {
       return showPicker();
     }
-    showKeys(appUid);
+    showKeys(appUid, info.ok ? info.data.functions : []);
   }
 
   void start();
