@@ -52,8 +52,9 @@ function decodeBase62Number(text: string): number {
   return value;
 }
 
-function isBase62(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
+/** True when `text[start..end)` is all base62. A range, not a slice: the authorizer and the scanner call it on every candidate. */
+function isBase62(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
     const code = text.charCodeAt(i);
     if (code >= 128 || BASE62_VALUE[code] < 0) return false;
   }
@@ -88,13 +89,72 @@ export function credentialFormat(prefix: string): CredentialFormat {
     },
     isWellFormed(value) {
       if (value.length !== length || !value.startsWith(head)) return false;
-      const body = value.slice(0, bodyLength);
-      if (!isBase62(body.slice(head.length))) return false;
+      if (!isBase62(value, head.length, bodyLength)) return false;
       const checksum = decodeBase62Number(value.slice(bodyLength));
-      return checksum === crc32(body);
+      return checksum === crc32(value.slice(0, bodyLength));
     },
     displayPrefix(value) {
       return value.slice(0, head.length + DISPLAY_SECRET_CHARS);
     },
   };
+}
+
+/** A well-formed credential found inside a longer text. */
+export interface CredentialMatch {
+  /** Offset of its first character (the prefix) in the text. */
+  readonly index: number;
+  readonly prefix: string;
+  /** The whole credential: handle as a secret. */
+  readonly value: string;
+}
+
+const MAX_PREFIX_LENGTH = 16;
+const isLowerLetter = (code: number) => code >= 97 && code <= 122;
+const isDigit = (code: number) => code >= 48 && code <= 57;
+
+/** Where a prefix ending just before the `_` at `underscore` may start: the given prefixes, or any valid one. */
+function prefixStarts(text: string, underscore: number, prefixes: readonly string[] | undefined): number[] {
+  if (prefixes) return prefixes.filter((prefix) => underscore >= prefix.length && text.startsWith(prefix, underscore - prefix.length)).map((prefix) => underscore - prefix.length);
+  const starts: number[] = [];
+  for (let start = underscore - 1; start >= 0 && underscore - start <= MAX_PREFIX_LENGTH; start--) {
+    const code = text.charCodeAt(start);
+    if (!isLowerLetter(code) && !isDigit(code)) break;
+    if (isLowerLetter(code)) starts.push(start);
+  }
+  return starts;
+}
+
+/**
+ * Every well-formed credential inside `text`: a prefix, `_`, 43 base62
+ * characters of secret and the 6-character checksum of all that. With
+ * `prefixes`, only credentials with one of them; without, any valid prefix
+ * (1-16 lowercase letters or digits, starting with a letter), so keys of a
+ * deployment with custom prefixes are found too. The checksum covers the
+ * prefix, so a near miss (one character off, a made-up prefix) has a 1 in
+ * 2^32 chance of matching. Nothing around the credential matters: a key glued
+ * to other text is still a key.
+ */
+export function findCredentials(text: string, prefixes?: readonly string[]): CredentialMatch[] {
+  const found: CredentialMatch[] = [];
+  const tail = SECRET_LENGTH + CHECKSUM_LENGTH;
+  for (let underscore = text.indexOf('_'); underscore !== -1 && underscore + tail < text.length; underscore = text.indexOf('_', underscore + 1)) {
+    const secretEnd = underscore + 1 + SECRET_LENGTH;
+    if (!isBase62(text, underscore + 1, secretEnd)) continue;
+    const end = secretEnd + CHECKSUM_LENGTH;
+    const checksum = decodeBase62Number(text.slice(secretEnd, end));
+    if (checksum < 0) continue;
+    for (const start of prefixStarts(text, underscore, prefixes)) {
+      if (crc32(text.slice(start, secretEnd)) !== checksum) continue;
+      found.push({ index: start, prefix: text.slice(start, underscore), value: text.slice(start, end) });
+      // A secret holds no '_': the next candidate starts after this credential.
+      underscore = end - 1;
+      break;
+    }
+  }
+  return found;
+}
+
+/** True when `text` holds a well-formed key or session token of any prefix (see findCredentials). */
+export function containsCredential(text: string): boolean {
+  return findCredentials(text).length > 0;
 }

@@ -6,7 +6,7 @@ import { randomId } from './ids';
 import type { ActivityStore } from '../stores/activity-store';
 import type { KeyChanges, KeyMetadata, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, keyIdSchema, parseInput } from './validation';
+import { appUidSchema, keyIdSchema, noCredential, parseInput } from './validation';
 import { isEnabled, isExpired } from './verify';
 
 /** The admin operations of DESIGN §5, free of any Lambda event shape. */
@@ -19,7 +19,7 @@ export interface KeyAdminDeps {
 
 const nameSchema = z
   .string({ error: 'name must be a string' })
-  .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'));
+  .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name'));
 
 const expiresAtSchema = z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' });
 
@@ -32,6 +32,7 @@ const requestedBySchema = z.optional(
       z.minLength(1, 'requestedBy must not be empty'),
       z.maxLength(256, 'requestedBy must be at most 256 characters'),
       z.regex(/^[\x20-\x7e]+$/, 'requestedBy may contain only printable ASCII characters'),
+      noCredential('requestedBy'),
     ),
 );
 

@@ -4,7 +4,7 @@ import { ID_CHARS, randomId } from './ids';
 import type { Session, SessionStore } from '../stores/session-store';
 import type { CredentialFormat } from './credential-format';
 import { userKey, type UserIdentity, type UserStore } from '../stores/user-store';
-import { parseInput } from './validation';
+import { noCredential, parseInput } from './validation';
 
 /** Body of `POST .../sdkusers/auth` (DESIGN §4). */
 export const sdkUsersAuthBody = z
@@ -16,15 +16,16 @@ export const sdkUsersAuthBody = z
           z.minLength(1, 'externalId must not be empty'),
           z.maxLength(100, 'externalId must be at most 100 characters'),
           z.regex(ID_CHARS, 'externalId may contain only letters, digits, _ and -'),
+          noCredential('externalId'),
         ),
     ),
     userEmail: z.optional(
-      z.email({ error: 'userEmail must be a valid email address' }).check(z.maxLength(100, 'userEmail must be at most 100 characters')),
+      z.email({ error: 'userEmail must be a valid email address' }).check(z.maxLength(100, 'userEmail must be at most 100 characters'), noCredential('userEmail')),
     ),
     name: z.optional(
       z
         .string({ error: 'name must be a string' })
-        .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters')),
+        .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name')),
     ),
     accountUids: z.optional(
       z
@@ -35,6 +36,7 @@ export const sdkUsersAuthBody = z
               z.minLength(1, 'accountUids must not contain empty ids'),
               z.maxLength(128, 'accountUids entries must be at most 128 characters'),
               z.regex(ID_CHARS, 'accountUids entries may contain only letters, digits, _ and -'),
+              noCredential('accountUids entries'),
             ),
           { error: 'accountUids must be an array of account ids' },
         )

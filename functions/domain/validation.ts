@@ -1,12 +1,23 @@
 import * as z from 'zod/mini';
 import { ValidationError } from './errors';
 import { APP_UID_MAX_LENGTH, ID_CHARS } from './ids';
+import { containsCredential } from './credential-format';
 
+/**
+ * Refuses a value that holds a well-formed keygate key or session token (any
+ * prefix): key characters are valid id and name characters, so without this a
+ * key pasted into the wrong field would be stored, returned and logged. The
+ * message names the field, never the value.
+ */
+export function noCredential(field: string) {
+  return z.refine<string>((value) => !containsCredential(value), `${field} must not contain an API key or session token`);
+}
 
 export const appUidSchema = z.string({ error: 'appUid must be a string' }).check(
   z.minLength(1, 'appUid must not be empty'),
   z.maxLength(APP_UID_MAX_LENGTH, `appUid must be at most ${APP_UID_MAX_LENGTH} characters`),
   z.regex(ID_CHARS, 'appUid may contain only letters, digits, _ and -'),
+  noCredential('appUid'),
 );
 
 export const keyIdSchema = z

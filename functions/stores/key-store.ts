@@ -158,12 +158,50 @@ export class KeyStore {
   async delete(appUid: string, keyId: string, event: (current: KeyMetadata) => ActivityEvent): Promise<void> {
     await this.readChangeWrite(appUid, keyId, 'delete-key', (current) => ({
       items: [
-        { Delete: { TableName: this.tableName, Key: appKeyItemKey(appUid, keyId), ConditionExpression: 'attribute_exists(pk)' } },
-        { Delete: { TableName: this.tableName, Key: keyHashItemKey(current.keyHash), ConditionExpression: 'attribute_exists(pk)' } },
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: appKeyItemKey(appUid, keyId),
+            ConditionExpression: 'attribute_exists(pk) AND keyHash = :keyHash',
+            ExpressionAttributeValues: { ':keyHash': current.keyHash },
+          },
+        },
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: keyHashItemKey(current.keyHash),
+            ConditionExpression: 'attribute_exists(pk) AND keyId = :keyId',
+            ExpressionAttributeValues: { ':keyId': keyId },
+          },
+        },
         activityEventPut(this.tableName, appUid, event(current.metadata)),
       ],
       result: undefined,
     }));
+  }
+
+  /**
+   * Deletes the key whose hash item is `hash#<keyHash>` exactly as delete()
+   * does, event included. Returns which key it was, or undefined when there is
+   * no such key (never was, or already deleted).
+   */
+  async deleteByHash(keyHash: string, event: (current: KeyMetadata) => ActivityEvent): Promise<{ keyId: string; appUid: string } | undefined> {
+    let item: Record<string, unknown> | undefined;
+    try {
+      ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(keyHash), ConsistentRead: true })));
+    } catch (error) {
+      throw storeError('revoke-key', error);
+    }
+    if (!item) return undefined;
+    const key = { keyId: String(item.keyId), appUid: String(item.appUid) };
+    try {
+      await this.delete(key.appUid, key.keyId, event);
+    } catch (error) {
+      // Deleted (or replaced) by someone else between our read and our write.
+      if (error instanceof KeyNotFound) return undefined;
+      throw error;
+    }
+    return key;
   }
 
   private newKeyPuts(key: KeyMetadata, keyHash: string): TransactItem[] {

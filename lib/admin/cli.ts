@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_CONSOLE_PORT, startConsole } from './console/server';
 import { AdminClientError, connectAdmin, firstLine, type AdminClient, type AdminFunction, type AdminTargetOptions } from './admin-client';
+import { reportableCredentials, reportKeys, revokeUrl, scanPaths, scanPrefixes, ScanUsageError, ReportError } from './scan';
 
 /**
  * The admin CLI (DESIGN §6). Every command invokes the admin Lambda functions
@@ -13,6 +14,10 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Resolves when a long-running command (`console`) should stop. @default SIGINT, SIGTERM or SIGHUP */
   readonly untilStopped?: () => Promise<void>;
+  /** Standard input, for `keygate scan` (default: the process's). */
+  readonly stdin?: { readonly isTTY: boolean; read(): Promise<string> };
+  /** The HTTP client of `keygate scan --report` (default: global fetch). */
+  readonly fetch?: typeof fetch;
 }
 
 function untilSignal(): Promise<void> {
@@ -21,8 +26,22 @@ function untilSignal(): Promise<void> {
   });
 }
 
-/** A failure to report as one line. */
+const processStdin = {
+  get isTTY() {
+    return process.stdin.isTTY === true;
+  },
+  async read() {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
+
+/** A failure to report as one line; exit code 1. */
 export class CliError extends Error {}
+
+/** Exit codes of `keygate scan`, as grep has them: 1 means found and nothing else. */
+export const SCAN_EXIT = { none: 0, found: 1, error: 2 } as const;
 
 interface CreatedKey {
   keyId: string;
@@ -88,6 +107,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   const jsonOption = (command: Command) => targetOptions(command).option('--json', "print exactly the admin function's JSON output");
 
   let admin: AdminClient | undefined;
+  let exitCode = 0;
   const connect = async (options: AdminTargetOptions): Promise<AdminClient> => {
     if (options.stack === '') throw new CliError('--stack needs a stack name');
     const stack = options.stack ?? (io.env.KEYGATE_STACK || undefined);
@@ -129,7 +149,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   };
 
   const program = new Command('keygate')
-    .description('keygate admin CLI: manage API keys on the local stack (`npm start`) or a deployed stack (--stack)')
+    .description('keygate admin CLI: manage API keys on the local stack (`npm start`) or a deployed stack (--stack), and find leaked keys (scan)')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError(false);
@@ -258,6 +278,48 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       );
     });
   });
+  program
+    .command('scan')
+    .description('find keygate keys and session tokens in files, folders (recursively, not .git or node_modules) or standard input (-, or a pipe)')
+    .argument('[paths...]', 'files and folders to scan; - for standard input')
+    .option('--prefix <prefix>', 'also look for this custom key or token prefix (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--report <baseUrl>', "send the API keys found to this deployment's public revoke route (the stack's ApiUrl, or the local API URL)")
+    .option('--json', 'print the findings as JSON')
+    .exitOverride()
+    .action(async (paths: string[], options: { prefix: string[]; report?: string; json?: boolean }) => {
+      const prefixes = scanPrefixes(options.prefix);
+      const url = options.report === undefined ? undefined : revokeUrl(options.report);
+      const stdin = io.stdin ?? processStdin;
+      if (paths.length === 0) {
+        if (stdin.isTTY) throw new ScanUsageError('give files or folders to scan, or pipe text to standard input');
+        paths = ['-'];
+      }
+      const result = await scanPaths(paths, { prefixes, readStdin: () => stdin.read() });
+      const { findings } = result;
+      let reported: { url: string; sent: number; received: number } | undefined;
+      let reportFailure: string | undefined;
+      const credentials = reportableCredentials(findings);
+      if (url && credentials.length > 0) {
+        try {
+          reported = { url: url.href, ...(await reportKeys(url, credentials, { fetch: io.fetch })) };
+        } catch (error) {
+          if (!(error instanceof ReportError)) throw error;
+          reportFailure = error.message;
+        }
+      }
+      // Findings show where and which (display prefix), never the key: this output lands in CI logs.
+      if (options.json) out(JSON.stringify({ findings, filesScanned: result.filesScanned, skipped: result.skipped, ...(reported && { reported }), ...(reportFailure && { reportError: reportFailure }) }, null, 2));
+      else for (const finding of findings) out(String(finding));
+      for (const { path, reason } of options.json ? [] : result.skipped) io.stderr(`keygate scan: skipped ${path}: ${reason}\n`);
+      const files = new Set(findings.map((finding) => finding.path)).size;
+      io.stderr(`keygate scan: ${findings.length} key${findings.length === 1 ? '' : 's'} or token${findings.length === 1 ? '' : 's'} found in ${files} file${files === 1 ? '' : 's'} (${result.filesScanned} scanned)\n`);
+      if (reported) {
+        io.stderr(`keygate scan: reported ${reported.sent} key${reported.sent === 1 ? '' : 's'} to ${reported.url}; it received ${reported.received}. Keys that existed no longer work.\n`);
+      }
+      if (url && findings.length > credentials.length) io.stderr('keygate scan: session tokens are not reported: they are not keys, and expire on their own.\n');
+      if (reportFailure) io.stderr(`keygate scan: the report failed: ${reportFailure}\n`);
+      exitCode = findings.length > 0 ? SCAN_EXIT.found : SCAN_EXIT.none;
+    });
 
   targetOptions(
     program
@@ -283,12 +345,13 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return exitCode;
   } catch (error) {
+    const scanning = argv[0] === 'scan';
     // Commander has already written its own usage errors (and help) to stderr/stdout.
-    if (error instanceof CommanderError) return error.exitCode;
-    io.stderr(`keygate: ${error instanceof CliError || error instanceof AdminClientError ? error.message : firstLine(error)}\n`);
-    return 1;
+    if (error instanceof CommanderError) return scanning && error.exitCode !== 0 ? SCAN_EXIT.error : error.exitCode;
+    io.stderr(`keygate: ${error instanceof CliError || error instanceof AdminClientError || error instanceof ScanUsageError ? error.message : firstLine(error)}\n`);
+    return scanning ? SCAN_EXIT.error : 1;
   } finally {
     admin?.destroy();
   }

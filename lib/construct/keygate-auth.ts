@@ -18,7 +18,7 @@ import {
 } from '../shared/environment';
 import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
 import { corsOriginProblem, SESSION_CORS_ALLOW_HEADERS, SESSION_CORS_MAX_AGE_SECONDS } from '../shared/cors';
-import { AUTHORIZERS, ROUTES, routeResourcePath, sessionRouteMethods, type AuthorizerKind } from '../shared/routes';
+import { AUTHORIZERS, REVOKE_ROUTE, ROUTES, routeResourcePath, sessionRouteMethods, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -36,6 +36,14 @@ export const MAX_AUTHORIZER_CACHE_TTL_SECONDS = 3600;
  * the larger size is negligible.
  */
 export const DEFAULT_MEMORY_SIZE_MB = 1024;
+
+/**
+ * Default method throttling of the public revoke route: a reporter with a few
+ * hundred leaked keys is done in seconds (100 keys per request), while the
+ * route can cause at most ~100 key lookups a second in steady state however
+ * many callers share it.
+ */
+export const DEFAULT_REVOKE_THROTTLING: Required<apigateway.ThrottleSettings> = { rateLimit: 1, burstLimit: 5 };
 
 export interface KeygateAuthProps {
   /**
@@ -169,6 +177,19 @@ export interface KeygateAuthProps {
    * @default - none: no route answers CORS
    */
   readonly corsAllowedOrigins?: string[];
+
+  /**
+   * Method throttling of the public `POST /api/v1/keys/revoke` route, which
+   * anyone may call without a credential and which looks up to 100 keys per
+   * request: a low limit of its own keeps it from being used to load the keys
+   * table, whatever the stage allows. API Gateway applies method throttling
+   * as a stage setting: `KeygateStack` passes `stageMethodOptions()` to its
+   * stage; on your own RestApi, pass it to `deployOptions.methodOptions`.
+   * Above the limit API Gateway answers 429.
+   *
+   * @default { rateLimit: 1, burstLimit: 5 }
+   */
+  readonly revokeThrottling?: apigateway.ThrottleSettings;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -202,6 +223,17 @@ export function lambdaRuntime(): lambda.Runtime {
 function validatePrefix(propName: string, prefix: string): void {
   const problem = credentialPrefixProblem(prefix);
   if (problem) throw new Error(`KeygateAuth: ${propName}: ${problem}`);
+}
+
+function validateThrottling(throttling: apigateway.ThrottleSettings): Required<apigateway.ThrottleSettings> {
+  const settings = { ...DEFAULT_REVOKE_THROTTLING, ...throttling };
+  if (!Number.isFinite(settings.rateLimit) || settings.rateLimit <= 0) {
+    throw new Error(`KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got ${settings.rateLimit}`);
+  }
+  if (!Number.isInteger(settings.burstLimit) || settings.burstLimit < 1) {
+    throw new Error(`KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got ${settings.burstLimit}`);
+  }
+  return settings;
 }
 
 function wholeSeconds(propName: string, duration: Duration): number {
@@ -272,6 +304,8 @@ export class KeygateAuth extends Construct {
   public readonly sessionMethodOptions: apigateway.MethodOptions;
   /** The origins the session routes answer CORS for (`corsAllowedOrigins`); empty: none. */
   public readonly corsAllowedOrigins: readonly string[];
+  /** Method throttling of the public revoke route (see `stageMethodOptions()`). */
+  public readonly revokeThrottling: Required<apigateway.ThrottleSettings>;
 
   constructor(scope: Construct, id: string, props: KeygateAuthProps = {}) {
     super(scope, id);
@@ -306,6 +340,7 @@ export class KeygateAuth extends Construct {
       if (problem) throw new Error(`KeygateAuth: corsAllowedOrigins: ${problem}`);
     }
     this.corsAllowedOrigins = [...new Set(props.corsAllowedOrigins ?? [])];
+    this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
     this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
@@ -343,11 +378,15 @@ export class KeygateAuth extends Construct {
   }
 
   /**
-   * Adds every route of the keygate route table (lib/routes.ts) to `api`, each
-   * a Lambda proxy integration behind its authorizer. An authorizer belongs
-   * to one API, so call this for one `RestApi` only.
+   * Adds every route of the keygate route table (lib/shared/routes.ts) to
+   * `api`, each a Lambda proxy integration behind its authorizer, and the
+   * public `POST /api/v1/keys/revoke` with none; with `corsAllowedOrigins`,
+   * each session route also gets an `OPTIONS` preflight. An authorizer belongs
+   * to one API, so call this for one `RestApi` only. Give the stage that serves
+   * them `stageMethodOptions()`, or the revoke route has only the stage's
+   * throttling.
    *
-   * The `POST .../sdkusers/auth` body is validated by its function, not by an
+   * The bodies are validated by the functions, not by an
    * API Gateway model: API Gateway's validation message quotes the rejected
    * value (`... does not match input string "kg_..."`), so a key sent in the
    * wrong field would come back in the 400 and land in logs. The function's
@@ -356,20 +395,27 @@ export class KeygateAuth extends Construct {
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
     const methods = ROUTES.map((route) => {
-      const resource = parent.resourceForPath(routeResourcePath(route));
+      // Relative to `parent`: resourceForPath takes a leading '/' on the API's root only.
+      const resource = parent.resourceForPath(routeResourcePath(route).slice(1));
       const method = resource.addMethod(
         route.method,
         new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true, allowTestInvoke: false }),
-        route.authorizer === 'apiKey' ? this.apiKeyMethodOptions : this.sessionMethodOptions,
+        this.routeMethodOptions(route),
       );
-      Validations.of(method).acknowledge({
-        id: 'AwsSolutions-COG4',
-        reason: 'Callers are API-key holders and session-token holders, authenticated by keygate\'s own Lambda REQUEST authorizer; there is no Cognito user pool in this design.',
-      });
+      if (route.authorizer === 'none') {
+        const reason =
+          'The public revoke route takes no credential by design: whoever holds a leaked key may revoke it, holding the key is the proof, and revoking it gives its holder nothing. It answers 202 whether or not a key existed, and has its own low method throttling.';
+        Validations.of(method).acknowledge({ id: 'AwsSolutions-APIG4', reason }, { id: 'AwsSolutions-COG4', reason });
+      } else {
+        Validations.of(method).acknowledge({
+          id: 'AwsSolutions-COG4',
+          reason: 'Callers are API-key holders and session-token holders, authenticated by keygate\'s own Lambda REQUEST authorizer; there is no Cognito user pool in this design.',
+        });
+      }
       return method;
     });
     if (this.corsAllowedOrigins.length > 0) {
-      for (const [path, sessionMethods] of sessionRouteMethods(ROUTES)) this.addSessionCorsPreflight(parent.resourceForPath(path), sessionMethods);
+      for (const [path, sessionMethods] of sessionRouteMethods(ROUTES)) this.addSessionCorsPreflight(parent.resourceForPath(path.slice(1)), sessionMethods);
       if (options.corsGatewayResponses ?? true) this.addCorsGatewayResponses(api);
     }
     return methods;
@@ -420,6 +466,38 @@ export class KeygateAuth extends Construct {
     }
   }
 
+  /**
+   * The stage method settings keygate's routes need: the revoke route's own
+   * throttling (`revokeThrottling`). Method throttling is a stage setting, so
+   * give this to the stage that serves the routes:
+   * `new RestApi(this, 'Api', { deployOptions: { methodOptions: auth.stageMethodOptions() } })`.
+   *
+   * @param parentPath the path of the `parent` given to `addRoutes`, e.g. `/v2`
+   * @default '/' (routes added at the API's root)
+   */
+  public stageMethodOptions(parentPath = '/'): Record<string, apigateway.MethodDeploymentOptions> {
+    if (!parentPath.startsWith('/')) throw new Error(`KeygateAuth: stageMethodOptions: parentPath must start with '/', got '${parentPath}'`);
+    const prefix = parentPath.replace(/\/+$/, '');
+    return {
+      [`${prefix}${routeResourcePath(REVOKE_ROUTE)}/${REVOKE_ROUTE.method}`]: {
+        throttlingRateLimit: this.revokeThrottling.rateLimit,
+        throttlingBurstLimit: this.revokeThrottling.burstLimit,
+      },
+    };
+  }
+
+  private routeMethodOptions(route: RouteDefinition): apigateway.MethodOptions {
+    switch (route.authorizer) {
+      case 'apiKey':
+        return this.apiKeyMethodOptions;
+      case 'session':
+        return this.sessionMethodOptions;
+      case 'none':
+        // Explicit, so an API whose defaultMethodOptions require an authorizer or an API key cannot lock reporters out.
+        return { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: false };
+    }
+  }
+
   private newPepperSecret(): secretsmanager.ISecret {
     const secret = new secretsmanager.Secret(this, 'Pepper', {
       description: 'keygate: HMAC pepper of API-key and session-token hashes. Deleting it invalidates every key.',
@@ -467,16 +545,16 @@ export class KeygateAuth extends Construct {
     const sessionCors: Record<string, string> = this.corsAllowedOrigins.length > 0 ? { [ENV.corsAllowedOrigins]: this.corsAllowedOrigins.join(',') } : {};
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
-    const onKeys = (sid: string, actions: string[], leadingKeys?: string) =>
+    const onKeys = (sid: string, actions: string[], leadingKeys?: string[]) =>
       new iam.PolicyStatement({
         sid,
         actions,
         resources: [keys],
-        ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeys] } } }),
+        ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } } }),
       });
     const keysTable = { [ENV.keysTable]: this.keysTable.tableName };
     // Every change to keys writes its activity event (an app# item) in the same transaction: a Put.
-    const appendEvents = onKeys('AppendEvents', ['dynamodb:PutItem'], 'app#*');
+    const appendEvents = onKeys('AppendEvents', ['dynamodb:PutItem'], ['app#*']);
 
     // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
     const access: Record<FunctionId, FunctionAccess> = {
@@ -484,7 +562,7 @@ export class KeygateAuth extends Construct {
         environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
         statements: [
           // Only the hash items: the authorizer cannot read app#... items or anything else.
-          onKeys('GetKeyHashItems', ['dynamodb:GetItem'], 'hash#*'),
+          onKeys('GetKeyHashItems', ['dynamodb:GetItem'], ['hash#*']),
           // Its one write: lastUsedAt of hash items. dynamodb:Attributes lists every attribute the request names
           // (key, update and condition expressions), so it can change no other attribute and read none back.
           new iam.PolicyStatement({
@@ -532,9 +610,9 @@ export class KeygateAuth extends Construct {
       listKeys: {
         environment: keysTable,
         statements: [
-          onKeys('QueryAppItems', ['dynamodb:Query'], 'app#*'),
+          onKeys('QueryAppItems', ['dynamodb:Query'], ['app#*']),
           // lastUsedAt lives on the hash items: one BatchGetItem per page, never a scan.
-          onKeys('GetLastUsed', ['dynamodb:BatchGetItem'], 'hash#*'),
+          onKeys('GetLastUsed', ['dynamodb:BatchGetItem'], ['hash#*']),
         ],
       },
       deleteKey: {
@@ -554,7 +632,13 @@ export class KeygateAuth extends Construct {
       },
       listKeyEvents: {
         environment: keysTable,
-        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], 'app#*')],
+        statements: [onKeys('QueryAppItems', ['dynamodb:Query'], ['app#*'])],
+      },
+      revokeKeys: {
+        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // Finds a reported key by its hash item, then deletes it as delete-key does: reads its app#/key# item and
+        // deletes both items in one transaction with the event.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'], ['hash#*', 'app#*']), appendEvents, readPepper],
       },
     };
 

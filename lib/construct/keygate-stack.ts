@@ -5,7 +5,7 @@ import type { Construct } from 'constructs';
 import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../shared/functions';
 
-/** Stage-wide throttling defaults; API Gateway answers 429 above them. */
+/** Stage-wide throttling defaults; API Gateway answers 429 above them. The revoke route has its own, lower limit (KeygateAuthProps.revokeThrottling). */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
 export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
 export const STAGE_NAME = 'prod';
@@ -82,6 +82,8 @@ export class KeygateStack extends Stack {
         stageName: STAGE_NAME,
         throttlingRateLimit: props.throttlingRateLimit ?? DEFAULT_THROTTLING_RATE_LIMIT,
         throttlingBurstLimit: props.throttlingBurstLimit ?? DEFAULT_THROTTLING_BURST_LIMIT,
+        // The public revoke route's own, lower throttling (auth: { revokeThrottling }).
+        methodOptions: this.auth.stageMethodOptions(),
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
         accessLogFormat: accessLogFormat(),
       },
@@ -92,7 +94,7 @@ export class KeygateStack extends Stack {
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason:
-        "The one route with a body (POST sdkusers/auth) is validated by its function, which answers 400 naming the field. An API Gateway model is left out on purpose: its validation message quotes the rejected value, so a key or token sent in the wrong field would be echoed in the answer and logs.",
+        "The routes with a body (POST sdkusers/auth, POST /api/v1/keys/revoke) are validated by their functions, which answer 400 naming the field. An API Gateway model is left out on purpose: its validation message quotes the rejected value, so a key or token sent in the wrong field would be echoed in the answer and logs.",
     });
     Validations.of(this.api.deploymentStage).acknowledge(
       {
@@ -107,7 +109,7 @@ export class KeygateStack extends Stack {
       },
     );
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; routes are under api/v1/appuid/{appUid}/' });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; routes are under api/v1/appuid/{appUid}/, the public revoke route is api/v1/keys/revoke' });
     // The CLI finds each admin function by this output (adminFunctionOutput).
     for (const id of ADMIN_FUNCTIONS) {
       new CfnOutput(this, adminFunctionOutput(id), { value: this.auth.functions[id].functionName, description: FUNCTIONS[id].description });

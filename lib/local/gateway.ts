@@ -9,7 +9,8 @@ import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 /**
  * A local stand-in for the API Gateway REST API the stack deploys: the same
  * route table, REQUEST Lambda authorizers with API Gateway's semantics (no
- * result caching, as in the default stack), and Lambda proxy integrations.
+ * result caching, as in the default stack), public routes with no authorizer,
+ * and Lambda proxy integrations.
  * Handlers are injected: `npm start` passes the bundles that deploy, unit
  * tests pass small fakes.
  */
@@ -223,14 +224,15 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       }
     }
 
-    let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> } | undefined;
+    let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> | null } | undefined;
     for (const compiled of routes) {
       if (compiled.route.method !== parts.method) continue;
       const match = compiled.pattern.exec(parts.path);
       if (!match) continue;
       try {
         const pathParameters = Object.fromEntries(compiled.parameterNames.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
-        matched = { compiled, pathParameters };
+        // API Gateway sends null, not {}, for a route without path parameters.
+        matched = { compiled, pathParameters: compiled.parameterNames.length > 0 ? pathParameters : null };
       } catch {
         // A malformed %-escape matches no resource.
       }
@@ -295,42 +297,43 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       stageVariables: null,
     };
 
-    // REQUEST authorizer.
-    const authorizer = authorizers[route.authorizer];
-    const identity = headerValue(parts, authorizer.identityHeader);
-    if (identity === undefined || identity === '') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
-    const authorizerHandler = options.handlers[authorizer.function];
-    if (!authorizerHandler) return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `no handler for authorizer ${authorizer.function}`);
-    const authorizerStarted = Date.now();
-    const authorization = await invokeHandler(authorizer.function, authorizerHandler, { type: 'REQUEST', methodArn, ...common, requestContext }, authorizerTimeoutMs);
-    if (!authorization.ok) {
-      if (authorization.error.errorMessage === 'Unauthorized') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
-      return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer failed: ${authorization.error.errorType}`);
+    // REQUEST authorizer, unless the route is public.
+    let authorizerOutput: Record<string, unknown> | undefined;
+    if (route.authorizer !== 'none') {
+      const authorizer = authorizers[route.authorizer];
+      const identity = headerValue(parts, authorizer.identityHeader);
+      if (identity === undefined || identity === '') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
+      const authorizerHandler = options.handlers[authorizer.function];
+      if (!authorizerHandler) return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `no handler for authorizer ${authorizer.function}`);
+      const authorizerStarted = Date.now();
+      const authorization = await invokeHandler(authorizer.function, authorizerHandler, { type: 'REQUEST', methodArn, ...common, requestContext }, authorizerTimeoutMs);
+      if (!authorization.ok) {
+        if (authorization.error.errorMessage === 'Unauthorized') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
+        return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer failed: ${authorization.error.errorType}`);
+      }
+      const output = authorization.value as { principalId?: unknown; policyDocument?: unknown; context?: unknown } | null;
+      const context = authorizerContext(output?.context);
+      if (typeof output !== 'object' || output === null || typeof output.principalId !== 'string' || !context) {
+        return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, 'authorizer returned an invalid response');
+      }
+      let decision;
+      try {
+        decision = evaluatePolicy(output.policyDocument, methodArn);
+      } catch (error) {
+        if (!(error instanceof InvalidPolicy)) throw error;
+        return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer returned an invalid policy: ${error.message}`);
+      }
+      if (decision === 'explicitDeny') return gatewayResponse(GATEWAY_RESPONSES.explicitDeny);
+      if (decision === 'implicitDeny') return gatewayResponse(GATEWAY_RESPONSES.accessDenied);
+      authorizerOutput = { ...context, principalId: output.principalId, integrationLatency: Date.now() - authorizerStarted };
     }
-    const output = authorization.value as { principalId?: unknown; policyDocument?: unknown; context?: unknown } | null;
-    const context = authorizerContext(output?.context);
-    if (typeof output !== 'object' || output === null || typeof output.principalId !== 'string' || !context) {
-      return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, 'authorizer returned an invalid response');
-    }
-    let decision;
-    try {
-      decision = evaluatePolicy(output.policyDocument, methodArn);
-    } catch (error) {
-      if (!(error instanceof InvalidPolicy)) throw error;
-      return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer returned an invalid policy: ${error.message}`);
-    }
-    if (decision === 'explicitDeny') return gatewayResponse(GATEWAY_RESPONSES.explicitDeny);
-    if (decision === 'implicitDeny') return gatewayResponse(GATEWAY_RESPONSES.accessDenied);
 
-    // Lambda proxy integration.
+    // Lambda proxy integration. A public route's event has no authorizer context, as API Gateway sends it.
     const integration = options.handlers[route.function];
     if (!integration) return gatewayResponse(GATEWAY_RESPONSES.integrationFailure, `no handler for ${route.function}`);
     const event = {
       ...common,
-      requestContext: {
-        ...requestContext,
-        authorizer: { ...context, principalId: output.principalId, integrationLatency: Date.now() - authorizerStarted },
-      },
+      requestContext: authorizerOutput ? { ...requestContext, authorizer: authorizerOutput } : requestContext,
       body: body.length > 0 ? body.toString('utf8') : null,
       isBase64Encoded: false,
     };

@@ -30,6 +30,10 @@ export const FUNCTIONS = {
     name: 'sdkusers-me',
     description: 'keygate: GET sdkusers/me, the session user',
   },
+  revokeKeys: {
+    name: 'revoke-keys',
+    description: 'keygate: POST /api/v1/keys/revoke, public: deletes the reported keys that exist',
+  },
   createKey: {
     name: 'create-key',
     description: 'keygate admin: create an API key for an application',

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
+import { call } from './support/http';
 import { isAlive, keygateCli, runStackProcess, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
 import { credentialFormat } from '../../functions/domain/credential-format';
 
@@ -18,21 +19,6 @@ const javaPids: number[] = [];
 
 const url = (appUid: string, route: string) => `${stack!.info.apiUrl}/api/v1/appuid/${appUid}/${route}`;
 
-async function call(method: string, target: string, headers: Record<string, string> = {}, body?: unknown) {
-  const response = await fetch(target, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text };
-}
 
 beforeAll(async () => {
   home = mkdtempSync(path.join(tmpdir(), 'keygate-e2e-'));

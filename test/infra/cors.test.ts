@@ -124,6 +124,14 @@ test('corsGatewayResponses: false leaves the API\'s gateway responses alone', ()
   expect(Object.keys(optionsMethods(template))).toEqual(['api/v1/appuid/{appUid}/sdkusers/me']);
 });
 
+test('under an addRoutes parent, the preflight sits on the session route below it', () => {
+  const stack = new Stack(new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } }), 'UserStack');
+  const auth = new KeygateAuth(stack, 'Auth', { corsAllowedOrigins: ['https://a.example'] });
+  const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false });
+  auth.addRoutes(api, { parent: api.root.addResource('v2') });
+  expect(Object.keys(optionsMethods(Template.fromStack(stack)))).toEqual(['v2/api/v1/appuid/{appUid}/sdkusers/me']);
+});
+
 test('addSessionCorsPreflight puts the same preflight on a resource of the user; nothing without origins', () => {
   let added: apigateway.Method | undefined;
   const { template } = synth({ corsAllowedOrigins: ['https://a.example'] }, {}, (auth, api) => {
@@ -152,7 +160,7 @@ test.each([
   expect(() => synth({ corsAllowedOrigins: [origin] })).toThrow(message);
 });
 
-test('the stack with CORS on: no unacknowledged cdk-nag finding; APIG4 and COG4 acknowledged only on the preflight', () => {
+test('the stack with CORS on: no unacknowledged cdk-nag finding; APIG4 acknowledged only on the preflight and the public revoke route', () => {
   const { stack } = synthKeygateStack({ auth: { corsAllowedOrigins: ['https://app.example.com'] } });
   const report = new AwsSolutionsChecks().validateScope(stack);
   expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
@@ -160,5 +168,5 @@ test('the stack with CORS on: no unacknowledged cdk-nag finding; APIG4 and COG4 
     .findAll()
     .filter((construct) => construct.node.metadata.some((entry) => JSON.stringify(entry.data ?? '').includes('AwsSolutions-APIG4')))
     .map((construct) => construct.node.path);
-  expect(apig4).toEqual([expect.stringMatching(/sdkusers\/me\/OPTIONS$/)]);
+  expect(apig4).toEqual([expect.stringMatching(/sdkusers\/me\/OPTIONS$/), expect.stringMatching(/keys\/revoke\/POST$/)]);
 });

@@ -135,6 +135,7 @@ describe('KeygateAuth with default props', () => {
     expect(env('rollKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('updateKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('listKeyEvents')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('revokeKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -153,16 +154,17 @@ describe('KeygateAuth with default props', () => {
       return statements.filter((s) => !logs.includes(s)).sort((a, b) => (a.Sid ?? '').localeCompare(b.Sid ?? ''));
     }
     const readPepper = () => ({ Sid: 'ReadPepper', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: pepper() });
+    const getKeyHashItems = () => ({
+      Sid: 'GetKeyHashItems',
+      Effect: 'Allow',
+      Action: 'dynamodb:GetItem',
+      Resource: arn('keysTable'),
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
+    });
 
     test('api-key authorizer: GetItem on hash# items, UpdateItem of lastUsedAt only on hash# items, and the pepper', () => {
       expect(accessOf('apiKeyAuthorizer')).toEqual([
-        {
-          Sid: 'GetKeyHashItems',
-          Effect: 'Allow',
-          Action: 'dynamodb:GetItem',
-          Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
-        },
+        getKeyHashItems(),
         readPepper(),
         {
           Sid: 'RecordKeyLastUsed',
@@ -244,6 +246,20 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('listKeyEvents')).toEqual([onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
     });
 
+    test('revoke-keys: GetItem and DeleteItem on hash# and app# items, PutItem of events on app# partitions, and the pepper', () => {
+      expect(accessOf('revokeKeys')).toEqual([
+        appendEvents(),
+        {
+          Sid: 'DeleteKeyItems',
+          Effect: 'Allow',
+          Action: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+          Resource: arn('keysTable'),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*', 'app#*'] } },
+        },
+        readPepper(),
+      ]);
+    });
+
     test('no policy anywhere has a wildcard action or resource', () => {
       for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
         for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
@@ -271,7 +287,7 @@ describe('KeygateAuth with default props', () => {
   });
 
   test('addRoutes puts the keygate routes on a user\'s own RestApi without touching its other methods', () => {
-    template.resourceCountIs('AWS::ApiGateway::Method', 4);
+    template.resourceCountIs('AWS::ApiGateway::Method', 5);
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'NONE' });
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'GET',
@@ -292,6 +308,37 @@ describe('KeygateAuth with default props', () => {
     for (const fn of ADMIN_FUNCTIONS.map((id) => auth.functions[id])) {
       expect(integrations).not.toContain(logicalId(fn));
     }
+  });
+});
+
+describe('the public revoke route on a user\'s own RestApi', () => {
+  test('stageMethodOptions() gives the revoke route its own throttling, at the root or under the addRoutes parent', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth', { revokeThrottling: { rateLimit: 2 } });
+    expect(auth.revokeThrottling).toEqual({ rateLimit: 2, burstLimit: 5 });
+    expect(auth.stageMethodOptions()).toEqual({ '/api/v1/keys/revoke/POST': { throttlingRateLimit: 2, throttlingBurstLimit: 5 } });
+    expect(Object.keys(auth.stageMethodOptions('/v2/'))).toEqual(['/v2/api/v1/keys/revoke/POST']);
+    expect(() => auth.stageMethodOptions('v2')).toThrow(new Error("KeygateAuth: stageMethodOptions: parentPath must start with '/', got 'v2'"));
+
+    // The README's recipe: the user's API, its stage given the options, the routes under /v2.
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false, deployOptions: { methodOptions: auth.stageMethodOptions('/v2') } });
+    auth.addRoutes(api, { parent: api.root.addResource('v2') });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [{ HttpMethod: 'POST', ResourcePath: '/~1v2~1api~1v1~1keys~1revoke', ThrottlingRateLimit: 2, ThrottlingBurstLimit: 5, DataTraceEnabled: false }],
+    });
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
+    expect(paths).toEqual(expect.arrayContaining(['v2', 'keys', 'revoke']));
+  });
+
+  test('an API whose methods require an API key by default still serves the revoke route without one', () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth');
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false, defaultMethodOptions: { apiKeyRequired: true } });
+    auth.addRoutes(api);
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'NONE', ApiKeyRequired: false });
   });
 });
 
@@ -348,6 +395,8 @@ describe('KeygateAuth rejects bad props at synth', () => {
     ['lastUsed interval over a day', { lastUsedInterval: Duration.hours(25) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 90000'],
     ['lastUsed interval in fractions of a second', { lastUsedInterval: Duration.millis(2500) }, 'KeygateAuth: lastUsedInterval must be a whole number of seconds, got 2.5'],
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
+    ['revoke rate limit of 0', { revokeThrottling: { rateLimit: 0 } }, 'KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got 0'],
+    ['revoke burst limit in fractions', { revokeThrottling: { burstLimit: 2.5 } }, 'KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got 2.5'],
   ])('%s', (_name, props, message) => {
     expect(constructOnly(props)).toThrow(new Error(message));
   });

@@ -1,5 +1,5 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { ROUTES, routeResourcePath } from '../../lib/shared/routes';
+import { REVOKE_ROUTE, ROUTES, routeResourcePath, type AppRouteDefinition } from '../../lib/shared/routes';
 import type { KeygateStack } from '../../lib/construct/keygate-stack';
 import { STACK_OUTPUTS } from '../../lib/admin/admin-client';
 import { logicalId, synthKeygateStack } from './infra-app';
@@ -27,7 +27,8 @@ describe('REST API built from the route table', () => {
     template.resourceCountIs('AWS::ApiGateway::Method', ROUTES.length);
   });
 
-  test.each(ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))('%s: its path, authorizer and Lambda proxy integration', (_name, route) => {
+  const appRoutes = ROUTES.filter((route): route is AppRouteDefinition => route.authorizer !== 'none');
+  test.each(appRoutes.map((route) => [`${route.method} ${route.path}`, route] as const))('%s: its path, authorizer and Lambda proxy integration', (_name, route) => {
     const resourceId = resourcePaths().get(routeResourcePath(route));
     expect(resourceId).toBeDefined();
     template.hasResourceProperties('AWS::ApiGateway::Method', {
@@ -41,6 +42,26 @@ describe('REST API built from the route table', () => {
         Uri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [logicalId(stack.auth.functions[route.function]), 'Arn'] }])]) }),
       },
     });
+  });
+
+  test('POST /api/v1/keys/revoke: public (no authorizer, no API key), outside every app path, a Lambda proxy integration', () => {
+    const resourceId = resourcePaths().get('/api/v1/keys/revoke');
+    expect(resourceId).toBeDefined();
+    const methods = template.findResources('AWS::ApiGateway::Method', { Properties: { ResourceId: { Ref: resourceId } } });
+    expect(Object.values(methods).map((method) => method.Properties)).toEqual([
+      expect.objectContaining({
+        HttpMethod: 'POST',
+        AuthorizationType: 'NONE',
+        ApiKeyRequired: false,
+        Integration: expect.objectContaining({
+          Type: 'AWS_PROXY',
+          Uri: expect.objectContaining({ 'Fn::Join': expect.arrayContaining([expect.arrayContaining([{ 'Fn::GetAtt': [logicalId(stack.auth.functions.revokeKeys), 'Arn'] }])]) }),
+        }),
+      }),
+    ]);
+    // Every other method sits behind an authorizer.
+    const others = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((method) => method.Properties.ResourceId.Ref !== resourceId);
+    expect(others.map((method) => method.Properties.AuthorizationType)).toEqual(ROUTES.filter((r) => r !== REVOKE_ROUTE).map(() => 'CUSTOM'));
   });
 
   test('API Gateway may invoke each route function and each authorizer, and nothing else', () => {
@@ -66,12 +87,14 @@ describe('REST API built from the route table', () => {
 });
 
 describe('stage', () => {
-  test('throttled, with JSON access logs that carry no header', () => {
+  test('throttled, the public revoke route much lower than the rest, with JSON access logs that carry no header', () => {
     template.resourceCountIs('AWS::ApiGateway::Stage', 1);
     const stage = Object.values(template.findResources('AWS::ApiGateway::Stage'))[0].Properties;
     expect(stage.StageName).toBe('prod');
     expect(stage.MethodSettings).toEqual([
       expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+      // API Gateway's method-setting path: '/' in the resource path escaped as '~1'. Data tracing stays off: the body carries keys.
+      { HttpMethod: 'POST', ResourcePath: '/~1api~1v1~1keys~1revoke', ThrottlingRateLimit: 1, ThrottlingBurstLimit: 5, DataTraceEnabled: false },
     ]);
     expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ApiAccessLogs/), 'Arn'] });
     const format = JSON.parse(stage.AccessLogSetting.Format);
@@ -90,10 +113,13 @@ describe('stage', () => {
     template.resourceCountIs('AWS::IAM::Role', Object.keys(stack.auth.functions).length);
   });
 
-  test('throttling limits are stack props', () => {
-    const { template: custom } = synthKeygateStack({ throttlingRateLimit: 5, throttlingBurstLimit: 10 });
+  test('throttling limits are stack props, the revoke route\'s a construct prop', () => {
+    const { template: custom } = synthKeygateStack({ throttlingRateLimit: 5, throttlingBurstLimit: 10, auth: { revokeThrottling: { rateLimit: 0.5, burstLimit: 2 } } });
     custom.hasResourceProperties('AWS::ApiGateway::Stage', {
-      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })],
+      MethodSettings: [
+        Match.objectLike({ ResourcePath: '/*', ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 }),
+        Match.objectLike({ ResourcePath: '/~1api~1v1~1keys~1revoke', HttpMethod: 'POST', ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 2 }),
+      ],
     });
   });
 });

@@ -138,3 +138,28 @@ test('the lifecycle through the bundles: disable 401, enable 200, roll with grac
   const events = await invoke('listKeyEvents', { appUid: app });
   expect(events.ok && (events.value as { events: { action: string }[] }).events.map((event) => event.action)).toEqual(['rolled', 'enabled', 'disabled', 'created']);
 });
+
+test('revoke-keys, public: 202 for a live key (then refused), the same 202 for an unknown one, 400 ValidationError naming the field, 503 with DynamoDB down', async () => {
+  const created = await invoke('createKey', { appUid: 'app-r', name: 'leaked' });
+  if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+  const { apiKey, keyId } = created.value as { apiKey: string; keyId: string };
+  const report = (body: unknown, overrides?: Record<string, string>) => invoke('revokeKeys', proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify(body) }), overrides);
+
+  const revoked = await report({ keys: [apiKey, 'junk'] });
+  expect(revoked).toMatchObject({ ok: true, value: { statusCode: 202, body: '{"received":2}' } });
+  expect(revoked.logs).toContainEqual(expect.objectContaining({ message: 'key revoked by report', keyId, appUid: 'app-r' }));
+  expect(JSON.stringify(revoked.logs)).not.toContain(apiKey);
+  expect(await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-r', 'whoami')))).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+  const events = await invoke('listKeyEvents', { appUid: 'app-r', keyId });
+  expect(events.ok && (events.value as { events: { action: string }[] }).events.map((event) => event.action)).toEqual(['revoked-by-report', 'created']);
+  expect(await report({ keys: [apiKey, 'junk'] })).toMatchObject({ ok: true, value: { statusCode: 202, body: '{"received":2}' } });
+
+  const bad = await report({ keys: [apiKey, 7] });
+  expect(bad).toMatchObject({ ok: true, value: { statusCode: 400 } });
+  expect(JSON.parse((bad as { value: { body: string } }).value.body)).toEqual({ field: 'keys[1]', message: 'keys must contain only strings' });
+  expect(bad.logs).toContainEqual(expect.objectContaining({ message: 'revocation report not processed', errorType: 'ValidationError' }));
+
+  const down = await report({ keys: [apiKey] }, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' });
+  expect(down).toMatchObject({ ok: true, value: { statusCode: 503 } });
+  expect(down.logs).toContainEqual(expect.objectContaining({ errorType: 'StoreUnavailable' }));
+});

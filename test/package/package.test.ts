@@ -84,6 +84,10 @@ test("a fresh CDK app type-checks against the package's types and synthesizes wi
   // The user's own method sits behind keygate's API-key authorizer.
   const orders = resources.find((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.AuthorizationType === 'CUSTOM' && (r.Properties.Integration as { Type?: string }).Type === 'MOCK');
   expect(orders).toBeDefined();
+  // The public revoke route, with no authorizer and its own throttling on the user's stage.
+  expect(resources.find((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.AuthorizationType === 'NONE' && r.Properties.HttpMethod === 'POST')).toBeDefined();
+  const stage = resources.find((r) => r.Type === 'AWS::ApiGateway::Stage')!;
+  expect(stage.Properties.MethodSettings).toContainEqual(expect.objectContaining({ ResourcePath: '/~1api~1v1~1keys~1revoke', HttpMethod: 'POST', ThrottlingRateLimit: 1, ThrottlingBurstLimit: 5 }));
   // The checks are live: the same app with one unacknowledged finding fails to synthesize.
   const failing = spawnSync(process.execPath, [path.join('out', 'app.js'), path.join(consumer, 'cdk.out.failing')], {
     cwd: consumer,
@@ -97,9 +101,13 @@ test("a fresh CDK app type-checks against the package's types and synthesizes wi
   expect(report.pluginReports.flatMap((r) => r.violations)).toEqual([]);
 });
 
-test('the CLI runs from the consumer project with npx keygate', () => {
+test('the CLI runs from the consumer project with npx keygate, scan included', () => {
   const help = run('npx', ['--offline', '--no-install', 'keygate', '--help'], consumer);
   expect(help).toMatch(/keys/);
+  expect(help).toMatch(/scan/);
+  // Nothing planted in the consumer's own files: exit 0.
+  const scan = spawnSync('npx', ['--offline', '--no-install', 'keygate', 'scan', 'app.ts'], { cwd: consumer, encoding: 'utf8' });
+  expect([scan.status, scan.stderr]).toEqual([0, 'keygate scan: 0 keys or tokens found in 0 files (1 scanned)\n']);
 });
 
 test('keygate console from the installed package serves its page: the plain-file assets ship in dist/', async () => {

@@ -7,6 +7,8 @@ import { handler as rollKeyHandler } from '../../functions/roll-key/index';
 import { handler as updateKeyHandler } from '../../functions/update-key/index';
 import { handler as listKeyEventsHandler } from '../../functions/list-key-events/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
+import { handler as revokeKeys } from '../../functions/revoke-keys/index';
+import { credentialFormat } from '../../functions/domain/credential-format';
 import { ValidationError } from '../../functions/domain/errors';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { proxyEvent } from '../support/events';
@@ -14,7 +16,7 @@ import type { TableNames } from '../../lib/local/tables';
 
 /**
  * Fuzzes the admin payloads (create-key, list-keys, delete-key, roll-key,
- * update-key, list-key-events) and the
+ * update-key, list-key-events), the public revoke body and the
  * sdkusers/auth body with generated malformed input, one kind at a time.
  * Each kind breaks exactly one field of an otherwise valid payload, so the
  * expected `field` is known: the function must fail with ValidationError
@@ -51,9 +53,13 @@ const validList = { appUid: 'adm-app' };
 const validDelete = () => ({ appUid: 'adm-app', keyId: existing.keyId });
 const validAuth = { externalId: 'user-1' };
 const notIsoDate = fc.string({ maxLength: 40 }).filter((s) => !/^\d{4}-\d\d-\d\dT/.test(s));
+/** A well-formed key or session token of any valid prefix, with id characters (or any text) around it. */
+const credentialIn = (around: fc.Arbitrary<string>) =>
+  fc.tuple(fc.stringMatching(/^[a-z][a-z0-9]{0,15}$/), around, around).map(([prefix, before, after]) => `${before}${credentialFormat(prefix).generate()}${after}`);
+const idChars = fc.stringMatching(/^[A-Za-z0-9_-]{0,20}$/);
 const pastDate = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date(Date.now() - 60_000), noInvalidDate: true }).map((d) => d.toISOString());
 
-type Kind = { readonly target: 'create' | 'list' | 'delete' | 'roll' | 'update' | 'events' | 'auth'; readonly field: string | ((payload: unknown) => string); readonly payload: fc.Arbitrary<unknown> };
+type Kind = { readonly target: 'create' | 'list' | 'delete' | 'roll' | 'update' | 'events' | 'auth' | 'revoke'; readonly field: string | ((payload: unknown) => string); readonly payload: fc.Arbitrary<unknown> };
 
 const with_ = <T extends object>(base: T | (() => T), field: string, value: fc.Arbitrary<unknown>) =>
   value.map((v) => ({ ...(typeof base === 'function' ? base() : base), [field]: v }));
@@ -95,6 +101,7 @@ const badGrace = fc.oneof(
   fc.constant(null),
 );
 const AUTH = ['externalId', 'userEmail', 'name', 'accountUids'];
+const validRevoke = { keys: ['kg_x'] };
 
 const KINDS: Record<string, Kind> = {
   'create: top level not an object': { target: 'create', field: '(body)', payload: fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 })) },
@@ -191,12 +198,30 @@ const KINDS: Record<string, Kind> = {
   },
   'auth: name blank or too long': { target: 'auth', field: 'name', payload: with_(validAuth, 'name', fc.oneof(fc.constant('   '), fc.integer({ min: 101, max: 2000 }).map((n) => 'x'.repeat(n)), notAString)) },
   'auth: unknown field': { target: 'auth', field: nameOfExtraField(AUTH), payload: unknownField(validAuth, AUTH) },
+  'create: a key or token in appUid': { target: 'create', field: 'appUid', payload: with_(validCreate, 'appUid', credentialIn(idChars)) },
+  'create: a key or token inside name': { target: 'create', field: 'name', payload: with_(validCreate, 'name', credentialIn(fc.string({ maxLength: 15 }))) },
+  'auth: a key or token inside externalId': { target: 'auth', field: 'externalId', payload: with_({}, 'externalId', credentialIn(idChars)) },
+  'auth: a key or token inside userEmail': { target: 'auth', field: 'userEmail', payload: with_({}, 'userEmail', credentialIn(fc.constant('')).map((value) => `${value}@example.com`)) },
+  'auth: a key or token inside name': { target: 'auth', field: 'name', payload: with_(validAuth, 'name', credentialIn(fc.string({ maxLength: 15 }))) },
+  'auth: a key or token among accountUids': { target: 'auth', field: 'accountUids[0]', payload: with_(validAuth, 'accountUids', credentialIn(idChars).map((value) => [value, 'acct-2'])) },
+  'revoke: body not a JSON object': { target: 'revoke', field: '(body)', payload: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 })) },
+  'revoke: keys missing or not an array': { target: 'revoke', field: 'keys', payload: fc.oneof(without(validRevoke, 'keys'), with_(validRevoke, 'keys', fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.object({ maxDepth: 1 })))) },
+  'revoke: keys empty or over 100 entries': { target: 'revoke', field: 'keys', payload: with_(validRevoke, 'keys', fc.oneof(fc.constant([]), fc.array(fc.string({ maxLength: 60 }), { minLength: 101, maxLength: 300 }))) },
+  'revoke: an entry that is not a string': {
+    target: 'revoke',
+    field: (payload) => `keys[${(payload as { keys: unknown[] }).keys.findIndex((entry) => typeof entry !== 'string')}]`,
+    payload: fc
+      .tuple(fc.array(fc.string({ maxLength: 60 }), { maxLength: 50 }), notAString, fc.nat())
+      .map(([keys, bad, at]) => ({ keys: [...keys.slice(0, at % (keys.length + 1)), bad, ...keys.slice(at % (keys.length + 1))] })),
+  },
+  'revoke: unknown field': { target: 'revoke', field: nameOfExtraField(['keys']), payload: unknownField(validRevoke, ['keys']) },
 };
 
 async function call(target: Kind['target'], payload: unknown): Promise<{ error?: unknown; status?: number; body?: { message?: string; field?: string } }> {
-  if (target === 'auth') {
+  if (target === 'auth' || target === 'revoke') {
     const raw = payload !== null && typeof payload === 'object' && 'raw' in payload ? (payload as { raw: string }).raw : JSON.stringify(payload);
-    const response = await sdkUsersAuth(proxyEvent({ body: raw, context: { appUid: 'adm-app', keyId: existing.keyId } }));
+    const response =
+      target === 'auth' ? await sdkUsersAuth(proxyEvent({ body: raw, context: { appUid: 'adm-app', keyId: existing.keyId } })) : await revokeKeys(proxyEvent({ body: raw }));
     return { status: response.statusCode, body: JSON.parse(response.body) as { message?: string; field?: string } };
   }
   const handler = {
@@ -228,7 +253,7 @@ describe.each(Object.entries(KINDS))('%s', (_label, kind) => {
         inputs++;
         const field = typeof kind.field === 'function' ? kind.field(payload) : kind.field;
         const result = await call(kind.target, payload);
-        if (kind.target === 'auth') {
+        if (kind.target === 'auth' || kind.target === 'revoke') {
           expect(result.status).toBe(400);
           expect(result.body?.field).toBe(field);
           expect(result.body?.message).toEqual(expect.any(String));

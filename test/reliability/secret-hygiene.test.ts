@@ -104,8 +104,21 @@ test('the key and session flows leave no key or token in logs, errors, answers o
   await settle(() => updateKeyHandler({ appUid: 'hyg-a', keyId: created.keyId, enabled: created.apiKey }));
   await settle(() => listKeyEventsHandler({ appUid: 'hyg-a', keyId: created.apiKey }));
   await settle(() => listKeyEventsHandler({ appUid: 'hyg-a', nextToken: authToken }));
+  // Well-shaped ids and names that are, or hold, a key or token: key characters are valid id characters.
+  await settle(() => createKeyHandler({ appUid: 'hyg-a', name: created.apiKey }));
+  await settle(() => createKeyHandler({ appUid: created.apiKey, name: 'n' }));
+  await settle(() => listKeysHandler({ appUid: authToken }));
   // ...and a session request whose body carries the key or a token in a field value.
-  for (const body of [{ userEmail: created.apiKey }, { externalId: 'x', accountUids: [authToken, '*'] }, { externalId: `${authToken}!` }, { externalId: 'x', name: 5, apiKey: created.apiKey }]) {
+  for (const body of [
+    { userEmail: created.apiKey },
+    { externalId: 'x', accountUids: [authToken, '*'] },
+    { externalId: `${authToken}!` },
+    { externalId: 'x', name: 5, apiKey: created.apiKey },
+    { externalId: created.apiKey },
+    { externalId: 'x', name: `key: ${created.apiKey}` },
+    { userEmail: `${created.apiKey}@example.com` },
+    { externalId: 'x', accountUids: ['acct-1', authToken] },
+  ]) {
     record(await sdkUsersAuth(proxyEvent({ body: JSON.stringify(body), context })));
   }
   record(await sdkUsersAuth(proxyEvent({ body: `{"externalId": "${created.apiKey}`, context })));

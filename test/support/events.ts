@@ -23,7 +23,8 @@ export function authorizerEvent(
 
 export function proxyEvent(options: {
   body?: string | null;
-  context: Record<string, string>;
+  /** The authorizer context; left out for a public route, which has none. */
+  context?: Record<string, string>;
   method?: string;
   path?: string;
   pathParameters?: Record<string, string>;
@@ -35,7 +36,7 @@ export function proxyEvent(options: {
     isBase64Encoded: false,
     headers: { 'content-type': 'application/json' },
     pathParameters: options.pathParameters ?? null,
-    requestContext: { authorizer: options.context },
+    requestContext: options.context ? { authorizer: options.context } : {},
   } as unknown as APIGatewayProxyEvent;
 }
 

@@ -229,6 +229,27 @@ describe('events', () => {
   });
 });
 
+describe('the public revoke route', () => {
+  test('is served without a credential and without invoking any authorizer; its event has no authorizer context and no path parameters', async () => {
+    handlers.revokeKeys = spy('revokeKeys', (event) => ({ statusCode: 202, body: JSON.stringify({ received: JSON.parse(event.body).keys.length }) }));
+    const response = await get('/api/v1/keys/revoke', { 'content-type': 'application/json' }, 'POST', JSON.stringify({ keys: ['a', 'b'] }));
+    expect(response.status).toBe(202);
+    expect(response.json).toEqual({ received: 2 });
+    expect(calls.map((call) => call.name)).toEqual(['revokeKeys']);
+    const { event } = calls[0]!;
+    expect(event).toMatchObject({ resource: '/api/v1/keys/revoke', path: '/api/v1/keys/revoke', httpMethod: 'POST', pathParameters: null });
+    expect(event.requestContext.authorizer).toBeUndefined();
+    expect(event.requestContext.resourcePath).toBe('/api/v1/keys/revoke');
+  });
+
+  test('a key header does not turn it into an authorized route, and GET is not a route', async () => {
+    handlers.revokeKeys = spy('revokeKeys', () => ({ statusCode: 202, body: '{"received":1}' }));
+    expect((await get('/api/v1/keys/revoke', { 'x-api-key': 'k' }, 'POST', '{"keys":["x"]}')).status).toBe(202);
+    expect((await get('/api/v1/keys/revoke', {}, 'GET')).json).toEqual({ message: 'Missing Authentication Token' });
+    expect(calls.map((call) => call.name)).toEqual(['revokeKeys']);
+  });
+});
+
 describe('proxy results', () => {
   test('status, single and multi-value headers, and a base64 body', async () => {
     handlers.whoami = spy('whoami', () => ({

@@ -1,7 +1,7 @@
 /**
  * A CDK user's own app, as the package README tells them to write it: their
  * RestApi, one of their own methods behind keygate's API-key authorizer, and
- * keygate's routes. Compiled and synthesized by package.test.ts in a fresh
+ * keygate's routes, the public revoke route throttled on its own. Compiled and synthesized by package.test.ts in a fresh
  * folder against the packed tarball; cdk-nag fails the synth on any finding.
  */
 import { App, Stack, Validations } from 'aws-cdk-lib';
@@ -14,18 +14,20 @@ import { KeygateAuth } from 'keygate';
 const app = new App({ outdir: process.argv[2] });
 const stack = new Stack(app, 'ConsumerStack');
 
+const auth = new KeygateAuth(stack, 'Keygate');
 const accessLogs = new logs.LogGroup(stack, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
 const api = new apigateway.RestApi(stack, 'OrdersApi', {
   cloudWatchRole: false,
   deployOptions: {
     throttlingRateLimit: 50,
     throttlingBurstLimit: 100,
+    // The public revoke route's own, lower throttling.
+    methodOptions: auth.stageMethodOptions(),
     accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
     accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
   },
 });
 
-const auth = new KeygateAuth(stack, 'Keygate');
 // The one line that protects the user's own method.
 api.root
   .resourceForPath('/api/v1/appuid/{appUid}/orders')
