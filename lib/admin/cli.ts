@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { containsCredential } from '../../functions/domain/credential-format';
 import { DEFAULT_CONSOLE_PORT, startConsole } from './console/server';
 import { AdminClientError, connectAdmin, firstLine, type AdminClient, type AdminFunction, type AdminTargetOptions } from './admin-client';
 import { reportableCredentials, reportKeys, revokeUrl, scanPaths, scanPrefixes, ScanUsageError, ReportError } from './scan';
@@ -330,6 +331,8 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   ).action(async (options: AdminTargetOptions & { port: string; app?: string }) => {
     const port = Number(options.port);
     if (!/^\d+$/.test(options.port) || port > 65535) throw new CliError(`--port must be a port number (0 picks a free one), got '${options.port}'`);
+    // The app id goes into the printed link: a key pasted there would be echoed.
+    if (options.app !== undefined && containsCredential(options.app)) throw new CliError('--app must not contain an API key or session token');
     const client = await connect(options);
     const server = await startConsole({
       admin: client,

@@ -487,6 +487,22 @@ describe('refusals', () => {
     }
   });
 
+  test('a key typed as the app id: the console refuses the address (400), and neither remembers nor logs the key', async () => {
+    const { apiKey } = await createWithCli(APP, 'pasted as an app id');
+    await page.goto(`${consoleProcess!.origin}/`);
+    await page.waitForSelector('#picker:not([hidden])');
+    await page.fill('#app-input', apiKey);
+    const [answer] = await Promise.all([page.waitForResponse((response) => response.url().includes('/apps/')), page.press('#app-input', 'Enter')]);
+    expect(answer.status()).toBe(400);
+    await expect(page.textContent('body')).resolves.toMatch(/the address holds an API key or session token/);
+    await expect(page.content()).resolves.not.toContain(apiKey);
+    await page.goto(`${consoleProcess!.origin}/`);
+    await page.waitForSelector('#picker:not([hidden])');
+    expect(await page.evaluate(() => JSON.stringify({ ...localStorage }))).not.toContain(apiKey);
+    await expect(logLine(consoleProcess!.stderr, /GET <a path holding a key or token> 400/)).resolves.toBe(true);
+    expect(consoleProcess!.stderr()).not.toContain(apiKey);
+  });
+
   test('a page reached through another host name (DNS rebinding) is refused with 421, cookie or not', async () => {
     const port = new URL(consoleProcess!.origin).port;
     const rebound = await context.newPage();

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { credentialFormat } from '../../functions/domain/credential-format';
 import { connectAdmin, NO_LOCAL_STACK, type AdminClient } from '../../lib/admin/admin-client';
 import { SECURITY_HEADERS, SESSION_COOKIE, startConsole, STATIC_DIR, type ConsoleServer } from '../../lib/admin/console/server';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
@@ -224,6 +225,33 @@ describe('the API', () => {
     expect(invoked.length - before).toBe(['ValidationError', 'KeyNotFound', 'TypeError'].includes(error.errorType) && !/body/.test(error.message) ? 1 : 0);
     expect(JSON.parse(answer.body)).toEqual(error);
     expect(answer.body).not.toMatch(/\bat \S+ \(|index\.mjs/);
+  });
+
+  test('a path holding a well-formed key or token (typed as an app id): 400, nothing invoked, the log never holds it', async () => {
+    const key = credentialFormat('kg').generate();
+    const token = credentialFormat('kgs').generate();
+    const before = invoked.length;
+    for (const [method, target, json] of [
+      ['GET', `/apps/${key}/keys`, false],
+      // %-encoded: the browser would not, but the address bar takes it.
+      ['GET', `/apps/${token.slice(0, 4)}%${token.charCodeAt(4).toString(16)}${token.slice(5)}/keys`, false],
+      ['GET', `/api/apps/${key}/keys`, true],
+      ['GET', `/api/apps/app-${token}/events`, true],
+      ['POST', `/api/apps/${key}/keys`, true],
+      ['DELETE', `/api/apps/app1/keys/${key}`, true],
+    ] as const) {
+      const answer = await send(method, target, signedIn(method === 'GET' ? {} : ownOrigin()), method === 'POST' ? '{"name":"x"}' : undefined);
+      expect([method, target, answer.status]).toEqual([method, target, 400]);
+      expect(answer.body).toMatch(/the address holds an API key or session token/);
+      if (json) expect(JSON.parse(answer.body)).toMatchObject({ errorType: 'ValidationError' });
+      expect(answer.body).not.toContain(key);
+      expect(answer.body).not.toContain(token.slice(4));
+    }
+    expect(invoked.length).toBe(before);
+    const log = logLines.join('\n');
+    expect(log).toContain('GET <a path holding a key or token> 400');
+    expect(log).not.toContain(key.slice(3));
+    expect(log).not.toContain(token.slice(4));
   });
 
   test('the admin functions unreachable: 502 with the CLI\'s words', async () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { containsCredential } from '../../../functions/domain/credential-format';
 import { AdminClientError, AdminFunctionError, type AdminClient, type AdminFunction } from '../admin-client';
 
 /**
@@ -117,6 +118,27 @@ async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   return body as Record<string, unknown>;
 }
 
+/**
+ * True when a URL path holds a well-formed key or session token, as typed or
+ * %-encoded: no app id or key id does (the admin functions refuse one), so it
+ * is a key pasted into the wrong field, and it must not reach the log, the
+ * page or the recent apps.
+ */
+function pathHoldsCredential(pathname: string): boolean {
+  if (containsCredential(pathname)) return true;
+  try {
+    return containsCredential(decodeURIComponent(pathname));
+  } catch {
+    return false;
+  }
+}
+
+/** A request's path for the log: never the query (the one-time token), never a key. */
+function loggedPath(url: string | undefined): string {
+  const pathname = (url ?? '/').split('?')[0]!;
+  return pathHoldsCredential(pathname) ? '<a path holding a key or token>' : pathname;
+}
+
 /** An app's key list page, `/apps/<appUid>/keys`. */
 const APP_PAGE = /^\/apps\/([^/]+)\/keys$/;
 
@@ -186,6 +208,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     // DNS rebinding: a page on evil.example resolving to 127.0.0.1 still sends its own Host.
     if (req.headers.host !== host) return text(421, 'refused: this console answers only to its own address');
     const url = new URL(req.url ?? '/', origin);
+    if (pathHoldsCredential(url.pathname)) {
+      const message = 'refused: the address holds an API key or session token, which no app id or key id does; open the app by its id';
+      return url.pathname.startsWith('/api/') ? json(400, { errorType: 'ValidationError', message }) : text(400, message);
+    }
     const method = req.method ?? 'GET';
     const safe = method === 'GET' || method === 'HEAD';
     // CSRF: browsers send Origin on every cross-origin request and on same-origin state-changing ones.
@@ -218,7 +244,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     if (fetchSite !== undefined && fetchSite !== 'same-origin') return text(403, 'refused: the request does not come from this console');
     const refusal = (error: AdminClientError) => {
       const errorType = error instanceof AdminFunctionError ? error.errorType : error.name;
-      log(`${method} ${pathname}: ${errorType}`);
+      log(`${method} ${loggedPath(pathname)}: ${errorType}`);
       return json(statusFor(error), { errorType, message: error.message });
     };
     if (pathname === '/api/info' && safe) {
@@ -252,9 +278,9 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const server: Server = createServer((req, res) => {
     const started = Date.now();
     handle(req, res).then(
-      (status) => log(`${req.method} ${(req.url ?? '/').split('?')[0]} ${status} ${Date.now() - started}ms`),
+      (status) => log(`${req.method} ${loggedPath(req.url)} ${status} ${Date.now() - started}ms`),
       (error: unknown) => {
-        log(`${req.method} ${(req.url ?? '/').split('?')[0]}: console error: ${error instanceof Error ? error.message : String(error)}`);
+        log(`${req.method} ${loggedPath(req.url)}: console error: ${error instanceof Error ? error.message : String(error)}`);
         if (res.headersSent) {
           res.destroy();
           return;
