@@ -467,6 +467,18 @@ describe('key lifecycle in the page', () => {
     expect(events[3]![4]).toMatch(/name: rolled key → renamed key/);
     expect(events[4]![4]).toMatch(new RegExp(`newKeyId: ${newKeyId}`));
   });
+
+  test('a key reported on the public revoke route leaves the list; the log shows revoked-by-report, with no one who asked', async () => {
+    const report = await call('POST', `${stack!.info.apiUrl}/api/v1/keys/revoke`, {}, { keys: [newKey] });
+    expect(report).toEqual({ status: 202, json: { received: 1 } });
+    expect((await call('GET', apiUrl(app, 'whoami'), { 'x-api-key': newKey })).status).toBe(401);
+    await openApp(app);
+    await page.waitForSelector('#event-table:not([hidden])');
+    expect(await row(newKeyId)).toBeUndefined();
+    const latest = await page.$eval('#event-rows tr', (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+    expect(latest).toEqual([expect.stringMatching(/ UTC$/), 'revoked-by-report', newKeyId, '—', 'name: renamed key']);
+    expect(await page.content()).not.toContain(newKey);
+  });
 });
 
 describe('refusals', () => {
