@@ -31,6 +31,35 @@ export class KeyNotFound extends KeygateError {
   }
 }
 
+export class AppNotFound extends KeygateError {
+  override readonly name = 'AppNotFound';
+  readonly retryable = false;
+
+  constructor(readonly appUid: string) {
+    super(`app ${appUid} not found: it has no keys`);
+  }
+}
+
+/** No user matches; `selector` says how it was looked for (never an email: the message is logged). */
+export class UserNotFound extends KeygateError {
+  override readonly name = 'UserNotFound';
+  readonly retryable = false;
+
+  constructor(selector: string, appUid: string) {
+    super(`no user with that ${selector} in app ${appUid}`);
+  }
+}
+
+/**
+ * The user is being erased (delete-user has started and not finished): no
+ * new session is issued for it until the deletion completes, after which the
+ * same externalId or email makes a new user.
+ */
+export class UserBeingDeleted extends KeygateError {
+  override readonly name = 'UserBeingDeleted';
+  readonly retryable = true;
+}
+
 /** A deployment or environment problem; the function cannot serve until it is fixed. */
 export class ConfigurationError extends KeygateError {
   override readonly name = 'ConfigurationError';

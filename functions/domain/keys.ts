@@ -6,10 +6,10 @@ import { randomId } from './ids';
 import type { ActivityStore } from '../stores/activity-store';
 import type { KeyChanges, KeyMetadata, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, keyIdSchema, noCredential, parseInput } from './validation';
+import { appUidSchema, DEFAULT_LIST_LIMIT, keyIdSchema, noCredential, pagingFields, parseInput, requestedBySchema } from './validation';
 import { isEnabled, isExpired } from './verify';
 
-/** The admin operations of DESIGN §5, free of any Lambda event shape. */
+/** The key admin operations (create-key, list-keys, delete-key), free of any Lambda event shape. */
 export interface KeyAdminDeps {
   readonly keyFormat: CredentialFormat;
   readonly hash: Hasher;
@@ -22,28 +22,6 @@ const nameSchema = z
   .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name'));
 
 const expiresAtSchema = z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' });
-
-/** Who asked for a change, as the caller declares it (the CLI sends an ARN or `local:<user>`). Stored as given: it proves nothing. */
-const requestedBySchema = z.optional(
-  z
-    .string({ error: 'requestedBy must be a string' })
-    .check(
-      z.trim(),
-      z.minLength(1, 'requestedBy must not be empty'),
-      z.maxLength(256, 'requestedBy must be at most 256 characters'),
-      z.regex(/^[\x20-\x7e]+$/, 'requestedBy may contain only printable ASCII characters'),
-      noCredential('requestedBy'),
-    ),
-);
-
-const pagingFields = {
-  limit: z.optional(
-    z.int({ error: 'limit must be a whole number' }).check(z.gte(1, 'limit must be between 1 and 100'), z.lte(100, 'limit must be between 1 and 100')),
-  ),
-  nextToken: z.optional(
-    z.string({ error: 'nextToken must be a string' }).check(z.minLength(1, 'nextToken must not be empty'), z.maxLength(2048, 'nextToken is too long')),
-  ),
-};
 
 export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: nameSchema, expiresAt: z.optional(expiresAtSchema), requestedBy: requestedBySchema });
 
@@ -80,8 +58,6 @@ export const updateKeyInput = z.strictObject({
 });
 
 export const listKeyEventsInput = z.strictObject({ appUid: appUidSchema, keyId: z.optional(keyIdSchema), ...pagingFields });
-
-export const DEFAULT_LIST_LIMIT = 50;
 
 /** An expiry given by an admin, normalized; it must lie ahead: to stop a key now, disable or delete it. */
 function futureExpiry(expiresAt: string, now: Date): string {

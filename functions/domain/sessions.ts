@@ -4,24 +4,13 @@ import { ID_CHARS, randomId } from './ids';
 import type { Session, SessionStore } from '../stores/session-store';
 import type { CredentialFormat } from './credential-format';
 import { userKey, type UserIdentity, type UserStore } from '../stores/user-store';
-import { noCredential, parseInput } from './validation';
+import { exactlyOneOf, externalIdSchema, noCredential, parseInput, userEmailSchema } from './validation';
 
-/** Body of `POST .../sdkusers/auth` (DESIGN §4). */
+/** Body of `POST .../sdkusers/auth`: exactly one of externalId or userEmail, optional name and accountUids. */
 export const sdkUsersAuthBody = z
   .strictObject({
-    externalId: z.optional(
-      z
-        .string({ error: 'externalId must be a string' })
-        .check(
-          z.minLength(1, 'externalId must not be empty'),
-          z.maxLength(100, 'externalId must be at most 100 characters'),
-          z.regex(ID_CHARS, 'externalId may contain only letters, digits, _ and -'),
-          noCredential('externalId'),
-        ),
-    ),
-    userEmail: z.optional(
-      z.email({ error: 'userEmail must be a valid email address' }).check(z.maxLength(100, 'userEmail must be at most 100 characters'), noCredential('userEmail')),
-    ),
+    externalId: z.optional(externalIdSchema),
+    userEmail: z.optional(userEmailSchema),
     name: z.optional(
       z
         .string({ error: 'name must be a string' })
@@ -43,12 +32,7 @@ export const sdkUsersAuthBody = z
         .check(z.maxLength(10, 'accountUids must have at most 10 entries')),
     ),
   })
-  .check(
-    z.refine((body) => (body.externalId === undefined) !== (body.userEmail === undefined), {
-      path: ['externalId'],
-      message: 'exactly one of externalId or userEmail is required',
-    }),
-  );
+  .check(exactlyOneOf(['externalId', 'userEmail']));
 
 export type SdkUsersAuthBody = z.output<typeof sdkUsersAuthBody>;
 

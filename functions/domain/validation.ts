@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ValidationError } from './errors';
-import { APP_UID_MAX_LENGTH, ID_CHARS } from './ids';
+import { APP_UID_MAX_LENGTH, ID_CHARS, ID_RANDOM_CHARS } from './ids';
 import { containsCredential } from './credential-format';
 
 /**
@@ -20,9 +20,65 @@ export const appUidSchema = z.string({ error: 'appUid must be a string' }).check
   noCredential('appUid'),
 );
 
-export const keyIdSchema = z
-  .string({ error: 'keyId must be a string' })
-  .check(z.regex(/^key_[0-9A-Za-z]{20}$/, "keyId must be 'key_' followed by 20 letters or digits"));
+/** An id made by randomId(kind), in the field `field`. */
+function randomIdSchema(field: string, kind: 'key' | 'usr' | 'ses') {
+  return z
+    .string({ error: `${field} must be a string` })
+    .check(z.regex(new RegExp(`^${kind}_[0-9A-Za-z]{${ID_RANDOM_CHARS}}$`), `${field} must be '${kind}_' followed by ${ID_RANDOM_CHARS} letters or digits`));
+}
+
+export const keyIdSchema = randomIdSchema('keyId', 'key');
+export const createdByKeyIdSchema = randomIdSchema('createdByKeyId', 'key');
+export const userIdSchema = randomIdSchema('userId', 'usr');
+export const sessionIdSchema = randomIdSchema('sessionId', 'ses');
+
+/** The customer's own id for a user. */
+export const externalIdSchema = z
+  .string({ error: 'externalId must be a string' })
+  .check(
+    z.minLength(1, 'externalId must not be empty'),
+    z.maxLength(100, 'externalId must be at most 100 characters'),
+    z.regex(ID_CHARS, 'externalId may contain only letters, digits, _ and -'),
+    noCredential('externalId'),
+  );
+
+export const userEmailSchema = z
+  .email({ error: 'userEmail must be a valid email address' })
+  .check(z.maxLength(100, 'userEmail must be at most 100 characters'), noCredential('userEmail'));
+
+/** Who asked for a change, as the caller declares it (the CLI sends an ARN or `local:<user>`). Stored as given: it proves nothing. */
+export const requestedBySchema = z.optional(
+  z
+    .string({ error: 'requestedBy must be a string' })
+    .check(
+      z.trim(),
+      z.minLength(1, 'requestedBy must not be empty'),
+      z.maxLength(256, 'requestedBy must be at most 256 characters'),
+      z.regex(/^[\x20-\x7e]+$/, 'requestedBy may contain only printable ASCII characters'),
+      noCredential('requestedBy'),
+    ),
+);
+
+/** `limit` and `nextToken` of the list operations. */
+export const pagingFields = {
+  limit: z.optional(
+    z.int({ error: 'limit must be a whole number' }).check(z.gte(1, 'limit must be between 1 and 100'), z.lte(100, 'limit must be between 1 and 100')),
+  ),
+  nextToken: z.optional(
+    z.string({ error: 'nextToken must be a string' }).check(z.minLength(1, 'nextToken must not be empty'), z.maxLength(2048, 'nextToken is too long')),
+  ),
+};
+
+export const DEFAULT_LIST_LIMIT = 50;
+
+/** A refinement that exactly one of `fields` is present, reported on the first of them. */
+export function exactlyOneOf(fields: readonly string[]) {
+  const names = fields.length === 2 ? `${fields[0]} or ${fields[1]}` : `${fields.slice(0, -1).join(', ')} or ${fields.at(-1)}`;
+  return z.refine((value: unknown) => fields.filter((field) => (value as Record<string, unknown>)[field] !== undefined).length === 1, {
+    path: [fields[0]],
+    message: `exactly one of ${names} is required`,
+  });
+}
 
 /**
  * Parses `input` with `schema`, or throws a ValidationError naming the first

@@ -1,4 +1,6 @@
+import type { Context } from 'aws-lambda';
 import { KeygateError } from '../domain/errors';
+import type { TimeBudget } from '../domain/session-admin';
 import { logger } from './services';
 
 /**
@@ -7,10 +9,12 @@ import { logger } from './services';
  * `errorType` (ValidationError, KeyNotFound, StoreUnavailable). Logs name the
  * operation and outcome, never the payload: create-key's result holds a key.
  */
-export function adminHandler<T>(operation: string, run: (input: unknown) => Promise<T>): (input: unknown) => Promise<T> {
-  return async (input) => {
+export function adminHandler<T>(operation: string, run: (input: unknown, budget: TimeBudget) => Promise<T>): (input: unknown, context?: Partial<Context>) => Promise<T> {
+  return async (input, context) => {
+    // Called directly (tests, scripts), there is no Lambda deadline.
+    const budget: TimeBudget = { remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY };
     try {
-      const output = await run(input);
+      const output = await run(input, budget);
       logger.info(`${operation} succeeded`, { operation, appUid: appUidOf(input), keyId: keyIdOf(output) });
       return output;
     } catch (error) {

@@ -1,10 +1,10 @@
 import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, storeError } from './dynamodb-errors';
+import { failedConditions, isConditionFailure, isTransactionConflict, storeError } from './dynamodb-errors';
 import { activityEventPut, type TransactItem } from './activity-store';
-import { pageCursor } from './page-cursor';
+import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
 import type { ActivityEvent } from '../domain/activity';
 import { KeyNotFound, StoreUnavailable } from '../domain/errors';
-import { appKeyItemKey, appPartition, keyHashItemKey } from '../../lib/shared/item-keys';
+import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
 export interface KeyMetadata {
@@ -24,6 +24,18 @@ export interface KeyMetadata {
 
 export interface KeyPage {
   readonly keys: KeyMetadata[];
+  readonly nextToken?: string;
+}
+
+/** An app as the registry records it: when its first key was made and how many keys it has now. */
+export interface AppRecord {
+  readonly appUid: string;
+  readonly createdAt: string;
+  readonly keyCount: number;
+}
+
+export interface AppPage {
+  readonly apps: AppRecord[];
   readonly nextToken?: string;
 }
 
@@ -53,6 +65,13 @@ function metadataOf(item: Record<string, unknown>): KeyMetadata {
   return metadata as unknown as KeyMetadata;
 }
 
+function appOf(item: Record<string, unknown>): AppRecord {
+  return { appUid: String(item.appUid), createdAt: String(item.createdAt), keyCount: Number(item.keyCount) };
+}
+
+/** Tries of a transaction that collides with another on the app's registry item. */
+const CONFLICT_ATTEMPTS = 4;
+
 /** What both items carry: the metadata with `enabled` always set, but not lastUsedAt (the authorizer's, on the hash item). */
 function stored(key: KeyMetadata): Record<string, unknown> {
   const { lastUsedAt: _lastUsedAt, ...rest } = key;
@@ -74,7 +93,8 @@ const CHANGE_ATTEMPTS = 3;
  * - `pk = hash#<keyHash>, sk = key`: the only item the authorizer reads;
  * - `pk = app#<appUid>, sk = key#<keyId>`: for listing, changing and deleting, with the hash and a `revision`.
  * Both are written, changed and removed together in one transaction with the
- * activity event that records the change. Changes are read-check-write: the
+ * activity event that records the change, and with the app's registry item
+ * (`pk = apps, sk = app#<appUid>`) whose `keyCount` counts them. Changes are read-check-write: the
  * transaction holds only if the app item's `revision` is still the one read.
  */
 export class KeyStore {
@@ -83,15 +103,25 @@ export class KeyStore {
     private readonly tableName: string,
   ) {}
 
-  /** Writes both items and the event, or nothing. Fails if either item already exists. */
+  /**
+   * Writes the key's two items and its event and counts it in the app
+   * registry, all or nothing. Fails if either key item already exists.
+   */
   async create(key: KeyMetadata, keyHash: string, event: ActivityEvent): Promise<void> {
-    try {
-      await this.transact([...this.newKeyPuts(key, keyHash), activityEventPut(this.tableName, key.appUid, event)]);
-    } catch (error) {
-      // A collision of 256-bit secrets or 119-bit ids is not going to happen; if it does, nothing was written.
-      if (isConditionFailure(error)) throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
-      throw storeError('create-key', error);
-    }
+    const puts = [...this.newKeyPuts(key, keyHash), activityEventPut(this.tableName, key.appUid, event)];
+    // The usual case, one round trip: the app is registered, so its count goes up by one.
+    if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1))) return;
+    // The app's first key since the registry exists: register it, counting keys it had from before the registry.
+    const existing = await this.existingKeys(key.appUid);
+    const createdAt = existing.earliest !== undefined && existing.earliest < key.createdAt ? existing.earliest : key.createdAt;
+    const record: AppRecord = { appUid: key.appUid, createdAt, keyCount: existing.count + 1 };
+    const register: TransactItem = {
+      Put: { TableName: this.tableName, Item: { ...appRecordItemKey(key.appUid), ...record }, ConditionExpression: 'attribute_not_exists(pk)' },
+    };
+    if (await this.writeWithRegistry('create-key', puts, register)) return;
+    // A concurrent create registered it in between: count on the record it made.
+    if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1))) return;
+    throw new StoreUnavailable('create-key: the app registry changed during the call; nothing was written, try again');
   }
 
   /** A page of an app's keys, each with its `lastUsedAt` from the hash item. */
@@ -150,6 +180,7 @@ export class KeyStore {
           activityEventPut(this.tableName, appUid, event),
         ],
         result: { newKey, previousKeyExpiresAt },
+        keyDelta: 1,
       };
     });
   }
@@ -177,6 +208,7 @@ export class KeyStore {
         activityEventPut(this.tableName, appUid, event(current.metadata)),
       ],
       result: undefined,
+      keyDelta: -1,
     }));
   }
 
@@ -202,6 +234,35 @@ export class KeyStore {
       throw error;
     }
     return key;
+  }
+
+  async getApp(appUid: string): Promise<AppRecord | undefined> {
+    try {
+      const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: appRecordItemKey(appUid), ConsistentRead: true }));
+      return Item ? appOf(Item) : undefined;
+    } catch (error) {
+      throw storeError('get-app', error);
+    }
+  }
+
+  async listApps(limit: number, nextToken?: string): Promise<AppPage> {
+    const sk = nextToken === undefined ? undefined : decodeCursor(nextToken, 'app#', 'list-apps');
+    try {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': APPS_PARTITION },
+          ConsistentRead: true,
+          Limit: limit,
+          ExclusiveStartKey: sk === undefined ? undefined : { pk: APPS_PARTITION, sk },
+        }),
+      );
+      const apps = (page.Items ?? []).map(appOf);
+      return page.LastEvaluatedKey ? { apps, nextToken: encodeCursor(page.LastEvaluatedKey) } : { apps };
+    } catch (error) {
+      throw storeError('list-apps', error);
+    }
   }
 
   private newKeyPuts(key: KeyMetadata, keyHash: string): TransactItem[] {
@@ -275,13 +336,15 @@ export class KeyStore {
     appUid: string,
     keyId: string,
     operation: string,
-    write: (current: StoredKey) => { readonly items?: TransactItem[]; readonly result: T },
+    write: (current: StoredKey) => { readonly items?: TransactItem[]; readonly result: T; readonly keyDelta?: 1 | -1 },
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const { items, result } = write(await this.read(appUid, keyId, operation));
+      const { items, result, keyDelta } = write(await this.read(appUid, keyId, operation));
       if (!items) return result;
       try {
-        await this.transact(items);
+        // A key added or removed is counted in the app registry in the same transaction; an app from before the
+        // registry is not registered yet, so there is nothing to count (its next create-key counts what is there).
+        if (keyDelta === undefined || !(await this.writeWithRegistry(operation, items, this.countKeys(appUid, keyDelta)))) await this.transact(items);
         return result;
       } catch (error) {
         if (!isConditionFailure(error)) throw storeError(operation, error);
@@ -334,9 +397,85 @@ export class KeyStore {
     return found;
   }
 
+  /**
+   * One transaction. Every key write of an app also updates its registry
+   * item, so concurrent writes for one app can collide (TransactionConflict,
+   * which the SDK does not retry): retried here a few times with jitter.
+   */
   private async transact(items: TransactItem[]): Promise<void> {
-    await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        if (!isTransactionConflict(error) || attempt === CONFLICT_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** attempt));
+      }
+    }
   }
+
+  /** The registry update that adds `delta` to a registered app's key count (fails if the app is not registered). */
+  private countKeys(appUid: string, delta: 1 | -1): TransactItem {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: appRecordItemKey(appUid),
+        UpdateExpression: 'ADD keyCount :delta',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':delta': delta },
+      },
+    };
+  }
+
+  /** How many key items the app has and the earliest createdAt among them (consistent; once per app, on its first registered create). */
+  private async existingKeys(appUid: string): Promise<{ count: number; earliest?: string }> {
+    let count = 0;
+    let earliest: string | undefined;
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const page = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :key)',
+            ExpressionAttributeValues: { ':pk': appPartition(appUid), ':key': 'key#' },
+            ProjectionExpression: 'createdAt',
+            ConsistentRead: true,
+            ExclusiveStartKey,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          count += 1;
+          const createdAt = String(item.createdAt);
+          if (earliest === undefined || createdAt < earliest) earliest = createdAt;
+        }
+        ExclusiveStartKey = page.LastEvaluatedKey;
+      } while (ExclusiveStartKey);
+    } catch (error) {
+      throw storeError('create-key', error);
+    }
+    return earliest === undefined ? { count } : { count, earliest };
+  }
+
+  /**
+   * Runs `items` plus the registry item in one transaction. False when only
+   * the registry item's condition failed (nothing was written); a failed
+   * condition on a key item is a collision of 256-bit secrets or 119-bit ids,
+   * which does not happen, or (for delete) a concurrent delete: thrown for the caller.
+   */
+  private async writeWithRegistry(operation: string, items: TransactItem[], registry: TransactItem): Promise<boolean> {
+    try {
+      await this.transact([...items, registry]);
+      return true;
+    } catch (error) {
+      const failed = failedConditions(error);
+      if (failed.length === 1 && failed[0] === items.length) return false;
+      if (failed.length > 0 && operation === 'create-key') throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
+      if (failed.length > 0) throw error;
+      throw storeError(operation, error);
+    }
+  }
+
 }
 
 function applyChanges(metadata: KeyMetadata, changes: KeyChanges): KeyMetadata {

@@ -1,28 +1,32 @@
 import { ValidationError } from '../domain/errors';
 
 /**
- * `nextToken` of a paged Query within one partition: the sort key to resume
- * after, base64url JSON. Only a sort key with the expected prefix is accepted,
- * and the partition always comes from the caller's own appUid, so a token can
- * move a reader within its app's items of one kind and nowhere else.
+ * The `nextToken` of a paged Query within one partition: the sort key of the
+ * last item returned, base64url JSON. Only a sort key with the expected prefix
+ * is accepted and the partition always comes from the caller's own input, so a
+ * token can move a reader within its app's items of one kind and nowhere else.
  */
+export function encodeCursor(lastKey: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify({ sk: String(lastKey.sk) })).toString('base64url');
+}
+
+/** The sort key to resume after, or a ValidationError naming nextToken if the token is not one `operation` returned. */
+export function decodeCursor(token: string, sortKeyPrefix: string, operation: string): string {
+  try {
+    const cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { sk?: unknown } | null;
+    if (typeof cursor?.sk === 'string' && cursor.sk.startsWith(sortKeyPrefix)) return cursor.sk;
+  } catch {
+    // fall through to the validation error
+  }
+  throw new ValidationError('nextToken', `nextToken is not a token returned by ${operation}`);
+}
+
+/** encodeCursor/decodeCursor bound to one kind of item. */
 export interface PageCursor {
   encode(sk: string): string;
-  /** The sort key in `token`, or a ValidationError naming nextToken. */
   decode(token: string): string;
 }
 
-export function pageCursor(skPrefix: string, operation: string): PageCursor {
-  return {
-    encode: (sk) => Buffer.from(JSON.stringify({ sk })).toString('base64url'),
-    decode: (token) => {
-      try {
-        const { sk } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { sk?: unknown };
-        if (typeof sk === 'string' && sk.startsWith(skPrefix)) return sk;
-      } catch {
-        // fall through to the validation error
-      }
-      throw new ValidationError('nextToken', `nextToken is not a token returned by ${operation}`);
-    },
-  };
+export function pageCursor(sortKeyPrefix: string, operation: string): PageCursor {
+  return { encode: (sk) => encodeCursor({ sk }), decode: (token) => decodeCursor(token, sortKeyPrefix, operation) };
 }

@@ -1,18 +1,23 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { storeError } from './dynamodb-errors';
+import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { failedConditions, isConditionFailure, storeError } from './dynamodb-errors';
+import { StoreUnavailable, UserBeingDeleted } from '../domain/errors';
 import { randomId } from '../domain/ids';
-import { userItemKey } from '../../lib/shared/item-keys';
+import { userIdItemKey, userItemKey } from '../../lib/shared/item-keys';
 
 /** How the customer's server names a user: its own id, or (deprecated) an email. */
 export type UserIdentity = { readonly externalId: string } | { readonly userEmail: string };
 
 export interface User {
   readonly userId: string;
+  /** The user's sort-key part: external id or lower-cased email. */
+  readonly userKey: string;
   readonly externalId?: string;
   readonly userEmail?: string;
   readonly name?: string;
   readonly accountUids: string[];
   readonly createdAt: string;
+  /** Set when delete-user has started on this user. */
+  readonly deletingAt?: string;
 }
 
 /**
@@ -24,18 +29,30 @@ export function userKey(identity: UserIdentity): string {
   return 'externalId' in identity ? identity.externalId : identity.userEmail.toLowerCase();
 }
 
+const USER_PREFIX = 'user#';
+/** What a failure of the last step of delete-user leaves: safe to repeat. */
+const NOT_YET_REMOVED = "the user's sessions are ended but its record is not yet removed; call again with the same input to finish";
+
 function userOf(item: Record<string, unknown>): User {
   const accounts = item.accountUids;
   return {
     userId: String(item.userId),
+    userKey: String(item.sk).slice(USER_PREFIX.length),
     ...(typeof item.externalId === 'string' ? { externalId: item.externalId } : {}),
     ...(typeof item.userEmail === 'string' ? { userEmail: item.userEmail } : {}),
     ...(typeof item.name === 'string' ? { name: item.name } : {}),
     accountUids: accounts instanceof Set ? [...(accounts as Set<string>)].sort() : [],
     createdAt: String(item.createdAt),
+    ...(typeof item.deletingAt === 'string' ? { deletingAt: item.deletingAt } : {}),
   };
 }
 
+/**
+ * Two items per user in the users table, written together: the user
+ * (`user#<userKey>`, with the personal data) and `userid#<userId>` (the
+ * user's key, so delete-user can find a user by id). Users made before the
+ * second item existed get it on their next sign-in (`userIdIndexed`).
+ */
 export class UserStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -43,50 +60,122 @@ export class UserStore {
   ) {}
 
   /**
-   * Finds or creates the user in one atomic UpdateItem: `if_not_exists` keeps
-   * the first writer's userId, name and createdAt, so concurrent first calls
-   * for one user converge on one item. Account ids are added to the user's set.
+   * Finds the user and adds what `details` brings (a name if it had none,
+   * account ids to its set), or creates it. Both steps are conditional, so
+   * concurrent first calls for one user converge on one user and one userId.
+   * A user being deleted gets no new session: UserBeingDeleted.
    */
   async findOrCreate(appUid: string, identity: UserIdentity, details: { name?: string; accountUids?: string[] }, now: Date): Promise<User> {
-    const names: Record<string, string> = { '#userId': 'userId', '#createdAt': 'createdAt' };
-    const values: Record<string, unknown> = { ':userId': randomId('usr'), ':now': now.toISOString() };
-    const sets = ['#userId = if_not_exists(#userId, :userId)', '#createdAt = if_not_exists(#createdAt, :now)'];
-    if ('externalId' in identity) {
-      names['#identity'] = 'externalId';
-      values[':identity'] = identity.externalId;
-    } else {
-      names['#identity'] = 'userEmail';
-      values[':identity'] = identity.userEmail;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const user = (await this.updateExisting(appUid, identity, details)) ?? (await this.createNew(appUid, identity, details, now));
+      if (!user) continue;
+      if (user.deletingAt !== undefined) throw new UserBeingDeleted('this user is being deleted; try again once the deletion has finished');
+      return user;
     }
-    sets.push('#identity = if_not_exists(#identity, :identity)');
+    throw new StoreUnavailable('find-or-create user: the user changed during the call; nothing was written, try again');
+  }
+
+  /** The existing user with `details` added, or undefined if there is none. */
+  private async updateExisting(appUid: string, identity: UserIdentity, details: { name?: string; accountUids?: string[] }): Promise<User | undefined> {
+    const Key = userItemKey(appUid, userKey(identity));
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
     if (details.name !== undefined) {
       names['#name'] = 'name';
       values[':name'] = details.name;
       sets.push('#name = if_not_exists(#name, :name)');
     }
-    let expression = `SET ${sets.join(', ')}`;
+    let expression = sets.length > 0 ? `SET ${sets.join(', ')}` : '';
     if (details.accountUids && details.accountUids.length > 0) {
       names['#accountUids'] = 'accountUids';
       values[':accountUids'] = new Set(details.accountUids);
       expression += ' ADD #accountUids :accountUids';
     }
+    let item: Record<string, unknown> | undefined;
     try {
-      const { Attributes } = await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: userItemKey(appUid, userKey(identity)),
-          UpdateExpression: expression,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
+      if (expression === '') {
+        ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true })));
+      } else {
+        ({ Attributes: item } = await this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key,
+            UpdateExpression: expression.trim(),
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        ));
+      }
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw storeError('find-or-create user', error);
+    }
+    if (!item) return undefined;
+    const user = userOf(item);
+    if (item.userIdIndexed !== true && user.deletingAt === undefined) await this.indexUserId(appUid, user);
+    return user;
+  }
+
+  /** Creates the user and its userid# item; undefined if a concurrent call created the user first. */
+  private async createNew(appUid: string, identity: UserIdentity, details: { name?: string; accountUids?: string[] }, now: Date): Promise<User | undefined> {
+    const key = userKey(identity);
+    const item = {
+      ...userItemKey(appUid, key),
+      userId: randomId('usr'),
+      ...identity,
+      ...(details.name !== undefined ? { name: details.name } : {}),
+      ...(details.accountUids && details.accountUids.length > 0 ? { accountUids: new Set(details.accountUids) } : {}),
+      createdAt: now.toISOString(),
+      userIdIndexed: true,
+    };
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName: this.tableName, Item: { ...userIdItemKey(appUid, item.userId), userId: item.userId, userKey: key }, ConditionExpression: 'attribute_not_exists(pk)' } },
+          ],
         }),
       );
-      return userOf(Attributes ?? {});
     } catch (error) {
+      const failed = failedConditions(error);
+      if (failed.includes(0)) return undefined;
+      if (failed.length > 0) throw new StoreUnavailable('user id collision; nothing was written, try again');
+      throw storeError('find-or-create user', error);
+    }
+    return userOf(item);
+  }
+
+  /** Gives a user from before the userid# items its item (once; idempotent). */
+  private async indexUserId(appUid: string, user: User): Promise<void> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: { ...userIdItemKey(appUid, user.userId), userId: user.userId, userKey: user.userKey } } },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: userItemKey(appUid, user.userKey),
+                UpdateExpression: 'SET userIdIndexed = :true',
+                ConditionExpression: 'userId = :userId AND attribute_not_exists(deletingAt)',
+                ExpressionAttributeValues: { ':true': true, ':userId': user.userId },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      // Being deleted meanwhile: then the index item is not wanted, and the transaction wrote nothing.
+      if (isConditionFailure(error)) return;
       throw storeError('find-or-create user', error);
     }
   }
 
+  /** The user stored under `key` (external id or lower-cased email), or undefined. */
   async get(appUid: string, key: string): Promise<User | undefined> {
     try {
       const { Item } = await this.db.send(
@@ -95,6 +184,68 @@ export class UserStore {
       return Item ? userOf(Item) : undefined;
     } catch (error) {
       throw storeError('get user', error);
+    }
+  }
+
+  /** The user with this userId, through its userid# item, or undefined. */
+  async getById(appUid: string, userId: string): Promise<User | undefined> {
+    let pointer: Record<string, unknown> | undefined;
+    try {
+      ({ Item: pointer } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: userIdItemKey(appUid, userId), ConsistentRead: true })));
+    } catch (error) {
+      throw storeError('get user', error);
+    }
+    if (!pointer) return undefined;
+    const user = await this.get(appUid, String(pointer.userKey));
+    return user?.userId === userId ? user : undefined;
+  }
+
+  /** Marks the user as being deleted: from now on no session is issued for it (SessionStore.create checks). */
+  async markDeleting(appUid: string, user: User, now: Date): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userItemKey(appUid, user.userKey),
+          UpdateExpression: 'SET deletingAt = if_not_exists(deletingAt, :now)',
+          ConditionExpression: 'userId = :userId',
+          ExpressionAttributeValues: { ':now': now.toISOString(), ':userId': user.userId },
+        }),
+      );
+    } catch (error) {
+      // Deleted by a concurrent call: nothing left to mark.
+      if (isConditionFailure(error)) return;
+      throw storeError('delete-user', error);
+    }
+  }
+
+  /** Removes the user and its userid# item. */
+  async remove(appUid: string, user: User): Promise<void> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: userItemKey(appUid, user.userKey),
+                // Never another user that took the same externalId or email since.
+                ConditionExpression: 'attribute_not_exists(pk) OR userId = :userId',
+                ExpressionAttributeValues: { ':userId': user.userId },
+              },
+            },
+            { Delete: { TableName: this.tableName, Key: userIdItemKey(appUid, user.userId) } },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw storeError('delete-user', error, NOT_YET_REMOVED);
+      // Only this user's userid# item is left to remove.
+      try {
+        await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: userIdItemKey(appUid, user.userId) }));
+      } catch (retryError) {
+        throw storeError('delete-user', retryError, NOT_YET_REMOVED);
+      }
     }
   }
 }

@@ -1,17 +1,16 @@
 import { userInfo } from 'node:os';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { keygateHome, readLocalStackInfo, type LocalStackInfo } from '../local/home';
-import { ADMIN_FUNCTIONS, adminFunctionOutput, type AdminFunctionId } from '../shared/functions';
+import { PACKAGE_ROOT } from '../construct/function-bundles';
+import { isCheckout, keygateHome, KEYGATE_HOME_ENV, readLocalStackInfo, type LocalStackInfo } from '../local/home';
+import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS, isSessionFunction, type AdminFunctionId } from '../shared/functions';
 
 /**
  * How the admin tools (the CLI and the console) reach the admin Lambda
  * functions: through the Lambda Invoke API, either the local stack's emulation
- * of it (found through `.keygate/local.json`) or the deployed functions named
- * by a stack's outputs (`--stack`), with the operator's own AWS credentials.
+ * of it (found through `<KEYGATE_HOME>/local.json`) or the deployed functions
+ * named by a stack's outputs (`--stack`), with the operator's own AWS
+ * credentials.
  */
-
-/** CloudFormation outputs of the keygate stack that name the admin functions. */
-export const STACK_OUTPUTS = Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, adminFunctionOutput(id)])) as Record<AdminFunctionId, string>;
 
 export type AdminFunction = AdminFunctionId;
 
@@ -51,14 +50,17 @@ export interface AdminClient {
   destroy(): void;
 }
 
-export const NO_LOCAL_STACK = 'no local keygate stack is running: start one with `npm start` (or pass --stack <name> for a deployed stack)';
+/** What to do when no local stack is found; every message saying so ends with it. */
+export const POINT_AT_A_STACK = `start one with \`npm start\` in the keygate checkout, set ${KEYGATE_HOME_ENV} to the data folder of a running one, or pass --stack <name> for a deployed stack`;
 
 interface Target {
   readonly client: LambdaClient;
-  /** Function names; a stack or local stack older than a function lacks it, which is said when it is called. */
+  /** Function names; a stack or local stack older than a function (or a stack with sessions off) lacks it. */
   readonly functions: Partial<Record<AdminFunction, string>>;
   /** Why a function is missing from `functions`. */
   readonly missing: (fn: AdminFunction) => string;
+  /** Said when the target does not answer. */
+  readonly unreachable: string;
   readonly local: boolean;
 }
 
@@ -69,39 +71,49 @@ const availableIn = (target: Target) => ADMIN_FUNCTIONS.filter((id) => target.fu
  * here; the local stack's `local.json` is read on every call, so a console
  * left open follows `npm start` across restarts (new ports).
  */
-export async function connectAdmin(options: AdminTargetOptions, env: Readonly<Record<string, string | undefined>>): Promise<AdminClient> {
+export async function connectAdmin(
+  options: AdminTargetOptions,
+  env: Readonly<Record<string, string | undefined>>,
+  /** The keygate package the tool runs from: a checkout keeps its local stack's data in `.keygate/`. */
+  packageRoot: string = PACKAGE_ROOT,
+): Promise<AdminClient> {
   if (options.stack !== undefined) {
     const target = await deployedTarget(options.stack, options);
     let caller: Promise<string> | undefined;
     return {
       target: `stack ${options.stack}`,
-      invoke: (fn, input) => invoke(target, fn, input, `could not reach AWS Lambda for stack ${options.stack}`),
+      invoke: (fn, input) => invoke(target, fn, input),
       available: async () => availableIn(target),
       requester: () => (caller ??= callerArn(options)),
       destroy: () => target.client.destroy(),
     };
   }
-  const home = keygateHome(env);
+  if (!env[KEYGATE_HOME_ENV] && !isCheckout(packageRoot)) {
+    throw new AdminClientError(
+      `no local keygate stack: this keygate is an installed package (${packageRoot}), not a checkout, and \`npm start\` runs only in a checkout; set ${KEYGATE_HOME_ENV} to the data folder (.keygate) of a running one, or pass --stack <name> for a deployed stack`,
+    );
+  }
+  const home = keygateHome(env, packageRoot);
   let current: { endpoint: string; target: Target } | undefined;
   const localTarget = (): Target => {
     const info = readLocalStackInfo(home);
-    if (!info) throw new AdminClientError(NO_LOCAL_STACK);
+    if (!info) throw new AdminClientError(`no local keygate stack is running from ${home} (${KEYGATE_HOME_ENV}): ${POINT_AT_A_STACK}`);
     if (current?.endpoint !== info.lambdaEndpoint) {
       current?.target.client.destroy();
-      current = { endpoint: info.lambdaEndpoint, target: localStackTarget(info) };
+      current = { endpoint: info.lambdaEndpoint, target: localStackTarget(info, home) };
     }
     return current.target;
   };
   return {
     target: 'the local stack',
-    invoke: async (fn, input) => invoke(localTarget(), fn, input, NO_LOCAL_STACK),
+    invoke: async (fn, input) => invoke(localTarget(), fn, input),
     available: async () => availableIn(localTarget()),
     requester: async () => `local:${userInfo().username}`,
     destroy: () => current?.target.client.destroy(),
   };
 }
 
-function localStackTarget(info: LocalStackInfo): Target {
+function localStackTarget(info: LocalStackInfo, home: string): Target {
   return {
     client: new LambdaClient({
       endpoint: info.lambdaEndpoint,
@@ -110,7 +122,8 @@ function localStackTarget(info: LocalStackInfo): Target {
       maxAttempts: 1,
     }),
     functions: info.functions,
-    missing: () => 'the running local stack predates this command: restart `npm start`',
+    missing: (fn) => `the local stack running from ${home} has no ${FUNCTIONS[fn].name} function: it was started by an older keygate; restart \`npm start\``,
+    unreachable: `no local keygate stack answers at ${info.lambdaEndpoint} (recorded in ${home}, ${KEYGATE_HOME_ENV}); it was stopped or killed: ${POINT_AT_A_STACK}`,
     local: true,
   };
 }
@@ -130,16 +143,36 @@ async function deployedTarget(stack: string, options: AdminTargetOptions): Promi
   } finally {
     cloudFormation.destroy();
   }
-  if (!outputs[STACK_OUTPUTS.createKey]) throw new AdminClientError(`stack ${stack} has no output ${STACK_OUTPUTS.createKey}; is it a keygate stack?`);
   const functions: Partial<Record<AdminFunction, string>> = {};
-  for (const id of ADMIN_FUNCTIONS) if (outputs[STACK_OUTPUTS[id]]) functions[id] = outputs[STACK_OUTPUTS[id]];
+  for (const id of ADMIN_FUNCTIONS) if (outputs[adminFunctionOutput(id)]) functions[id] = outputs[adminFunctionOutput(id)];
   return {
     // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
     client: new LambdaClient({ ...config, maxAttempts: 1 }),
     functions,
-    missing: (fn) => `stack ${stack} has no output ${STACK_OUTPUTS[fn]}: it was deployed before this command existed; deploy the current keygate`,
+    // A stack with sessions off has no session functions, as an older stack lacks newer ones.
+    missing: (fn) => `stack ${stack} has no output ${adminFunctionOutput(fn)}; is it a keygate stack${isSessionFunction(fn) ? ' with sessions on' : ''}, updated to this version?`,
+    unreachable: `could not reach AWS Lambda for stack ${stack}`,
     local: false,
   };
+}
+
+/**
+ * Whether an app exists: registered (get-app), or from before the registry and
+ * with keys. A key created for an unknown app starts that app, so the CLI and
+ * the console ask first: a typo in the app id must not quietly start a second
+ * app. A target without get-app (older) is asked for keys only.
+ */
+export async function isKnownApp(admin: AdminClient, appUid: string): Promise<boolean> {
+  if ((await admin.available()).includes('getApp')) {
+    try {
+      await admin.invoke('getApp', { appUid });
+      return true;
+    } catch (error) {
+      if (!(error instanceof AdminFunctionError && error.errorType === 'AppNotFound')) throw error;
+    }
+  }
+  const { keys } = await admin.invoke<{ keys: unknown[] }>('listKeys', { appUid, limit: 1 });
+  return keys.length > 0;
 }
 
 /** The ARN of the AWS principal whose credentials are used (STS GetCallerIdentity). */
@@ -157,7 +190,7 @@ async function callerArn(options: AdminTargetOptions): Promise<string> {
   }
 }
 
-async function invoke<T>(target: Target, fn: AdminFunction, input: unknown, unreachable: string): Promise<T> {
+async function invoke<T>(target: Target, fn: AdminFunction, input: unknown): Promise<T> {
   const functionName = target.functions[fn];
   if (!functionName) throw new AdminClientError(target.missing(fn));
   let response;
@@ -165,9 +198,9 @@ async function invoke<T>(target: Target, fn: AdminFunction, input: unknown, unre
     response = await target.client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(input)) }));
   } catch (error) {
     const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
-    if (target.local && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /ECONNREFUSED/.test(String(error)))) throw new AdminClientError(NO_LOCAL_STACK);
+    if (target.local && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /ECONNREFUSED/.test(String(error)))) throw new AdminClientError(target.unreachable);
     if ((error as Error).name === 'ResourceNotFoundException') throw new AdminClientError(`function ${functionName} not found: ${firstLine(error)}`);
-    if (!target.local && /ENOTFOUND|ECONNREFUSED|ETIMEDOUT/.test(String(code ?? error))) throw new AdminClientError(`${unreachable}: ${firstLine(error)}`);
+    if (!target.local && /ENOTFOUND|ECONNREFUSED|ETIMEDOUT/.test(String(code ?? error))) throw new AdminClientError(`${target.unreachable}: ${firstLine(error)}`);
     throw new AdminClientError(firstLine(error));
   }
   const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : 'null';

@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { containsCredential } from '../../functions/domain/credential-format';
+import { PACKAGE_ROOT } from '../construct/function-bundles';
 import { DEFAULT_CONSOLE_PORT, startConsole } from './console/server';
-import { AdminClientError, connectAdmin, firstLine, type AdminClient, type AdminFunction, type AdminTargetOptions } from './admin-client';
+import { AdminClientError, AdminFunctionError, connectAdmin, firstLine, isKnownApp, type AdminClient, type AdminFunction, type AdminTargetOptions } from './admin-client';
+import { EXPIRES_AT_FORMATS, parseExpiresAt } from './durations';
 import { reportableCredentials, reportKeys, revokeUrl, scanPaths, scanPrefixes, ScanUsageError, ReportError } from './scan';
 
 /**
@@ -19,6 +23,10 @@ export interface CliIo {
   readonly stdin?: { readonly isTTY: boolean; read(): Promise<string> };
   /** The HTTP client of `keygate scan --report` (default: global fetch). */
   readonly fetch?: typeof fetch;
+  /** The keygate package the CLI runs from. @default the package holding this file */
+  readonly packageRoot?: string;
+  /** The clock `--expires-at 90d` counts from. @default the system clock */
+  readonly now?: () => Date;
 }
 
 function untilSignal(): Promise<void> {
@@ -43,6 +51,32 @@ export class CliError extends Error {}
 
 /** Exit codes of `keygate scan`, as grep has them: 1 means found and nothing else. */
 export const SCAN_EXIT = { none: 0, found: 1, error: 2 } as const;
+
+/**
+ * The flag that carries each admin payload field. A ValidationError's
+ * message starts with the field it is about; the CLI user typed the flag.
+ */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  appUid: '--app',
+  name: '--name',
+  expiresAt: '--expires-at',
+  keyId: '--key',
+  limit: '--limit',
+  nextToken: '--next-token',
+  userId: '--user',
+  externalId: '--external-id',
+  userEmail: '--email',
+  createdByKeyId: '--created-by-key',
+  sessionId: '--session',
+};
+
+function inFlagTerms(message: string): string {
+  return message.replace(/^[A-Za-z]+\b/, (field) => FLAG_OF_FIELD[field] ?? field);
+}
+
+function packageVersion(packageRoot: string): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 interface CreatedKey {
   keyId: string;
@@ -79,6 +113,12 @@ interface KeyEvent {
   details?: Record<string, unknown>;
 }
 
+interface App {
+  appUid: string;
+  createdAt: string;
+  keyCount: number;
+}
+
 interface Paged {
   nextToken?: string;
 }
@@ -98,8 +138,32 @@ export function parseGrace(text: string): number {
   return Number(match[1]) * DURATION_UNITS[match[2]!]!;
 }
 
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+/** A flag that selects what an operation acts on: the commander option name, the flag, the payload field. */
+type Selector = readonly [option: string, flag: string, field: string];
+
+/** The one selector given, with its value, or a CliError naming them all. */
+function exactlyOneSelector(options: object, selectors: readonly Selector[]): { option: string; field: string; value: string } {
+  const values = options as Readonly<Record<string, unknown>>;
+  const given = selectors.filter(([option]) => values[option] !== undefined);
+  if (given.length !== 1) {
+    const flags = selectors.map(([, flag]) => flag);
+    throw new CliError(`pass exactly one of ${flags.slice(0, -1).join(', ')} or ${flags.at(-1)}`);
+  }
+  const [option, , field] = given[0]!;
+  return { option, field, value: String(values[option]) };
+}
+
+/** An error as the CLI user should read it: a ValidationError names the flag they typed, not the payload field. */
+function cliMessage(error: Error): string {
+  return error instanceof AdminFunctionError && error.errorType === 'ValidationError' ? inFlagTerms(error.message) : error.message;
+}
+
 export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
   const out = (line = '') => io.stdout(`${line}\n`);
+  const now = io.now ?? (() => new Date());
+  const packageRoot = io.packageRoot ?? PACKAGE_ROOT;
   const targetOptions = (command: Command) =>
     command
       .option('--stack <name>', 'a deployed keygate stack (CloudFormation stack name) instead of the local one; default: $KEYGATE_STACK')
@@ -112,7 +176,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   const connect = async (options: AdminTargetOptions): Promise<AdminClient> => {
     if (options.stack === '') throw new CliError('--stack needs a stack name');
     const stack = options.stack ?? (io.env.KEYGATE_STACK || undefined);
-    return (admin ??= await connectAdmin({ ...options, ...(stack === undefined ? {} : { stack }) }, io.env));
+    return (admin ??= await connectAdmin({ ...options, ...(stack === undefined ? {} : { stack }) }, io.env, packageRoot));
   };
   const withTarget = async <T>(options: AdminTargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, human: (output: T) => Promise<void> | void) => {
     const output = await (await connect(options)).invoke<T>(fn, input);
@@ -131,7 +195,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     input: Record<string, unknown>,
     show: (items: T[]) => void,
   ) => {
-    // The admin function validates both: a bad --limit gets its ValidationError naming `limit`.
+    // The admin function validates both: a bad --limit gets its ValidationError, in terms of the flag.
     const paging = {
       ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
       ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
@@ -150,11 +214,13 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   };
 
   const program = new Command('keygate')
-    .description('keygate admin CLI: manage API keys on the local stack (`npm start`) or a deployed stack (--stack), and find leaked keys (scan)')
+    .description('keygate admin CLI: manage API keys, apps, sessions and users on the local stack (`npm start`) or a deployed stack (--stack), in the terminal or the browser (console), and find leaked keys (scan)')
+    .version(packageVersion(packageRoot), '-V, --version', 'print the keygate version')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // One error prefix for everything the CLI reports, commander's usage errors included.
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`keygate: ${text.replace(/^error: /, '')}`) })
     .showHelpAfterError(false);
-  const keys = program.command('keys').description('create, list and delete API keys').exitOverride();
+  const keys = program.command('keys').description('create, list, roll, change and delete API keys, and read their activity log');
 
   /** Inputs of the commands that change keys carry who asked (`requestedBy`), for the activity log. */
   const requested = async (options: AdminTargetOptions) => ({ requestedBy: await (await connect(options)).requester() });
@@ -165,6 +231,12 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     out();
     out('Copy it now: it will not be shown again (only its hash is stored).');
   };
+  /** An --expires-at value as the admin functions take it (ISO 8601), or a CliError naming the flag. */
+  const expiryFlag = (text: string): string => {
+    const expiresAt = parseExpiresAt(text, now());
+    if (expiresAt === undefined) throw new CliError(`--expires-at must be ${EXPIRES_AT_FORMATS}`);
+    return expiresAt;
+  };
   const keyLine = (key: ListedKey) =>
     `Key ${key.keyId} (${key.displayPrefix}) '${key.name}': ${key.status ?? 'active'}, expires ${key.expiresAt ?? 'never'}, last used ${key.lastUsedAt ?? 'never'}.`;
 
@@ -174,9 +246,14 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .description('create an API key; the key is printed once and stored nowhere')
       .requiredOption('--app <appUid>', 'application the key belongs to')
       .requiredOption('--name <name>', 'a name to tell the key apart')
-      .option('--expires-at <date>', 'ISO 8601 date-time after which the key stops working'),
-  ).action(async (options: AdminTargetOptions & { app: string; name: string; expiresAt?: string; json?: boolean }) => {
-    const input = { appUid: options.app, name: options.name, ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}), ...(await requested(options)) };
+      .option('--expires-at <when>', `when the key stops working: ${EXPIRES_AT_FORMATS}`)
+      .option('--new-app', 'the app has no keys yet: create its first key (without it, an unknown --app is refused as a likely typo)'),
+  ).action(async (options: AdminTargetOptions & { app: string; name: string; expiresAt?: string; newApp?: boolean; json?: boolean }) => {
+    const expiresAt = options.expiresAt === undefined ? undefined : expiryFlag(options.expiresAt);
+    if (!options.newApp && !(await isKnownApp(await connect(options), options.app))) {
+      throw new CliError(`app ${options.app} has no keys yet: check --app for a typo, or pass --new-app to create its first key`);
+    }
+    const input = { appUid: options.app, name: options.name, ...(expiresAt !== undefined ? { expiresAt } : {}), ...(await requested(options)) };
     await withTarget<CreatedKey>(options, 'createKey', input, (key) => newKeyLines(key, 'Created key'));
   });
 
@@ -202,7 +279,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   jsonOption(
     keys
       .command('delete')
-      .description('delete an API key: every later request with it fails; sessions it created stay valid')
+      .description('delete an API key: every later request with it fails; sessions it created stay valid (see `sessions revoke`)')
       .requiredOption('--app <appUid>', 'application the key belongs to')
       .requiredOption('--key <keyId>', 'id of the key (from `keys list`), not the key itself'),
   ).action(async (options: AdminTargetOptions & { app: string; key: string; json?: boolean }) => {
@@ -220,14 +297,15 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--key <keyId>', 'id of the key to replace')
       .option('--grace <duration>', 'how long the old key keeps working: 0 (stops now), 90s, 15m, 24h (default), up to 7d')
       .option('--name <name>', "the new key's name (default: the old key's)")
-      .option('--expires-at <date>', 'ISO 8601 date-time after which the new key stops working'),
+      .option('--expires-at <when>', `when the new key stops working: ${EXPIRES_AT_FORMATS}`),
   ).action(async (options: AdminTargetOptions & { app: string; key: string; grace?: string; name?: string; expiresAt?: string; json?: boolean }) => {
+    const expiresAt = options.expiresAt === undefined ? undefined : expiryFlag(options.expiresAt);
     const input = {
       appUid: options.app,
       keyId: options.key,
       ...(options.grace !== undefined ? { gracePeriodSeconds: parseGrace(options.grace) } : {}),
       ...(options.name !== undefined ? { name: options.name } : {}),
-      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
       ...(await requested(options)),
     };
     await withTarget<RolledKey>(options, 'rollKey', input, (key) => {
@@ -243,7 +321,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--app <appUid>', 'application the key belongs to')
       .requiredOption('--key <keyId>', 'id of the key')
       .option('--name <name>', 'a new name')
-      .option('--expires-at <date>', "ISO 8601 date-time after which the key stops working, or 'never'")
+      .option('--expires-at <when>', `when the key stops working: ${EXPIRES_AT_FORMATS}; or 'never'`)
       .option('--disable', 'refuse the key from the next request on (until --enable)')
       .option('--enable', 'accept a disabled key again'),
   ).action(async (options: AdminTargetOptions & { app: string; key: string; name?: string; expiresAt?: string; disable?: boolean; enable?: boolean; json?: boolean }) => {
@@ -252,7 +330,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       appUid: options.app,
       keyId: options.key,
       ...(options.name !== undefined ? { name: options.name } : {}),
-      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt === 'never' ? null : options.expiresAt } : {}),
+      ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt === 'never' ? null : expiryFlag(options.expiresAt) } : {}),
       ...(options.disable ? { enabled: false } : options.enable ? { enabled: true } : {}),
       ...(await requested(options)),
     };
@@ -322,6 +400,92 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       exitCode = findings.length > 0 ? SCAN_EXIT.found : SCAN_EXIT.none;
     });
 
+  const apps = program.command('apps').description('the applications that have keys');
+
+  jsonOption(
+    apps
+      .command('list')
+      .description('list the applications, with their key counts')
+      .option('--limit <n>', 'apps per page (1-100); with it, one page is shown')
+      .option('--next-token <token>', 'start after the page that returned this nextToken'),
+  ).action(async (options: AdminTargetOptions & { limit?: string; nextToken?: string; json?: boolean }) => {
+    await listPages<App>(options, 'listApps', 'apps', {}, (all) => {
+      if (all.length === 0) return out('No apps yet: `keys create --app <appUid> --new-app` makes the first.');
+      out(table([['APP', 'KEYS', 'CREATED'], ...all.map((app) => [app.appUid, String(app.keyCount), app.createdAt])]));
+    });
+  });
+
+  jsonOption(apps.command('show').description('one application: its key count and when its first key was made').requiredOption('--app <appUid>', 'the application')).action(
+    async (options: AdminTargetOptions & { app: string; json?: boolean }) => {
+      await withTarget<App>(options, 'getApp', { appUid: options.app }, (app) => {
+        out(table([['app', app.appUid], ['keys', String(app.keyCount)], ['created', app.createdAt]]));
+      });
+    },
+  );
+
+  /**
+   * A batch that may end over several calls (`incomplete`): calls again until
+   * done, each picking up what is left; `--json` prints the first call's output.
+   */
+  const untilComplete = async <T extends { incomplete?: boolean }>(options: AdminTargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, count: (output: T) => number, human: (last: T, total: number) => void) => {
+    await withTarget<T>(options, fn, input, async (first) => {
+      let result = first;
+      let total = count(first);
+      while (result.incomplete) {
+        result = await admin!.invoke<T>(fn, input);
+        total += count(result);
+      }
+      human(result, total);
+    });
+  };
+
+  const sessions = program.command('sessions').description('end sessions on purpose (deleting a key never does)');
+
+  jsonOption(
+    sessions
+      .command('revoke')
+      .description("end sessions now: a user's, those a key opened, or one; the next request with them gets 401")
+      .requiredOption('--app <appUid>', 'application the sessions belong to')
+      .option('--user <userId>', "every session of this user (keygate's userId)")
+      .option('--external-id <externalId>', 'every session of the user with this externalId')
+      .option('--created-by-key <keyId>', 'every session opened with this key (deleted or not)')
+      .option('--session <sessionId>', 'this one session'),
+  ).action(async (options: AdminTargetOptions & { app: string; user?: string; externalId?: string; createdByKey?: string; session?: string; json?: boolean }) => {
+    const { option, field, value } = exactlyOneSelector(options, [
+      ['user', '--user', 'userId'],
+      ['externalId', '--external-id', 'externalId'],
+      ['createdByKey', '--created-by-key', 'createdByKeyId'],
+      ['session', '--session', 'sessionId'],
+    ]);
+    const input = { appUid: options.app, [field]: value, ...(await requested(options)) };
+    const whose = { user: `of user ${value}`, externalId: `of the user with externalId ${value}`, createdByKey: `opened with key ${value}`, session: `(session ${value})` }[option];
+    await untilComplete<{ revoked: number; incomplete?: boolean }>(options, 'revokeSessions', input, (result) => result.revoked, (_, revoked) => {
+      out(`Revoked ${plural(revoked, 'session')} ${whose} in app ${options.app}.`);
+    });
+  });
+
+  const users = program.command('users').description("erase a user's personal data");
+
+  jsonOption(
+    users
+      .command('delete')
+      .description('erase a user: its record (email, externalId, name, account ids) and every session of theirs')
+      .requiredOption('--app <appUid>', 'application the user belongs to')
+      .option('--user <userId>', "keygate's userId")
+      .option('--external-id <externalId>', "your server's id for the user")
+      .option('--email <email>', 'the email the user signed in with'),
+  ).action(async (options: AdminTargetOptions & { app: string; user?: string; externalId?: string; email?: string; json?: boolean }) => {
+    const { field, value } = exactlyOneSelector(options, [
+      ['user', '--user', 'userId'],
+      ['externalId', '--external-id', 'externalId'],
+      ['email', '--email', 'userEmail'],
+    ]);
+    const input = { appUid: options.app, [field]: value, ...(await requested(options)) };
+    await untilComplete<{ userId: string; deleted: boolean; sessionsRevoked: number; incomplete?: boolean }>(options, 'deleteUser', input, (result) => result.sessionsRevoked, (last, revoked) => {
+      out(`Deleted user ${last.userId} from app ${options.app}; ${plural(revoked, 'session')} revoked.`);
+    });
+  });
+
   targetOptions(
     program
       .command('console')
@@ -351,9 +515,9 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     return exitCode;
   } catch (error) {
     const scanning = argv[0] === 'scan';
-    // Commander has already written its own usage errors (and help) to stderr/stdout.
+    // Commander has already written its own usage errors (and help, and --version) through configureOutput.
     if (error instanceof CommanderError) return scanning && error.exitCode !== 0 ? SCAN_EXIT.error : error.exitCode;
-    io.stderr(`keygate: ${error instanceof CliError || error instanceof AdminClientError || error instanceof ScanUsageError ? error.message : firstLine(error)}\n`);
+    io.stderr(`keygate: ${error instanceof CliError || error instanceof AdminClientError || error instanceof ScanUsageError ? cliMessage(error) : firstLine(error)}\n`);
     return scanning ? SCAN_EXIT.error : 1;
   } finally {
     admin?.destroy();

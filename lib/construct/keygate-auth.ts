@@ -16,7 +16,7 @@ import {
   ENV,
   MAX_LAST_USED_INTERVAL_SECONDS,
 } from '../shared/environment';
-import { BUNDLE_HANDLER, FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionId } from '../shared/functions';
+import { BUNDLE_HANDLER, DEFAULT_TIMEOUT_SECONDS, FUNCTIONS, isSessionFunction, NODE_RUNTIME_MAJOR, type FunctionDefinition, type FunctionId } from '../shared/functions';
 import { corsOriginProblem, SESSION_CORS_ALLOW_HEADERS, SESSION_CORS_MAX_AGE_SECONDS } from '../shared/cors';
 import { AUTHORIZERS, REVOKE_ROUTE, ROUTES, routeResourcePath, sessionRouteMethods, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
@@ -46,6 +46,16 @@ export const DEFAULT_MEMORY_SIZE_MB = 1024;
 export const DEFAULT_REVOKE_THROTTLING: Required<apigateway.ThrottleSettings> = { rateLimit: 1, burstLimit: 5 };
 
 export interface KeygateAuthProps {
+  /**
+   * The session half: `POST .../sdkusers/auth`, `GET .../sdkusers/me`, the
+   * session authorizer, the sessions and users tables, and the revoke-sessions
+   * and delete-user admin functions. `false` leaves all of it out, for teams
+   * that only want API keys; the session props below must then be unset.
+   *
+   * @default true
+   */
+  readonly enableSessions?: boolean;
+
   /**
    * Prefix of API keys: `<prefix>_<secret><checksum>`. 1-16 lowercase letters
    * or digits, starting with a letter. Changing it invalidates no stored key,
@@ -264,35 +274,51 @@ interface FunctionAccess {
   readonly statements: readonly iam.PolicyStatement[];
 }
 
+/** Props that configure the session half, refused when it is off. */
+const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable', 'usersTable', 'corsAllowedOrigins'] as const satisfies readonly (keyof KeygateAuthProps)[];
+
 /**
  * keygate's AWS side, ready to sit next to any `RestApi`: the keys, sessions
  * and users tables, the pepper secret, every keygate function with
  * least-privilege roles, the API-key and session `RequestAuthorizer`s, and
- * `addRoutes()` to put the keygate routes on an API.
+ * `addRoutes()` to put the keygate routes on an API. With
+ * `enableSessions: false` the session half is left out.
  *
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
  * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
- * `listKeyEventsFunction`) have no HTTP route: invoke them directly.
+ * `listKeyEventsFunction`, `listAppsFunction`, `getAppFunction`, and with
+ * sessions `revokeSessionsFunction`, `deleteUserFunction`) have no HTTP
+ * route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
   public readonly keysTable: dynamodb.ITable;
-  public readonly sessionsTable: dynamodb.ITable;
-  public readonly usersTable: dynamodb.ITable;
+  /** Undefined when sessions are off. */
+  public readonly sessionsTable?: dynamodb.ITable;
+  /** Undefined when sessions are off. */
+  public readonly usersTable?: dynamodb.ITable;
   /** HMAC pepper of key and token hashes. Always retained. */
   public readonly pepperSecret: secretsmanager.ISecret;
-  /** Every keygate function, by its id in `FUNCTIONS`. */
-  public readonly functions: Readonly<Record<FunctionId, lambda.IFunction>>;
+  /** Whether the session half is deployed (`enableSessions`). */
+  public readonly sessionsEnabled: boolean;
+  /** Every keygate function deployed, by its id in `FUNCTIONS` (the session functions only with sessions on). */
+  public readonly functions: Readonly<Partial<Record<FunctionId, lambda.IFunction>>>;
   public readonly createKeyFunction: lambda.IFunction;
   public readonly listKeysFunction: lambda.IFunction;
   public readonly deleteKeyFunction: lambda.IFunction;
   public readonly rollKeyFunction: lambda.IFunction;
   public readonly updateKeyFunction: lambda.IFunction;
   public readonly listKeyEventsFunction: lambda.IFunction;
+  public readonly listAppsFunction: lambda.IFunction;
+  public readonly getAppFunction: lambda.IFunction;
+  /** Undefined when sessions are off. */
+  public readonly revokeSessionsFunction?: lambda.IFunction;
+  /** Undefined when sessions are off. */
+  public readonly deleteUserFunction?: lambda.IFunction;
   /** REQUEST authorizer for the `x-api-key` header. */
   public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
-  /** REQUEST authorizer for `Authorization: Bearer <session token>`. */
-  public readonly sessionAuthorizer: apigateway.IAuthorizer;
-  public readonly authorizers: Readonly<Record<AuthorizerKind, apigateway.IAuthorizer>>;
+  /** REQUEST authorizer for `Authorization: Bearer <session token>`; undefined when sessions are off. */
+  public readonly sessionAuthorizer?: apigateway.IAuthorizer;
+  public readonly authorizers: Readonly<Partial<Record<AuthorizerKind, apigateway.IAuthorizer>>>;
   /**
    * Method options that put one of your own methods behind the API-key
    * authorizer: `resource.addMethod('GET', integration, auth.apiKeyMethodOptions)`.
@@ -300,8 +326,8 @@ export class KeygateAuth extends Construct {
    * the key's own app's paths only.
    */
   public readonly apiKeyMethodOptions: apigateway.MethodOptions;
-  /** The same for the session authorizer (`Authorization: Bearer <session token>`). */
-  public readonly sessionMethodOptions: apigateway.MethodOptions;
+  /** The same for the session authorizer (`Authorization: Bearer <session token>`); undefined when sessions are off. */
+  public readonly sessionMethodOptions?: apigateway.MethodOptions;
   /** The origins the session routes answer CORS for (`corsAllowedOrigins`); empty: none. */
   public readonly corsAllowedOrigins: readonly string[];
   /** Method throttling of the public revoke route (see `stageMethodOptions()`). */
@@ -310,6 +336,11 @@ export class KeygateAuth extends Construct {
   constructor(scope: Construct, id: string, props: KeygateAuthProps = {}) {
     super(scope, id);
 
+    this.sessionsEnabled = props.enableSessions ?? true;
+    if (!this.sessionsEnabled) {
+      const set = SESSION_PROPS.filter((name) => props[name] !== undefined);
+      if (set.length > 0) throw new Error(`KeygateAuth: ${set.join(', ')} ${set.length > 1 ? 'configure' : 'configures'} sessions, which enableSessions: false turns off`);
+    }
     const keyPrefix = props.keyPrefix ?? DEFAULT_KEY_PREFIX;
     const sessionTokenPrefix = props.sessionTokenPrefix ?? DEFAULT_SESSION_TOKEN_PREFIX;
     validatePrefix('keyPrefix', keyPrefix);
@@ -343,8 +374,10 @@ export class KeygateAuth extends Construct {
     this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
-    this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
-    this.usersTable = props.usersTable ?? this.table(USERS_TABLE, removalPolicy);
+    if (this.sessionsEnabled) {
+      this.sessionsTable = props.sessionsTable ?? this.table(SESSIONS_TABLE, removalPolicy);
+      this.usersTable = props.usersTable ?? this.table(USERS_TABLE, removalPolicy);
+    }
     this.pepperSecret = props.pepperSecret ?? this.newPepperSecret();
 
     this.functions = this.createFunctions({
@@ -357,34 +390,40 @@ export class KeygateAuth extends Construct {
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       enableSourceMaps: props.enableSourceMaps ?? false,
     });
-    this.createKeyFunction = this.functions.createKey;
-    this.listKeysFunction = this.functions.listKeys;
-    this.deleteKeyFunction = this.functions.deleteKey;
-    this.rollKeyFunction = this.functions.rollKey;
-    this.updateKeyFunction = this.functions.updateKey;
-    this.listKeyEventsFunction = this.functions.listKeyEvents;
+    this.createKeyFunction = this.functions.createKey!;
+    this.listKeysFunction = this.functions.listKeys!;
+    this.deleteKeyFunction = this.functions.deleteKey!;
+    this.rollKeyFunction = this.functions.rollKey!;
+    this.updateKeyFunction = this.functions.updateKey!;
+    this.listKeyEventsFunction = this.functions.listKeyEvents!;
+    this.listAppsFunction = this.functions.listApps!;
+    this.getAppFunction = this.functions.getApp!;
+    this.revokeSessionsFunction = this.functions.revokeSessions;
+    this.deleteUserFunction = this.functions.deleteUser;
 
     const authorizer = (kind: AuthorizerKind, id: string) =>
       new apigateway.RequestAuthorizer(this, id, {
-        handler: this.functions[AUTHORIZERS[kind].function],
+        handler: this.functions[AUTHORIZERS[kind].function]!,
         identitySources: [apigateway.IdentitySource.header(AUTHORIZERS[kind].identityHeader)],
         resultsCacheTtl: Duration.seconds(cacheTtlSeconds),
       });
     this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
-    this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
-    this.authorizers = { apiKey: this.apiKeyAuthorizer, session: this.sessionAuthorizer };
     this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer };
-    this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer };
+    if (this.sessionsEnabled) {
+      this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
+      this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer };
+    }
+    this.authorizers = { apiKey: this.apiKeyAuthorizer, ...(this.sessionAuthorizer && { session: this.sessionAuthorizer }) };
   }
 
   /**
    * Adds every route of the keygate route table (lib/shared/routes.ts) to
    * `api`, each a Lambda proxy integration behind its authorizer, and the
-   * public `POST /api/v1/keys/revoke` with none; with `corsAllowedOrigins`,
-   * each session route also gets an `OPTIONS` preflight. An authorizer belongs
-   * to one API, so call this for one `RestApi` only. Give the stage that serves
-   * them `stageMethodOptions()`, or the revoke route has only the stage's
-   * throttling.
+   * public `POST /api/v1/keys/revoke` with none; with sessions off, only the
+   * routes of the API-key half; with `corsAllowedOrigins`, each session route
+   * also gets an `OPTIONS` preflight. An authorizer belongs to one API, so call
+   * this for one `RestApi` only. Give the stage that serves them
+   * `stageMethodOptions()`, or the revoke route has only the stage's throttling.
    *
    * The bodies are validated by the functions, not by an
    * API Gateway model: API Gateway's validation message quotes the rejected
@@ -394,12 +433,12 @@ export class KeygateAuth extends Construct {
    */
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
-    const methods = ROUTES.map((route) => {
+    const methods = ROUTES.filter((route) => this.functions[route.function] !== undefined).map((route) => {
       // Relative to `parent`: resourceForPath takes a leading '/' on the API's root only.
       const resource = parent.resourceForPath(routeResourcePath(route).slice(1));
       const method = resource.addMethod(
         route.method,
-        new apigateway.LambdaIntegration(this.functions[route.function], { proxy: true, allowTestInvoke: false }),
+        new apigateway.LambdaIntegration(this.functions[route.function]!, { proxy: true, allowTestInvoke: false }),
         this.routeMethodOptions(route),
       );
       if (route.authorizer === 'none') {
@@ -491,7 +530,7 @@ export class KeygateAuth extends Construct {
       case 'apiKey':
         return this.apiKeyMethodOptions;
       case 'session':
-        return this.sessionMethodOptions;
+        return this.sessionMethodOptions!;
       case 'none':
         // Explicit, so an API whose defaultMethodOptions require an authorizer or an API key cannot lock reporters out.
         return { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: false };
@@ -538,28 +577,38 @@ export class KeygateAuth extends Construct {
     removalPolicy: RemovalPolicy;
     logRetention: logs.RetentionDays;
     enableSourceMaps: boolean;
-  }): Record<FunctionId, lambda.IFunction> {
+  }): Partial<Record<FunctionId, lambda.IFunction>> {
     const keys = this.keysTable.tableArn;
     // Only the functions behind session routes learn the origins: key routes answer no CORS.
     const sessionRouteFunctions = new Set(ROUTES.filter((route) => route.authorizer === 'session').map((route) => route.function));
     const sessionCors: Record<string, string> = this.corsAllowedOrigins.length > 0 ? { [ENV.corsAllowedOrigins]: this.corsAllowedOrigins.join(',') } : {};
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
-    const onKeys = (sid: string, actions: string[], leadingKeys?: string[]) =>
+    /** `actions` on `tableArn`, limited to items whose partition key matches one of `leadingKeys` when given. */
+    const on = (sid: string, tableArn: string, actions: string[], leadingKeys?: string[]) =>
       new iam.PolicyStatement({
         sid,
         actions,
-        resources: [keys],
+        resources: [tableArn],
         ...(leadingKeys && { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } } }),
       });
-    const keysTable = { [ENV.keysTable]: this.keysTable.tableName };
+    const onKeys = (sid: string, actions: string[], leadingKeys?: string[]) => on(sid, keys, actions, leadingKeys);
+    const keysEnv = { [ENV.keysTable]: this.keysTable.tableName };
     // Every change to keys writes its activity event (an app# item) in the same transaction: a Put.
     const appendEvents = onKeys('AppendEvents', ['dynamodb:PutItem'], ['app#*']);
+    // A key added or removed changes its app's key count in the registry (the apps partition) in the same transaction.
+    const countAppKeys = onKeys('CountAppKeys', ['dynamodb:UpdateItem'], ['apps']);
+    // Only called for session functions, which exist only with the session tables.
+    const sessions = () => this.sessionsTable!;
+    const users = () => this.usersTable!;
+    const sessionTablesEnv = () => ({ [ENV.sessionsTable]: sessions().tableName, [ENV.usersTable]: users().tableName });
+    // The index items of sessions (see lib/shared/item-keys.ts): what revoke-sessions and delete-user read and remove.
+    const sessionIndexes = ['user#*', 'key#*', 'sid#*'];
 
-    // Each function gets the environment it reads and the actions it calls, nothing more (DESIGN §8).
-    const access: Record<FunctionId, FunctionAccess> = {
-      apiKeyAuthorizer: {
-        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
+    // Each function gets the environment it reads and the actions it calls, nothing more (thunks: the session tables may not exist).
+    const access: Record<FunctionId, () => FunctionAccess> = {
+      apiKeyAuthorizer: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
         statements: [
           // Only the hash items: the authorizer cannot read app#... items or anything else.
           onKeys('GetKeyHashItems', ['dynamodb:GetItem'], ['hash#*']),
@@ -577,75 +626,113 @@ export class KeygateAuth extends Construct {
           }),
           readPepper,
         ],
-      },
-      sessionAuthorizer: {
-        environment: { [ENV.sessionsTable]: this.sessionsTable.tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
-        statements: [new iam.PolicyStatement({ sid: 'GetSessions', actions: ['dynamodb:GetItem'], resources: [this.sessionsTable.tableArn] }), readPepper],
-      },
-      whoami: { environment: {}, statements: [] },
-      sdkUsersAuth: {
+      }),
+      sessionAuthorizer: () => ({
+        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
+        // Only the session items, not the index items that list a user's or a key's sessions.
+        statements: [on('GetSessionItems', sessions().tableArn, ['dynamodb:GetItem'], ['token#*']), readPepper],
+      }),
+      whoami: () => ({ environment: {}, statements: [] }),
+      sdkUsersAuth: () => ({
         environment: {
-          [ENV.usersTable]: this.usersTable.tableName,
-          [ENV.sessionsTable]: this.sessionsTable.tableName,
+          ...sessionTablesEnv(),
           ...pepper,
           [ENV.sessionTokenPrefix]: options.sessionTokenPrefix,
           [ENV.sessionLifetimeSeconds]: String(options.sessionLifetimeSeconds),
         },
         statements: [
-          // Find-or-create is one UpdateItem with if_not_exists.
-          new iam.PolicyStatement({ sid: 'UpsertUsers', actions: ['dynamodb:UpdateItem'], resources: [this.usersTable.tableArn] }),
-          new iam.PolicyStatement({ sid: 'PutSessions', actions: ['dynamodb:PutItem'], resources: [this.sessionsTable.tableArn] }),
+          // Find (GetItem, or UpdateItem adding a name or account ids) or create (a transaction of two Puts);
+          // the session's transaction checks the user still exists (ConditionCheckItem).
+          on('FindOrCreateUsers', users().tableArn, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem']),
+          // The session and its three index items, one transaction of Puts.
+          on('PutSessions', sessions().tableArn, ['dynamodb:PutItem']),
           readPepper,
         ],
-      },
-      sdkUsersMe: {
-        environment: { [ENV.usersTable]: this.usersTable.tableName },
-        statements: [new iam.PolicyStatement({ sid: 'GetUsers', actions: ['dynamodb:GetItem'], resources: [this.usersTable.tableArn] })],
-      },
-      createKey: {
-        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // TransactWriteItems of conditional Puts (two key items and the event): IAM authorizes each as dynamodb:PutItem.
-        statements: [onKeys('PutKeyItems', ['dynamodb:PutItem']), readPepper],
-      },
-      listKeys: {
-        environment: keysTable,
+      }),
+      sdkUsersMe: () => ({
+        environment: { [ENV.usersTable]: users().tableName },
+        statements: [on('GetUsers', users().tableArn, ['dynamodb:GetItem'])],
+      }),
+      createKey: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        statements: [
+          // The transaction's Puts (two key items, the event; the app's registry item on its first key); IAM authorizes each as dynamodb:PutItem.
+          onKeys('PutKeyItems', ['dynamodb:PutItem']),
+          // The app's key count, and the one-off count of an app's keys when it is registered.
+          countAppKeys,
+          onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']),
+          readPepper,
+        ],
+      }),
+      listKeys: () => ({
+        environment: keysEnv,
         statements: [
           onKeys('QueryAppItems', ['dynamodb:Query'], ['app#*']),
           // lastUsedAt lives on the hash items: one BatchGetItem per page, never a scan.
           onKeys('GetLastUsed', ['dynamodb:BatchGetItem'], ['hash#*']),
         ],
-      },
-      deleteKey: {
-        environment: keysTable,
-        // Reads the app#/key# item, then deletes it and its hash# item in one transaction with the event.
-        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem']), appendEvents],
-      },
-      rollKey: {
-        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // Reads the old key's app item; one transaction Puts the new key's two items and the event and updates the old key's two items.
+      }),
+      deleteKey: () => ({
+        environment: keysEnv,
+        // Reads the app#/key# item, then deletes it and its hash# item, uncounts it and Puts the event in one transaction.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem']), appendEvents, countAppKeys],
+      }),
+      rollKey: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+        // Reads the old key's app item; one transaction Puts the new key's two items and the event, updates the old
+        // key's two items and counts the new key in the registry.
         statements: [onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']), readPepper],
-      },
-      updateKey: {
-        environment: keysTable,
+      }),
+      updateKey: () => ({
+        environment: keysEnv,
         // Reads the app item (and lastUsedAt from the hash item); one transaction updates both and Puts the event.
         statements: [onKeys('UpdateKeyItems', ['dynamodb:GetItem', 'dynamodb:UpdateItem']), appendEvents],
-      },
-      listKeyEvents: {
-        environment: keysTable,
+      }),
+      listKeyEvents: () => ({
+        environment: keysEnv,
         statements: [onKeys('QueryAppItems', ['dynamodb:Query'], ['app#*'])],
-      },
-      revokeKeys: {
-        environment: { ...keysTable, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
+      }),
+      revokeKeys: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
         // Finds a reported key by its hash item, then deletes it as delete-key does: reads its app#/key# item and
-        // deletes both items in one transaction with the event.
-        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'], ['hash#*', 'app#*']), appendEvents, readPepper],
-      },
+        // deletes both items, uncounts it and Puts the event in one transaction.
+        statements: [onKeys('DeleteKeyItems', ['dynamodb:GetItem', 'dynamodb:DeleteItem'], ['hash#*', 'app#*']), appendEvents, countAppKeys, readPepper],
+      }),
+      listApps: () => ({
+        environment: keysEnv,
+        statements: [onKeys('QueryAppRegistry', ['dynamodb:Query'], ['apps'])],
+      }),
+      getApp: () => ({
+        environment: keysEnv,
+        statements: [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])],
+      }),
+      revokeSessions: () => ({
+        environment: { ...sessionTablesEnv(), ...keysEnv },
+        statements: [
+          // externalId → userId.
+          on('GetUsers', users().tableArn, ['dynamodb:GetItem']),
+          on('FindSessions', sessions().tableArn, ['dynamodb:Query', 'dynamodb:GetItem'], sessionIndexes),
+          on('EndSessions', sessions().tableArn, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['token#*', ...sessionIndexes]),
+          appendEvents,
+        ],
+      }),
+      deleteUser: () => ({
+        environment: { ...sessionTablesEnv(), ...keysEnv },
+        statements: [
+          on('EraseUsers', users().tableArn, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
+          on('FindSessions', sessions().tableArn, ['dynamodb:Query', 'dynamodb:GetItem'], sessionIndexes),
+          on('EndSessions', sessions().tableArn, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['token#*', ...sessionIndexes]),
+          appendEvents,
+        ],
+      }),
     };
 
     const runtime = lambdaRuntime();
-    const made = {} as Record<FunctionId, lambda.IFunction>;
+    const made: Partial<Record<FunctionId, lambda.IFunction>> = {};
     for (const key of Object.keys(FUNCTIONS) as FunctionId[]) {
-      const definition = FUNCTIONS[key];
+      if (!this.sessionsEnabled && isSessionFunction(key)) continue;
+      const definition: FunctionDefinition = FUNCTIONS[key];
+      const { environment, statements } = access[key]();
       const id = constructId(key);
       const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: options.logRetention, removalPolicy: options.removalPolicy });
       // An own role per function instead of AWSLambdaBasicExecutionRole: it may write to its own log group only.
@@ -654,29 +741,28 @@ export class KeygateAuth extends Construct {
         description: `keygate ${definition.name} function`,
       });
       logGroup.grantWrite(role);
-      for (const statement of access[key].statements) role.addToPolicy(statement);
+      for (const statement of statements) role.addToPolicy(statement);
 
       if (!existsSync(bundleFile(definition))) {
         throw new Error(`KeygateAuth: the ${definition.name} bundle is missing (${bundleFile(definition)}); run 'npm run build' in the keygate package`);
       }
       // The prebuilt bundle, byte for byte what the tests and the local stack run: no bundler at synth time.
-      const fn = new lambda.Function(this, id, {
+      made[key] = new lambda.Function(this, id, {
         code: lambda.Code.fromAsset(bundleDirectory(definition)),
         handler: BUNDLE_HANDLER,
         description: definition.description,
         runtime,
         architecture: lambda.Architecture.ARM_64,
         memorySize: options.memorySize,
-        timeout: Duration.seconds(10),
+        timeout: Duration.seconds(definition.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS),
         role,
         logGroup,
         environment: {
-          ...access[key].environment,
+          ...environment,
           ...(sessionRouteFunctions.has(key) && sessionCors),
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },
       });
-      made[key] = fn;
     }
     return made;
   }

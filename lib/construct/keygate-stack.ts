@@ -73,7 +73,7 @@ export class KeygateStack extends Stack {
 
     this.api = new apigateway.RestApi(this, 'Api', {
       restApiName: `${this.stackName}-api`,
-      description: 'keygate: API-key authenticated HTTP API',
+      description: 'keygate: API-key authenticated REST API',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
       // The account-wide API Gateway CloudWatch role is account state, not this stack's to own
       // (also set by the @aws-cdk/aws-apigateway:disableCloudWatchRole flag in cdk.json).
@@ -110,12 +110,13 @@ export class KeygateStack extends Stack {
     );
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; routes are under api/v1/appuid/{appUid}/, the public revoke route is api/v1/keys/revoke' });
-    // The CLI finds each admin function by this output (adminFunctionOutput).
+    // The CLI finds the admin functions through these outputs (names from lib/shared/functions.ts).
     for (const id of ADMIN_FUNCTIONS) {
-      new CfnOutput(this, adminFunctionOutput(id), { value: this.auth.functions[id].functionName, description: FUNCTIONS[id].description });
+      const fn = this.auth.functions[id];
+      if (fn) new CfnOutput(this, adminFunctionOutput(id), { value: fn.functionName, description: FUNCTIONS[id].description });
     }
     new CfnOutput(this, 'KeysTableName', { value: this.auth.keysTable.tableName });
-    new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
-    new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });
+    if (this.auth.sessionsTable) new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
+    if (this.auth.usersTable) new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../construct/function-bundles';
 import type { AdminFunctionId } from '../shared/functions';
@@ -11,8 +11,16 @@ import type { AdminFunctionId } from '../shared/functions';
  */
 export const KEYGATE_HOME_ENV = 'KEYGATE_HOME';
 
-export function keygateHome(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return path.resolve(env[KEYGATE_HOME_ENV] || path.join(PACKAGE_ROOT, '.keygate'));
+export function keygateHome(env: Readonly<Record<string, string | undefined>> = process.env, packageRoot: string = PACKAGE_ROOT): string {
+  return path.resolve(env[KEYGATE_HOME_ENV] || path.join(packageRoot, '.keygate'));
+}
+
+/**
+ * Whether `packageRoot` is a keygate checkout (sources present), where
+ * `npm start` can run, rather than an installed package (built files only).
+ */
+export function isCheckout(packageRoot: string = PACKAGE_ROOT): boolean {
+  return existsSync(path.join(packageRoot, 'lib', 'local', 'stack.ts'));
 }
 
 export const homePaths = (home: string) => ({
@@ -29,8 +37,8 @@ export interface LocalStackInfo {
   readonly lambdaEndpoint: string;
   readonly dynamodbEndpoint: string;
   readonly region: string;
-  /** Local Lambda function names of the admin functions. */
-  readonly functions: Readonly<Record<AdminFunctionId, string>>;
+  /** Local Lambda function names of the admin functions (a stack started by an older keygate may lack some). */
+  readonly functions: Readonly<Partial<Record<AdminFunctionId, string>>>;
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
   /** Origins the session routes answer CORS for (`CORS_ALLOWED_ORIGINS`). */
   readonly corsAllowedOrigins: readonly string[];

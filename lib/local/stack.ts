@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { corsOriginProblem } from '../shared/cors';
 import { ENV } from '../shared/environment';
-import { ADMIN_FUNCTIONS, FUNCTIONS, type AdminFunctionId, type FunctionId } from '../shared/functions';
+import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../shared/functions';
 import { ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
 import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
@@ -137,7 +137,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       lambdaEndpoint: `http://${HOST}:${lambdaPort}`,
       dynamodbEndpoint,
       region: LOCAL_REGION,
-      functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])) as Record<AdminFunctionId, string>,
+      functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
       corsAllowedOrigins,
       tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },
       pid: process.pid,

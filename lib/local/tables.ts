@@ -1,8 +1,11 @@
 import {
   CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
   ResourceInUseException,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
+  waitUntilTableNotExists,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { TABLES, type TableDefinition } from '../shared/tables';
@@ -21,8 +24,8 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
 
 async function ensureTable(client: DynamoDBClient, definition: TableDefinition, tableName: string): Promise<void> {
   const keys = [definition.partitionKey, ...(definition.sortKey ? [definition.sortKey] : [])];
-  try {
-    await client.send(
+  const create = () =>
+    client.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
@@ -30,8 +33,22 @@ async function ensureTable(client: DynamoDBClient, definition: TableDefinition, 
         KeySchema: keys.map((key, index) => ({ AttributeName: key.name, KeyType: index === 0 ? 'HASH' : 'RANGE' })),
       }),
     );
+  try {
+    await create();
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
+    // A table kept from an earlier start: its key schema may predate a change to the definition.
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const schema = (Table?.KeySchema ?? []).map((element) => element.AttributeName).join(',');
+    if (schema !== keys.map((key) => key.name).join(',')) {
+      if (definition.retainOnDelete) {
+        throw new Error(`local table ${tableName} has the key schema (${schema}) of an older keygate; export what you need and delete it, or start with a fresh KEYGATE_HOME`);
+      }
+      // Re-creatable data (sessions: users sign in again): replace it, as a deploy of the new schema would.
+      await client.send(new DeleteTableCommand({ TableName: tableName }));
+      await waitUntilTableNotExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
+      await create();
+    }
   }
   await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: tableName });
   if (definition.timeToLiveAttribute) {

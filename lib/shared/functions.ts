@@ -7,7 +7,13 @@ export interface FunctionDefinition {
   /** Stable name: local function name, bundle folder, and construct id stem. */
   readonly name: string;
   readonly description: string;
+  /** Part of the session half (sessions and users tables): left out when sessions are off. */
+  readonly sessions?: boolean;
+  /** Lambda timeout. @default DEFAULT_TIMEOUT_SECONDS */
+  readonly timeoutSeconds?: number;
 }
+
+export const DEFAULT_TIMEOUT_SECONDS = 10;
 
 export const FUNCTIONS = {
   apiKeyAuthorizer: {
@@ -17,6 +23,7 @@ export const FUNCTIONS = {
   sessionAuthorizer: {
     name: 'session-authorizer',
     description: 'keygate: REQUEST authorizer for Authorization: Bearer session tokens',
+    sessions: true,
   },
   whoami: {
     name: 'whoami',
@@ -25,10 +32,12 @@ export const FUNCTIONS = {
   sdkUsersAuth: {
     name: 'sdkusers-auth',
     description: 'keygate: POST sdkusers/auth, finds or creates a user and issues a session token',
+    sessions: true,
   },
   sdkUsersMe: {
     name: 'sdkusers-me',
     description: 'keygate: GET sdkusers/me, the session user',
+    sessions: true,
   },
   revokeKeys: {
     name: 'revoke-keys',
@@ -58,18 +67,51 @@ export const FUNCTIONS = {
     name: 'list-key-events',
     description: "keygate admin: the activity log of an application's API keys",
   },
+  listApps: {
+    name: 'list-apps',
+    description: 'keygate admin: list the applications that have keys',
+  },
+  getApp: {
+    name: 'get-app',
+    description: 'keygate admin: one application: key count and creation time',
+  },
+  revokeSessions: {
+    name: 'revoke-sessions',
+    description: 'keygate admin: end sessions of a user, of a key, or one session',
+    sessions: true,
+    // Ends sessions one conditional delete each; a big batch continues in a next call (see the output's `incomplete`).
+    timeoutSeconds: 60,
+  },
+  deleteUser: {
+    name: 'delete-user',
+    description: "keygate admin: erase a user's record and end every session of theirs",
+    sessions: true,
+    timeoutSeconds: 60,
+  },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionId = keyof typeof FUNCTIONS;
 
-export const ADMIN_FUNCTIONS = ['createKey', 'listKeys', 'deleteKey', 'rollKey', 'updateKey', 'listKeyEvents'] as const satisfies readonly FunctionId[];
-
+export const ADMIN_FUNCTIONS = [
+  'createKey',
+  'listKeys',
+  'deleteKey',
+  'rollKey',
+  'updateKey',
+  'listKeyEvents',
+  'listApps',
+  'getApp',
+  'revokeSessions',
+  'deleteUser',
+] as const satisfies readonly FunctionId[];
 export type AdminFunctionId = (typeof ADMIN_FUNCTIONS)[number];
 
-/**
- * The CloudFormation output naming an admin function in the keygate stack
- * (`createKey` → `CreateKeyFunctionName`); the CLI finds deployed functions by it.
- */
+/** Whether a function belongs to the session half. */
+export function isSessionFunction(id: FunctionId): boolean {
+  return (FUNCTIONS[id] as FunctionDefinition).sessions === true;
+}
+
+/** The stack output naming an admin function, e.g. `createKey` → `CreateKeyFunctionName`; the CLI reads it. */
 export function adminFunctionOutput(id: AdminFunctionId): string {
   return `${id.charAt(0).toUpperCase()}${id.slice(1)}FunctionName`;
 }

@@ -37,6 +37,9 @@ export const KEYS_TABLE: TableDefinition = {
 export const SESSIONS_TABLE: TableDefinition = {
   id: 'Sessions',
   partitionKey: { name: 'pk', type: 'S' },
+  // A sort key for the index items that find a user's, a key's or one id's sessions (see item-keys.ts).
+  sortKey: { name: 'sk', type: 'S' },
+  // Index items carry their session's expiry, so TTL removes them together.
   timeToLiveAttribute: 'expiresAtEpoch',
   // Sessions are short-lived and re-creatable with an API key.
   retainOnDelete: false,

@@ -52,8 +52,9 @@ async function session(appUid: string, key: string, externalId: string): Promise
   return auth.json.authToken as string;
 }
 
+/** A key made with the CLI; `--new-app`: the first key of each test's app is made here. */
 async function createWithCli(appUid: string, name: string, ...more: string[]): Promise<{ keyId: string; apiKey: string }> {
-  const created = await keygateCli(home, 'keys', 'create', '--app', appUid, '--name', name, '--json', ...more);
+  const created = await keygateCli(home, 'keys', 'create', '--app', appUid, '--name', name, '--new-app', '--json', ...more);
   expect(created.code).toBe(0);
   return JSON.parse(created.stdout);
 }

@@ -24,7 +24,7 @@ const url = (appUid: string, route: string) => `${stack.info.apiUrl}/api/v1/appu
 
 /** A key created through the CLI, and a session token it opened. */
 async function keyWithSession(appUid: string) {
-  const created = await keygateCli(home, 'keys', 'create', '--app', appUid, '--name', 'e2e', '--json');
+  const created = await keygateCli(home, 'keys', 'create', '--app', appUid, '--name', 'e2e', '--new-app', '--json');
   if (created.code !== 0) throw new Error(created.stderr);
   const { apiKey, keyId } = JSON.parse(created.stdout) as { apiKey: string; keyId: string };
   const auth = await call('POST', url(appUid, 'sdkusers/auth'), { 'x-api-key': apiKey }, { externalId: `holder-${keyId}` });
@@ -163,8 +163,8 @@ describe('keys in the wrong fields are refused with 400 naming the field, and st
 
   test('keygate keys create with a key as the name: the ValidationError names the field, nothing is created', async () => {
     const caller = await keyWithSession('leak-wf2');
-    const result = await keygateCli(home, 'keys', 'create', '--app', 'leak-wf2', '--name', caller.apiKey);
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: name must not contain an API key or session token\n' });
+    const result = await keygateCli(home, 'keys', 'create', '--app', 'leak-wf2', '--name', caller.apiKey, '--new-app');
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: --name must not contain an API key or session token\n' });
     const listed = JSON.parse((await keygateCli(home, 'keys', 'list', '--app', 'leak-wf2', '--json')).stdout) as { keys: unknown[] };
     expect(listed.keys).toHaveLength(1);
   });

@@ -3,7 +3,10 @@ import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { call } from './support/http';
 import { isAlive, keygateCli, runStackProcess, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { credentialFormat } from '../../functions/domain/credential-format';
+import { ADMIN_FUNCTIONS, FUNCTIONS } from '../../lib/shared/functions';
+import { scanAll } from '../support/dynamodb';
 
 /**
  * `npm start` end to end: a child process running DynamoDB Local on disk, the
@@ -42,14 +45,7 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   const out = stack!.stdout();
   expect(out).toContain(`keygate local API: ${stack!.info.apiUrl}`);
   expect(stack!.info.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(stack!.info.functions).toEqual({
-    createKey: 'create-key',
-    listKeys: 'list-keys',
-    deleteKey: 'delete-key',
-    rollKey: 'roll-key',
-    updateKey: 'update-key',
-    listKeyEvents: 'list-key-events',
-  });
+  expect(stack!.info.functions).toEqual(Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])));
   expect(isAlive(stack!.info.dynamodbPid)).toBe(true);
 
   demoKey = /x-api-key: (kg_[A-Za-z0-9]+)/.exec(out)![1]!;
@@ -75,10 +71,14 @@ test('a second npm start on the same data refuses with one line and leaves the f
 });
 
 test('CLI create (the admin bundle through the Lambda Invoke API), then whoami is 200', async () => {
-  const created = await keygateCli(home, 'keys', 'create', '--app', 'e2e-a', '--name', 'e2e key', '--json');
+  // A first key needs --new-app: without it, an app nobody has made yet is taken for a typo.
+  const refused = await keygateCli(home, 'keys', 'create', '--app', 'e2e-a', '--name', 'e2e key');
+  expect(refused).toEqual({ code: 1, stdout: '', stderr: 'keygate: app e2e-a has no keys yet: check --app for a typo, or pass --new-app to create its first key\n' });
+
+  const created = await keygateCli(home, 'keys', 'create', '--app', 'e2e-a', '--name', 'e2e key', '--new-app', '--expires-at', '2099-01-01', '--json');
   expect(created).toMatchObject({ code: 0, stderr: '' });
   const output = JSON.parse(created.stdout);
-  expect(output).toMatchObject({ appUid: 'e2e-a', name: 'e2e key', keyId: expect.stringMatching(/^key_/), apiKey: expect.stringMatching(/^kg_/) });
+  expect(output).toMatchObject({ appUid: 'e2e-a', name: 'e2e key', keyId: expect.stringMatching(/^key_/), apiKey: expect.stringMatching(/^kg_/), expiresAt: '2099-01-01T00:00:00.000Z' });
   appKey = output.apiKey;
   appKeyId = output.keyId;
 
@@ -172,7 +172,7 @@ describe('key lifecycle through npm start and the CLI', () => {
   const created: string[] = [];
 
   test('roll --grace 0: the old key gets 401 at once, the new one 200; sessions of both keys keep working', async () => {
-    const old = await cliJson('keys', 'create', '--app', app, '--name', 'rolled now');
+    const old = await cliJson('keys', 'create', '--app', app, '--name', 'rolled now', '--new-app');
     created.push(old.keyId);
     const oldSession = await sessionOf(old.apiKey, 'user-old');
 
@@ -262,13 +262,108 @@ describe('key lifecycle through npm start and the CLI', () => {
     for (const [argv, line] of [
       [['keys', 'update', '--app', app, '--key', unknown, '--disable'], `keygate: key ${unknown} not found in app ${app}`],
       [['keys', 'roll', '--app', app, '--key', created[1]!, '--grace', '8d'], 'keygate: gracePeriodSeconds must be between 0 and 604800 (7 days)'],
-      [['keys', 'update', '--app', app, '--key', created[1]!, '--expires-at', '2001-01-01T00:00:00Z'], 'keygate: expiresAt must be in the future'],
+      [['keys', 'update', '--app', app, '--key', created[1]!, '--expires-at', '2001-01-01T00:00:00Z'], 'keygate: --expires-at must be in the future'],
       [['keys', 'update', '--app', app, '--key', created[1]!], 'keygate: update-key input needs at least one of name, expiresAt (null clears it) or enabled'],
     ] as const) {
       expect(await keygateCli(home, ...argv)).toEqual({ code: 1, stdout: '', stderr: `${line}\n` });
     }
     expect(await cliJson('keys', 'list', '--app', app)).toEqual(before.keys);
     expect(await cliJson('keys', 'events', '--app', app)).toEqual(before.events);
+  });
+});
+
+describe('sessions and users through the CLI and the bundles', () => {
+  const app = 'e2e-r';
+  const keys: Record<'r1' | 'r2', { keyId: string; apiKey: string }> = {} as never;
+  const tokens: Record<string, string> = {};
+  const signIn = async (key: 'r1' | 'r2', body: Record<string, unknown>) => {
+    const auth = await call('POST', url(app, 'sdkusers/auth'), { 'x-api-key': keys[key].apiKey }, body);
+    expect(auth.status).toBe(200);
+    return String(auth.json.authToken);
+  };
+  const me = (token: string) => call('GET', url(app, 'sdkusers/me'), { authorization: `Bearer ${token}` });
+  const statuses = async () => Object.fromEntries(await Promise.all(Object.entries(tokens).map(async ([name, token]) => [name, (await me(token)).status])));
+  const localTables = async () => {
+    const client = new DynamoDBClient({ endpoint: stack!.info.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      const { keys: k, sessions, users } = stack!.info.tables;
+      return JSON.stringify(await Promise.all([k, sessions, users].map((name) => scanAll(client, name))), (_key, value: unknown) => (value instanceof Set ? [...value] : value));
+    } finally {
+      client.destroy();
+    }
+  };
+
+  beforeAll(async () => {
+    for (const [name, flags] of [['r1', ['--new-app']], ['r2', []]] as const) {
+      const created = await keygateCli(home, 'keys', 'create', '--app', app, '--name', name, ...flags, '--json');
+      expect(created.code).toBe(0);
+      keys[name] = JSON.parse(created.stdout);
+    }
+    tokens.aliceByR1 = await signIn('r1', { externalId: 'alice' });
+    tokens.aliceByR2 = await signIn('r2', { externalId: 'alice' });
+    tokens.bobByR1 = await signIn('r1', { externalId: 'bob' });
+    tokens.carolByR2 = await signIn('r2', { userEmail: 'carol@example.com' });
+  });
+
+  test('each revoke selector ends exactly the matching sessions; a deleted key\'s sessions live until revoked', async () => {
+    const live = { aliceByR1: 200, aliceByR2: 200, bobByR1: 200, carolByR2: 200 };
+    expect(await statuses()).toEqual(live);
+
+    expect((await keygateCli(home, 'keys', 'delete', '--app', app, '--key', keys.r1.keyId)).code).toBe(0);
+    expect(await statuses()).toEqual(live);
+
+    // A session id as an admin would find it in the logs or the authorizer context; here, from the table.
+    const carolUserId = (await me(tokens.carolByR2!)).json.userId as string;
+    const sessionId = (JSON.parse(await localTables())[1] as Record<string, string>[]).find((item) => item.pk.startsWith(`sid#${app}#`) && item.userId === carolUserId)!.sessionId;
+
+    expect(await keygateCli(home, 'sessions', 'revoke', '--app', app, '--session', sessionId!)).toEqual({ code: 0, stdout: `Revoked 1 session (session ${sessionId}) in app ${app}.\n`, stderr: '' });
+    expect(await statuses()).toEqual({ ...live, carolByR2: 401 });
+
+    expect((await keygateCli(home, 'sessions', 'revoke', '--app', app, '--external-id', 'bob')).stdout).toBe(`Revoked 1 session of the user with externalId bob in app ${app}.\n`);
+    expect(await statuses()).toEqual({ ...live, carolByR2: 401, bobByR1: 401 });
+
+    expect((await keygateCli(home, 'sessions', 'revoke', '--app', app, '--created-by-key', keys.r1.keyId)).stdout).toBe(`Revoked 1 session opened with key ${keys.r1.keyId} in app ${app}.\n`);
+    expect(await statuses()).toEqual({ aliceByR1: 401, aliceByR2: 200, bobByR1: 401, carolByR2: 401 });
+
+    const aliceUserId = (await me(tokens.aliceByR2!)).json.userId as string;
+    const byUser = await keygateCli(home, 'sessions', 'revoke', '--app', app, '--user', aliceUserId, '--json');
+    expect(JSON.parse(byUser.stdout)).toEqual({ revoked: 1 });
+    expect(await statuses()).toEqual({ aliceByR1: 401, aliceByR2: 401, bobByR1: 401, carolByR2: 401 });
+
+    // The session made earlier in this file, with a key of another app, is untouched.
+    expect((await call('GET', url('e2e-a', 'sdkusers/me'), { authorization: `Bearer ${authToken}` })).status).toBe(200);
+  });
+
+  test('users delete: the record and every session are gone; no item holds the email, externalId or name', async () => {
+    const t1 = await signIn('r2', { userEmail: 'Dave.Erase@Example.com', name: 'Dave Erasable', accountUids: ['acct-dave'] });
+    const t2 = await signIn('r2', { userEmail: 'dave.erase@example.com' });
+    const userId = (await me(t1)).json.userId as string;
+    expect(await localTables()).toContain('Dave Erasable');
+
+    const deleted = await keygateCli(home, 'users', 'delete', '--app', app, '--email', 'Dave.Erase@example.com');
+    expect(deleted).toEqual({ code: 0, stdout: `Deleted user ${userId} from app ${app}; 2 sessions revoked.\n`, stderr: '' });
+    expect((await me(t1)).status).toBe(401);
+    expect((await me(t2)).status).toBe(401);
+    const after = (await localTables()).toLowerCase();
+    for (const personal of ['dave.erase@example.com', 'dave erasable', 'acct-dave', userId.toLowerCase()]) expect(after).not.toContain(personal);
+  });
+
+  test('apps list and apps show count the keys', async () => {
+    const listed = JSON.parse((await keygateCli(home, 'apps', 'list', '--json')).stdout) as { apps: { appUid: string; keyCount: number }[] };
+    expect(listed.apps.filter((a) => (a.appUid.startsWith('e2e-') && a.appUid !== 'e2e-life') || a.appUid === 'demo').map(({ appUid, keyCount }) => ({ appUid, keyCount }))).toEqual([
+      { appUid: 'demo', keyCount: 1 },
+      { appUid: 'e2e-a', keyCount: 0 },
+      { appUid: 'e2e-r', keyCount: 1 },
+    ]);
+    expect((await keygateCli(home, 'apps', 'show', '--app', app)).stdout).toMatch(/^app\s+e2e-r\nkeys\s+1\ncreated\s+\S+\n$/);
+  });
+
+  test.each([
+    [['sessions', 'revoke', '--app', 'e2e-r', '--user', 'nope'], "keygate: --user must be 'usr_' followed by 20 letters or digits\n"],
+    [['users', 'delete', '--app', 'e2e-r', '--external-id', 'nobody'], 'keygate: no user with that externalId in app e2e-r\n'],
+    [['apps', 'show', '--app', 'never-seen'], 'keygate: app never-seen not found: it has no keys\n'],
+  ])('a bundle\'s typed error reaches the CLI as one line naming the flag: %j', async (argv, line) => {
+    expect(await keygateCli(home, ...argv)).toEqual({ code: 1, stdout: '', stderr: line });
   });
 });
 
@@ -283,7 +378,9 @@ test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart kee
 
   const cliWhileStopped = await keygateCli(home, 'keys', 'list', '--app', 'demo');
   expect(cliWhileStopped.code).toBe(1);
-  expect(cliWhileStopped.stderr).toMatch(/^keygate: no local keygate stack is running: start one with `npm start`/);
+  expect(cliWhileStopped.stderr).toBe(
+    `keygate: no local keygate stack is running from ${home} (KEYGATE_HOME): start one with \`npm start\` in the keygate checkout, set KEYGATE_HOME to the data folder of a running one, or pass --stack <name> for a deployed stack\n`,
+  );
 
   stack = await startStackProcess(home);
   javaPids.push(stack.info.dynamodbPid!);

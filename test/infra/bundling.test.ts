@@ -22,7 +22,7 @@ beforeAll(() => {
   assets = {} as Record<FunctionId, string>;
   environments = {} as Record<FunctionId, Record<string, string>>;
   for (const key of Object.keys(FUNCTIONS) as FunctionId[]) {
-    const resource = template.toJSON().Resources[logicalId(stack.auth.functions[key])];
+    const resource = template.toJSON().Resources[logicalId(stack.auth.functions[key]!)];
     // The S3 key is `<asset hash>.zip`; the staged (unzipped) bundle is `asset.<asset hash>` in the cloud assembly.
     const hash = String(resource.Properties.Code.S3Key).replace(/\.zip$/, '');
     assets[key] = path.join(outdir, `asset.${hash}`);

@@ -83,7 +83,7 @@ describe('one allowed origin', () => {
 
   test('the x-api-key routes get no OPTIONS method and their functions never learn the origins', () => {
     expect(Object.keys(optionsMethods(template)).filter((path) => /whoami|sdkusers\/auth/.test(path))).toEqual([]);
-    expect(corsEnvironment(template)).toEqual({ [logicalId(auth.functions.sdkUsersMe)]: origin });
+    expect(corsEnvironment(template)).toEqual({ [logicalId(auth.functions.sdkUsersMe!)]: origin });
   });
 
   test("API Gateway's own 4xx and 5xx answers carry the origin, so a page can read a 401", () => {
@@ -158,6 +158,12 @@ test.each([
   ['https://app.example.com:70000', "KeygateAuth: corsAllowedOrigins: 'https://app.example.com:70000' has a port above 65535"],
 ])('refuses the origin %j', (origin, message) => {
   expect(() => synth({ corsAllowedOrigins: [origin] })).toThrow(message);
+});
+
+test('corsAllowedOrigins with sessions off is refused: only session routes answer CORS, and there are none', () => {
+  expect(() => synth({ enableSessions: false, corsAllowedOrigins: ['https://app.example.com'] })).toThrow(
+    new Error('KeygateAuth: corsAllowedOrigins configures sessions, which enableSessions: false turns off'),
+  );
 });
 
 test('the stack with CORS on: no unacknowledged cdk-nag finding; APIG4 acknowledged only on the preflight and the public revoke route', () => {

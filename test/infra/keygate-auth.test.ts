@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../lib/shared/environment';
-import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+import { ADMIN_FUNCTIONS, FUNCTIONS, isSessionFunction, type FunctionId } from '../../lib/shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, type Statement } from './infra-app';
 
@@ -32,7 +32,8 @@ describe('KeygateAuth with default props', () => {
     ({ auth, template, stack } = synthConstruct());
   });
 
-  const tableId = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => logicalId(auth[which]);
+  const tableId = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => logicalId(auth[which]!);
+  const fnId = (key: FunctionId) => logicalId(auth.functions[key]!);
   const ref = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => ({ Ref: tableId(which) });
   const arn = (which: 'keysTable' | 'sessionsTable' | 'usersTable') => ({ 'Fn::GetAtt': [tableId(which), 'Arn'] });
   const pepper = () => ({ Ref: logicalId(auth.pepperSecret) });
@@ -77,11 +78,16 @@ describe('KeygateAuth with default props', () => {
     expect(resources[tableId('usersTable')].Properties.TimeToLiveSpecification).toBeUndefined();
   });
 
-  test('sessions table: TTL on expiresAtEpoch, partition key only, destroyed with the stack by default', () => {
+  test('sessions table: TTL on expiresAtEpoch, pk and sk (the session index items), destroyed with the stack by default', () => {
     const sessions = template.toJSON().Resources[tableId('sessionsTable')];
     expect(sessions.DeletionPolicy).toBe('Delete');
     expect(sessions.Properties.DeletionProtectionEnabled).toBe(false);
-    expect(sessions.Properties.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    expect(sessions.Properties.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    // No GSI: revoke-sessions reads its index items with strongly consistent Queries.
+    expect(sessions.Properties.GlobalSecondaryIndexes).toBeUndefined();
     expect(sessions.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAtEpoch', Enabled: true });
   });
 
@@ -95,14 +101,15 @@ describe('KeygateAuth with default props', () => {
 
   test('one Lambda function per catalogue entry, from its prebuilt bundle: Node.js 24, arm64, ESM handler, 1024 MB, own log group', () => {
     template.resourceCountIs('AWS::Lambda::Function', Object.keys(FUNCTIONS).length);
-    for (const fn of Object.values(auth.functions)) {
-      const resource = template.toJSON().Resources[logicalId(fn)];
+    for (const key of Object.keys(FUNCTIONS) as FunctionId[]) {
+      const resource = template.toJSON().Resources[fnId(key)];
       expect(resource.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 1024,
-        Timeout: 10,
+        // The two that end sessions a round at a time get a minute; the rest 10 s.
+        Timeout: key === 'revokeSessions' || key === 'deleteUser' ? 60 : 10,
         LoggingConfig: { LogGroup: { Ref: expect.stringContaining('Logs') } },
       });
       expect(resource.Properties.Environment?.Variables?.NODE_OPTIONS).toBeUndefined();
@@ -112,7 +119,7 @@ describe('KeygateAuth with default props', () => {
   });
 
   test('each function gets exactly the environment it reads', () => {
-    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment?.Variables ?? {};
+    const env = (key: FunctionId) => template.toJSON().Resources[fnId(key)].Properties.Environment?.Variables ?? {};
     expect(env('apiKeyAuthorizer')).toEqual({
       [ENV.keysTable]: ref('keysTable'),
       [ENV.pepperSecretId]: pepper(),
@@ -136,12 +143,16 @@ describe('KeygateAuth with default props', () => {
     expect(env('updateKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('listKeyEvents')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('revokeKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    expect(env('listApps')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('getApp')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
+    expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
   });
 
   describe('least privilege, statement by statement', () => {
     /** The role's statements other than writing to its own log group, which is checked once below. */
     function accessOf(key: FunctionId): Statement[] {
-      const { statements, managedPolicies } = roleOf(template, logicalId(auth.functions[key]));
+      const { statements, managedPolicies } = roleOf(template, fnId(key));
       expect(managedPolicies).toEqual([]);
       const logs = statements.filter((s) => actionsOf(s).every((a) => a.startsWith('logs:')));
       expect(logs).toEqual([
@@ -161,6 +172,8 @@ describe('KeygateAuth with default props', () => {
       Resource: arn('keysTable'),
       Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } },
     });
+    const leading = (...keys: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': keys } });
+    const sessionIndexes = ['user#*', 'key#*', 'sid#*'];
 
     test('api-key authorizer: GetItem on hash# items, UpdateItem of lastUsedAt only on hash# items, and the pepper', () => {
       expect(accessOf('apiKeyAuthorizer')).toEqual([
@@ -181,9 +194,9 @@ describe('KeygateAuth with default props', () => {
       ]);
     });
 
-    test('session authorizer: GetItem on the sessions table, and the pepper', () => {
+    test('session authorizer: GetItem on the session items of the sessions table (not its index items), and the pepper', () => {
       expect(accessOf('sessionAuthorizer')).toEqual([
-        { Sid: 'GetSessions', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('sessionsTable') },
+        { Sid: 'GetSessionItems', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('sessionsTable'), Condition: leading('token#*') },
         readPepper(),
       ]);
     });
@@ -192,11 +205,16 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('whoami')).toEqual([]);
     });
 
-    test('sdkusers-auth: UpdateItem on users, PutItem on sessions, and the pepper', () => {
+    test('sdkusers-auth: find-or-create on users (and the session transaction\'s check of the user), PutItem on sessions, and the pepper', () => {
       expect(accessOf('sdkUsersAuth')).toEqual([
+        {
+          Sid: 'FindOrCreateUsers',
+          Effect: 'Allow',
+          Action: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          Resource: arn('usersTable'),
+        },
         { Sid: 'PutSessions', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('sessionsTable') },
         readPepper(),
-        { Sid: 'UpsertUsers', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('usersTable') },
       ]);
     });
 
@@ -204,8 +222,13 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('sdkUsersMe')).toEqual([{ Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') }]);
     });
 
-    test('create-key: PutItem on the keys table (the transaction\'s Puts: two key items and the event), and the pepper', () => {
-      expect(accessOf('createKey')).toEqual([{ Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') }, readPepper()]);
+    test('create-key: PutItem on the keys table, the transaction\'s Puts (two key items, the event, a new app\'s registry item), the app registry\'s count, a Query of app# partitions, and the pepper', () => {
+      expect(accessOf('createKey')).toEqual([
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
+        { Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') },
+        { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
+        readPepper(),
+      ]);
     });
 
     const onPartitions = (Sid: string, Action: string | string[], prefix: string) => ({
@@ -221,9 +244,10 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('listKeys')).toEqual([onPartitions('GetLastUsed', 'dynamodb:BatchGetItem', 'hash#*'), onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
     });
 
-    test('delete-key: GetItem and DeleteItem on the keys table, PutItem of events on app# partitions, no pepper', () => {
+    test('delete-key: GetItem and DeleteItem on the keys table, PutItem of events on app# partitions, the app registry\'s count, no pepper', () => {
       expect(accessOf('deleteKey')).toEqual([
         appendEvents(),
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
         { Sid: 'DeleteKeyItems', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], Resource: arn('keysTable') },
       ]);
     });
@@ -246,17 +270,41 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('listKeyEvents')).toEqual([onPartitions('QueryAppItems', 'dynamodb:Query', 'app#*')]);
     });
 
-    test('revoke-keys: GetItem and DeleteItem on hash# and app# items, PutItem of events on app# partitions, and the pepper', () => {
+    test('revoke-keys: GetItem and DeleteItem on hash# and app# items, PutItem of events on app# partitions, the app registry\'s count, and the pepper', () => {
       expect(accessOf('revokeKeys')).toEqual([
         appendEvents(),
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
         {
           Sid: 'DeleteKeyItems',
           Effect: 'Allow',
-          Action: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+          Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
           Resource: arn('keysTable'),
           Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*', 'app#*'] } },
         },
         readPepper(),
+      ]);
+    });
+
+    test('list-apps and get-app: read the app registry partition only', () => {
+      expect(accessOf('listApps')).toEqual([{ Sid: 'QueryAppRegistry', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('apps') }]);
+      expect(accessOf('getApp')).toEqual([{ Sid: 'GetAppRegistry', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('keysTable'), Condition: leading('apps') }]);
+    });
+
+    test('revoke-sessions: read users, find sessions through their index items, end sessions, PutItem of its event; no pepper', () => {
+      expect(accessOf('revokeSessions')).toEqual([
+        appendEvents(),
+        { Sid: 'EndSessions', Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], Resource: arn('sessionsTable'), Condition: leading('token#*', ...sessionIndexes) },
+        { Sid: 'FindSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: arn('sessionsTable'), Condition: leading(...sessionIndexes) },
+        { Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') },
+      ]);
+    });
+
+    test('delete-user: read, mark and delete users; find and end sessions; PutItem of its event; no pepper', () => {
+      expect(accessOf('deleteUser')).toEqual([
+        appendEvents(),
+        { Sid: 'EndSessions', Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], Resource: arn('sessionsTable'), Condition: leading('token#*', ...sessionIndexes) },
+        { Sid: 'EraseUsers', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arn('usersTable') },
+        { Sid: 'FindSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: arn('sessionsTable'), Condition: leading(...sessionIndexes) },
       ]);
     });
 
@@ -276,13 +324,13 @@ describe('KeygateAuth with default props', () => {
       Type: 'REQUEST',
       IdentitySource: 'method.request.header.x-api-key',
       AuthorizerResultTtlInSeconds: 0,
-      AuthorizerUri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [logicalId(auth.functions.apiKeyAuthorizer), 'Arn'] }])]) }),
+      AuthorizerUri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [fnId('apiKeyAuthorizer'), 'Arn'] }])]) }),
     });
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
       IdentitySource: 'method.request.header.Authorization',
       AuthorizerResultTtlInSeconds: 0,
-      AuthorizerUri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [logicalId(auth.functions.sessionAuthorizer), 'Arn'] }])]) }),
+      AuthorizerUri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [fnId('sessionAuthorizer'), 'Arn'] }])]) }),
     });
   });
 
@@ -304,10 +352,12 @@ describe('KeygateAuth with default props', () => {
     expect(auth.rollKeyFunction).toBe(auth.functions.rollKey);
     expect(auth.updateKeyFunction).toBe(auth.functions.updateKey);
     expect(auth.listKeyEventsFunction).toBe(auth.functions.listKeyEvents);
+    expect(auth.listAppsFunction).toBe(auth.functions.listApps);
+    expect(auth.getAppFunction).toBe(auth.functions.getApp);
+    expect(auth.revokeSessionsFunction).toBe(auth.functions.revokeSessions);
+    expect(auth.deleteUserFunction).toBe(auth.functions.deleteUser);
     const integrations = JSON.stringify(template.findResources('AWS::ApiGateway::Method'));
-    for (const fn of ADMIN_FUNCTIONS.map((id) => auth.functions[id])) {
-      expect(integrations).not.toContain(logicalId(fn));
-    }
+    for (const key of ADMIN_FUNCTIONS) expect(integrations).not.toContain(fnId(key));
   });
 });
 
@@ -354,7 +404,7 @@ describe('KeygateAuth with custom props', () => {
       enableSourceMaps: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key])].Properties.Environment.Variables;
+    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment.Variables;
     expect(env('apiKeyAuthorizer')[ENV.keyPrefix]).toBe('acme');
     expect(env('apiKeyAuthorizer')[ENV.lastUsedIntervalSeconds]).toBe('60');
     expect(env('rollKey')[ENV.keyPrefix]).toBe('acme');
@@ -365,7 +415,7 @@ describe('KeygateAuth with custom props', () => {
     expect(env('whoami')).toEqual({ NODE_OPTIONS: '--enable-source-maps' });
     template.allResourcesProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 300 });
     template.allResourcesProperties('AWS::Lambda::Function', { MemorySize: 512 });
-    expect(template.toJSON().Resources[logicalId(auth.sessionsTable)].DeletionPolicy).toBe('Retain');
+    expect(template.toJSON().Resources[logicalId(auth.sessionsTable!)].DeletionPolicy).toBe('Retain');
     for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) expect(group.DeletionPolicy).toBe('Retain');
   });
 
@@ -397,6 +447,12 @@ describe('KeygateAuth rejects bad props at synth', () => {
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
     ['revoke rate limit of 0', { revokeThrottling: { rateLimit: 0 } }, 'KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got 0'],
     ['revoke burst limit in fractions', { revokeThrottling: { burstLimit: 2.5 } }, 'KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got 2.5'],
+    ['a session prop with sessions off', { enableSessions: false, sessionLifetime: Duration.hours(1) }, 'KeygateAuth: sessionLifetime configures sessions, which enableSessions: false turns off'],
+    [
+      'several session props with sessions off',
+      { enableSessions: false, sessionTokenPrefix: 'x', sessionsTable: {} as never },
+      'KeygateAuth: sessionTokenPrefix, sessionsTable configure sessions, which enableSessions: false turns off',
+    ],
   ])('%s', (_name, props, message) => {
     expect(constructOnly(props)).toThrow(new Error(message));
   });
@@ -437,7 +493,7 @@ describe('KeygateAuth adopting what a destroyed stack retained', () => {
 
   test('exposes what it adopted through the same ITable and ISecret properties', () => {
     expect(auth.keysTable.tableName).toBe('old-keys-table');
-    expect(auth.usersTable.tableName).toBe('old-users-table');
+    expect(auth.usersTable!.tableName).toBe('old-users-table');
     expect(auth.pepperSecret.secretName).toBe('old-pepper');
   });
 });
@@ -450,7 +506,7 @@ describe('protecting a method of your own', () => {
     const api = new apigateway.RestApi(stack, 'Api', { cloudWatchRole: false });
     const app1 = api.root.resourceForPath('/api/v1/appuid/{appUid}');
     app1.addResource('orders').addMethod('GET', new apigateway.MockIntegration(), auth.apiKeyMethodOptions);
-    app1.addResource('profile').addMethod('GET', new apigateway.MockIntegration(), auth.sessionMethodOptions);
+    app1.addResource('profile').addMethod('GET', new apigateway.MockIntegration(), auth.sessionMethodOptions!);
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       AuthorizationType: 'CUSTOM',
@@ -460,8 +516,51 @@ describe('protecting a method of your own', () => {
     });
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       AuthorizationType: 'CUSTOM',
-      AuthorizerId: stack.resolve(auth.sessionAuthorizer.authorizerId),
+      AuthorizerId: stack.resolve(auth.sessionAuthorizer!.authorizerId),
       ResourceId: stack.resolve(api.root.resourceForPath('/api/v1/appuid/{appUid}/profile').resourceId),
     });
+  });
+});
+
+describe('KeygateAuth with sessions off (enableSessions: false)', () => {
+  let auth: KeygateAuth;
+  let template: Template;
+  beforeAll(() => {
+    ({ auth, template } = synthConstruct({ enableSessions: false }));
+  });
+
+  test('only the keys table: no sessions or users table', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    expect(auth.sessionsTable).toBeUndefined();
+    expect(auth.usersTable).toBeUndefined();
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    // The keys table: TTL only for its activity events.
+    expect(tables[0]!.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'eventExpiresAtEpoch', Enabled: true });
+  });
+
+  test('no session function: only the API-key half and the key and app admin functions', () => {
+    const kept = (Object.keys(FUNCTIONS) as FunctionId[]).filter((key) => !isSessionFunction(key));
+    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'updateKey', 'whoami']);
+    expect(Object.keys(auth.functions).sort()).toEqual(kept.sort());
+    template.resourceCountIs('AWS::Lambda::Function', kept.length);
+    template.resourceCountIs('AWS::Logs::LogGroup', kept.length);
+    expect(auth.revokeSessionsFunction).toBeUndefined();
+    expect(auth.deleteUserFunction).toBeUndefined();
+    // Nothing in the template names a session table or prefix.
+    const text = JSON.stringify(template.toJSON());
+    for (const name of [ENV.sessionsTable, ENV.usersTable, ENV.sessionTokenPrefix, ENV.sessionLifetimeSeconds]) expect(text).not.toContain(name);
+  });
+
+  test('no session authorizer and no session route: one REQUEST authorizer, whoami and the public revoke route the only keygate routes', () => {
+    expect(auth.sessionAuthorizer).toBeUndefined();
+    expect(auth.sessionMethodOptions).toBeUndefined();
+    expect(Object.keys(auth.authorizers)).toEqual(['apiKey']);
+    template.resourceCountIs('AWS::ApiGateway::Authorizer', 1);
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { IdentitySource: 'method.request.header.x-api-key' });
+    // The user's own GET /health, keygate's GET whoami and the public POST keys/revoke.
+    template.resourceCountIs('AWS::ApiGateway::Method', 3);
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
+    expect(paths).toContain('whoami');
+    expect(paths).not.toContain('sdkusers');
   });
 });

@@ -1,8 +1,8 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { REVOKE_ROUTE, ROUTES, routeResourcePath, type AppRouteDefinition } from '../../lib/shared/routes';
 import type { KeygateStack } from '../../lib/construct/keygate-stack';
-import { STACK_OUTPUTS } from '../../lib/admin/admin-client';
 import { logicalId, synthKeygateStack } from './infra-app';
+import { ADMIN_FUNCTIONS, adminFunctionOutput, isSessionFunction } from '../../lib/shared/functions';
 
 let stack: KeygateStack;
 let template: Template;
@@ -35,11 +35,11 @@ describe('REST API built from the route table', () => {
       HttpMethod: route.method,
       ResourceId: { Ref: resourceId },
       AuthorizationType: 'CUSTOM',
-      AuthorizerId: stack.resolve(stack.auth.authorizers[route.authorizer].authorizerId),
+      AuthorizerId: stack.resolve(stack.auth.authorizers[route.authorizer]!.authorizerId),
       Integration: {
         Type: 'AWS_PROXY',
         IntegrationHttpMethod: 'POST',
-        Uri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [logicalId(stack.auth.functions[route.function]), 'Arn'] }])]) }),
+        Uri: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ 'Fn::GetAtt': [logicalId(stack.auth.functions[route.function]!), 'Arn'] }])]) }),
       },
     });
   });
@@ -55,7 +55,7 @@ describe('REST API built from the route table', () => {
         ApiKeyRequired: false,
         Integration: expect.objectContaining({
           Type: 'AWS_PROXY',
-          Uri: expect.objectContaining({ 'Fn::Join': expect.arrayContaining([expect.arrayContaining([{ 'Fn::GetAtt': [logicalId(stack.auth.functions.revokeKeys), 'Arn'] }])]) }),
+          Uri: expect.objectContaining({ 'Fn::Join': expect.arrayContaining([expect.arrayContaining([{ 'Fn::GetAtt': [logicalId(stack.auth.functions.revokeKeys!), 'Arn'] }])]) }),
         }),
       }),
     ]);
@@ -67,7 +67,7 @@ describe('REST API built from the route table', () => {
   test('API Gateway may invoke each route function and each authorizer, and nothing else', () => {
     const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
     const invoked = new Set(permissions.map((p) => p.Properties.FunctionName['Fn::GetAtt'][0]));
-    const expected = new Set([...ROUTES.map((r) => r.function), 'apiKeyAuthorizer', 'sessionAuthorizer'].map((k) => logicalId(stack.auth.functions[k as keyof typeof stack.auth.functions])));
+    const expected = new Set([...ROUTES.map((r) => r.function), 'apiKeyAuthorizer', 'sessionAuthorizer'].map((k) => logicalId(stack.auth.functions[k as keyof typeof stack.auth.functions]!)));
     expect(invoked).toEqual(expected);
     for (const p of permissions) expect(p.Properties.Principal).toBe('apigateway.amazonaws.com');
   });
@@ -124,18 +124,28 @@ describe('stage', () => {
   });
 });
 
+/** The stack's own outputs, without the `ApiEndpoint...` one RestApi adds by itself. */
+const ownOutputs = (outputs: Record<string, unknown>) => Object.keys(outputs).filter((name) => !name.startsWith('ApiEndpoint')).sort();
+
 test('outputs: API URL, admin function names (read by the CLI) and table names', () => {
   const outputs = template.findOutputs('*');
   expect(outputs.ApiUrl.Value).toEqual(stack.resolve(stack.api.url));
+  for (const id of ADMIN_FUNCTIONS) expect(outputs[adminFunctionOutput(id)]!.Value).toEqual({ Ref: logicalId(stack.auth.functions[id]!) });
   expect(outputs.CreateKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.createKeyFunction) });
-  expect(outputs.ListKeysFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.listKeysFunction) });
-  expect(outputs.DeleteKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.deleteKeyFunction) });
-  expect(outputs.RollKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.rollKeyFunction) });
-  expect(outputs.UpdateKeyFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.updateKeyFunction) });
-  expect(outputs.ListKeyEventsFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.listKeyEventsFunction) });
-  // The CLI reads exactly these names.
-  expect(Object.keys(outputs).filter((name) => name.endsWith('FunctionName')).sort()).toEqual(Object.values(STACK_OUTPUTS).sort());
+  expect(outputs.RevokeSessionsFunctionName.Value).toEqual({ Ref: logicalId(stack.auth.revokeSessionsFunction!) });
   expect(outputs.KeysTableName.Value).toEqual({ Ref: logicalId(stack.auth.keysTable) });
-  expect(outputs.SessionsTableName.Value).toEqual({ Ref: logicalId(stack.auth.sessionsTable) });
-  expect(outputs.UsersTableName.Value).toEqual({ Ref: logicalId(stack.auth.usersTable) });
+  expect(outputs.SessionsTableName.Value).toEqual({ Ref: logicalId(stack.auth.sessionsTable!) });
+  expect(outputs.UsersTableName.Value).toEqual({ Ref: logicalId(stack.auth.usersTable!) });
+  expect(ownOutputs(outputs)).toEqual(['ApiUrl', 'KeysTableName', 'SessionsTableName', 'UsersTableName', ...ADMIN_FUNCTIONS.map(adminFunctionOutput)].sort());
+});
+
+test('with sessions off: no session route, no session outputs; the API-key half and its admin functions are all there', () => {
+  const { stack: keysOnly, template: keysOnlyTemplate } = synthKeygateStack({ auth: { enableSessions: false } });
+  keysOnlyTemplate.resourceCountIs('AWS::ApiGateway::Method', ROUTES.filter((route) => !isSessionFunction(route.function)).length);
+  keysOnlyTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
+  const outputs = keysOnlyTemplate.findOutputs('*');
+  expect(ownOutputs(outputs)).toEqual(
+    ['ApiUrl', 'KeysTableName', ...ADMIN_FUNCTIONS.filter((id) => !isSessionFunction(id)).map(adminFunctionOutput)].sort(),
+  );
+  expect(keysOnly.auth.sessionsEnabled).toBe(false);
 });

@@ -276,10 +276,13 @@ describe('transactions', () => {
       StoreUnavailable,
     );
     const items = (await scanAll(client, tables.Keys)).filter((item) => item.appUid === 'app-tx' || String(item.pk) === 'app#app-tx');
-    expect(items.map((item) => `${item.action ?? 'key item'} ${item.keyId}`).sort()).toEqual([
+    expect(items.map((item) => `${item.action ?? (item.pk === 'apps' ? 'registry' : 'key item')} ${item.keyId ?? item.appUid}`).sort()).toEqual([
       'created key_AAAAAAAAAAAAAAAAAAAA',
       'key item key_AAAAAAAAAAAAAAAAAAAA',
       'key item key_AAAAAAAAAAAAAAAAAAAA',
+      'registry app-tx',
     ]);
+    // Nor is the failed key counted.
+    expect(items.find((item) => item.pk === 'apps')).toMatchObject({ keyCount: 1 });
   });
 });

@@ -163,3 +163,35 @@ test('revoke-keys, public: 202 for a live key (then refused), the same 202 for a
   expect(down).toMatchObject({ ok: true, value: { statusCode: 503 } });
   expect(down.logs).toContainEqual(expect.objectContaining({ errorType: 'StoreUnavailable' }));
 });
+
+describe('the app, session and user admin functions, as built', () => {
+  test('get-app of an app that never had a key: AppNotFound; list-apps: the registry', async () => {
+    expect(await invoke('getApp', { appUid: 'no-such-app' })).toMatchObject({ ok: false, errorType: 'AppNotFound', errorMessage: 'app no-such-app not found: it has no keys' });
+    expect(await invoke('createKey', { appUid: 'app-built', name: 'k' })).toMatchObject({ ok: true });
+    expect(await invoke('getApp', { appUid: 'app-built' })).toMatchObject({ ok: true, value: { appUid: 'app-built', keyCount: 1 } });
+    const listed = await invoke('listApps', { limit: 100 });
+    expect(listed.ok && (listed.value as { apps: { appUid: string }[] }).apps.map((app) => app.appUid)).toContain('app-built');
+  });
+
+  test('revoke-sessions and delete-user: ValidationError and UserNotFound keep their names', async () => {
+    expect(await invoke('revokeSessions', { appUid: 'app-built' })).toMatchObject({ ok: false, errorType: 'ValidationError', errorMessage: expect.stringContaining('exactly one of userId') });
+    expect(await invoke('revokeSessions', { appUid: 'app-built', externalId: 'nobody' })).toMatchObject({ ok: false, errorType: 'UserNotFound' });
+    const erased = await invoke('deleteUser', { appUid: 'app-built', userEmail: 'nobody@example.com' });
+    expect(erased).toMatchObject({ ok: false, errorType: 'UserNotFound', errorMessage: 'no user with that userEmail in app app-built' });
+    expect(JSON.stringify(erased.logs)).not.toContain('nobody@example.com');
+  });
+
+  test('a session opened through the bundles, ended by the revoke-sessions bundle, is refused by the session authorizer bundle', async () => {
+    const created = await invoke('createKey', { appUid: 'app-built', name: 'signer' });
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const { keyId } = created.value as { keyId: string };
+    const signIn = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'built-user' }), pathParameters: { appUid: 'app-built' }, context: { appUid: 'app-built', keyId } }));
+    const { authToken } = JSON.parse((signIn as { value: { body: string } }).value.body) as { authToken: string };
+    const asSession = authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', 'app-built', 'sdkusers/me'));
+    expect(await invoke('sessionAuthorizer', asSession)).toMatchObject({ ok: true, value: { context: { appUid: 'app-built' } } });
+
+    expect(await invoke('revokeSessions', { appUid: 'app-built', createdByKeyId: keyId })).toMatchObject({ ok: true, value: { revoked: 1 } });
+    expect(await invoke('sessionAuthorizer', asSession)).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
+    expect(await invoke('deleteUser', { appUid: 'app-built', externalId: 'built-user' })).toMatchObject({ ok: true, value: { deleted: true, sessionsRevoked: 0 } });
+  });
+});

@@ -45,8 +45,12 @@ async function keyWithSession(appUid: string, name = 'server') {
 const keyStatus = async (apiKey: string, appUid: string) => (await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', appUid, 'whoami')))).status;
 const sessionStatus = async (token: string, appUid: string) =>
   (await gatewayOutcome(sessionAuthorizer, authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', appUid, 'sdkusers/me')))).status;
-const keyItems = async () => (await scanAll(client, tables.Keys)).map((item) => `${item.pk} ${item.sk}`).sort();
-const itemsOf = async (keyId: string) => (await scanAll(client, tables.Keys)).filter((item) => item.keyId === keyId).map((item) => `${item.pk} ${item.sk}`).sort();
+/** The key items (not the activity log or the app registry, which a revocation adds to and counts down). */
+const isKeyItem = (item: Record<string, unknown>) => item.pk !== 'apps' && !String(item.sk).startsWith('event#');
+const keyItems = async () => (await scanAll(client, tables.Keys)).filter(isKeyItem).map((item) => `${item.pk} ${item.sk}`).sort();
+const itemsOf = async (keyId: string) =>
+  (await scanAll(client, tables.Keys)).filter((item) => isKeyItem(item) && item.keyId === keyId).map((item) => `${item.pk} ${item.sk}`).sort();
+const eventsOf = async (keyId: string) => (await scanAll(client, tables.Keys)).filter((item) => String(item.sk).startsWith('event#') && item.keyId === keyId).map((item) => item.action);
 
 test('revoking one key: 202 { received: 1 }, the key refused on the next request, its session still valid, nothing else touched', async () => {
   const bystander = await keyWithSession('rv-a', 'bystander');
@@ -57,6 +61,7 @@ test('revoking one key: 202 { received: 1 }, the key refused on the next request
 
   const response = await revoke({ keys: [leaked.apiKey] });
   expect(response).toMatchObject({ status: 202, json: { received: 1 } });
+  expect((await eventsOf(leaked.keyId)).sort()).toEqual(['created', 'revoked-by-report']);
   expect(response.headers).toMatchObject({ 'content-type': 'application/json', 'cache-control': 'no-store' });
 
   expect(await keyStatus(leaked.apiKey, 'rv-a')).toBe(401);

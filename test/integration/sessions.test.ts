@@ -1,9 +1,7 @@
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/index';
-import { handler as createKeyHandler } from '../../functions/create-key/index';
 import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
-import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sdkUsersMe } from '../../functions/sdkusers-me/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
 import { sessionLookup } from '../../functions/stores/credential-lookup';
@@ -15,6 +13,7 @@ import { credentialFormat } from '../../functions/domain/credential-format';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { authenticate, bearer, keyCaller } from '../support/session-flow';
 
 let client: DynamoDBClient;
 let tables: TableNames;
@@ -27,20 +26,8 @@ beforeAll(async () => {
 });
 afterAll(() => client.destroy());
 
-/** Creates a key and returns the authorizer context API Gateway would pass to sdkusers/auth. */
-async function keyCaller(appUid: string) {
-  const created = await createKeyHandler({ appUid, name: 'server' });
-  const outcome = await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('POST', appUid, 'sdkusers/auth')));
-  if (outcome.status !== 200) throw new Error(`key refused with ${outcome.status}`);
-  return { created, context: outcome.context };
-}
-
-async function authenticate(context: Record<string, string>, body: unknown) {
-  const response = await sdkUsersAuth(proxyEvent({ context, body: typeof body === 'string' ? body : JSON.stringify(body) }));
-  return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
-}
-
-const bearer = (token: string, appUid: string, route = 'sdkusers/me') => authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', appUid, route));
+/** User items of an app (not their userid# lookup items). */
+const userOf = (appUid: string) => (item: Record<string, unknown>) => item.pk === `app#${appUid}` && String(item.sk).startsWith('user#');
 
 describe('sdkusers/auth and the session authorizer', () => {
   test('a session created with a key survives the deletion of that key', async () => {
@@ -142,7 +129,7 @@ describe('sdkusers/auth and the session authorizer', () => {
     expect(userIds[0]).toMatch(/^usr_/);
     expect(userIds[1]).toBe(userIds[0]);
 
-    const users = (await scanAll(client, tables.Users)).filter((user) => user.pk === 'app#app-twice');
+    const users = (await scanAll(client, tables.Users)).filter(userOf('app-twice'));
     expect(users).toHaveLength(1);
     // name is kept from creation; account ids accumulate.
     expect(users[0]).toMatchObject({ name: 'First name', externalId: 'repeat' });
@@ -153,14 +140,14 @@ describe('sdkusers/auth and the session authorizer', () => {
     const { context } = await keyCaller('app-mail');
     await authenticate(context, { userEmail: 'Ada@Example.com' });
     await authenticate(context, { userEmail: 'ada@example.COM' });
-    expect((await scanAll(client, tables.Users)).filter((user) => user.pk === 'app#app-mail')).toHaveLength(1);
+    expect((await scanAll(client, tables.Users)).filter(userOf('app-mail'))).toHaveLength(1);
   });
 
   test('concurrent first calls for one user end with one user', async () => {
     const { context } = await keyCaller('app-conc');
     const sessions = await Promise.all(Array.from({ length: 20 }, () => authenticate(context, { externalId: 'racer' })));
     expect(sessions.every((session) => session.status === 200)).toBe(true);
-    const users = (await scanAll(client, tables.Users)).filter((user) => user.pk === 'app#app-conc');
+    const users = (await scanAll(client, tables.Users)).filter(userOf('app-conc'));
     expect(users).toHaveLength(1);
     const outcomes = await Promise.all(sessions.map((s) => gatewayOutcome(sessionAuthorizer, bearer(String(s.body.authToken), 'app-conc'))));
     expect(new Set(outcomes.map((outcome) => (outcome.status === 200 ? outcome.context.userId : 'refused')))).toEqual(new Set([users[0].userId]));

@@ -140,3 +140,15 @@ test('keygate console from the installed package serves its page: the plain-file
   }
   expect(await exited).toBe(0);
 }, 60_000);
+
+test('outside a checkout, the installed CLI says why there is no local stack and what to do; --version is the package version', () => {
+  const env = { ...process.env, npm_config_update_notifier: 'false', KEYGATE_HOME: '', KEYGATE_STACK: '' };
+  const listed = spawnSync('npx', ['--offline', '--no-install', 'keygate', 'keys', 'list', '--app', 'demo'], { cwd: consumer, encoding: 'utf8', env });
+  expect(listed.status).toBe(1);
+  expect(listed.stdout).toBe('');
+  expect(listed.stderr).toBe(
+    `keygate: no local keygate stack: this keygate is an installed package (${path.join(consumer, 'node_modules', 'keygate')}), not a checkout, and \`npm start\` runs only in a checkout; set KEYGATE_HOME to the data folder (.keygate) of a running one, or pass --stack <name> for a deployed stack\n`,
+  );
+  const version = spawnSync('npx', ['--offline', '--no-install', 'keygate', '--version'], { cwd: consumer, encoding: 'utf8', env });
+  expect(version.stdout).toBe(`${(JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+});

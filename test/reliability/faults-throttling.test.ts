@@ -125,7 +125,7 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     expect(await itemsOf(app)).toEqual([]);
     proxy.mode = { kind: 'pass' };
     const created = await fns.createKey({ appUid: app, name: 'n' });
-    expect((await itemsOf(app)).map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'hash']);
+    expect((await itemsOf(app)).map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'apps', 'hash']);
     expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
   });
 
@@ -140,25 +140,28 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
     proxy.mode = { kind: 'pass' };
     await fns.deleteKey({ appUid: app, keyId: created.keyId });
-    expect(await itemsOf(app)).toEqual([]);
+    // Only the app's registry item is left, counting no keys.
+    expect(await itemsOf(app)).toEqual([expect.objectContaining({ pk: 'apps', keyCount: 0 })]);
     expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).toEqual({ status: 401 });
   });
 
-  test('sdkusers/auth: user written, session put throttled → 503 and no session; a retry reuses the same user', async () => {
+  test('sdkusers/auth: user written, session transaction throttled → 503 and no session item; a retry reuses the same user', async () => {
     const app = 'thr-session';
     const created = await fns.createKey({ appUid: app, name: 'n' });
     const context = { appUid: app, keyId: created.keyId };
     const sessionsBefore = (await scanAll(client, tables.Sessions)).length;
-    proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', operations: ['PutItem'] };
+    // The first transaction (the new user and its userid# item) passes; the session's is throttled.
+    proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', operations: ['TransactWriteItems'], skip: 1 };
     const refused = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'half' }), context }));
     expect(refused.statusCode).toBe(503);
     expect((await scanAll(client, tables.Sessions)).length).toBe(sessionsBefore);
-    const users = (await scanAll(client, tables.Users)).filter((item) => item.pk === `app#${app}`);
+    const usersOfApp = async () => (await scanAll(client, tables.Users)).filter((item) => item.pk === `app#${app}` && String(item.sk).startsWith('user#'));
+    const users = await usersOfApp();
     expect(users).toHaveLength(1);
     proxy.mode = { kind: 'pass' };
     const ok = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'half' }), context }));
     expect(ok.statusCode).toBe(200);
-    expect((await scanAll(client, tables.Users)).filter((item) => item.pk === `app#${app}`)).toEqual(users);
+    expect(await usersOfApp()).toEqual(users);
     const token = (JSON.parse(ok.body) as { authToken: string }).authToken;
     expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toMatchObject({ status: 200, context: { userId: users[0].userId } });
   });
@@ -179,6 +182,58 @@ test('the lastUsedAt write throttled: the key is still let in, the failure is lo
   proxy.mode = { kind: 'pass' };
   expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
   await lastUsedRecorded(app);
+});
+
+describe('transaction conflicts on the app registry (concurrent key writes for one app)', () => {
+  test('create-key retries a conflict and makes one key, counted once', async () => {
+    const app = 'conflict-create';
+    await fns.createKey({ appUid: app, name: 'first' });
+    proxy.mode = { kind: 'cancel', reasons: ['None', 'None', 'TransactionConflict'], times: 2 };
+    const created = await fns.createKey({ appUid: app, name: 'second' });
+    expect(proxy.faulted.TransactWriteItems).toBeGreaterThanOrEqual(2);
+    expect((await fns.listKeys({ appUid: app })).keys.map((key) => key.keyId)).toContain(created.keyId);
+    expect((await itemsOf(app)).find((item) => item.pk === 'apps')).toMatchObject({ keyCount: 2 });
+  });
+
+  test('a conflict that does not clear: StoreUnavailable (retryable), nothing written', async () => {
+    const app = 'conflict-stuck';
+    await fns.createKey({ appUid: app, name: 'first' });
+    const before = await itemsOf(app);
+    proxy.mode = { kind: 'cancel', reasons: ['None', 'None', 'TransactionConflict'] };
+    await expect(fns.createKey({ appUid: app, name: 'second' })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
+    proxy.mode = { kind: 'pass' };
+    expect(await itemsOf(app)).toEqual(before);
+  });
+});
+
+describe('failures while ending sessions leave a state the next call finishes', () => {
+  test('revoke-sessions: index cleanup throttled → StoreUnavailable saying sessions may be ended; they are refused, and a second call finishes', async () => {
+    const app = 'thr-revoke';
+    const live = await fns.createKey({ appUid: app, name: 'n' });
+    const tokens = [await sessionFor(live.apiKey, app, 'victim'), await sessionFor(live.apiKey, app, 'victim')];
+    proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['BatchWriteItem'] };
+    const failed = await failure(fns.revokeSessions({ appUid: app, externalId: 'victim' }));
+    expect(failed).toMatchObject({ name: 'StoreUnavailable', retryable: true });
+    expect(failed?.message).toContain('some sessions may already be ended; call again with the same input to end the rest');
+    // The session items went first: what was ended stays ended.
+    for (const token of tokens) expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toEqual({ status: 401 });
+    proxy.mode = { kind: 'pass' };
+    expect(await fns.revokeSessions({ appUid: app, externalId: 'victim' })).toEqual({ revoked: 0 });
+    expect((await scanAll(client, tables.Sessions)).filter((item) => item.createdByKeyId === live.keyId)).toEqual([]);
+  });
+
+  test('delete-user: the last step throttled → the user stays marked (no new session) and a second call erases it', async () => {
+    const app = 'thr-erase';
+    const live = await fns.createKey({ appUid: app, name: 'n' });
+    await sessionFor(live.apiKey, app, 'erase-me');
+    proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['TransactWriteItems'] };
+    const failed = await failure(fns.deleteUser({ appUid: app, externalId: 'erase-me' }));
+    expect(failed?.message).toContain("the user's sessions are ended but its record is not yet removed");
+    proxy.mode = { kind: 'pass' };
+    await expect(sessionFor(live.apiKey, app, 'erase-me')).rejects.toThrow('sdkusers/auth answered 503');
+    expect(await fns.deleteUser({ appUid: app, externalId: 'erase-me' })).toMatchObject({ deleted: true, sessionsRevoked: 0 });
+    expect(JSON.stringify(await scanAll(client, tables.Users))).not.toContain('erase-me');
+  });
 });
 
 test('connections dropped (DynamoDB unreachable mid-flight): 500 from the authorizers, StoreUnavailable from admin; recovers', async () => {

@@ -6,6 +6,10 @@ import { handler as listKeysHandler } from '../../functions/list-keys/index';
 import { handler as rollKeyHandler } from '../../functions/roll-key/index';
 import { handler as updateKeyHandler } from '../../functions/update-key/index';
 import { handler as listKeyEventsHandler } from '../../functions/list-key-events/index';
+import { handler as listAppsHandler } from '../../functions/list-apps/index';
+import { handler as getAppHandler } from '../../functions/get-app/index';
+import { handler as revokeSessionsHandler } from '../../functions/revoke-sessions/index';
+import { handler as deleteUserHandler } from '../../functions/delete-user/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as revokeKeys } from '../../functions/revoke-keys/index';
 import { credentialFormat } from '../../functions/domain/credential-format';
@@ -16,7 +20,8 @@ import type { TableNames } from '../../lib/local/tables';
 
 /**
  * Fuzzes the admin payloads (create-key, list-keys, delete-key, roll-key,
- * update-key, list-key-events), the public revoke body and the
+ * update-key, list-key-events, list-apps, get-app, revoke-sessions,
+ * delete-user), the public revoke body and the
  * sdkusers/auth body with generated malformed input, one kind at a time.
  * Each kind breaks exactly one field of an otherwise valid payload, so the
  * expected `field` is known: the function must fail with ValidationError
@@ -32,6 +37,9 @@ beforeAll(async () => {
   client = testDynamoDbClient();
   tables = await createTestTables(client);
   existing = await createKeyHandler({ appUid: 'adm-app', name: 'existing' });
+  // A user with a live session, so that a revoke or delete that slipped through would change the tables.
+  const signedIn = await sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: 'user-1', name: 'Fuzz Person' }), context: { appUid: 'adm-app', keyId: existing.keyId } }));
+  expect(signedIn.statusCode).toBe(200);
 });
 afterAll(() => client.destroy());
 
@@ -59,7 +67,11 @@ const credentialIn = (around: fc.Arbitrary<string>) =>
 const idChars = fc.stringMatching(/^[A-Za-z0-9_-]{0,20}$/);
 const pastDate = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date(Date.now() - 60_000), noInvalidDate: true }).map((d) => d.toISOString());
 
-type Kind = { readonly target: 'create' | 'list' | 'delete' | 'roll' | 'update' | 'events' | 'auth' | 'revoke'; readonly field: string | ((payload: unknown) => string); readonly payload: fc.Arbitrary<unknown> };
+type Kind = {
+  readonly target: 'create' | 'list' | 'delete' | 'roll' | 'update' | 'events' | 'auth' | 'revoke' | 'listApps' | 'getApp' | 'revokeSessions' | 'deleteUser';
+  readonly field: string | ((payload: unknown) => string);
+  readonly payload: fc.Arbitrary<unknown>;
+};
 
 const with_ = <T extends object>(base: T | (() => T), field: string, value: fc.Arbitrary<unknown>) =>
   value.map((v) => ({ ...(typeof base === 'function' ? base() : base), [field]: v }));
@@ -102,6 +114,19 @@ const badGrace = fc.oneof(
 );
 const AUTH = ['externalId', 'userEmail', 'name', 'accountUids'];
 const validRevoke = { keys: ['kg_x'] };
+const REVOKE_SESSIONS = ['appUid', 'userId', 'externalId', 'createdByKeyId', 'sessionId'];
+const DELETE_USER = ['appUid', 'userId', 'externalId', 'userEmail'];
+const validRevokeSessions = { appUid: 'adm-app', externalId: 'user-1' };
+const validDeleteUser = { appUid: 'adm-app', externalId: 'user-1' };
+const ID = (kind: string) => fc.stringMatching(new RegExp(`^${kind}_[0-9A-Za-z]{20}$`));
+/** Values that are not `<kind>_` + 20 base62 characters: other shapes, other kinds' ids, keys and tokens. */
+const notAnId = (kind: string) =>
+  fc.oneof(
+    fc.string({ maxLength: 60 }).filter((s) => !new RegExp(`^${kind}_[0-9A-Za-z]{20}$`).test(s)),
+    ID(kind === 'key' ? 'usr' : 'key'),
+    fc.constant(null).map(() => existing.apiKey),
+    notAString,
+  );
 
 const KINDS: Record<string, Kind> = {
   'create: top level not an object': { target: 'create', field: '(body)', payload: fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 })) },
@@ -215,6 +240,42 @@ const KINDS: Record<string, Kind> = {
       .map(([keys, bad, at]) => ({ keys: [...keys.slice(0, at % (keys.length + 1)), bad, ...keys.slice(at % (keys.length + 1))] })),
   },
   'revoke: unknown field': { target: 'revoke', field: nameOfExtraField(['keys']), payload: unknownField(validRevoke, ['keys']) },
+  'list-apps: limit out of range or not a number': {
+    target: 'listApps',
+    field: 'limit',
+    payload: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 101 }), fc.double({ noInteger: true }), fc.string(), fc.constant(null)).map((limit) => ({ limit })),
+  },
+  'list-apps: nextToken forged (another listing\'s, or not one at all)': {
+    target: 'listApps',
+    field: 'nextToken',
+    payload: fc
+      .oneof(fc.string({ minLength: 1, maxLength: 200 }), fc.string({ maxLength: 40 }).filter((sk) => !sk.startsWith('app#')).map((sk) => Buffer.from(JSON.stringify({ sk })).toString('base64url')))
+      .map((nextToken) => ({ nextToken })),
+  },
+  'get-app: appUid missing or invalid': { target: 'getApp', field: 'appUid', payload: fc.oneof(badIdChars, tooLongId, fc.constant(''), notAString, fc.constant(undefined)).map((appUid) => ({ appUid })) },
+  'revoke-sessions: no selector': { target: 'revokeSessions', field: 'userId', payload: fc.constant(null).map(() => ({ appUid: 'adm-app' })) },
+  'revoke-sessions: two or more selectors': {
+    target: 'revokeSessions',
+    field: 'userId',
+    payload: fc.tuple(ID('usr'), ID('key'), ID('ses'), fc.subarray(['userId', 'externalId', 'createdByKeyId', 'sessionId'], { minLength: 2 })).map(([userId, keyId, sessionId, picked]) => {
+      const all: Record<string, string> = { userId, externalId: 'user-1', createdByKeyId: keyId, sessionId };
+      return { appUid: 'adm-app', ...Object.fromEntries(picked.map((name) => [name, all[name]])) };
+    }),
+  },
+  'revoke-sessions: userId of the wrong shape': { target: 'revokeSessions', field: 'userId', payload: notAnId('usr').map((userId) => ({ appUid: 'adm-app', userId })) },
+  'revoke-sessions: createdByKeyId of the wrong shape, or the key itself': { target: 'revokeSessions', field: 'createdByKeyId', payload: notAnId('key').map((createdByKeyId) => ({ appUid: 'adm-app', createdByKeyId })) },
+  'revoke-sessions: sessionId of the wrong shape': { target: 'revokeSessions', field: 'sessionId', payload: notAnId('ses').map((sessionId) => ({ appUid: 'adm-app', sessionId })) },
+  'revoke-sessions: externalId invalid': { target: 'revokeSessions', field: 'externalId', payload: fc.oneof(badIdChars, fc.constant(''), notAString).map((externalId) => ({ appUid: 'adm-app', externalId })) },
+  'revoke-sessions: appUid invalid': { target: 'revokeSessions', field: 'appUid', payload: with_(validRevokeSessions, 'appUid', fc.oneof(badIdChars, tooLongId, notAString)) },
+  'revoke-sessions: unknown field': { target: 'revokeSessions', field: nameOfExtraField(REVOKE_SESSIONS), payload: unknownField(validRevokeSessions, REVOKE_SESSIONS) },
+  'delete-user: no selector, or several': {
+    target: 'deleteUser',
+    field: 'userId',
+    payload: fc.oneof(fc.constant({ appUid: 'adm-app' }), ID('usr').map((userId) => ({ appUid: 'adm-app', userId, externalId: 'user-1' })), fc.constant({ appUid: 'adm-app', externalId: 'user-1', userEmail: 'a@example.com' })),
+  },
+  'delete-user: userEmail invalid': { target: 'deleteUser', field: 'userEmail', payload: fc.oneof(fc.string({ maxLength: 60 }).filter((s) => !s.includes('@')), notAString).map((userEmail) => ({ appUid: 'adm-app', userEmail })) },
+  'delete-user: userId of the wrong shape': { target: 'deleteUser', field: 'userId', payload: notAnId('usr').map((userId) => ({ appUid: 'adm-app', userId })) },
+  'delete-user: unknown field': { target: 'deleteUser', field: nameOfExtraField(DELETE_USER), payload: unknownField(validDeleteUser, DELETE_USER) },
 };
 
 async function call(target: Kind['target'], payload: unknown): Promise<{ error?: unknown; status?: number; body?: { message?: string; field?: string } }> {
@@ -231,6 +292,10 @@ async function call(target: Kind['target'], payload: unknown): Promise<{ error?:
     roll: rollKeyHandler,
     update: updateKeyHandler,
     events: listKeyEventsHandler,
+    listApps: listAppsHandler,
+    getApp: getAppHandler,
+    revokeSessions: revokeSessionsHandler,
+    deleteUser: deleteUserHandler,
   }[target] as (input: unknown) => Promise<unknown>;
   return handler(payload).then(
     () => ({}),

@@ -55,7 +55,7 @@ beforeAll(async () => {
     sessionFormat,
     hash,
     users: new UserStore(db, tables.Users),
-    sessions: new SessionStore(db, tables.Sessions),
+    sessions: new SessionStore(db, tables.Sessions, tables.Users),
     lifetimeSeconds: 24 * 60 * 60,
   };
 

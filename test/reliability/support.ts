@@ -157,8 +157,13 @@ export async function requestsAround<T>(
 /** What the fault proxy does with each DynamoDB request. */
 export type ProxyMode =
   | { readonly kind: 'pass' }
-  /** Answers as DynamoDB does when throttling; `operations` limits it to some X-Amz-Target operations; `times` to the first N matching requests. */
-  | { readonly kind: 'throttle'; readonly error: 'ProvisionedThroughputExceededException' | 'ThrottlingException'; readonly operations?: readonly string[]; times?: number }
+  /**
+   * Answers as DynamoDB does when throttling; `operations` limits it to some X-Amz-Target operations,
+   * `skip` lets the first N matching requests through, `times` faults only the next N after that.
+   */
+  | { readonly kind: 'throttle'; readonly error: 'ProvisionedThroughputExceededException' | 'ThrottlingException'; readonly operations?: readonly string[]; times?: number; skip?: number }
+  /** Answers a TransactWriteItems as cancelled, one reason per item (e.g. `TransactionConflict`: another transaction had the item); `times` as above. */
+  | { readonly kind: 'cancel'; readonly reasons: readonly string[]; times?: number }
   /** Accepts the connection and drops it without an answer (connection reset). */
   | { readonly kind: 'reset' };
 
@@ -201,14 +206,25 @@ export class FaultProxy {
       req.socket.destroy();
       return;
     }
-    if (mode.kind === 'throttle' && (!mode.operations || mode.operations.includes(operation)) && (mode.times === undefined || mode.times > 0)) {
-      if (mode.times !== undefined) mode.times--;
-      this.faulted[operation] = (this.faulted[operation] ?? 0) + 1;
-      req.resume();
-      const body = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${mode.error}`, message: 'injected by the test fault proxy' });
-      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${Date.now()}` });
-      res.end(body);
-      return;
+    const operations = mode.kind === 'throttle' ? mode.operations : mode.kind === 'cancel' ? ['TransactWriteItems'] : undefined;
+    if ((mode.kind === 'throttle' || mode.kind === 'cancel') && (!operations || operations.includes(operation))) {
+      if (mode.kind === 'throttle' && mode.skip) mode.skip--;
+      else if (mode.times === undefined || mode.times > 0) {
+        if (mode.times !== undefined) mode.times--;
+        this.faulted[operation] = (this.faulted[operation] ?? 0) + 1;
+        req.resume();
+        const body =
+          mode.kind === 'throttle'
+            ? { __type: `com.amazonaws.dynamodb.v20120810#${mode.error}`, message: 'injected by the test fault proxy' }
+            : {
+                __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+                message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${mode.reasons.join(', ')}]`,
+                CancellationReasons: mode.reasons.map((Code) => ({ Code })),
+              };
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${Date.now()}` });
+        res.end(JSON.stringify(body));
+        return;
+      }
     }
     const forward = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
@@ -232,6 +248,8 @@ export type ColdStartHandlers = {
   updateKey: typeof import('../../functions/update-key/index').handler;
   listKeyEvents: typeof import('../../functions/list-key-events/index').handler;
   sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
+  revokeSessions: typeof import('../../functions/revoke-sessions/index').handler;
+  deleteUser: typeof import('../../functions/delete-user/index').handler;
 };
 
 /**
@@ -252,6 +270,8 @@ export function coldStartHandlers(): ColdStartHandlers {
       updateKey: require('../../functions/update-key/index').handler,
       listKeyEvents: require('../../functions/list-key-events/index').handler,
       sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
+      revokeSessions: require('../../functions/revoke-sessions/index').handler,
+      deleteUser: require('../../functions/delete-user/index').handler,
     };
   });
   return handlers!;

@@ -8,7 +8,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { credentialFormat } from '../../functions/domain/credential-format';
-import { connectAdmin, NO_LOCAL_STACK, type AdminClient } from '../../lib/admin/admin-client';
+import { connectAdmin, POINT_AT_A_STACK, type AdminClient } from '../../lib/admin/admin-client';
 import { SECURITY_HEADERS, SESSION_COOKIE, startConsole, STATIC_DIR, type ConsoleServer } from '../../lib/admin/console/server';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
 
@@ -215,7 +215,7 @@ describe('the API', () => {
       '/api/apps/app1/keys/key_AAAAAAAAAAAAAAAAAAAA/roll',
       '{}',
       502,
-      { errorType: 'AdminClientError', message: 'the running local stack predates this command: restart `npm start`' },
+      { errorType: 'AdminClientError', message: 'the local stack running from <home> has no roll-key function: it was started by an older keygate; restart `npm start`' },
     ],
   ])('%s', async (_, method, target, body, status, error) => {
     const before = invoked.length;
@@ -223,7 +223,7 @@ describe('the API', () => {
     expect(answer.status).toBe(status);
     // Only the function's own refusals involve it.
     expect(invoked.length - before).toBe(['ValidationError', 'KeyNotFound', 'TypeError'].includes(error.errorType) && !/body/.test(error.message) ? 1 : 0);
-    expect(JSON.parse(answer.body)).toEqual(error);
+    expect(JSON.parse(answer.body)).toEqual({ ...error, message: error.message.replace('<home>', home) });
     expect(answer.body).not.toMatch(/\bat \S+ \(|index\.mjs/);
   });
 
@@ -264,7 +264,8 @@ describe('the API', () => {
       const otherCookie = exchange.headers.get('set-cookie')!.split(';')[0]!;
       const answer = await fetch(`${other.origin}/api/apps/app1/keys`, { headers: { cookie: otherCookie } });
       expect(answer.status).toBe(502);
-      expect(await answer.json()).toEqual({ errorType: 'AdminClientError', message: NO_LOCAL_STACK });
+      // Where it looked, as the CLI says it.
+      expect(await answer.json()).toEqual({ errorType: 'AdminClientError', message: `no local keygate stack is running from ${lost} (KEYGATE_HOME): ${POINT_AT_A_STACK}` });
     } finally {
       await other.close();
       client.destroy();

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,19 +10,22 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { userInfo } from 'node:os';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { credentialFormat } from '../../functions/domain/credential-format';
-import { run } from '../../lib/admin/cli';
+import { run, type CliIo } from '../../lib/admin/cli';
+import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../../lib/shared/functions';
 import { freePort } from '../../lib/local/dynamodb-local';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
+
+const REPO_ROOT = path.resolve(__dirname, '../..');
 
 /**
  * The admin CLI. Local mode runs against the local Lambda Invoke API with small
  * fake admin functions (the e2e tests use the real bundles); deployed mode
  * against mocked AWS Lambda and CloudFormation, the only parts not runnable here.
  */
-async function cli(argv: string[], env: Record<string, string | undefined>) {
+async function cli(argv: string[], env: Record<string, string | undefined>, extra: Partial<CliIo> = {}) {
   let stdout = '';
   let stderr = '';
-  const code = await run(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env });
+  const code = await run(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env, ...extra });
   return { code, stdout, stderr };
 }
 
@@ -54,8 +58,10 @@ function functionError(errorType: string, errorMessage: string) {
 describe('local mode', () => {
   let home: string;
   let server: Server;
-  const inputs: Record<string, unknown[]> = { 'create-key': [], 'list-keys': [], 'delete-key': [], 'roll-key': [], 'update-key': [], 'list-key-events': [] };
+  const inputs: Record<string, unknown[]> = Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [FUNCTIONS[id].name, []]));
   const me = `local:${userInfo().username}`;
+  /** What the fake revoke-sessions and delete-user still have to end, call after call. */
+  let pendingRounds = 0;
 
   beforeAll(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
@@ -64,11 +70,44 @@ describe('local mode', () => {
         'create-key': async (input) => {
           inputs['create-key']!.push(input);
           if ((input as { name?: string }).name === '') throw functionError('ValidationError', 'name must be 1 to 100 characters');
+          if ((input as { expiresAt?: string }).expiresAt === '2000-01-01T00:00:00.000Z') throw functionError('ValidationError', 'expiresAt must be in the future');
           return CREATED;
+        },
+        'get-app': async (input) => {
+          inputs['get-app']!.push(input);
+          const { appUid } = input as { appUid: string };
+          if (appUid !== 'app1') throw functionError('AppNotFound', `app ${appUid} not found: it has no keys`);
+          return { appUid, createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 };
+        },
+        'list-apps': async (input) => {
+          inputs['list-apps']!.push(input);
+          const { nextToken } = input as { nextToken?: string };
+          if (!nextToken) return { apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 }], nextToken: 'apps2' };
+          return { apps: [{ appUid: 'app2', createdAt: '2026-02-01T00:00:00.000Z', keyCount: 0 }] };
+        },
+        'revoke-sessions': async (input) => {
+          inputs['revoke-sessions']!.push(input);
+          if (pendingRounds > 0) {
+            pendingRounds -= 1;
+            return { revoked: 100, incomplete: true };
+          }
+          return { revoked: 3 };
+        },
+        'delete-user': async (input) => {
+          inputs['delete-user']!.push(input);
+          if ((input as { userEmail?: string }).userEmail === 'bad') throw functionError('ValidationError', 'userEmail must be a valid email address');
+          if (pendingRounds > 0) {
+            pendingRounds -= 1;
+            return { userId: 'usr_1', deleted: false, sessionsRevoked: 100, incomplete: true };
+          }
+          return { userId: 'usr_1', deleted: true, sessionsRevoked: 2 };
         },
         'list-keys': async (input) => {
           inputs['list-keys']!.push(input);
-          const { nextToken } = input as { nextToken?: string };
+          const { appUid, nextToken } = input as { appUid: string; nextToken?: string };
+          // An app from before the registry: get-app does not know it, but it has keys.
+          if (appUid === 'old-app') return { keys: [{ keyId: 'key_9', name: 'old', displayPrefix: 'kg_99999999', createdAt: '2025-01-01T00:00:00.000Z' }] };
+          if (appUid !== 'app1') return { keys: [] };
           if (!nextToken) return { keys: [{ keyId: 'key_1', name: 'one', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z' }], nextToken: 'page2' };
           return { keys: [{ keyId: 'key_2', name: 'two', displayPrefix: 'kg_22222222', createdAt: '2026-01-02T00:00:00.000Z', expiresAt: '2027-01-01T00:00:00.000Z' }] };
         },
@@ -103,7 +142,7 @@ describe('local mode', () => {
       JSON.stringify({
         lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
         region: 'us-east-1',
-        functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', rollKey: 'roll-key', updateKey: 'update-key', listKeyEvents: 'list-key-events' },
+        functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
       }),
     );
   });
@@ -229,7 +268,10 @@ describe('local mode', () => {
   test.each([
     [['keys', 'roll', '--app', 'app1', '--key', 'key_1', '--grace', '8d'], 'keygate: gracePeriodSeconds must be between 0 and 604800 (7 days)\n'],
     [['keys', 'delete', '--app', 'app1', '--key', 'key_9'], 'keygate: key key_9 not found in app app1\n'],
-    [['keys', 'create', '--app', 'app1', '--name', ''], 'keygate: name must be 1 to 100 characters\n'],
+    // A ValidationError names the flag the user typed, not the payload field.
+    [['keys', 'create', '--app', 'app1', '--name', ''], 'keygate: --name must be 1 to 100 characters\n'],
+    [['keys', 'create', '--app', 'app1', '--name', 'n', '--expires-at', '2000-01-01'], 'keygate: --expires-at must be in the future\n'],
+    [['users', 'delete', '--app', 'app1', '--email', 'bad'], 'keygate: --email must be a valid email address\n'],
   ])('a function error is one line on stderr and exit 1: %j', async (argv, line) => {
     const result = await cli(argv, { KEYGATE_HOME: home });
     expect(result).toEqual({ code: 1, stdout: '', stderr: line });
@@ -240,37 +282,244 @@ describe('local mode', () => {
     const result = await cli(['keys', 'create', '--app', 'app1'], { KEYGATE_HOME: home });
     expect(result.code).not.toBe(0);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/--name/);
+    expect(result.stderr).toBe("keygate: required option '--name <name>' not specified\n");
     expect(inputs['create-key']!.length).toBe(before);
+  });
+
+  test('every error has the one prefix: usage errors from the option parser too', async () => {
+    for (const argv of [['keys', 'frobnicate'], ['keys', 'list', '--app', 'app1', '--colour'], ['apps', 'show']]) {
+      const result = await cli(argv, { KEYGATE_HOME: home });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/^keygate: /);
+      expect(result.stderr).not.toMatch(/^error:/m);
+    }
+  });
+
+  test('--version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(await cli([flag], { KEYGATE_HOME: home })).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  describe('--expires-at', () => {
+    const now = () => new Date('2026-03-01T10:20:30.000Z');
+    const sent = () => (inputs['create-key']!.at(-1) as { expiresAt?: string }).expiresAt;
+
+    test.each([
+      ['2030-01-01', '2030-01-01T00:00:00.000Z'],
+      ['90d', '2026-05-30T10:20:30.000Z'],
+      ['12h', '2026-03-01T22:20:30.000Z'],
+      ['30m', '2026-03-01T10:50:30.000Z'],
+      ['2030-01-01T12:00:00+02:00', '2030-01-01T12:00:00+02:00'],
+    ])('%s is sent as %s', async (value, expected) => {
+      const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'n', '--expires-at', value], { KEYGATE_HOME: home }, { now });
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(sent()).toBe(expected);
+    });
+
+    test.each(['tomorrow', '2030-02-30', '90', '1y', '2030-1-1'])('%s: a clear error naming the flag, nothing invoked', async (value) => {
+      const before = inputs['create-key']!.length;
+      const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'n', '--expires-at', value], { KEYGATE_HOME: home }, { now });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        'keygate: --expires-at must be a date (2030-01-01, meaning midnight UTC), a date-time with an offset (2030-01-01T12:00:00Z) or a duration from now (90d, 12h, 30m)\n',
+      );
+      expect(inputs['create-key']!.length).toBe(before);
+    });
+  });
+
+  describe('keys create and new apps', () => {
+    test('an app with no keys yet is refused without --new-app (a typo in --app must not start an app), nothing created', async () => {
+      const before = inputs['create-key']!.length;
+      const result = await cli(['keys', 'create', '--app', 'ap1', '--name', 'n'], { KEYGATE_HOME: home });
+      expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: app ap1 has no keys yet: check --app for a typo, or pass --new-app to create its first key\n' });
+      expect(inputs['create-key']!.length).toBe(before);
+    });
+
+    test('--new-app creates its first key, without asking the registry', async () => {
+      const asked = inputs['get-app']!.length;
+      const result = await cli(['keys', 'create', '--app', 'brand-new', '--name', 'n', '--new-app', '--json'], { KEYGATE_HOME: home });
+      expect(result.code).toBe(0);
+      expect(inputs['create-key']!.at(-1)).toEqual({ appUid: 'brand-new', name: 'n', requestedBy: me });
+      expect(inputs['get-app']!.length).toBe(asked);
+    });
+
+    test('an app from before the registry (unknown to get-app, but with keys) needs no --new-app', async () => {
+      const result = await cli(['keys', 'create', '--app', 'old-app', '--name', 'n'], { KEYGATE_HOME: home });
+      expect(result.code).toBe(0);
+      expect(inputs['create-key']!.at(-1)).toEqual({ appUid: 'old-app', name: 'n', requestedBy: me });
+    });
+  });
+
+  test('apps list shows every page as a table; --json is one call', async () => {
+    const human = await cli(['apps', 'list'], { KEYGATE_HOME: home });
+    expect(human).toMatchObject({ code: 0, stderr: '' });
+    expect(human.stdout).toMatch(/^APP\s+KEYS\s+CREATED\napp1\s+2\s+2026-01-01T00:00:00.000Z\napp2\s+0\s+2026-02-01/);
+    const json = await cli(['apps', 'list', '--limit', '1', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toEqual({ apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 }], nextToken: 'apps2' });
+    expect(inputs['list-apps']!.at(-1)).toEqual({ limit: 1 });
+  });
+
+  test('apps show: one app; an unknown one is the function\'s AppNotFound', async () => {
+    const human = await cli(['apps', 'show', '--app', 'app1'], { KEYGATE_HOME: home });
+    expect(human).toEqual({ code: 0, stdout: 'app      app1\nkeys     2\ncreated  2026-01-01T00:00:00.000Z\n', stderr: '' });
+    const json = await cli(['apps', 'show', '--app', 'app1', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toEqual({ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 });
+    expect(await cli(['apps', 'show', '--app', 'nope'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: app nope not found: it has no keys\n' });
+  });
+
+  describe('sessions revoke', () => {
+    test.each([
+      [['--user', 'usr_1'], { userId: 'usr_1' }, 'Revoked 3 sessions of user usr_1 in app app1.'],
+      [['--external-id', 'ext-1'], { externalId: 'ext-1' }, 'Revoked 3 sessions of the user with externalId ext-1 in app app1.'],
+      [['--created-by-key', 'key_1'], { createdByKeyId: 'key_1' }, 'Revoked 3 sessions opened with key key_1 in app app1.'],
+      [['--session', 'ses_1'], { sessionId: 'ses_1' }, 'Revoked 3 sessions (session ses_1) in app app1.'],
+    ])('%j sends %j', async (flags, selector, line) => {
+      const result = await cli(['sessions', 'revoke', '--app', 'app1', ...flags], { KEYGATE_HOME: home });
+      expect(result).toEqual({ code: 0, stdout: `${line}\n`, stderr: '' });
+      expect(inputs['revoke-sessions']!.at(-1)).toEqual({ appUid: 'app1', ...selector, requestedBy: me });
+    });
+
+    test.each([[[]], [['--user', 'usr_1', '--session', 'ses_1']]])('%j: exactly one selector, nothing invoked', async (flags) => {
+      const before = inputs['revoke-sessions']!.length;
+      const result = await cli(['sessions', 'revoke', '--app', 'app1', ...flags], { KEYGATE_HOME: home });
+      expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: pass exactly one of --user, --external-id, --created-by-key or --session\n' });
+      expect(inputs['revoke-sessions']!.length).toBe(before);
+    });
+
+    test('a batch that takes several calls: the CLI calls again until it is complete and reports the total; --json is one call', async () => {
+      pendingRounds = 2;
+      const before = inputs['revoke-sessions']!.length;
+      const result = await cli(['sessions', 'revoke', '--app', 'app1', '--created-by-key', 'key_1'], { KEYGATE_HOME: home });
+      expect(result.stdout).toBe('Revoked 203 sessions opened with key key_1 in app app1.\n');
+      expect(inputs['revoke-sessions']!.length - before).toBe(3);
+      pendingRounds = 1;
+      const json = await cli(['sessions', 'revoke', '--app', 'app1', '--created-by-key', 'key_1', '--json'], { KEYGATE_HOME: home });
+      expect(JSON.parse(json.stdout)).toEqual({ revoked: 100, incomplete: true });
+      pendingRounds = 0;
+    });
+  });
+
+  describe('users delete', () => {
+    test.each([
+      [['--user', 'usr_1'], { userId: 'usr_1' }],
+      [['--external-id', 'ext-1'], { externalId: 'ext-1' }],
+      [['--email', 'a@example.com'], { userEmail: 'a@example.com' }],
+    ])('%j sends %j', async (flags, selector) => {
+      const result = await cli(['users', 'delete', '--app', 'app1', ...flags], { KEYGATE_HOME: home });
+      expect(result).toEqual({ code: 0, stdout: 'Deleted user usr_1 from app app1; 2 sessions revoked.\n', stderr: '' });
+      expect(inputs['delete-user']!.at(-1)).toEqual({ appUid: 'app1', ...selector, requestedBy: me });
+    });
+
+    test('exactly one selector', async () => {
+      const result = await cli(['users', 'delete', '--app', 'app1'], { KEYGATE_HOME: home });
+      expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: pass exactly one of --user, --external-id or --email\n' });
+    });
+
+    test('a deletion that takes several calls is finished by the CLI', async () => {
+      pendingRounds = 1;
+      const result = await cli(['users', 'delete', '--app', 'app1', '--user', 'usr_1'], { KEYGATE_HOME: home });
+      expect(result.stdout).toBe('Deleted user usr_1 from app app1; 102 sessions revoked.\n');
+      pendingRounds = 0;
+    });
   });
 });
 
 describe('no local stack', () => {
-  test('no local.json: says to run npm start', async () => {
+  test('no local.json: says where it looked (KEYGATE_HOME) and how to point at a stack', async () => {
     const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     try {
       const result = await cli(['keys', 'list', '--app', 'app1'], { KEYGATE_HOME: home });
-      expect(result.code).toBe(1);
-      expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(/^keygate: no local keygate stack is running: start one with `npm start`.*\n$/);
+      expect(result).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `keygate: no local keygate stack is running from ${home} (KEYGATE_HOME): start one with \`npm start\` in the keygate checkout, set KEYGATE_HOME to the data folder of a running one, or pass --stack <name> for a deployed stack\n`,
+      });
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
   });
 
-  test('a stale local.json (nothing listening): says to run npm start', async () => {
+  test('without KEYGATE_HOME it looks in the checkout\'s .keygate/ and says so', async () => {
+    const checkout = mkdtempSync(path.join(tmpdir(), 'keygate-checkout-'));
+    try {
+      mkdirSync(path.join(checkout, 'lib', 'local'), { recursive: true });
+      writeFileSync(path.join(checkout, 'lib', 'local', 'stack.ts'), '');
+      writeFileSync(path.join(checkout, 'package.json'), JSON.stringify({ version: '9.9.9' }));
+      const result = await cli(['apps', 'list'], {}, { packageRoot: checkout });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`no local keygate stack is running from ${path.join(checkout, '.keygate')} (KEYGATE_HOME)`);
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
+  });
+
+  test('a stale local.json (nothing listening): says so, with where it looked', async () => {
     const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     try {
       const port = await freePort();
       writeFileSync(
         path.join(home, 'local.json'),
-        JSON.stringify({ lambdaEndpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' } }),
+        JSON.stringify({ lambdaEndpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', getApp: 'get-app' } }),
       );
       const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'n'], { KEYGATE_HOME: home });
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/^keygate: no local keygate stack is running: start one with `npm start`.*\n$/);
+      expect(result.stderr).toBe(
+        `keygate: no local keygate stack answers at http://127.0.0.1:${port} (recorded in ${home}, KEYGATE_HOME); it was stopped or killed: start one with \`npm start\` in the keygate checkout, set KEYGATE_HOME to the data folder of a running one, or pass --stack <name> for a deployed stack\n`,
+      );
     } finally {
       rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test('a local stack started by an older keygate, without a newer function: says to restart it', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
+    try {
+      writeFileSync(path.join(home, 'local.json'), JSON.stringify({ lambdaEndpoint: 'http://127.0.0.1:1', region: 'us-east-1', functions: { createKey: 'create-key' } }));
+      const result = await cli(['apps', 'list'], { KEYGATE_HOME: home });
+      expect(result.stderr).toBe(`keygate: the local stack running from ${home} has no list-apps function: it was started by an older keygate; restart \`npm start\`\n`);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('outside a checkout', () => {
+  let installed: string;
+  beforeAll(() => {
+    // An installed package: package.json and built files, no sources, so no `npm start`.
+    installed = mkdtempSync(path.join(tmpdir(), 'keygate-installed-'));
+    writeFileSync(path.join(installed, 'package.json'), JSON.stringify({ name: 'keygate', version: '1.2.3' }));
+  });
+  afterAll(() => rmSync(installed, { recursive: true, force: true }));
+
+  test('local mode without KEYGATE_HOME: a clear error that says why and what to do', async () => {
+    const result = await cli(['keys', 'list', '--app', 'app1'], {}, { packageRoot: installed });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `keygate: no local keygate stack: this keygate is an installed package (${installed}), not a checkout, and \`npm start\` runs only in a checkout; set KEYGATE_HOME to the data folder (.keygate) of a running one, or pass --stack <name> for a deployed stack\n`,
+    });
+  });
+
+  test('--version reads the installed package', async () => {
+    expect(await cli(['--version'], {}, { packageRoot: installed })).toEqual({ code: 0, stdout: '1.2.3\n', stderr: '' });
+  });
+
+  test('the real entry point, run from another folder: one line on stderr and exit 1, never nothing', () => {
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'keygate-elsewhere-'));
+    try {
+      const result = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [path.join(REPO_ROOT, 'bin/keygate.ts'), 'keys', 'list', '--app', 'app1'], {
+        cwd: elsewhere,
+        env: { ...process.env, KEYGATE_HOME: path.join(elsewhere, 'no-stack-here'), KEYGATE_STACK: '' },
+        encoding: 'utf8',
+      });
+      expect(result.status).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(
+        `keygate: no local keygate stack is running from ${path.join(elsewhere, 'no-stack-here')} (KEYGATE_HOME): start one with \`npm start\` in the keygate checkout, set KEYGATE_HOME to the data folder of a running one, or pass --stack <name> for a deployed stack\n`,
+      );
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
     }
   });
 });
@@ -281,11 +530,8 @@ describe('deployed mode (--stack)', () => {
   let cloudFormation: AwsClientStub<CloudFormationClient>;
   let sts: AwsClientStub<STSClient>;
   const callerArn = 'arn:aws:sts::123456789012:assumed-role/KeyAdmin/ada';
-  const outputs = [
-    { OutputKey: 'CreateKeyFunctionName', OutputValue: 'prod-CreateKey-abc' },
-    { OutputKey: 'ListKeysFunctionName', OutputValue: 'prod-ListKeys-abc' },
-    { OutputKey: 'DeleteKeyFunctionName', OutputValue: 'prod-DeleteKey-abc' },
-  ];
+  // As the stack names them: CreateKeyFunctionName → prod-CreateKey-abc, ...
+  const outputs = ADMIN_FUNCTIONS.map((id) => ({ OutputKey: adminFunctionOutput(id), OutputValue: `prod-${adminFunctionOutput(id).replace(/FunctionName$/, '')}-abc` }));
   const env = { KEYGATE_HOME: '/nonexistent/keygate-home' };
 
   beforeAll(() => {
@@ -310,7 +556,7 @@ describe('deployed mode (--stack)', () => {
 
   test('invokes the function named by the stack output with the admin payload', async () => {
     lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload(CREATED) });
-    const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'first', '--stack', 'prod', '--region', 'eu-west-1', '--json'], env);
+    const result = await cli(['keys', 'create', '--app', 'app1', '--name', 'first', '--new-app', '--stack', 'prod', '--region', 'eu-west-1', '--json'], env);
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(result.stdout)).toEqual(CREATED);
     const calls = lambda.commandCalls(InvokeCommand);
@@ -354,11 +600,13 @@ describe('deployed mode (--stack)', () => {
   });
 
   test('a stack deployed before roll-key existed: roll says to deploy it, nothing invoked (list works there, above)', async () => {
+    const olderOutputs = outputs.filter((output) => output.OutputKey !== 'RollKeyFunctionName');
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'prod' }).resolves({ Stacks: [{ StackName: 'prod', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: olderOutputs }] });
     const result = await cli(['keys', 'roll', '--app', 'app1', '--key', 'key_1', '--stack', 'prod'], env);
     expect(result).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'keygate: stack prod has no output RollKeyFunctionName: it was deployed before this command existed; deploy the current keygate\n',
+      stderr: 'keygate: stack prod has no output RollKeyFunctionName; is it a keygate stack, updated to this version?\n',
     });
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
   });
@@ -366,7 +614,15 @@ describe('deployed mode (--stack)', () => {
   test('a stack without the outputs is a clear error, nothing invoked', async () => {
     cloudFormation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'other', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
     const result = await cli(['keys', 'list', '--app', 'app1', '--stack', 'other'], env);
-    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack other has no output CreateKeyFunctionName; is it a keygate stack?\n' });
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack other has no output ListKeysFunctionName; is it a keygate stack, updated to this version?\n' });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  test('a stack with sessions off has no revoke-sessions: the error says so', async () => {
+    const keysOnly = outputs.filter((output) => !['RevokeSessionsFunctionName', 'DeleteUserFunctionName'].includes(output.OutputKey));
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'keys-only' }).resolves({ Stacks: [{ StackName: 'keys-only', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: keysOnly }] });
+    const result = await cli(['sessions', 'revoke', '--app', 'app1', '--user', 'usr_1', '--stack', 'keys-only'], env);
+    expect(result.stderr).toBe('keygate: stack keys-only has no output RevokeSessionsFunctionName; is it a keygate stack with sessions on, updated to this version?\n');
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
   });
 
