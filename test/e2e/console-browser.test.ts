@@ -151,8 +151,9 @@ test('keygate console prints one line with a one-time link on loopback; opening 
   const response = await page.goto(consoleProcess!.url);
   expect(response!.status()).toBe(200);
   expect(page.url()).toBe(`${consoleProcess!.origin}/apps/${APP}/keys`);
-  await expect(page.textContent('#keys-title')).resolves.toBe(`API keys of ${APP}`);
-  await expect(page.textContent('#target')).resolves.toBe('Managing the local stack');
+  // The script fills both after asking the console (/api/info): wait for it, as a busy machine may take a moment.
+  await waitForText('#keys-title', `API keys of ${APP}`);
+  await waitForText('#target', 'Managing the local stack');
   const cookies = await context.cookies(consoleProcess!.origin);
   expect(cookies).toEqual([expect.objectContaining({ name: 'keygate_console', httpOnly: true, sameSite: 'Strict' })]);
   await expect(page.evaluate(() => document.cookie)).resolves.toBe('');
