@@ -162,6 +162,36 @@ test('keygate console prints one line with a one-time link on loopback; opening 
 let browserKey: string;
 let browserKeyId: string;
 
+test('an app with no keys that the registry does not know (a typo?) says so; its first key needs the new-app confirmation', async () => {
+  await openApp(APP);
+  await page.waitForSelector('#new-app:not([hidden])');
+  await expect(page.textContent('#new-app')).resolves.toMatch(new RegExp(`^\\s*${APP} has no keys yet\\..*typo`));
+  await expect(page.textContent('#create-button')).resolves.toBe('Start application and generate key');
+  expect(await page.isVisible('#app-meta')).toBe(false);
+
+  // Unconfirmed, the browser holds the form back: the confirmation is required.
+  await page.fill('#key-name', 'first key');
+  await page.click('#create-button');
+  expect(await page.evaluate(() => document.querySelector('#new-app-check').validity.valueMissing)).toBe(true);
+  expect(await page.$('#created-dialog[open]')).toBeNull();
+  // A page that skips it (a stale one, or no script) is refused by the console server.
+  const unconfirmed = await page.evaluate(async (appUid) => {
+    const answer = await fetch(`/api/apps/${appUid}/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'unconfirmed' }) });
+    return [answer.status, ((await answer.json()) as { errorType: string }).errorType];
+  }, APP);
+  expect(unconfirmed).toEqual([404, 'AppNotFound']);
+  expect(await keygateCli(home, 'apps', 'show', '--app', APP)).toMatchObject({ code: 1, stderr: `keygate: app ${APP} not found: it has no keys\n` });
+
+  await page.check('#new-app-check');
+  await generate('first key');
+  await page.click('#created-done');
+  await page.waitForSelector('#new-app', { state: 'hidden' });
+  await page.waitForSelector('#app-meta:not([hidden])');
+  await expect(page.textContent('#app-meta')).resolves.toMatch(/^1 key · first key \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+  await expect(page.textContent('#create-button')).resolves.toBe('Generate key');
+  expect(JSON.parse((await keygateCli(home, 'apps', 'show', '--app', APP, '--json')).stdout)).toMatchObject({ appUid: APP, keyCount: 1 });
+});
+
 test('generate a key in the page; Copy puts exactly the key on the clipboard, and whoami with it is 200', async () => {
   await openApp(APP);
   browserKey = await generate('browser key');
@@ -263,14 +293,31 @@ test('many keys come in pages of 20', async () => {
   expect(names.size).toBe(20);
 });
 
-test('the start page remembers recent apps (their ids only) and opens them', async () => {
+test('the start page lists the applications (list-apps) with their key counts, and opens one by link or by id', async () => {
+  await page.goto(`${consoleProcess!.origin}/`);
+  await page.waitForSelector('#apps-table:not([hidden])');
+  const listed = await page.$$eval('#app-rows tr', (trs) =>
+    trs.map((tr) => {
+      const cells = [...tr.querySelectorAll('td')];
+      return [cells[0].textContent, cells[0].querySelector('a')?.getAttribute('href'), cells[1].textContent, cells[2].textContent];
+    }),
+  );
+  expect(listed).toEqual(
+    expect.arrayContaining([
+      ['paging-app', '/apps/paging-app/keys', '23', expect.stringMatching(/ UTC$/)],
+      [APP, `/apps/${APP}/keys`, expect.stringMatching(/^\d+$/), expect.stringMatching(/ UTC$/)],
+    ]),
+  );
+  // Opening an app that does not exist started nothing.
+  expect(listed.map(([appUid]) => appUid)).not.toContain('not a valid app');
+  // The registry lists them all: no recent-apps memory on a target that has list-apps.
+  expect(await page.isVisible('#recent')).toBe(false);
+  await page.click('#app-rows a[href="/apps/paging-app/keys"]');
+  await page.waitForURL(`${consoleProcess!.origin}/apps/paging-app/keys`);
+  await page.waitForSelector('#app-meta:not([hidden])');
+  await expect(page.textContent('#app-meta')).resolves.toMatch(/^23 keys · /);
   await page.goto(`${consoleProcess!.origin}/`);
   await page.waitForSelector('#picker:not([hidden])');
-  const recent = await page.$$eval('#recent-list a', (links) => links.map((link) => [link.textContent, link.getAttribute('href')]));
-  expect(recent.slice(0, 2)).toEqual([
-    ['paging-app', '/apps/paging-app/keys'],
-    ['not a valid app', '/apps/not%20a%20valid%20app/keys'],
-  ]);
   await page.fill('#app-input', APP);
   await page.press('#app-input', 'Enter');
   await page.waitForURL(`${consoleProcess!.origin}/apps/${APP}/keys`);

@@ -24,6 +24,8 @@ let lambdaApi: Server;
 let admin: AdminClient;
 let consoleServer: ConsoleServer;
 const invoked: { fn: string; input: any }[] = [];
+/** The reads of the app registry, apart: the tests above count what the functions were asked to do. */
+const registryReads: { fn: string; input: any }[] = [];
 const logLines: string[] = [];
 
 function fail(errorType: string, message: string) {
@@ -47,6 +49,16 @@ beforeAll(async () => {
         invoked.push({ fn: 'list-keys', input });
         return { keys: [] };
       },
+      'get-app': async (input) => {
+        registryReads.push({ fn: 'get-app', input });
+        const { appUid } = input as { appUid: string };
+        if (appUid !== 'app1') throw fail('AppNotFound', `app ${appUid} not found: it has no keys`);
+        return { appUid, createdAt: '2026-01-01T00:00:00.000Z', keyCount: 1 };
+      },
+      'list-apps': async (input) => {
+        registryReads.push({ fn: 'list-apps', input });
+        return { apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 1 }], nextToken: 'apps2' };
+      },
       'delete-key': async (input) => {
         invoked.push({ fn: 'delete-key', input });
         const { appUid, keyId } = input as { appUid: string; keyId: string };
@@ -60,7 +72,7 @@ beforeAll(async () => {
     JSON.stringify({
       lambdaEndpoint: `http://127.0.0.1:${(lambdaApi.address() as AddressInfo).port}`,
       region: 'us-east-1',
-      functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key' },
+      functions: { createKey: 'create-key', listKeys: 'list-keys', deleteKey: 'delete-key', getApp: 'get-app', listApps: 'list-apps' },
     }),
   );
   admin = await connectAdmin({}, { KEYGATE_HOME: home });
@@ -194,6 +206,34 @@ describe('the API', () => {
     expect(invoked.at(-1)).toEqual({ fn: 'create-key', input: { name: 'ci', appUid: 'app1', requestedBy: `local:${userInfo().username}` } });
     expect(logLines.join('\n')).not.toContain(API_KEY);
     expect(logLines.join('\n')).not.toMatch(/token=/);
+  });
+
+  test('a first key for an app the registry does not know, and that has no keys, is refused unless the page confirms a new app', async () => {
+    const before = invoked.length;
+    const refused = await send('POST', '/api/apps/ap1/keys', signedIn(ownOrigin()), JSON.stringify({ name: 'ci' }));
+    expect(refused.status).toBe(404);
+    expect(JSON.parse(refused.body)).toEqual({
+      errorType: 'AppNotFound',
+      message: 'app ap1 has no keys yet: check the app id for a typo, or confirm it is a new app to create its first key',
+    });
+    // Asked the registry, then (an app from before it) for one key; created nothing.
+    expect(registryReads.at(-1)).toEqual({ fn: 'get-app', input: { appUid: 'ap1' } });
+    expect(invoked.slice(before)).toEqual([{ fn: 'list-keys', input: { appUid: 'ap1', limit: 1 } }]);
+
+    const confirmed = await send('POST', '/api/apps/ap1/keys', signedIn(ownOrigin()), JSON.stringify({ name: 'ci', newApp: true }));
+    expect(confirmed.status).toBe(201);
+    // The confirmation is the console's: create-key never sees it.
+    expect(invoked.at(-1)).toEqual({ fn: 'create-key', input: { name: 'ci', appUid: 'ap1', requestedBy: `local:${userInfo().username}` } });
+  });
+
+  test('the applications: list-apps with the page size and nextToken, get-app for one; an unknown one is 404', async () => {
+    const listed = await send('GET', '/api/apps?limit=5&nextToken=abc', signedIn());
+    expect([listed.status, JSON.parse(listed.body)]).toEqual([200, { apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 1 }], nextToken: 'apps2' }]);
+    expect(registryReads.at(-1)).toEqual({ fn: 'list-apps', input: { limit: 5, nextToken: 'abc' } });
+    const one = await send('GET', '/api/apps/app1', signedIn());
+    expect([one.status, JSON.parse(one.body)]).toEqual([200, { appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 1 }]);
+    const unknown = await send('GET', '/api/apps/nope', signedIn());
+    expect([unknown.status, JSON.parse(unknown.body)]).toEqual([404, { errorType: 'AppNotFound', message: 'app nope not found: it has no keys' }]);
   });
 
   test('list passes the page size and nextToken through', async () => {

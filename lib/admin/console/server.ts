@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { containsCredential } from '../../../functions/domain/credential-format';
-import { AdminClientError, AdminFunctionError, type AdminClient, type AdminFunction } from '../admin-client';
+import { AdminClientError, AdminFunctionError, isKnownApp, type AdminClient, type AdminFunction } from '../admin-client';
 
 /**
  * `keygate console`: the "API key management" page, served on loopback to the
@@ -73,6 +73,7 @@ function statusFor(error: AdminClientError): number {
     case 'ValidationError':
       return 400;
     case 'KeyNotFound':
+    case 'AppNotFound':
       return 404;
     case 'StoreUnavailable':
     case 'PepperUnavailable':
@@ -83,6 +84,13 @@ function statusFor(error: AdminClientError): number {
 }
 
 class BadRequest extends Error {}
+
+/** A first key for an app nobody confirmed is new: the page asks first (the CLI's --new-app). */
+class UnconfirmedNewApp extends AdminFunctionError {
+  constructor(appUid: string) {
+    super('AppNotFound', `app ${appUid} has no keys yet: check the app id for a typo, or confirm it is a new app to create its first key`);
+  }
+}
 
 /** Same-length constant-time comparison of two secrets. */
 function sameSecret(given: string | undefined, expected: string): boolean {
@@ -153,6 +161,8 @@ interface ApiRoute {
   /** A change: its input carries `requestedBy` and its request needs a JSON body. */
   readonly changes?: boolean;
   readonly status?: number;
+  /** Refuses a request before the function is called (throws). */
+  readonly check?: (admin: AdminClient, params: Record<string, string>, body: Record<string, unknown>) => Promise<void>;
 }
 
 /** `limit` (default 20, at most 100) and `nextToken` from the query; the admin function validates both. */
@@ -168,8 +178,22 @@ function paging(query: URLSearchParams): Record<string, unknown> {
  * and key win over any in the body.
  */
 const API_ROUTES: readonly ApiRoute[] = [
+  { method: 'GET', pattern: /^\/api\/apps$/, params: [], fn: 'listApps', input: (_p, q) => paging(q) },
+  { method: 'GET', pattern: /^\/api\/apps\/([^/]+)$/, params: ['appUid'], fn: 'getApp', input: (p) => ({ appUid: p.appUid }) },
   { method: 'GET', pattern: /^\/api\/apps\/([^/]+)\/keys$/, params: ['appUid'], fn: 'listKeys', input: (p, q) => ({ appUid: p.appUid, ...paging(q) }) },
-  { method: 'POST', pattern: /^\/api\/apps\/([^/]+)\/keys$/, params: ['appUid'], fn: 'createKey', input: (p, _q, b) => ({ ...b, appUid: p.appUid }), changes: true, status: 201 },
+  {
+    method: 'POST',
+    pattern: /^\/api\/apps\/([^/]+)\/keys$/,
+    params: ['appUid'],
+    fn: 'createKey',
+    // `newApp` is the page's confirmation, not create-key's: it stays here.
+    input: (p, _q, { newApp: _confirmed, ...b }) => ({ ...b, appUid: p.appUid }),
+    check: async (admin, p, b) => {
+      if (b.newApp !== true && !(await isKnownApp(admin, p.appUid!))) throw new UnconfirmedNewApp(p.appUid!);
+    },
+    changes: true,
+    status: 201,
+  },
   { method: 'DELETE', pattern: /^\/api\/apps\/([^/]+)\/keys\/([^/]+)$/, params: ['appUid', 'keyId'], fn: 'deleteKey', input: (p) => ({ appUid: p.appUid, keyId: p.keyId }), changes: true },
   { method: 'PATCH', pattern: /^\/api\/apps\/([^/]+)\/keys\/([^/]+)$/, params: ['appUid', 'keyId'], fn: 'updateKey', input: (p, _q, b) => ({ ...b, appUid: p.appUid, keyId: p.keyId }), changes: true },
   { method: 'POST', pattern: /^\/api\/apps\/([^/]+)\/keys\/([^/]+)\/roll$/, params: ['appUid', 'keyId'], fn: 'rollKey', input: (p, _q, b) => ({ ...b, appUid: p.appUid, keyId: p.keyId }), changes: true, status: 201 },
@@ -262,6 +286,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       try {
         const params = Object.fromEntries(route.params.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
         const body = route.changes && method !== 'DELETE' ? await jsonBody(req) : {};
+        await route.check?.(admin, params, body);
         const input = route.input(params, url.searchParams, body);
         // Who asked, for the activity log: the operator as the CLI would name them (self-declared).
         if (route.changes) input.requestedBy = await admin.requester();

@@ -105,8 +105,19 @@
 
   const appPath = (appUid) => `/apps/${encodeURIComponent(appUid)}/keys`;
 
-  function showPicker() {
+  /** The applications of the target (list-apps); a target without it gets the apps this browser opened recently. */
+  function showPicker(functions) {
     $('picker').hidden = false;
+    if (functions.includes('listApps')) void showApps();
+    else showRecent();
+    $('app-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const appUid = $('app-input').value.trim();
+      if (appUid) location.assign(appPath(appUid));
+    });
+  }
+
+  function showRecent() {
     const apps = recentApps();
     const list = $('recent-list');
     list.replaceChildren();
@@ -119,11 +130,38 @@
       list.append(item);
     }
     $('recent').hidden = apps.length === 0;
-    $('app-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      const appUid = $('app-input').value.trim();
-      if (appUid) location.assign(appPath(appUid));
-    });
+  }
+
+  async function showApps() {
+    $('apps').hidden = false;
+    let appsToken;
+    async function loadApps() {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (appsToken) query.set('nextToken', appsToken);
+      const result = await api('GET', `/api/apps?${query}`);
+      if (!result.ok) return showError(result.data.message);
+      const rows = $('app-rows');
+      for (const app of result.data.apps) {
+        const row = document.createElement('tr');
+        const name = document.createElement('td');
+        const link = document.createElement('a');
+        link.href = appPath(app.appUid);
+        link.textContent = app.appUid;
+        name.append(link);
+        const count = document.createElement('td');
+        count.textContent = String(app.keyCount);
+        const created = document.createElement('td');
+        created.append(timeCell(app.createdAt));
+        row.append(name, count, created);
+        rows.append(row);
+      }
+      appsToken = result.data.nextToken;
+      $('more-apps').hidden = !appsToken;
+      $('apps-table').hidden = rows.children.length === 0;
+      $('no-apps').hidden = rows.children.length !== 0;
+    }
+    $('more-apps').addEventListener('click', () => void loadApps());
+    await loadApps();
   }
 
   // ---- one app's keys ----
@@ -144,6 +182,30 @@
     // tokens[i] is the nextToken that opens page i (page 0 needs none).
     let tokens = [undefined];
     let page = 0;
+    // The app as the registry has it (get-app), or null: not registered, or a target without get-app.
+    let registered = null;
+    let firstPageEmpty = false;
+
+    async function loadApp() {
+      if (!can('getApp')) return;
+      const result = await api('GET', `/api/apps/${encodeURIComponent(appUid)}`);
+      if (!result.ok && result.data.errorType !== 'AppNotFound') return showError(result.data.message);
+      registered = result.ok ? result.data : null;
+      $('app-meta').textContent = registered ? `${registered.keyCount} ${registered.keyCount === 1 ? 'key' : 'keys'} · first key ${registered.createdAt.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC')}` : '';
+      $('app-meta').hidden = !registered;
+    }
+
+    /**
+     * An app with no keys that the registry does not know is new, or a typo:
+     * its first key takes an explicit confirmation (the CLI's --new-app).
+     */
+    function setNewApp(isNew) {
+      $('new-app').hidden = !isNew;
+      $('new-app-confirm').hidden = !isNew;
+      $('new-app-check').required = isNew;
+      if (!isNew) $('new-app-check').checked = false;
+      $('create-button').textContent = isNew ? 'Start application and generate key' : 'Generate key';
+    }
 
     async function load() {
       const token = tokens[page];
@@ -155,6 +217,7 @@
         return;
       }
       render(result.data.keys);
+      if (page === 0) firstPageEmpty = result.data.keys.length === 0;
       tokens = tokens.slice(0, page + 1);
       if (result.data.nextToken) tokens.push(result.data.nextToken);
       $('prev-page').disabled = page === 0;
@@ -163,9 +226,10 @@
       $('page-info').textContent = `Page ${page + 1}`;
     }
 
-    /** After a change: the keys and the activity log as they are now. */
+    /** After a change: the app, its keys and the activity log as they are now. */
     async function refresh() {
-      await Promise.all([load(), can('listKeyEvents') ? loadEvents(true) : undefined]);
+      await Promise.all([loadApp(), load(), can('listKeyEvents') ? loadEvents(true) : undefined]);
+      setNewApp(registered === null && page === 0 && firstPageEmpty);
     }
 
     const labelOf = (key) => `key ${key.name} (${key.keyId})`;
@@ -255,6 +319,7 @@
       const name = $('key-name').value;
       const expires = $('key-expires').value;
       const body = { name };
+      if (!$('new-app-confirm').hidden && $('new-app-check').checked) body.newApp = true;
       if (expires) {
         const at = new Date(expires);
         if (Number.isNaN(at.getTime())) return showError('Expires is not a valid date and time');
@@ -264,7 +329,11 @@
       create.disabled = true;
       const result = await api('POST', base, body);
       create.disabled = false;
-      if (!result.ok) return showError(result.data.message);
+      if (!result.ok) {
+        // The console refused an app it does not know: ask for the confirmation.
+        if (result.data.errorType === 'AppNotFound') setNewApp(true);
+        return showError(result.data.message);
+      }
       $('create-form').reset();
       showNewKey(result.data, 'Key generated', '', field('key-name'));
       void refresh();
@@ -463,14 +532,17 @@
     if (info.ok) $('target').textContent = `Managing ${info.data.target}`;
     if (info.ok && info.data.problem) showError(info.data.problem);
     const match = /^\/apps\/([^/]+)\/keys$/.exec(location.pathname);
-    if (!match) return showPicker();
+    const functions = info.ok ? info.data.functions : [];
+    if (!match) return showPicker(functions);
     let appUid;
     try {
       appUid = decodeURIComponent(match[1]);
     } catch {
-      return showPicker();
+      return showPicker(functions);
     }
-    showKeys(appUid, info.ok ? info.data.functions : []);
+    $('new-app-name').textContent = appUid;
+    $('new-app-label').textContent = appUid;
+    showKeys(appUid, functions);
   }
 
   void start();
