@@ -2,12 +2,15 @@
  * `npm start`: the whole keygate system on this machine (see lib/local/stack.ts).
  * Environment: PORT (API, default 3000), LAMBDA_PORT (Lambda Invoke API,
  * default 3001), DYNAMODB_PORT (default: a free port), KEYGATE_HOME (data
- * folder, default .keygate/), KEYGATE_PLANS (JSON list of plans, default the
+ * folder, default .keygate/), CORS_ALLOWED_ORIGINS (comma-separated origins
+ * the session routes answer CORS for; default none), KEYGATE_PLANS (JSON list of plans, default the
  * stack's tiers) and KEYGATE_DEFAULT_PLAN ('' for none). 0 picks a free port.
  * The construct's scope, base path, header and legacy key settings come from
  * the variables it sets on the functions (KEYGATE_APP_SCOPE, KEYGATE_BASE_PATH,
  * ...; see lib/shared/environment.ts).
  */
+import { parseCorsOrigins } from '../lib/shared/cors';
+import { ENV } from '../lib/shared/environment';
 import { AUTHORIZATION_HEADER, appBasePath, type AuthSettings } from '../lib/shared/auth-settings';
 import { keygateHome } from '../lib/local/home';
 import { plansFromEnv, startLocalStack, type LocalStack } from '../lib/local/stack';
@@ -45,6 +48,7 @@ function printBanner(stack: LocalStack): void {
     `keygate local API: ${info.apiUrl}`,
     `  Lambda Invoke API: ${info.lambdaEndpoint}   DynamoDB Local: ${info.dynamodbEndpoint}   data: ${keygateHome()}`,
     settingsLine(auth),
+    ...(info.corsAllowedOrigins.length > 0 ? [`  CORS (session routes only) for: ${info.corsAllowedOrigins.join(', ')}`] : []),
     `  ready in ${stack.startupMs} ms (${Object.entries(stack.phases).map(([phase, ms]) => `${phase} ${ms}`).join(', ')})`,
     info.plans.length > 0
       ? `  plans: ${info.plans.join(', ')} (429 above an app's plan; keygate apps set-plan --app <appUid> --plan <plan>)`
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
       port: portFromEnv('PORT'),
       lambdaPort: portFromEnv('LAMBDA_PORT'),
       dynamodbPort: portFromEnv('DYNAMODB_PORT'),
+      corsAllowedOrigins: parseCorsOrigins(process.env[ENV.corsAllowedOrigins]),
       log: (line) => process.stderr.write(`[keygate] ${line}\n`),
     });
   } catch (error) {

@@ -6,6 +6,7 @@ import {
   ENV,
 } from '../../lib/shared/environment';
 import { authSettingsFromEnvironment, type AuthSettings } from '../../lib/shared/auth-settings';
+import { parseCorsOrigins } from '../../lib/shared/cors';
 import { ConfigurationError } from '../domain/errors';
 import type { PlanCatalog } from '../domain/apps';
 
@@ -78,4 +79,9 @@ export function planCatalogFrom(env: Env): PlanCatalog | undefined {
     throw new ConfigurationError(`${ENV.defaultPlan} '${defaultPlan}' is not one of the plans in ${ENV.usagePlans}`);
   }
   return defaultPlan === undefined ? { usagePlanIds } : { usagePlanIds, defaultPlan };
+}
+
+/** Origins whose pages may read this function's answers (session routes only); none when unset. */
+export function corsAllowedOriginsFrom(env: Env): string[] {
+  return parseCorsOrigins(env[ENV.corsAllowedOrigins]);
 }

@@ -1,6 +1,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { ConfigurationError, KeygateError, ValidationError } from '../domain/errors';
 import { invocationStarted, logger } from './logger';
+import { corsResponseHeaders } from '../../lib/shared/cors';
+import { singleHeader } from './headers';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyResult {
   return {
@@ -94,4 +96,18 @@ export function proxyHandler(
       return response;
     }
   };
+}
+
+/**
+ * A session route's answer with its CORS headers: the request's origin when it
+ * is one of `allowed`, and `Vary: Origin` (lib/shared/cors.ts). Key routes
+ * never call this: they answer no origin.
+ */
+export function withCors(
+  allowed: readonly string[],
+  event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>,
+  response: APIGatewayProxyResult,
+): APIGatewayProxyResult {
+  if (allowed.length === 0) return response;
+  return { ...response, headers: { ...response.headers, ...corsResponseHeaders(allowed, singleHeader(event, 'origin')) } };
 }

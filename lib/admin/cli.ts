@@ -1,25 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { containsCredential } from '../../functions/domain/credential-format';
 import { PACKAGE_ROOT } from '../construct/function-bundles';
-import { homePaths, isCheckout, keygateHome, KEYGATE_HOME_ENV, readLambdaApiSecret, readLocalStackInfo } from '../local/home';
-import { localLambdaApiCredentials } from '../local/lambda-api';
-import { adminFunctionOutput, FUNCTIONS, isSessionFunction, type AdminFunctionId } from '../shared/functions';
+import { DEFAULT_CONSOLE_PORT, startConsole } from './console/server';
+import { AdminClientError, AdminFunctionError, connectAdmin, firstLine, isKnownApp, type AdminClient, type AdminFunction, type AdminTargetOptions } from './admin-client';
 import { EXPIRES_AT_FORMATS, parseExpiresAt } from './durations';
 import { reportableCredentials, reportKeys, revokeUrl, scanPaths, scanPrefixes, ScanUsageError, ReportError } from './scan';
 
 /**
- * The admin CLI. Both modes invoke the admin Lambda functions through the
- * Lambda Invoke API: the local stack's emulation of it (found through
- * `<KEYGATE_HOME>/local.json`), or the deployed functions named by the
- * stack's outputs (`--stack`).
+ * The admin CLI (DESIGN §6). Every command invokes the admin Lambda functions
+ * through admin-client.ts: the local stack by default, a deployed stack with
+ * `--stack`. `console` serves the same calls as a web page (console/server.ts).
  */
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Resolves when a long-running command (`console`) should stop. @default SIGINT, SIGTERM or SIGHUP */
+  readonly untilStopped?: () => Promise<void>;
   /** Standard input, for `keygate scan` (default: the process's). */
   readonly stdin?: { readonly isTTY: boolean; read(): Promise<string> };
   /** The HTTP client of `keygate scan --report` (default: global fetch). */
@@ -28,6 +27,12 @@ export interface CliIo {
   readonly packageRoot?: string;
   /** The clock `--expires-at 90d` counts from. @default the system clock */
   readonly now?: () => Date;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => resolve());
+  });
 }
 
 const processStdin = {
@@ -41,39 +46,11 @@ const processStdin = {
   },
 };
 
-interface Target {
-  readonly client: LambdaClient;
-  /** The function to invoke for an admin operation, or a CliError saying why there is none. */
-  functionName(fn: AdminFunctionId): string;
-  /** Said when the target cannot be reached. */
-  readonly unreachable: string;
-  readonly local: boolean;
-  /** Who the caller is, for `requestedBy`: self-declared, the admin functions cannot check it. */
-  readonly requester: () => Promise<string>;
-}
-
-interface TargetOptions {
-  readonly stack?: string;
-  readonly region?: string;
-  readonly profile?: string;
-  readonly json?: boolean;
-}
-
-/** A failure to report as one line on stderr, exit code 1. */
+/** A failure to report as one line; exit code 1. */
 export class CliError extends Error {}
 
 /** Exit codes of `keygate scan`, as grep has them: 1 means found and nothing else. */
 export const SCAN_EXIT = { none: 0, found: 1, error: 2 } as const;
-
-/** The admin function failed (`X-Amz-Function-Error`); `errorType` is e.g. ValidationError or KeyNotFound. */
-export class AdminFunctionError extends CliError {
-  constructor(
-    readonly errorType: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * The flag that carries each admin payload field. A ValidationError's
@@ -91,126 +68,10 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   userEmail: '--email',
   createdByKeyId: '--created-by-key',
   sessionId: '--session',
-  plan: '--plan',
 };
 
 function inFlagTerms(message: string): string {
   return message.replace(/^[A-Za-z]+\b/, (field) => FLAG_OF_FIELD[field] ?? field);
-}
-
-const POINT_AT_A_STACK = `start one with \`npm start\` in the keygate checkout, set ${KEYGATE_HOME_ENV} to the data folder of a running one, or pass --stack <name> for a deployed stack`;
-
-async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target> {
-  if (options.stack) return deployedTarget(options.stack, options);
-
-  const packageRoot = io.packageRoot ?? PACKAGE_ROOT;
-  if (!io.env[KEYGATE_HOME_ENV] && !isCheckout(packageRoot)) {
-    throw new CliError(
-      `no local keygate stack: this keygate is an installed package (${packageRoot}), not a checkout, and \`npm start\` runs only in a checkout; set ${KEYGATE_HOME_ENV} to the data folder (.keygate) of a running one, or pass --stack <name> for a deployed stack`,
-    );
-  }
-  const home = keygateHome(io.env, packageRoot);
-  const info = readLocalStackInfo(home);
-  if (!info) throw new CliError(`no local keygate stack is running from ${home} (${KEYGATE_HOME_ENV}): ${POINT_AT_A_STACK}`);
-  let secret: string | undefined;
-  try {
-    secret = readLambdaApiSecret(home);
-  } catch (error) {
-    throw new CliError(`could not read the local stack's Lambda API secret (${homePaths(home).lambdaApiSecret}): ${firstLine(error)}`);
-  }
-  if (!secret) throw new CliError(`the local stack has no Lambda API secret (${homePaths(home).lambdaApiSecret}); restart it with \`npm start\``);
-  return {
-    client: new LambdaClient({
-      endpoint: info.lambdaEndpoint,
-      region: info.region,
-      // The per-start secret that admits the CLI to the local Lambda API.
-      credentials: localLambdaApiCredentials(secret),
-      maxAttempts: 1,
-    }),
-    functionName(fn) {
-      const name = info.functions[fn];
-      if (!name) throw new CliError(`the local stack running from ${home} has no ${FUNCTIONS[fn].name} function: it was started by an older keygate; restart \`npm start\``);
-      return name;
-    },
-    unreachable: `no local keygate stack answers at ${info.lambdaEndpoint} (recorded in ${home}, ${KEYGATE_HOME_ENV}); it was stopped or killed: ${POINT_AT_A_STACK}`,
-    local: true,
-    requester: async () => `local:${userInfo().username}`,
-  };
-}
-
-async function deployedTarget(stack: string, options: TargetOptions): Promise<Target> {
-  const config = { ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}) };
-  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-  const cloudFormation = new CloudFormationClient(config);
-  let outputs: Record<string, string>;
-  try {
-    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
-    outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
-  } catch (error) {
-    throw new CliError(`could not read the outputs of stack ${stack}: ${firstLine(error)}`);
-  } finally {
-    cloudFormation.destroy();
-  }
-  return {
-    // One attempt: a retried create-key after a timeout would make a second live key whose plaintext nobody sees.
-    client: new LambdaClient({ ...config, maxAttempts: 1 }),
-    functionName(fn) {
-      const output = adminFunctionOutput(fn);
-      const name = outputs[output];
-      if (!name) throw new CliError(`stack ${stack} has no output ${output}; is it a keygate stack${isSessionFunction(fn) ? ' with sessions on' : ''}, updated to this version?`);
-      return name;
-    },
-    unreachable: `could not reach AWS Lambda for stack ${stack}`,
-    local: false,
-    requester: () => callerArn(config),
-  };
-}
-
-/** The ARN of the AWS principal whose credentials the CLI uses (STS GetCallerIdentity). */
-async function callerArn(config: { region?: string; profile?: string }): Promise<string> {
-  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
-  const sts = new STSClient(config);
-  try {
-    const { Arn } = await sts.send(new GetCallerIdentityCommand({}));
-    if (!Arn) throw new Error('GetCallerIdentity returned no ARN');
-    return Arn;
-  } catch (error) {
-    throw new CliError(`could not tell who is calling (STS GetCallerIdentity): ${firstLine(error)}`);
-  } finally {
-    sts.destroy();
-  }
-}
-
-async function invoke(target: Target, fn: AdminFunctionId, input: unknown): Promise<unknown> {
-  const functionName = target.functionName(fn);
-  let response;
-  try {
-    response = await target.client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(input)) }));
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
-    if (target.local && (code === 'ECONNREFUSED' || code === 'ECONNRESET' || /ECONNREFUSED/.test(String(error)))) throw new CliError(target.unreachable);
-    if ((error as Error).name === 'ResourceNotFoundException') throw new CliError(`function ${functionName} not found: ${firstLine(error)}`);
-    if (!target.local && /ENOTFOUND|ECONNREFUSED|ETIMEDOUT/.test(String(code ?? error))) throw new CliError(`${target.unreachable}: ${firstLine(error)}`);
-    throw new CliError(firstLine(error));
-  }
-  const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : 'null';
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    throw new CliError(`${functionName} returned a payload that is not JSON`);
-  }
-  if (response.FunctionError) {
-    const { errorType, errorMessage } = (payload ?? {}) as { errorType?: string; errorMessage?: string };
-    const message = errorMessage ?? `${functionName} failed (${response.FunctionError})`;
-    throw new AdminFunctionError(errorType ?? response.FunctionError, errorType === 'ValidationError' ? inFlagTerms(message) : message);
-  }
-  return payload;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message || error.name : String(error);
-  return message.split('\n')[0]!;
 }
 
 function packageVersion(packageRoot: string): string {
@@ -260,8 +121,45 @@ interface App {
   gatewayKeyId?: string;
 }
 
-interface Page {
+interface Paged {
   nextToken?: string;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `0`, `90s`, `15m`, `24h`, `7d` → seconds. The admin function checks the range. */
+export function parseGrace(text: string): number {
+  if (text === '0') return 0;
+  const match = /^(\d{1,7})([smhd])$/.exec(text);
+  if (!match) throw new CliError('--grace must be 0 or a whole number followed by s, m, h or d, e.g. 90s, 15m, 24h, 7d');
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
+}
+
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+/** A flag that selects what an operation acts on: the commander option name, the flag, the payload field. */
+type Selector = readonly [option: string, flag: string, field: string];
+
+/** The one selector given, with its value, or a CliError naming them all. */
+function exactlyOneSelector(options: object, selectors: readonly Selector[]): { option: string; field: string; value: string } {
+  const values = options as Readonly<Record<string, unknown>>;
+  const given = selectors.filter(([option]) => values[option] !== undefined);
+  if (given.length !== 1) {
+    const flags = selectors.map(([, flag]) => flag);
+    throw new CliError(`pass exactly one of ${flags.slice(0, -1).join(', ')} or ${flags.at(-1)}`);
+  }
+  const [option, , field] = given[0]!;
+  return { option, field, value: String(values[option]) };
+}
+
+/** An error as the CLI user should read it: a ValidationError names the flag they typed, not the payload field. */
+function cliMessage(error: Error): string {
+  return error instanceof AdminFunctionError && error.errorType === 'ValidationError' ? inFlagTerms(error.message) : error.message;
 }
 
 interface ImportedKey {
@@ -311,89 +209,70 @@ function withLines(message: string, lines: readonly number[]): string {
     .replace(/keys\[(\d+)\]/g, (_, index: string) => line(index));
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
-}
-
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** `0`, `90s`, `15m`, `24h`, `7d` → seconds. The admin function checks the range. */
-export function parseGrace(text: string): number {
-  if (text === '0') return 0;
-  const match = /^(\d{1,7})([smhd])$/.exec(text);
-  if (!match) throw new CliError('--grace must be 0 or a whole number followed by s, m, h or d, e.g. 90s, 15m, 24h, 7d');
-  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
-}
-
-const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
-
-/** A flag that selects what an operation acts on: the commander option name, the flag, the payload field. */
-type Selector = readonly [option: string, flag: string, field: string];
-
-/** The one selector given, with its value, or a CliError naming them all. */
-function exactlyOneSelector(options: object, selectors: readonly Selector[]): { option: string; field: string; value: string } {
-  const values = options as Readonly<Record<string, unknown>>;
-  const given = selectors.filter(([option]) => values[option] !== undefined);
-  if (given.length !== 1) {
-    const flags = selectors.map(([, flag]) => flag);
-    throw new CliError(`pass exactly one of ${flags.slice(0, -1).join(', ')} or ${flags.at(-1)}`);
-  }
-  const [option, , field] = given[0]!;
-  return { option, field, value: String(values[option]) };
-}
-
 export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env }): Promise<number> {
   const out = (line = '') => io.stdout(`${line}\n`);
   const now = io.now ?? (() => new Date());
+  const packageRoot = io.packageRoot ?? PACKAGE_ROOT;
   const targetOptions = (command: Command) =>
     command
       .option('--stack <name>', 'a deployed keygate stack (CloudFormation stack name) instead of the local one; default: $KEYGATE_STACK')
       .option('--region <region>', 'AWS region of the deployed stack (default: from the AWS config)')
-      .option('--profile <profile>', 'AWS profile for the deployed stack')
-      .option('--json', "print exactly the admin function's JSON output");
+      .option('--profile <profile>', 'AWS profile for the deployed stack');
+  const jsonOption = (command: Command) => targetOptions(command).option('--json', "print exactly the admin function's JSON output");
 
-  let target: Target | undefined;
+  let admin: AdminClient | undefined;
   let exitCode = 0;
-  const connect = async (options: TargetOptions) => {
+  const connect = async (options: AdminTargetOptions): Promise<AdminClient> => {
     if (options.stack === '') throw new CliError('--stack needs a stack name');
-    target ??= await resolveTarget({ ...options, stack: options.stack ?? (io.env.KEYGATE_STACK || undefined) }, io);
-    return target;
+    const stack = options.stack ?? (io.env.KEYGATE_STACK || undefined);
+    return (admin ??= await connectAdmin({ ...options, ...(stack === undefined ? {} : { stack }) }, io.env, packageRoot));
   };
-  /** One admin call: `--json` prints its output as is, otherwise `human` does. */
-  const withTarget = async <T>(options: TargetOptions, fn: AdminFunctionId, input: unknown, human: (output: T) => Promise<void> | void) => {
-    const output = (await invoke(await connect(options), fn, input)) as T;
+  const withTarget = async <T>(options: AdminTargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, human: (output: T) => Promise<void> | void) => {
+    const output = await (await connect(options)).invoke<T>(fn, input);
     if (options.json) out(JSON.stringify(output, null, 2));
     else await human(output);
   };
-  /** Every page after `first` unless `--limit` asked for one page; `--json` is always one call's output. */
-  const remainingPages = async <T extends Page>(fn: AdminFunctionId, input: Record<string, unknown>, first: T, onePage: boolean): Promise<T[]> => {
-    const pages = [first];
-    for (let page = first; page.nextToken && !onePage; ) {
-      page = (await invoke(target!, fn, { ...input, nextToken: page.nextToken })) as T;
-      pages.push(page);
-    }
-    return pages;
-  };
-  const paging = (options: { limit?: string; nextToken?: string }) => ({
-    // The admin function validates both: a bad --limit gets its ValidationError, in terms of the flag.
-    ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
-    ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
-  });
 
-  const packageRoot = io.packageRoot ?? PACKAGE_ROOT;
+  /**
+   * A paged list command: --json prints one call's output (nextToken included);
+   * the human output shows every page unless --limit asks for one.
+   */
+  const listPages = async <T>(
+    options: AdminTargetOptions & { limit?: string; nextToken?: string; json?: boolean },
+    fn: AdminFunction,
+    field: string,
+    input: Record<string, unknown>,
+    show: (items: T[]) => void,
+  ) => {
+    // The admin function validates both: a bad --limit gets its ValidationError, in terms of the flag.
+    const paging = {
+      ...(options.limit !== undefined ? { limit: Number(options.limit) } : {}),
+      ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
+    };
+    await withTarget<Paged & Record<string, T[]>>(options, fn, { ...input, ...paging }, async (first) => {
+      const all = [...first[field]!];
+      let nextToken = first.nextToken;
+      while (nextToken && options.limit === undefined) {
+        const page = await admin!.invoke<Paged & Record<string, T[]>>(fn, { ...input, nextToken });
+        all.push(...page[field]!);
+        nextToken = page.nextToken;
+      }
+      show(all);
+      if (nextToken) out(`More ${field}: add --next-token ${nextToken}`);
+    });
+  };
+
   const program = new Command('keygate')
-    .description('keygate admin CLI: manage API keys, apps, sessions and users on the local stack (`npm start`) or a deployed stack (--stack), and find leaked keys (scan)')
+    .description('keygate admin CLI: manage API keys, apps, sessions and users on the local stack (`npm start`) or a deployed stack (--stack), in the terminal or the browser (console), and find leaked keys (scan)')
     .version(packageVersion(packageRoot), '-V, --version', 'print the keygate version')
     .exitOverride()
     // One error prefix for everything the CLI reports, commander's usage errors included.
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`keygate: ${text.replace(/^error: /, '')}`) })
     .showHelpAfterError(false);
-
-  const keys = program.command('keys').description('create, list, roll, update, delete and import API keys; their activity log');
+  const keys = program.command('keys').description('create, list, roll, change, delete and import API keys, and read their activity log');
 
   /** Inputs of the commands that change keys carry who asked (`requestedBy`), for the activity log. */
-  const requested = async (options: TargetOptions) => ({ requestedBy: await (await connect(options)).requester() });
+  const requested = async (options: AdminTargetOptions) => ({ requestedBy: await (await connect(options)).requester() });
   const newKeyLines = (key: CreatedKey, what: string) => {
     out(`${what} ${key.keyId} (${key.displayPrefix}) '${key.name}' for app ${key.appUid}${key.expiresAt ? `, expires ${key.expiresAt}` : ''}:`);
     out();
@@ -410,7 +289,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   const keyLine = (key: ListedKey) =>
     `Key ${key.keyId} (${key.displayPrefix}) '${key.name}': ${key.status ?? 'active'}, expires ${key.expiresAt ?? 'never'}, last used ${key.lastUsedAt ?? 'never'}.`;
 
-  targetOptions(
+  jsonOption(
     keys
       .command('create')
       .description('create an API key; the key is printed once and stored nowhere')
@@ -418,53 +297,48 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--name <name>', 'a name to tell the key apart')
       .option('--expires-at <when>', `when the key stops working: ${EXPIRES_AT_FORMATS}`)
       .option('--new-app', 'the app has no keys yet: create its first key (without it, an unknown --app is refused as a likely typo)'),
-  ).action(async (options: TargetOptions & { app: string; name: string; expiresAt?: string; newApp?: boolean }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; name: string; expiresAt?: string; newApp?: boolean; json?: boolean }) => {
     const expiresAt = options.expiresAt === undefined ? undefined : expiryFlag(options.expiresAt);
-    if (!options.newApp) await requireKnownApp(await connect(options), options.app);
+    if (!options.newApp && !(await isKnownApp(await connect(options), options.app))) {
+      throw new CliError(`app ${options.app} has no keys yet: check --app for a typo, or pass --new-app to create its first key`);
+    }
     const input = { appUid: options.app, name: options.name, ...(expiresAt !== undefined ? { expiresAt } : {}), ...(await requested(options)) };
     await withTarget<CreatedKey>(options, 'createKey', input, (key) => newKeyLines(key, 'Created key'));
   });
 
-  targetOptions(
+  jsonOption(
     keys
       .command('list')
       .description("list an application's keys (never the keys themselves)")
       .requiredOption('--app <appUid>', 'application whose keys to list')
       .option('--limit <n>', 'keys per page (1-100); with it, one page is shown')
       .option('--next-token <token>', 'start after the page that returned this nextToken'),
-  ).action(async (options: TargetOptions & { app: string; limit?: string; nextToken?: string }) => {
-    const input = { appUid: options.app, ...paging(options) };
-    await withTarget<{ keys: ListedKey[] } & Page>(options, 'listKeys', input, async (first) => {
-      const pages = await remainingPages('listKeys', { appUid: options.app }, first, options.limit !== undefined);
-      const all = pages.flatMap((page) => page.keys);
-      if (all.length === 0) out(`No keys for app ${options.app}.`);
-      else {
-        out(
-          table([
-            ['KEY ID', 'PREFIX', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
-            ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.status ?? 'active', k.createdAt, k.expiresAt ?? '-', k.lastUsedAt ?? '-']),
-          ]),
-        );
-      }
-      const nextToken = pages.at(-1)!.nextToken;
-      if (nextToken) out(`More keys: add --next-token ${nextToken}`);
+  ).action(async (options: AdminTargetOptions & { app: string; limit?: string; nextToken?: string; json?: boolean }) => {
+    await listPages<ListedKey>(options, 'listKeys', 'keys', { appUid: options.app }, (all) => {
+      if (all.length === 0) return out(`No keys for app ${options.app}.`);
+      out(
+        table([
+          ['KEY ID', 'PREFIX', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
+          ...all.map((k) => [k.keyId, k.displayPrefix, k.name, k.status ?? 'active', k.createdAt, k.expiresAt ?? '-', k.lastUsedAt ?? '-']),
+        ]),
+      );
     });
   });
 
-  targetOptions(
+  jsonOption(
     keys
       .command('delete')
       .description('delete an API key: every later request with it fails; sessions it created stay valid (see `sessions revoke`)')
       .requiredOption('--app <appUid>', 'application the key belongs to')
       .requiredOption('--key <keyId>', 'id of the key (from `keys list`), not the key itself'),
-  ).action(async (options: TargetOptions & { app: string; key: string }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; key: string; json?: boolean }) => {
     const input = { appUid: options.app, keyId: options.key, ...(await requested(options)) };
     await withTarget<{ keyId: string; deleted: boolean }>(options, 'deleteKey', input, (result) => {
       out(`Deleted key ${result.keyId} from app ${options.app}.`);
     });
   });
 
-  targetOptions(
+  jsonOption(
     keys
       .command('roll')
       .description('replace a key with a new one (printed once); the old key keeps working for the grace period, sessions are untouched')
@@ -473,7 +347,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--grace <duration>', 'how long the old key keeps working: 0 (stops now), 90s, 15m, 24h (default), up to 7d')
       .option('--name <name>', "the new key's name (default: the old key's)")
       .option('--expires-at <when>', `when the new key stops working: ${EXPIRES_AT_FORMATS}`),
-  ).action(async (options: TargetOptions & { app: string; key: string; grace?: string; name?: string; expiresAt?: string }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; key: string; grace?: string; name?: string; expiresAt?: string; json?: boolean }) => {
     const expiresAt = options.expiresAt === undefined ? undefined : expiryFlag(options.expiresAt);
     const input = {
       appUid: options.app,
@@ -489,7 +363,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     });
   });
 
-  targetOptions(
+  jsonOption(
     keys
       .command('update')
       .description('rename a key, set or clear its expiry, disable or enable it')
@@ -499,7 +373,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--expires-at <when>', `when the key stops working: ${EXPIRES_AT_FORMATS}; or 'never'`)
       .option('--disable', 'refuse the key from the next request on (until --enable)')
       .option('--enable', 'accept a disabled key again'),
-  ).action(async (options: TargetOptions & { app: string; key: string; name?: string; expiresAt?: string; disable?: boolean; enable?: boolean }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; key: string; name?: string; expiresAt?: string; disable?: boolean; enable?: boolean; json?: boolean }) => {
     if (options.disable && options.enable) throw new CliError('--disable and --enable cannot be used together');
     const input = {
       appUid: options.app,
@@ -512,7 +386,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     await withTarget<ListedKey>(options, 'updateKey', input, (key) => out(keyLine(key)));
   });
 
-  targetOptions(
+  jsonOption(
     keys
       .command('events')
       .description("an application's activity log, newest first: who created, rolled, changed or deleted which key")
@@ -520,26 +394,19 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--key <keyId>', 'only the events about this key')
       .option('--limit <n>', 'events per page (1-100); with it, one page is shown')
       .option('--next-token <token>', 'start after the page that returned this nextToken'),
-  ).action(async (options: TargetOptions & { app: string; key?: string; limit?: string; nextToken?: string }) => {
-    const filter = { appUid: options.app, ...(options.key !== undefined ? { keyId: options.key } : {}) };
-    await withTarget<{ events: KeyEvent[] } & Page>(options, 'listKeyEvents', { ...filter, ...paging(options) }, async (first) => {
-      const pages = await remainingPages('listKeyEvents', filter, first, options.limit !== undefined);
-      const all = pages.flatMap((page) => page.events);
-      if (all.length === 0) out(`No events for app ${options.app}${options.key ? ` and key ${options.key}` : ''}.`);
-      else {
-        out(
-          table([
-            ['AT', 'ACTION', 'KEY ID', 'REQUESTED BY', 'DETAILS'],
-            ...all.map((e) => [e.at, e.action, e.keyId ?? '-', e.requestedBy ?? '-', e.details ? JSON.stringify(e.details) : '-']),
-          ]),
-        );
-      }
-      const nextToken = pages.at(-1)!.nextToken;
-      if (nextToken) out(`More events: add --next-token ${nextToken}`);
+  ).action(async (options: AdminTargetOptions & { app: string; key?: string; limit?: string; nextToken?: string; json?: boolean }) => {
+    const input = { appUid: options.app, ...(options.key !== undefined ? { keyId: options.key } : {}) };
+    await listPages<KeyEvent>(options, 'listKeyEvents', 'events', input, (all) => {
+      if (all.length === 0) return out(`No events for app ${options.app}${options.key ? ` and key ${options.key}` : ''}.`);
+      out(
+        table([
+          ['AT', 'ACTION', 'KEY ID', 'REQUESTED BY', 'DETAILS'],
+          ...all.map((e) => [e.at, e.action, e.keyId ?? '-', e.requestedBy ?? '-', e.details ? JSON.stringify(e.details) : '-']),
+        ]),
+      );
     });
   });
-
-  targetOptions(
+  jsonOption(
     keys
       .command('import')
       .description(
@@ -549,7 +416,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .requiredOption('--app <appUid>', 'application the keys belong to')
       .requiredOption('--file <path>', "JSON Lines file ('-' for standard input)")
       .option('--skip-existing', 'skip keys that are already stored (re-running an import) instead of stopping at the first'),
-  ).action(async (options: TargetOptions & { app: string; file: string; skipExisting?: boolean; json?: boolean }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; file: string; skipExisting?: boolean; json?: boolean }) => {
     const entries = readImportFile(options.file);
     const connected = await connect(options);
     const { requestedBy } = await requested(options);
@@ -560,7 +427,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       let batch = entries.slice(start, start + IMPORT_BATCH_SIZE);
       while (batch.length > 0) {
         try {
-          const output = (await invoke(connected, 'importKeys', { appUid: options.app, keys: batch.map(({ entry }) => entry), requestedBy })) as { keys: ImportedKey[] };
+          const output = await connected.invoke<{ keys: ImportedKey[] }>('importKeys', { appUid: options.app, keys: batch.map(({ entry }) => entry), requestedBy });
           imported.push(...output.keys);
           break;
         } catch (error) {
@@ -631,28 +498,24 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       exitCode = findings.length > 0 ? SCAN_EXIT.found : SCAN_EXIT.none;
     });
 
-  const apps = program.command('apps').description('the applications keygate knows (from their first key or plan) and their plans (per-app throttling and quotas)');
+  const apps = program.command('apps').description('the applications that have keys');
 
-  targetOptions(
+  jsonOption(
     apps
       .command('list')
-      .description('list the applications, with their plans and key counts')
+      .description('list the applications, with their key counts')
       .option('--limit <n>', 'apps per page (1-100); with it, one page is shown')
       .option('--next-token <token>', 'start after the page that returned this nextToken'),
-  ).action(async (options: TargetOptions & { limit?: string; nextToken?: string }) => {
-    await withTarget<{ apps: App[] } & Page>(options, 'listApps', paging(options), async (first) => {
-      const pages = await remainingPages('listApps', {}, first, options.limit !== undefined);
-      const all = pages.flatMap((page) => page.apps);
-      if (all.length === 0) out('No apps yet: `keys create --app <appUid> --new-app` makes the first.');
-      else out(table([['APP', 'PLAN', 'KEYS', 'CREATED'], ...all.map((app) => [app.appUid, app.plan ?? '-', String(app.keyCount), app.createdAt])]));
-      const nextToken = pages.at(-1)!.nextToken;
-      if (nextToken) out(`More apps: add --next-token ${nextToken}`);
+  ).action(async (options: AdminTargetOptions & { limit?: string; nextToken?: string; json?: boolean }) => {
+    await listPages<App>(options, 'listApps', 'apps', {}, (all) => {
+      if (all.length === 0) return out('No apps yet: `keys create --app <appUid> --new-app` makes the first.');
+      out(table([['APP', 'PLAN', 'KEYS', 'CREATED'], ...all.map((app) => [app.appUid, app.plan ?? '-', String(app.keyCount), app.createdAt])]));
     });
   });
 
-  targetOptions(
+  jsonOption(
     apps.command('show').description('one application: its plan, key count and when it was first seen').requiredOption('--app <appUid>', 'the application'),
-  ).action(async (options: TargetOptions & { app: string }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; json?: boolean }) => {
     await withTarget<App>(options, 'getApp', { appUid: options.app }, (app) => {
       out(
         table([
@@ -666,14 +529,14 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     });
   });
 
-  targetOptions(
+  jsonOption(
     apps
       .command('set-plan')
       .description('put an application on a plan: API Gateway then throttles and counts its requests by that plan')
       .requiredOption('--app <appUid>', 'the application')
       .option('--plan <plan>', 'the plan, e.g. free, standard, premium')
       .option('--no-plan', 'take the application off its plan (onto the default plan, if there is one)'),
-  ).action(async (options: TargetOptions & { app: string; plan?: string | false }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; plan?: string | false; json?: boolean }) => {
     if (typeof options.plan !== 'string' && options.plan !== false) throw new CliError('apps set-plan needs --plan <plan> or --no-plan');
     await withTarget<App>(options, 'setAppPlan', { appUid: options.app, plan: options.plan === false ? null : options.plan }, (app) => {
       if (app.plan) out(`App ${app.appUid} is on plan ${app.plan} (gateway key ${app.gatewayKeyId}).`);
@@ -681,9 +544,25 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     });
   });
 
+  /**
+   * A batch that may end over several calls (`incomplete`): calls again until
+   * done, each picking up what is left; `--json` prints the first call's output.
+   */
+  const untilComplete = async <T extends { incomplete?: boolean }>(options: AdminTargetOptions & { json?: boolean }, fn: AdminFunction, input: unknown, count: (output: T) => number, human: (last: T, total: number) => void) => {
+    await withTarget<T>(options, fn, input, async (first) => {
+      let result = first;
+      let total = count(first);
+      while (result.incomplete) {
+        result = await admin!.invoke<T>(fn, input);
+        total += count(result);
+      }
+      human(result, total);
+    });
+  };
+
   const sessions = program.command('sessions').description('end sessions on purpose (deleting a key never does)');
 
-  targetOptions(
+  jsonOption(
     sessions
       .command('revoke')
       .description("end sessions now: a user's, those a key opened, or one; the next request with them gets 401")
@@ -692,7 +571,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--external-id <externalId>', 'every session of the user with this externalId')
       .option('--created-by-key <keyId>', 'every session opened with this key (deleted or not)')
       .option('--session <sessionId>', 'this one session'),
-  ).action(async (options: TargetOptions & { app: string; user?: string; externalId?: string; createdByKey?: string; session?: string }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; user?: string; externalId?: string; createdByKey?: string; session?: string; json?: boolean }) => {
     const { option, field, value } = exactlyOneSelector(options, [
       ['user', '--user', 'userId'],
       ['externalId', '--external-id', 'externalId'],
@@ -701,44 +580,55 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     ]);
     const input = { appUid: options.app, [field]: value, ...(await requested(options)) };
     const whose = { user: `of user ${value}`, externalId: `of the user with externalId ${value}`, createdByKey: `opened with key ${value}`, session: `(session ${value})` }[option];
-    await withTarget<{ revoked: number; incomplete?: boolean }>(options, 'revokeSessions', input, async (first) => {
-      let result = first;
-      let revoked = first.revoked;
-      // A big batch ends over several calls; each picks up what is left.
-      while (result.incomplete) {
-        result = (await invoke(target!, 'revokeSessions', input)) as typeof first;
-        revoked += result.revoked;
-      }
+    await untilComplete<{ revoked: number; incomplete?: boolean }>(options, 'revokeSessions', input, (result) => result.revoked, (_, revoked) => {
       out(`Revoked ${plural(revoked, 'session')} ${whose} in app ${options.app}.`);
     });
   });
 
   const users = program.command('users').description("erase a user's personal data");
 
-  targetOptions(
+  jsonOption(
     users
       .command('delete')
-      .description("erase a user: its record (email, externalId, name, account ids) and every session of theirs")
+      .description('erase a user: its record (email, externalId, name, account ids) and every session of theirs')
       .requiredOption('--app <appUid>', 'application the user belongs to')
       .option('--user <userId>', "keygate's userId")
       .option('--external-id <externalId>', "your server's id for the user")
       .option('--email <email>', 'the email the user signed in with'),
-  ).action(async (options: TargetOptions & { app: string; user?: string; externalId?: string; email?: string }) => {
+  ).action(async (options: AdminTargetOptions & { app: string; user?: string; externalId?: string; email?: string; json?: boolean }) => {
     const { field, value } = exactlyOneSelector(options, [
       ['user', '--user', 'userId'],
       ['externalId', '--external-id', 'externalId'],
       ['email', '--email', 'userEmail'],
     ]);
     const input = { appUid: options.app, [field]: value, ...(await requested(options)) };
-    await withTarget<{ userId: string; deleted: boolean; sessionsRevoked: number; incomplete?: boolean }>(options, 'deleteUser', input, async (first) => {
-      let result = first;
-      let revoked = first.sessionsRevoked;
-      while (result.incomplete) {
-        result = (await invoke(target!, 'deleteUser', input)) as typeof first;
-        revoked += result.sessionsRevoked;
-      }
-      out(`Deleted user ${result.userId} from app ${options.app}; ${plural(revoked, 'session')} revoked.`);
+    await untilComplete<{ userId: string; deleted: boolean; sessionsRevoked: number; incomplete?: boolean }>(options, 'deleteUser', input, (result) => result.sessionsRevoked, (last, revoked) => {
+      out(`Deleted user ${last.userId} from app ${options.app}; ${plural(revoked, 'session')} revoked.`);
     });
+  });
+
+  targetOptions(
+    program
+      .command('console')
+      .description('serve the API key management page to your browser, on 127.0.0.1 only; prints a one-time link')
+      .option('--port <port>', `port on 127.0.0.1 (0 picks a free one)`, String(DEFAULT_CONSOLE_PORT))
+      .option('--app <appUid>', "open this application's page first"),
+  ).action(async (options: AdminTargetOptions & { port: string; app?: string }) => {
+    const port = Number(options.port);
+    if (!/^\d+$/.test(options.port) || port > 65535) throw new CliError(`--port must be a port number (0 picks a free one), got '${options.port}'`);
+    // The app id goes into the printed link: a key pasted there would be echoed.
+    if (options.app !== undefined && containsCredential(options.app)) throw new CliError('--app must not contain an API key or session token');
+    const client = await connect(options);
+    const server = await startConsole({
+      admin: client,
+      port,
+      ...(options.app === undefined ? {} : { startPath: `/apps/${encodeURIComponent(options.app)}/keys` }),
+      log: (line) => io.stderr(`[console] ${line}\n`),
+    });
+    out(`keygate console: ${server.url}`);
+    io.stderr(`Managing keys of ${client.target}. The link works once, in one browser; Ctrl-C stops the console.\n`);
+    await (io.untilStopped ?? untilSignal)();
+    await server.close();
   });
 
   try {
@@ -748,24 +638,9 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     const scanning = argv[0] === 'scan';
     // Commander has already written its own usage errors (and help, and --version) through configureOutput.
     if (error instanceof CommanderError) return scanning && error.exitCode !== 0 ? SCAN_EXIT.error : error.exitCode;
-    io.stderr(`keygate: ${error instanceof CliError || error instanceof ScanUsageError ? error.message : firstLine(error)}\n`);
+    io.stderr(`keygate: ${error instanceof CliError || error instanceof AdminClientError || error instanceof ScanUsageError ? cliMessage(error) : firstLine(error)}\n`);
     return scanning ? SCAN_EXIT.error : 1;
   } finally {
-    target?.client.destroy();
+    admin?.destroy();
   }
-}
-
-/**
- * Refuses to start an app by accident: the app must be registered, or (an
- * app from before the registry) have keys. `--new-app` skips this.
- */
-async function requireKnownApp(target: Target, appUid: string): Promise<void> {
-  try {
-    await invoke(target, 'getApp', { appUid });
-    return;
-  } catch (error) {
-    if (!(error instanceof AdminFunctionError && error.errorType === 'AppNotFound')) throw error;
-  }
-  const { keys } = (await invoke(target, 'listKeys', { appUid, limit: 1 })) as { keys: unknown[] };
-  if (keys.length === 0) throw new CliError(`app ${appUid} has no keys yet: check --app for a typo, or pass --new-app to create its first key`);
 }

@@ -18,6 +18,7 @@ import {
   MAX_LAST_USED_INTERVAL_SECONDS,
 } from '../shared/environment';
 import { BUNDLE_HANDLER, DEFAULT_TIMEOUT_SECONDS, FUNCTIONS, isSessionFunction, NODE_RUNTIME_MAJOR, type FunctionDefinition, type FunctionId } from '../shared/functions';
+import { corsOriginProblem, SESSION_CORS_ALLOW_HEADERS, SESSION_CORS_MAX_AGE_SECONDS } from '../shared/cors';
 import {
   apiKeyHeaderEnvironment,
   AppScope,
@@ -30,7 +31,7 @@ import {
   type LegacyKeyPattern,
 } from '../shared/auth-settings';
 import { PLAN_GATEWAY_RESPONSES, planRouteKeys, plansProblem, routeKey, type PlanDefinition } from '../shared/plans';
-import { authorizerDefinitions, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import { authorizerDefinitions, REVOKE_ROUTE, ROUTES, routeResourcePath, sessionRouteMethods, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
@@ -283,6 +284,21 @@ export interface KeygateAuthProps {
   readonly perIpRateLimit?: number;
 
   /**
+   * Origins (`https://app.example.com`) whose pages may call the session
+   * routes from a browser with `Authorization: Bearer <session token>`:
+   * `addRoutes` gives each session route an `OPTIONS` preflight answering
+   * these origins only, the session-route functions answer them with
+   * `Access-Control-Allow-Origin`, and API Gateway's own error answers
+   * (401, 403, 429, 5xx) carry it too, so a page can tell an expired session
+   * from a network failure. Routes that take `x-api-key` never get CORS:
+   * keys belong on servers. Each entry is a scheme, a lowercase host and an
+   * optional port, without path; `*` is refused.
+   *
+   * @default - none: no route answers CORS
+   */
+  readonly corsAllowedOrigins?: string[];
+
+  /**
    * Method throttling of the public `POST /api/v1/keys/revoke` route, which
    * anyone may call without a credential and which looks up to 100 keys per
    * request: a low limit of its own keeps it from being used to load the keys
@@ -335,6 +351,16 @@ export interface AddRoutesOptions {
    * @default the API's deployment stage
    */
   readonly stage?: apigateway.Stage;
+
+  /**
+   * With `corsAllowedOrigins`, add `DEFAULT_4XX` and `DEFAULT_5XX` gateway
+   * responses carrying `Access-Control-Allow-Origin` to the API. Gateway
+   * responses belong to the whole API: turn this off if the API already
+   * defines those two.
+   *
+   * @default true
+   */
+  readonly corsGatewayResponses?: boolean;
 }
 
 /** The Lambda runtime matching `NODE_RUNTIME_MAJOR`, the major version the bundles target. */
@@ -390,7 +416,7 @@ interface FunctionAccess {
 }
 
 /** Props that configure the session half, refused when it is off. */
-const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable', 'usersTable'] as const satisfies readonly (keyof KeygateAuthProps)[];
+const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable', 'usersTable', 'corsAllowedOrigins'] as const satisfies readonly (keyof KeygateAuthProps)[];
 
 /**
  * keygate's AWS side, ready to sit next to any `RestApi`: the keys, sessions
@@ -456,6 +482,8 @@ export class KeygateAuth extends Construct {
   /** The per-IP rate-limiting web ACL, when `perIpRateLimit` is set. */
   public readonly webAcl?: wafv2.CfnWebACL;
   private readonly webAclAssociations: wafv2.CfnWebACLAssociation[] = [];
+  /** The origins the session routes answer CORS for (`corsAllowedOrigins`); empty: none. */
+  public readonly corsAllowedOrigins: readonly string[];
   /** Method throttling of the public revoke route (see `stageMethodOptions()`). */
   public readonly revokeThrottling: Required<apigateway.ThrottleSettings>;
 
@@ -504,6 +532,12 @@ export class KeygateAuth extends Construct {
     if (!Number.isInteger(perIpRateLimit) || (perIpRateLimit !== 0 && (perIpRateLimit < MIN_PER_IP_RATE_LIMIT || perIpRateLimit > MAX_PER_IP_RATE_LIMIT))) {
       throw new Error(`KeygateAuth: perIpRateLimit must be 0 (no web ACL) or a whole number between ${MIN_PER_IP_RATE_LIMIT} and ${MAX_PER_IP_RATE_LIMIT}, got ${perIpRateLimit}`);
     }
+    for (const origin of props.corsAllowedOrigins ?? []) {
+      if (Token.isUnresolved(origin)) throw new Error('KeygateAuth: corsAllowedOrigins must be known at synth time');
+      const problem = corsOriginProblem(origin);
+      if (problem) throw new Error(`KeygateAuth: corsAllowedOrigins: ${problem}`);
+    }
+    this.corsAllowedOrigins = [...new Set(props.corsAllowedOrigins ?? [])];
     this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
     this.plans = props.plans ?? [];
     this.defaultPlan = props.defaultPlan;
@@ -621,10 +655,11 @@ export class KeygateAuth extends Construct {
    * Adds every route of the keygate route table (lib/shared/routes.ts) to
    * `api`, each a Lambda proxy integration behind its authorizer: the app
    * routes below `basePath`, and the public `POST /api/v1/keys/revoke` with
-   * none; with sessions off, only the routes of the API-key half. An
-   * authorizer belongs to one API, so call this for one `RestApi` only. Give
-   * the stage that serves them `stageMethodOptions()`, or the revoke route has
-   * only the stage's throttling.
+   * none; with sessions off, only the routes of the API-key half; with
+   * `corsAllowedOrigins`, each session route also gets an `OPTIONS` preflight.
+   * An authorizer belongs to one API, so call this for one `RestApi` only.
+   * Give the stage that serves them `stageMethodOptions()`, or the revoke
+   * route has only the stage's throttling.
    *
    * The bodies are validated by the functions, not by an
    * API Gateway model: API Gateway's validation message quotes the rejected
@@ -656,6 +691,10 @@ export class KeygateAuth extends Construct {
       return method;
     });
     if (this.plans.length > 0) this.bindPlans(api, options.stage ?? api.deploymentStage, routes, methods);
+    if (this.corsAllowedOrigins.length > 0) {
+      for (const [path, sessionMethods] of sessionRouteMethods(routes, this.authSettings.basePath)) this.addSessionCorsPreflight(parent.resourceForPath(path.slice(1)), sessionMethods);
+      if (options.corsGatewayResponses ?? true) this.addCorsGatewayResponses(api);
+    }
     return methods;
   }
 
@@ -745,6 +784,51 @@ export class KeygateAuth extends Construct {
   }
 
   /**
+   * Adds a CORS preflight (`OPTIONS`, a mock integration) for
+   * `corsAllowedOrigins` to one of your own resources whose methods use
+   * `sessionMethodOptions`; your integration then answers
+   * `Access-Control-Allow-Origin` for those origins itself. Returns undefined,
+   * adding nothing, when no origin is allowed.
+   */
+  public addSessionCorsPreflight(resource: apigateway.IResource, methods: readonly string[] = ['GET']): apigateway.Method | undefined {
+    if (this.corsAllowedOrigins.length === 0) return undefined;
+    const preflight = resource.addCorsPreflight({
+      allowOrigins: [...this.corsAllowedOrigins],
+      allowHeaders: [...SESSION_CORS_ALLOW_HEADERS],
+      allowMethods: [...methods],
+      maxAge: Duration.seconds(SESSION_CORS_MAX_AGE_SECONDS),
+    });
+    Validations.of(preflight).acknowledge(
+      {
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'A CORS preflight cannot be authorized: browsers send OPTIONS without credentials (Fetch standard). It is a mock integration that only answers CORS headers for the configured origins; the method it clears is behind the session authorizer.',
+      },
+      {
+        id: 'AwsSolutions-COG4',
+        reason: 'A CORS preflight carries no credentials, so no authorizer (Cognito or other) can apply; it runs no backend and returns headers only.',
+      },
+    );
+    return preflight;
+  }
+
+  /** API Gateway's own error answers readable by the allowed origins (lib/shared/cors.ts, gatewayResponseCorsHeaders). */
+  private addCorsGatewayResponses(api: apigateway.IRestApi): void {
+    const origins = this.corsAllowedOrigins;
+    const responseHeaders = {
+      // Gateway responses map headers without conditions: one origin as is, several by echoing the request's.
+      'Access-Control-Allow-Origin': origins.length === 1 ? `'${origins[0]}'` : 'method.request.header.Origin',
+      Vary: "'Origin'",
+    };
+    for (const [id, type] of [
+      ['CorsDefault4xx', apigateway.ResponseType.DEFAULT_4XX],
+      ['CorsDefault5xx', apigateway.ResponseType.DEFAULT_5XX],
+    ] as const) {
+      new apigateway.GatewayResponse(this, id, { restApi: api, type, responseHeaders });
+    }
+  }
+
+  /**
    * The stage method settings keygate's routes need: the revoke route's own
    * throttling (`revokeThrottling`). Method throttling is a stage setting, so
    * give this to the stage that serves the routes:
@@ -819,6 +903,9 @@ export class KeygateAuth extends Construct {
     enableSourceMaps: boolean;
   }): Partial<Record<FunctionId, lambda.IFunction>> {
     const keys = this.keysTable.tableArn;
+    // Only the functions behind session routes learn the origins: key routes answer no CORS.
+    const sessionRouteFunctions = new Set(ROUTES.filter((route) => route.authorizer === 'session').map((route) => route.function));
+    const sessionCors: Record<string, string> = this.corsAllowedOrigins.length > 0 ? { [ENV.corsAllowedOrigins]: this.corsAllowedOrigins.join(',') } : {};
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
     const scope = scopeEnvironment(options.authSettings);
     const legacyKeys = legacyKeysEnvironment(options.authSettings);
@@ -1052,6 +1139,7 @@ export class KeygateAuth extends Construct {
           ...environment,
           // Every function logs and counts through the shared adapters (functions/lambda/logger.ts, metrics.ts).
           [ENV.metricsNamespace]: this.metricsNamespace,
+          ...(sessionRouteFunctions.has(key) && sessionCors),
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },
       });

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FUNCTIONS, type FunctionId } from '../shared/functions';
-import { API_BASE_PATH, AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import { gatewayResponseCorsHeaders, preflightHeaders } from '../shared/cors';
+import { API_BASE_PATH, AUTHORIZERS, routeResourcePath, sessionRouteMethods, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { foreignRequestProblem } from './loopback';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
@@ -40,6 +41,13 @@ export interface LocalGatewayOptions {
    * public routes do not. @default none
    */
   readonly usagePlans?: UsagePlanEnforcer;
+  /**
+   * Origins the session routes answer CORS for, as the construct's
+   * `corsAllowedOrigins` deploys it: preflights on session routes, and the
+   * headers on gateway responses. The functions add theirs themselves.
+   * @default [] (no CORS)
+   */
+  readonly corsAllowedOrigins?: readonly string[];
 }
 
 /** API Gateway's largest REST API payload. */
@@ -73,7 +81,10 @@ interface CompiledRoute {
 }
 
 function compileRoute(route: RouteDefinition, basePath: string): CompiledRoute {
-  const resource = routeResourcePath(route, basePath);
+  return { route, ...compileResource(routeResourcePath(route, basePath)) };
+}
+
+function compileResource(resource: string): Omit<CompiledRoute, 'route'> {
   const parameterNames: string[] = [];
   const source = resource
     .split('/')
@@ -84,7 +95,7 @@ function compileRoute(route: RouteDefinition, basePath: string): CompiledRoute {
       return '([^/]+)';
     })
     .join('/');
-  return { route, resource, pattern: new RegExp(`^${source}$`), parameterNames };
+  return { resource, pattern: new RegExp(`^${source}$`), parameterNames };
 }
 
 /** Request parts as API Gateway hands them to authorizers and integrations. */
@@ -207,6 +218,9 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   const integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
   const authorizerTimeoutMs = options.authorizerTimeoutMs ?? 30_000;
   const log = options.log ?? (() => undefined);
+  const corsOrigins = options.corsAllowedOrigins ?? [];
+  // Session resources and their methods: each gets an OPTIONS mock method when origins are allowed.
+  const preflights = corsOrigins.length === 0 ? [] : [...sessionRouteMethods(options.routes, basePath)].map(([resource, methods]) => ({ ...compileResource(resource), methods }));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
@@ -219,20 +233,30 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       out.push(['x-amzn-RequestId', requestId]);
       res.statusCode = statusCode;
       for (const [name, value] of out) res.appendHeader(name, value);
-      res.setHeader('Content-Length', body.length);
+      if (statusCode !== 204) res.setHeader('Content-Length', body.length);
       res.end(body);
       // The request id is the functions' `apiRequestId` and the client's x-amzn-RequestId: one id to follow a request by.
       log(`${parts.method} ${parts.path} ${statusCode} ${Date.now() - started}ms ${requestId}`);
     };
+    const origin = headerValue(parts, 'origin');
     const gatewayResponse = (response: GatewayResponse, note?: string) => {
       if (note) log(`${parts.method} ${parts.path}: ${note}`);
-      send(response.statusCode, [['x-amzn-ErrorType', response.errorType], ...Object.entries(response.headers ?? {})], Buffer.from(JSON.stringify({ message: response.message })));
+      const cors = Object.entries(gatewayResponseCorsHeaders(corsOrigins, origin));
+      send(response.statusCode, [['x-amzn-ErrorType', response.errorType], ...Object.entries(response.headers ?? {}), ...cors], Buffer.from(JSON.stringify({ message: response.message })));
     };
 
     // A page that rebinds its own host name to 127.0.0.1 sends that name: refused. Origins are not, since
     // browsers holding session tokens may call the API as they would a deployed one.
     const foreign = foreignRequestProblem(req, { refuseOrigin: false });
     if (foreign) return gatewayResponse(GATEWAY_RESPONSES.forbidden, foreign);
+
+    if (parts.method === 'OPTIONS') {
+      const preflight = preflights.find((candidate) => candidate.pattern.test(parts.path));
+      if (preflight) {
+        req.resume();
+        return send(204, Object.entries(preflightHeaders(corsOrigins, preflight.methods, origin)), Buffer.alloc(0));
+      }
+    }
 
     let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> | null } | undefined;
     for (const compiled of routes) {

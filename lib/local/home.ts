@@ -70,6 +70,8 @@ export interface LocalStackInfo {
   /** Plan names the local gateway enforces (empty: plans off). */
   readonly plans: readonly string[];
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
+  /** Origins the session routes answer CORS for (`CORS_ALLOWED_ORIGINS`). */
+  readonly corsAllowedOrigins: readonly string[];
   /** The `npm start` process. */
   readonly pid: number;
   /** The DynamoDB Local (Java) process. */

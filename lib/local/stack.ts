@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { corsOriginProblem } from '../shared/cors';
 import { ENV } from '../shared/environment';
 import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../shared/functions';
 import { authSettingsFromEnvironment, type AuthSettings } from '../shared/auth-settings';
@@ -39,6 +40,8 @@ export interface LocalStackOptions {
   readonly plans?: readonly PlanDefinition[];
   /** The plan an app without one gets. @default 'free' with the default plans, else none */
   readonly defaultPlan?: string;
+  /** Origins the session routes answer CORS for (the construct's `corsAllowedOrigins`). @default [] */
+  readonly corsAllowedOrigins?: readonly string[];
 }
 
 /** Environment of `npm start` naming the plans: KEYGATE_PLANS (JSON list of plans) and KEYGATE_DEFAULT_PLAN ('' for none). */
@@ -85,6 +88,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const t0 = Date.now();
   const paths = homePaths(options.home);
   const log = options.log ?? (() => undefined);
+  const corsAllowedOrigins = [...new Set(options.corsAllowedOrigins ?? [])];
+  for (const origin of corsAllowedOrigins) {
+    const problem = corsOriginProblem(origin);
+    if (problem) throw new Error(`${ENV.corsAllowedOrigins}: ${problem}`);
+  }
   ensurePrivateDirectory(paths.home);
   const running = readLocalStackInfo(paths.home);
   if (running && running.pid !== process.pid && processIsAlive(running.pid)) {
@@ -121,6 +129,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     [ENV.localPepper]: localPepper(paths.home),
     // EMF metric records mean nothing without CloudWatch; POWERTOOLS_METRICS_DISABLED=false shows them.
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+    // The session-route functions answer CORS for these, as deployed (the construct gives it to them alone).
+    [ENV.corsAllowedOrigins]: corsAllowedOrigins.join(','),
   });
   delete process.env[ENV.pepperSecretId];
   delete process.env.AWS_SESSION_TOKEN;
@@ -169,7 +179,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       client.destroy();
     }
 
-    const gateway = createLocalGateway({ routes: ROUTES, basePath: auth.basePath, authorizers: authorizerDefinitions(auth), handlers, log, ...(usagePlans && { usagePlans }) });
+    const gateway = createLocalGateway({
+      routes: ROUTES,
+      basePath: auth.basePath,
+      authorizers: authorizerDefinitions(auth),
+      handlers,
+      log,
+      corsAllowedOrigins,
+      ...(usagePlans && { usagePlans }),
+    });
     const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
     stoppers.push(() => close(gateway));
     const byName = Object.fromEntries((Object.keys(handlers) as FunctionId[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
@@ -185,6 +203,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
       apiGatewayEndpoint,
       plans: plans.map((plan) => plan.name),
+      corsAllowedOrigins,
       tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },
       pid: process.pid,
       dynamodbPid: dynamodb.pid,

@@ -39,6 +39,8 @@ export const ENV = {
   legacyKeyPattern: 'KEYGATE_LEGACY_KEY_PATTERN',
   legacyKeyMinLength: 'KEYGATE_LEGACY_KEY_MIN_LENGTH',
   legacyKeyMaxLength: 'KEYGATE_LEGACY_KEY_MAX_LENGTH',
+  /** Comma-separated origins the session routes answer CORS for (lib/shared/cors.ts); `npm start` reads the same name. */
+  corsAllowedOrigins: 'CORS_ALLOWED_ORIGINS',
 } as const;
 
 export const DEFAULT_KEY_PREFIX = 'kg';

@@ -75,3 +75,18 @@ export const ROUTES: readonly RouteDefinition[] = [
 export function routeResourcePath(route: RouteDefinition, basePath: string = API_BASE_PATH): string {
   return route.authorizer === 'none' ? route.path : `${basePath}${route.path}`;
 }
+
+/**
+ * The resources that carry session routes, with those routes' methods: where
+ * CORS preflights go when origins are allowed (lib/shared/cors.ts). Key
+ * routes never get one.
+ */
+export function sessionRouteMethods(routes: readonly RouteDefinition[], basePath: string = API_BASE_PATH): Map<string, HttpMethod[]> {
+  const byResource = new Map<string, HttpMethod[]>();
+  for (const route of routes) {
+    if (route.authorizer !== 'session') continue;
+    const path = routeResourcePath(route, basePath);
+    byResource.set(path, [...(byResource.get(path) ?? []), route.method]);
+  }
+  return byResource;
+}

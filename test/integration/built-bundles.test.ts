@@ -225,6 +225,27 @@ describe('plans, through the bundles', () => {
   });
 });
 
+test('sdkusers-me answers CORS for its allowed origins only, on every answer; without the setting, none', async () => {
+  const context = { appUid: 'app-1', userKey: 'nobody', sessionExpiresAt: '2030-01-01T00:00:00.000Z' };
+  const request = (origin: string) => ({ ...proxyEvent({ method: 'GET', pathParameters: { appUid: 'app-1' }, context }), headers: { Origin: origin }, multiValueHeaders: { Origin: [origin] } });
+  const origins = { [ENV.corsAllowedOrigins]: 'https://a.example,http://localhost:5173' };
+
+  const allowed = await invoke('sdkUsersMe', request('http://localhost:5173'), origins);
+  expect(allowed).toMatchObject({ ok: true, value: { statusCode: 404, headers: { 'Access-Control-Allow-Origin': 'http://localhost:5173', Vary: 'Origin' } } });
+
+  const other = await invoke('sdkUsersMe', request('https://evil.example'), origins);
+  expect(other).toMatchObject({ ok: true, value: { statusCode: 404, headers: { Vary: 'Origin' } } });
+  expect(JSON.stringify(other)).not.toContain('Access-Control-Allow-Origin');
+
+  // A refused path (another app) is answered with the same headers.
+  const mismatch = await invoke('sdkUsersMe', { ...request('https://a.example'), pathParameters: { appUid: 'app-2' } }, origins);
+  expect(mismatch).toMatchObject({ ok: true, value: { statusCode: 403, headers: { 'Access-Control-Allow-Origin': 'https://a.example' } } });
+
+  const none = await invoke('sdkUsersMe', request('https://a.example'));
+  expect(none).toMatchObject({ ok: true, value: { statusCode: 404 } });
+  expect(JSON.stringify(none)).not.toMatch(/Access-Control|Vary/);
+});
+
 test('roll-key, update-key and list-key-events bundles: ValidationError and KeyNotFound by name, nothing written', async () => {
   const unknown = 'key_00000000000000000000';
   const cases: [FunctionId, unknown, string, RegExp][] = [

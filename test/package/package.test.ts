@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +55,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 test('the package holds the compiled library, the CLI and the prebuilt bundles, and no sources, tests or fixtures', () => {
   expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/bin/keygate.js']));
   for (const fn of Object.values(FUNCTIONS)) expect(files).toContain(`dist/functions/${fn.name}/index.mjs`);
+  for (const asset of readdirSync(path.join(PACKAGE_ROOT, 'lib/admin/console/static'))) expect(files).toContain(`dist/lib/admin/console/static/${asset}`);
   expect(files.filter((file) => /^(test|functions|lib|bin)\//.test(file) || /\.test\.|fixtures|\.keygate/.test(file) || (file.endsWith('.ts') && !file.endsWith('.d.ts')))).toEqual([]);
 });
 
@@ -113,6 +114,37 @@ test('the CLI runs from the consumer project with npx keygate, scan included', (
   const scan = spawnSync('npx', ['--offline', '--no-install', 'keygate', 'scan', 'app.ts'], { cwd: consumer, encoding: 'utf8' });
   expect([scan.status, scan.stderr]).toEqual([0, 'keygate scan: 0 keys or tokens found in 0 files (1 scanned)\n']);
 });
+
+test('keygate console from the installed package serves its page: the plain-file assets ship in dist/', async () => {
+  const child = spawn(path.join(consumer, 'node_modules/.bin/keygate'), ['console', '--port', '0'], {
+    cwd: consumer,
+    env: { ...process.env, KEYGATE_HOME: path.join(work, 'keygate-home') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    for (let waited = 0; !/keygate console: \S+/.test(out); waited += 50) {
+      if (waited > 30_000 || child.exitCode !== null) throw new Error(`keygate console did not start: ${out}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const url = new URL(/keygate console: (\S+)/.exec(out)![1]!);
+    const exchange = await fetch(url, { redirect: 'manual' });
+    expect(exchange.status).toBe(303);
+    const cookie = exchange.headers.get('set-cookie')!.split(';')[0]!;
+    const pageAnswer = await fetch(`${url.origin}/`, { headers: { cookie } });
+    expect(pageAnswer.status).toBe(200);
+    expect(await pageAnswer.text()).toContain('<title>API key management');
+    for (const asset of ['console.js', 'console.css']) {
+      const served = await fetch(`${url.origin}/static/${asset}`, { headers: { cookie } });
+      expect([asset, served.status, await served.text()]).toEqual([asset, 200, readFileSync(path.join(PACKAGE_ROOT, 'lib/admin/console/static', asset), 'utf8')]);
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
+}, 60_000);
 
 test('outside a checkout, the installed CLI says why there is no local stack and what to do; --version is the package version', () => {
   const env = { ...process.env, npm_config_update_notifier: 'false', KEYGATE_HOME: '', KEYGATE_STACK: '' };

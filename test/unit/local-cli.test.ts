@@ -8,6 +8,7 @@ import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { userInfo } from 'node:os';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { credentialFormat } from '../../functions/domain/credential-format';
 import { run, type CliIo } from '../../lib/admin/cli';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../../lib/shared/functions';
 import type { AddressInfo } from 'node:net';
@@ -246,6 +247,12 @@ describe('local mode', () => {
     const result = await cli(['keys', 'update', '--app', 'app1', '--key', 'key_1', '--disable', '--enable'], { KEYGATE_HOME: home });
     expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: --disable and --enable cannot be used together\n' });
     expect(inputs['update-key']!.length).toBe(before);
+  });
+
+  test('console --app with a key pasted as the app id is refused before anything starts: the key is never echoed in a link', async () => {
+    const key = credentialFormat('kg').generate();
+    const result = await cli(['console', '--port', '0', '--app', `x${key}`], { KEYGATE_HOME: home });
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: --app must not contain an API key or session token\n' });
   });
 
   test('events: every page as a table, --key filters, --json is one call', async () => {

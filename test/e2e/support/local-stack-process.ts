@@ -46,10 +46,15 @@ export async function runStackProcess(home: string, extraEnv: Record<string, str
 }
 
 function spawnStack(home: string, extraEnv: Record<string, string>) {
-  const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), ['bin/local.ts'], {
+  return spawnTsx(['bin/local.ts'], { PORT: '0', LAMBDA_PORT: '0', DYNAMODB_PORT: '0', KEYGATE_HOME: home, ...extraEnv });
+}
+
+/** One of the repository's entry points (`bin/...`) run by tsx as a child process, its output collected. */
+export function spawnTsx(args: readonly string[], env: Record<string, string>) {
+  const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), args, {
     cwd: REPO_ROOT,
     // The functions log at Powertools' default level, as for a user (the test environment silences in-process handlers).
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'INFO', PORT: '0', LAMBDA_PORT: '0', DYNAMODB_PORT: '0', KEYGATE_HOME: home, ...extraEnv },
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'INFO', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -61,8 +66,12 @@ function spawnStack(home: string, extraEnv: Record<string, string>) {
 }
 
 /** SIGTERM, as Ctrl-C would; resolves with the exit code. */
-export async function stopStackProcess(stack: StackProcess, timeoutMs = 30_000): Promise<number | null> {
-  const { child } = stack;
+export function stopStackProcess(stack: StackProcess, timeoutMs = 30_000): Promise<number | null> {
+  return stopChild(stack.child, timeoutMs);
+}
+
+/** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the exit code. */
+export async function stopChild(child: ChildProcess, timeoutMs: number): Promise<number | null> {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
