@@ -68,6 +68,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   userEmail: '--email',
   createdByKeyId: '--created-by-key',
   sessionId: '--session',
+  plan: '--plan',
 };
 
 function inFlagTerms(message: string): string {

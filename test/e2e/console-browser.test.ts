@@ -180,7 +180,7 @@ test('an app with no keys that the registry does not know (a typo?) says so; its
     return [answer.status, ((await answer.json()) as { errorType: string }).errorType];
   }, APP);
   expect(unconfirmed).toEqual([404, 'AppNotFound']);
-  expect(await keygateCli(home, 'apps', 'show', '--app', APP)).toMatchObject({ code: 1, stderr: `keygate: app ${APP} not found: it has no keys\n` });
+  expect(await keygateCli(home, 'apps', 'show', '--app', APP)).toMatchObject({ code: 1, stderr: `keygate: app ${APP} not found: it has no keys and no plan\n` });
 
   await page.check('#new-app-check');
   await generate('first key');
@@ -279,7 +279,9 @@ test("errors from the admin functions read as their message, never a stack trace
 
 test('many keys come in pages of 20', async () => {
   const app = 'paging-app';
-  await Promise.all(Array.from({ length: 23 }, (_, i) => createWithCli(app, `key ${String(i).padStart(2, '0')}`)));
+  // The first key alone: it starts the app (and puts it on the default plan); the rest in parallel.
+  await createWithCli(app, 'key 00');
+  await Promise.all(Array.from({ length: 22 }, (_, i) => createWithCli(app, `key ${String(i + 1).padStart(2, '0')}`)));
   await openApp(app);
   expect(await rows()).toHaveLength(20);
   await expect(page.isDisabled('#prev-page')).resolves.toBe(true);
