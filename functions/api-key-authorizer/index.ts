@@ -3,11 +3,12 @@ import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer
 import { lastUsedIntervalSecondsFrom } from '../lambda/config';
 import { singleHeader } from '../lambda/headers';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
-import { logger, servicesFromEnvironment } from '../lambda/services';
+import { logger } from '../lambda/services';
+import { authorizerServicesFromEnvironment } from '../lambda/authorizer-services';
 import { lastUsedRecorder } from '../domain/last-used';
 import { verifyApiKey } from '../domain/verify';
 
-const services = servicesFromEnvironment();
+const services = authorizerServicesFromEnvironment();
 const deps = {
   keyFormat: services.keyFormat,
   hash: services.hash,

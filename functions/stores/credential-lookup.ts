@@ -1,46 +1,34 @@
-import { GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
+import { marshallItem, unmarshallItem } from '../aws-http/attribute-values';
+import type { DynamoDbHttpClient } from '../aws-http/dynamodb';
 import type { KeyMetadata } from './key-store';
 import type { Session } from './session-store';
 
 /**
  * The authorizers' only read: one strongly consistent GetItem of a hash item.
- * It uses the bare DynamoDB client, not the document client, so the authorizer
- * bundles carry nothing beyond what this one call needs (cold start, size).
+ * It goes through the small signed-HTTP client of aws-http/, not the SDK, so
+ * the authorizer bundles carry nothing beyond what their calls need (cold
+ * start, size; see the README's Performance section).
  */
 export type CredentialLookup<T> = (credentialHash: string) => Promise<T | undefined>;
 
-/** Flat items of string, number and boolean attributes, which is all hash items hold. */
-function plainItem(item: Record<string, AttributeValue>): Record<string, string | number | boolean> {
-  const plain: Record<string, string | number | boolean> = {};
-  for (const [name, value] of Object.entries(item)) {
-    if (value.S !== undefined) plain[name] = value.S;
-    else if (value.N !== undefined) plain[name] = Number(value.N);
-    else if (value.BOOL !== undefined) plain[name] = value.BOOL;
-  }
-  return plain;
-}
+/** What the authorizers call on DynamoDB. */
+export type CredentialItems = Pick<DynamoDbHttpClient, 'getItem' | 'updateItem'>;
 
-function attributeKey(plainKey: Record<string, string>): Record<string, AttributeValue> {
-  const Key: Record<string, AttributeValue> = {};
-  for (const name in plainKey) Key[name] = { S: plainKey[name]! };
-  return Key;
-}
-
-function lookup<T>(client: DynamoDBClient, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
+function lookup<T>(client: CredentialItems, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
   return async (credentialHash) => {
-    const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: attributeKey(itemKey(credentialHash)), ConsistentRead: true }));
+    const { Item } = await client.getItem({ TableName: tableName, Key: marshallItem(itemKey(credentialHash)), ConsistentRead: true });
     if (!Item) return undefined;
-    const { pk: _pk, sk: _sk, ...record } = plainItem(Item);
+    const { pk: _pk, sk: _sk, ...record } = unmarshallItem(Item);
     return record as T;
   };
 }
 
-export function apiKeyLookup(client: DynamoDBClient, keysTable: string): CredentialLookup<KeyMetadata> {
+export function apiKeyLookup(client: CredentialItems, keysTable: string): CredentialLookup<KeyMetadata> {
   return lookup(client, keysTable, keyHashItemKey);
 }
 
-export function sessionLookup(client: DynamoDBClient, sessionsTable: string): CredentialLookup<Session> {
+export function sessionLookup(client: CredentialItems, sessionsTable: string): CredentialLookup<Session> {
   return lookup(client, sessionsTable, sessionItemKey);
 }
 
@@ -53,19 +41,17 @@ export function sessionLookup(client: DynamoDBClient, sessionsTable: string): Cr
  * failed condition (key deleted meanwhile, or a newer time already there) is
  * the expected outcome, not an error.
  */
-export function lastUsedWriter(client: DynamoDBClient, keysTable: string): (keyHash: string, at: string) => Promise<void> {
+export function lastUsedWriter(client: CredentialItems, keysTable: string): (keyHash: string, at: string) => Promise<void> {
   return async (keyHash, at) => {
     try {
-      await client.send(
-        new UpdateItemCommand({
-          TableName: keysTable,
-          Key: attributeKey(keyHashItemKey(keyHash)),
-          UpdateExpression: 'SET lastUsedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :at)',
-          ExpressionAttributeValues: { ':at': { S: at } },
-          ReturnValues: 'NONE',
-        }),
-      );
+      await client.updateItem({
+        TableName: keysTable,
+        Key: marshallItem(keyHashItemKey(keyHash)),
+        UpdateExpression: 'SET lastUsedAt = :at',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :at)',
+        ExpressionAttributeValues: { ':at': { S: at } },
+        ReturnValues: 'NONE',
+      });
     } catch (error) {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
     }
