@@ -35,10 +35,13 @@ type Classified = Error & { code?: string; cause?: unknown; $metadata?: { httpSt
 
 export type RetryKind = 'throttling' | 'transient' | 'other';
 
+/** Not `instanceof Error`: errors Node raises for a socket may come from another realm (a test runner's). */
+const isError = (value: unknown): value is Classified => typeof value === 'object' && value !== null && typeof (value as Error).name === 'string';
+
 /** Throttling and transient errors are retried; any other (4xx, and 5xx other than 500/502/503/504) is not, as in the SDK. */
 export function retryKind(error: unknown, depth = 0): RetryKind {
-  if (!(error instanceof Error)) return 'other';
-  const e = error as Classified;
+  if (!isError(error)) return 'other';
+  const e = error;
   const status = e.$metadata?.httpStatusCode;
   if (status === 429 || THROTTLING_CODES.has(e.name)) return 'throttling';
   if (e.name === 'AbortError') return 'other';
@@ -79,7 +82,7 @@ export class Retrier {
         const kind = retryKind(error);
         const cost = kind === 'throttling' ? THROTTLING_RETRY_COST : RETRY_COST;
         if (kind === 'other' || retries + 1 >= this.policy.maxAttempts || this.tokens < cost) {
-          if (error instanceof Error) {
+          if (isError(error)) {
             const metadata = ((error as { $metadata?: Record<string, unknown> }).$metadata ??= {});
             Object.assign(metadata, { attempts: retries + 1, totalRetryDelay });
           }

@@ -1,0 +1,107 @@
+import { credentialFormat } from '../../functions/domain/credential-format';
+import { ENV } from '../../lib/shared/environment';
+import type { FunctionId } from '../../lib/shared/functions';
+import { AwsJsonStandIn, errorAnswer, secretValueAnswer } from '../support/aws-stand-in';
+import { invokeBuiltBundle } from '../support/built-bundle';
+import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
+import { authorizerEvent, methodArn } from '../support/events';
+import { FaultProxy } from '../reliability/support';
+
+/**
+ * The authorizer bundles as they deploy, each in a fresh Node process, with
+ * the pepper in "Secrets Manager" (a loopback stand-in that checks SigV4) and
+ * DynamoDB Local behind a fault proxy: what they answer and the `errorType`
+ * the Lambda runtime would report, through their own AWS client.
+ */
+
+const SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate-pepper-AbCdEf';
+const PEPPER = 'p'.repeat(24) + 'e'.repeat(24);
+const client = testDynamoDbClient();
+const secrets = new AwsJsonStandIn('local', { service: 'secretsmanager', region: 'us-east-1' });
+const proxy = new FaultProxy(process.env.KEYGATE_TEST_DYNAMODB_ENDPOINT!);
+let env: Record<string, string | undefined>;
+
+beforeAll(async () => {
+  const tables = await createTestTables(client);
+  env = {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SESSION_TOKEN: 'session-token',
+    AWS_ENDPOINT_URL_DYNAMODB: await proxy.start(),
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: await secrets.start(),
+    AWS_MAX_ATTEMPTS: '2',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    [ENV.keysTable]: tables.Keys,
+    [ENV.sessionsTable]: tables.Sessions,
+    [ENV.usersTable]: tables.Users,
+    [ENV.pepperSecretId]: SECRET_ID,
+  };
+});
+afterAll(async () => {
+  await proxy.stop();
+  await secrets.stop();
+  client.destroy();
+});
+afterEach(() => {
+  proxy.mode = { kind: 'pass' };
+});
+
+const invoke = (fn: FunctionId, event: unknown, overrides: Record<string, string> = {}) => invokeBuiltBundle(fn, event, { ...env, ...overrides });
+const keyEvent = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-b', 'whoami'));
+
+async function createdKey(): Promise<{ apiKey: string; keyId: string }> {
+  // create-key reads the same secret with the SDK: both clients' requests must pass the stand-in's signature check.
+  secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: PEPPER }));
+  const created = await invoke('createKey', { appUid: 'app-b', name: 'built' });
+  if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+  return created.value as { apiKey: string; keyId: string };
+}
+
+test('the pepper from Secrets Manager, the key from DynamoDB: Allow, one signed read of each, and the lastUsedAt write', async () => {
+  const { apiKey, keyId } = await createdKey();
+  secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: PEPPER }));
+  const seenBefore = { ...proxy.seen };
+  const allowed = await invoke('apiKeyAuthorizer', keyEvent(apiKey));
+  expect(allowed).toMatchObject({ ok: true, value: { principalId: keyId, context: { appUid: 'app-b', keyId } } });
+  expect(secrets.calls.map((call) => [call.target, call.signatureProblem, call.headers['x-amz-security-token']])).toEqual([['secretsmanager.GetSecretValue', undefined, 'session-token']]);
+  expect((proxy.seen.GetItem ?? 0) - (seenBefore.GetItem ?? 0)).toBe(1);
+  expect((proxy.seen.UpdateItem ?? 0) - (seenBefore.UpdateItem ?? 0)).toBe(1);
+  expect(JSON.stringify(allowed.logs)).not.toContain(apiKey);
+  expect(JSON.stringify(allowed.logs)).not.toContain(PEPPER);
+});
+
+test('Secrets Manager refuses: PepperUnavailable, logged with the cause, never an Allow', async () => {
+  const { apiKey } = await createdKey();
+  secrets.reset(() => errorAnswer(400, 'AccessDeniedException', 'not authorized to perform secretsmanager:GetSecretValue'));
+  const failed = await invoke('apiKeyAuthorizer', keyEvent(apiKey));
+  expect(failed).toMatchObject({ ok: false, errorType: 'PepperUnavailable', errorMessage: 'could not read the pepper' });
+  expect(JSON.stringify(failed.logs)).toMatch(/AccessDeniedException/);
+  // A client error is not retried, as with the SDK.
+  expect(secrets.calls).toHaveLength(1);
+});
+
+test('DynamoDB throttles every attempt: the throttling error by name (API Gateway answers 500), after the configured attempts', async () => {
+  const { apiKey } = await createdKey();
+  secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: PEPPER }));
+  proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', operations: ['GetItem'] };
+  const faultedBefore = proxy.faulted.GetItem ?? 0;
+  const failed = await invoke('apiKeyAuthorizer', keyEvent(apiKey));
+  expect(failed).toMatchObject({ ok: false, errorType: 'ProvisionedThroughputExceededException' });
+  expect((proxy.faulted.GetItem ?? 0) - faultedBefore).toBe(2);
+  expect(failed.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'api key verification failed; refusing' }));
+});
+
+test('DynamoDB unreachable: the connection error, for both authorizers', async () => {
+  secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: PEPPER }));
+  const down = { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' };
+  const key = await invoke('apiKeyAuthorizer', keyEvent((await createdKey()).apiKey), down);
+  expect(key).toMatchObject({ ok: false, errorMessage: expect.stringMatching(/ECONNREFUSED/) });
+  const sessionEvent = (token: string) => authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', 'app-b', 'sdkusers/me'));
+  const session = await invoke('sessionAuthorizer', sessionEvent(credentialFormat('kgs').generate()), down);
+  expect(session).toMatchObject({ ok: false, errorMessage: expect.stringMatching(/ECONNREFUSED/) });
+  expect(session.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'session token verification failed; refusing' }));
+  // A malformed token is refused before any call: 401 even with DynamoDB down.
+  expect(await invoke('sessionAuthorizer', sessionEvent('kgs_' + 'A'.repeat(43)), down)).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
+});
