@@ -1,5 +1,8 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+// `require`, not `import`: an ES import of node:http builds its namespace, whose WebSocket and
+// EventSource getters load undici (20-40 ms of every cold start, measured on Node 24).
+import http = require('node:http');
+import https = require('node:https');
 
 /**
  * One HTTP exchange, on node:http(s) with keep-alive agents: what the SDK's
@@ -23,8 +26,8 @@ export interface HttpResponse {
 
 // Module scope, like the SDK's handler: sockets outlive the invocation and are reused by the next one.
 const agents = {
-  'http:': new HttpAgent({ keepAlive: true, maxSockets: 50 }),
-  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 50 }),
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 50 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 50 }),
 };
 
 /** The SDK's name and wording for both timeouts, so logs and retry classification read the same. */
@@ -37,7 +40,7 @@ export function postHttp(url: URL, headers: Record<string, string>, body: string
       reject(Object.assign(new Error(`unsupported endpoint protocol ${url.protocol}`), { name: 'ConfigurationError' }));
       return;
     }
-    const request = (secure ? httpsRequest : httpRequest)({
+    const request = (secure ? https.request : http.request)({
       agent: agents[secure ? 'https:' : 'http:'],
       hostname: url.hostname.replace(/^\[|\]$/g, ''),
       port: url.port || undefined,

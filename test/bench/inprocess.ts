@@ -53,6 +53,7 @@ export interface InProcessResult {
   readonly getItemP50Ms: number;
   readonly getItemP99Ms: number;
   readonly verifyOverheadP50Ratio: number;
+  readonly verifyOverheadP99Ratio: number;
   readonly verifySamples: number;
   readonly getItemSamples: number;
   /** CPU µs of this process per rejection. */
@@ -100,7 +101,7 @@ const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const APP = 'bench';
 const SMALL_TABLE_KEYS = 10;
 
-/** Every HTTP request this process starts: the SDK's Node handler goes through node:http. */
+/** Every HTTP request this process starts: the SDK's Node handler and the authorizers' client (functions/aws-http) both go through node:http. */
 let httpRequests = 0;
 let updateItemRequests = 0;
 let inFlight = 0;
@@ -384,6 +385,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       getItemP50Ms: round(getItemP50Ms),
       getItemP99Ms: round(percentile(times.getSmall, 99)),
       verifyOverheadP50Ratio: round(verifyP50Ms / getItemP50Ms),
+      verifyOverheadP99Ratio: round(percentile(times.verifySmall, 99) / percentile(times.getSmall, 99)),
       verifySamples: times.verifySmall.length,
       getItemSamples: times.getSmall.length,
       rejectMicros: round(median(rejectCpuBatches), 2),
