@@ -29,24 +29,20 @@ export interface UpdateItemOutput {
 
 /**
  * The two DynamoDB operations the authorizers make, with the SDK's input and
- * output shapes (which are DynamoDB's wire format). Defaults as the SDK's
- * DynamoDB client: 4 attempts, 25 ms backoff base.
+ * output shapes (which are DynamoDB's wire format); any other operation is
+ * one `call` away. Defaults as the SDK's DynamoDB client: 4 attempts, 25 ms
+ * backoff base.
  */
-export class DynamoDbHttpClient {
-  private readonly client: AwsJsonClient;
-
+export class DynamoDbHttpClient extends AwsJsonClient {
   constructor(options: AwsJsonClientOptions = {}) {
-    this.client = new AwsJsonClient(
-      { signingName: 'dynamodb', envSuffix: 'DYNAMODB', targetPrefix: 'DynamoDB_20120810', jsonVersion: '1.0', defaultMaxAttempts: 4, baseDelayMs: 25 },
-      options,
-    );
+    super({ signingName: 'dynamodb', envSuffix: 'DYNAMODB', targetPrefix: 'DynamoDB_20120810', jsonVersion: '1.0', defaultMaxAttempts: 4, baseDelayMs: 25 }, options);
   }
 
   getItem(input: GetItemInput): Promise<GetItemOutput> {
-    return this.client.call('GetItem', input);
+    return this.call('GetItem', input);
   }
 
   updateItem(input: UpdateItemInput): Promise<UpdateItemOutput> {
-    return this.client.call('UpdateItem', input);
+    return this.call('UpdateItem', input);
   }
 }

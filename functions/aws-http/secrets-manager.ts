@@ -16,17 +16,12 @@ export interface GetSecretValueOutput {
 }
 
 /** Secrets Manager's GetSecretValue; defaults as the SDK's client: 3 attempts, 50 ms backoff base. */
-export class SecretsManagerHttpClient {
-  private readonly client: AwsJsonClient;
-
+export class SecretsManagerHttpClient extends AwsJsonClient {
   constructor(options: AwsJsonClientOptions = {}) {
-    this.client = new AwsJsonClient(
-      { signingName: 'secretsmanager', envSuffix: 'SECRETS_MANAGER', targetPrefix: 'secretsmanager', jsonVersion: '1.1', defaultMaxAttempts: 3, baseDelayMs: 50 },
-      options,
-    );
+    super({ signingName: 'secretsmanager', envSuffix: 'SECRETS_MANAGER', targetPrefix: 'secretsmanager', jsonVersion: '1.1', defaultMaxAttempts: 3, baseDelayMs: 50 }, options);
   }
 
   getSecretValue(input: GetSecretValueInput): Promise<GetSecretValueOutput> {
-    return this.client.call('GetSecretValue', input);
+    return this.call('GetSecretValue', input);
   }
 }

@@ -2,7 +2,7 @@ import { credentialFormat } from '../../functions/domain/credential-format';
 import { ENV } from '../../lib/shared/environment';
 import type { FunctionId } from '../../lib/shared/functions';
 import { AwsJsonStandIn, errorAnswer, secretValueAnswer } from '../support/aws-stand-in';
-import { invokeBuiltBundle } from '../support/built-bundle';
+import { builtBundleEnvironment, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn } from '../support/events';
 import { FaultProxy } from '../reliability/support';
@@ -24,18 +24,10 @@ let env: Record<string, string | undefined>;
 beforeAll(async () => {
   const tables = await createTestTables(client);
   env = {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    ...builtBundleEnvironment(tables, await proxy.start()),
     AWS_SESSION_TOKEN: 'session-token',
-    AWS_ENDPOINT_URL_DYNAMODB: await proxy.start(),
     AWS_ENDPOINT_URL_SECRETS_MANAGER: await secrets.start(),
     AWS_MAX_ATTEMPTS: '2',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'INFO',
-    [ENV.keysTable]: tables.Keys,
-    [ENV.sessionsTable]: tables.Sessions,
-    [ENV.usersTable]: tables.Users,
     [ENV.pepperSecretId]: SECRET_ID,
   };
 });

@@ -1,6 +1,6 @@
 import { ENV } from '../../lib/shared/environment';
 import type { FunctionId } from '../../lib/shared/functions';
-import { invokeBuiltBundle } from '../support/built-bundle';
+import { builtBundleEnvironment, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
 
@@ -15,18 +15,7 @@ let env: Record<string, string | undefined>;
 
 beforeAll(async () => {
   const tables = await createTestTables(client);
-  env = {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: process.env.AWS_ENDPOINT_URL_DYNAMODB,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'INFO',
-    [ENV.keysTable]: tables.Keys,
-    [ENV.sessionsTable]: tables.Sessions,
-    [ENV.usersTable]: tables.Users,
-    [ENV.localPepper]: process.env[ENV.localPepper],
-  };
+  env = { ...builtBundleEnvironment(tables), [ENV.localPepper]: process.env[ENV.localPepper] };
 });
 
 const invoke = (fn: FunctionId, event: unknown, overrides: Record<string, string> = {}) => invokeBuiltBundle(fn, event, { ...env, ...overrides });

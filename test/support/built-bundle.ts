@@ -1,7 +1,27 @@
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { bundleFile } from '../../lib/construct/function-bundles';
+import { ENV } from '../../lib/shared/environment';
 import { FUNCTIONS, type FunctionId } from '../../lib/shared/functions';
+
+/**
+ * What Lambda gives every function in these tests: region, the dummy
+ * credentials DynamoDB Local takes, the AWS endpoints, logs at INFO, and this
+ * file's table names.
+ */
+export function builtBundleEnvironment(tables: { readonly Keys: string; readonly Sessions: string; readonly Users: string }, dynamodbEndpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB): Record<string, string | undefined> {
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    [ENV.keysTable]: tables.Keys,
+    [ENV.sessionsTable]: tables.Sessions,
+    [ENV.usersTable]: tables.Users,
+  };
+}
 
 export type BuiltInvocation =
   | { readonly ok: true; readonly value: unknown; readonly logs: Record<string, unknown>[] }
