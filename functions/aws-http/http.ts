@@ -33,6 +33,18 @@ const agents = {
 /** The SDK's name and wording for both timeouts, so logs and retry classification read the same. */
 const timeoutError = (message: string) => Object.assign(new Error(message), { name: 'TimeoutError' });
 
+/**
+ * A socket error as an Error of this realm, with its name, message and code:
+ * under a test runner node:net's errors come from another realm, where
+ * `instanceof Error` (which keygate's error classification uses) is false.
+ * The SDK wraps them for the same reason.
+ */
+function thisRealm(error: Error): Error {
+  if (error instanceof Error) return error;
+  const { name, message, code } = error as Error & { code?: string };
+  return Object.assign(new Error(message, { cause: error }), { name, ...(code !== undefined && { code }) });
+}
+
 export function postHttp(url: URL, headers: Record<string, string>, body: string, timeouts: HttpTimeouts): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
@@ -52,7 +64,7 @@ export function postHttp(url: URL, headers: Record<string, string>, body: string
     const fail = (error: Error) => {
       clearTimeout(connectTimer);
       request.destroy();
-      reject(error);
+      reject(thisRealm(error));
     };
     request.once('socket', (socket) => {
       if (!socket.connecting) return;

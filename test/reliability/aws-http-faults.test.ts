@@ -119,7 +119,10 @@ describe('network faults', () => {
     expect(standIn.calls).toHaveLength(2);
 
     standIn.reset(() => 'reset');
-    await expect(getItem(dynamodb({ maxAttempts: 2 }))).rejects.toMatchObject({ code: 'ECONNRESET', $metadata: { attempts: 2 } });
+    const dropped = await elapsed(() => getItem(dynamodb({ maxAttempts: 2 })));
+    expect(dropped.error).toMatchObject({ code: 'ECONNRESET', $metadata: { attempts: 2 } });
+    // An Error of this realm, as keygate's classification (instanceof Error) needs, also under a test runner.
+    expect(dropped.error).toBeInstanceOf(Error);
     expect(standIn.calls).toHaveLength(2);
   });
 
@@ -143,6 +146,7 @@ describe('network faults', () => {
   test('nobody listening (ECONNREFUSED): retried, then the Node error, fast', async () => {
     const result = await elapsed(() => getItem(dynamodb({ maxAttempts: 2 }, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' })));
     expect(result.error).toMatchObject({ code: 'ECONNREFUSED', $metadata: { attempts: 2 } });
+    expect(result.error).toBeInstanceOf(Error);
     expect(result.ms).toBeLessThan(1000);
   });
 
