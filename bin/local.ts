@@ -2,10 +2,15 @@
  * `npm start`: the whole keygate system on this machine (see lib/local/stack.ts).
  * Environment: PORT (API, default 3000), LAMBDA_PORT (Lambda Invoke API,
  * default 3001), DYNAMODB_PORT (default: a free port), KEYGATE_HOME (data
- * folder, default .keygate/). 0 picks a free port.
+ * folder, default .keygate/), KEYGATE_PLANS (JSON list of plans, default the
+ * stack's tiers) and KEYGATE_DEFAULT_PLAN ('' for none). 0 picks a free port.
+ * The construct's scope, base path, header and legacy key settings come from
+ * the variables it sets on the functions (KEYGATE_APP_SCOPE, KEYGATE_BASE_PATH,
+ * ...; see lib/shared/environment.ts).
  */
+import { AUTHORIZATION_HEADER, appBasePath, type AuthSettings } from '../lib/shared/auth-settings';
 import { keygateHome } from '../lib/local/home';
-import { startLocalStack, type LocalStack } from '../lib/local/stack';
+import { plansFromEnv, startLocalStack, type LocalStack } from '../lib/local/stack';
 
 function portFromEnv(name: string): number | undefined {
   const raw = process.env[name];
@@ -22,13 +27,28 @@ function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** How a key is sent under the settings, e.g. `x-api-key: kg_...`. */
+function keyHeaderLine(auth: AuthSettings, key: string): string {
+  return auth.apiKeyHeader === AUTHORIZATION_HEADER ? `Authorization: Bearer ${key}` : `${auth.apiKeyHeader}: ${key}`;
+}
+
+function settingsLine(auth: AuthSettings): string {
+  const header = auth.apiKeyHeader === AUTHORIZATION_HEADER ? 'Authorization: Bearer' : `${auth.apiKeyHeader}${auth.acceptBearerKeys ? ' or Authorization: Bearer' : ''}`;
+  const legacy = auth.legacyKeys ? `; legacy keys /${auth.legacyKeys.pattern}/ (${auth.legacyKeys.minLength}-${auth.legacyKeys.maxLength} chars)` : '';
+  return `  API keys in ${header}; Allow scoped by ${auth.appScope}; routes under ${auth.basePath}${legacy}`;
+}
+
 function printBanner(stack: LocalStack): void {
-  const { info, demo } = stack;
-  const base = `${info.apiUrl}/api/v1/appuid/${demo.appUid}`;
+  const { info, demo, auth } = stack;
+  const base = `${info.apiUrl}${appBasePath(auth.basePath, demo.appUid)}`;
   const lines = [
     `keygate local API: ${info.apiUrl}`,
     `  Lambda Invoke API: ${info.lambdaEndpoint}   DynamoDB Local: ${info.dynamodbEndpoint}   data: ${keygateHome()}`,
+    settingsLine(auth),
     `  ready in ${stack.startupMs} ms (${Object.entries(stack.phases).map(([phase, ms]) => `${phase} ${ms}`).join(', ')})`,
+    info.plans.length > 0
+      ? `  plans: ${info.plans.join(', ')} (429 above an app's plan; keygate apps set-plan --app <appUid> --plan <plan>)`
+      : '  plans: off (KEYGATE_PLANS=[])',
     '',
   ];
   if (demo.apiKey) {
@@ -39,8 +59,8 @@ function printBanner(stack: LocalStack): void {
       '',
       'Try it:',
       '',
-      `  curl -s ${base}/whoami -H ${shellQuote(`x-api-key: ${demo.apiKey}`)}`,
-      `  curl -s -X POST ${base}/sdkusers/auth -H ${shellQuote(`x-api-key: ${demo.apiKey}`)} -H 'content-type: application/json' -d '{"externalId":"user-1","name":"Ada"}'`,
+      `  curl -s ${base}/whoami -H ${shellQuote(keyHeaderLine(auth, demo.apiKey))}`,
+      `  curl -s -X POST ${base}/sdkusers/auth -H ${shellQuote(keyHeaderLine(auth, demo.apiKey))} -H 'content-type: application/json' -d '{"externalId":"user-1","name":"Ada"}'`,
       `  curl -s ${base}/sdkusers/me -H 'Authorization: Bearer <authToken from sdkusers/auth>'`,
     );
   } else {
@@ -57,6 +77,7 @@ async function main(): Promise<void> {
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
+      ...plansFromEnv(process.env),
       home: keygateHome(),
       port: portFromEnv('PORT'),
       lambdaPort: portFromEnv('LAMBDA_PORT'),

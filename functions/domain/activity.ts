@@ -7,6 +7,7 @@ import { randomId } from './ids';
  */
 export type ActivityAction =
   | 'created'
+  | 'imported'
   | 'rolled'
   | 'updated'
   | 'disabled'

@@ -31,12 +31,13 @@ export class KeyNotFound extends KeygateError {
   }
 }
 
+/** get-app or set-app-plan of an app keygate has no record of (it never had a key or a plan). */
 export class AppNotFound extends KeygateError {
   override readonly name = 'AppNotFound';
   readonly retryable = false;
 
   constructor(readonly appUid: string) {
-    super(`app ${appUid} not found: it has no keys`);
+    super(`app ${appUid} not found: it has no keys and no plan`);
   }
 }
 
@@ -51,6 +52,15 @@ export class UserNotFound extends KeygateError {
 }
 
 /**
+ * API Gateway did not take a gateway-key change (its management API
+ * throttled or unreachable); what was done before is undone where possible.
+ */
+export class GatewayUnavailable extends KeygateError {
+  override readonly name = 'GatewayUnavailable';
+  readonly retryable = true;
+}
+
+/**
  * The user is being erased (delete-user has started and not finished): no
  * new session is issued for it until the deletion completes, after which the
  * same externalId or email makes a new user.
@@ -58,6 +68,20 @@ export class UserNotFound extends KeygateError {
 export class UserBeingDeleted extends KeygateError {
   override readonly name = 'UserBeingDeleted';
   readonly retryable = true;
+}
+
+/** import-keys named a key that is already stored (imported before, or the same key twice). Nothing was written. */
+export class KeyAlreadyExists extends KeygateError {
+  override readonly name = 'KeyAlreadyExists';
+  readonly retryable = false;
+
+  constructor(
+    /** Position of the key in the input's `keys`. */
+    readonly index: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A deployment or environment problem; the function cannot serve until it is fixed. */
@@ -73,10 +97,25 @@ export class PepperUnavailable extends KeygateError {
 }
 
 /**
- * DynamoDB refused or could not take the request (throttling, a conflicting
- * transaction, the service unreachable). Nothing was written.
+ * DynamoDB could not take the request for now (throttling, a conflicting
+ * transaction, a 5xx, the service unreachable). Nothing was written.
  */
 export class StoreUnavailable extends KeygateError {
   override readonly name = 'StoreUnavailable';
   readonly retryable = true;
+}
+
+/**
+ * DynamoDB refused the request for a reason that calling again cannot fix: no
+ * permission, a missing table, a request it rejects as invalid. An operator
+ * must act (IAM, table names, a bug). Nothing was written.
+ */
+export class StoreMisconfigured extends KeygateError {
+  override readonly name = 'StoreMisconfigured';
+  readonly retryable = false;
+}
+
+/** Failures only an operator can fix: logged at ERROR, where a caller's mistake or a transient outage is a WARN. */
+export function needsOperator(error: unknown): boolean {
+  return error instanceof ConfigurationError || error instanceof StoreMisconfigured;
 }

@@ -1,12 +1,13 @@
 import * as z from 'zod/mini';
 import { activityEvent, type ActivityEvent } from './activity';
-import { ValidationError } from './errors';
+import { StoreUnavailable, ValidationError } from './errors';
 import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { ActivityStore } from '../stores/activity-store';
-import type { KeyChanges, KeyMetadata, KeyStore } from '../stores/key-store';
+import { AppPlanChanged, type ExpectedGatewayKey, type KeyChanges, type KeyMetadata, type KeyStore } from '../stores/key-store';
+import { gatewayKeyForNewKey, type AppPlanDeps } from './apps';
 import type { CredentialFormat } from './credential-format';
-import { appUidSchema, DEFAULT_LIST_LIMIT, keyIdSchema, noCredential, pagingFields, parseInput } from './validation';
+import { appUidSchema, DEFAULT_LIST_LIMIT, expiresAtSchema, futureExpiry, keyIdSchema, keyNameSchema, pagingFields, parseInput, requestedBySchema } from './validation';
 import { isEnabled, isExpired } from './verify';
 
 /** The key admin operations (create-key, list-keys, delete-key), free of any Lambda event shape. */
@@ -15,28 +16,11 @@ export interface KeyAdminDeps {
   readonly hash: Hasher;
   readonly store: KeyStore;
   readonly now: () => Date;
+  /** Set when plans are on: a new key carries its app's gateway key (and an app without a plan gets the default plan). */
+  readonly plans?: AppPlanDeps;
 }
 
-const nameSchema = z
-  .string({ error: 'name must be a string' })
-  .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name'));
-
-const expiresAtSchema = z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' });
-
-/** Who asked for a change, as the caller declares it (the CLI sends an ARN or `local:<user>`). Stored as given: it proves nothing. */
-const requestedBySchema = z.optional(
-  z
-    .string({ error: 'requestedBy must be a string' })
-    .check(
-      z.trim(),
-      z.minLength(1, 'requestedBy must not be empty'),
-      z.maxLength(256, 'requestedBy must be at most 256 characters'),
-      z.regex(/^[\x20-\x7e]+$/, 'requestedBy may contain only printable ASCII characters'),
-      noCredential('requestedBy'),
-    ),
-);
-
-export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: nameSchema, expiresAt: z.optional(expiresAtSchema), requestedBy: requestedBySchema });
+export const createKeyInput = z.strictObject({ appUid: appUidSchema, name: keyNameSchema, expiresAt: z.optional(expiresAtSchema), requestedBy: requestedBySchema });
 
 export const listKeysInput = z.strictObject({ appUid: appUidSchema, ...pagingFields });
 
@@ -56,7 +40,7 @@ export const rollKeyInput = z.strictObject({
         z.lte(MAX_GRACE_PERIOD_SECONDS, `gracePeriodSeconds must be between 0 and ${MAX_GRACE_PERIOD_SECONDS} (7 days)`),
       ),
   ),
-  name: z.optional(nameSchema),
+  name: z.optional(keyNameSchema),
   expiresAt: z.optional(expiresAtSchema),
   requestedBy: requestedBySchema,
 });
@@ -64,7 +48,7 @@ export const rollKeyInput = z.strictObject({
 export const updateKeyInput = z.strictObject({
   appUid: appUidSchema,
   keyId: keyIdSchema,
-  name: z.optional(nameSchema),
+  name: z.optional(keyNameSchema),
   expiresAt: z.optional(z.nullable(expiresAtSchema)),
   enabled: z.optional(z.boolean({ error: 'enabled must be true or false' })),
   requestedBy: requestedBySchema,
@@ -72,12 +56,6 @@ export const updateKeyInput = z.strictObject({
 
 export const listKeyEventsInput = z.strictObject({ appUid: appUidSchema, keyId: z.optional(keyIdSchema), ...pagingFields });
 
-/** An expiry given by an admin, normalized; it must lie ahead: to stop a key now, disable or delete it. */
-function futureExpiry(expiresAt: string, now: Date): string {
-  const at = new Date(expiresAt);
-  if (at.getTime() <= now.getTime()) throw new ValidationError('expiresAt', 'expiresAt must be in the future');
-  return at.toISOString();
-}
 
 export interface CreatedKey extends KeyMetadata {
   /** The plaintext key: returned once, never stored. */
@@ -90,9 +68,10 @@ async function newSecret(deps: Pick<KeyAdminDeps, 'keyFormat' | 'hash'>) {
   return { apiKey, keyHash: await deps.hash(apiKey), keyId: randomId('key'), displayPrefix: deps.keyFormat.displayPrefix(apiKey) };
 }
 
-function newKeyMetadata(
+/** A key as created, rolled or imported: enabled, stamped `now`. */
+export function newKeyMetadata(
   secret: { keyId: string; displayPrefix: string },
-  fields: { appUid: string; name: string; expiresAt?: string; rolledFromKeyId?: string },
+  fields: { appUid: string; name: string; expiresAt?: string; rolledFromKeyId?: string; importedFrom?: KeyMetadata['importedFrom'] },
   now: Date,
 ): KeyMetadata {
   return {
@@ -104,6 +83,7 @@ function newKeyMetadata(
     ...(fields.expiresAt === undefined ? {} : { expiresAt: fields.expiresAt }),
     enabled: true,
     ...(fields.rolledFromKeyId === undefined ? {} : { rolledFromKeyId: fields.rolledFromKeyId }),
+    ...(fields.importedFrom === undefined ? {} : { importedFrom: fields.importedFrom }),
   };
 }
 
@@ -125,8 +105,26 @@ export async function createKey(deps: KeyAdminDeps, input: unknown): Promise<Ret
     requestedBy,
     details: { name, ...(expiry === undefined ? {} : { expiresAt: expiry }) },
   });
-  await deps.store.create(metadata, secret.keyHash, event);
+  if (deps.plans) await writeWithGatewayKey(deps.plans, metadata.appUid, (expected) => deps.store.create(metadata, secret.keyHash, event, expected));
+  else await deps.store.create(metadata, secret.keyHash, event);
   return createdKey(secret.apiKey, metadata);
+}
+
+/**
+ * Writes new keys of `appUid` with its app's gateway key (putting a new app on
+ * the default plan), reading that again once if set-app-plan changed it in
+ * between; `write` must hold only if the app still has the gateway key it is given.
+ */
+export async function writeWithGatewayKey(plans: AppPlanDeps, appUid: string, write: (expected: ExpectedGatewayKey) => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const gatewayKey = await gatewayKeyForNewKey(plans, appUid);
+    try {
+      return await write({ gatewayKey });
+    } catch (error) {
+      if (!(error instanceof AppPlanChanged)) throw error;
+      if (attempt === 2) throw new StoreUnavailable(`${error.message}; nothing was written, try again`);
+    }
+  }
 }
 
 export type KeyStatus = 'active' | 'disabled' | 'expired';
@@ -148,10 +146,11 @@ export interface ListedKey {
   readonly enabled: boolean;
   readonly lastUsedAt?: string;
   readonly rolledFromKeyId?: string;
+  readonly importedFrom?: KeyMetadata['importedFrom'];
 }
 
 export function listedKey(key: KeyMetadata, now: Date): ListedKey {
-  const { keyId, name, displayPrefix, createdAt, expiresAt, lastUsedAt, rolledFromKeyId } = key;
+  const { keyId, name, displayPrefix, createdAt, expiresAt, lastUsedAt, rolledFromKeyId, importedFrom } = key;
   return {
     keyId,
     name,
@@ -162,6 +161,7 @@ export function listedKey(key: KeyMetadata, now: Date): ListedKey {
     enabled: isEnabled(key.enabled),
     ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
     ...(rolledFromKeyId === undefined ? {} : { rolledFromKeyId }),
+    ...(importedFrom === undefined ? {} : { importedFrom }),
   };
 }
 

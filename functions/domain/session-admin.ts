@@ -1,5 +1,7 @@
 import * as z from 'zod/mini';
+import { activityEvent } from './activity';
 import { UserNotFound } from './errors';
+import type { ActivityStore } from '../stores/activity-store';
 import type { SessionSelector, SessionStore } from '../stores/session-store';
 import type { User, UserStore } from '../stores/user-store';
 import {
@@ -8,6 +10,7 @@ import {
   exactlyOneOf,
   externalIdSchema,
   parseInput,
+  requestedBySchema,
   sessionIdSchema,
   userEmailSchema,
   userIdSchema,
@@ -20,6 +23,8 @@ import {
 export interface SessionAdminDeps {
   readonly sessions: Pick<SessionStore, 'find' | 'end'>;
   readonly users: Pick<UserStore, 'get' | 'getById' | 'markDeleting' | 'remove'>;
+  /** The app's activity log in the keys table. */
+  readonly activity: Pick<ActivityStore, 'record'>;
   readonly now: () => Date;
 }
 
@@ -41,6 +46,7 @@ export const revokeSessionsInput = z
     externalId: z.optional(externalIdSchema),
     createdByKeyId: z.optional(createdByKeyIdSchema),
     sessionId: z.optional(sessionIdSchema),
+    requestedBy: requestedBySchema,
   })
   .check(exactlyOneOf(selectors));
 
@@ -50,6 +56,7 @@ export const deleteUserInput = z
     userId: z.optional(userIdSchema),
     externalId: z.optional(externalIdSchema),
     userEmail: z.optional(userEmailSchema),
+    requestedBy: requestedBySchema,
   })
   .check(exactlyOneOf(['userId', 'externalId', 'userEmail']));
 
@@ -68,7 +75,7 @@ export interface DeletedUser {
 }
 
 export async function revokeSessions(deps: SessionAdminDeps, input: unknown, budget: TimeBudget): Promise<RevokedSessions> {
-  const { appUid, userId, externalId, createdByKeyId, sessionId } = parseInput(revokeSessionsInput, input, 'revoke-sessions input');
+  const { appUid, userId, externalId, createdByKeyId, sessionId, requestedBy } = parseInput(revokeSessionsInput, input, 'revoke-sessions input');
   let selector: SessionSelector;
   if (externalId !== undefined) {
     const user = await deps.users.get(appUid, externalId);
@@ -77,7 +84,18 @@ export async function revokeSessions(deps: SessionAdminDeps, input: unknown, bud
   } else if (userId !== undefined) selector = { userId };
   else if (createdByKeyId !== undefined) selector = { createdByKeyId };
   else selector = { sessionId: sessionId! };
-  return endSessions(deps, appUid, selector, budget);
+  const ended = await endSessions(deps, appUid, selector, budget);
+  // The selector as keygate ids (an externalId is the customer's data: its userId stands in for it); a key's
+  // revocation shows among that key's events.
+  const event = activityEvent({
+    now: deps.now(),
+    action: 'sessions-revoked',
+    ...(createdByKeyId !== undefined ? { keyId: createdByKeyId } : {}),
+    requestedBy,
+    details: { ...selector, revoked: ended.revoked, ...(ended.incomplete ? { incomplete: true } : {}) },
+  });
+  await deps.activity.record(appUid, event, 'revoke-sessions', `${ended.revoked} sessions were ended but the event was not recorded; call again to record it`);
+  return ended;
 }
 
 /**
@@ -86,7 +104,7 @@ export async function revokeSessions(deps: SessionAdminDeps, input: unknown, bud
  * marked; calling again with the same input finishes the job.
  */
 export async function deleteUser(deps: SessionAdminDeps, input: unknown, budget: TimeBudget): Promise<DeletedUser> {
-  const { appUid, userId, externalId, userEmail } = parseInput(deleteUserInput, input, 'delete-user input');
+  const { appUid, userId, externalId, userEmail, requestedBy } = parseInput(deleteUserInput, input, 'delete-user input');
   let user: User | undefined;
   if (userId !== undefined) user = await deps.users.getById(appUid, userId);
   else if (externalId !== undefined) user = await deps.users.get(appUid, externalId);
@@ -98,6 +116,9 @@ export async function deleteUser(deps: SessionAdminDeps, input: unknown, budget:
   const ended = await endSessions(deps, appUid, { userId: user.userId }, budget);
   if (ended.incomplete) return { userId: user.userId, deleted: false, sessionsRevoked: ended.revoked, incomplete: true };
   await deps.users.remove(appUid, user);
+  // Names no one: after an erasure nothing keygate keeps leads back to the user, not even its userId.
+  const event = activityEvent({ now: deps.now(), action: 'user-deleted', requestedBy, details: { sessionsRevoked: ended.revoked } });
+  await deps.activity.record(appUid, event, 'delete-user', `user ${user.userId} was erased but the event was not recorded`);
   return { userId: user.userId, deleted: true, sessionsRevoked: ended.revoked };
 }
 

@@ -48,6 +48,8 @@ export interface SessionIssuerDeps {
 export interface KeyCaller {
   readonly appUid: string;
   readonly keyId: string;
+  /** The app's gateway API key, as API Gateway passes it (`requestContext.identity.apiKey`) when plans are on. */
+  readonly gatewayKey?: string;
 }
 
 export interface IssuedSession {
@@ -73,6 +75,7 @@ export async function issueSession(deps: SessionIssuerDeps, caller: KeyCaller, b
     expiresAt: expires.toISOString(),
     expiresAtEpoch: Math.ceil(expires.getTime() / 1000),
     createdByKeyId: caller.keyId,
+    ...(caller.gatewayKey !== undefined && { gatewayKey: caller.gatewayKey }),
   };
   await deps.sessions.create(session, await deps.hash(authToken));
   return { authToken, expiresAt: session.expiresAt, sessionId: session.sessionId, userId: user.userId };

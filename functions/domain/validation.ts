@@ -20,6 +20,11 @@ export const appUidSchema = z.string({ error: 'appUid must be a string' }).check
   noCredential('appUid'),
 );
 
+/** A key's name, as admins give it (create-key, roll-key, update-key, import-keys). */
+export const keyNameSchema = z
+  .string({ error: 'name must be a string' })
+  .check(z.trim(), z.minLength(1, 'name must not be empty'), z.maxLength(100, 'name must be at most 100 characters'), noCredential('name'));
+
 /** An id made by randomId(kind), in the field `field`. */
 function randomIdSchema(field: string, kind: 'key' | 'usr' | 'ses') {
   return z
@@ -45,6 +50,28 @@ export const externalIdSchema = z
 export const userEmailSchema = z
   .email({ error: 'userEmail must be a valid email address' })
   .check(z.maxLength(100, 'userEmail must be at most 100 characters'), noCredential('userEmail'));
+
+/** Who asked for a change, as the caller declares it (the CLI sends an ARN or `local:<user>`). Stored as given: it proves nothing. */
+export const requestedBySchema = z.optional(
+  z
+    .string({ error: 'requestedBy must be a string' })
+    .check(
+      z.trim(),
+      z.minLength(1, 'requestedBy must not be empty'),
+      z.maxLength(256, 'requestedBy must be at most 256 characters'),
+      z.regex(/^[\x20-\x7e]+$/, 'requestedBy may contain only printable ASCII characters'),
+      noCredential('requestedBy'),
+    ),
+);
+
+export const expiresAtSchema = z.iso.datetime({ offset: true, error: 'expiresAt must be an ISO 8601 date-time, e.g. 2030-01-01T00:00:00Z' });
+
+/** An expiry given by an admin, normalized; it must lie ahead. `field` names it in the error. */
+export function futureExpiry(expiresAt: string, now: Date, field = 'expiresAt'): string {
+  const at = new Date(expiresAt);
+  if (at.getTime() <= now.getTime()) throw new ValidationError(field, `${field} must be in the future`);
+  return at.toISOString();
+}
 
 /** `limit` and `nextToken` of the list operations. */
 export const pagingFields = {
@@ -81,6 +108,11 @@ export function parseInput<S extends z.ZodMiniType>(schema: S, input: unknown, w
   if (issue.code === 'unrecognized_keys') {
     const names = issue.keys.map(shownFieldName);
     const plural = names.length > 1 ? 's' : '';
+    if (issue.path.length > 0) {
+      // In a nested object, e.g. an entry of import-keys' `keys`.
+      const at = fieldName(issue.path);
+      throw new ValidationError(`${at}.${names[0]}`, `unknown field${plural} ${names.join(', ')} in ${at}`);
+    }
     throw new ValidationError(names[0], `unknown field${plural} ${names.join(', ')} in ${what}; the known fields are ${knownFields(schema)}`);
   }
   const field = fieldName(issue.path);

@@ -1,14 +1,16 @@
 import { logTag, type Hasher } from './hashing';
 import type { CredentialLookup } from '../stores/credential-lookup';
-import type { KeyMetadata } from '../stores/key-store';
+import type { KeyHashRecord } from '../stores/key-store';
 import type { Session } from '../stores/session-store';
 import type { CredentialFormat } from './credential-format';
+import { apiKeyHashInput, type LegacyKeyFormat } from './key-formats';
 
 /**
  * The two credential checks, API key and session token. Both follow one path:
- * reject a malformed value with no I/O (length, alphabet, prefix, checksum),
- * hash it with the pepper, read the hash item with one consistent GetItem, and
- * treat an item past its `expiresAt` as expired even if it still exists.
+ * reject a malformed value with no I/O (length, alphabet, prefix, checksum;
+ * for legacy keys length and pattern), hash it with the pepper, read the hash
+ * item with one consistent GetItem, and treat an item past its `expiresAt` as
+ * expired even if it still exists.
  */
 type Lookup<T> =
   | { readonly code: 'valid'; readonly record: T; readonly credentialHash: string }
@@ -18,16 +20,20 @@ type Lookup<T> =
 
 const MALFORMED = { code: 'malformed' } as const;
 
+/** What to hash for a presented value, or undefined when it is malformed (refused with no I/O). */
+type HashInput = (presented: string) => string | undefined;
+
 async function lookUpCredential<T extends { readonly expiresAt?: string }>(
-  format: CredentialFormat,
+  hashInput: HashInput,
   hash: Hasher,
   findByHash: CredentialLookup<T>,
   presented: string | undefined,
   now: Date,
   expiryRequired: boolean,
 ): Promise<Lookup<T>> {
-  if (presented === undefined || !format.isWellFormed(presented)) return MALFORMED;
-  const credentialHash = await hash(presented);
+  const input = presented === undefined ? undefined : hashInput(presented);
+  if (input === undefined) return MALFORMED;
+  const credentialHash = await hash(input);
   const record = await findByHash(credentialHash);
   if (!record) return { code: 'not_found', hashTag: logTag(credentialHash) };
   if (isExpired(record.expiresAt, now, expiryRequired)) return { code: 'expired', record };
@@ -45,7 +51,8 @@ export function isEnabled(enabled: unknown): boolean {
 }
 
 export type ApiKeyVerification =
-  | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string }
+  /** `gatewayKey`: the app's gateway API key when it is on a plan, from the same read. */
+  | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string; readonly gatewayKey?: string }
   | { readonly code: 'malformed' }
   | { readonly code: 'not_found'; readonly hashTag: string }
   | { readonly code: 'expired'; readonly keyId: string; readonly appUid: string }
@@ -53,20 +60,23 @@ export type ApiKeyVerification =
 
 export interface ApiKeyVerifierDeps {
   readonly keyFormat: CredentialFormat;
+  /** Imported keys' own format (see key-formats.ts); without it only keygate keys are accepted. */
+  readonly legacyKeyFormat?: LegacyKeyFormat;
   readonly hash: Hasher;
-  readonly findKey: CredentialLookup<KeyMetadata>;
+  readonly findKey: CredentialLookup<KeyHashRecord>;
   /** Told of every key let in (see last-used.ts); must return at once and never throw. */
   readonly recordUse?: (keyHash: string, keyId: string, now: Date) => void;
 }
 
 export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string | undefined, now: Date): Promise<ApiKeyVerification> {
-  const result = await lookUpCredential(deps.keyFormat, deps.hash, deps.findKey, presented, now, false);
+  const result = await lookUpCredential((value) => apiKeyHashInput(deps, value), deps.hash, deps.findKey, presented, now, false);
   if (result.code === 'expired') return { code: 'expired', appUid: result.record.appUid, keyId: result.record.keyId };
   if (result.code !== 'valid') return result;
-  const { appUid, keyId, enabled } = result.record;
+  const { appUid, keyId, enabled, gatewayKey } = result.record;
   if (!isEnabled(enabled)) return { code: 'disabled', appUid, keyId };
+  // An imported key too: credentialHash is its item key's hash, whatever the format.
   deps.recordUse?.(result.credentialHash, keyId, now);
-  return { code: 'valid', appUid, keyId };
+  return gatewayKey === undefined ? { code: 'valid', appUid, keyId } : { code: 'valid', appUid, keyId, gatewayKey };
 }
 
 export type SessionVerification =
@@ -83,7 +93,8 @@ export interface SessionVerifierDeps {
 
 /** Reads only the sessions table: a session outlives the key that created it. */
 export async function verifySessionToken(deps: SessionVerifierDeps, token: string | undefined, now: Date): Promise<SessionVerification> {
-  const result = await lookUpCredential(deps.sessionFormat, deps.hash, deps.findSession, token, now, true);
+  const { sessionFormat } = deps;
+  const result = await lookUpCredential((value) => (sessionFormat.isWellFormed(value) ? value : undefined), deps.hash, deps.findSession, token, now, true);
   if (result.code === 'valid') return { code: 'valid', session: result.record };
   if (result.code === 'expired') return { code: 'expired', sessionId: result.record.sessionId };
   return result;

@@ -7,5 +7,5 @@ import { servicesFromEnvironment } from '../lambda/services';
 const services = servicesFromEnvironment();
 const deps = { store: new KeyStore(documentClient(services.dynamodb), services.tables.keys) };
 
-/** Payload `{ appUid }` → `{ appUid, createdAt, keyCount }`; an app that never had a key fails with AppNotFound. */
+/** Payload `{ appUid }` → `{ appUid, createdAt, keyCount, plan?, gatewayKeyId? }`; an app never seen (no key, no plan) fails with AppNotFound. */
 export const handler = adminHandler('get-app', (input) => getApp(deps, input));

@@ -1,3 +1,5 @@
+import { AUTHORIZATION_HEADER, type AuthSettings } from '../../lib/shared/auth-settings';
+
 /** Header shapes of API Gateway REST events: single-value and multi-value maps, names as the client sent them. */
 export interface HeaderMaps {
   readonly headers?: Readonly<Record<string, string | undefined>> | null;
@@ -39,4 +41,20 @@ export function bearerToken(authorization: string | undefined): string | undefin
   if (authorization === undefined) return undefined;
   const match = /^Bearer ([^\s]+)$/i.exec(authorization);
   return match?.[1];
+}
+
+/**
+ * The API key a request presents under the settings: the configured header
+ * (`authorization` meaning `Authorization: Bearer <key>`), and with
+ * `acceptBearerKeys` also `Authorization: Bearer <key>`. Two different values
+ * are no credential (refused), as in singleHeader; an empty header is absent.
+ */
+export function presentedApiKey(event: HeaderMaps, settings: Pick<AuthSettings, 'apiKeyHeader' | 'acceptBearerKeys'>): string | undefined {
+  const bearer = () => bearerToken(singleHeader(event, AUTHORIZATION_HEADER));
+  if (settings.apiKeyHeader === AUTHORIZATION_HEADER) return bearer();
+  const fromHeader = singleHeader(event, settings.apiKeyHeader) || undefined;
+  if (!settings.acceptBearerKeys) return fromHeader;
+  const fromBearer = bearer();
+  if (fromHeader === undefined || fromBearer === undefined) return fromHeader ?? fromBearer;
+  return fromHeader === fromBearer ? fromHeader : undefined;
 }

@@ -1,5 +1,6 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { ConfigurationError, KeygateError, ValidationError } from '../domain/errors';
+import { invocationStarted, logger } from './logger';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyResult {
   return {
@@ -59,4 +60,38 @@ export function jsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Enc
   } catch {
     throw new ValidationError('(body)', 'request body is not valid JSON');
   }
+}
+
+/**
+ * Wraps a route's work as a Lambda proxy handler: the Lambda context goes to
+ * the logger (request id, cold start on every line), a failure becomes its
+ * HTTP answer (errorResponse) and one log line naming the route, the caller
+ * (app, principal) and API Gateway's request id. Messages are logged, never
+ * the body: it may carry a key pasted in the wrong field.
+ */
+export function proxyHandler(
+  route: string,
+  run: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>,
+): (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult> {
+  return async (event, context) => {
+    invocationStarted(context);
+    try {
+      return await run(event);
+    } catch (error) {
+      const response = errorResponse(error);
+      const authorizer = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
+      const fields = {
+        route,
+        statusCode: response.statusCode,
+        errorType: (error as Error).name,
+        apiRequestId: event.requestContext?.requestId,
+        appUid: typeof authorizer.appUid === 'string' ? authorizer.appUid : undefined,
+        principalId: typeof authorizer.principalId === 'string' ? authorizer.principalId : undefined,
+      };
+      if (response.statusCode < 500) logger.info(`${route} refused`, { ...fields, errorMessage: (error as Error).message });
+      else if (response.statusCode === 503) logger.warn(`${route} failed`, { ...fields, errorMessage: (error as Error).message });
+      else logger.error(`${route} failed`, { ...fields, error: error as Error });
+      return response;
+    }
+  };
 }

@@ -5,8 +5,9 @@ import type { Services } from './services';
 
 /**
  * What the key admin handlers give the core, built once per container. Only
- * create-key and roll-key hash (and so read the pepper); the pepper is read on
- * first use, so the others never touch it.
+ * create-key, roll-key and import-keys hash: they are the key admin functions given the
+ * pepper, and read it during init (see services.ts); the others are given
+ * none and never touch it.
  */
 export function keyAdminDeps(services: Services): KeyAdminDeps {
   return {

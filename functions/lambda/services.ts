@@ -1,9 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { ENV } from '../../lib/shared/environment';
-import { keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import type { AuthSettings } from '../../lib/shared/auth-settings';
+import { authSettingsFrom, keyPrefixFrom, planCatalogFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
+import type { PlanCatalog } from '../domain/apps';
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
+import { legacyKeyFormat, type LegacyKeyFormat } from '../domain/key-formats';
+import { duringInit } from './init';
+import { logFailure, logger } from './logger';
+
+export { logFailure, logger };
 
 /**
  * Wiring from the process environment to the core. Handlers call these once at
@@ -11,17 +17,17 @@ import { credentialFormat, type CredentialFormat } from '../domain/credential-fo
  */
 type Env = Readonly<Record<string, string | undefined>>;
 
-export const logger = new Logger({ serviceName: 'keygate' });
-
 /**
  * Secrets Manager GetSecretValue. The client is imported on first use: its
- * code ships in the bundle (NodejsFunction does not split code) but is only
- * evaluated when the pepper is first read, once per container, not during
- * every cold start's init.
+ * code ships in the bundle (esbuild does not split code) but is evaluated
+ * only by functions that read the pepper from Secrets Manager, once per
+ * container, during init. Bounded waits, as for DynamoDB: an unanswered read
+ * fails (and is not retried for a few seconds, see cachedPepper) instead of
+ * holding requests until the Lambda timeout.
  */
 export const readSecretsManagerSecret: SecretReader = async (secretId) => {
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const client = new SecretsManagerClient({});
+  const client = new SecretsManagerClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
   try {
     const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     return SecretString;
@@ -34,8 +40,14 @@ export const readSecretsManagerSecret: SecretReader = async (secretId) => {
 export interface CredentialServices {
   readonly hash: Hasher;
   readonly keyFormat: CredentialFormat;
+  /** Imported keys' format, when a legacy key pattern is configured. */
+  readonly legacyKeyFormat?: LegacyKeyFormat;
   readonly sessionFormat: CredentialFormat;
+  /** Scope of an Allow, base path, API-key header. */
+  readonly auth: AuthSettings;
   readonly sessionLifetimeSeconds: number;
+  /** This deployment's plans; undefined when plans are off. */
+  readonly plans: PlanCatalog | undefined;
   /** Table names, read from the environment when accessed: each function is given only the tables it may touch. */
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
 }
@@ -65,11 +77,20 @@ export function credentialServices(env: Env, readSecret: SecretReader): Credenti
       return requireEnv(env, ENV.usersTable);
     },
   };
+  const pepper = pepperFromEnvironment(env, readSecret);
+  // A function given a pepper reads it during init (see init.ts); one given none never needs it.
+  if (env[ENV.pepperSecretId] || env[ENV.localPepper]) {
+    duringInit(pepper().catch((error: unknown) => logger.error('pepper not read during init; requests that need it fail until a read succeeds', { error: error as Error })));
+  }
+  const auth = authSettingsFrom(env);
   return {
-    hash: createHasher(pepperFromEnvironment(env, readSecret)),
+    hash: createHasher(pepper),
     keyFormat: credentialFormat(keyPrefixFrom(env)),
+    ...(auth.legacyKeys && { legacyKeyFormat: legacyKeyFormat(auth.legacyKeys) }),
+    auth,
     sessionFormat: credentialFormat(sessionTokenPrefixFrom(env)),
     sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),
+    plans: planCatalogFrom(env),
     tables,
   };
 }

@@ -7,5 +7,5 @@ import { servicesFromEnvironment } from '../lambda/services';
 const services = servicesFromEnvironment();
 const deps = { store: new KeyStore(documentClient(services.dynamodb), services.tables.keys) };
 
-/** Payload `{ limit?, nextToken? }` → `{ apps: [{ appUid, createdAt, keyCount }], nextToken? }`. */
+/** Payload `{ limit?, nextToken? }` → `{ apps: [{ appUid, createdAt, keyCount, plan?, gatewayKeyId? }], nextToken? }`. */
 export const handler = adminHandler('list-apps', (input) => listApps(deps, input));

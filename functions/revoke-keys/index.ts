@@ -1,6 +1,6 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { documentClient } from '../stores/document-client';
-import { errorResponse, jsonBody, jsonResponse } from '../lambda/http';
+import { jsonBody, jsonResponse, proxyHandler } from '../lambda/http';
+import { recordRevocationReport } from '../lambda/metrics';
 import { logger, servicesFromEnvironment } from '../lambda/services';
 import { KeyStore } from '../stores/key-store';
 import { revokeReportedKeys } from '../domain/revocation';
@@ -16,16 +16,13 @@ const deps = {
 /**
  * `POST /api/v1/keys/revoke`, public: `{ keys: [...] }` → 202 `{ received }`
  * whether or not any key existed, so the answer tells nothing about which
- * keys are valid. Logs key ids and hash tags, never a key.
+ * keys are valid. Logs key ids and hash tags, never a key; counts each
+ * processed report with the keys it named and revoked.
  */
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  try {
-    const outcome = await revokeReportedKeys(deps, jsonBody(event));
-    for (const key of outcome.revoked) logger.info('key revoked by report', { appUid: key.appUid, keyId: key.keyId });
-    logger.info('revocation report', { received: outcome.received, revoked: outcome.revoked.length, unknownHashTags: outcome.unknown, malformed: outcome.malformed });
-    return jsonResponse(202, { received: outcome.received });
-  } catch (error) {
-    logger.warn('revocation report not processed', { errorType: (error as Error).name, errorMessage: (error as Error).message });
-    return errorResponse(error);
-  }
-};
+export const handler = proxyHandler('keys/revoke', async (event) => {
+  const outcome = await revokeReportedKeys(deps, jsonBody(event));
+  for (const key of outcome.revoked) logger.info('key revoked by report', { appUid: key.appUid, keyId: key.keyId });
+  logger.info('revocation report', { received: outcome.received, revoked: outcome.revoked.length, unknownHashTags: outcome.unknown, malformed: outcome.malformed });
+  recordRevocationReport(outcome.revoked.length + outcome.unknown.length, outcome.revoked.length);
+  return jsonResponse(202, { received: outcome.received });
+});

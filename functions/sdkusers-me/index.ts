@@ -1,7 +1,6 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { documentClient } from '../stores/document-client';
-import { authorizerContext, errorResponse, jsonResponse } from '../lambda/http';
-import { logger, servicesFromEnvironment } from '../lambda/services';
+import { authorizerContext, jsonResponse, proxyHandler } from '../lambda/http';
+import { servicesFromEnvironment } from '../lambda/services';
 import { sessionUserView, UserStore } from '../stores/user-store';
 
 const services = servicesFromEnvironment();
@@ -9,20 +8,9 @@ const db = documentClient(services.dynamodb);
 const users = new UserStore(db, services.tables.users);
 
 /** `GET .../sdkusers/me` behind the session authorizer: the session's user. */
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  let caller: { appUid: string; userKey: string; sessionExpiresAt: string };
-  try {
-    caller = authorizerContext(event, ['appUid', 'userKey', 'sessionExpiresAt']);
-  } catch (error) {
-    return errorResponse(error);
-  }
-  const { appUid, userKey, sessionExpiresAt } = caller;
-  try {
-    const user = await users.get(appUid, userKey);
-    if (!user) return jsonResponse(404, { message: 'user not found' });
-    return jsonResponse(200, sessionUserView(appUid, user, sessionExpiresAt));
-  } catch (error) {
-    logger.error('sdkusers/me failed', { appUid, error: error as Error });
-    return errorResponse(error);
-  }
-};
+export const handler = proxyHandler('sdkusers/me', async (event) => {
+  const { appUid, userKey, sessionExpiresAt } = authorizerContext(event, ['appUid', 'userKey', 'sessionExpiresAt']);
+  const user = await users.get(appUid, userKey);
+  if (!user) return jsonResponse(404, { message: 'user not found' });
+  return jsonResponse(200, sessionUserView(appUid, user, sessionExpiresAt));
+});

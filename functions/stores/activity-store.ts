@@ -1,4 +1,4 @@
-import { QueryCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { activityExpiryEpoch, type ActivityAction, type ActivityEvent } from '../domain/activity';
 import { storeError } from './dynamodb-errors';
 import { pageCursor } from './page-cursor';
@@ -50,6 +50,20 @@ export class ActivityStore {
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
+
+  /**
+   * Records an event on its own, for changes that are not one transaction in
+   * the keys table (ending sessions and erasing users work on the sessions and
+   * users tables, over several calls): written once the change is done.
+   */
+  async record(appUid: string, event: ActivityEvent, operation: string, outcome: string): Promise<void> {
+    const { Put } = activityEventPut(this.tableName, appUid, event);
+    try {
+      await this.db.send(new PutCommand(Put!));
+    } catch (error) {
+      throw storeError(operation, error, outcome);
+    }
+  }
 
   /**
    * An app's events, newest first. With `keyId`, only the events about that

@@ -1,7 +1,8 @@
 import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
-import { marshallItem, unmarshallItem } from '../aws-http/attribute-values';
+import { marshallItem, unmarshallItem, type Item } from '../aws-http/attribute-values';
 import type { DynamoDbHttpClient } from '../aws-http/dynamodb';
-import type { KeyMetadata } from './key-store';
+import { storeError } from './dynamodb-errors';
+import type { KeyHashRecord } from './key-store';
 import type { Session } from './session-store';
 
 /**
@@ -15,21 +16,27 @@ export type CredentialLookup<T> = (credentialHash: string) => Promise<T | undefi
 /** What the authorizers call on DynamoDB. */
 export type CredentialItems = Pick<DynamoDbHttpClient, 'getItem' | 'updateItem'>;
 
-function lookup<T>(client: CredentialItems, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
+function lookup<T>(operation: string, client: CredentialItems, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
   return async (credentialHash) => {
-    const { Item } = await client.getItem({ TableName: tableName, Key: marshallItem(itemKey(credentialHash)), ConsistentRead: true });
+    let Item: Item | undefined;
+    try {
+      ({ Item } = await client.getItem({ TableName: tableName, Key: marshallItem(itemKey(credentialHash)), ConsistentRead: true }));
+    } catch (error) {
+      // Classified, so the authorizer's log says whether an operator must act.
+      throw storeError(operation, error);
+    }
     if (!Item) return undefined;
     const { pk: _pk, sk: _sk, ...record } = unmarshallItem(Item);
     return record as T;
   };
 }
 
-export function apiKeyLookup(client: CredentialItems, keysTable: string): CredentialLookup<KeyMetadata> {
-  return lookup(client, keysTable, keyHashItemKey);
+export function apiKeyLookup(client: CredentialItems, keysTable: string): CredentialLookup<KeyHashRecord> {
+  return lookup('api key lookup', client, keysTable, keyHashItemKey);
 }
 
 export function sessionLookup(client: CredentialItems, sessionsTable: string): CredentialLookup<Session> {
-  return lookup(client, sessionsTable, sessionItemKey);
+  return lookup('session lookup', client, sessionsTable, sessionItemKey);
 }
 
 /**
@@ -53,7 +60,8 @@ export function lastUsedWriter(client: CredentialItems, keysTable: string): (key
         ReturnValues: 'NONE',
       });
     } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      // Classified like every store failure: an IAM or table mistake needs an operator, throttling does not.
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw storeError('lastUsedAt write', error);
     }
   };
 }

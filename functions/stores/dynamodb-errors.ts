@@ -1,12 +1,31 @@
-import { KeygateError, StoreUnavailable } from '../domain/errors';
+import { KeygateError, StoreMisconfigured, StoreUnavailable } from '../domain/errors';
 
 /** True when a TransactWriteItems was cancelled because one of its conditions failed. */
 export function isConditionFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'ConditionalCheckFailedException') return true;
   if (error.name !== 'TransactionCanceledException') return false;
+  return cancellationCodes(error).includes('ConditionalCheckFailed');
+}
+
+/** DynamoDB errors that say "not now": the same request may succeed later. */
+const TRANSIENT_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+  'TransactionInProgressException',
+  'ReplicatedWriteConflictException',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
+
+/** TransactionCanceledException reasons that say "not now". */
+const TRANSIENT_CANCELLATIONS = new Set(['TransactionConflict', 'ProvisionedThroughputExceeded', 'ThrottlingError', 'None']);
+
+function cancellationCodes(error: Error): string[] {
   const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  return reasons.some((reason) => reason.Code === 'ConditionalCheckFailed');
+  return reasons.map((reason) => reason.Code ?? 'None');
 }
 
 /**
@@ -32,9 +51,35 @@ export function isTransactionConflict(error: unknown): boolean {
  * Maps what DynamoDB threw (after the SDK's own retries) to a domain error.
  * Condition failures are left to the caller, which knows what they mean.
  * `outcome` says what state the failure left (for multi-step operations).
+ * Whether retrying may help: throttling, conflicts, DynamoDB's own 5xx, and
+ * failures that got no HTTP answer at all (connection refused or reset,
+ * timeouts). Any other answer DynamoDB gave (AccessDenied, ResourceNotFound,
+ * ValidationException, a bad signature...) will be the same next time.
  */
-export function storeError(operation: string, error: unknown, outcome = 'nothing was written, try again'): Error {
+export function isTransientStoreFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (TRANSIENT_ERRORS.has(error.name)) return true;
+  if (error.name === 'TransactionCanceledException') return cancellationCodes(error).every((code) => TRANSIENT_CANCELLATIONS.has(code));
+  const { $fault, $metadata } = error as { $fault?: string; $metadata?: { httpStatusCode?: number } };
+  const status = $metadata?.httpStatusCode;
+  if (status === undefined) return true;
+  return status >= 500 || $fault === 'server';
+}
+
+/**
+ * Maps what DynamoDB threw (after the SDK's own retries) to a domain error:
+ * StoreUnavailable (retryable) or StoreMisconfigured (not). Condition
+ * failures are left to the caller, which knows what they mean, and a domain
+ * error thrown inside a read-change-write passes through unchanged.
+ */
+export function storeError(operation: string, error: unknown, outcome?: string): Error {
   if (isConditionFailure(error) || error instanceof KeygateError) return error as Error;
   const name = error instanceof Error ? error.name : 'UnknownError';
-  return new StoreUnavailable(`${operation} failed: DynamoDB ${name}; ${outcome}`, { cause: error });
+  if (isTransientStoreFailure(error)) {
+    return new StoreUnavailable(`${operation} failed: DynamoDB ${name}; ${outcome ?? 'nothing was written, try again'}`, { cause: error });
+  }
+  return new StoreMisconfigured(
+    `${operation} failed: DynamoDB ${name}; ${outcome ?? 'nothing was written'}, and retrying will not help: check the table name, the function's permissions and the request`,
+    { cause: error },
+  );
 }

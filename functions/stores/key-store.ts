@@ -1,9 +1,9 @@
-import { BatchGetCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { failedConditions, isConditionFailure, isTransactionConflict, storeError } from './dynamodb-errors';
 import { activityEventPut, type TransactItem } from './activity-store';
 import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
 import type { ActivityEvent } from '../domain/activity';
-import { KeyNotFound, StoreUnavailable } from '../domain/errors';
+import { KeyAlreadyExists, KeyNotFound, StoreUnavailable } from '../domain/errors';
 import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
@@ -20,6 +20,28 @@ export interface KeyMetadata {
   readonly rolledFromKeyId?: string;
   /** When an authorizer last let the key in, to within its recording interval; kept on the hash item only. */
   readonly lastUsedAt?: string;
+  /** Set on keys import-keys stored: from the plaintext `key` or from another system's `keyHash`. */
+  readonly importedFrom?: 'key' | 'keyHash';
+}
+
+/** The hash item as the API-key authorizer reads it: the metadata plus the app's gateway key, when it has a plan. */
+export interface KeyHashRecord extends KeyMetadata {
+  /** Value of the app's gateway API key: the authorizer returns it as `usageIdentifierKey`. */
+  readonly gatewayKey?: string;
+}
+
+/**
+ * The app's gateway key as create-key read it from the app registry. The key
+ * is written only if the app still has exactly this gateway key (none:
+ * `undefined`), so a concurrent set-app-plan cannot leave it with a stale one.
+ */
+export interface ExpectedGatewayKey {
+  readonly gatewayKey: string | undefined;
+}
+
+/** The app's gateway key changed between create-key reading it and writing the key; nothing was written. */
+export class AppPlanChanged extends Error {
+  override readonly name = 'AppPlanChanged';
 }
 
 export interface KeyPage {
@@ -27,11 +49,27 @@ export interface KeyPage {
   readonly nextToken?: string;
 }
 
-/** An app as the registry records it: when its first key was made and how many keys it has now. */
+/**
+ * An app as the registry records it: when it was registered (by its first key,
+ * dated by its oldest, or by set-app-plan), how many keys it has now, and,
+ * when it is on a plan, the plan and its gateway API key.
+ */
 export interface AppRecord {
   readonly appUid: string;
   readonly createdAt: string;
   readonly keyCount: number;
+  readonly plan?: string;
+  /** API Gateway's id of the app's gateway API key. */
+  readonly gatewayKeyId?: string;
+  /** That key's value, also copied onto each of the app's hash items for the authorizer. */
+  readonly gatewayKey?: string;
+}
+
+/** What set-app-plan records on the registry item. */
+export interface PlanAssignment {
+  readonly plan: string;
+  readonly gatewayKeyId: string;
+  readonly gatewayKey: string;
 }
 
 export interface AppPage {
@@ -57,7 +95,7 @@ export type KeyRollPlan = (current: KeyMetadata) => {
   readonly event: ActivityEvent;
 };
 
-const METADATA_FIELDS = ['keyId', 'appUid', 'name', 'displayPrefix', 'createdAt', 'expiresAt', 'enabled', 'rolledFromKeyId', 'lastUsedAt'] as const;
+const METADATA_FIELDS = ['keyId', 'appUid', 'name', 'displayPrefix', 'createdAt', 'expiresAt', 'enabled', 'rolledFromKeyId', 'lastUsedAt', 'importedFrom'] as const;
 
 function metadataOf(item: Record<string, unknown>): KeyMetadata {
   const metadata: Record<string, unknown> = {};
@@ -66,8 +104,22 @@ function metadataOf(item: Record<string, unknown>): KeyMetadata {
 }
 
 function appOf(item: Record<string, unknown>): AppRecord {
-  return { appUid: String(item.appUid), createdAt: String(item.createdAt), keyCount: Number(item.keyCount) };
+  const text = (name: 'plan' | 'gatewayKeyId' | 'gatewayKey') => (typeof item[name] === 'string' ? { [name]: item[name] } : {});
+  return {
+    appUid: String(item.appUid),
+    createdAt: String(item.createdAt),
+    keyCount: Number(item.keyCount),
+    ...text('plan'),
+    ...text('gatewayKeyId'),
+    ...text('gatewayKey'),
+  };
 }
+
+/** Hash items updated at once while an app's gateway key is set on its keys. */
+const HASH_ITEM_CONCURRENCY = 8;
+
+/** Items a created key writes: hash item, app item, event (see newKeyPuts). */
+const ITEMS_PER_CREATED_KEY = 3;
 
 /** Tries of a transaction that collides with another on the app's registry item. */
 const CONFLICT_ATTEMPTS = 4;
@@ -105,24 +157,57 @@ export class KeyStore {
 
   /**
    * Writes the key's two items and its event and counts it in the app
-   * registry, all or nothing. Fails if either key item already exists.
+   * registry, all or nothing. Fails if either key item already exists. With
+   * `expected` (plans on), the hash item carries the app's gateway key and the
+   * write holds only if the registry still has that gateway key (AppPlanChanged otherwise).
    */
-  async create(key: KeyMetadata, keyHash: string, event: ActivityEvent): Promise<void> {
-    const puts = [...this.newKeyPuts(key, keyHash), activityEventPut(this.tableName, key.appUid, event)];
-    // The usual case, one round trip: the app is registered, so its count goes up by one.
-    if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1))) return;
-    // The app's first key since the registry exists: register it, counting keys it had from before the registry.
-    const existing = await this.existingKeys(key.appUid);
-    const createdAt = existing.earliest !== undefined && existing.earliest < key.createdAt ? existing.earliest : key.createdAt;
-    const record: AppRecord = { appUid: key.appUid, createdAt, keyCount: existing.count + 1 };
-    const register: TransactItem = {
-      Put: { TableName: this.tableName, Item: { ...appRecordItemKey(key.appUid), ...record }, ConditionExpression: 'attribute_not_exists(pk)' },
-    };
-    if (await this.writeWithRegistry('create-key', puts, register)) return;
-    // A concurrent create registered it in between: count on the record it made.
-    if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1))) return;
-    throw new StoreUnavailable('create-key: the app registry changed during the call; nothing was written, try again');
+  async create(key: KeyMetadata, keyHash: string, event: ActivityEvent, expected?: ExpectedGatewayKey): Promise<void> {
+    const items = [...this.newKeyPuts(key, keyHash, expected?.gatewayKey), activityEventPut(this.tableName, key.appUid, event)];
+    await this.createCounted('create-key', key.appUid, key.createdAt, items, 1, expected);
   }
+
+  /**
+   * Stores several keys of one app, each with its event, in one transaction
+   * with the app's key count: all of them or none. A hash item that already
+   * exists means that key is stored already (KeyAlreadyExists, with its
+   * position); at most 33 keys (3 items each, and the registry item, within
+   * DynamoDB's 100 per transaction). `expected` as in create().
+   */
+  async createMany(
+    appUid: string,
+    keys: readonly { readonly metadata: KeyMetadata; readonly keyHash: string; readonly event: ActivityEvent }[],
+    expected?: ExpectedGatewayKey,
+  ): Promise<void> {
+    const items = keys.flatMap(({ metadata, keyHash, event }) => [...this.newKeyPuts(metadata, keyHash, expected?.gatewayKey), activityEventPut(this.tableName, appUid, event)]);
+    try {
+      await this.createCounted('import-keys', appUid, keys[0]!.metadata.createdAt, items, keys.length, expected);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Items go in threes, hash item first: a failed hash item is a stored key, anything else an id collision.
+      const existing = failedConditions(error).find((index) => index < items.length && index % ITEMS_PER_CREATED_KEY === 0);
+      if (existing !== undefined) throw new KeyAlreadyExists(existing / ITEMS_PER_CREATED_KEY, 'the key is already stored; nothing was written');
+      throw new StoreUnavailable('key id collision; nothing was written, try again');
+    }
+  }
+
+  /** Writes `items` (new keys) and adds `count` to the app's key count, registering the app on its first keys. */
+  private async createCounted(operation: string, appUid: string, createdAt: string, items: TransactItem[], count: number, expected?: ExpectedGatewayKey): Promise<void> {
+    // The usual case, one round trip: the app is registered, so its count goes up.
+    if (await this.writeWithRegistry(operation, items, this.countKeys(appUid, count, expected))) return;
+    // The app's first keys since the registry exists: register it, counting keys it had from before the registry.
+    // (An app with a gateway key is registered already: only its gateway key can have changed.)
+    if (expected?.gatewayKey === undefined) {
+      const register: TransactItem = {
+        Put: { TableName: this.tableName, Item: await this.registration(appUid, createdAt, count), ConditionExpression: 'attribute_not_exists(pk)' },
+      };
+      if (await this.writeWithRegistry(operation, items, register)) return;
+    }
+    // A concurrent create registered it in between: count on the record it made.
+    if (await this.writeWithRegistry(operation, items, this.countKeys(appUid, count, expected))) return;
+    if (expected) throw new AppPlanChanged(`the plan of app ${appUid} changed while ${operation} was writing`);
+    throw new StoreUnavailable(`${operation}: the app registry changed during the call; nothing was written, try again`);
+  }
+
 
   /** A page of an app's keys, each with its `lastUsedAt` from the hash item. */
   async list(appUid: string, limit: number, nextToken?: string): Promise<KeyPage> {
@@ -168,21 +253,22 @@ export class KeyStore {
 
   /**
    * Creates the new key, moves the old key's expiry to `previousKeyExpiresAt`
-   * and records the roll, all in one transaction.
+   * and records the roll, all in one transaction. The new key's hash item
+   * carries the app's gateway key, held by the registry item's condition as in create.
    */
   async roll(appUid: string, keyId: string, plan: KeyRollPlan): Promise<{ newKey: KeyMetadata; previousKeyExpiresAt: string }> {
-    return this.readChangeWrite(appUid, keyId, 'roll-key', (current) => {
+    return this.readChangeWrite(appUid, keyId, 'roll-key', (current, app) => {
       const { newKey, newKeyHash, previousKeyExpiresAt, event } = plan(current.metadata);
       return {
         items: [
-          ...this.newKeyPuts(newKey, newKeyHash),
+          ...this.newKeyPuts(newKey, newKeyHash, app?.gatewayKey),
           ...this.changeUpdates(current, { expiresAt: previousKeyExpiresAt }),
           activityEventPut(this.tableName, appUid, event),
         ],
         result: { newKey, previousKeyExpiresAt },
         keyDelta: 1,
       };
-    });
+    }, { readApp: true });
   }
 
   /** Removes both items and records the deletion in one transaction; afterwards the authorizer cannot find the key. */
@@ -265,9 +351,110 @@ export class KeyStore {
     }
   }
 
-  private newKeyPuts(key: KeyMetadata, keyHash: string): TransactItem[] {
+  /**
+   * Registers an app that has none (set-app-plan before or without keys),
+   * counting keys it has from before the registry; returns the record, also
+   * when a concurrent call registered it first.
+   */
+  async registerApp(appUid: string, now: Date): Promise<AppRecord> {
+    try {
+      const Item = await this.registration(appUid, now.toISOString(), 0);
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return appOf(Item);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw storeError('register app', error);
+    }
+    const app = await this.getApp(appUid);
+    if (!app) throw new StoreUnavailable(`app ${appUid} could not be registered; try again`);
+    return app;
+  }
+
+  /**
+   * Puts a registered app on a plan with its gateway key. Undefined when the
+   * app's gateway key is no longer `expectedKeyId` (none: `undefined`):
+   * someone else changed it, nothing was written.
+   */
+  async setAppPlan(appUid: string, assignment: PlanAssignment, expectedKeyId: string | undefined): Promise<AppRecord | undefined> {
+    return this.updateApp('set app plan', appUid, expectedKeyId, {
+      UpdateExpression: 'SET #plan = :plan, gatewayKeyId = :gatewayKeyId, gatewayKey = :gatewayKey',
+      ExpressionAttributeValues: { ':plan': assignment.plan, ':gatewayKeyId': assignment.gatewayKeyId, ':gatewayKey': assignment.gatewayKey },
+    });
+  }
+
+  /** Takes the app off its plan and forgets its gateway key; undefined when that key is no longer `expectedKeyId`. */
+  async clearAppPlan(appUid: string, expectedKeyId: string): Promise<AppRecord | undefined> {
+    return this.updateApp('clear app plan', appUid, expectedKeyId, { UpdateExpression: 'REMOVE #plan, gatewayKeyId, gatewayKey' });
+  }
+
+  /**
+   * Sets `gatewayKey` on the hash item of every key the app has (removes it
+   * with `undefined`), so the authorizer finds it in its one read. Reads the
+   * app's key items with a consistent Query: a key created or rolled before the
+   * registry changed is found here; one written after copies the new value
+   * itself. Returns how many hash items it updated.
+   */
+  async setGatewayKeyOnKeys(appUid: string, gatewayKey: string | undefined): Promise<number> {
+    const hashes = (await this.appKeyItems(appUid, 'keyHash', 'list app keys')).flatMap((item) => (typeof item.keyHash === 'string' ? [item.keyHash] : []));
+    let updated = 0;
+    const update = async (keyHash: string) => {
+      try {
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keyHashItemKey(keyHash),
+            UpdateExpression: gatewayKey === undefined ? 'REMOVE gatewayKey' : 'SET gatewayKey = :gatewayKey',
+            ConditionExpression: 'attribute_exists(pk)',
+            ...(gatewayKey !== undefined && { ExpressionAttributeValues: { ':gatewayKey': gatewayKey } }),
+          }),
+        );
+        updated += 1;
+      } catch (error) {
+        // Deleted since the Query: nothing left to update.
+        if (!isConditionFailure(error)) throw storeError('set gateway key on keys', error);
+      }
+    };
+    for (let next = 0; next < hashes.length; next += HASH_ITEM_CONCURRENCY) {
+      await Promise.all(hashes.slice(next, next + HASH_ITEM_CONCURRENCY).map(update));
+    }
+    return updated;
+  }
+
+  /** One conditional update of a registered app's plan fields; undefined when its gateway key id is no longer `expectedKeyId`. */
+  private async updateApp(
+    operation: string,
+    appUid: string,
+    expectedKeyId: string | undefined,
+    update: { UpdateExpression: string; ExpressionAttributeValues?: Record<string, unknown> },
+  ): Promise<AppRecord | undefined> {
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: appRecordItemKey(appUid),
+          UpdateExpression: update.UpdateExpression,
+          ConditionExpression: expectedKeyId === undefined ? 'attribute_exists(pk) AND attribute_not_exists(gatewayKeyId)' : 'gatewayKeyId = :expected',
+          ExpressionAttributeNames: { '#plan': 'plan' },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...(expectedKeyId !== undefined && { ':expected': expectedKeyId }) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return appOf(Attributes ?? {});
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw storeError(operation, error);
+    }
+  }
+
+  /** A key's two items; the hash item also carries the app's gateway key, when it has one. */
+  private newKeyPuts(key: KeyMetadata, keyHash: string, gatewayKey?: string): TransactItem[] {
     return [
-      { Put: { TableName: this.tableName, Item: { ...keyHashItemKey(keyHash), ...stored(key) }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...keyHashItemKey(keyHash), ...stored(key), ...(gatewayKey !== undefined && { gatewayKey }) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
       {
         Put: {
           TableName: this.tableName,
@@ -336,15 +523,21 @@ export class KeyStore {
     appUid: string,
     keyId: string,
     operation: string,
-    write: (current: StoredKey) => { readonly items?: TransactItem[]; readonly result: T; readonly keyDelta?: 1 | -1 },
+    write: (current: StoredKey, app: AppRecord | undefined) => { readonly items?: TransactItem[]; readonly result: T; readonly keyDelta?: number },
+    options: { readonly readApp?: boolean } = {},
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const { items, result, keyDelta } = write(await this.read(appUid, keyId, operation));
+      const current = await this.read(appUid, keyId, operation);
+      // Read after the key: a registry change between the two reads is caught by the registry item's condition.
+      const app = options.readApp ? await this.getApp(appUid) : undefined;
+      const { items, result, keyDelta } = write(current, app);
       if (!items) return result;
       try {
         // A key added or removed is counted in the app registry in the same transaction; an app from before the
         // registry is not registered yet, so there is nothing to count (its next create-key counts what is there).
-        if (keyDelta === undefined || !(await this.writeWithRegistry(operation, items, this.countKeys(appUid, keyDelta)))) await this.transact(items);
+        if (keyDelta === undefined) await this.transact(items);
+        else if (options.readApp) await this.transact([...items, app ? this.countKeys(appUid, keyDelta, { gatewayKey: app.gatewayKey }) : this.notRegistered(appUid)]);
+        else if (!(await this.writeWithRegistry(operation, items, this.countKeys(appUid, keyDelta)))) await this.transact(items);
         return result;
       } catch (error) {
         if (!isConditionFailure(error)) throw storeError(operation, error);
@@ -414,23 +607,47 @@ export class KeyStore {
     }
   }
 
-  /** The registry update that adds `delta` to a registered app's key count (fails if the app is not registered). */
-  private countKeys(appUid: string, delta: 1 | -1): TransactItem {
+  /**
+   * The registry update that adds `delta` to a registered app's key count
+   * (fails if the app is not registered); with `expected`, also if the app's
+   * gateway key is no longer the one the new key's hash item carries.
+   */
+  private countKeys(appUid: string, delta: number, expected?: ExpectedGatewayKey): TransactItem {
+    const gatewayKey = expected?.gatewayKey;
+    const held = expected === undefined ? '' : gatewayKey === undefined ? ' AND attribute_not_exists(gatewayKey)' : ' AND gatewayKey = :gatewayKey';
     return {
       Update: {
         TableName: this.tableName,
         Key: appRecordItemKey(appUid),
         UpdateExpression: 'ADD keyCount :delta',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':delta': delta },
+        ConditionExpression: `attribute_exists(pk)${held}`,
+        ExpressionAttributeValues: { ':delta': delta, ...(gatewayKey !== undefined && { ':gatewayKey': gatewayKey }) },
       },
     };
   }
 
-  /** How many key items the app has and the earliest createdAt among them (consistent; once per app, on its first registered create). */
+  /** Holds a write to an app from before the registry only while it is still unregistered (and so has no gateway key). */
+  private notRegistered(appUid: string): TransactItem {
+    return { ConditionCheck: { TableName: this.tableName, Key: appRecordItemKey(appUid), ConditionExpression: 'attribute_not_exists(pk)' } };
+  }
+
+  /** The registry item of an app registered now: dated by its oldest key, counting the keys it has plus `added`. */
+  private async registration(appUid: string, now: string, added: number): Promise<Record<string, unknown>> {
+    const existing = await this.existingKeys(appUid);
+    const createdAt = existing.earliest !== undefined && existing.earliest < now ? existing.earliest : now;
+    const record: AppRecord = { appUid, createdAt, keyCount: existing.count + added };
+    return { ...appRecordItemKey(appUid), ...record };
+  }
+
+  /** How many key items the app has and the earliest createdAt among them (consistent; once per app, when it is registered). */
   private async existingKeys(appUid: string): Promise<{ count: number; earliest?: string }> {
-    let count = 0;
-    let earliest: string | undefined;
+    const createdAts = (await this.appKeyItems(appUid, 'createdAt', 'register app')).map((item) => String(item.createdAt)).sort();
+    return createdAts.length === 0 ? { count: 0 } : { count: createdAts.length, earliest: createdAts[0]! };
+  }
+
+  /** One attribute of every key item of an app, every page of a consistent Query (no scan). */
+  private async appKeyItems(appUid: string, attribute: 'createdAt' | 'keyHash', operation: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     try {
       do {
@@ -439,22 +656,18 @@ export class KeyStore {
             TableName: this.tableName,
             KeyConditionExpression: 'pk = :pk AND begins_with(sk, :key)',
             ExpressionAttributeValues: { ':pk': appPartition(appUid), ':key': 'key#' },
-            ProjectionExpression: 'createdAt',
+            ProjectionExpression: attribute,
             ConsistentRead: true,
             ExclusiveStartKey,
           }),
         );
-        for (const item of page.Items ?? []) {
-          count += 1;
-          const createdAt = String(item.createdAt);
-          if (earliest === undefined || createdAt < earliest) earliest = createdAt;
-        }
+        items.push(...(page.Items ?? []));
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);
     } catch (error) {
-      throw storeError('create-key', error);
+      throw storeError(operation, error);
     }
-    return earliest === undefined ? { count } : { count, earliest };
+    return items;
   }
 
   /**

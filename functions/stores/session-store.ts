@@ -27,6 +27,12 @@ export interface Session {
   /** DynamoDB TTL attribute (epoch seconds). TTL deletion lags, so readers check expiresAt themselves. */
   readonly expiresAtEpoch: number;
   readonly createdByKeyId: string;
+  /**
+   * The app's gateway API key when the session was opened (plans on): the
+   * session authorizer returns it as `usageIdentifierKey`, so session calls
+   * count against the app's plan too.
+   */
+  readonly gatewayKey?: string;
 }
 
 /**

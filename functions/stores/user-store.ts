@@ -1,6 +1,6 @@
 import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { failedConditions, isConditionFailure, storeError } from './dynamodb-errors';
-import { StoreUnavailable, UserBeingDeleted } from '../domain/errors';
+import { StoreUnavailable, UserBeingDeleted, ValidationError } from '../domain/errors';
 import { randomId } from '../domain/ids';
 import { userIdItemKey, userItemKey } from '../../lib/shared/item-keys';
 
@@ -48,6 +48,21 @@ function userOf(item: Record<string, unknown>): User {
 }
 
 /**
+ * Most account ids one user accumulates. `accountUids` only grows (each
+ * sign-in adds its ids), and an item over DynamoDB's 400 KB limit can no
+ * longer be written, which would lock the user out for good; 100 ids of at
+ * most 128 characters stay far below it.
+ */
+export const MAX_ACCOUNT_UIDS_PER_USER = 100;
+
+/** The account ids of an item as DynamoDB returned it with a failed condition (not unmarshalled). */
+function heldAccountUids(item: unknown): Set<string> {
+  const attribute = (item as { accountUids?: { SS?: string[] } | Set<string> } | undefined)?.accountUids;
+  if (attribute instanceof Set) return attribute;
+  return new Set(attribute?.SS ?? []);
+}
+
+/**
  * Two items per user in the users table, written together: the user
  * (`user#<userKey>`, with the personal data) and `userid#<userId>` (the
  * user's key, so delete-user can find a user by id). Users made before the
@@ -75,43 +90,78 @@ export class UserStore {
     throw new StoreUnavailable('find-or-create user: the user changed during the call; nothing was written, try again');
   }
 
-  /** The existing user with `details` added, or undefined if there is none. */
+  /**
+   * The existing user with `details` added, or undefined if there is none.
+   * Account ids are added to the user's set, never past
+   * MAX_ACCOUNT_UIDS_PER_USER (a ValidationError naming `accountUids`, nothing
+   * written). The cap is a condition on the same UpdateItem: the first try
+   * assumes every requested id is new; if that fails, DynamoDB returns the item
+   * as it was, and the second try knows which ids it already holds.
+   */
   private async updateExisting(appUid: string, identity: UserIdentity, details: { name?: string; accountUids?: string[] }): Promise<User | undefined> {
+    const requested = [...new Set(details.accountUids ?? [])];
+    let alreadyHeld = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.updateOnce(appUid, identity, details.name, requested, requested.length - alreadyHeld);
+      } catch (error) {
+        if (!isConditionFailure(error)) throw storeError('find-or-create user', error);
+        const old = (error as { Item?: unknown }).Item;
+        // No item: there is no such user (yet).
+        if (old === undefined) return undefined;
+        const held = heldAccountUids(old);
+        alreadyHeld = requested.filter((id) => held.has(id)).length;
+        const added = requested.length - alreadyHeld;
+        if (added > 0 && held.size + added > MAX_ACCOUNT_UIDS_PER_USER) {
+          throw new ValidationError(
+            'accountUids',
+            `accountUids would take this user past ${MAX_ACCOUNT_UIDS_PER_USER} account ids, the most a user can have: it has ${held.size} and the request adds ${added} new`,
+          );
+        }
+        if (attempt === 3) throw new StoreUnavailable('find-or-create user: the user kept changing; nothing was written, try again');
+      }
+    }
+  }
+
+  /** One conditional update (or a read, when there is nothing to add); `added` of the account ids are assumed new. */
+  private async updateOnce(appUid: string, identity: UserIdentity, name: string | undefined, accountUids: string[], added: number): Promise<User | undefined> {
     const Key = userItemKey(appUid, userKey(identity));
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
-    if (details.name !== undefined) {
+    if (name !== undefined) {
       names['#name'] = 'name';
-      values[':name'] = details.name;
+      values[':name'] = name;
       sets.push('#name = if_not_exists(#name, :name)');
     }
     let expression = sets.length > 0 ? `SET ${sets.join(', ')}` : '';
-    if (details.accountUids && details.accountUids.length > 0) {
+    let condition = 'attribute_exists(pk)';
+    if (accountUids.length > 0) {
       names['#accountUids'] = 'accountUids';
-      values[':accountUids'] = new Set(details.accountUids);
+      values[':accountUids'] = new Set(accountUids);
       expression += ' ADD #accountUids :accountUids';
+      // Ids the user already has add nothing, so they may always be sent, even by a user past the cap from before it.
+      if (added > 0) {
+        values[':roomFor'] = MAX_ACCOUNT_UIDS_PER_USER - added;
+        condition += ' AND (attribute_not_exists(#accountUids) OR size(#accountUids) <= :roomFor)';
+      }
     }
     let item: Record<string, unknown> | undefined;
-    try {
-      if (expression === '') {
-        ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true })));
-      } else {
-        ({ Attributes: item } = await this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key,
-            UpdateExpression: expression.trim(),
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_NEW',
-          }),
-        ));
-      }
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw storeError('find-or-create user', error);
+    if (expression === '') {
+      ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true })));
+    } else {
+      ({ Attributes: item } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key,
+          UpdateExpression: expression.trim(),
+          ConditionExpression: condition,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      ));
     }
     if (!item) return undefined;
     const user = userOf(item);

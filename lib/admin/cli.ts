@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { PACKAGE_ROOT } from '../construct/function-bundles';
-import { isCheckout, keygateHome, KEYGATE_HOME_ENV, readLocalStackInfo } from '../local/home';
+import { homePaths, isCheckout, keygateHome, KEYGATE_HOME_ENV, readLambdaApiSecret, readLocalStackInfo } from '../local/home';
+import { localLambdaApiCredentials } from '../local/lambda-api';
 import { adminFunctionOutput, FUNCTIONS, isSessionFunction, type AdminFunctionId } from '../shared/functions';
 import { EXPIRES_AT_FORMATS, parseExpiresAt } from './durations';
 import { reportableCredentials, reportKeys, revokeUrl, scanPaths, scanPrefixes, ScanUsageError, ReportError } from './scan';
@@ -90,6 +91,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   userEmail: '--email',
   createdByKeyId: '--created-by-key',
   sessionId: '--session',
+  plan: '--plan',
 };
 
 function inFlagTerms(message: string): string {
@@ -110,11 +112,19 @@ async function resolveTarget(options: TargetOptions, io: CliIo): Promise<Target>
   const home = keygateHome(io.env, packageRoot);
   const info = readLocalStackInfo(home);
   if (!info) throw new CliError(`no local keygate stack is running from ${home} (${KEYGATE_HOME_ENV}): ${POINT_AT_A_STACK}`);
+  let secret: string | undefined;
+  try {
+    secret = readLambdaApiSecret(home);
+  } catch (error) {
+    throw new CliError(`could not read the local stack's Lambda API secret (${homePaths(home).lambdaApiSecret}): ${firstLine(error)}`);
+  }
+  if (!secret) throw new CliError(`the local stack has no Lambda API secret (${homePaths(home).lambdaApiSecret}); restart it with \`npm start\``);
   return {
     client: new LambdaClient({
       endpoint: info.lambdaEndpoint,
       region: info.region,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      // The per-start secret that admits the CLI to the local Lambda API.
+      credentials: localLambdaApiCredentials(secret),
       maxAttempts: 1,
     }),
     functionName(fn) {
@@ -246,10 +256,59 @@ interface App {
   appUid: string;
   createdAt: string;
   keyCount: number;
+  plan?: string;
+  gatewayKeyId?: string;
 }
 
 interface Page {
   nextToken?: string;
+}
+
+interface ImportedKey {
+  keyId: string;
+  name: string;
+  displayPrefix: string;
+  createdAt: string;
+  expiresAt?: string;
+  importedFrom: 'key' | 'keyHash';
+}
+
+/** Keys per import-keys call (the function takes at most 25: one transaction). */
+export const IMPORT_BATCH_SIZE = 25;
+
+/** The entries of a JSON Lines import file with their line numbers; blank lines are skipped. Never echoes a line: it holds a key. */
+function readImportFile(file: string): { line: number; entry: Record<string, unknown> }[] {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? firstLine(error)}`);
+  }
+  const entries: { line: number; entry: Record<string, unknown> }[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    if (raw.trim() === '') return;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(raw);
+    } catch {
+      entry = undefined;
+    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new CliError(`${file} line ${index + 1} is not a JSON object like {"key": "...", "name": "..."}`);
+    }
+    entries.push({ line: index + 1, entry: entry as Record<string, unknown> });
+  });
+  if (entries.length === 0) throw new CliError(`${file} holds no keys`);
+  return entries;
+}
+
+/** An import-keys message with `keys[i]` (a position in one call) told as the file's line. */
+function withLines(message: string, lines: readonly number[]): string {
+  const line = (index: string) => `line ${lines[Number(index)] ?? '?'}`;
+  return message
+    .replace(/^keys\[(\d+)\]\.\w+: /, (_, index: string) => `${line(index)}: `)
+    .replace(/keys\[(\d+)\]\.(\w+)/g, (_, index: string, field: string) => `${line(index)}: ${field}`)
+    .replace(/keys\[(\d+)\]/g, (_, index: string) => line(index));
 }
 
 function table(rows: string[][]): string {
@@ -331,7 +390,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`keygate: ${text.replace(/^error: /, '')}`) })
     .showHelpAfterError(false);
 
-  const keys = program.command('keys').description('create, list and delete API keys');
+  const keys = program.command('keys').description('create, list, roll, update, delete and import API keys; their activity log');
 
   /** Inputs of the commands that change keys carry who asked (`requestedBy`), for the activity log. */
   const requested = async (options: TargetOptions) => ({ requestedBy: await (await connect(options)).requester() });
@@ -480,6 +539,55 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     });
   });
 
+  targetOptions(
+    keys
+      .command('import')
+      .description(
+        'import existing keys from a JSON Lines file, one {"key": "<plaintext>" | "keyHash": "<SHA-256 hex>", "name": "...", "expiresAt"?: "<ISO>"} per line; ' +
+          'keys are hashed with the pepper and stored nowhere',
+      )
+      .requiredOption('--app <appUid>', 'application the keys belong to')
+      .requiredOption('--file <path>', "JSON Lines file ('-' for standard input)")
+      .option('--skip-existing', 'skip keys that are already stored (re-running an import) instead of stopping at the first'),
+  ).action(async (options: TargetOptions & { app: string; file: string; skipExisting?: boolean; json?: boolean }) => {
+    const entries = readImportFile(options.file);
+    const connected = await connect(options);
+    const { requestedBy } = await requested(options);
+    const imported: ImportedKey[] = [];
+    const skippedLines: number[] = [];
+    for (let start = 0; start < entries.length; start += IMPORT_BATCH_SIZE) {
+      // One call per batch: all of a batch is stored or none of it.
+      let batch = entries.slice(start, start + IMPORT_BATCH_SIZE);
+      while (batch.length > 0) {
+        try {
+          const output = (await invoke(connected, 'importKeys', { appUid: options.app, keys: batch.map(({ entry }) => entry), requestedBy })) as { keys: ImportedKey[] };
+          imported.push(...output.keys);
+          break;
+        } catch (error) {
+          if (!(error instanceof AdminFunctionError)) throw error;
+          const lines = batch.map(({ line }) => line);
+          const index = /^keys\[(\d+)\]/.exec(error.message)?.[1];
+          if (error.errorType === 'KeyAlreadyExists' && options.skipExisting && index !== undefined) {
+            skippedLines.push(lines[Number(index)]!);
+            batch = batch.filter((_, position) => position !== Number(index));
+            continue;
+          }
+          const hint = error.errorType === 'KeyAlreadyExists' ? '; --skip-existing skips keys already stored' : '';
+          const done = imported.length > 0 ? `; ${imported.length} keys before line ${lines[0]} were imported` : '';
+          throw new CliError(`${options.file} ${withLines(error.message, lines)}${hint}${done}`);
+        }
+      }
+    }
+    if (options.json) {
+      out(JSON.stringify({ appUid: options.app, keys: imported, ...(skippedLines.length > 0 ? { skippedLines } : {}) }, null, 2));
+      return;
+    }
+    out(`Imported ${imported.length} keys into app ${options.app}${skippedLines.length > 0 ? `; skipped ${skippedLines.length} already stored (lines ${skippedLines.join(', ')})` : ''}.`);
+    if (imported.length > 0) {
+      out(table([['KEY ID', 'PREFIX', 'NAME', 'FROM', 'EXPIRES'], ...imported.map((k) => [k.keyId, k.displayPrefix, k.name, k.importedFrom, k.expiresAt ?? '-'])]));
+    }
+  });
+
   program
     .command('scan')
     .description('find keygate keys and session tokens in files, folders (recursively, not .git or node_modules) or standard input (-, or a pipe)')
@@ -523,12 +631,12 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       exitCode = findings.length > 0 ? SCAN_EXIT.found : SCAN_EXIT.none;
     });
 
-  const apps = program.command('apps').description('the applications that have keys');
+  const apps = program.command('apps').description('the applications keygate knows (from their first key or plan) and their plans (per-app throttling and quotas)');
 
   targetOptions(
     apps
       .command('list')
-      .description('list the applications, with their key counts')
+      .description('list the applications, with their plans and key counts')
       .option('--limit <n>', 'apps per page (1-100); with it, one page is shown')
       .option('--next-token <token>', 'start after the page that returned this nextToken'),
   ).action(async (options: TargetOptions & { limit?: string; nextToken?: string }) => {
@@ -536,19 +644,42 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       const pages = await remainingPages('listApps', {}, first, options.limit !== undefined);
       const all = pages.flatMap((page) => page.apps);
       if (all.length === 0) out('No apps yet: `keys create --app <appUid> --new-app` makes the first.');
-      else out(table([['APP', 'KEYS', 'CREATED'], ...all.map((app) => [app.appUid, String(app.keyCount), app.createdAt])]));
+      else out(table([['APP', 'PLAN', 'KEYS', 'CREATED'], ...all.map((app) => [app.appUid, app.plan ?? '-', String(app.keyCount), app.createdAt])]));
       const nextToken = pages.at(-1)!.nextToken;
       if (nextToken) out(`More apps: add --next-token ${nextToken}`);
     });
   });
 
-  targetOptions(apps.command('show').description('one application: its key count and when its first key was made').requiredOption('--app <appUid>', 'the application')).action(
-    async (options: TargetOptions & { app: string }) => {
-      await withTarget<App>(options, 'getApp', { appUid: options.app }, (app) => {
-        out(table([['app', app.appUid], ['keys', String(app.keyCount)], ['created', app.createdAt]]));
-      });
-    },
-  );
+  targetOptions(
+    apps.command('show').description('one application: its plan, key count and when it was first seen').requiredOption('--app <appUid>', 'the application'),
+  ).action(async (options: TargetOptions & { app: string }) => {
+    await withTarget<App>(options, 'getApp', { appUid: options.app }, (app) => {
+      out(
+        table([
+          ['app', app.appUid],
+          ['plan', app.plan ?? '(none)'],
+          ['keys', String(app.keyCount)],
+          ['created', app.createdAt],
+          ...(app.gatewayKeyId ? [['gateway key', `${app.gatewayKeyId} (API Gateway API key id)`]] : []),
+        ]),
+      );
+    });
+  });
+
+  targetOptions(
+    apps
+      .command('set-plan')
+      .description('put an application on a plan: API Gateway then throttles and counts its requests by that plan')
+      .requiredOption('--app <appUid>', 'the application')
+      .option('--plan <plan>', 'the plan, e.g. free, standard, premium')
+      .option('--no-plan', 'take the application off its plan (onto the default plan, if there is one)'),
+  ).action(async (options: TargetOptions & { app: string; plan?: string | false }) => {
+    if (typeof options.plan !== 'string' && options.plan !== false) throw new CliError('apps set-plan needs --plan <plan> or --no-plan');
+    await withTarget<App>(options, 'setAppPlan', { appUid: options.app, plan: options.plan === false ? null : options.plan }, (app) => {
+      if (app.plan) out(`App ${app.appUid} is on plan ${app.plan} (gateway key ${app.gatewayKeyId}).`);
+      else out(`App ${app.appUid} is on no plan now; its gateway key is deleted, so with plans on its keys get 403 until it has a plan again.`);
+    });
+  });
 
   const sessions = program.command('sessions').description('end sessions on purpose (deleting a key never does)');
 
@@ -568,7 +699,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       ['createdByKey', '--created-by-key', 'createdByKeyId'],
       ['session', '--session', 'sessionId'],
     ]);
-    const input = { appUid: options.app, [field]: value };
+    const input = { appUid: options.app, [field]: value, ...(await requested(options)) };
     const whose = { user: `of user ${value}`, externalId: `of the user with externalId ${value}`, createdByKey: `opened with key ${value}`, session: `(session ${value})` }[option];
     await withTarget<{ revoked: number; incomplete?: boolean }>(options, 'revokeSessions', input, async (first) => {
       let result = first;
@@ -598,7 +729,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       ['externalId', '--external-id', 'externalId'],
       ['email', '--email', 'userEmail'],
     ]);
-    const input = { appUid: options.app, [field]: value };
+    const input = { appUid: options.app, [field]: value, ...(await requested(options)) };
     await withTarget<{ userId: string; deleted: boolean; sessionsRevoked: number; incomplete?: boolean }>(options, 'deleteUser', input, async (first) => {
       let result = first;
       let revoked = first.sessionsRevoked;

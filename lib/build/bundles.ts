@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { BuildOptions } from 'esbuild';
+import type { BuildOptions, Plugin } from 'esbuild';
 import { BUNDLES_DIR, PACKAGE_ROOT } from '../construct/function-bundles';
 import { FUNCTIONS, NODE_RUNTIME_MAJOR, type FunctionDefinition, type FunctionId } from '../shared/functions';
 
@@ -31,6 +31,36 @@ export const BUNDLING = {
 /** Handler source of a function, relative to the package root. */
 export function entryPath(fn: FunctionDefinition): string {
   return path.join(PACKAGE_ROOT, 'functions', fn.name, 'index.ts');
+}
+
+const ENTRY_NAMESPACE = 'keygate-entry';
+const INIT_MODULE = path.join(PACKAGE_ROOT, 'functions', 'lambda', 'init.ts');
+
+/**
+ * The source of a bundle's entry module: the handler module's exports, then a
+ * top-level await of the work it started at module scope (the pepper read,
+ * see functions/lambda/init.ts), so Lambda's init phase does it. It lives only
+ * in the ES module bundle: the TypeScript sources stay free of top-level await
+ * (the tests run them as CommonJS).
+ */
+export function entrySource(fn: FunctionDefinition): string {
+  return [`export * from ${JSON.stringify(entryPath(fn))};`, `import { initialized } from ${JSON.stringify(INIT_MODULE)};`, 'await initialized();', ''].join('\n');
+}
+
+/** Serves `keygate-entry:<function name>` as that function's generated entry module. */
+function entryPlugin(): Plugin {
+  const byName = new Map(Object.values(FUNCTIONS).map((fn: FunctionDefinition) => [fn.name, fn]));
+  return {
+    name: ENTRY_NAMESPACE,
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^${ENTRY_NAMESPACE}:`) }, (args) => ({ path: args.path.slice(ENTRY_NAMESPACE.length + 1), namespace: ENTRY_NAMESPACE }));
+      build.onLoad({ filter: /.*/, namespace: ENTRY_NAMESPACE }, (args) => {
+        const fn = byName.get(args.path);
+        if (!fn) return { errors: [{ text: `no keygate function named ${args.path}` }] };
+        return { contents: entrySource(fn), loader: 'ts', resolveDir: PACKAGE_ROOT };
+      });
+    },
+  };
 }
 
 /** BUNDLING as esbuild options; entry points and output folder are the caller's. */
@@ -93,15 +123,16 @@ export async function buildFunctions({
   });
   const options = {
     ...esbuildOptions(),
-    entryPoints: functions.map(({ definition }) => ({ in: entryPath(definition), out: `${definition.name}/index` })),
+    entryPoints: functions.map(({ definition }) => ({ in: `${ENTRY_NAMESPACE}:${definition.name}`, out: `${definition.name}/index` })),
     outdir: outDir,
   };
-  const optionsKey = JSON.stringify(options);
+  // The generated entries are part of what a build depends on.
+  const optionsKey = JSON.stringify({ ...options, entries: functions.map(({ definition }) => entrySource(definition)) });
   const stampPath = path.join(outDir, STAMP_FILE);
   if (reuse && stampIsCurrent(stampPath, optionsKey)) return { functions, reused: true };
 
   const { build } = await import('esbuild');
-  const result = await build({ ...options, metafile: true });
+  const result = await build({ ...options, plugins: [entryPlugin()], metafile: true });
   const inputs: BuildStamp['inputs'] = {};
   for (const input of Object.keys(result.metafile.inputs)) {
     const file = path.resolve(PACKAGE_ROOT, input);

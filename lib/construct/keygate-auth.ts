@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import {
   credentialPrefixProblem,
@@ -17,7 +18,20 @@ import {
   MAX_LAST_USED_INTERVAL_SECONDS,
 } from '../shared/environment';
 import { BUNDLE_HANDLER, DEFAULT_TIMEOUT_SECONDS, FUNCTIONS, isSessionFunction, NODE_RUNTIME_MAJOR, type FunctionDefinition, type FunctionId } from '../shared/functions';
-import { AUTHORIZERS, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import {
+  apiKeyHeaderEnvironment,
+  AppScope,
+  AUTHORIZATION_HEADER,
+  authSettingsProblem,
+  DEFAULT_AUTH_SETTINGS,
+  legacyKeysEnvironment,
+  scopeEnvironment,
+  type AuthSettings,
+  type LegacyKeyPattern,
+} from '../shared/auth-settings';
+import { PLAN_GATEWAY_RESPONSES, planRouteKeys, plansProblem, routeKey, type PlanDefinition } from '../shared/plans';
+import { authorizerDefinitions, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
@@ -35,6 +49,12 @@ export const MAX_AUTHORIZER_CACHE_TTL_SECONDS = 3600;
  * the larger size is negligible.
  */
 export const DEFAULT_MEMORY_SIZE_MB = 1024;
+
+/** AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window). */
+export const MIN_PER_IP_RATE_LIMIT = 10;
+export const MAX_PER_IP_RATE_LIMIT = 2_000_000_000;
+/** The window `perIpRateLimit` counts over: WAF's default, 5 minutes. */
+export const PER_IP_RATE_WINDOW_SECONDS = 300;
 
 /**
  * Default method throttling of the public revoke route: a reporter with a few
@@ -140,6 +160,16 @@ export interface KeygateAuthProps {
   readonly enableSourceMaps?: boolean;
 
   /**
+   * CloudWatch namespace of the metrics the functions publish (embedded
+   * metric format in their logs: verifications, admin operations, revocation
+   * reports, failed lastUsedAt writes). Give each keygate deployment in one account and region its own
+   * namespace, or their figures add up in the same metrics.
+   *
+   * @default 'keygate'
+   */
+  readonly metricsNamespace?: string;
+
+  /**
    * An existing keys table to use instead of creating one, for example the
    * table a destroyed keygate stack retained (`Table.fromTableName`). It must
    * have keygate's key schema (`pk`/`sk`, both strings). Together with the
@@ -173,6 +203,86 @@ export interface KeygateAuthProps {
   readonly pepperSecret?: secretsmanager.ISecret;
 
   /**
+   * How an Allow is scoped to the caller's app (both authorizers).
+   *
+   * - `AppScope.PATH`: the app id is the `{appUid}` segment of `basePath`; an
+   *   Allow covers that app's paths below the base path only (one resource
+   *   per HTTP verb), so a key of app A gets 403 on app B's paths. Protected
+   *   methods must live below `basePath`.
+   * - `AppScope.CONTEXT`: the app is not in the URL. An Allow covers every
+   *   method of the API and stage the request was made to that uses this
+   *   authorizer (never another API, stage or account); the backend must take
+   *   the app from the authorizer context (`requestContext.authorizer.appUid`),
+   *   never from the path, query or body.
+   *
+   * @default AppScope.PATH
+   */
+  readonly appScope?: AppScope;
+
+  /**
+   * Where keygate's own app routes (`whoami`, `sdkusers/...`) live and, in
+   * `AppScope.PATH`, the prefix an Allow covers with the app filled in. The
+   * public revoke route belongs to no app and stays at `/api/v1/keys/revoke`.
+   * Literal segments (letters, digits, `.`, `_`, `-`) and the `{appUid}`
+   * segment: required in PATH scope, optional in CONTEXT scope. No other
+   * parameter or greedy segment: IAM's `*` spans `/`, so the Allow must be a
+   * literal prefix.
+   *
+   * @default '/api/v1/appuid/{appUid}'
+   */
+  readonly basePath?: string;
+
+  /**
+   * The request header that carries API keys (case-insensitive). A request
+   * with the key in any other header, `x-api-key` included, gets 401.
+   * `'Authorization'` means keys come as `Authorization: Bearer <key>` only.
+   *
+   * @default 'x-api-key'
+   */
+  readonly apiKeyHeader?: string;
+
+  /**
+   * Also accept an API key as `Authorization: Bearer <key>`, besides
+   * `apiKeyHeader`. The prefix tells a key from a session token, so each
+   * authorizer still refuses the other's credential. A request carrying two
+   * different values is refused. With two possible headers API Gateway can
+   * require neither (identity sources must all be present), so the
+   * authorizer runs on every request and `authorizerCacheTtl` must be 0.
+   *
+   * @default false
+   */
+  readonly acceptBearerKeys?: boolean;
+
+  /**
+   * The format of existing keys to accept besides keygate's own, for keys
+   * brought in with import-keys: a JavaScript regular expression the whole
+   * key must match, and length bounds checked first. A value that matches
+   * neither format is refused with no database call; one that matches is
+   * looked up with one GetItem, like a keygate key. The pattern runs on
+   * caller input of up to `maxLength` characters: keep it free of nested
+   * quantifiers such as `(a+)+`.
+   *
+   * @default - keygate keys only
+   */
+  readonly legacyKeys?: LegacyKeyPattern;
+
+  /**
+   * Requests one client IP address may send in 5 minutes before AWS WAF
+   * answers it 429 instead of passing it to API Gateway. Without it, a flood
+   * of well-formed made-up keys costs an authorizer run and a DynamoDB read
+   * each, and the only throttle is the stage's, shared by every tenant, so one
+   * client can starve the rest. A number creates `webAcl`, a regional web ACL
+   * with one rate-based rule per source IP; attach it with
+   * `associateWebAcl(stage)` (the construct does not know your stage; synth
+   * fails if it is attached to none). Between 10 and 2,000,000,000, or 0 for
+   * no web ACL. WAF charges a monthly fee per web ACL and rule plus a fee per
+   * request.
+   *
+   * @default 0 (no web ACL)
+   */
+  readonly perIpRateLimit?: number;
+
+  /**
    * Method throttling of the public `POST /api/v1/keys/revoke` route, which
    * anyone may call without a credential and which looks up to 100 keys per
    * request: a low limit of its own keeps it from being used to load the keys
@@ -184,16 +294,47 @@ export interface KeygateAuthProps {
    * @default { rateLimit: 1, burstLimit: 5 }
    */
   readonly revokeThrottling?: apigateway.ThrottleSettings;
+
+  /**
+   * Plans: per-application throttling and quotas. Each plan becomes one API
+   * Gateway usage plan on the stage `addRoutes()` puts keygate's routes on;
+   * each app on a plan gets one gateway API key (made at runtime by
+   * set-app-plan), which the authorizers return as `usageIdentifierKey`.
+   * With plans, the API's key source is AUTHORIZER and every keygate method
+   * behind an authorizer (and every method of yours with `apiKeyMethodOptions`
+   * or `sessionMethodOptions`) requires an API key: a request of an app that
+   * is on no plan gets 403. Throttled or over quota: 429. The public revoke
+   * route requires none: it keeps its own `revokeThrottling`.
+   *
+   * @default [] (no plans: no usage plans, no API key required, one stage-wide limit for all apps)
+   */
+  readonly plans?: readonly PlanDefinition[];
+
+  /**
+   * The plan an app that has none is put on when its first key is created
+   * (and when its plan is set to null). Without one, an app needs
+   * `set-app-plan` before its keys work.
+   *
+   * @default no default plan
+   */
+  readonly defaultPlan?: string;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
 export interface AddRoutesOptions {
   /**
-   * Resource the route paths (`/api/v1/appuid/{appUid}/...`) are added under.
+   * Resource the route paths (`basePath` + `/...`, and `/api/v1/keys/revoke`) are added under.
    *
    * @default the API's root resource
    */
   readonly parent?: apigateway.IResource;
+
+  /**
+   * The stage the usage plans (see `plans`) apply to.
+   *
+   * @default the API's deployment stage
+   */
+  readonly stage?: apigateway.Stage;
 }
 
 /** The Lambda runtime matching `NODE_RUNTIME_MAJOR`, the major version the bundles target. */
@@ -260,9 +401,9 @@ const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable',
  *
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
  * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
- * `listKeyEventsFunction`, `listAppsFunction`, `getAppFunction`, and with
- * sessions `revokeSessionsFunction`, `deleteUserFunction`) have no HTTP
- * route: invoke them directly.
+ * `listKeyEventsFunction`, `importKeysFunction`, `listAppsFunction`,
+ * `getAppFunction`, `setAppPlanFunction`, and with sessions `revokeSessionsFunction`,
+ * `deleteUserFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
   public readonly keysTable: dynamodb.ITable;
@@ -272,6 +413,8 @@ export class KeygateAuth extends Construct {
   public readonly usersTable?: dynamodb.ITable;
   /** HMAC pepper of key and token hashes. Always retained. */
   public readonly pepperSecret: secretsmanager.ISecret;
+  /** CloudWatch namespace of the functions' metrics (see KeygateMonitoring). */
+  public readonly metricsNamespace: string;
   /** Whether the session half is deployed (`enableSessions`). */
   public readonly sessionsEnabled: boolean;
   /** Every keygate function deployed, by its id in `FUNCTIONS` (the session functions only with sessions on). */
@@ -284,11 +427,17 @@ export class KeygateAuth extends Construct {
   public readonly listKeyEventsFunction: lambda.IFunction;
   public readonly listAppsFunction: lambda.IFunction;
   public readonly getAppFunction: lambda.IFunction;
+  public readonly setAppPlanFunction: lambda.IFunction;
+  /** One usage plan per plan, by plan name; filled by `addRoutes()`. Empty without plans. */
+  public readonly usagePlans: Readonly<Record<string, apigateway.IUsagePlan>> = {};
   /** Undefined when sessions are off. */
   public readonly revokeSessionsFunction?: lambda.IFunction;
   /** Undefined when sessions are off. */
   public readonly deleteUserFunction?: lambda.IFunction;
-  /** REQUEST authorizer for the `x-api-key` header. */
+  public readonly importKeysFunction: lambda.IFunction;
+  /** Scope, base path, API-key header and legacy key pattern, as the functions get them. */
+  public readonly authSettings: AuthSettings;
+  /** REQUEST authorizer for API keys (`apiKeyHeader`, default `x-api-key`). */
   public readonly apiKeyAuthorizer: apigateway.IAuthorizer;
   /** REQUEST authorizer for `Authorization: Bearer <session token>`; undefined when sessions are off. */
   public readonly sessionAuthorizer?: apigateway.IAuthorizer;
@@ -296,12 +445,17 @@ export class KeygateAuth extends Construct {
   /**
    * Method options that put one of your own methods behind the API-key
    * authorizer: `resource.addMethod('GET', integration, auth.apiKeyMethodOptions)`.
-   * The method must sit under `/api/v1/appuid/{appUid}/`: the Allow covers
-   * the key's own app's paths only.
+   * In `AppScope.PATH` the method must sit below `basePath`
+   * (`/api/v1/appuid/{appUid}/` by default): the Allow covers the key's own
+   * app's paths only. In `AppScope.CONTEXT` it may sit anywhere on the API,
+   * and its backend reads the app from the authorizer context.
    */
   public readonly apiKeyMethodOptions: apigateway.MethodOptions;
   /** The same for the session authorizer (`Authorization: Bearer <session token>`); undefined when sessions are off. */
   public readonly sessionMethodOptions?: apigateway.MethodOptions;
+  /** The per-IP rate-limiting web ACL, when `perIpRateLimit` is set. */
+  public readonly webAcl?: wafv2.CfnWebACL;
+  private readonly webAclAssociations: wafv2.CfnWebACLAssociation[] = [];
   /** Method throttling of the public revoke route (see `stageMethodOptions()`). */
   public readonly revokeThrottling: Required<apigateway.ThrottleSettings>;
 
@@ -337,7 +491,25 @@ export class KeygateAuth extends Construct {
       throw new Error(`KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got ${memorySize}`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    this.authSettings = authSettingsOf(props);
+    if (this.authSettings.acceptBearerKeys && this.authSettings.apiKeyHeader !== AUTHORIZATION_HEADER && cacheTtlSeconds > 0) {
+      throw new Error(
+        'KeygateAuth: acceptBearerKeys needs authorizerCacheTtl 0: a key may come in either of two headers, so API Gateway can require neither as identity source, and a result cache needs one',
+      );
+    }
+    this.metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
+    const namespaceProblem = Token.isUnresolved(this.metricsNamespace) ? undefined : metricsNamespaceProblem(this.metricsNamespace);
+    if (namespaceProblem) throw new Error(`KeygateAuth: metricsNamespace ${namespaceProblem}`);
+    const perIpRateLimit = props.perIpRateLimit ?? 0;
+    if (!Number.isInteger(perIpRateLimit) || (perIpRateLimit !== 0 && (perIpRateLimit < MIN_PER_IP_RATE_LIMIT || perIpRateLimit > MAX_PER_IP_RATE_LIMIT))) {
+      throw new Error(`KeygateAuth: perIpRateLimit must be 0 (no web ACL) or a whole number between ${MIN_PER_IP_RATE_LIMIT} and ${MAX_PER_IP_RATE_LIMIT}, got ${perIpRateLimit}`);
+    }
     this.revokeThrottling = validateThrottling(props.revokeThrottling ?? {});
+    this.plans = props.plans ?? [];
+    this.defaultPlan = props.defaultPlan;
+    const plansIssue = plansProblem(this.plans, this.defaultPlan, planRouteKeys(this.deployedRoutes()));
+    if (plansIssue) throw new Error(`KeygateAuth: ${plansIssue}`);
+    const plansOn = this.plans.length > 0;
 
     this.keysTable = props.keysTable ?? this.table(KEYS_TABLE, removalPolicy);
     if (this.sessionsEnabled) {
@@ -347,6 +519,7 @@ export class KeygateAuth extends Construct {
     this.pepperSecret = props.pepperSecret ?? this.newPepperSecret();
 
     this.functions = this.createFunctions({
+      authSettings: this.authSettings,
       keyPrefix,
       sessionTokenPrefix,
       sessionLifetimeSeconds,
@@ -362,33 +535,96 @@ export class KeygateAuth extends Construct {
     this.rollKeyFunction = this.functions.rollKey!;
     this.updateKeyFunction = this.functions.updateKey!;
     this.listKeyEventsFunction = this.functions.listKeyEvents!;
+    this.importKeysFunction = this.functions.importKeys!;
     this.listAppsFunction = this.functions.listApps!;
     this.getAppFunction = this.functions.getApp!;
+    this.setAppPlanFunction = this.functions.setAppPlan!;
     this.revokeSessionsFunction = this.functions.revokeSessions;
     this.deleteUserFunction = this.functions.deleteUser;
 
+    const definitions = authorizerDefinitions(this.authSettings);
     const authorizer = (kind: AuthorizerKind, id: string) =>
       new apigateway.RequestAuthorizer(this, id, {
-        handler: this.functions[AUTHORIZERS[kind].function]!,
-        identitySources: [apigateway.IdentitySource.header(AUTHORIZERS[kind].identityHeader)],
+        handler: this.functions[definitions[kind].function]!,
+        identitySources: definitions[kind].identityHeaders.map((header) => apigateway.IdentitySource.header(header)),
         resultsCacheTtl: Duration.seconds(cacheTtlSeconds),
       });
     this.apiKeyAuthorizer = authorizer('apiKey', 'ApiKeyAuthorizer');
-    this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer };
+    // With plans every method behind an authorizer requires the API key the authorizer returns: that is what puts a request on its app's plan.
+    const keyRequired = plansOn ? { apiKeyRequired: true } : {};
+    this.apiKeyMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.apiKeyAuthorizer, ...keyRequired };
     if (this.sessionsEnabled) {
       this.sessionAuthorizer = authorizer('session', 'SessionAuthorizer');
-      this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer };
+      this.sessionMethodOptions = { authorizationType: apigateway.AuthorizationType.CUSTOM, authorizer: this.sessionAuthorizer, ...keyRequired };
     }
     this.authorizers = { apiKey: this.apiKeyAuthorizer, ...(this.sessionAuthorizer && { session: this.sessionAuthorizer }) };
+
+    this.node.addValidation({
+      validate: () => (plansOn && !this.plansBound ? ['KeygateAuth: plans are set but addRoutes() was never called, so no usage plan is bound to an API stage'] : []),
+    });
+
+    if (perIpRateLimit > 0) {
+      this.webAcl = this.perIpWebAcl(perIpRateLimit);
+      this.node.addValidation({
+        validate: () =>
+          this.webAclAssociations.length === 0 ? ['KeygateAuth: perIpRateLimit is set but the web ACL protects no stage; call associateWebAcl(stage), e.g. with api.deploymentStage'] : [],
+      });
+    }
+  }
+
+  /**
+   * Attaches the per-IP rate-limiting web ACL (`perIpRateLimit`) to a stage of
+   * a REST API, e.g. `api.deploymentStage`.
+   */
+  public associateWebAcl(stage: apigateway.Stage): wafv2.CfnWebACLAssociation {
+    if (!this.webAcl) throw new Error('KeygateAuth: associateWebAcl needs a web ACL; set perIpRateLimit');
+    const association = new wafv2.CfnWebACLAssociation(this, `WebAclAssociation${this.webAclAssociations.length || ''}`, {
+      resourceArn: stage.stageArn,
+      webAclArn: this.webAcl.attrArn,
+    });
+    // The stage must exist before WAF can attach to it.
+    association.node.addDependency(stage);
+    this.webAclAssociations.push(association);
+    return association;
+  }
+
+  private perIpWebAcl(limit: number): wafv2.CfnWebACL {
+    const metricName = Names.uniqueId(this).slice(-200);
+    // Sampled requests are off: WAF would keep the requests' headers, x-api-key and Authorization included, for the console.
+    return new wafv2.CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      description: 'keygate: per-IP rate limit in front of the stage: the authorizers and the public revoke route',
+      defaultAction: { allow: {} },
+      visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${metricName}WebAcl`, sampledRequestsEnabled: false },
+      rules: [
+        {
+          name: 'PerIpRateLimit',
+          priority: 0,
+          statement: { rateBasedStatement: { limit, aggregateKeyType: 'IP', evaluationWindowSec: PER_IP_RATE_WINDOW_SECONDS } },
+          action: { block: { customResponse: { responseCode: 429 } } },
+          visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${metricName}PerIpRateLimit`, sampledRequestsEnabled: false },
+        },
+      ],
+    });
+  }
+
+  private readonly plans: readonly PlanDefinition[];
+  private readonly defaultPlan: string | undefined;
+  private plansBound = false;
+
+  /** The routes `addRoutes()` adds: all of them, less the session half's when sessions are off. */
+  private deployedRoutes(): RouteDefinition[] {
+    return ROUTES.filter((route) => this.sessionsEnabled || !isSessionFunction(route.function));
   }
 
   /**
    * Adds every route of the keygate route table (lib/shared/routes.ts) to
-   * `api`, each a Lambda proxy integration behind its authorizer, and the
-   * public `POST /api/v1/keys/revoke` with none; with sessions off, only the
-   * routes of the API-key half. An authorizer belongs to one API, so call this
-   * for one `RestApi` only. Give the stage that serves them
-   * `stageMethodOptions()`, or the revoke route has only the stage's throttling.
+   * `api`, each a Lambda proxy integration behind its authorizer: the app
+   * routes below `basePath`, and the public `POST /api/v1/keys/revoke` with
+   * none; with sessions off, only the routes of the API-key half. An
+   * authorizer belongs to one API, so call this for one `RestApi` only. Give
+   * the stage that serves them `stageMethodOptions()`, or the revoke route has
+   * only the stage's throttling.
    *
    * The bodies are validated by the functions, not by an
    * API Gateway model: API Gateway's validation message quotes the rejected
@@ -398,9 +634,10 @@ export class KeygateAuth extends Construct {
    */
   public addRoutes(api: apigateway.IRestApi, options: AddRoutesOptions = {}): apigateway.Method[] {
     const parent = options.parent ?? api.root;
-    return ROUTES.filter((route) => this.functions[route.function] !== undefined).map((route) => {
+    const routes = this.deployedRoutes();
+    const methods = routes.map((route) => {
       // Relative to `parent`: resourceForPath takes a leading '/' on the API's root only.
-      const resource = parent.resourceForPath(routeResourcePath(route).slice(1));
+      const resource = parent.resourceForPath(routeResourcePath(route, this.authSettings.basePath).slice(1));
       const method = resource.addMethod(
         route.method,
         new apigateway.LambdaIntegration(this.functions[route.function]!, { proxy: true, allowTestInvoke: false }),
@@ -418,6 +655,93 @@ export class KeygateAuth extends Construct {
       }
       return method;
     });
+    if (this.plans.length > 0) this.bindPlans(api, options.stage ?? api.deploymentStage, routes, methods);
+    return methods;
+  }
+
+  /**
+   * One usage plan per plan on `stage`, the API's key source set to
+   * AUTHORIZER, 429 gateway responses, and what the functions that manage
+   * gateway keys need to know and may do: the plans' usage plan ids, and
+   * POST/DELETE on API keys and on these usage plans' keys, nothing else.
+   */
+  private bindPlans(api: apigateway.IRestApi, stage: apigateway.Stage, routes: readonly RouteDefinition[], methods: readonly apigateway.Method[]): void {
+    if (this.plansBound) throw new Error('KeygateAuth: addRoutes() was already called; plans bind to one API stage');
+    this.plansBound = true;
+
+    const restApi = api.node.defaultChild;
+    if (restApi instanceof apigateway.CfnRestApi) {
+      if (restApi.apiKeySourceType !== undefined && restApi.apiKeySourceType !== apigateway.ApiKeySourceType.AUTHORIZER) {
+        throw new Error(`KeygateAuth: plans need the API's apiKeySourceType to be AUTHORIZER (keygate's authorizer supplies each app's gateway key), but ${api.node.path} sets ${restApi.apiKeySourceType}`);
+      }
+      restApi.apiKeySourceType = apigateway.ApiKeySourceType.AUTHORIZER;
+    } else {
+      Annotations.of(this).addWarningV2('keygate:apiKeySourceType', `plans need apiKeySourceType AUTHORIZER on ${api.node.path}; set it where that API is defined`);
+    }
+
+    const methodOf = (key: string) => methods[routes.findIndex((route) => route.authorizer !== 'none' && routeKey(route.method, route.path) === key)]!;
+    const stack = Stack.of(this);
+    const usagePlans = this.usagePlans as Record<string, apigateway.UsagePlan>;
+    for (const plan of this.plans) {
+      usagePlans[plan.name] = new apigateway.UsagePlan(this, `UsagePlan-${plan.name}`, {
+        name: `${stack.stackName}-${plan.name}`,
+        description: `keygate plan ${plan.name}: one gateway API key per app, supplied by keygate's authorizer`,
+        throttle: { rateLimit: plan.rateLimit, burstLimit: plan.burstLimit },
+        ...(plan.quota && { quota: { limit: plan.quota.limit, period: apigateway.Period[plan.quota.period] } }),
+        apiStages: [
+          {
+            api,
+            stage,
+            throttle: Object.entries(plan.methodThrottles ?? {}).map(([key, limits]) => ({
+              method: methodOf(key),
+              throttle: { rateLimit: limits.rateLimit, burstLimit: limits.burstLimit },
+            })),
+          },
+        ],
+      });
+    }
+
+    for (const [type, response] of [
+      [apigateway.ResponseType.THROTTLED, PLAN_GATEWAY_RESPONSES.THROTTLED],
+      [apigateway.ResponseType.QUOTA_EXCEEDED, PLAN_GATEWAY_RESPONSES.QUOTA_EXCEEDED],
+    ] as const) {
+      new apigateway.GatewayResponse(this, `${type.responseType}Response`, {
+        restApi: api,
+        type,
+        statusCode: String(response.statusCode),
+        responseHeaders: Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, `'${value}'`])),
+      });
+    }
+
+    const apigw = (path: string) => `arn:${stack.partition}:apigateway:${stack.region}::${path}`;
+    const planIds = Object.values(usagePlans).map((plan) => plan.usagePlanId);
+    const manageGatewayKeys = [
+      new iam.PolicyStatement({ sid: 'CreateGatewayKeys', actions: ['apigateway:POST'], resources: [apigw('/apikeys')] }),
+      new iam.PolicyStatement({ sid: 'DeleteGatewayKeys', actions: ['apigateway:DELETE'], resources: [apigw('/apikeys/*')] }),
+      new iam.PolicyStatement({ sid: 'AddGatewayKeysToPlans', actions: ['apigateway:POST'], resources: planIds.map((id) => apigw(`/usageplans/${id}/keys`)) }),
+      new iam.PolicyStatement({ sid: 'RemoveGatewayKeysFromPlans', actions: ['apigateway:DELETE'], resources: planIds.map((id) => apigw(`/usageplans/${id}/keys/*`)) }),
+    ];
+    const catalogue = stack.toJsonString(Object.fromEntries(Object.entries(usagePlans).map(([name, plan]) => [name, plan.usagePlanId])));
+    const setAppPlan = this.functions.setAppPlan as lambda.Function;
+    // create-key and import-keys put an app without a plan on the default one, so with a default plan they manage gateway keys too.
+    const keyMakers = [this.functions.createKey as lambda.Function, this.functions.importKeys as lambda.Function];
+    const managers = [setAppPlan, ...(this.defaultPlan !== undefined ? keyMakers : [])];
+    for (const fn of [setAppPlan, ...keyMakers]) {
+      fn.addEnvironment(ENV.usagePlans, catalogue);
+      if (this.defaultPlan !== undefined) fn.addEnvironment(ENV.defaultPlan, this.defaultPlan);
+    }
+    // cdk-nag names each wildcard resource in its finding, e.g. AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:...].
+    const wildcards = manageGatewayKeys.flatMap((statement) => statement.resources.filter((resource) => resource.endsWith('*')));
+    for (const fn of managers) {
+      for (const statement of manageGatewayKeys) fn.role!.addToPrincipalPolicy(statement);
+      Validations.of(fn.role!).acknowledge(
+        ...wildcards.map((resource) => ({
+          id: `AwsSolutions-IAM5[Resource::${nagText(stack, resource)}]`,
+          reason:
+            "Gateway API keys are made at runtime, one per app, so their ids are unknown at deploy time: DELETE on /apikeys/* and on this stack's usage plans' /keys/* is the narrowest resource API Gateway's IAM offers. Only POST and DELETE, only API keys and usage-plan keys.",
+        })),
+      );
+    }
   }
 
   /**
@@ -484,6 +808,7 @@ export class KeygateAuth extends Construct {
   }
 
   private createFunctions(options: {
+    authSettings: AuthSettings;
     keyPrefix: string;
     sessionTokenPrefix: string;
     sessionLifetimeSeconds: number;
@@ -495,6 +820,8 @@ export class KeygateAuth extends Construct {
   }): Partial<Record<FunctionId, lambda.IFunction>> {
     const keys = this.keysTable.tableArn;
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
+    const scope = scopeEnvironment(options.authSettings);
+    const legacyKeys = legacyKeysEnvironment(options.authSettings);
     const readPepper = new iam.PolicyStatement({ sid: 'ReadPepper', actions: ['secretsmanager:GetSecretValue'], resources: [this.pepperSecret.secretArn] });
     /** `actions` on `tableArn`, limited to items whose partition key matches one of `leadingKeys` when given. */
     const on = (sid: string, tableArn: string, actions: string[], leadingKeys?: string[]) =>
@@ -516,11 +843,32 @@ export class KeygateAuth extends Construct {
     const sessionTablesEnv = () => ({ [ENV.sessionsTable]: sessions().tableName, [ENV.usersTable]: users().tableName });
     // The index items of sessions (see lib/shared/item-keys.ts): what revoke-sessions and delete-user read and remove.
     const sessionIndexes = ['user#*', 'key#*', 'sid#*'];
+    // An app's key items: counted when the app is registered, and listed to set its gateway key on their hash items.
+    const queryAppKeys = onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']);
+    const plansOn = this.plans.length > 0;
+    // Putting an app on a plan writes its gateway key onto each of its keys' hash items: that attribute only.
+    const setGatewayKeyOnHashItems = new iam.PolicyStatement({
+      sid: 'SetGatewayKeyOnHashItems',
+      actions: ['dynamodb:UpdateItem'],
+      resources: [keys],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] },
+      },
+    });
 
     // Each function gets the environment it reads and the actions it calls, nothing more (thunks: the session tables may not exist).
     const access: Record<FunctionId, () => FunctionAccess> = {
       apiKeyAuthorizer: () => ({
-        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
+        environment: {
+          ...keysEnv,
+          ...pepper,
+          [ENV.keyPrefix]: options.keyPrefix,
+          [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds),
+          ...scope,
+          ...apiKeyHeaderEnvironment(options.authSettings),
+          ...legacyKeys,
+        },
         statements: [
           // Only the hash items: the authorizer cannot read app#... items or anything else.
           onKeys('GetKeyHashItems', ['dynamodb:GetItem'], ['hash#*']),
@@ -540,7 +888,7 @@ export class KeygateAuth extends Construct {
         ],
       }),
       sessionAuthorizer: () => ({
-        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
+        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix, ...scope },
         // Only the session items, not the index items that list a user's or a key's sessions.
         statements: [on('GetSessionItems', sessions().tableArn, ['dynamodb:GetItem'], ['token#*']), readPepper],
       }),
@@ -572,8 +920,11 @@ export class KeygateAuth extends Construct {
           onKeys('PutKeyItems', ['dynamodb:PutItem']),
           // The app's key count, and the one-off count of an app's keys when it is registered.
           countAppKeys,
-          onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']),
+          queryAppKeys,
           readPepper,
+          // With plans it reads the app's gateway key first; with a default plan it may put the app on it (set-app-plan's access).
+          ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
+          ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
         ],
       }),
       listKeys: () => ({
@@ -591,9 +942,14 @@ export class KeygateAuth extends Construct {
       }),
       rollKey: () => ({
         environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        // Reads the old key's app item; one transaction Puts the new key's two items and the event, updates the old
-        // key's two items and counts the new key in the registry.
-        statements: [onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']), readPepper],
+        // Reads the old key's app item and the app's registry item (its gateway key); one transaction Puts the new key's
+        // two items and the event, updates the old key's two items and counts the new key in the registry (for an app
+        // from before the registry: checks it is still unregistered).
+        statements: [
+          onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
+          onKeys('CheckAppUnregistered', ['dynamodb:ConditionCheckItem'], ['apps']),
+          readPepper,
+        ],
       }),
       updateKey: () => ({
         environment: keysEnv,
@@ -618,21 +974,46 @@ export class KeygateAuth extends Construct {
         environment: keysEnv,
         statements: [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])],
       }),
+      setAppPlan: () => ({
+        environment: keysEnv,
+        statements: [
+          // Reads the app's registry item, registers an app seen for the first time, sets or clears its plan fields.
+          onKeys('AppRegistry', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['apps']),
+          queryAppKeys,
+          setGatewayKeyOnHashItems,
+        ],
+      }),
       revokeSessions: () => ({
-        environment: sessionTablesEnv(),
+        environment: { ...sessionTablesEnv(), ...keysEnv },
         statements: [
           // externalId → userId.
           on('GetUsers', users().tableArn, ['dynamodb:GetItem']),
           on('FindSessions', sessions().tableArn, ['dynamodb:Query', 'dynamodb:GetItem'], sessionIndexes),
           on('EndSessions', sessions().tableArn, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['token#*', ...sessionIndexes]),
+          appendEvents,
         ],
       }),
       deleteUser: () => ({
-        environment: sessionTablesEnv(),
+        environment: { ...sessionTablesEnv(), ...keysEnv },
         statements: [
           on('EraseUsers', users().tableArn, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
           on('FindSessions', sessions().tableArn, ['dynamodb:Query', 'dynamodb:GetItem'], sessionIndexes),
           on('EndSessions', sessions().tableArn, ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['token#*', ...sessionIndexes]),
+          appendEvents,
+        ],
+      }),
+      importKeys: () => ({
+        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, ...legacyKeys },
+        // One TransactWriteItems of conditional Puts, three per key (two key items and the `imported` event), as
+        // create-key, and the app's key count (registering the app on its first keys: a Query of its key items).
+        statements: [
+          onKeys('PutKeyItems', ['dynamodb:PutItem']),
+          countAppKeys,
+          queryAppKeys,
+          readPepper,
+          // As create-key: with plans the keys carry their app's gateway key.
+          ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
+          ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
         ],
       }),
     };
@@ -669,6 +1050,8 @@ export class KeygateAuth extends Construct {
         logGroup,
         environment: {
           ...environment,
+          // Every function logs and counts through the shared adapters (functions/lambda/logger.ts, metrics.ts).
+          [ENV.metricsNamespace]: this.metricsNamespace,
           ...(options.enableSourceMaps && { NODE_OPTIONS: '--enable-source-maps' }),
         },
       });
@@ -677,7 +1060,36 @@ export class KeygateAuth extends Construct {
   }
 }
 
+/** The props' scope, base path, header and legacy key pattern, checked: `KeygateAuth: <prop> <problem>`. */
+function authSettingsOf(props: KeygateAuthProps): AuthSettings {
+  for (const [name, value] of [['basePath', props.basePath], ['apiKeyHeader', props.apiKeyHeader], ['legacyKeys.pattern', props.legacyKeys?.pattern]] as const) {
+    if (value !== undefined && Token.isUnresolved(value)) throw new Error(`KeygateAuth: ${name} must be known at synth time`);
+  }
+  const settings: AuthSettings = {
+    appScope: props.appScope ?? DEFAULT_AUTH_SETTINGS.appScope,
+    basePath: props.basePath ?? DEFAULT_AUTH_SETTINGS.basePath,
+    apiKeyHeader: (props.apiKeyHeader ?? DEFAULT_AUTH_SETTINGS.apiKeyHeader).toLowerCase(),
+    acceptBearerKeys: props.acceptBearerKeys ?? DEFAULT_AUTH_SETTINGS.acceptBearerKeys,
+    ...(props.legacyKeys && { legacyKeys: { pattern: props.legacyKeys.pattern, minLength: props.legacyKeys.minLength, maxLength: props.legacyKeys.maxLength } }),
+  };
+  const problem = authSettingsProblem(settings);
+  if (problem) throw new Error(`KeygateAuth: ${problem.setting} ${problem.problem}`);
+  return settings;
+}
+
 /** `apiKeyAuthorizer` → `ApiKeyAuthorizerFunction`. */
 function constructId(key: FunctionId): string {
   return `${key.charAt(0).toUpperCase()}${key.slice(1)}Function`;
+}
+
+/** A string as cdk-nag shows it in a finding id: references as `<LogicalId>` or `<AWS::Region>`. */
+function nagText(stack: Stack, value: string): string {
+  const render = (part: unknown): string => {
+    if (typeof part === 'string') return part;
+    const { Ref, 'Fn::Join': join } = part as { Ref?: string; 'Fn::Join'?: [string, unknown[]] };
+    if (Ref !== undefined) return `<${Ref}>`;
+    if (join) return join[1].map(render).join(join[0]);
+    return JSON.stringify(part);
+  };
+  return render(stack.resolve(value));
 }

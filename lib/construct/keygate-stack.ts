@@ -2,16 +2,36 @@ import { CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'a
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../shared/functions';
+import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
+import { KeygateMonitoring, type KeygateMonitoringProps } from './keygate-monitoring';
+import { REVOKE_ROUTE } from '../shared/routes';
+import { DEFAULT_PLAN_NAME, DEFAULT_PLANS } from '../shared/plans';
+
+/** KeygateMonitoring's props that the stack leaves to its user: the SNS topic, the dashboard name, the thresholds. */
+export type KeygateStackMonitoringProps = Omit<KeygateMonitoringProps, 'auth' | 'apiStage'>;
 
 /** Stage-wide throttling defaults; API Gateway answers 429 above them. The revoke route has its own, lower limit (KeygateAuthProps.revokeThrottling). */
 export const DEFAULT_THROTTLING_RATE_LIMIT = 100;
 export const DEFAULT_THROTTLING_BURST_LIMIT = 200;
 export const STAGE_NAME = 'prod';
+/**
+ * The stack's per-IP limit (requests per 5 minutes): 3000 is 10 requests/s
+ * sustained, a tenth of the stage's default rate, so one client alone cannot
+ * take the stage's capacity from every other tenant.
+ */
+export const DEFAULT_PER_IP_RATE_LIMIT = 3000;
 
 export interface KeygateStackProps extends StackProps {
-  /** Passed to the `KeygateAuth` construct. @default {} */
+  /**
+   * Passed to the `KeygateAuth` construct. Unlike the construct, the stack
+   * turns plans on: `plans` defaults to `DEFAULT_PLANS` (free, standard,
+   * premium) with `defaultPlan` 'free'; `plans: []` turns them off. It also
+   * turns its AWS WAF web ACL on: `perIpRateLimit` defaults to 3000 requests
+   * per IP per 5 minutes here; `perIpRateLimit: 0` turns it off.
+   *
+   * @default { plans: DEFAULT_PLANS, defaultPlan: 'free', perIpRateLimit: 3000 }
+   */
   readonly auth?: KeygateAuthProps;
   /** Steady-state requests per second of the stage. @default 100 */
   readonly throttlingRateLimit?: number;
@@ -19,6 +39,14 @@ export interface KeygateStackProps extends StackProps {
   readonly throttlingBurstLimit?: number;
   /** Retention of the API access logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly accessLogRetention?: logs.RetentionDays;
+  /**
+   * Alarms and a dashboard (KeygateMonitoring) on the stack's functions,
+   * tables and API stage; `false` leaves them out. Pass `alarmTopic` to be
+   * notified.
+   *
+   * @default {} (on, default thresholds, no notifications)
+   */
+  readonly monitoring?: KeygateStackMonitoringProps | false;
 }
 
 /**
@@ -60,11 +88,20 @@ export function accessLogFormat(): apigateway.AccessLogFormat {
 export class KeygateStack extends Stack {
   public readonly auth: KeygateAuth;
   public readonly api: apigateway.RestApi;
+  /** Alarms and dashboard; undefined with `monitoring: false`. */
+  public readonly monitoring?: KeygateMonitoring;
 
   constructor(scope: Construct, id: string, props: KeygateStackProps = {}) {
     super(scope, id, props);
 
-    this.auth = new KeygateAuth(this, 'Keygate', props.auth);
+    const auth = props.auth ?? {};
+    this.auth = new KeygateAuth(this, 'Keygate', {
+      perIpRateLimit: DEFAULT_PER_IP_RATE_LIMIT,
+      ...auth,
+      plans: auth.plans ?? DEFAULT_PLANS,
+      // Your own plans come with your own default (or none); the default tiers with 'free'.
+      defaultPlan: auth.plans ? auth.defaultPlan : (auth.defaultPlan ?? DEFAULT_PLAN_NAME),
+    });
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -90,18 +127,24 @@ export class KeygateStack extends Stack {
     });
 
     this.auth.addRoutes(this.api);
+    if (props.monitoring !== false) {
+      this.monitoring = new KeygateMonitoring(this, 'Monitoring', { ...props.monitoring, auth: this.auth, apiStage: this.api.deploymentStage });
+    }
+    if (this.auth.webAcl) this.auth.associateWebAcl(this.api.deploymentStage);
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG2',
       reason:
         "The routes with a body (POST sdkusers/auth, POST /api/v1/keys/revoke) are validated by their functions, which answer 400 naming the field. An API Gateway model is left out on purpose: its validation message quotes the rejected value, so a key or token sent in the wrong field would be echoed in the answer and logs.",
     });
-    Validations.of(this.api.deploymentStage).acknowledge(
-      {
+    if (!this.auth.webAcl) {
+      Validations.of(this.api.deploymentStage).acknowledge({
         id: 'AwsSolutions-APIG3',
         reason:
-          'WAF is left to the deployer: a web ACL costs a monthly fee plus per-request charges and its rules are account policy. The stage is throttled, and every request is authorized by key before any backend runs. Associate a web ACL with the stage ARN if needed.',
-      },
+          'The per-IP web ACL was turned off (auth.perIpRateLimit: 0), e.g. because the account attaches its own WAF policy or to save its monthly and per-request fees. The stage is throttled, and every request is authorized by key before any backend runs.',
+      });
+    }
+    Validations.of(this.api.deploymentStage).acknowledge(
       {
         id: 'AwsSolutions-APIG6',
         reason:
@@ -109,7 +152,10 @@ export class KeygateStack extends Stack {
       },
     );
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL; routes are under api/v1/appuid/{appUid}/, the public revoke route is api/v1/keys/revoke' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: `Base URL; routes are under ${this.auth.authSettings.basePath.slice(1)}/, the public revoke route is ${REVOKE_ROUTE.path.slice(1)}`,
+    });
     // The CLI finds the admin functions through these outputs (names from lib/shared/functions.ts).
     for (const id of ADMIN_FUNCTIONS) {
       const fn = this.auth.functions[id];
@@ -118,5 +164,11 @@ export class KeygateStack extends Stack {
     new CfnOutput(this, 'KeysTableName', { value: this.auth.keysTable.tableName });
     if (this.auth.sessionsTable) new CfnOutput(this, 'SessionsTableName', { value: this.auth.sessionsTable.tableName });
     if (this.auth.usersTable) new CfnOutput(this, 'UsersTableName', { value: this.auth.usersTable.tableName });
+    if (this.monitoring) {
+      new CfnOutput(this, 'DashboardUrl', {
+        value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+        description: 'The keygate CloudWatch dashboard',
+      });
+    }
   }
 }

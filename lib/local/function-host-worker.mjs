@@ -5,12 +5,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 
-const handlers = {};
+// A Map, not an object: a function name is never resolved through Object.prototype.
+const handlers = new Map();
 try {
   for (const [key, bundlePath] of Object.entries(workerData.bundles)) {
     const module = await import(pathToFileURL(bundlePath).href);
     if (typeof module.handler !== 'function') throw new Error(`${bundlePath} exports no handler function`);
-    handlers[key] = module.handler;
+    handlers.set(key, module.handler);
   }
   parentPort.postMessage({ type: 'ready' });
 } catch (error) {
@@ -24,7 +25,7 @@ function serializeError(error) {
 }
 
 parentPort.on('message', async ({ id, key, event, context }) => {
-  const handler = handlers[key];
+  const handler = handlers.get(key);
   const lambdaContext = {
     ...context,
     callbackWaitsForEmptyEventLoop: true,

@@ -40,7 +40,8 @@ export async function startFunctionHost<K extends string>(options: FunctionHostO
     new Promise((resolve, reject) => {
       const worker = new Worker(WORKER_FILE, {
         workerData: { bundles: options.bundles },
-        env: { ...(options.env ?? process.env) },
+        // As the Lambda runtime sets it: Powertools reports `cold_start` only for on-demand initialization.
+        env: { AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand', ...(options.env ?? process.env) },
         // No loader hooks from the parent; source maps like a deployed bundle with a source map.
         execArgv: ['--enable-source-maps'],
       });

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { FunctionId } from '../shared/functions';
-import { AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
+import { FUNCTIONS, type FunctionId } from '../shared/functions';
+import { API_BASE_PATH, AUTHORIZERS, routeResourcePath, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
+import { foreignRequestProblem } from './loopback';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
+import { PLAN_GATEWAY_RESPONSES } from '../shared/plans';
+import type { UsagePlanEnforcer } from './usage-plans';
 
 /**
  * A local stand-in for the API Gateway REST API the stack deploys: the same
@@ -16,8 +19,10 @@ import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 export interface LocalGatewayOptions {
   readonly routes: readonly RouteDefinition[];
   readonly handlers: Partial<Record<FunctionId, LambdaHandler>>;
-  /** @default AUTHORIZERS */
+  /** Identity sources per authorizer; `npm start` derives them from the same settings as the construct. @default AUTHORIZERS */
   readonly authorizers?: Readonly<Record<AuthorizerKind, AuthorizerDefinition>>;
+  /** Where the routes live (the `basePath` setting). @default API_BASE_PATH */
+  readonly basePath?: string;
   /** Stage name in method ARNs and requestContext. @default 'local' */
   readonly stage?: string;
   /** API id in method ARNs and requestContext. @default 'local' */
@@ -26,8 +31,15 @@ export interface LocalGatewayOptions {
   readonly integrationTimeoutMs?: number;
   /** Lambda authorizer timeout (API Gateway allows 30 s at most). @default 30000 */
   readonly authorizerTimeoutMs?: number;
-  /** One line per request (method, path, status, ms) or gateway problem; never headers or bodies. */
+  /** One line per request (method, path, status, ms, request id) or gateway problem; never headers or bodies. */
   readonly log?: (line: string) => void;
+  /**
+   * Usage plans (keygate's plans on): every route with an authorizer then
+   * requires the API key the authorizer returns as `usageIdentifierKey`, as
+   * with the stack's `apiKeyRequired` methods and key source AUTHORIZER;
+   * public routes do not. @default none
+   */
+  readonly usagePlans?: UsagePlanEnforcer;
 }
 
 /** API Gateway's largest REST API payload. */
@@ -43,9 +55,15 @@ export const GATEWAY_RESPONSES = {
   integrationFailure: { statusCode: 502, errorType: 'InternalServerErrorException', message: 'Internal server error' },
   integrationTimeout: { statusCode: 504, errorType: 'InternalServerErrorException', message: 'Endpoint request timed out' },
   requestTooLarge: { statusCode: 413, errorType: 'RequestTooLargeException', message: 'Request Too Long' },
+  invalidApiKey: { statusCode: 403, errorType: 'ForbiddenException', message: 'Forbidden' },
+  throttled: PLAN_GATEWAY_RESPONSES.THROTTLED,
+  quotaExceeded: PLAN_GATEWAY_RESPONSES.QUOTA_EXCEEDED,
+  forbidden: { statusCode: 403, errorType: 'ForbiddenException', message: 'Forbidden' },
 } as const;
 
-type GatewayResponse = (typeof GATEWAY_RESPONSES)[keyof typeof GATEWAY_RESPONSES];
+type GatewayResponse = { readonly statusCode: number; readonly errorType: string; readonly message: string | null; readonly headers?: Readonly<Record<string, string>> };
+
+const REFUSALS = { forbidden: GATEWAY_RESPONSES.invalidApiKey, throttled: GATEWAY_RESPONSES.throttled, quotaExceeded: GATEWAY_RESPONSES.quotaExceeded } as const;
 
 interface CompiledRoute {
   readonly route: RouteDefinition;
@@ -54,8 +72,8 @@ interface CompiledRoute {
   readonly parameterNames: readonly string[];
 }
 
-function compileRoute(route: RouteDefinition): CompiledRoute {
-  const resource = routeResourcePath(route);
+function compileRoute(route: RouteDefinition, basePath: string): CompiledRoute {
+  const resource = routeResourcePath(route, basePath);
   const parameterNames: string[] = [];
   const source = resource
     .split('/')
@@ -80,11 +98,20 @@ interface RequestParts {
   readonly sourceIp: string;
 }
 
+/**
+ * A map with no prototype: a client picks header, query and path parameter
+ * names, and `constructor` or `__proto__` must be plain keys, not
+ * Object.prototype's members.
+ */
+function dictionary<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function requestParts(req: IncomingMessage): RequestParts {
   const url = new URL(req.url ?? '/', 'http://local');
   // Header names as the client sent them; repeated headers: the last value, all values in multiValueHeaders.
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers = dictionary<string>();
+  const multiValueHeaders = dictionary<string[]>();
   const nameFor = new Map<string, string>();
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const rawName = req.rawHeaders[i]!;
@@ -97,8 +124,8 @@ function requestParts(req: IncomingMessage): RequestParts {
   let queryStringParameters: Record<string, string> | null = null;
   let multiValueQueryStringParameters: Record<string, string[]> | null = null;
   for (const [name, value] of url.searchParams) {
-    (queryStringParameters ??= {})[name] = value;
-    ((multiValueQueryStringParameters ??= {})[name] ??= []).push(value);
+    (queryStringParameters ??= dictionary())[name] = value;
+    ((multiValueQueryStringParameters ??= dictionary())[name] ??= []).push(value);
   }
   return {
     method: req.method ?? 'GET',
@@ -161,9 +188,9 @@ export function parseProxyResult(result: unknown): { statusCode: number; headers
 
 /** Authorizer context values must be scalars; the integration sees them as strings. */
 function authorizerContext(context: unknown): Record<string, string> | undefined {
-  if (context === undefined || context === null) return {};
+  if (context === undefined || context === null) return dictionary();
   if (typeof context !== 'object' || Array.isArray(context)) return undefined;
-  const values: Record<string, string> = {};
+  const values = dictionary<string>();
   for (const [name, value] of Object.entries(context)) {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
     values[name] = String(value);
@@ -172,7 +199,8 @@ function authorizerContext(context: unknown): Record<string, string> | undefined
 }
 
 export function createLocalGateway(options: LocalGatewayOptions): Server {
-  const routes = options.routes.map(compileRoute);
+  const basePath = options.basePath ?? API_BASE_PATH;
+  const routes = options.routes.map((route) => compileRoute(route, basePath));
   const authorizers = options.authorizers ?? AUTHORIZERS;
   const stage = options.stage ?? 'local';
   const apiId = options.apiId ?? 'local';
@@ -193,12 +221,18 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       for (const [name, value] of out) res.appendHeader(name, value);
       res.setHeader('Content-Length', body.length);
       res.end(body);
-      log(`${parts.method} ${parts.path} ${statusCode} ${Date.now() - started}ms`);
+      // The request id is the functions' `apiRequestId` and the client's x-amzn-RequestId: one id to follow a request by.
+      log(`${parts.method} ${parts.path} ${statusCode} ${Date.now() - started}ms ${requestId}`);
     };
     const gatewayResponse = (response: GatewayResponse, note?: string) => {
       if (note) log(`${parts.method} ${parts.path}: ${note}`);
-      send(response.statusCode, [['x-amzn-ErrorType', response.errorType]], Buffer.from(JSON.stringify({ message: response.message })));
+      send(response.statusCode, [['x-amzn-ErrorType', response.errorType], ...Object.entries(response.headers ?? {})], Buffer.from(JSON.stringify({ message: response.message })));
     };
+
+    // A page that rebinds its own host name to 127.0.0.1 sends that name: refused. Origins are not, since
+    // browsers holding session tokens may call the API as they would a deployed one.
+    const foreign = foreignRequestProblem(req, { refuseOrigin: false });
+    if (foreign) return gatewayResponse(GATEWAY_RESPONSES.forbidden, foreign);
 
     let matched: { compiled: CompiledRoute; pathParameters: Record<string, string> | null } | undefined;
     for (const compiled of routes) {
@@ -206,7 +240,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       const match = compiled.pattern.exec(parts.path);
       if (!match) continue;
       try {
-        const pathParameters = Object.fromEntries(compiled.parameterNames.map((name, index) => [name, decodeURIComponent(match[index + 1]!)]));
+        const pathParameters = dictionary<string>();
+        compiled.parameterNames.forEach((name, index) => (pathParameters[name] = decodeURIComponent(match[index + 1]!)));
         // API Gateway sends null, not {}, for a route without path parameters.
         matched = { compiled, pathParameters: compiled.parameterNames.length > 0 ? pathParameters : null };
       } catch {
@@ -273,21 +308,21 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       stageVariables: null,
     };
 
-    // REQUEST authorizer, unless the route is public.
+    // REQUEST authorizer, unless the route is public: every identity source present and non-empty, or 401 without calling it.
     let authorizerOutput: Record<string, unknown> | undefined;
+    let callerIdentity = requestContext.identity;
     if (route.authorizer !== 'none') {
       const authorizer = authorizers[route.authorizer];
-      const identity = headerValue(parts, authorizer.identityHeader);
-      if (identity === undefined || identity === '') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
+      if (authorizer.identityHeaders.some((name) => !headerValue(parts, name))) return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
       const authorizerHandler = options.handlers[authorizer.function];
       if (!authorizerHandler) return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `no handler for authorizer ${authorizer.function}`);
       const authorizerStarted = Date.now();
-      const authorization = await invokeHandler(authorizer.function, authorizerHandler, { type: 'REQUEST', methodArn, ...common, requestContext }, authorizerTimeoutMs);
+      const authorization = await invokeHandler(FUNCTIONS[authorizer.function].name, authorizerHandler, { type: 'REQUEST', methodArn, ...common, requestContext }, authorizerTimeoutMs);
       if (!authorization.ok) {
         if (authorization.error.errorMessage === 'Unauthorized') return gatewayResponse(GATEWAY_RESPONSES.unauthorized);
         return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, `authorizer failed: ${authorization.error.errorType}`);
       }
-      const output = authorization.value as { principalId?: unknown; policyDocument?: unknown; context?: unknown } | null;
+      const output = authorization.value as { principalId?: unknown; policyDocument?: unknown; context?: unknown; usageIdentifierKey?: unknown } | null;
       const context = authorizerContext(output?.context);
       if (typeof output !== 'object' || output === null || typeof output.principalId !== 'string' || !context) {
         return gatewayResponse(GATEWAY_RESPONSES.authorizerConfigurationError, 'authorizer returned an invalid response');
@@ -302,6 +337,14 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       if (decision === 'explicitDeny') return gatewayResponse(GATEWAY_RESPONSES.explicitDeny);
       if (decision === 'implicitDeny') return gatewayResponse(GATEWAY_RESPONSES.accessDenied);
       authorizerOutput = { ...context, principalId: output.principalId, integrationLatency: Date.now() - authorizerStarted };
+
+      // Usage plans: the key the authorizer returned must be in a plan; its bucket and quota decide.
+      if (options.usagePlans) {
+        const usageKey = typeof output.usageIdentifierKey === 'string' ? output.usageIdentifierKey : undefined;
+        const admission = options.usagePlans.admit(usageKey, route.method, route.path);
+        if (!admission.ok) return gatewayResponse(REFUSALS[admission.refusal]);
+        callerIdentity = { ...callerIdentity, apiKey: usageKey!, apiKeyId: admission.gatewayKeyId } as unknown as typeof callerIdentity;
+      }
     }
 
     // Lambda proxy integration. A public route's event has no authorizer context, as API Gateway sends it.
@@ -309,11 +352,11 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     if (!integration) return gatewayResponse(GATEWAY_RESPONSES.integrationFailure, `no handler for ${route.function}`);
     const event = {
       ...common,
-      requestContext: authorizerOutput ? { ...requestContext, authorizer: authorizerOutput } : requestContext,
+      requestContext: authorizerOutput ? { ...requestContext, identity: callerIdentity, authorizer: authorizerOutput } : requestContext,
       body: body.length > 0 ? body.toString('utf8') : null,
       isBase64Encoded: false,
     };
-    const invocation = await invokeHandler(route.function, integration, event, integrationTimeoutMs);
+    const invocation = await invokeHandler(FUNCTIONS[route.function].name, integration, event, integrationTimeoutMs);
     if (!invocation.ok) {
       if (invocation.error.errorType === 'Sandbox.Timedout') return gatewayResponse(GATEWAY_RESPONSES.integrationTimeout);
       return gatewayResponse(GATEWAY_RESPONSES.integrationFailure, `${route.function} failed: ${invocation.error.errorType}`);

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../construct/function-bundles';
 import type { AdminFunctionId } from '../shared/functions';
 
 /**
  * The local stack's data folder (`.keygate/`, gitignored; `KEYGATE_HOME`
- * overrides it): DynamoDB Local's files, the pepper, and
- * `local.json`, through which the CLI finds a running stack.
+ * overrides it): DynamoDB Local's files, the pepper, the Lambda API's
+ * secret, and `local.json`, through which the CLI finds a running stack.
+ * It is the owner's only (0700, files 0600): it holds users' emails and
+ * names, and what mints and reads local keys.
  */
 export const KEYGATE_HOME_ENV = 'KEYGATE_HOME';
 
@@ -29,7 +31,31 @@ export const homePaths = (home: string) => ({
   pepper: path.join(home, 'pepper'),
   localJson: path.join(home, 'local.json'),
   demo: path.join(home, 'demo.json'),
+  gatewayKeys: path.join(home, 'gateway-keys.json'),
+  lambdaApiSecret: path.join(home, 'lambda-api-secret'),
+  /** The compiled DynamoDB Local launcher (see dynamodb-local.ts). */
+  java: path.join(home, 'java'),
 });
+
+/** Owner-only permissions for the data folder and what is in it. */
+const PRIVATE_DIRECTORY_MODE = 0o700;
+const PRIVATE_FILE_MODE = 0o600;
+
+/**
+ * Creates `dir` owner-only (0700), or tightens an existing one and the files
+ * directly in it (0600): an earlier version created them world-readable.
+ */
+export function ensurePrivateDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
+  tighten(dir, PRIVATE_DIRECTORY_MODE);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isFile()) tighten(path.join(dir, entry.name), PRIVATE_FILE_MODE);
+  }
+}
+
+function tighten(file: string, mode: number): void {
+  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, mode);
+}
 
 /** What `npm start` writes to `local.json` while it runs. */
 export interface LocalStackInfo {
@@ -39,6 +65,10 @@ export interface LocalStackInfo {
   readonly region: string;
   /** Local Lambda function names of the admin functions (a stack started by an older keygate may lack some). */
   readonly functions: Readonly<Partial<Record<AdminFunctionId, string>>>;
+  /** The local emulation of API Gateway's API-key calls, which the admin functions reach. */
+  readonly apiGatewayEndpoint: string;
+  /** Plan names the local gateway enforces (empty: plans off). */
+  readonly plans: readonly string[];
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
   /** The `npm start` process. */
   readonly pid: number;
@@ -57,10 +87,16 @@ export function readLocalStackInfo(home: string): LocalStackInfo | undefined {
   }
 }
 
-export function writeJsonAtomically(file: string, value: unknown): void {
+/** Replaces `file` in one step with an owner-only (0600) file holding `text`. */
+export function writeFileAtomically(file: string, text: string): void {
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`);
+  rmSync(temporary, { force: true });
+  writeFileSync(temporary, text, { flag: 'wx', mode: PRIVATE_FILE_MODE });
   renameSync(temporary, file);
+}
+
+export function writeJsonAtomically(file: string, value: unknown): void {
+  writeFileAtomically(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function removeFile(file: string): void {
@@ -85,14 +121,35 @@ export function processIsAlive(pid: number | undefined): boolean {
  */
 export function localPepper(home: string): string {
   const file = homePaths(home).pepper;
-  mkdirSync(home, { recursive: true });
+  ensurePrivateDirectory(home);
   try {
-    writeFileSync(file, randomBytes(32).toString('base64url'), { flag: 'wx', mode: 0o600 });
+    writeFileSync(file, randomBytes(32).toString('base64url'), { flag: 'wx', mode: PRIVATE_FILE_MODE });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  tighten(file, PRIVATE_FILE_MODE);
   const pepper = readFileSync(file, 'utf8').trim();
   if (pepper.length < 32) throw new Error(`${file} holds no usable pepper (shorter than 32 characters); delete it and the keys made with it`);
   return pepper;
+}
+
+/**
+ * A new random secret for this start's Lambda Invoke API, kept owner-only in
+ * `<home>/lambda-api-secret` for the CLI: a program that cannot read the
+ * data folder cannot call the admin functions.
+ */
+export function newLambdaApiSecret(home: string): string {
+  const secret = randomBytes(32).toString('hex');
+  writeFileAtomically(homePaths(home).lambdaApiSecret, secret);
+  return secret;
+}
+
+/** The running stack's Lambda API secret, or undefined when there is none. */
+export function readLambdaApiSecret(home: string): string | undefined {
+  try {
+    return readFileSync(homePaths(home).lambdaApiSecret, 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }

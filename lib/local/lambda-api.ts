@@ -1,16 +1,24 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
+import { foreignRequestProblem } from './loopback';
 
 /**
  * The AWS Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`)
  * for the local stack's functions, so `@aws-sdk/client-lambda` (the CLI) and
  * `aws lambda invoke --endpoint-url` talk to the local stack exactly as to AWS.
- * No request signing is checked: listen on loopback only.
+ *
+ * create-key answers with a live key, so only this machine's own programs
+ * may call it: listen on loopback, and refuse a foreign `Host` (DNS
+ * rebinding), any `Origin` (a web page) and a caller without the per-start
+ * secret. The secret travels as the access key id of the caller's SigV4
+ * credentials, which every AWS client can set; signatures are not checked.
  */
 export interface LocalLambdaApiOptions {
   /** Handlers by function name, e.g. `create-key`. */
   readonly functions: Readonly<Record<string, LambdaHandler>>;
+  /** The access key id callers must sign with (see localLambdaApiCredentials). */
+  readonly secret: string;
   /** @default 30000 */
   readonly timeoutMs?: number;
   readonly log?: (line: string) => void;
@@ -18,6 +26,23 @@ export interface LocalLambdaApiOptions {
 
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
+/** SigV4 credentials that carry `secret` to the local Lambda API. */
+export function localLambdaApiCredentials(secret: string): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: secret, secretAccessKey: 'local' };
+}
+
+/** The access key id of a SigV4 `Authorization` header (`... Credential=<id>/<date>/...`). */
+function accessKeyIdOf(authorization: string | undefined): string | undefined {
+  return /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\//.exec(authorization ?? '')?.[1];
+}
+
+/** Compares digests, so the time taken says nothing about the secret. */
+function sameSecret(presented: string | undefined, secret: string): boolean {
+  if (presented === undefined) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(presented), digest(secret));
+}
 
 /** `my-fn`, `my-fn:alias`, or a function ARN (optionally qualified) → `my-fn`. */
 export function functionNameOf(identifier: string): string {
@@ -27,6 +52,9 @@ export function functionNameOf(identifier: string): string {
 }
 
 export function createLocalLambdaApi(options: LocalLambdaApiOptions): Server {
+  if (options.secret.length < 32) throw new Error('the local Lambda API secret must be at least 32 characters');
+  // A Map, so `constructor` or `__proto__` is an unknown function, not Object.prototype's.
+  const functions = new Map(Object.entries(options.functions));
   const timeoutMs = options.timeoutMs ?? 30_000;
   const log = options.log ?? (() => undefined);
 
@@ -42,11 +70,20 @@ export function createLocalLambdaApi(options: LocalLambdaApiOptions): Server {
     sendJson(res, statusCode, JSON.stringify({ Type: 'User', Message: message, message }), { 'x-amzn-ErrorType': code, 'x-amzn-RequestId': randomUUID() });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const foreign = foreignRequestProblem(req, { refuseOrigin: true });
+    if (foreign) {
+      log(`lambda api: refused a request: ${foreign}`);
+      return serviceError(res, 403, 'AccessDeniedException', `the local Lambda API takes requests from this machine's programs only: ${foreign}`);
+    }
+    if (!sameSecret(accessKeyIdOf(req.headers.authorization), options.secret)) {
+      log('lambda api: refused a request without the secret');
+      return serviceError(res, 403, 'UnrecognizedClientException', "The security token included in the request is invalid: sign with the local stack's secret as access key id (see the lambda-api-secret file in the local stack's data folder)");
+    }
     const url = new URL(req.url ?? '/', 'http://local');
     const match = INVOKE_PATH.exec(url.pathname);
     if (req.method !== 'POST' || !match) return serviceError(res, 404, 'UnknownOperationException', `${req.method} ${url.pathname} is not supported by the local Lambda API`);
     const name = functionNameOf(decodeURIComponent(match[1]!));
-    const handler = options.functions[name];
+    const handler = functions.get(name);
     if (!handler) {
       return serviceError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${name}`);
     }

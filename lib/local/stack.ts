@@ -1,16 +1,21 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../shared/environment';
 import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../shared/functions';
-import { ROUTES } from '../shared/routes';
+import { authSettingsFromEnvironment, type AuthSettings } from '../shared/auth-settings';
+import { DEFAULT_PLAN_NAME, DEFAULT_PLANS, planRouteKeys, plansProblem, type PlanDefinition } from '../shared/plans';
+import { authorizerDefinitions, ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
-import { freePort, requireJava17, startDynamoDbLocal } from './dynamodb-local';
+import { freePort, isDynamoDbLocalOn, loopbackLauncher, requireJava17, startDynamoDbLocal } from './dynamodb-local';
 import { startFunctionHost, type FunctionHost } from './function-host';
 import { createLocalGateway } from './gateway';
-import { homePaths, localPepper, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
+import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from './gateway-keys';
+import { UsagePlanEnforcer } from './usage-plans';
+import { ensurePrivateDirectory, homePaths, localPepper, newLambdaApiSecret, processIsAlive, readLocalStackInfo, removeFile, writeJsonAtomically, type LocalStackInfo } from './home';
 import { createLocalLambdaApi } from './lambda-api';
+import { LOOPBACK_HOST } from './loopback';
 import { invokeHandler, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
 import { ensureTables, tableNames } from './tables';
 
@@ -30,10 +35,38 @@ export interface LocalStackOptions {
   readonly dynamodbPort?: number;
   /** Request and function-failure lines. */
   readonly log?: (line: string) => void;
+  /** Plans the local gateway enforces, as the stack's `plans` prop. @default DEFAULT_PLANS, as KeygateStack */
+  readonly plans?: readonly PlanDefinition[];
+  /** The plan an app without one gets. @default 'free' with the default plans, else none */
+  readonly defaultPlan?: string;
 }
+
+/** Environment of `npm start` naming the plans: KEYGATE_PLANS (JSON list of plans) and KEYGATE_DEFAULT_PLAN ('' for none). */
+export const PLANS_ENV = 'KEYGATE_PLANS';
+export const DEFAULT_PLAN_ENV = 'KEYGATE_DEFAULT_PLAN';
+
+/** The plans and default plan `npm start` runs with, from its environment; throws one line naming the variable. */
+export function plansFromEnv(env: Readonly<Record<string, string | undefined>>): { plans?: PlanDefinition[]; defaultPlan?: string } {
+  const raw = env[PLANS_ENV];
+  const defaultPlan = env[DEFAULT_PLAN_ENV];
+  let plans: PlanDefinition[] | undefined;
+  if (raw !== undefined && raw !== '') {
+    try {
+      plans = JSON.parse(raw) as PlanDefinition[];
+    } catch {
+      throw new Error(`${PLANS_ENV} must be a JSON list of plans, e.g. [{"name":"free","rateLimit":10,"burstLimit":20}]`);
+    }
+  }
+  return { ...(plans && { plans }), ...(defaultPlan !== undefined && { defaultPlan }) };
+}
+
+/** The local usage plan id of a plan. */
+export const localUsagePlanId = (name: string) => `local-${name}`;
 
 export interface LocalStack {
   readonly info: LocalStackInfo;
+  /** Scope, base path, API-key header and legacy key pattern, read from the same variables the construct sets on the functions. */
+  readonly auth: AuthSettings;
   /** The demo key, only on the start that created it: it is stored nowhere. */
   readonly demo: { readonly appUid: string; readonly keyId: string; readonly apiKey?: string };
   /** Milliseconds from start to serving. */
@@ -45,7 +78,6 @@ export interface LocalStack {
 
 export const LOCAL_TABLE_STEM = 'keygate';
 export const DEMO_APP = 'demo';
-const HOST = '127.0.0.1';
 
 export class StackAlreadyRunning extends Error {}
 
@@ -53,20 +85,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const t0 = Date.now();
   const paths = homePaths(options.home);
   const log = options.log ?? (() => undefined);
-  mkdirSync(paths.home, { recursive: true });
+  ensurePrivateDirectory(paths.home);
   const running = readLocalStackInfo(paths.home);
   if (running && running.pid !== process.pid && processIsAlive(running.pid)) {
     throw new StackAlreadyRunning(`a keygate local stack is already running from ${paths.home} (pid ${running.pid}, ${running.apiUrl}); stop it first`);
   }
   if (running) await stopOrphanedDynamoDb(running.dynamodbPid, paths.dynamodb, log);
 
-  // Fail on a missing Java before building anything: one clear line.
+  // The functions read these from the environment they inherit; the gateway needs the same to route and to require identity sources.
+  const auth = authSettingsFromEnvironment(process.env);
+  const plans = options.plans ?? DEFAULT_PLANS;
+  const defaultPlan = (options.defaultPlan ?? (options.plans ? undefined : DEFAULT_PLAN_NAME)) || undefined;
+  const plansIssue = plansProblem(plans, defaultPlan, planRouteKeys(ROUTES));
+  if (plansIssue) throw new Error(`${PLANS_ENV}: ${plansIssue}`);
+
+  // Fail on a missing Java or JDK before building anything: one clear line.
   await requireJava17();
+  await loopbackLauncher(paths.java);
   const phases: Record<string, number> = {};
 
   const tables = tableNames(LOCAL_TABLE_STEM);
   const dynamodbPort = options.dynamodbPort || (await freePort());
-  const dynamodbEndpoint = `http://${HOST}:${dynamodbPort}`;
+  const dynamodbEndpoint = `http://${LOOPBACK_HOST}:${dynamodbPort}`;
   // The bundles read their configuration at module scope, as in Lambda: set it before importing them.
   Object.assign(process.env, {
     AWS_REGION: LOCAL_REGION,
@@ -79,6 +119,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     [ENV.sessionsTable]: tables.Sessions,
     [ENV.usersTable]: tables.Users,
     [ENV.localPepper]: localPepper(paths.home),
+    // EMF metric records mean nothing without CloudWatch; POWERTOOLS_METRICS_DISABLED=false shows them.
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
   });
   delete process.env[ENV.pepperSecretId];
   delete process.env.AWS_SESSION_TOKEN;
@@ -89,6 +131,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const stop of stoppers.splice(0).reverse()) await stop().catch(() => undefined);
   };
   try {
+    // API Gateway's key calls, emulated before the functions load: they read its endpoint and the plans at module scope, as in Lambda.
+    const registry = new LocalGatewayKeyRegistry(plans.map((plan) => localUsagePlanId(plan.name)), paths.gatewayKeys);
+    const apiGatewayApi = createLocalApiGatewayApi(registry, log);
+    const apiGatewayPort = await listen(apiGatewayApi, 0, 'the API Gateway API');
+    stoppers.push(() => close(apiGatewayApi));
+    const apiGatewayEndpoint = `http://${LOOPBACK_HOST}:${apiGatewayPort}`;
+    process.env.AWS_ENDPOINT_URL_API_GATEWAY = apiGatewayEndpoint;
+    if (plans.length > 0) process.env[ENV.usagePlans] = JSON.stringify(Object.fromEntries(plans.map((plan) => [plan.name, localUsagePlanId(plan.name)])));
+    else delete process.env[ENV.usagePlans];
+    if (defaultPlan !== undefined) process.env[ENV.defaultPlan] = defaultPlan;
+    else delete process.env[ENV.defaultPlan];
+    const usagePlans = plans.length > 0 ? new UsagePlanEnforcer(plans.map((definition) => ({ definition, usagePlanId: localUsagePlanId(definition.name) })), registry) : undefined;
+
     // Java starts while esbuild builds; wait for both, so a started DynamoDB Local is stopped if the build fails.
     const timed = async <T>(phase: string, promise: Promise<T>) => {
       const at = Date.now();
@@ -97,7 +152,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return value;
     };
     const [started, loaded] = await Promise.allSettled([
-      timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb })),
+      timed('dynamodb', startDynamoDbLocal({ port: dynamodbPort, dataDir: paths.dynamodb, launcherCacheDir: paths.java })),
       loadFunctions(phases, log),
     ]);
     if (started.status === 'fulfilled') stoppers.push(() => started.value.stop());
@@ -114,20 +169,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       client.destroy();
     }
 
-    const gateway = createLocalGateway({ routes: ROUTES, handlers, log });
+    const gateway = createLocalGateway({ routes: ROUTES, basePath: auth.basePath, authorizers: authorizerDefinitions(auth), handlers, log, ...(usagePlans && { usagePlans }) });
     const apiPort = await listen(gateway, options.port ?? 3000, 'PORT');
     stoppers.push(() => close(gateway));
     const byName = Object.fromEntries((Object.keys(handlers) as FunctionId[]).map((key) => [FUNCTIONS[key].name, handlers[key]]));
-    const lambdaApi = createLocalLambdaApi({ functions: byName, log });
+    const lambdaApi = createLocalLambdaApi({ functions: byName, secret: newLambdaApiSecret(paths.home), log });
     const lambdaPort = await listen(lambdaApi, options.lambdaPort ?? 3001, 'LAMBDA_PORT');
     stoppers.push(() => close(lambdaApi));
 
     const info: LocalStackInfo = {
-      apiUrl: `http://${HOST}:${apiPort}`,
-      lambdaEndpoint: `http://${HOST}:${lambdaPort}`,
+      apiUrl: `http://${LOOPBACK_HOST}:${apiPort}`,
+      lambdaEndpoint: `http://${LOOPBACK_HOST}:${lambdaPort}`,
       dynamodbEndpoint,
       region: LOCAL_REGION,
       functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
+      apiGatewayEndpoint,
+      plans: plans.map((plan) => plan.name),
       tables: { keys: tables.Keys, sessions: tables.Sessions, users: tables.Users },
       pid: process.pid,
       dynamodbPid: dynamodb.pid,
@@ -137,9 +194,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     writeJsonAtomically(paths.localJson, info);
     stoppers.push(async () => {
       // Only remove what this process wrote: a second start that refused to run must not hide the first.
-      if (readLocalStackInfo(paths.home)?.pid === process.pid) removeFile(paths.localJson);
+      if (readLocalStackInfo(paths.home)?.pid === process.pid) {
+        removeFile(paths.localJson);
+        removeFile(paths.lambdaApiSecret);
+      }
     });
-    return { info, demo, startupMs: Date.now() - t0, phases, stop: stopAll };
+    return { info, auth, demo, startupMs: Date.now() - t0, phases, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
@@ -170,8 +230,7 @@ async function stopOrphanedDynamoDb(pid: number | undefined, dataDir: string, lo
   } catch {
     return;
   }
-  const dbPath = commandLine[commandLine.indexOf('-dbPath') + 1];
-  if (!commandLine.some((arg) => arg.endsWith('DynamoDBLocal.jar')) || dbPath !== dataDir) return;
+  if (!isDynamoDbLocalOn(commandLine, dataDir)) return;
   log(`stopping DynamoDB Local (pid ${pid}) left behind by an earlier start`);
   process.kill(pid, 'SIGTERM');
   for (let waited = 0; processIsAlive(pid) && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -183,7 +242,7 @@ async function listen(server: Server, port: number, variable: string): Promise<n
     const onError = (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} is in use; set ${variable} to another port (0 picks a free one)`) : error);
     server.once('error', onError);
-    server.listen(port, HOST, () => {
+    server.listen(port, LOOPBACK_HOST, () => {
       server.removeListener('error', onError);
       resolve();
     });
@@ -236,3 +295,9 @@ async function keyExists(listKeys: LambdaHandler, appUid: string, keyId: string)
   } while (nextToken);
   return false;
 }
+
+/** `npm start` environment with one plan no local load reaches, for the bench and load runs: plans checked, never refused. */
+export const UNTHROTTLED_PLANS = {
+  [PLANS_ENV]: JSON.stringify([{ name: 'unthrottled', rateLimit: 1_000_000, burstLimit: 1_000_000 }]),
+  [DEFAULT_PLAN_ENV]: 'unthrottled',
+};

@@ -16,8 +16,29 @@ export const ENV = {
   keyPrefix: 'KEY_PREFIX',
   sessionTokenPrefix: 'SESSION_TOKEN_PREFIX',
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
+  /** CloudWatch namespace of the functions' metrics (Powertools' own variable). */
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  /**
+   * The usage plans an app can be put on, as JSON `{ "<plan name>": "<usage plan id>" }`;
+   * set on the functions that manage gateway keys when plans are on (lib/shared/plans.ts).
+   */
+  usagePlans: 'USAGE_PLANS',
+  /** Name of the plan an app without one is put on when its first key is created; unset for none. */
+  defaultPlan: 'DEFAULT_PLAN',
   /** How often, at most, one authorizer container records a key's lastUsedAt. */
   lastUsedIntervalSeconds: 'LAST_USED_INTERVAL_SECONDS',
+  /**
+   * How the authorizers scope an Allow and where keygate's routes live (see
+   * auth-settings.ts). KEYGATE_-prefixed because `npm start` reads them from
+   * the developer's shell too, where short names could mean something else.
+   */
+  appScope: 'KEYGATE_APP_SCOPE',
+  basePath: 'KEYGATE_BASE_PATH',
+  apiKeyHeader: 'KEYGATE_API_KEY_HEADER',
+  acceptBearerKeys: 'KEYGATE_ACCEPT_BEARER_KEYS',
+  legacyKeyPattern: 'KEYGATE_LEGACY_KEY_PATTERN',
+  legacyKeyMinLength: 'KEYGATE_LEGACY_KEY_MIN_LENGTH',
+  legacyKeyMaxLength: 'KEYGATE_LEGACY_KEY_MAX_LENGTH',
 } as const;
 
 export const DEFAULT_KEY_PREFIX = 'kg';

@@ -18,7 +18,7 @@ export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const FUNCTIONS = {
   apiKeyAuthorizer: {
     name: 'api-key-authorizer',
-    description: 'keygate: REQUEST authorizer for the x-api-key header',
+    description: 'keygate: REQUEST authorizer for API keys (x-api-key or the configured header)',
   },
   sessionAuthorizer: {
     name: 'session-authorizer',
@@ -67,13 +67,21 @@ export const FUNCTIONS = {
     name: 'list-key-events',
     description: "keygate admin: the activity log of an application's API keys",
   },
+  importKeys: {
+    name: 'import-keys',
+    description: 'keygate admin: import existing API keys (plaintext or SHA-256 hash) for an application',
+  },
   listApps: {
     name: 'list-apps',
     description: 'keygate admin: list the applications that have keys',
   },
   getApp: {
     name: 'get-app',
-    description: 'keygate admin: one application: key count and creation time',
+    description: 'keygate admin: one application: its plan, key count and creation time',
+  },
+  setAppPlan: {
+    name: 'set-app-plan',
+    description: 'keygate admin: put an application on a plan (its API Gateway usage plan), or take it off',
   },
   revokeSessions: {
     name: 'revoke-sessions',
@@ -99,8 +107,10 @@ export const ADMIN_FUNCTIONS = [
   'rollKey',
   'updateKey',
   'listKeyEvents',
+  'importKeys',
   'listApps',
   'getApp',
+  'setAppPlan',
   'revokeSessions',
   'deleteUser',
 ] as const satisfies readonly FunctionId[];

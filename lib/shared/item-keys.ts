@@ -26,7 +26,10 @@ export const activityEventItemKey = (appUid: string, at: string, eventId: string
 /** The partition holding one app's key items and events (keys table) or users (users table). */
 export const appPartition = (appUid: string) => `app#${appUid}`;
 
-/** Keys table, app registry: one item per app under one partition, so list-apps is a Query, not a scan. */
+/**
+ * Keys table, app registry: one item per app under one partition, so list-apps is a Query, not a scan:
+ * `pk = apps, sk = app#<appUid>` → `{ appUid, createdAt, keyCount, plan?, gatewayKeyId?, gatewayKey? }`.
+ */
 export const APPS_PARTITION = 'apps';
 export const appRecordItemKey = (appUid: string) => ({ pk: APPS_PARTITION, sk: `app#${appUid}` });
 

@@ -1,3 +1,4 @@
+import { AUTHORIZATION_IDENTITY_HEADER, apiKeyIdentityHeaders, DEFAULT_AUTH_SETTINGS, DEFAULT_BASE_PATH, type AuthSettings } from './auth-settings';
 import type { FunctionId } from './functions';
 
 /**
@@ -9,24 +10,34 @@ export type AuthorizerKind = 'apiKey' | 'session';
 
 export interface AuthorizerDefinition {
   readonly function: FunctionId;
-  /** The single request header API Gateway uses as identity source. */
-  readonly identityHeader: string;
+  /**
+   * The request headers API Gateway uses as identity sources: all must be
+   * present and non-empty or it answers 401 without calling the authorizer.
+   * Empty when the authorizer itself decides where the credential is.
+   */
+  readonly identityHeaders: readonly string[];
 }
 
-export const AUTHORIZERS: Record<AuthorizerKind, AuthorizerDefinition> = {
-  apiKey: { function: 'apiKeyAuthorizer', identityHeader: 'x-api-key' },
-  session: { function: 'sessionAuthorizer', identityHeader: 'Authorization' },
-};
+/** The authorizers under the given settings (the API-key header is configurable; the session header is not). */
+export function authorizerDefinitions(settings: Pick<AuthSettings, 'apiKeyHeader' | 'acceptBearerKeys'>): Record<AuthorizerKind, AuthorizerDefinition> {
+  return {
+    apiKey: { function: 'apiKeyAuthorizer', identityHeaders: apiKeyIdentityHeaders(settings) },
+    session: { function: 'sessionAuthorizer', identityHeaders: [AUTHORIZATION_IDENTITY_HEADER] },
+  };
+}
 
-/** Every route of an app lives under this path; `{appUid}` is a path parameter. */
-export const API_BASE_PATH = '/api/v1/appuid/{appUid}';
+/** The authorizers with the default settings: `x-api-key` and `Authorization: Bearer`. */
+export const AUTHORIZERS: Record<AuthorizerKind, AuthorizerDefinition> = authorizerDefinitions(DEFAULT_AUTH_SETTINGS);
+
+/** Default base path of every route of an app; `{appUid}` is a path parameter. The `basePath` setting moves it. */
+export const API_BASE_PATH = DEFAULT_BASE_PATH;
 
 export type HttpMethod = 'GET' | 'POST';
 
-/** A route of one app: below API_BASE_PATH, behind an authorizer whose Allow covers that app's paths. */
+/** A route of one app: below the base path, behind an authorizer whose Allow covers that app's paths. */
 export interface AppRouteDefinition {
   readonly method: HttpMethod;
-  /** Path below API_BASE_PATH, starting with '/'. */
+  /** Path below the base path, starting with '/'. */
   readonly path: string;
   readonly function: FunctionId;
   readonly authorizer: AuthorizerKind;
@@ -57,7 +68,10 @@ export const ROUTES: readonly RouteDefinition[] = [
   REVOKE_ROUTE,
 ];
 
-/** The full resource path of a route, e.g. `/api/v1/appuid/{appUid}/whoami` or `/api/v1/keys/revoke`. */
-export function routeResourcePath(route: RouteDefinition): string {
-  return route.authorizer === 'none' ? route.path : `${API_BASE_PATH}${route.path}`;
+/**
+ * The full resource path of a route, e.g. `/api/v1/appuid/{appUid}/whoami`,
+ * or `/api/v1/keys/revoke` whatever the base path: a public route belongs to no app.
+ */
+export function routeResourcePath(route: RouteDefinition, basePath: string = API_BASE_PATH): string {
+  return route.authorizer === 'none' ? route.path : `${basePath}${route.path}`;
 }

@@ -5,6 +5,8 @@
  * node_modules (what CDK's default bundling amounts to).
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { statSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -93,11 +95,13 @@ export async function buildBundles(outDir: string): Promise<BuiltBundles> {
 
 /**
  * What a deployed function's environment looks like at init: region,
- * credentials, table names and the pepper's secret id (read on first request,
- * not at init). NODE_OPTIONS is left unset, as the construct leaves it by
- * default (no --enable-source-maps).
+ * credentials, table names, the Lambda initialization type. The pepper is
+ * given directly (KEYGATE_LOCAL_PEPPER), so this measures the module's own
+ * init; reading it from Secrets Manager during init is measured on its own
+ * (see startSecretsManagerStub). NODE_OPTIONS is left unset, as the construct
+ * leaves it by default (no --enable-source-maps).
  */
-function lambdaLikeEnv(): NodeJS.ProcessEnv {
+function lambdaLikeEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -106,12 +110,41 @@ function lambdaLikeEnv(): NodeJS.ProcessEnv {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     KEYS_TABLE_NAME: 'bench-keys',
     SESSIONS_TABLE_NAME: 'bench-sessions',
     USERS_TABLE_NAME: 'bench-users',
-    PEPPER_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate-pepper-AbCdEf',
+    KEYGATE_LOCAL_PEPPER: 'bench-pepper-bench-pepper-bench-pepper-bench',
+    ...extra,
   };
   return env;
+}
+
+export const BENCH_PEPPER_SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate-pepper-AbCdEf';
+
+/**
+ * A stand-in for Secrets Manager on loopback that answers every
+ * GetSecretValue with a pepper, so the bench can time an init that reads the
+ * pepper the way a deployed authorizer does (SDK client evaluated, request
+ * signed and sent, answer parsed) without leaving the machine. The network
+ * round trip to the real service is not in the figure.
+ */
+export async function startSecretsManagerStub(): Promise<{ endpoint: string; reads(): number; stop(): Promise<void> }> {
+  let reads = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (String(req.headers['x-amz-target']).endsWith('.GetSecretValue')) reads++;
+      res.setHeader('content-type', 'application/x-amz-json-1.1');
+      res.end(JSON.stringify({ ARN: BENCH_PEPPER_SECRET_ID, Name: 'keygate-pepper', SecretString: 'p'.repeat(64) }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    reads: () => reads,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 // Times only the import (load, parse, evaluate), in milliseconds of wall clock and of CPU.
@@ -124,10 +157,18 @@ const used = process.cpuUsage(cpu);
 process.stdout.write(JSON.stringify({ wallMs, cpuMs: (used.user + used.system) / 1000 }));
 `;
 
-async function timeImport(bundle: string): Promise<{ wallMs: number; cpuMs: number }> {
+/** A bundle to time, under `id`, with environment variables of its own. */
+export interface InitTarget {
+  readonly id: string;
+  readonly path: string;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+async function timeImport(target: InitTarget): Promise<{ wallMs: number; cpuMs: number }> {
+  const bundle = target.path;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '--eval', IMPORT_TIMER, pathToFileURL(bundle).href], {
-      env: lambdaLikeEnv(),
+      env: lambdaLikeEnv(target.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -147,7 +188,7 @@ async function timeImport(bundle: string): Promise<{ wallMs: number; cpuMs: numb
 }
 
 export interface InitTimes {
-  /** Median wall-clock import time per bundle path. */
+  /** Median wall-clock import time per target id (a bundle's path unless given another id). */
   readonly wallMs: Map<string, number>;
   readonly cpuMs: Map<string, number>;
   /** Median over rounds of the per-round ratio a/b: both ran within the same round, seconds apart. */
@@ -163,11 +204,13 @@ export interface InitTimes {
  * machine falls on all bundles alike. A first round warms the file cache and
  * is discarded.
  */
-export async function measureInit(bundles: readonly string[], runs: number, log: (line: string) => void): Promise<InitTimes> {
+export async function measureInit(targets: readonly (string | InitTarget)[], runs: number, log: (line: string) => void): Promise<InitTimes> {
+  const all = targets.map((target): InitTarget => (typeof target === 'string' ? { id: target, path: target } : target));
+  const bundles = all.map((target) => target.id);
   const samples = new Map(bundles.map((bundle) => [bundle, [] as { wallMs: number; cpuMs: number }[]]));
-  for (const bundle of bundles) await timeImport(bundle);
+  for (const target of all) await timeImport(target);
   for (let run = 0; run < runs; run++) {
-    for (const bundle of shuffle([...bundles])) samples.get(bundle)!.push(await timeImport(bundle));
+    for (const target of shuffle([...all])) samples.get(target.id)!.push(await timeImport(target));
     if ((run + 1) % 5 === 0) log(`  init round ${run + 1} of ${runs}`);
   }
   const of = (bundle: string) => samples.get(bundle)!;

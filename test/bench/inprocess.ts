@@ -7,7 +7,9 @@
  *
  * - the warm API-key authorizer against a bare consistent GetItem (the bare-SDK
  *   bundle), interleaved in random order, on a 10-key table and on a table
- *   holding `scaleKeys` keys. On the large table nearly every verification is
+ *   holding `scaleKeys` keys; the keys' app is on a plan, so each verification
+ *   also returns the gateway key (`usageIdentifierKey`) from the same read. On
+ *   the large table nearly every verification is
  *   of a key not seen before, so each one also records lastUsedAt: the
  *   authorizer starts that write after it has answered. Every step is
  *   followed by a drain (until no HTTP request is in flight), so such a write
@@ -15,6 +17,9 @@
  *   verification is reported as the write's own time;
  * - rejections of malformed and bad-checksum keys, counting every HTTP request
  *   the process makes while they run;
+ * - with a legacy key pattern configured (imported keys): a legacy key's
+ *   verification, interleaved with the others, and rejections of values of
+ *   neither format;
  * - the create-key handler end to end.
  *
  * Plaintext keys stay in this process's memory: none is printed or written.
@@ -22,9 +27,11 @@
 import { randomBytes } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { pathToFileURL } from 'node:url';
-import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { createHash } from 'node:crypto';
+import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { ENV } from '../../lib/shared/environment';
+import { DEFAULT_AUTH_SETTINGS, legacyKeysEnvironment } from '../../lib/shared/auth-settings';
 import { cachedPepper, createHasher } from '../../functions/domain/hashing';
 import { randomId } from '../../functions/domain/ids';
 import { keyHashItemKey } from '../../lib/shared/item-keys';
@@ -91,14 +98,27 @@ export interface InProcessResult {
   /** Mean CPU µs of this process per warm verification, and per bare GetItem: the handler's own work is the difference. */
   readonly verifyCpuMicros: number;
   readonly getItemCpuMicros: number;
+  /** An imported legacy key (SHA-256 then HMAC, one GetItem) on the 10-key table. */
+  readonly legacyVerifyP50Ms: number;
+  readonly legacyVerifyP99Ms: number;
+  /** legacy verify p50 ÷ keygate-key verify p50, same table, interleaved. */
+  readonly legacyVerifyP50Ratio: number;
+  /** CPU µs per value of neither format, and DynamoDB calls while rejecting them, with a legacy pattern configured. */
+  readonly legacyRejectMicros: number;
+  readonly legacyRejectDbCalls: number;
 }
 
-type Authorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string> }>;
+type Authorizer = (
+  event: APIGatewayRequestAuthorizerEvent,
+  context?: Context,
+) => Promise<{ policyDocument: { Statement: { Effect: string }[] }; context: Record<string, string>; usageIdentifierKey?: string }>;
 type CreateKey = (input: unknown) => Promise<{ apiKey: string; keyId: string }>;
 type BareGetItem = (event: { tableName: string; pk: string; sk: string }) => Promise<boolean>;
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const APP = 'bench';
+/** The bench app is on a plan: every hash item carries its gateway key, which the authorizer returns from its one read. */
+const GATEWAY_KEY = 'benchGatewayKey0000000000000000000000000';
 const SMALL_TABLE_KEYS = 10;
 
 /** Every HTTP request this process starts: the SDK's Node handler and the authorizers' client (functions/aws-http) both go through node:http. */
@@ -139,10 +159,29 @@ async function drain(): Promise<number> {
  * table. The functions read their table name at module scope, as in Lambda,
  * so each instance is configured through the environment at import time.
  */
-async function importBundle<T>(bundle: string, keysTable: string, instance: string): Promise<T> {
+async function importBundle<T>(bundle: string, keysTable: string, instance: string, env: Record<string, string> = {}): Promise<T> {
   process.env[ENV.keysTable] = keysTable;
-  const module = (await import(`${pathToFileURL(bundle).href}?instance=${instance}`)) as { handler: T };
-  return module.handler;
+  Object.assign(process.env, env);
+  try {
+    const module = (await import(`${pathToFileURL(bundle).href}?instance=${instance}`)) as { handler: T };
+    return module.handler;
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
+  }
+}
+
+/** API Gateway usage-plan keys: what a team migrating to keygate would configure. */
+const LEGACY_KEYS = { pattern: '[A-Za-z0-9]{40}', minLength: 40, maxLength: 40 };
+
+function legacyKey(): string {
+  let out = '';
+  while (out.length < 40) out += randomBytes(40).toString('base64').replace(/[^A-Za-z0-9]/g, '');
+  return out.slice(0, 40);
+}
+
+/** Values of neither format: no keygate key, and outside the legacy pattern or its length bounds. */
+function neitherFormat(valid: string, legacy: string): string[] {
+  return [...rejectedKeys(valid), legacy.slice(0, -1), `${legacy}A`, `${legacy.slice(0, 20)}-${legacy.slice(21)}`, `${legacy.slice(0, 39)}!`];
 }
 
 async function loadKeys(client: DynamoDBClient, table: string, count: number, hash: (key: string) => Promise<string>): Promise<{ keys: string[]; seconds: number }> {
@@ -166,6 +205,7 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
           name: { S: `bench key ${i}` },
           displayPrefix: { S: format.displayPrefix(apiKey) },
           createdAt: { S: createdAt },
+          gatewayKey: { S: GATEWAY_KEY },
         },
       },
     });
@@ -201,8 +241,25 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
   return { keys, seconds: (nowMs() - t0) / 1000 };
 }
 
+/** A Lambda context as the Node.js runtime passes one (the runtime's own cost of making it is not keygate's). */
+const LAMBDA_CONTEXT = {
+  awsRequestId: '8f5b6e0a-2c1d-4f3e-9a7b-1c2d3e4f5a6b',
+  functionName: 'api-key-authorizer',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:api-key-authorizer',
+  memoryLimitInMB: '1024',
+  logGroupName: '/aws/lambda/api-key-authorizer',
+  logStreamName: 'bench',
+  callbackWaitsForEmptyEventLoop: true,
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+function withContext(authorize: Authorizer): Authorizer {
+  return (event) => authorize(event, LAMBDA_CONTEXT);
+}
+
 function isAllow(result: Awaited<ReturnType<Authorizer>>): boolean {
-  return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP;
+  return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP && result.usageIdentifierKey === GATEWAY_KEY;
 }
 
 /** Values shaped like keys that the format check must refuse without any I/O. */
@@ -235,8 +292,11 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     [ENV.localPepper]: pepper,
   });
+  // Metrics on, as deployed: the functions' EMF records go to this process's stdout, which run.ts discards.
+  delete process.env.POWERTOOLS_METRICS_DISABLED;
   delete process.env[ENV.pepperSecretId];
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
@@ -251,10 +311,12 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     const creates = tableNames(`bench-create-${randomBytes(3).toString('hex')}`);
     await Promise.all([ensureTables(client, small), ensureTables(client, large), ensureTables(client, creates)]);
 
-    const authorizeSmall = await importBundle<Authorizer>(options.authorizerBundle, small.Keys, 'small');
-    const authorizeLarge = await importBundle<Authorizer>(options.authorizerBundle, large.Keys, 'large');
+    // Called as Lambda calls them, with a context: every invocation hands it to the logger and counts a verification.
+    const authorizeSmall = withContext(await importBundle<Authorizer>(options.authorizerBundle, small.Keys, 'small'));
+    const authorizeLarge = withContext(await importBundle<Authorizer>(options.authorizerBundle, large.Keys, 'large'));
     const createSmall = await importBundle<CreateKey>(options.createKeyBundle, small.Keys, 'small');
     const createBench = await importBundle<CreateKey>(options.createKeyBundle, creates.Keys, 'create');
+    const authorizeLegacy = await importBundle<Authorizer>(options.authorizerBundle, small.Keys, 'legacy', legacyKeysEnvironment({ ...DEFAULT_AUTH_SETTINGS, legacyKeys: LEGACY_KEYS }));
     // One bare client per table, as there is one authorizer instance (and client) per table: each client makes
     // exactly one call per round, so connection reuse and JIT warmth are the same on both sides.
     const bareGetItem = await importBundle<BareGetItem>(options.bareSdkBundle, small.Keys, 'bare-small');
@@ -267,6 +329,35 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       const { apiKey } = await createSmall({ appUid: APP, name: `small ${i}` });
       smallKeys.push({ apiKey, itemKey: keyHashItemKey(await hash(apiKey)) });
     }
+    // As set-app-plan leaves them: the app's gateway key on each hash item.
+    for (const { itemKey } of smallKeys) {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: small.Keys,
+          Key: { pk: { S: itemKey.pk }, sk: { S: itemKey.sk } },
+          UpdateExpression: 'SET gatewayKey = :gatewayKey',
+          ExpressionAttributeValues: { ':gatewayKey': { S: GATEWAY_KEY } },
+        }),
+      );
+    }
+
+    // One imported legacy key, stored as import-keys stores a SHA-256 import.
+    const imported = legacyKey();
+    const importedHash = await hash(`sha256:${createHash('sha256').update(imported).digest('hex')}`);
+    await client.send(
+      new PutItemCommand({
+        TableName: small.Keys,
+        Item: {
+          ...Object.fromEntries(Object.entries(keyHashItemKey(importedHash)).map(([name, value]) => [name, { S: value }])),
+          keyId: { S: randomId('key') },
+          appUid: { S: APP },
+          name: { S: 'imported' },
+          displayPrefix: { S: '(sha256 import)' },
+          createdAt: { S: new Date().toISOString() },
+          importedFrom: { S: 'keyHash' },
+        },
+      }),
+    );
 
     progress(`loading ${options.scaleKeys} keys into the large table with parallel BatchWriteItem`);
     const loaded = await loadKeys(client, large.Keys, options.scaleKeys, hash);
@@ -288,6 +379,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     for (let i = 0; i < 200; i++) {
       const smallKey = smallKeys[i % smallKeys.length]!;
       if (!isAllow(await authorizeSmall(event(smallKey.apiKey)))) throw new Error('a key of the small table was refused');
+      if (!isAllow(await authorizeLegacy(event(imported)))) throw new Error('the imported legacy key was refused');
       if (!isAllow(await authorizeLarge(event(largeKeys[Math.floor(Math.random() * largeKeys.length)]!)))) throw new Error('a key of the large table was refused');
       if (!(await bareGetItem({ tableName: small.Keys, ...smallKey.itemKey }))) throw new Error('bare GetItem found no item');
       if (await bareGetItemLarge({ tableName: large.Keys, ...smallKey.itemKey })) throw new Error('bare GetItem found an item of the other table');
@@ -295,9 +387,10 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
 
     progress(`verify vs GetItem: ${options.samples} samples each on the ${SMALL_TABLE_KEYS}-key and the ${options.scaleKeys}-key tables, interleaved`);
     const largeHash = new Map<string, { pk: string; sk: string }>();
-    const times = { verifySmall: [] as number[], getSmall: [] as number[], verifyLarge: [] as number[], getLarge: [] as number[] };
+    const times = { verifySmall: [] as number[], getSmall: [] as number[], verifyLarge: [] as number[], getLarge: [] as number[], verifyLegacy: [] as number[] };
     // CPU time this process spends per call (the handler's or the bare client's own work, DynamoDB Local excluded).
-    const cpuMicros = { verifySmall: 0, getSmall: 0, verifyLarge: 0, getLarge: 0 };
+    const cpuMicros = { verifySmall: 0, getSmall: 0, verifyLarge: 0, getLarge: 0, verifyLegacy: 0 };
+    const legacyEvent = event(imported);
     let verifyCalls = 0;
     let verifyRequests = 0;
     let refused = 0;
@@ -320,6 +413,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
         ['getSmall', () => bareGetItem({ tableName: small.Keys, ...smallKey.itemKey })],
         ['verifyLarge', async () => isAllow(await authorizeLarge(largeEvent))],
         ['getLarge', () => bareGetItemLarge({ tableName: large.Keys, ...largeItemKey! })],
+        ['verifyLegacy', async () => isAllow(await authorizeLegacy(legacyEvent))],
       ];
       for (const [name, step] of shuffle(steps)) {
         const before = httpRequests;
@@ -331,7 +425,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
         cpuMicros[name] += used.user + used.system;
         if (!ok) refused++;
         // Counted before the drain: the requests made while the verification ran (its GetItem; the write comes after).
-        if (name.startsWith('verify')) {
+        if (name === 'verifySmall' || name === 'verifyLarge') {
           verifyCalls++;
           verifyRequests += httpRequests - before;
         }
@@ -375,6 +469,30 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     }
     const rejectDbCalls = httpRequests - requestsBefore;
 
+    progress(`rejections with a legacy pattern configured: ${options.rejections} values of neither format`);
+    const legacyRejectEvents = neitherFormat(smallKeys[0]!.apiKey, imported).map((value) =>
+      value === '' ? authorizerEvent({}, methodArn('GET', APP, 'whoami')) : event(value),
+    );
+    const rejectLegacy = async (refused: APIGatewayRequestAuthorizerEvent) => {
+      try {
+        await authorizeLegacy(refused);
+      } catch (error) {
+        if ((error as Error).message === 'Unauthorized') return;
+        throw error;
+      }
+      throw new Error('a value of neither format was accepted');
+    };
+    for (let i = 0; i < 2000; i++) await rejectLegacy(legacyRejectEvents[i % legacyRejectEvents.length]!);
+    const legacyRejectCpuBatches: number[] = [];
+    const legacyRequestsBefore = httpRequests;
+    for (let done = 0; done < options.rejections; done += batchSize) {
+      const cpu = process.cpuUsage();
+      for (let i = 0; i < batchSize; i++) await rejectLegacy(legacyRejectEvents[i % legacyRejectEvents.length]!);
+      const used = process.cpuUsage(cpu);
+      legacyRejectCpuBatches.push((used.user + used.system) / batchSize);
+    }
+    const legacyRejectDbCalls = httpRequests - legacyRequestsBefore;
+
     const verifyP50Ms = percentile(times.verifySmall, 50);
     const getItemP50Ms = percentile(times.getSmall, 50);
     const verifyLargeP50Ms = percentile(times.verifyLarge, 50);
@@ -412,6 +530,11 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       verifyDbCallsPerVerify: round(verifyRequests / verifyCalls),
       verifyCpuMicros: round((cpuMicros.verifySmall + cpuMicros.verifyLarge) / (times.verifySmall.length + times.verifyLarge.length), 1),
       getItemCpuMicros: round((cpuMicros.getSmall + cpuMicros.getLarge) / (times.getSmall.length + times.getLarge.length), 1),
+      legacyVerifyP50Ms: round(percentile(times.verifyLegacy, 50)),
+      legacyVerifyP99Ms: round(percentile(times.verifyLegacy, 99)),
+      legacyVerifyP50Ratio: round(percentile(times.verifyLegacy, 50) / verifyP50Ms),
+      legacyRejectMicros: round(median(legacyRejectCpuBatches), 2),
+      legacyRejectDbCalls,
     };
   } finally {
     client.destroy();

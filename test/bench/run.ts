@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PACKAGE_ROOT as REPO_ROOT } from '../../lib/construct/function-bundles';
-import { buildBundles, measureInit } from './bundles';
+import { BENCH_PEPPER_SECRET_ID, buildBundles, measureInit, startSecretsManagerStub } from './bundles';
 import { runE2e, type E2eResult } from './e2e';
 import type { InProcessOptions, InProcessResult } from './inprocess';
 import { round } from './stats';
@@ -27,6 +27,8 @@ const BUDGETS = {
   verifyOverheadP99Ratio: { max: 1.05, what: 'warm authorizer p99 ÷ bare consistent GetItem p99' },
   rejectMicros: { max: 5, what: 'CPU µs per malformed or bad-checksum key' },
   rejectDbCalls: { max: 0, what: 'DynamoDB calls while rejecting malformed keys' },
+  legacyRejectMicros: { max: 5, what: 'CPU µs per value of neither format, legacy key pattern configured' },
+  legacyRejectDbCalls: { max: 0, what: 'DynamoDB calls while rejecting values of neither format' },
   authorizerInitRatioVsBareSdk: { max: 0.35, what: 'authorizer init ÷ bare-SDK bundle init' },
   authorizerInitRatioVsExternalSdk: { max: 0.5, what: 'authorizer init ÷ SDK-from-node_modules init' },
   authorizerBundleKB: { max: 60, what: 'authorizer bundle size, KB (1024 bytes)' },
@@ -112,8 +114,18 @@ async function main(): Promise<void> {
     const createKeyBundle = built.functions.find((fn) => fn.key === 'createKey')!;
 
     const signerPaths = Object.values(built.signers).map((signer) => signer.path);
-    log(`module init: ${options.initRuns} rounds of ${built.functions.length + 2 + signerPaths.length} bundles, each in a fresh node process`);
-    const init = await measureInit([...built.functions.map((fn) => fn.path), built.bareSdk.path, built.externalSdk.path, ...signerPaths], options.initRuns, log);
+    log(`module init: ${options.initRuns} rounds of ${built.functions.length + 3 + signerPaths.length} imports, each in a fresh node process`);
+    // The authorizer once more as deployed: its init also reads the pepper, from a Secrets Manager stand-in on loopback.
+    const secretsManager = await startSecretsManagerStub();
+    const withSecret = { id: 'api-key-authorizer reading the pepper', path: authorizer.path, env: { PEPPER_SECRET_ID: BENCH_PEPPER_SECRET_ID, AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint } };
+    let init: Awaited<ReturnType<typeof measureInit>>;
+    try {
+      init = await measureInit([...built.functions.map((fn) => fn.path), built.bareSdk.path, built.externalSdk.path, withSecret, ...signerPaths], options.initRuns, log);
+    } finally {
+      await secretsManager.stop();
+    }
+    // One read per import of that target (the warm-up round included): the pepper really is read during init.
+    const pepperReadsPerInit = round(secretsManager.reads() / (init.runs + 1), 2);
 
     log('in-process measurements against DynamoDB Local');
     const inProcess = await runInProcessChild({
@@ -143,6 +155,8 @@ async function main(): Promise<void> {
       verifyOverheadP99Ratio: inProcess.verifyOverheadP99Ratio,
       rejectMicros: inProcess.rejectMicros,
       rejectDbCalls: inProcess.rejectDbCalls,
+      legacyRejectMicros: inProcess.legacyRejectMicros,
+      legacyRejectDbCalls: inProcess.legacyRejectDbCalls,
       authorizerInitRatioVsBareSdk: init.pairedRatio(authorizer.path, built.bareSdk.path),
       authorizerInitRatioVsExternalSdk: init.pairedRatio(authorizer.path, built.externalSdk.path),
       authorizerBundleKB: round(authorizer.bytes / KB, 1),
@@ -180,12 +194,20 @@ async function main(): Promise<void> {
       rejections: inProcess.rejections,
       verifyCpuMicros: inProcess.verifyCpuMicros,
       getItemCpuMicros: inProcess.getItemCpuMicros,
+      legacyVerifyP50Ms: inProcess.legacyVerifyP50Ms,
+      legacyVerifyP99Ms: inProcess.legacyVerifyP99Ms,
+      legacyVerifyP50Ratio: inProcess.legacyVerifyP50Ratio,
+      legacyRejectMicros: inProcess.legacyRejectMicros,
+      legacyRejectDbCalls: inProcess.legacyRejectDbCalls,
       bundles,
       bareSdkInitMs,
       bareSdkBytes: built.bareSdk.bytes,
       externalSdkInitMs,
       authorizerInitMs,
       authorizerInitRatioVsBareSdk: figures.authorizerInitRatioVsBareSdk,
+      authorizerInitWithPepperReadMs: init.wallMs.get(withSecret.id)!,
+      authorizerInitWithPepperReadRatioVsBareSdk: init.pairedRatio(withSecret.id, built.bareSdk.path),
+      pepperReadsPerInit,
       authorizerInitRatioVsExternalSdk: figures.authorizerInitRatioVsExternalSdk,
       authorizerInitCpuRatioVsBareSdk: init.pairedCpuRatio(authorizer.path, built.bareSdk.path),
       authorizerInitCpuRatioVsExternalSdk: init.pairedCpuRatio(authorizer.path, built.externalSdk.path),
@@ -267,6 +289,9 @@ function renderTable(report: Report): string {
   rows.push(['  client CPU per verify / per GetItem', `${r.verifyCpuMicros} / ${r.getItemCpuMicros} µs`, '']);
   rows.push(['rejection (malformed, bad checksum)', `${r.rejectMicros} µs CPU (${r.rejectWallMicros} µs wall)`, budget('rejectMicros')]);
   rows.push(['  DynamoDB calls while rejecting', `${r.rejectDbCalls}`, budget('rejectDbCalls')]);
+  rows.push(['imported legacy key verify, p50 / p99', `${r.legacyVerifyP50Ms} / ${r.legacyVerifyP99Ms} ms (${r.legacyVerifyP50Ratio} × keygate key)`, '']);
+  rows.push(['rejection of neither format (legacy pattern on)', `${r.legacyRejectMicros} µs CPU`, budget('legacyRejectMicros')]);
+  rows.push(['  DynamoDB calls while rejecting', `${r.legacyRejectDbCalls}`, budget('legacyRejectDbCalls')]);
   rows.push([`verify p50 with ${r.scaleKeys} keys`, `${r.verifyLargeP50Ms} ms`, '']);
   rows.push(['  scale ratio (vs 10 keys)', `${r.scaleRatio}`, budget('scaleRatio')]);
   rows.push([`  loading ${r.scaleKeys} keys`, `${r.scaleLoadSeconds} s (${r.scaleLoadItemsPerSecond} items/s)`, '']);
@@ -283,6 +308,10 @@ function renderTable(report: Report): string {
   rows.push(['SDK from node_modules init', `${r.externalSdkInitMs} ms`, '']);
   rows.push(['  authorizer ÷ bare SDK', `${r.authorizerInitRatioVsBareSdk}`, budget('authorizerInitRatioVsBareSdk')]);
   rows.push(['  authorizer ÷ SDK from node_modules', `${r.authorizerInitRatioVsExternalSdk}`, budget('authorizerInitRatioVsExternalSdk')]);
+  if (r.authorizerInitWithPepperReadMs !== undefined) {
+    rows.push(['authorizer init + pepper read (loopback)', `${r.authorizerInitWithPepperReadMs} ms, ${r.pepperReadsPerInit} reads per init`, '']);
+    rows.push(['  ÷ bare SDK', `${r.authorizerInitWithPepperReadRatioVsBareSdk}`, '']);
+  }
   for (const [name, signer] of Object.entries(report.signers ?? {})) rows.push([`signer ${name}: import + first signature`, `${round(signer.bytes / KB, 1)} KB, ${signer.initAndFirstSignMs} ms`, '']);
   for (const fn of report.bundles) rows.push([`  ${fn.name}`, `${round(fn.bytes / KB, 1)} KB, init ${fn.initMs} ms`, '']);
   const e2e = report.e2e;

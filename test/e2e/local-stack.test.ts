@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync, mkdirSync, chmodSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { call } from './support/http';
@@ -7,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { ADMIN_FUNCTIONS, FUNCTIONS } from '../../lib/shared/functions';
 import { scanAll } from '../support/dynamodb';
+import { answersDynamoDb, answersHttp, expectLoopbackOnly } from '../support/network';
 
 /**
  * `npm start` end to end: a child process running DynamoDB Local on disk, the
@@ -22,9 +24,28 @@ const javaPids: number[] = [];
 
 const url = (appUid: string, route: string) => `${stack!.info.apiUrl}/api/v1/appuid/${appUid}/${route}`;
 
+/** The JSON log lines the functions printed (Powertools writes WARN and ERROR to stderr). */
+function functionLogs(): Record<string, unknown>[] {
+  return `${stack!.stdout()}\n${stack!.stderr()}`
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function eventually<T>(find: () => T | undefined, timeoutMs = 5_000): Promise<T> {
+  for (const started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() - started > timeoutMs) throw new Error('not found in time');
+  }
+}
 
 beforeAll(async () => {
-  home = mkdtempSync(path.join(tmpdir(), 'keygate-e2e-'));
+  // A data folder as an earlier version left it: world-readable, with a world-readable database file.
+  home = path.join(mkdtempSync(path.join(tmpdir(), 'keygate-e2e-')), 'home');
+  mkdirSync(path.join(home, 'dynamodb'), { recursive: true });
+  writeFileSync(path.join(home, 'dynamodb', 'old.db'), '');
+  for (const [entry, mode] of [['', 0o755], ['dynamodb', 0o755], ['dynamodb/old.db', 0o644]] as const) chmodSync(path.join(home, entry), mode);
   stack = await startStackProcess(home);
   javaPids.push(stack.info.dynamodbPid!);
 });
@@ -33,7 +54,7 @@ afterAll(async () => {
   if (stack) await stopStackProcess(stack);
   // Whatever happened above, leave no Java behind.
   for (const pid of javaPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-  rmSync(home, { recursive: true, force: true });
+  rmSync(path.dirname(home), { recursive: true, force: true });
 });
 
 let demoKey: string;
@@ -46,6 +67,10 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   expect(out).toContain(`keygate local API: ${stack!.info.apiUrl}`);
   expect(stack!.info.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect(stack!.info.functions).toEqual(Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])));
+  expect(out).toContain('API keys in x-api-key; Allow scoped by path; routes under /api/v1/appuid/{appUid}');
+  // The stack's default tiers, as KeygateStack deploys them.
+  expect(stack!.info.plans).toEqual(['free', 'standard', 'premium']);
+  expect(out).toContain('plans: free, standard, premium');
   expect(isAlive(stack!.info.dynamodbPid)).toBe(true);
 
   demoKey = /x-api-key: (kg_[A-Za-z0-9]+)/.exec(out)![1]!;
@@ -59,6 +84,49 @@ test('first start: prints the API URL and a working demo key with curl lines, wr
   expect(statSync(path.join(home, 'pepper')).mode & 0o777).toBe(0o600);
   // The demo key is printed, not stored.
   expect(JSON.stringify(require(path.join(home, 'demo.json')))).not.toContain(demoKey);
+});
+
+test('reachable from this machine only: every server on 127.0.0.1 alone, DynamoDB Local without the pepper, the data folder owner-only', async () => {
+  const { info } = stack!;
+  await expectLoopbackOnly(info.dynamodbEndpoint, answersDynamoDb);
+  await expectLoopbackOnly(info.apiUrl, answersHttp);
+  await expectLoopbackOnly(info.lambdaEndpoint, answersHttp);
+
+  const java = readFileSync(`/proc/${info.dynamodbPid}/cmdline`, 'utf8').split('\0');
+  expect(java).toContain('-disableTelemetry');
+  expect(java.some((arg) => /cors/i.test(arg))).toBe(false);
+  const pepper = readFileSync(path.join(home, 'pepper'), 'utf8').trim();
+  expect(readFileSync(`/proc/${info.dynamodbPid}/environ`, 'utf8')).not.toContain(pepper);
+
+  // The folders were 0755 and old.db 0644 before the start; everything is the owner's only now, new files included.
+  expect(statSync(home).mode & 0o777).toBe(0o700);
+  for (const file of ['pepper', 'local.json', 'lambda-api-secret', 'demo.json']) expect([file, statSync(path.join(home, file)).mode & 0o777]).toEqual([file, 0o600]);
+  const dynamodbDir = path.join(home, 'dynamodb');
+  expect(statSync(dynamodbDir).mode & 0o777).toBe(0o700);
+  const databaseFiles = readdirSync(dynamodbDir);
+  expect(databaseFiles).toEqual(expect.arrayContaining(['old.db', 'shared-local-instance.db']));
+  for (const file of databaseFiles) expect([file, statSync(path.join(dynamodbDir, file)).mode & 0o077]).toEqual([file, 0]);
+});
+
+test("the Lambda Invoke API refuses a web page's POST to create-key and a caller without the secret; the CLI has it", async () => {
+  const post = (headers: Record<string, string>) =>
+    new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${stack!.info.lambdaEndpoint}/2015-03-31/functions/create-key/invocations`, { method: 'POST', headers });
+      req.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode)));
+      req.on('error', reject);
+      req.end('{"appUid":"attacker","name":"from a page"}');
+    });
+  expect(await post({ 'content-type': 'text/plain', origin: 'https://attacker.example' })).toBe(403);
+  expect(await post({ host: 'attacker.example' })).toBe(403);
+  expect(await post({})).toBe(403);
+  const listed = await keygateCli(home, 'keys', 'list', '--app', 'attacker', '--json');
+  expect(listed).toMatchObject({ code: 0, stderr: '' });
+  expect(JSON.parse(listed.stdout).keys).toEqual([]);
+});
+
+test('a header or query parameter named constructor or __proto__ reaches the bundles as a plain value', async () => {
+  const response = await call('GET', `${url('demo', 'whoami')}?__proto__=1&constructor=2`, { 'x-api-key': demoKey, constructor: 'x' });
+  expect(response.status).toBe(200);
 });
 
 test('a second npm start on the same data refuses with one line and leaves the first running', async () => {
@@ -150,6 +218,31 @@ test('CLI delete: the next request with the key is 401, the session it created s
 
   const again = await keygateCli(home, 'keys', 'delete', '--app', 'e2e-a', '--key', appKeyId);
   expect(again).toEqual({ code: 1, stdout: '', stderr: `keygate: key ${appKeyId} not found in app e2e-a\n` });
+});
+
+test("the stack's logs follow a request by its id: a refusal carries the Lambda request id, the cold-start flag and the id the client got", async () => {
+  const refused = await call('GET', url('e2e-a', 'whoami'), { 'x-api-key': appKey });
+  expect(refused.status).toBe(401);
+  expect(refused.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  const line = await eventually(() => functionLogs().find((entry) => entry.apiRequestId === refused.requestId));
+  expect(line).toMatchObject({
+    level: 'INFO',
+    message: 'api key refused',
+    reason: 'not_found',
+    function_name: 'api-key-authorizer',
+    function_request_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    cold_start: false,
+  });
+  expect(line.function_request_id).not.toBe(refused.requestId);
+  // The gateway's own line names the same request.
+  const gatewayLine = new RegExp(`GET /api/v1/appuid/e2e-a/whoami 401 \\d+ms ${refused.requestId}`);
+  await eventually(() => (gatewayLine.test(stack!.stderr()) ? true : undefined));
+  // Every function line carries a request id; each function's first invocation is flagged as its cold start.
+  const lines = functionLogs().filter((entry) => entry.level !== undefined && entry.function_name !== undefined);
+  expect(lines.length).toBeGreaterThan(3);
+  for (const entry of lines) expect(entry.function_request_id).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
+  expect(lines.find((entry) => entry.function_name === 'create-key')).toMatchObject({ cold_start: true, message: 'create-key succeeded' });
+  expect(stack!.stdout()).not.toContain(appKey);
 });
 
 describe('key lifecycle through npm start and the CLI', () => {
@@ -355,13 +448,14 @@ describe('sessions and users through the CLI and the bundles', () => {
       { appUid: 'e2e-a', keyCount: 0 },
       { appUid: 'e2e-r', keyCount: 1 },
     ]);
-    expect((await keygateCli(home, 'apps', 'show', '--app', app)).stdout).toMatch(/^app\s+e2e-r\nkeys\s+1\ncreated\s+\S+\n$/);
+    // npm start's default plan: the app's first key put it on free.
+    expect((await keygateCli(home, 'apps', 'show', '--app', app)).stdout).toMatch(/^app\s+e2e-r\nplan\s+free\nkeys\s+1\ncreated\s+\S+\ngateway key\s+\S+ \(API Gateway API key id\)\n$/);
   });
 
   test.each([
     [['sessions', 'revoke', '--app', 'e2e-r', '--user', 'nope'], "keygate: --user must be 'usr_' followed by 20 letters or digits\n"],
     [['users', 'delete', '--app', 'e2e-r', '--external-id', 'nobody'], 'keygate: no user with that externalId in app e2e-r\n'],
-    [['apps', 'show', '--app', 'never-seen'], 'keygate: app never-seen not found: it has no keys\n'],
+    [['apps', 'show', '--app', 'never-seen'], 'keygate: app never-seen not found: it has no keys and no plan\n'],
   ])('a bundle\'s typed error reaches the CLI as one line naming the flag: %j', async (argv, line) => {
     expect(await keygateCli(home, ...argv)).toEqual({ code: 1, stdout: '', stderr: line });
   });
@@ -369,9 +463,11 @@ describe('sessions and users through the CLI and the bundles', () => {
 
 test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart keeps the data and prints no key', async () => {
   const first = stack!;
+  const lambdaApiSecret = readFileSync(path.join(home, 'lambda-api-secret'), 'utf8');
   expect(await stopStackProcess(first)).toBe(0);
   expect(isAlive(first.info.dynamodbPid)).toBe(false);
   expect(existsSync(path.join(home, 'local.json'))).toBe(false);
+  expect(existsSync(path.join(home, 'lambda-api-secret'))).toBe(false);
   expect(first.stdout()).not.toContain(authToken);
   expect(first.stderr()).not.toContain(demoKey);
   expect(first.stderr()).not.toContain(authToken);
@@ -382,8 +478,10 @@ test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart kee
     `keygate: no local keygate stack is running from ${home} (KEYGATE_HOME): start one with \`npm start\` in the keygate checkout, set KEYGATE_HOME to the data folder of a running one, or pass --stack <name> for a deployed stack\n`,
   );
 
+  const firstSecret = lambdaApiSecret;
   stack = await startStackProcess(home);
   javaPids.push(stack.info.dynamodbPid!);
+  expect(readFileSync(path.join(home, 'lambda-api-secret'), 'utf8')).not.toBe(firstSecret);
   expect(stack.stdout()).not.toMatch(/kg_[A-Za-z0-9]{40,}/);
   expect(stack.stdout()).toMatch(/was printed on the first start/);
 

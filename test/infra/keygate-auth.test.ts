@@ -7,6 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../lib/shared/environment';
 import { ADMIN_FUNCTIONS, FUNCTIONS, isSessionFunction, type FunctionId } from '../../lib/shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
+import { AppScope } from '../../lib/shared/auth-settings';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, type Statement } from './infra-app';
 
 /** The construct on its own in a stack, next to a RestApi of "the user's". */
@@ -119,14 +120,23 @@ describe('KeygateAuth with default props', () => {
   });
 
   test('each function gets exactly the environment it reads', () => {
-    const env = (key: FunctionId) => template.toJSON().Resources[fnId(key)].Properties.Environment?.Variables ?? {};
+    // Every function counts and logs through the shared adapters, in the metrics namespace.
+    const env = (key: FunctionId) => {
+      const { [ENV.metricsNamespace]: namespace, ...rest } = template.toJSON().Resources[fnId(key)].Properties.Environment?.Variables ?? {};
+      expect([key, namespace]).toEqual([key, 'keygate']);
+      return rest;
+    };
+    const scope = { [ENV.appScope]: 'path', [ENV.basePath]: '/api/v1/appuid/{appUid}' };
     expect(env('apiKeyAuthorizer')).toEqual({
       [ENV.keysTable]: ref('keysTable'),
       [ENV.pepperSecretId]: pepper(),
       [ENV.keyPrefix]: 'kg',
       [ENV.lastUsedIntervalSeconds]: '900',
+      ...scope,
+      [ENV.apiKeyHeader]: 'x-api-key',
+      [ENV.acceptBearerKeys]: 'false',
     });
-    expect(env('sessionAuthorizer')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.pepperSecretId]: pepper(), [ENV.sessionTokenPrefix]: 'kgs' });
+    expect(env('sessionAuthorizer')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.pepperSecretId]: pepper(), [ENV.sessionTokenPrefix]: 'kgs', ...scope });
     expect(env('whoami')).toEqual({});
     expect(env('sdkUsersAuth')).toEqual({
       [ENV.usersTable]: ref('usersTable'),
@@ -145,8 +155,11 @@ describe('KeygateAuth with default props', () => {
     expect(env('revokeKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('listApps')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('getApp')).toEqual({ [ENV.keysTable]: ref('keysTable') });
-    expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable') });
-    expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable') });
+    expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
+    expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
+    expect(env('importKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
+    // No plans: no usage plans to name, and create-key leaves gateway keys alone.
+    expect(env('setAppPlan')).toEqual({ [ENV.keysTable]: ref('keysTable') });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -252,8 +265,9 @@ describe('KeygateAuth with default props', () => {
       ]);
     });
 
-    test('roll-key: GetItem, PutItem and UpdateItem on the keys table, and the pepper (it makes a key)', () => {
+    test('roll-key: GetItem, PutItem and UpdateItem on the keys table, ConditionCheckItem on the app registry, and the pepper (it makes a key)', () => {
       expect(accessOf('rollKey')).toEqual([
+        { Sid: 'CheckAppUnregistered', Effect: 'Allow', Action: 'dynamodb:ConditionCheckItem', Resource: arn('keysTable'), Condition: leading('apps') },
         readPepper(),
         { Sid: 'RollKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
       ]);
@@ -290,20 +304,73 @@ describe('KeygateAuth with default props', () => {
       expect(accessOf('getApp')).toEqual([{ Sid: 'GetAppRegistry', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('keysTable'), Condition: leading('apps') }]);
     });
 
-    test('revoke-sessions: read users, find sessions through their index items, end sessions; no pepper, no keys table', () => {
+    test('revoke-sessions: read users, find sessions through their index items, end sessions, PutItem of its event; no pepper', () => {
       expect(accessOf('revokeSessions')).toEqual([
+        appendEvents(),
         { Sid: 'EndSessions', Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], Resource: arn('sessionsTable'), Condition: leading('token#*', ...sessionIndexes) },
         { Sid: 'FindSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: arn('sessionsTable'), Condition: leading(...sessionIndexes) },
         { Sid: 'GetUsers', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('usersTable') },
       ]);
     });
 
-    test('delete-user: read, mark and delete users; find and end sessions; no pepper, no keys table', () => {
+    test('delete-user: read, mark and delete users; find and end sessions; PutItem of its event; no pepper', () => {
       expect(accessOf('deleteUser')).toEqual([
+        appendEvents(),
         { Sid: 'EndSessions', Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], Resource: arn('sessionsTable'), Condition: leading('token#*', ...sessionIndexes) },
         { Sid: 'EraseUsers', Effect: 'Allow', Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arn('usersTable') },
         { Sid: 'FindSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: arn('sessionsTable'), Condition: leading(...sessionIndexes) },
       ]);
+    });
+
+    test('set-app-plan without plans: its DynamoDB access, and no API Gateway access at all', () => {
+      const access = accessOf('setAppPlan');
+      expect(access).toEqual([
+        { Sid: 'AppRegistry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable'), Condition: leading('apps') },
+        { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
+        {
+          Sid: 'SetGatewayKeyOnHashItems',
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: arn('keysTable'),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] } },
+        },
+      ]);
+      expect(access.flatMap(actionsOf).filter((action) => action.startsWith('apigateway:'))).toEqual([]);
+    });
+
+    test('import-keys: PutItem on the keys table (three Puts per key in one transaction: two key items and the imported event), the app registry\'s count and a Query of app# partitions, and the pepper', () => {
+      expect(accessOf('importKeys')).toEqual([
+        { Sid: 'CountAppKeys', Effect: 'Allow', Action: 'dynamodb:UpdateItem', Resource: arn('keysTable'), Condition: leading('apps') },
+        { Sid: 'PutKeyItems', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: arn('keysTable') },
+        { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
+        readPepper(),
+      ]);
+    });
+
+    test('every function is covered above', () => {
+      // A new function must get its own least-privilege test.
+      expect(Object.keys(FUNCTIONS).sort()).toEqual(
+        [
+          'apiKeyAuthorizer',
+          'sessionAuthorizer',
+          'whoami',
+          'sdkUsersAuth',
+          'sdkUsersMe',
+          'createKey',
+          'listKeys',
+          'deleteKey',
+          'rollKey',
+          'updateKey',
+          'listKeyEvents',
+          'revokeKeys',
+          'importKeys',
+          'listApps',
+          'getApp',
+          'revokeSessions',
+          'deleteUser',
+          'setAppPlan',
+        ].sort(),
+      );
     });
 
     test('no policy anywhere has a wildcard action or resource', () => {
@@ -314,6 +381,38 @@ describe('KeygateAuth with default props', () => {
         }
       }
     });
+
+    test('with plans, the only wildcard resources are API keys and usage-plan keys, for the functions that manage them', () => {
+      const { template: withPlans } = synthConstruct({ plans: [{ name: 'p', rateLimit: 1, burstLimit: 1 }], defaultPlan: 'p' });
+      const wildcards: string[] = [];
+      for (const [id, policy] of Object.entries(withPlans.findResources('AWS::IAM::Policy'))) {
+        for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+          for (const action of actionsOf(statement)) expect(action).not.toContain('*');
+          for (const resource of [statement.Resource].flat()) {
+            const text = JSON.stringify(resource);
+            if (/"\*"|\/\*"|:\*"/.test(text)) wildcards.push(`${id.replace(/FunctionRoleDefaultPolicy.*$/, '')} ${actionsOf(statement).join()} ${text.includes('/apikeys/*') ? '/apikeys/*' : '/usageplans/<p>/keys/*'}`);
+          }
+        }
+      }
+      expect(wildcards.sort()).toEqual([
+        'AuthCreateKey apigateway:DELETE /apikeys/*',
+        'AuthCreateKey apigateway:DELETE /usageplans/<p>/keys/*',
+        'AuthImportKeys apigateway:DELETE /apikeys/*',
+        'AuthImportKeys apigateway:DELETE /usageplans/<p>/keys/*',
+        'AuthSetAppPlan apigateway:DELETE /apikeys/*',
+        'AuthSetAppPlan apigateway:DELETE /usageplans/<p>/keys/*',
+      ]);
+    });
+  });
+
+  test('no plans: no usage plan, no API key required, the API key source left alone', () => {
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
+    template.resourceCountIs('AWS::ApiGateway::GatewayResponse', 0);
+    // None requires one (the public revoke route says so explicitly: false).
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties.ApiKeyRequired).not.toBe(true);
+    for (const api of Object.values(template.findResources('AWS::ApiGateway::RestApi'))) expect(api.Properties.ApiKeySourceType).toBeUndefined();
+    expect(auth.apiKeyMethodOptions.apiKeyRequired).toBeUndefined();
+    expect(auth.usagePlans).toEqual({});
   });
 
   test('REQUEST authorizers on x-api-key and Authorization, result caching off', () => {
@@ -352,8 +451,10 @@ describe('KeygateAuth with default props', () => {
     expect(auth.listKeyEventsFunction).toBe(auth.functions.listKeyEvents);
     expect(auth.listAppsFunction).toBe(auth.functions.listApps);
     expect(auth.getAppFunction).toBe(auth.functions.getApp);
+    expect(auth.setAppPlanFunction).toBe(auth.functions.setAppPlan);
     expect(auth.revokeSessionsFunction).toBe(auth.functions.revokeSessions);
     expect(auth.deleteUserFunction).toBe(auth.functions.deleteUser);
+    expect(auth.importKeysFunction).toBe(auth.functions.importKeys);
     const integrations = JSON.stringify(template.findResources('AWS::ApiGateway::Method'));
     for (const key of ADMIN_FUNCTIONS) expect(integrations).not.toContain(fnId(key));
   });
@@ -401,6 +502,7 @@ describe('KeygateAuth with custom props', () => {
       memorySize: 512,
       enableSourceMaps: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      metricsNamespace: 'acme/keygate',
     });
     const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment.Variables;
     expect(env('apiKeyAuthorizer')[ENV.keyPrefix]).toBe('acme');
@@ -410,7 +512,8 @@ describe('KeygateAuth with custom props', () => {
     expect(env('sessionAuthorizer')[ENV.sessionTokenPrefix]).toBe('acmes');
     expect(env('sdkUsersAuth')[ENV.sessionTokenPrefix]).toBe('acmes');
     expect(env('sdkUsersAuth')[ENV.sessionLifetimeSeconds]).toBe('7200');
-    expect(env('whoami')).toEqual({ NODE_OPTIONS: '--enable-source-maps' });
+    expect(env('whoami')).toEqual({ NODE_OPTIONS: '--enable-source-maps', [ENV.metricsNamespace]: 'acme/keygate' });
+    expect(auth.metricsNamespace).toBe('acme/keygate');
     template.allResourcesProperties('AWS::ApiGateway::Authorizer', { AuthorizerResultTtlInSeconds: 300 });
     template.allResourcesProperties('AWS::Lambda::Function', { MemorySize: 512 });
     expect(template.toJSON().Resources[logicalId(auth.sessionsTable!)].DeletionPolicy).toBe('Retain');
@@ -419,6 +522,146 @@ describe('KeygateAuth with custom props', () => {
 
   test('the cache TTL may be exactly 3600 seconds', () => {
     expect(constructOnly({ authorizerCacheTtl: Duration.hours(1) })).not.toThrow();
+  });
+});
+
+describe('KeygateAuth fitting an existing API', () => {
+  const legacyKeys = { pattern: '[A-Za-z0-9]{40}', minLength: 40, maxLength: 40 };
+  const envOf = (auth: KeygateAuth, template: Template, key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment.Variables;
+  const authorizerOf = (auth: KeygateAuth, template: Template, kind: 'apiKeyAuthorizer' | 'sessionAuthorizer') =>
+    Object.values(template.findResources('AWS::ApiGateway::Authorizer')).find((a) => JSON.stringify(a.Properties.AuthorizerUri).includes(logicalId(auth.functions[kind]!)))!.Properties;
+
+  test('context scope, a base path without the app, a custom header and legacy keys reach the functions that read them', () => {
+    const { auth, template } = synthConstruct({ appScope: AppScope.CONTEXT, basePath: '/keygate', apiKeyHeader: 'X-Customer-Key', legacyKeys });
+    const scope = { [ENV.appScope]: 'context', [ENV.basePath]: '/keygate' };
+    const legacy = { [ENV.legacyKeyPattern]: '[A-Za-z0-9]{40}', [ENV.legacyKeyMinLength]: '40', [ENV.legacyKeyMaxLength]: '40' };
+    expect(envOf(auth, template, 'apiKeyAuthorizer')).toMatchObject({ ...scope, [ENV.apiKeyHeader]: 'x-customer-key', [ENV.acceptBearerKeys]: 'false', ...legacy });
+    expect(envOf(auth, template, 'sessionAuthorizer')).toMatchObject(scope);
+    expect(envOf(auth, template, 'importKeys')).toMatchObject(legacy);
+    // What does not read a setting does not get it.
+    expect(envOf(auth, template, 'sessionAuthorizer')[ENV.legacyKeyPattern]).toBeUndefined();
+    expect(envOf(auth, template, 'createKey')[ENV.appScope]).toBeUndefined();
+    expect(authorizerOf(auth, template, 'apiKeyAuthorizer').IdentitySource).toBe('method.request.header.x-customer-key');
+    expect(authorizerOf(auth, template, 'sessionAuthorizer').IdentitySource).toBe('method.request.header.Authorization');
+    expect(auth.authSettings).toEqual({ appScope: 'context', basePath: '/keygate', apiKeyHeader: 'x-customer-key', acceptBearerKeys: false, legacyKeys });
+  });
+
+  test("keygate's app routes go below the base path; the public revoke route, of no app, stays at /api/v1/keys/revoke", () => {
+    const { auth, template } = synthConstruct({ basePath: '/v2/tenants/{appUid}' });
+    const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart);
+    expect(paths).toEqual(expect.arrayContaining(['v2', 'tenants', '{appUid}', 'whoami', 'sdkusers', 'auth', 'me', 'api', 'v1', 'keys', 'revoke']));
+    expect(paths).not.toContain('appuid');
+    expect(Object.keys(auth.stageMethodOptions())).toEqual(['/api/v1/keys/revoke/POST']);
+  });
+
+  test('acceptBearerKeys: the API-key authorizer has no identity source (either header may carry the key), caching off', () => {
+    const { auth, template } = synthConstruct({ acceptBearerKeys: true });
+    expect(authorizerOf(auth, template, 'apiKeyAuthorizer')).toMatchObject({ IdentitySource: '', AuthorizerResultTtlInSeconds: 0 });
+    expect(envOf(auth, template, 'apiKeyAuthorizer')[ENV.acceptBearerKeys]).toBe('true');
+  });
+
+  test("apiKeyHeader 'Authorization': keys as Bearer only, which can be cached", () => {
+    const { auth, template } = synthConstruct({ apiKeyHeader: 'Authorization', authorizerCacheTtl: Duration.seconds(60) });
+    expect(authorizerOf(auth, template, 'apiKeyAuthorizer')).toMatchObject({ IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 60 });
+    expect(envOf(auth, template, 'apiKeyAuthorizer')[ENV.apiKeyHeader]).toBe('authorization');
+  });
+
+  test.each<[string, KeygateAuthProps, string]>([
+    ['path scope without {appUid}', { basePath: '/keygate' }, "KeygateAuth: basePath must contain the {appUid} segment when appScope is path, got '/keygate'"],
+    [
+      'a parameter before the app',
+      { basePath: '/{tenant}/{appUid}' },
+      "KeygateAuth: basePath segments must be literal (letters, digits, '.', '_', '-') or {appUid}, got '{tenant}' in '/{tenant}/{appUid}'",
+    ],
+    [
+      'a greedy segment',
+      { appScope: AppScope.CONTEXT, basePath: '/{proxy+}' },
+      "KeygateAuth: basePath segments must be literal (letters, digits, '.', '_', '-') or {appUid}, got '{proxy+}' in '/{proxy+}'",
+    ],
+    ['a wildcard', { basePath: '/api/*/{appUid}' }, "KeygateAuth: basePath segments must be literal (letters, digits, '.', '_', '-') or {appUid}, got '*' in '/api/*/{appUid}'"],
+    ['the app twice', { basePath: '/{appUid}/x/{appUid}' }, "KeygateAuth: basePath may contain {appUid} only once, got '/{appUid}/x/{appUid}'"],
+    ['a trailing slash', { basePath: '/api/{appUid}/' }, "KeygateAuth: basePath must start with '/' and not end with one, got '/api/{appUid}/'"],
+    ['an unknown scope', { appScope: 'tenant' as AppScope }, "KeygateAuth: appScope must be one of path, context, got 'tenant'"],
+    ['a header name with a space', { apiKeyHeader: 'x api key' }, "KeygateAuth: apiKeyHeader must be a header name of at most 64 letters, digits and '-', starting with a letter, got 'x api key'"],
+    [
+      'Bearer keys with a result cache',
+      { acceptBearerKeys: true, authorizerCacheTtl: Duration.seconds(60) },
+      'KeygateAuth: acceptBearerKeys needs authorizerCacheTtl 0: a key may come in either of two headers, so API Gateway can require neither as identity source, and a result cache needs one',
+    ],
+    [
+      'a legacy pattern that is not a regular expression',
+      { legacyKeys: { pattern: 'a)|(.*', minLength: 20, maxLength: 40 } },
+      'KeygateAuth: legacyKeys.pattern is not a valid regular expression: Invalid regular expression: /a)|(.*/: Unmatched \')\'',
+    ],
+    ['legacy keys that may be short', { legacyKeys: { pattern: '[a-z]+', minLength: 8, maxLength: 40 } }, 'KeygateAuth: legacyKeys.minLength must be a whole number of at least 16, got 8'],
+    [
+      'legacy length bounds the wrong way round',
+      { legacyKeys: { pattern: '[a-z]+', minLength: 40, maxLength: 20 } },
+      'KeygateAuth: legacyKeys.maxLength must be a whole number between minLength (40) and 512, got 20',
+    ],
+  ])('refuses %s', (_name, props, message) => {
+    expect(constructOnly(props)).toThrow(new Error(message));
+  });
+
+  test('a context-scope base path may leave the app out; a path-scope one may put it anywhere', () => {
+    expect(constructOnly({ appScope: AppScope.CONTEXT, basePath: '/keygate' })).not.toThrow();
+    expect(constructOnly({ appScope: AppScope.CONTEXT })).not.toThrow();
+    expect(constructOnly({ basePath: '/{appUid}' })).not.toThrow();
+    expect(constructOnly({ basePath: '/v1.2/apps/{appUid}/api' })).not.toThrow();
+  });
+});
+
+describe('KeygateAuth perIpRateLimit: an AWS WAF web ACL with a per-IP rate-based rule', () => {
+  function userStack(props: KeygateAuthProps) {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(stack, 'Auth', props);
+    const api = new apigateway.RestApi(stack, 'UserApi', { cloudWatchRole: false });
+    auth.addRoutes(api);
+    return { stack, auth, api };
+  }
+
+  test('off by default: no web ACL', () => {
+    const { auth, template } = synthConstruct();
+    expect(auth.webAcl).toBeUndefined();
+    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+    expect(() => auth.associateWebAcl(new apigateway.RestApi(new Stack(), 'Api').deploymentStage)).toThrow(
+      new Error('KeygateAuth: associateWebAcl needs a web ACL; set perIpRateLimit'),
+    );
+  });
+
+  test('a regional web ACL that allows by default and answers 429 to an IP past the limit in 5 minutes, without sampling requests (they carry keys); associated with the stage given', () => {
+    const { stack, auth, api } = userStack({ perIpRateLimit: 500 });
+    const association = auth.associateWebAcl(api.deploymentStage);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      VisibilityConfig: Match.objectLike({ SampledRequestsEnabled: false, CloudWatchMetricsEnabled: true }),
+      Rules: [
+        {
+          Name: 'PerIpRateLimit',
+          Priority: 0,
+          Statement: { RateBasedStatement: { Limit: 500, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+          Action: { Block: { CustomResponse: { ResponseCode: 429 } } },
+          VisibilityConfig: Match.objectLike({ SampledRequestsEnabled: false }),
+        },
+      ],
+    });
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      WebACLArn: { 'Fn::GetAtt': [logicalId(auth.webAcl!), 'Arn'] },
+      ResourceArn: stack.resolve(api.deploymentStage.stageArn),
+    });
+    expect(JSON.stringify(stack.resolve(api.deploymentStage.stageArn))).toContain(logicalId(api.deploymentStage));
+    expect(template.toJSON().Resources[logicalId(association)].DependsOn).toContain(logicalId(api.deploymentStage));
+  });
+
+  test('a web ACL attached to no stage fails the synth with what to call', () => {
+    const { stack } = userStack({ perIpRateLimit: 500 });
+    expect(() => Template.fromStack(stack)).toThrow(/KeygateAuth: perIpRateLimit is set but the web ACL protects no stage; call associateWebAcl\(stage\)/);
   });
 });
 
@@ -443,6 +686,18 @@ describe('KeygateAuth rejects bad props at synth', () => {
     ['lastUsed interval over a day', { lastUsedInterval: Duration.hours(25) }, 'KeygateAuth: lastUsedInterval must be between 1 and 86400 seconds, got 90000'],
     ['lastUsed interval in fractions of a second', { lastUsedInterval: Duration.millis(2500) }, 'KeygateAuth: lastUsedInterval must be a whole number of seconds, got 2.5'],
     ['memory below Lambda\'s minimum', { memorySize: 64 }, 'KeygateAuth: memorySize must be a whole number of MB between 128 and 10240, got 64'],
+    ['a metrics namespace in AWS\'s own space', { metricsNamespace: 'AWS/Keygate' }, "KeygateAuth: metricsNamespace must not start with 'AWS/', which is reserved for AWS services, got 'AWS/Keygate'"],
+    [
+      'a metrics namespace with a character CloudWatch refuses',
+      { metricsNamespace: 'keygate*' },
+      "KeygateAuth: metricsNamespace must be 1-255 characters of A-Z a-z 0-9 . _ - / # : and space, got 'keygate*'",
+    ],
+    ['an empty metrics namespace', { metricsNamespace: '' }, "KeygateAuth: metricsNamespace must be 1-255 characters of A-Z a-z 0-9 . _ - / # : and space, got ''"],
+    ...[9, 2_000_000_001, 1.5, -1].map((limit): [string, KeygateAuthProps, string] => [
+      `perIpRateLimit ${limit}`,
+      { perIpRateLimit: limit },
+      `KeygateAuth: perIpRateLimit must be 0 (no web ACL) or a whole number between 10 and 2000000000, got ${limit}`,
+    ]),
     ['revoke rate limit of 0', { revokeThrottling: { rateLimit: 0 } }, 'KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got 0'],
     ['revoke burst limit in fractions', { revokeThrottling: { burstLimit: 2.5 } }, 'KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got 2.5'],
     ['a session prop with sessions off', { enableSessions: false, sessionLifetime: Duration.hours(1) }, 'KeygateAuth: sessionLifetime configures sessions, which enableSessions: false turns off'],
@@ -538,7 +793,7 @@ describe('KeygateAuth with sessions off (enableSessions: false)', () => {
 
   test('no session function: only the API-key half and the key and app admin functions', () => {
     const kept = (Object.keys(FUNCTIONS) as FunctionId[]).filter((key) => !isSessionFunction(key));
-    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'updateKey', 'whoami']);
+    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'importKeys', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'setAppPlan', 'updateKey', 'whoami']);
     expect(Object.keys(auth.functions).sort()).toEqual(kept.sort());
     template.resourceCountIs('AWS::Lambda::Function', kept.length);
     template.resourceCountIs('AWS::Logs::LogGroup', kept.length);

@@ -136,7 +136,7 @@ test('outputs: API URL, admin function names (read by the CLI) and table names',
   expect(outputs.KeysTableName.Value).toEqual({ Ref: logicalId(stack.auth.keysTable) });
   expect(outputs.SessionsTableName.Value).toEqual({ Ref: logicalId(stack.auth.sessionsTable!) });
   expect(outputs.UsersTableName.Value).toEqual({ Ref: logicalId(stack.auth.usersTable!) });
-  expect(ownOutputs(outputs)).toEqual(['ApiUrl', 'KeysTableName', 'SessionsTableName', 'UsersTableName', ...ADMIN_FUNCTIONS.map(adminFunctionOutput)].sort());
+  expect(ownOutputs(outputs)).toEqual(['ApiUrl', 'DashboardUrl', 'KeysTableName', 'SessionsTableName', 'UsersTableName', ...ADMIN_FUNCTIONS.map(adminFunctionOutput)].sort());
 });
 
 test('with sessions off: no session route, no session outputs; the API-key half and its admin functions are all there', () => {
@@ -145,7 +145,38 @@ test('with sessions off: no session route, no session outputs; the API-key half 
   keysOnlyTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
   const outputs = keysOnlyTemplate.findOutputs('*');
   expect(ownOutputs(outputs)).toEqual(
-    ['ApiUrl', 'KeysTableName', ...ADMIN_FUNCTIONS.filter((id) => !isSessionFunction(id)).map(adminFunctionOutput)].sort(),
+    ['ApiUrl', 'DashboardUrl', 'KeysTableName', ...ADMIN_FUNCTIONS.filter((id) => !isSessionFunction(id)).map(adminFunctionOutput)].sort(),
   );
   expect(keysOnly.auth.sessionsEnabled).toBe(false);
+});
+
+describe('AWS WAF in front of the stage', () => {
+  test('on by default: 3000 requests per IP per 5 minutes, attached to the prod stage', () => {
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: { Limit: 3000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } } })],
+    });
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: stack.resolve(stack.api.deploymentStage.stageArn),
+      WebACLArn: { 'Fn::GetAtt': [logicalId(stack.auth.webAcl!), 'Arn'] },
+    });
+    expect(JSON.stringify(stack.resolve(stack.api.deploymentStage.stageArn))).toMatch(new RegExp(`${logicalId(stack.api.deploymentStage)}|/stages/prod`));
+  });
+
+  test('the web ACL protects the stage that carries the public revoke route and its own method throttling; both stay', () => {
+    const [stageId, stage] = Object.entries(template.findResources('AWS::ApiGateway::Stage'))[0]!;
+    expect(stageId).toBe(logicalId(stack.api.deploymentStage));
+    expect(stage.Properties.MethodSettings).toContainEqual(expect.objectContaining({ HttpMethod: 'POST', ResourcePath: '/~1api~1v1~1keys~1revoke', ThrottlingRateLimit: 1 }));
+    const associations = Object.values(template.findResources('AWS::WAFv2::WebACLAssociation'));
+    expect(associations.map((association) => association.Properties.ResourceArn)).toEqual([stack.resolve(stack.api.deploymentStage.stageArn)]);
+    expect(associations[0]!.DependsOn).toContain(stageId);
+  });
+
+  test('auth.perIpRateLimit sets the limit; 0 turns WAF off', () => {
+    const custom = synthKeygateStack({ auth: { perIpRateLimit: 12_000 } }).template;
+    custom.hasResourceProperties('AWS::WAFv2::WebACL', { Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 12_000 }) } })] });
+    const off = synthKeygateStack({ auth: { perIpRateLimit: 0 } }).template;
+    off.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    off.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+  });
 });

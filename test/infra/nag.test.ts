@@ -1,10 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
+import { KeygateAuth } from '../../lib/construct/keygate-auth';
 import { KeygateStack } from '../../lib/construct/keygate-stack';
 import { synthKeygateStack, testApp } from './infra-app';
 
@@ -52,9 +54,13 @@ test('as the synthesis plugin bin/app.ts registers, the checks fail the synth on
   }
 });
 
-test('the acknowledged rules are exactly the reviewed ones, each with a written reason', () => {
+test('the acknowledged rules are exactly the reviewed ones, each with a written reason; APIG3 (WAF) is met, not acknowledged', () => {
   const acks = acknowledgements(stack);
-  expect([...acks.keys()].sort()).toEqual(['AwsSolutions-APIG2', 'AwsSolutions-APIG3', 'AwsSolutions-APIG4', 'AwsSolutions-APIG6', 'AwsSolutions-COG4', 'AwsSolutions-SMG4']);
+  // IAM5 only for the wildcards of gateway-key management (ids unknown until runtime), each named.
+  const wildcards = [...acks.keys()].filter((id) => id.startsWith('AwsSolutions-IAM5['));
+  expect(wildcards.length).toBeGreaterThan(0);
+  for (const id of wildcards) expect(id).toMatch(/^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::\/(apikeys|usageplans\/<[A-Za-z0-9]+>\/keys)\/\*\]$/);
+  expect([...acks.keys()].filter((id) => !wildcards.includes(id)).sort()).toEqual(['AwsSolutions-APIG2', 'AwsSolutions-APIG4', 'AwsSolutions-APIG6', 'AwsSolutions-COG4', 'AwsSolutions-SMG4']);
   // The unauthenticated-method finding is acknowledged on the public revoke method only.
   const unauthenticated = stack.node.findAll().filter((construct) =>
     construct.node.metadata.some((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY && JSON.stringify(entry.data).includes('AwsSolutions-APIG4')),
@@ -65,4 +71,30 @@ test('the acknowledged rules are exactly the reviewed ones, each with a written 
       expect([id, reason.length > 80]).toEqual([id, true]);
     }
   }
+});
+
+test('with the web ACL turned off (auth.perIpRateLimit: 0), APIG3 is acknowledged with its reason and nothing else changes', () => {
+  const { stack: off } = synthKeygateStack({ auth: { perIpRateLimit: 0 } });
+  const report = new AwsSolutionsChecks().validateScope(off);
+  expect(report.violations).toEqual([]);
+  const acks = acknowledgements(off);
+  // The same as with WAF on (the gateway-key wildcards of plans included), plus APIG3.
+  const notWildcards = [...acks.keys()].filter((id) => !id.startsWith('AwsSolutions-IAM5['));
+  expect(notWildcards.sort()).toEqual(['AwsSolutions-APIG2', 'AwsSolutions-APIG3', 'AwsSolutions-APIG4', 'AwsSolutions-APIG6', 'AwsSolutions-COG4', 'AwsSolutions-SMG4']);
+  expect(acks.get('AwsSolutions-APIG3')![0]).toMatch(/perIpRateLimit: 0/);
+});
+
+test('APIG3 is met by the web ACL itself: a stage without one is a finding, the same stage with associateWebAcl is not', () => {
+  const apig3 = (associate: boolean) => {
+    const app = testApp();
+    const user = new Stack(app, 'UserStack');
+    const auth = new KeygateAuth(user, 'Auth', { perIpRateLimit: 1000 });
+    // As the README tells users to: the revoke route's method throttling on the same stage the web ACL attaches to.
+    const api = new apigateway.RestApi(user, 'Api', { cloudWatchRole: false, deployOptions: { methodOptions: auth.stageMethodOptions() } });
+    auth.addRoutes(api);
+    if (associate) auth.associateWebAcl(api.deploymentStage);
+    return new AwsSolutionsChecks().validateScope(user).violations.filter((v) => v.ruleName === 'AwsSolutions-APIG3').length;
+  };
+  expect(apig3(false)).toBe(1);
+  expect(apig3(true)).toBe(0);
 });

@@ -46,7 +46,7 @@ describe('get-app', () => {
 
   test('an app that never had a key: AppNotFound', async () => {
     await expect(getAppHandler({ appUid: 'never-had-keys' })).rejects.toBeInstanceOf(AppNotFound);
-    await expect(getAppHandler({ appUid: 'never-had-keys' })).rejects.toMatchObject({ name: 'AppNotFound', message: 'app never-had-keys not found: it has no keys' });
+    await expect(getAppHandler({ appUid: 'never-had-keys' })).rejects.toMatchObject({ name: 'AppNotFound', message: 'app never-had-keys not found: it has no keys and no plan' });
   });
 
   test.each([

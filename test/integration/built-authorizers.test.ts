@@ -2,7 +2,7 @@ import { credentialFormat } from '../../functions/domain/credential-format';
 import { ENV } from '../../lib/shared/environment';
 import type { FunctionId } from '../../lib/shared/functions';
 import { AwsJsonStandIn, errorAnswer, secretValueAnswer } from '../support/aws-stand-in';
-import { builtBundleEnvironment, invokeBuiltBundle } from '../support/built-bundle';
+import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn } from '../support/events';
 import { FaultProxy } from '../reliability/support';
@@ -24,7 +24,9 @@ let env: Record<string, string | undefined>;
 beforeAll(async () => {
   const tables = await createTestTables(client);
   env = {
-    ...builtBundleEnvironment(tables, await proxy.start()),
+    ...builtBundleEnv(tables),
+    AWS_ENDPOINT_URL_DYNAMODB: await proxy.start(),
+    [ENV.localPepper]: undefined,
     AWS_SESSION_TOKEN: 'session-token',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: await secrets.start(),
     AWS_MAX_ATTEMPTS: '2',
@@ -68,32 +70,38 @@ test('Secrets Manager refuses: PepperUnavailable, logged with the cause, never a
   const { apiKey } = await createdKey();
   secrets.reset(() => errorAnswer(400, 'AccessDeniedException', 'not authorized to perform secretsmanager:GetSecretValue'));
   const failed = await invoke('apiKeyAuthorizer', keyEvent(apiKey));
-  expect(failed).toMatchObject({ ok: false, errorType: 'PepperUnavailable', errorMessage: 'could not read the pepper' });
+  // The read during init failed; the request is refused from the negative cache, without another read.
+  expect(failed).toMatchObject({ ok: false, errorType: 'PepperUnavailable', errorMessage: expect.stringMatching(/^could not read the pepper/) });
+  expect(failed.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: expect.stringMatching(/^pepper not read during init/) }));
   expect(JSON.stringify(failed.logs)).toMatch(/AccessDeniedException/);
   // A client error is not retried, as with the SDK.
   expect(secrets.calls).toHaveLength(1);
 });
 
-test('DynamoDB throttles every attempt: the throttling error by name (API Gateway answers 500), after the configured attempts', async () => {
+test('DynamoDB throttles every attempt: StoreUnavailable naming the throttling error (API Gateway answers 500), after the configured attempts', async () => {
   const { apiKey } = await createdKey();
   secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: PEPPER }));
   proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', operations: ['GetItem'] };
   const faultedBefore = proxy.faulted.GetItem ?? 0;
   const failed = await invoke('apiKeyAuthorizer', keyEvent(apiKey));
-  expect(failed).toMatchObject({ ok: false, errorType: 'ProvisionedThroughputExceededException' });
+  expect(failed).toMatchObject({ ok: false, errorType: 'StoreUnavailable', errorMessage: expect.stringContaining('DynamoDB ProvisionedThroughputExceededException') });
   expect((proxy.faulted.GetItem ?? 0) - faultedBefore).toBe(2);
-  expect(failed.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'api key verification failed; refusing' }));
+  expect(failed.logs).toContainEqual(
+    expect.objectContaining({ level: 'ERROR', message: 'api key verification failed; refusing', errorType: 'StoreUnavailable', retryable: true, operatorActionNeeded: false }),
+  );
 });
 
-test('DynamoDB unreachable: the connection error, for both authorizers', async () => {
+test('DynamoDB unreachable: StoreUnavailable with the connection error as its cause, for both authorizers', async () => {
   secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: PEPPER }));
   const down = { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' };
   const key = await invoke('apiKeyAuthorizer', keyEvent((await createdKey()).apiKey), down);
-  expect(key).toMatchObject({ ok: false, errorMessage: expect.stringMatching(/ECONNREFUSED/) });
+  expect(key).toMatchObject({ ok: false, errorType: 'StoreUnavailable', errorMessage: expect.stringMatching(/^api key lookup failed/) });
+  expect(JSON.stringify(key.logs)).toMatch(/ECONNREFUSED/);
   const sessionEvent = (token: string) => authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', 'app-b', 'sdkusers/me'));
   const session = await invoke('sessionAuthorizer', sessionEvent(credentialFormat('kgs').generate()), down);
-  expect(session).toMatchObject({ ok: false, errorMessage: expect.stringMatching(/ECONNREFUSED/) });
-  expect(session.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'session token verification failed; refusing' }));
+  expect(session).toMatchObject({ ok: false, errorType: 'StoreUnavailable', errorMessage: expect.stringMatching(/^session lookup failed/) });
+  expect(session.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'session token verification failed; refusing', errorType: 'StoreUnavailable' }));
+  expect(JSON.stringify(session.logs)).toMatch(/ECONNREFUSED/);
   // A malformed token is refused before any call: 401 even with DynamoDB down.
   expect(await invoke('sessionAuthorizer', sessionEvent('kgs_' + 'A'.repeat(43)), down)).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
 });

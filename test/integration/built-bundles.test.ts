@@ -1,12 +1,18 @@
+import { createHash } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ENV } from '../../lib/shared/environment';
+import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from '../../lib/local/gateway-keys';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { userItemKey } from '../../lib/shared/item-keys';
 import type { FunctionId } from '../../lib/shared/functions';
-import { builtBundleEnvironment, invokeBuiltBundle } from '../support/built-bundle';
+import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
 
 /**
  * The error contract of the admin functions (errorType ValidationError,
- * KeyNotFound, StoreUnavailable) checked on the minified bundles that deploy,
+ * KeyNotFound, StoreUnavailable, StoreMisconfigured) checked on the minified bundles that deploy,
  * not on the sources: minification renames classes, so a name taken from the
  * class would read "Gr" here.
  */
@@ -15,7 +21,7 @@ let env: Record<string, string | undefined>;
 
 beforeAll(async () => {
   const tables = await createTestTables(client);
-  env = { ...builtBundleEnvironment(tables), [ENV.localPepper]: process.env[ENV.localPepper] };
+  env = builtBundleEnv(tables);
 });
 
 const invoke = (fn: FunctionId, event: unknown, overrides: Record<string, string> = {}) => invokeBuiltBundle(fn, event, { ...env, ...overrides });
@@ -39,6 +45,48 @@ test('list-keys with DynamoDB unreachable: StoreUnavailable', async () => {
   expect(result).toMatchObject({ ok: false, errorType: 'StoreUnavailable' });
 });
 
+test('functions pointed at a table that does not exist: StoreMisconfigured (not retryable) logged at ERROR, 500 from sdkusers/auth and revoke, the authorizer fails closed', async () => {
+  const missing = { [ENV.keysTable]: 'missing-keys', [ENV.usersTable]: 'missing-users' };
+  const unknown = 'key_00000000000000000000';
+  for (const [fn, operation, payload] of [
+    ['createKey', 'create-key', { appUid: 'app-1', name: 'n' }],
+    ['rollKey', 'roll-key', { appUid: 'app-1', keyId: unknown }],
+    ['updateKey', 'update-key', { appUid: 'app-1', keyId: unknown, enabled: false }],
+    ['listKeyEvents', 'list-key-events', { appUid: 'app-1' }],
+  ] as const) {
+    const result = await invoke(fn, payload, missing);
+    expect([fn, result]).toEqual([fn, expect.objectContaining({ ok: false, errorType: 'StoreMisconfigured' })]);
+    expect(result.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', operation, errorType: 'StoreMisconfigured', retryable: false }));
+  }
+
+  const auth = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'u-1' }), context: { appUid: 'app-1', keyId: 'key_1' } }), missing);
+  expect(auth).toMatchObject({ ok: true, value: { statusCode: 500 } });
+
+  const valid = await invoke('createKey', { appUid: 'app-1', name: 'valid' });
+  const { apiKey, keyId } = (valid as { value: { apiKey: string; keyId: string } }).value;
+  const authorized = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-1', 'whoami')), missing);
+  expect(authorized).toMatchObject({ ok: false, errorType: 'StoreMisconfigured' });
+  expect(authorized.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', errorType: 'StoreMisconfigured', operatorActionNeeded: true }));
+  const reported = await invoke('revokeKeys', proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify({ keys: [apiKey] }) }), missing);
+  expect(reported).toMatchObject({ ok: true, value: { statusCode: 500, body: '{"message":"internal error"}' } });
+  expect(reported.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'keys/revoke failed', errorType: 'StoreMisconfigured' }));
+  await invoke('deleteKey', { appUid: 'app-1', keyId });
+});
+
+test('sdkusers-auth for a user at the accountUids cap: a new id is a 400 naming accountUids, nothing written; known ids still sign in', async () => {
+  const full = new Set(Array.from({ length: 100 }, (_, index) => `acct-${index}`));
+  await DynamoDBDocumentClient.from(client).send(
+    new PutCommand({ TableName: env[ENV.usersTable], Item: { ...userItemKey('app-1', 'capped'), userId: 'usr_capped', externalId: 'capped', accountUids: full, createdAt: '2020-01-01T00:00:00.000Z' } }),
+  );
+  const event = (accountUids: string[]) => proxyEvent({ body: JSON.stringify({ externalId: 'capped', accountUids }), context: { appUid: 'app-1', keyId: 'key_1' } });
+  const sessionsBefore = await scanAll(client, env[ENV.sessionsTable]!);
+  const refused = await invoke('sdkUsersAuth', event(['acct-1', 'acct-new']));
+  expect(refused).toMatchObject({ ok: true, value: { statusCode: 400 } });
+  expect(JSON.parse((refused as { value: { body: string } }).value.body)).toMatchObject({ field: 'accountUids' });
+  expect(await scanAll(client, env[ENV.sessionsTable]!)).toEqual(sessionsBefore);
+  expect(await invoke('sdkUsersAuth', event(['acct-1', 'acct-99']))).toMatchObject({ ok: true, value: { statusCode: 200 } });
+});
+
 test('create, authorize, then delete through the bundles; the deleted key is refused', async () => {
   const created = await invoke('createKey', { appUid: 'app-1', name: 'built' });
   if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
@@ -58,6 +106,123 @@ test('whoami refuses a path naming another app than the authorizer context (403)
   expect(result).toMatchObject({ ok: true, value: { statusCode: 403 } });
   const own = await invoke('whoami', { ...event, pathParameters: { appUid: 'app-1' } });
   expect(own).toMatchObject({ ok: true, value: { statusCode: 200 } });
+});
+
+describe('fitting an existing API, in the bundles that deploy', () => {
+  const legacy = { [ENV.legacyKeyPattern]: '[A-Za-z0-9]{40}', [ENV.legacyKeyMinLength]: '40', [ENV.legacyKeyMaxLength]: '40' };
+  const legacyKey = 'Ab3'.repeat(13) + 'Z';
+  const sha256Hex = createHash('sha256').update(legacyKey).digest('hex');
+
+  test('import-keys: ValidationError naming the field, then KeyAlreadyExists for a key stored twice', async () => {
+    const refused = await invoke('importKeys', { appUid: 'app-fit', keys: [{ keyHash: sha256Hex, name: 'no pattern configured' }] });
+    expect(refused).toMatchObject({ ok: false, errorType: 'ValidationError', errorMessage: expect.stringContaining('keys[0].keyHash') });
+    expect(await invoke('importKeys', { appUid: 'app-fit', keys: [{ keyHash: sha256Hex, name: 'legacy' }] }, legacy)).toMatchObject({
+      ok: true,
+      value: { appUid: 'app-fit', keys: [{ importedFrom: 'keyHash' }] },
+    });
+    const twice = await invoke('importKeys', { appUid: 'app-fit', keys: [{ key: legacyKey, name: 'again' }] }, legacy);
+    expect(twice).toMatchObject({ ok: false, errorType: 'KeyAlreadyExists', errorMessage: 'keys[0] is already stored as a key (imported before?); nothing was written' });
+    expect(JSON.stringify(twice.logs)).not.toContain(legacyKey);
+  });
+
+  test('api-key authorizer in context scope with a custom header: the imported key gets a stage-wide Allow; x-api-key is no credential; the log has the key id', async () => {
+    const settings = { ...legacy, [ENV.appScope]: 'context', [ENV.basePath]: '/keygate', [ENV.apiKeyHeader]: 'x-customer-key', POWERTOOLS_LOG_LEVEL: 'DEBUG' };
+    const arn = 'arn:aws:execute-api:us-east-1:123456789012:testapi/prod/GET/orders/7';
+    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-customer-key': legacyKey }, arn), settings);
+    expect(allowed).toMatchObject({
+      ok: true,
+      value: { context: { appUid: 'app-fit' }, policyDocument: { Statement: [{ Effect: 'Allow', Resource: ['arn:aws:execute-api:us-east-1:123456789012:testapi/prod/*/*'] }] } },
+    });
+    const keyId = (allowed as { value: { principalId: string } }).value.principalId;
+    expect(allowed.logs).toContainEqual(expect.objectContaining({ message: 'api key accepted', keyId }));
+    expect(JSON.stringify(allowed.logs)).not.toContain(legacyKey);
+    // The authorizer process records lastUsedAt of the imported key as of a native one, after answering and before it exits.
+    expect(await invoke('listKeys', { appUid: 'app-fit' })).toMatchObject({
+      ok: true,
+      value: { keys: [{ keyId, importedFrom: 'keyHash', status: 'active', enabled: true, lastUsedAt: expect.any(String) }] },
+    });
+    expect(await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': legacyKey }, arn), settings)).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+  });
+
+  test('a value of neither format is refused with DynamoDB unreachable: it was never asked', async () => {
+    const cutOff = { ...legacy, AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' };
+    const event = (key: string) => authorizerEvent({ 'x-api-key': key }, methodArn('GET', 'app-fit', 'whoami'));
+    const neither = await invoke('apiKeyAuthorizer', event(`${legacyKey.slice(1)}`), cutOff);
+    expect(neither).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+    expect(neither.logs).not.toContainEqual(expect.objectContaining({ message: 'api key verification failed; refusing' }));
+    // A legacy-format value is looked up: with DynamoDB gone that fails closed (API Gateway's 500).
+    const legacyFormat = await invoke('apiKeyAuthorizer', event(legacyKey), cutOff);
+    expect(legacyFormat).toMatchObject({ ok: false, errorMessage: expect.not.stringMatching(/^Unauthorized$/) });
+    expect(legacyFormat.logs).toContainEqual(expect.objectContaining({ message: 'api key verification failed; refusing' }));
+  });
+});
+
+describe('plans, through the bundles', () => {
+  let registry: LocalGatewayKeyRegistry;
+  let server: Server;
+  let planEnv: Record<string, string>;
+
+  beforeAll(async () => {
+    registry = new LocalGatewayKeyRegistry(['local-small', 'local-large']);
+    server = createLocalApiGatewayApi(registry);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    planEnv = {
+      AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      [ENV.usagePlans]: JSON.stringify({ small: 'local-small', large: 'local-large' }),
+      [ENV.defaultPlan]: 'small',
+    };
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => {
+      server.close(resolve);
+      server.closeAllConnections();
+    });
+  });
+
+  test('create-key puts a new app on the default plan; the authorizer bundle returns its gateway key; set-app-plan moves it; get-app shows it', async () => {
+    const created = await invoke('createKey', { appUid: 'bundle-plan', name: 'k' }, planEnv);
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const { apiKey } = created.value as { apiKey: string };
+    const [gatewayKey] = registry.all();
+    expect(gatewayKey).toMatchObject({ name: 'keygate-bundle-plan', usagePlanIds: ['local-small'] });
+    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'bundle-plan', 'whoami')));
+    expect(allowed).toMatchObject({ ok: true, value: { usageIdentifierKey: gatewayKey!.value } });
+    // The gateway key value is no secret, but it is not logged either.
+    expect(JSON.stringify([...created.logs, ...allowed.logs])).not.toContain(gatewayKey!.value);
+
+    expect(await invoke('setAppPlan', { appUid: 'bundle-plan', plan: 'large' }, planEnv)).toMatchObject({ ok: true, value: { plan: 'large', gatewayKeyId: gatewayKey!.id } });
+    expect(registry.get(gatewayKey!.id)?.usagePlanIds).toEqual(['local-large']);
+    expect(await invoke('getApp', { appUid: 'bundle-plan' })).toMatchObject({ ok: true, value: { appUid: 'bundle-plan', keyCount: 1, plan: 'large', gatewayKeyId: gatewayKey!.id } });
+  });
+
+  test('the roll-key bundle gives the new key its app\'s gateway key: the authorizer bundle returns it for the new key', async () => {
+    const created = await invoke('createKey', { appUid: 'bundle-roll', name: 'k' }, planEnv);
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const { keyId } = created.value as { keyId: string };
+    const gatewayKey = registry.all().find((key) => key.name === 'keygate-bundle-roll')!;
+    const rolled = await invoke('rollKey', { appUid: 'bundle-roll', keyId, gracePeriodSeconds: 0 });
+    if (!rolled.ok) throw new Error(`roll-key failed: ${rolled.errorType} ${rolled.errorMessage}`);
+    const next = rolled.value as { apiKey: string; keyId: string };
+    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': next.apiKey }, methodArn('GET', 'bundle-roll', 'whoami')));
+    expect(allowed).toMatchObject({ ok: true, value: { principalId: next.keyId, usageIdentifierKey: gatewayKey.value } });
+    expect(await invoke('getApp', { appUid: 'bundle-roll' })).toMatchObject({ ok: true, value: { keyCount: 2, plan: 'small', gatewayKeyId: gatewayKey.id } });
+  });
+
+  test('set-app-plan with a plan that does not exist: ValidationError naming plan, in the result and the log, nothing written', async () => {
+    const before = await scanAll(client, env[ENV.keysTable]!);
+    const result = await invoke('setAppPlan', { appUid: 'bundle-plan', plan: 'gold' }, planEnv);
+    expect(result).toMatchObject({ ok: false, errorType: 'ValidationError', errorMessage: expect.stringMatching(/^plan must be one of small, large/) });
+    expect(result.logs).toContainEqual(expect.objectContaining({ operation: 'set-app-plan', errorType: 'ValidationError' }));
+    expect(await scanAll(client, env[ENV.keysTable]!)).toEqual(before);
+  });
+
+  test('get-app of an app never seen: AppNotFound; set-app-plan with API Gateway unreachable: GatewayUnavailable', async () => {
+    expect(await invoke('getApp', { appUid: 'never-seen' })).toMatchObject({ ok: false, errorType: 'AppNotFound' });
+    const down = await invoke('setAppPlan', { appUid: 'bundle-down', plan: 'small' }, { ...planEnv, AWS_ENDPOINT_URL_API_GATEWAY: 'http://127.0.0.1:1' });
+    expect(down).toMatchObject({ ok: false, errorType: 'GatewayUnavailable' });
+    expect(down.logs).toContainEqual(expect.objectContaining({ operation: 'set-app-plan', errorType: 'GatewayUnavailable', retryable: true }));
+  });
 });
 
 test('roll-key, update-key and list-key-events bundles: ValidationError and KeyNotFound by name, nothing written', async () => {
@@ -125,16 +290,16 @@ test('revoke-keys, public: 202 for a live key (then refused), the same 202 for a
   const bad = await report({ keys: [apiKey, 7] });
   expect(bad).toMatchObject({ ok: true, value: { statusCode: 400 } });
   expect(JSON.parse((bad as { value: { body: string } }).value.body)).toEqual({ field: 'keys[1]', message: 'keys must contain only strings' });
-  expect(bad.logs).toContainEqual(expect.objectContaining({ message: 'revocation report not processed', errorType: 'ValidationError' }));
+  expect(bad.logs).toContainEqual(expect.objectContaining({ level: 'INFO', message: 'keys/revoke refused', statusCode: 400, errorType: 'ValidationError' }));
 
   const down = await report({ keys: [apiKey] }, { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' });
   expect(down).toMatchObject({ ok: true, value: { statusCode: 503 } });
-  expect(down.logs).toContainEqual(expect.objectContaining({ errorType: 'StoreUnavailable' }));
+  expect(down.logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'keys/revoke failed', statusCode: 503, errorType: 'StoreUnavailable' }));
 });
 
 describe('the app, session and user admin functions, as built', () => {
   test('get-app of an app that never had a key: AppNotFound; list-apps: the registry', async () => {
-    expect(await invoke('getApp', { appUid: 'no-such-app' })).toMatchObject({ ok: false, errorType: 'AppNotFound', errorMessage: 'app no-such-app not found: it has no keys' });
+    expect(await invoke('getApp', { appUid: 'no-such-app' })).toMatchObject({ ok: false, errorType: 'AppNotFound', errorMessage: 'app no-such-app not found: it has no keys and no plan' });
     expect(await invoke('createKey', { appUid: 'app-built', name: 'k' })).toMatchObject({ ok: true });
     expect(await invoke('getApp', { appUid: 'app-built' })).toMatchObject({ ok: true, value: { appUid: 'app-built', keyCount: 1 } });
     const listed = await invoke('listApps', { limit: 100 });

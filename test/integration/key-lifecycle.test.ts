@@ -19,6 +19,7 @@ import { activityEventItemKey, appKeyItemKey, keyHashItemKey } from '../../lib/s
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { eventually } from '../support/eventually';
 
 /**
  * The key lifecycle (issue 12) on DynamoDB Local, through the handlers: roll
@@ -269,14 +270,6 @@ describe('lastUsedAt', () => {
       new GetItemCommand({ TableName: tables.Keys, Key: { pk: { S: keyHashItemKey(await hash(apiKey)).pk }, sk: { S: 'key' } }, ConsistentRead: true }),
     );
     return Item?.lastUsedAt?.S;
-  }
-
-  async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-    for (const started = Date.now(); Date.now() - started < timeoutMs; await sleep(20)) {
-      const value = await read();
-      if (value !== undefined) return value;
-    }
-    throw new Error('timed out');
   }
 
   test('absent before first use; appears after it (written after the answer); not rewritten within the interval; a new container writes it again', async () => {

@@ -172,6 +172,6 @@ test('logs name the revoked key by id and the unknown ones by hash tag, never a 
   const lines = output.lines();
   expect(lines).toContainEqual(expect.objectContaining({ message: 'key revoked by report', appUid: 'rv-log', keyId: live.keyId }));
   expect(lines).toContainEqual(expect.objectContaining({ message: 'revocation report', received: 3, revoked: 1, malformed: 1, unknownHashTags: [expect.stringMatching(/^[A-Za-z0-9_-]{8}$/)] }));
-  expect(lines).toContainEqual(expect.objectContaining({ message: 'revocation report not processed', errorType: 'ValidationError' }));
+  expect(lines).toContainEqual(expect.objectContaining({ message: 'keys/revoke refused', route: 'keys/revoke', statusCode: 400, errorType: 'ValidationError' }));
   for (const secret of [live.apiKey, unknownKey]) expect(output.text()).not.toContain(secret.slice(3, 46));
 });

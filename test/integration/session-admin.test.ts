@@ -7,6 +7,7 @@ import { handler as sdkUsersMe } from '../../functions/sdkusers-me/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
 import { UserBeingDeleted, UserNotFound } from '../../functions/domain/errors';
 import { deleteUser, revokeSessions, SESSIONS_PER_ROUND, TIME_RESERVE_MS, type TimeBudget } from '../../functions/domain/session-admin';
+import { ActivityStore } from '../../functions/stores/activity-store';
 import { SessionStore } from '../../functions/stores/session-store';
 import { UserStore } from '../../functions/stores/user-store';
 import { userItemKey } from '../../lib/shared/item-keys';
@@ -24,6 +25,7 @@ let db: DynamoDBDocumentClient;
 let tables: TableNames;
 let sessions: SessionStore;
 let users: UserStore;
+let activity: ActivityStore;
 
 beforeAll(async () => {
   client = testDynamoDbClient();
@@ -31,11 +33,12 @@ beforeAll(async () => {
   tables = await createTestTables(client);
   sessions = new SessionStore(db, tables.Sessions, tables.Users);
   users = new UserStore(db, tables.Users);
+  activity = new ActivityStore(db, tables.Keys);
 });
 afterAll(() => client.destroy());
 
 const NO_DEADLINE: TimeBudget = { remainingMs: () => Number.POSITIVE_INFINITY };
-const deps = () => ({ sessions, users, now: () => new Date() });
+const deps = () => ({ sessions, users, activity, now: () => new Date() });
 /** Every item of the three tables as text, string sets included. */
 const tableDump = async () =>
   JSON.stringify(await Promise.all([tables.Keys, tables.Sessions, tables.Users].map((name) => scanAll(client, name))), (_key, value: unknown) =>
@@ -152,6 +155,31 @@ describe('revoke-sessions: each selector ends exactly the matching sessions', ()
     const ended = await sessions.end(appUid, [session!], new Date(Date.parse(session!.expiresAt) + 1000));
     expect(ended).toBe(0);
     expect((await scanAll(client, tables.Sessions)).filter((item) => item.sessionId === session!.sessionId)).toEqual([]);
+  });
+});
+
+describe('the activity log', () => {
+  test('each revoke-sessions call and each erasure writes one event, with keygate ids and never personal data', async () => {
+    const appUid = 'rv-log';
+    const k1 = await keyCaller(appUid);
+    await signIn(k1.context, { externalId: 'logged-user', name: 'Logged Person' });
+    await signIn(k1.context, { userEmail: 'logged@example.com' });
+    const userId = (await users.get(appUid, 'logged-user'))!.userId;
+
+    expect(await revokeSessionsHandler({ appUid, externalId: 'logged-user', requestedBy: 'local:test' })).toEqual({ revoked: 1 });
+    expect(await revokeSessionsHandler({ appUid, createdByKeyId: k1.created.keyId })).toEqual({ revoked: 1 });
+    await expect(revokeSessionsHandler({ appUid, externalId: 'nobody' })).rejects.toBeInstanceOf(UserNotFound);
+    expect(await deleteUserHandler({ appUid, userEmail: 'logged@example.com' })).toMatchObject({ deleted: true, sessionsRevoked: 0 });
+
+    const { events } = await activity.list(appUid, { limit: 10 });
+    expect(events.map(({ action, keyId, requestedBy, details }) => ({ action, keyId, requestedBy, details }))).toEqual([
+      { action: 'user-deleted', keyId: undefined, requestedBy: undefined, details: { sessionsRevoked: 0 } },
+      { action: 'sessions-revoked', keyId: k1.created.keyId, requestedBy: undefined, details: { createdByKeyId: k1.created.keyId, revoked: 1 } },
+      // The externalId is the customer's data: the event names the user by keygate's userId.
+      { action: 'sessions-revoked', keyId: undefined, requestedBy: 'local:test', details: { userId, revoked: 1 } },
+      { action: 'created', keyId: k1.created.keyId, requestedBy: undefined, details: { name: 'server' } },
+    ]);
+    expect(heldValues(JSON.stringify(events), ['logged-user', 'logged@example.com', 'Logged Person'])).toEqual([]);
   });
 });
 

@@ -80,9 +80,14 @@ test("a fresh CDK app type-checks against the package's types and synthesizes wi
   const assets = readdirSync(outdir).filter((entry) => entry.startsWith('asset.'));
   expect(assets.length).toBeGreaterThanOrEqual(Object.keys(FUNCTIONS).length);
   for (const asset of assets) expect(readdirSync(path.join(outdir, asset)).sort()).toEqual(['index.mjs', 'index.mjs.map']);
-  // The user's own method sits behind keygate's API-key authorizer.
+  // The user's own method, at /orders (outside /api/v1/appuid/), sits behind keygate's API-key authorizer in context scope.
   const orders = resources.find((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.AuthorizationType === 'CUSTOM' && (r.Properties.Integration as { Type?: string }).Type === 'MOCK');
   expect(orders).toBeDefined();
+  const resourceId = (orders!.Properties.ResourceId as { Ref: string }).Ref;
+  expect(template.Resources[resourceId]!.Properties).toMatchObject({ PathPart: 'orders', ParentId: { 'Fn::GetAtt': [expect.any(String), 'RootResourceId'] } });
+  const authorizer = template.Resources[(orders!.Properties.AuthorizerId as { Ref: string }).Ref]!;
+  const authorizerFunction = JSON.stringify(authorizer.Properties.AuthorizerUri).match(/"(KeygateApiKeyAuthorizerFunction[0-9A-F]+)"/)![1]!;
+  expect(template.Resources[authorizerFunction]!.Properties.Environment).toMatchObject({ Variables: { KEYGATE_APP_SCOPE: 'context' } });
   // The public revoke route, with no authorizer and its own throttling on the user's stage.
   expect(resources.find((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.AuthorizationType === 'NONE' && r.Properties.HttpMethod === 'POST')).toBeDefined();
   const stage = resources.find((r) => r.Type === 'AWS::ApiGateway::Stage')!;

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
-import { FaultProxy, OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
+import { FaultProxy, OutputCapture, coldStartHandlers, failure, lastUsedRecorded, type ColdStartHandlers } from './support';
 
 /**
  * Faults injected for real between the handlers and DynamoDB Local: a proxy
@@ -44,20 +44,7 @@ afterEach(() => {
 
 const keyEvent = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
 const sessionEvent = (token: string, app: string) => authorizerEvent({ authorization: `Bearer ${token}` }, methodArn('GET', app, 'sdkusers/me'));
-const failure = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (error: unknown) => error as Error & { retryable?: boolean },
-  );
 const itemsOf = async (app: string) => (await scanAll(client, tables.Keys)).filter((item) => item.appUid === app);
-/** The authorizer records lastUsedAt after answering: wait for it, so it does not land between two snapshots. */
-async function lastUsedRecorded(app: string): Promise<void> {
-  for (let i = 0; i < 250; i++) {
-    if ((await itemsOf(app)).some((item) => String(item.pk).startsWith('hash#') && item.lastUsedAt !== undefined)) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('lastUsedAt was never recorded');
-}
 
 async function sessionFor(apiKey: string, app: string, externalId: string): Promise<string> {
   const granted = await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(apiKey, app));
@@ -72,7 +59,7 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
     const app = `thr-${error.length}`;
     const live = await fns.createKey({ appUid: app, name: 'live' });
     const token = await sessionFor(live.apiKey, app, 'u-throttle');
-    await lastUsedRecorded(app);
+    await lastUsedRecorded(client, tables.Keys, app);
     const before = await itemsOf(app);
 
     proxy.mode = { kind: 'throttle', error };
@@ -126,6 +113,7 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     proxy.mode = { kind: 'pass' };
     const created = await fns.createKey({ appUid: app, name: 'n' });
     expect((await itemsOf(app)).map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'apps', 'hash']);
+    expect((await itemsOf(app)).find((item) => item.pk === 'apps')?.keyCount).toBe(1);
     expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
   });
 
@@ -174,14 +162,14 @@ test('the lastUsedAt write throttled: the key is still let in, the failure is lo
   expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
   for (let i = 0; i < 250 && !output.lines().some((line) => line.message === 'lastUsedAt not recorded'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
   expect(output.lines().filter((line) => line.message === 'lastUsedAt not recorded')).toEqual([
-    expect.objectContaining({ level: 'WARN', keyId: created.keyId, errorType: 'ThrottlingException' }),
+    expect.objectContaining({ level: 'WARN', keyId: created.keyId, errorType: 'StoreUnavailable', errorMessage: expect.stringContaining('DynamoDB ThrottlingException') }),
   ]);
   expect(proxy.faulted.UpdateItem).toBeGreaterThan(0);
   expect((await itemsOf(app)).some((item) => item.lastUsedAt !== undefined)).toBe(false);
 
   proxy.mode = { kind: 'pass' };
   expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
-  await lastUsedRecorded(app);
+  await lastUsedRecorded(client, tables.Keys, app);
 });
 
 describe('transaction conflicts on the app registry (concurrent key writes for one app)', () => {

@@ -168,7 +168,7 @@ test('the key and session flows leave no key or token in logs, errors, answers o
 
 /**
  * An unknown field's name goes into the ValidationError (field and message),
- * which admin-handler.ts and sdkusers-auth/index.ts log as `errorMessage`. A
+ * which admin-handler.ts and http.ts (proxyHandler) log as `errorMessage`. A
  * caller that pastes its key or token as a JSON field name must not get the
  * plaintext into the logs (DESIGN §4): validation.ts shows only names that
  * look like field names.
@@ -190,7 +190,7 @@ test('a key or token pasted as a JSON field name is not echoed into logs, errors
   seen.push(answer.body);
   expect(answer.statusCode).toBe(400);
   expect(output.text()).toContain('create-key failed');
-  expect(output.text()).toContain('session not issued');
+  expect(output.text()).toContain('sdkusers/auth refused');
   expect({ inLogs: findSecrets(output.text(), [created.apiKey, authToken]), inAnswersAndErrors: findSecrets(seen.join('\n'), [created.apiKey, authToken]) }).toEqual({
     inLogs: [],
     inAnswersAndErrors: [],

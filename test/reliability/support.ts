@@ -1,6 +1,8 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { crc32 } from 'node:zlib';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { scanAll } from '../support/dynamodb';
 
 /**
  * Helpers shared by the reliability suite: building and mutating credential
@@ -125,6 +127,24 @@ export async function inBatches<T>(count: number, limit: number, task: (index: n
   return results;
 }
 
+/** The authorizer records lastUsedAt after answering: wait for it, so it does not land between two snapshots. */
+export async function lastUsedRecorded(client: DynamoDBClient, keysTable: string, app: string): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    const items = await scanAll(client, keysTable);
+    if (items.some((item) => item.appUid === app && String(item.pk).startsWith('hash#') && item.lastUsedAt !== undefined)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('lastUsedAt was never recorded');
+}
+
+/** The error `promise` rejects with, or undefined when it resolves. */
+export function failure(promise: Promise<unknown>): Promise<(Error & { retryable?: boolean }) | undefined> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error as Error & { retryable?: boolean },
+  );
+}
+
 /**
  * Runs `change` while requests keep starting, each remembering whether
  * `change` had already returned when it started; stops after `afterCount`
@@ -164,6 +184,8 @@ export type ProxyMode =
   | { readonly kind: 'throttle'; readonly error: 'ProvisionedThroughputExceededException' | 'ThrottlingException'; readonly operations?: readonly string[]; times?: number; skip?: number }
   /** Answers a TransactWriteItems as cancelled, one reason per item (e.g. `TransactionConflict`: another transaction had the item); `times` as above. */
   | { readonly kind: 'cancel'; readonly reasons: readonly string[]; times?: number }
+  /** Answers every matching request with this DynamoDB error and HTTP status, e.g. AccessDeniedException 400 or InternalServerError 500. */
+  | { readonly kind: 'refuse'; readonly error: string; readonly status: number; readonly operations?: readonly string[] }
   /** Accepts the connection and drops it without an answer (connection reset). */
   | { readonly kind: 'reset' };
 
@@ -206,22 +228,22 @@ export class FaultProxy {
       req.socket.destroy();
       return;
     }
-    const operations = mode.kind === 'throttle' ? mode.operations : mode.kind === 'cancel' ? ['TransactWriteItems'] : undefined;
-    if ((mode.kind === 'throttle' || mode.kind === 'cancel') && (!operations || operations.includes(operation))) {
+    const operations = mode.kind === 'cancel' ? ['TransactWriteItems'] : mode.kind === 'throttle' || mode.kind === 'refuse' ? mode.operations : undefined;
+    if ((mode.kind === 'throttle' || mode.kind === 'cancel' || mode.kind === 'refuse') && (!operations || operations.includes(operation))) {
       if (mode.kind === 'throttle' && mode.skip) mode.skip--;
-      else if (mode.times === undefined || mode.times > 0) {
-        if (mode.times !== undefined) mode.times--;
+      else if (mode.kind === 'refuse' || mode.times === undefined || mode.times > 0) {
+        if (mode.kind !== 'refuse' && mode.times !== undefined) mode.times--;
         this.faulted[operation] = (this.faulted[operation] ?? 0) + 1;
         req.resume();
         const body =
-          mode.kind === 'throttle'
-            ? { __type: `com.amazonaws.dynamodb.v20120810#${mode.error}`, message: 'injected by the test fault proxy' }
-            : {
+          mode.kind === 'cancel'
+            ? {
                 __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
                 message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${mode.reasons.join(', ')}]`,
                 CancellationReasons: mode.reasons.map((Code) => ({ Code })),
-              };
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${Date.now()}` });
+              }
+            : { __type: `com.amazonaws.dynamodb.v20120810#${mode.error}`, message: 'injected by the test fault proxy' };
+        res.writeHead(mode.kind === 'refuse' ? mode.status : 400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `fault-${Date.now()}` });
         res.end(JSON.stringify(body));
         return;
       }
@@ -247,15 +269,19 @@ export type ColdStartHandlers = {
   rollKey: typeof import('../../functions/roll-key/index').handler;
   updateKey: typeof import('../../functions/update-key/index').handler;
   listKeyEvents: typeof import('../../functions/list-key-events/index').handler;
+  revokeKeys: typeof import('../../functions/revoke-keys/index').handler;
   sdkUsersAuth: typeof import('../../functions/sdkusers-auth/index').handler;
   revokeSessions: typeof import('../../functions/revoke-sessions/index').handler;
   deleteUser: typeof import('../../functions/delete-user/index').handler;
+  /** The init those modules started (the pepper read), as the bundle awaits it before serving. */
+  initialized: typeof import('../../functions/lambda/init').initialized;
 };
 
 /**
  * A cold start: fresh module instances of the handlers, which build their
- * clients and pepper cache from the environment as it is now. Each fault test
- * points the environment at its fault first.
+ * clients and pepper cache from the environment as it is now, and start
+ * reading the pepper (await `initialized()` for the end of that init). Each
+ * fault test points the environment at its fault first.
  */
 export function coldStartHandlers(): ColdStartHandlers {
   let handlers: ColdStartHandlers | undefined;
@@ -269,9 +295,11 @@ export function coldStartHandlers(): ColdStartHandlers {
       rollKey: require('../../functions/roll-key/index').handler,
       updateKey: require('../../functions/update-key/index').handler,
       listKeyEvents: require('../../functions/list-key-events/index').handler,
+      revokeKeys: require('../../functions/revoke-keys/index').handler,
       sdkUsersAuth: require('../../functions/sdkusers-auth/index').handler,
       revokeSessions: require('../../functions/revoke-sessions/index').handler,
       deleteUser: require('../../functions/delete-user/index').handler,
+      initialized: require('../../functions/lambda/init').initialized,
     };
   });
   return handlers!;

@@ -17,3 +17,5 @@ process.env[ENV.sessionsTable] = `${stem}-sessions`;
 process.env[ENV.usersTable] = `${stem}-users`;
 process.env[ENV.localPepper] = randomBytes(32).toString('base64url');
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+// In-process handlers would print an EMF record to stdout per write; the tests of the metrics read the built bundles' output.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';

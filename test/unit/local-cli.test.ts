@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -11,8 +10,11 @@ import { userInfo } from 'node:os';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { run, type CliIo } from '../../lib/admin/cli';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../../lib/shared/functions';
+import type { AddressInfo } from 'node:net';
 import { freePort } from '../../lib/local/dynamodb-local';
+import { newLambdaApiSecret } from '../../lib/local/home';
 import { createLocalLambdaApi } from '../../lib/local/lambda-api';
+import { serveAdminFunctions } from '../support/local-admin';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
 
@@ -61,89 +63,89 @@ describe('local mode', () => {
   const me = `local:${userInfo().username}`;
   /** What the fake revoke-sessions and delete-user still have to end, call after call. */
   let pendingRounds = 0;
+  const APP = { appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2, plan: 'free', gatewayKeyId: 'abcdefghij' };
+  /** An app on no plan. */
+  const APP2 = { appUid: 'app2', createdAt: '2026-02-01T00:00:00.000Z', keyCount: 0 };
 
   beforeAll(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
-    server = createLocalLambdaApi({
-      functions: {
-        'create-key': async (input) => {
-          inputs['create-key']!.push(input);
-          if ((input as { name?: string }).name === '') throw functionError('ValidationError', 'name must be 1 to 100 characters');
-          if ((input as { expiresAt?: string }).expiresAt === '2000-01-01T00:00:00.000Z') throw functionError('ValidationError', 'expiresAt must be in the future');
-          return CREATED;
-        },
-        'get-app': async (input) => {
-          inputs['get-app']!.push(input);
-          const { appUid } = input as { appUid: string };
-          if (appUid !== 'app1') throw functionError('AppNotFound', `app ${appUid} not found: it has no keys`);
-          return { appUid, createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 };
-        },
-        'list-apps': async (input) => {
-          inputs['list-apps']!.push(input);
-          const { nextToken } = input as { nextToken?: string };
-          if (!nextToken) return { apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 }], nextToken: 'apps2' };
-          return { apps: [{ appUid: 'app2', createdAt: '2026-02-01T00:00:00.000Z', keyCount: 0 }] };
-        },
-        'revoke-sessions': async (input) => {
-          inputs['revoke-sessions']!.push(input);
-          if (pendingRounds > 0) {
-            pendingRounds -= 1;
-            return { revoked: 100, incomplete: true };
-          }
-          return { revoked: 3 };
-        },
-        'delete-user': async (input) => {
-          inputs['delete-user']!.push(input);
-          if ((input as { userEmail?: string }).userEmail === 'bad') throw functionError('ValidationError', 'userEmail must be a valid email address');
-          if (pendingRounds > 0) {
-            pendingRounds -= 1;
-            return { userId: 'usr_1', deleted: false, sessionsRevoked: 100, incomplete: true };
-          }
-          return { userId: 'usr_1', deleted: true, sessionsRevoked: 2 };
-        },
-        'list-keys': async (input) => {
-          inputs['list-keys']!.push(input);
-          const { appUid, nextToken } = input as { appUid: string; nextToken?: string };
-          // An app from before the registry: get-app does not know it, but it has keys.
-          if (appUid === 'old-app') return { keys: [{ keyId: 'key_9', name: 'old', displayPrefix: 'kg_99999999', createdAt: '2025-01-01T00:00:00.000Z' }] };
-          if (appUid !== 'app1') return { keys: [] };
-          if (!nextToken) return { keys: [{ keyId: 'key_1', name: 'one', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z' }], nextToken: 'page2' };
-          return { keys: [{ keyId: 'key_2', name: 'two', displayPrefix: 'kg_22222222', createdAt: '2026-01-02T00:00:00.000Z', expiresAt: '2027-01-01T00:00:00.000Z' }] };
-        },
-        'delete-key': async (input) => {
-          inputs['delete-key']!.push(input);
-          const { appUid, keyId } = input as { appUid: string; keyId: string };
-          if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
-          return { keyId, deleted: true };
-        },
-        'roll-key': async (input) => {
-          inputs['roll-key']!.push(input);
-          if ((input as { gracePeriodSeconds?: number }).gracePeriodSeconds! > 604800) {
-            throw functionError('ValidationError', 'gracePeriodSeconds must be between 0 and 604800 (7 days)');
-          }
-          return { ...ROLLED };
-        },
-        'update-key': async (input) => {
-          inputs['update-key']!.push(input);
-          return { keyId: 'key_1', name: 'renamed', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z', status: 'disabled', enabled: false, lastUsedAt: '2026-02-01T00:00:00.000Z' };
-        },
-        'list-key-events': async (input) => {
-          inputs['list-key-events']!.push(input);
-          const { nextToken } = input as { nextToken?: string };
-          if (!nextToken) return { events: [{ eventId: 'evt_2', at: '2026-01-02T00:00:00.000Z', action: 'disabled', keyId: 'key_1', requestedBy: 'local:ada', details: { enabled: { from: true, to: false } } }], nextToken: 'more' };
-          return { events: [{ eventId: 'evt_1', at: '2026-01-01T00:00:00.000Z', action: 'created', keyId: 'key_1' }] };
-        },
+    server = await serveAdminFunctions(home, {
+      'create-key': async (input) => {
+        inputs['create-key']!.push(input);
+        if ((input as { name?: string }).name === '') throw functionError('ValidationError', 'name must be 1 to 100 characters');
+        if ((input as { expiresAt?: string }).expiresAt === '2000-01-01T00:00:00.000Z') throw functionError('ValidationError', 'expiresAt must be in the future');
+        return CREATED;
+      },
+      'get-app': async (input) => {
+        inputs['get-app']!.push(input);
+        const { appUid } = input as { appUid: string };
+        if (appUid === 'app1') return APP;
+        if (appUid === 'app2') return APP2;
+        throw functionError('AppNotFound', `app ${appUid} not found: it has no keys and no plan`);
+      },
+      'list-apps': async (input) => {
+        inputs['list-apps']!.push(input);
+        const { nextToken } = input as { nextToken?: string };
+        if (!nextToken) return { apps: [APP], nextToken: 'apps2' };
+        return { apps: [APP2] };
+      },
+      'revoke-sessions': async (input) => {
+        inputs['revoke-sessions']!.push(input);
+        if (pendingRounds > 0) {
+          pendingRounds -= 1;
+          return { revoked: 100, incomplete: true };
+        }
+        return { revoked: 3 };
+      },
+      'delete-user': async (input) => {
+        inputs['delete-user']!.push(input);
+        if ((input as { userEmail?: string }).userEmail === 'bad') throw functionError('ValidationError', 'userEmail must be a valid email address');
+        if (pendingRounds > 0) {
+          pendingRounds -= 1;
+          return { userId: 'usr_1', deleted: false, sessionsRevoked: 100, incomplete: true };
+        }
+        return { userId: 'usr_1', deleted: true, sessionsRevoked: 2 };
+      },
+      'list-keys': async (input) => {
+        inputs['list-keys']!.push(input);
+        const { appUid, nextToken } = input as { appUid: string; nextToken?: string };
+        // An app from before the registry: get-app does not know it, but it has keys.
+        if (appUid === 'old-app') return { keys: [{ keyId: 'key_9', name: 'old', displayPrefix: 'kg_99999999', createdAt: '2025-01-01T00:00:00.000Z' }] };
+        if (appUid !== 'app1') return { keys: [] };
+        if (!nextToken) return { keys: [{ keyId: 'key_1', name: 'one', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z' }], nextToken: 'page2' };
+        return { keys: [{ keyId: 'key_2', name: 'two', displayPrefix: 'kg_22222222', createdAt: '2026-01-02T00:00:00.000Z', expiresAt: '2027-01-01T00:00:00.000Z' }] };
+      },
+      'delete-key': async (input) => {
+        inputs['delete-key']!.push(input);
+        const { appUid, keyId } = input as { appUid: string; keyId: string };
+        if (keyId !== 'key_1') throw functionError('KeyNotFound', `key ${keyId} not found in app ${appUid}`);
+        return { keyId, deleted: true };
+      },
+      'set-app-plan': async (input) => {
+        inputs['set-app-plan']!.push(input);
+        const { plan } = input as { plan: string | null };
+        if (plan === 'gold') throw functionError('ValidationError', 'plan must be one of free, standard, premium, or null to take the app off its plan');
+        if (plan === null) return { appUid: 'app1', createdAt: APP.createdAt, keyCount: 2 };
+        return { ...APP, plan };
+      },
+      'roll-key': async (input) => {
+        inputs['roll-key']!.push(input);
+        if ((input as { gracePeriodSeconds?: number }).gracePeriodSeconds! > 604800) {
+          throw functionError('ValidationError', 'gracePeriodSeconds must be between 0 and 604800 (7 days)');
+        }
+        return { ...ROLLED };
+      },
+      'update-key': async (input) => {
+        inputs['update-key']!.push(input);
+        return { keyId: 'key_1', name: 'renamed', displayPrefix: 'kg_11111111', createdAt: '2026-01-01T00:00:00.000Z', status: 'disabled', enabled: false, lastUsedAt: '2026-02-01T00:00:00.000Z' };
+      },
+      'list-key-events': async (input) => {
+        inputs['list-key-events']!.push(input);
+        const { nextToken } = input as { nextToken?: string };
+        if (!nextToken) return { events: [{ eventId: 'evt_2', at: '2026-01-02T00:00:00.000Z', action: 'disabled', keyId: 'key_1', requestedBy: 'local:ada', details: { enabled: { from: true, to: false } } }], nextToken: 'more' };
+        return { events: [{ eventId: 'evt_1', at: '2026-01-01T00:00:00.000Z', action: 'created', keyId: 'key_1' }] };
       },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    writeFileSync(
-      path.join(home, 'local.json'),
-      JSON.stringify({
-        lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        region: 'us-east-1',
-        functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
-      }),
-    );
   });
 
   afterAll(async () => {
@@ -270,6 +272,33 @@ describe('local mode', () => {
     expect(result).toEqual({ code: 1, stdout: '', stderr: line });
   });
 
+  test('apps show: the plan, key count, creation time and gateway key id; --json is the function output', async () => {
+    const human = await cli(['apps', 'show', '--app', 'app1'], { KEYGATE_HOME: home });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^app\s+app1$/m);
+    expect(human.stdout).toMatch(/^plan\s+free$/m);
+    expect(human.stdout).toMatch(/^keys\s+2$/m);
+    expect(human.stdout).toMatch(/^created\s+2026-01-01T00:00:00.000Z$/m);
+    expect(human.stdout).toMatch(/^gateway key\s+abcdefghij/m);
+    const json = await cli(['apps', 'show', '--app', 'app1', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toEqual(APP);
+    expect(inputs['get-app']!.at(-1)).toEqual({ appUid: 'app1' });
+    expect(await cli(['apps', 'show', '--app', 'nope'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: app nope not found: it has no keys and no plan\n' });
+  });
+
+  test('apps set-plan: --plan names the plan, --no-plan sends null, neither is refused before any call', async () => {
+    const on = await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'premium'], { KEYGATE_HOME: home });
+    expect(on).toEqual({ code: 0, stdout: 'App app1 is on plan premium (gateway key abcdefghij).\n', stderr: '' });
+    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: 'premium' });
+    const off = await cli(['apps', 'set-plan', '--app', 'app1', '--no-plan', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(off.stdout)).toEqual({ appUid: 'app1', createdAt: APP.createdAt, keyCount: 2 });
+    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: null });
+    const before = inputs['set-app-plan']!.length;
+    expect(await cli(['apps', 'set-plan', '--app', 'app1'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: apps set-plan needs --plan <plan> or --no-plan\n' });
+    expect(inputs['set-app-plan']!.length).toBe(before);
+    expect(await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'gold'], { KEYGATE_HOME: home })).toMatchObject({ code: 1, stderr: expect.stringMatching(/^keygate: --plan must be one of free, standard, premium/) });
+  });
+
   test('a missing required option is one line and a non-zero exit, nothing invoked', async () => {
     const before = inputs['create-key']!.length;
     const result = await cli(['keys', 'create', '--app', 'app1'], { KEYGATE_HOME: home });
@@ -343,21 +372,21 @@ describe('local mode', () => {
     });
   });
 
-  test('apps list shows every page as a table; --json is one call', async () => {
+  test('apps list shows every page as a table, with each app\'s plan; --json is one call', async () => {
     const human = await cli(['apps', 'list'], { KEYGATE_HOME: home });
     expect(human).toMatchObject({ code: 0, stderr: '' });
-    expect(human.stdout).toMatch(/^APP\s+KEYS\s+CREATED\napp1\s+2\s+2026-01-01T00:00:00.000Z\napp2\s+0\s+2026-02-01/);
+    expect(human.stdout).toMatch(/^APP\s+PLAN\s+KEYS\s+CREATED\napp1\s+free\s+2\s+2026-01-01T00:00:00.000Z\napp2\s+-\s+0\s+2026-02-01/);
     const json = await cli(['apps', 'list', '--limit', '1', '--json'], { KEYGATE_HOME: home });
-    expect(JSON.parse(json.stdout)).toEqual({ apps: [{ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 }], nextToken: 'apps2' });
+    expect(JSON.parse(json.stdout)).toEqual({ apps: [APP], nextToken: 'apps2' });
     expect(inputs['list-apps']!.at(-1)).toEqual({ limit: 1 });
   });
 
-  test('apps show: one app; an unknown one is the function\'s AppNotFound', async () => {
-    const human = await cli(['apps', 'show', '--app', 'app1'], { KEYGATE_HOME: home });
-    expect(human).toEqual({ code: 0, stdout: 'app      app1\nkeys     2\ncreated  2026-01-01T00:00:00.000Z\n', stderr: '' });
-    const json = await cli(['apps', 'show', '--app', 'app1', '--json'], { KEYGATE_HOME: home });
-    expect(JSON.parse(json.stdout)).toEqual({ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 2 });
-    expect(await cli(['apps', 'show', '--app', 'nope'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: app nope not found: it has no keys\n' });
+  test('apps show: one app on no plan; an unknown one is the function\'s AppNotFound', async () => {
+    const human = await cli(['apps', 'show', '--app', 'app2'], { KEYGATE_HOME: home });
+    expect(human).toEqual({ code: 0, stdout: 'app      app2\nplan     (none)\nkeys     0\ncreated  2026-02-01T00:00:00.000Z\n', stderr: '' });
+    const json = await cli(['apps', 'show', '--app', 'app2', '--json'], { KEYGATE_HOME: home });
+    expect(JSON.parse(json.stdout)).toEqual(APP2);
+    expect(await cli(['apps', 'show', '--app', 'nope'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: app nope not found: it has no keys and no plan\n' });
   });
 
   describe('sessions revoke', () => {
@@ -369,7 +398,7 @@ describe('local mode', () => {
     ])('%j sends %j', async (flags, selector, line) => {
       const result = await cli(['sessions', 'revoke', '--app', 'app1', ...flags], { KEYGATE_HOME: home });
       expect(result).toEqual({ code: 0, stdout: `${line}\n`, stderr: '' });
-      expect(inputs['revoke-sessions']!.at(-1)).toEqual({ appUid: 'app1', ...selector });
+      expect(inputs['revoke-sessions']!.at(-1)).toEqual({ appUid: 'app1', ...selector, requestedBy: me });
     });
 
     test.each([[[]], [['--user', 'usr_1', '--session', 'ses_1']]])('%j: exactly one selector, nothing invoked', async (flags) => {
@@ -400,7 +429,7 @@ describe('local mode', () => {
     ])('%j sends %j', async (flags, selector) => {
       const result = await cli(['users', 'delete', '--app', 'app1', ...flags], { KEYGATE_HOME: home });
       expect(result).toEqual({ code: 0, stdout: 'Deleted user usr_1 from app app1; 2 sessions revoked.\n', stderr: '' });
-      expect(inputs['delete-user']!.at(-1)).toEqual({ appUid: 'app1', ...selector });
+      expect(inputs['delete-user']!.at(-1)).toEqual({ appUid: 'app1', ...selector, requestedBy: me });
     });
 
     test('exactly one selector', async () => {
@@ -449,6 +478,7 @@ describe('no local stack', () => {
   test('a stale local.json (nothing listening): says so, with where it looked', async () => {
     const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     try {
+      newLambdaApiSecret(home);
       const port = await freePort();
       writeFileSync(
         path.join(home, 'local.json'),
@@ -468,6 +498,7 @@ describe('no local stack', () => {
     const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     try {
       writeFileSync(path.join(home, 'local.json'), JSON.stringify({ lambdaEndpoint: 'http://127.0.0.1:1', region: 'us-east-1', functions: { createKey: 'create-key' } }));
+      newLambdaApiSecret(home);
       const result = await cli(['apps', 'list'], { KEYGATE_HOME: home });
       expect(result.stderr).toBe(`keygate: the local stack running from ${home} has no list-apps function: it was started by an older keygate; restart \`npm start\`\n`);
     } finally {
@@ -513,6 +544,47 @@ describe('outside a checkout', () => {
       );
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the local Lambda API secret', () => {
+  test("a stack started with another secret refuses every keys command, nothing invoked; without the secret file the CLI says to restart", async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
+    let invoked = 0;
+    const functions = Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [FUNCTIONS[id].name, async () => ({ invoked: ++invoked })]));
+    const server = createLocalLambdaApi({ secret: 'a'.repeat(64), functions });
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      writeFileSync(
+        path.join(home, 'local.json'),
+        JSON.stringify({
+          lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          region: 'us-east-1',
+          functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
+        }),
+      );
+      const missing = await cli(['keys', 'list', '--app', 'app1'], { KEYGATE_HOME: home });
+      expect(missing).toMatchObject({ code: 1, stdout: '' });
+      expect(missing.stderr).toMatch(/^keygate: the local stack has no Lambda API secret \(.*lambda-api-secret\); restart it with `npm start`\n$/);
+
+      newLambdaApiSecret(home);
+      for (const argv of [
+        ['keys', 'create', '--app', 'app1', '--name', 'n'],
+        ['keys', 'list', '--app', 'app1'],
+        ['keys', 'delete', '--app', 'app1', '--key', 'key_1'],
+        ['keys', 'roll', '--app', 'app1', '--key', 'key_1'],
+        ['keys', 'update', '--app', 'app1', '--key', 'key_1', '--disable'],
+        ['keys', 'events', '--app', 'app1'],
+      ]) {
+        const wrong = await cli(argv, { KEYGATE_HOME: home });
+        expect([argv.slice(0, 2), wrong]).toEqual([argv.slice(0, 2), expect.objectContaining({ code: 1, stdout: '' })]);
+        expect(wrong.stderr).toMatch(/^keygate: The security token included in the request is invalid/);
+      }
+      expect(invoked).toBe(0);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });
@@ -617,6 +689,16 @@ describe('deployed mode (--stack)', () => {
     const result = await cli(['sessions', 'revoke', '--app', 'app1', '--user', 'usr_1', '--stack', 'keys-only'], env);
     expect(result.stderr).toBe('keygate: stack keys-only has no output RevokeSessionsFunctionName; is it a keygate stack with sessions on, updated to this version?\n');
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+  });
+
+  test('a stack deployed before plans still manages keys and apps; apps set-plan names the missing output', async () => {
+    const olderOutputs = outputs.filter((output) => output.OutputKey !== 'SetAppPlanFunctionName');
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'prod' }).resolves({ Stacks: [{ StackName: 'prod', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: olderOutputs }] });
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: payload({ appUid: 'app1', createdAt: '2026-01-01T00:00:00.000Z', keyCount: 1 }) });
+    expect(await cli(['apps', 'show', '--app', 'app1', '--stack', 'prod'], env)).toMatchObject({ code: 0 });
+    const result = await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'free', '--stack', 'prod'], env);
+    expect(result).toEqual({ code: 1, stdout: '', stderr: 'keygate: stack prod has no output SetAppPlanFunctionName; is it a keygate stack, updated to this version?\n' });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
   });
 
   test('an unknown stack is a clear error', async () => {

@@ -1,9 +1,10 @@
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FunctionId } from '../../lib/shared/functions';
 import { createLocalGateway, parseProxyResult } from '../../lib/local/gateway';
 import type { LambdaHandler } from '../../lib/local/lambda-runtime';
-import { ROUTES } from '../../lib/shared/routes';
+import { authorizerDefinitions, ROUTES } from '../../lib/shared/routes';
+import { UsagePlanEnforcer } from '../../lib/local/usage-plans';
 
 /**
  * The local API Gateway's REST semantics, driven with small fake handlers over
@@ -94,6 +95,24 @@ describe('routing', () => {
   });
 });
 
+describe('loopback only', () => {
+  test.each(['attacker.example', 'attacker.example:3000', '127.0.0.1.attacker.example'])('a foreign Host %j (DNS rebinding) is 403 Forbidden, nothing invoked', async (host) => {
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${baseUrl}/api/v1/appuid/app1/whoami`, { headers: { host, 'x-api-key': 'k' } });
+      req.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode)));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+    expect(calls).toEqual([]);
+  });
+
+  test('localhost is accepted', async () => {
+    const response = await fetch(`${baseUrl.replace('127.0.0.1', 'localhost')}/api/v1/appuid/app1/whoami`, { headers: { 'x-api-key': 'k' } });
+    expect(response.status).toBe(200);
+  });
+});
+
 describe('identity source', () => {
   test('a missing identity header is 401 without invoking the authorizer', async () => {
     const response = await get('/api/v1/appuid/app1/whoami', {});
@@ -113,6 +132,47 @@ describe('identity source', () => {
     expect(calls).toEqual([]);
     expect((await get('/api/v1/appuid/app1/sdkusers/me', { authorization: 'Bearer t' })).status).toBe(200);
     expect(calls.map((call) => call.name)).toEqual(['sessionAuthorizer', 'sdkUsersMe']);
+  });
+});
+
+describe('identity sources and base path from the settings', () => {
+  let configured: Server;
+  let configuredUrl: string;
+  beforeAll(async () => {
+    configured = createLocalGateway({
+      routes: ROUTES,
+      basePath: '/keygate',
+      authorizers: authorizerDefinitions({ apiKeyHeader: 'x-customer-key', acceptBearerKeys: true }),
+      handlers: new Proxy({} as Partial<Record<FunctionId, LambdaHandler>>, { get: (_, name) => handlers[name as FunctionId] }),
+    });
+    await new Promise<void>((resolve) => configured.listen(0, '127.0.0.1', resolve));
+    configuredUrl = `http://127.0.0.1:${(configured.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => {
+      configured.close(resolve);
+      configured.closeAllConnections();
+    });
+  });
+
+  test('routes live below the configured base path only', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', async (event) => ({ ...(await allowApp('app1')(event)), policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${METHOD_ARN_PREFIX}/*/*` }] } }));
+    expect((await fetch(`${configuredUrl}/keygate/whoami`, { headers: { 'x-customer-key': 'k' } })).status).toBe(200);
+    expect(calls.at(-1)?.event.resource).toBe('/keygate/whoami');
+    expect((await fetch(`${configuredUrl}/api/v1/appuid/app1/whoami`, { headers: { 'x-customer-key': 'k' } })).status).toBe(403);
+  });
+
+  test('with two possible key headers there is no identity source: the authorizer runs even without a credential', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', () => {
+      throw new Error('Unauthorized');
+    });
+    expect((await fetch(`${configuredUrl}/keygate/whoami`)).status).toBe(401);
+    expect(calls.map((call) => call.name)).toEqual(['apiKeyAuthorizer']);
+  });
+
+  test('the session route still requires Authorization', async () => {
+    expect((await fetch(`${configuredUrl}/keygate/sdkusers/me`, { headers: { 'x-customer-key': 'k' } })).status).toBe(401);
+    expect(calls).toEqual([]);
   });
 });
 
@@ -222,6 +282,36 @@ describe('events', () => {
     expect(calls[0]!.event.pathParameters).toEqual({ appUid: 'a-b' });
   });
 
+  test.each(['constructor', '__proto__', 'hasOwnProperty', 'toString'])('a header and a query parameter named %s are plain values, not a 500', async (name) => {
+    // fetch drops a header named __proto__; node:http sends it as given.
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${baseUrl}/api/v1/appuid/app1/whoami?${name}=1&${name}=2&x=3`);
+      req.setHeader('x-api-key', 'k');
+      req.setHeader(name, 'h');
+      req.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode)));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    expect(calls).toHaveLength(2);
+    for (const { event } of calls) {
+      expect(Object.getOwnPropertyDescriptor(event.headers, name)?.value).toBe('h');
+      expect(Object.getOwnPropertyDescriptor(event.multiValueHeaders, name)?.value).toEqual(['h']);
+      expect(Object.getOwnPropertyDescriptor(event.queryStringParameters, name)?.value).toBe('2');
+      expect(Object.getOwnPropertyDescriptor(event.multiValueQueryStringParameters, name)?.value).toEqual(['1', '2']);
+      expect(event.queryStringParameters.x).toBe('3');
+    }
+  });
+
+  test('an authorizer context key named __proto__ or constructor reaches the integration as a plain value', async () => {
+    handlers.apiKeyAuthorizer = spy('apiKeyAuthorizer', allowApp('app1', JSON.parse('{"appUid":"app1","__proto__":"p","constructor":"c"}')));
+    const response = await get('/api/v1/appuid/app1/whoami');
+    expect(response.status).toBe(200);
+    const authorizer = calls[1]!.event.requestContext.authorizer;
+    expect(Object.getOwnPropertyDescriptor(authorizer, '__proto__')?.value).toBe('p');
+    expect(Object.getOwnPropertyDescriptor(authorizer, 'constructor')?.value).toBe('c');
+  });
+
   test('a POST body reaches the integration as text', async () => {
     const response = await get('/api/v1/appuid/app1/sdkusers/auth', { 'x-api-key': 'k', 'content-type': 'application/json' }, 'POST', '{"externalId":"u1"}');
     expect(response.status).toBe(200);
@@ -305,4 +395,72 @@ test('the log names method, path and status, never header values', async () => {
   await get('/api/v1/appuid/app1/whoami', { 'x-api-key': 'kg_super_secret_value' });
   expect(log.join('\n')).toContain('GET /api/v1/appuid/app1/whoami 200');
   expect(log.join('\n')).not.toContain('kg_super_secret_value');
+});
+
+describe('usage plans (keygate plans on)', () => {
+  let planned: Server;
+  let plannedUrl: string;
+  let seen: any[];
+
+  beforeAll(async () => {
+    const keys: Record<string, { id: string; enabled: boolean; usagePlanIds: string[] }> = { 'gw-value-1': { id: 'gwkey1', enabled: true, usagePlanIds: ['p1'] } };
+    const usagePlans = new UsagePlanEnforcer(
+      [{ definition: { name: 'tiny', rateLimit: 0.001, burstLimit: 2, quota: { limit: 100, period: 'DAY' } }, usagePlanId: 'p1' }],
+      { byValue: (value) => keys[value] },
+    );
+    const withKey = (value: string | undefined) => async (event: { methodArn: string }) => ({ ...(await allowApp('app1')(event)), ...(value && { usageIdentifierKey: value }) });
+    planned = createLocalGateway({
+      routes: ROUTES,
+      handlers: {
+        apiKeyAuthorizer: async (event: any) => withKey(event.headers['x-api-key'] === 'no-plan' ? undefined : event.headers['x-api-key'])(event),
+        whoami: async (event: any) => {
+          seen.push(event);
+          return { statusCode: 200, body: '{}' };
+        },
+      },
+      usagePlans,
+    });
+    await new Promise<void>((resolve) => planned.listen(0, '127.0.0.1', resolve));
+    plannedUrl = `http://127.0.0.1:${(planned.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => {
+      planned.close(resolve);
+      planned.closeAllConnections();
+    });
+  });
+
+  beforeEach(() => {
+    seen = [];
+  });
+
+  const call = (key: string) => fetch(`${plannedUrl}/api/v1/appuid/app1/whoami`, { headers: { 'x-api-key': key } });
+
+  test('the integration sees the gateway key as requestContext.identity.apiKey and apiKeyId, as API Gateway passes them', async () => {
+    expect((await call('gw-value-1')).status).toBe(200);
+    expect(seen[0].requestContext.identity).toMatchObject({ apiKey: 'gw-value-1', apiKeyId: 'gwkey1' });
+  });
+
+  test('past the burst: 429 Too Many Requests with Retry-After and TooManyRequestsException, the integration not invoked', async () => {
+    // The burst is 2 and the test above took one token; the bucket refills at one per 1000 s.
+    const responses = [await call('gw-value-1'), await call('gw-value-1')];
+    expect(responses[0]!.status).toBe(200);
+    const last = responses[1]!;
+    expect(last.status).toBe(429);
+    expect(await last.json()).toEqual({ message: 'Too Many Requests' });
+    expect(last.headers.get('retry-after')).toBe('1');
+    expect(last.headers.get('x-amzn-errortype')).toBe('TooManyRequestsException');
+    expect(seen).toHaveLength(1);
+  });
+
+  test('an Allow without a usageIdentifierKey, or with one in no plan: 403 Forbidden (INVALID_API_KEY), the integration not invoked', async () => {
+    for (const key of ['no-plan', 'unknown-gateway-key']) {
+      const response = await call(key);
+      expect(response.status).toBe(403);
+      expect(await response.json()).toEqual({ message: 'Forbidden' });
+      expect(response.headers.get('x-amzn-errortype')).toBe('ForbiddenException');
+    }
+    expect(seen).toEqual([]);
+  });
 });

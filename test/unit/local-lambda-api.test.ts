@@ -1,9 +1,10 @@
-import type { Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
-import { createLocalLambdaApi, functionNameOf } from '../../lib/local/lambda-api';
+import { createLocalLambdaApi, functionNameOf, localLambdaApiCredentials } from '../../lib/local/lambda-api';
 
-/** The local Lambda Invoke API, driven by the real AWS SDK client. */
+/** The local Lambda Invoke API, driven by the real AWS SDK client, and by hand-made requests for what a web page or a stranger would send. */
 class ValidationError extends Error {
   constructor(message: string) {
     super(message);
@@ -13,10 +14,13 @@ class ValidationError extends Error {
 
 let server: Server;
 let client: LambdaClient;
+let port: number;
 const seen: unknown[] = [];
+const secret = randomBytes(32).toString('hex');
 
 beforeAll(async () => {
   server = createLocalLambdaApi({
+    secret,
     functions: {
       echo: async (event) => {
         seen.push(event);
@@ -30,13 +34,12 @@ beforeAll(async () => {
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new LambdaClient({
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
+  port = (server.address() as AddressInfo).port;
+  client = lambdaClient(secret);
 });
+
+const lambdaClient = (accessKeyId: string) =>
+  new LambdaClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: localLambdaApiCredentials(accessKeyId), maxAttempts: 1 });
 
 afterAll(async () => {
   client.destroy();
@@ -97,4 +100,74 @@ test('InvocationType Event answers 202 and runs the handler', async () => {
   expect(response.StatusCode).toBe(202);
   await new Promise((resolve) => setTimeout(resolve, 50));
   expect(seen).toEqual([{ async: true }]);
+});
+
+/** A raw POST to the invoke path of `echo`, with exactly the given headers (node:http sends Host and Origin as set). */
+async function rawInvoke(headers: Record<string, string>, body = '{"appUid":"x","name":"from a page"}') {
+  return new Promise<{ status: number; errorType: string | undefined; body: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/2015-03-31/functions/echo/invocations', headers });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, errorType: res.headers['x-amzn-errortype'] as string | undefined, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+const signedWith = (accessKeyId: string) => `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00`;
+
+describe('only programs on this machine that know the per-start secret', () => {
+  beforeEach(() => (seen.length = 0));
+
+  test("a web page's simple text/plain POST (Origin, no credentials) is refused before any function runs", async () => {
+    const response = await rawInvoke({ host: `127.0.0.1:${port}`, origin: 'https://attacker.example', 'content-type': 'text/plain' });
+    expect(response).toMatchObject({ status: 403, errorType: 'AccessDeniedException' });
+    expect(seen).toEqual([]);
+  });
+
+  test('an Origin is refused even with the right secret', async () => {
+    const response = await rawInvoke({ host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, authorization: signedWith(secret) });
+    expect(response).toMatchObject({ status: 403, errorType: 'AccessDeniedException' });
+    expect(seen).toEqual([]);
+  });
+
+  // PORT stands for the server's port, known only once it listens.
+  const withPort = (host: string) => host.replace('PORT', String(port));
+
+  test.each(['attacker.example', 'attacker.example:PORT', '127.0.0.1.attacker.example:PORT', 'localhost.attacker.example', '[::2]:PORT', '127.0.0.2:PORT'])(
+    'a foreign Host (DNS rebinding) %j is refused even with the right secret',
+    async (host) => {
+      const response = await rawInvoke({ host: withPort(host), authorization: signedWith(secret) });
+      expect(response).toMatchObject({ status: 403, errorType: 'AccessDeniedException' });
+      expect(seen).toEqual([]);
+    },
+  );
+
+  test.each(['127.0.0.1:PORT', 'localhost:PORT', 'LOCALHOST:PORT', '[::1]:PORT', 'localhost'])('Host %j is loopback and accepted', async (host) => {
+    expect(await rawInvoke({ host: withPort(host), authorization: signedWith(secret) })).toMatchObject({ status: 200 });
+  });
+
+  test('without the secret, or with another one, the SDK gets UnrecognizedClientException and nothing runs; the answer never echoes what was sent', async () => {
+    for (const presented of ['AKIDEXAMPLE', randomBytes(32).toString('hex'), secret.slice(0, -1)]) {
+      const stranger = lambdaClient(presented);
+      try {
+        const failed = await stranger.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from('{}') })).catch((error: Error) => error);
+        expect(failed).toMatchObject({ name: 'UnrecognizedClientException' });
+        expect((failed as Error).message).not.toContain(presented);
+      } finally {
+        stranger.destroy();
+      }
+    }
+    expect(await rawInvoke({ host: `127.0.0.1:${port}` })).toMatchObject({ status: 403, errorType: 'UnrecognizedClientException' });
+    expect(seen).toEqual([]);
+  });
+
+  test.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])('function name %s is ResourceNotFoundException, not an Object.prototype member', async (name) => {
+    await expect(invoke(name, {})).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+
+  test('a secret shorter than 32 characters is refused at creation', () => {
+    expect(() => createLocalLambdaApi({ secret: 'short', functions: {} })).toThrow('the local Lambda API secret must be at least 32 characters');
+  });
 });

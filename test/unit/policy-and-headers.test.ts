@@ -1,5 +1,7 @@
-import { bearerToken, singleHeader } from '../../functions/lambda/headers';
-import { allowAppPolicy, appScopedResources, HTTP_VERBS } from '../../functions/lambda/policy';
+import { bearerToken, presentedApiKey, singleHeader } from '../../functions/lambda/headers';
+import { allowedResources, allowPolicy, appScopedResources, HTTP_VERBS } from '../../functions/lambda/policy';
+import { evaluatePolicy } from '../../lib/local/policy-evaluation';
+import { AppScope, DEFAULT_AUTH_SETTINGS } from '../../lib/shared/auth-settings';
 
 const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/api/v1/appuid/app-a/whoami';
 
@@ -21,7 +23,7 @@ describe('app-scoped policy', () => {
   });
 
   test('an Allow result carries principal and context', () => {
-    const result = allowAppPolicy('key_1', METHOD_ARN, 'app-a', { appUid: 'app-a', keyId: 'key_1', role: 'app-owner' });
+    const result = allowPolicy(DEFAULT_AUTH_SETTINGS, 'key_1', METHOD_ARN, 'app-a', { appUid: 'app-a', keyId: 'key_1', role: 'app-owner' });
     expect(result.principalId).toBe('key_1');
     expect(result.policyDocument.Statement).toEqual([
       { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: own('app-a') },
@@ -39,6 +41,91 @@ describe('app-scoped policy', () => {
 
   test('refuses a method ARN it cannot scope', () => {
     expect(() => appScopedResources('not-an-arn', 'app-a')).toThrow('methodArn is not an execute-api method ARN');
+  });
+
+  test('a custom base path: the app is filled in where {appUid} stands, literal segments around it', () => {
+    const scope = { appScope: AppScope.PATH, basePath: '/v2/tenants/{appUid}/api' };
+    expect(allowedResources(scope, METHOD_ARN, 'app-a')).toEqual(HTTP_VERBS.map((verb) => `arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/${verb}/v2/tenants/app-a/api/*`));
+    const policy = allowPolicy(scope, 'key_1', METHOD_ARN, 'app-a', {}).policyDocument;
+    expect(evaluatePolicy(policy, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v2/tenants/app-a/api/orders')).toBe('allow');
+    expect(evaluatePolicy(policy, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v2/tenants/app-b/api/orders')).toBe('implicitDeny');
+    expect(evaluatePolicy(policy, 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v2/tenants/app-a/other')).toBe('implicitDeny');
+  });
+});
+
+describe('context-scoped policy', () => {
+  const scope = { appScope: AppScope.CONTEXT, basePath: '/keygate' };
+  const API = 'arn:aws:execute-api:eu-west-1:123456789012:abc123';
+
+  test('one resource: every method and path of the request’s own API and stage', () => {
+    expect(allowedResources(scope, `${API}/prod/GET/orders/42`, 'app-a')).toEqual([`${API}/prod/*/*`]);
+  });
+
+  test('allows any method of that API and stage, never another API, stage, region or account', () => {
+    const policy = allowPolicy(scope, 'key_1', `${API}/prod/GET/orders/42`, 'app-a', {}).policyDocument;
+    for (const allowed of [`${API}/prod/GET/orders/42`, `${API}/prod/POST/anything/else`, `${API}/prod/DELETE/`, `${API}/prod/GET/api/v1/appuid/app-b/whoami`]) {
+      expect([allowed, evaluatePolicy(policy, allowed)]).toEqual([allowed, 'allow']);
+    }
+    for (const denied of [
+      'arn:aws:execute-api:eu-west-1:123456789012:abc1234/prod/GET/orders/42',
+      'arn:aws:execute-api:eu-west-1:123456789012:xyz789/prod/GET/orders/42',
+      'arn:aws:execute-api:eu-west-1:123456789012:abc12/prod/GET/orders/42',
+      `${API}/prod2/GET/orders/42`,
+      `${API}/pro/GET/orders/42`,
+      `${API}/staging/GET/orders/42`,
+      'arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/orders/42',
+      'arn:aws:execute-api:eu-west-1:210987654321:abc123/prod/GET/orders/42',
+    ]) {
+      expect([denied, evaluatePolicy(policy, denied)]).toEqual([denied, 'implicitDeny']);
+    }
+  });
+
+  test.each([
+    ['a wildcard API id', 'arn:aws:execute-api:eu-west-1:123456789012:*/prod/GET/x'],
+    ['a wildcard stage', `${API}/*/GET/x`],
+    ['a ? in the stage', `${API}/pr?d/GET/x`],
+    ['a wildcard account', 'arn:aws:execute-api:eu-west-1:*:abc123/prod/GET/x'],
+    ['no stage', API],
+  ])('refuses a method ARN with %s rather than widen the grant', (_, arn) => {
+    expect(() => allowedResources(scope, arn, 'app-a')).toThrow('methodArn is not an execute-api method ARN');
+  });
+
+  test('still refuses an appUid the backend could not trust', () => {
+    expect(() => allowedResources(scope, `${API}/prod/GET/x`, 'a*')).toThrow('refusing to build a policy for an invalid appUid');
+  });
+});
+
+describe('presented API key', () => {
+  const event = (headers: Record<string, string>) => ({ headers });
+  const key = 'kg_key';
+
+  test('default: x-api-key only; Authorization: Bearer is not a key', () => {
+    expect(presentedApiKey(event({ 'X-Api-Key': key }), DEFAULT_AUTH_SETTINGS)).toBe(key);
+    expect(presentedApiKey(event({ authorization: `Bearer ${key}` }), DEFAULT_AUTH_SETTINGS)).toBeUndefined();
+  });
+
+  test('a custom header replaces x-api-key', () => {
+    const settings = { apiKeyHeader: 'x-customer-key', acceptBearerKeys: false };
+    expect(presentedApiKey(event({ 'X-Customer-Key': key }), settings)).toBe(key);
+    expect(presentedApiKey(event({ 'x-api-key': key }), settings)).toBeUndefined();
+  });
+
+  test('acceptBearerKeys: either header; both with the same key is that key; two different values are none', () => {
+    const settings = { apiKeyHeader: 'x-api-key', acceptBearerKeys: true };
+    expect(presentedApiKey(event({ Authorization: `Bearer ${key}` }), settings)).toBe(key);
+    expect(presentedApiKey(event({ 'x-api-key': key }), settings)).toBe(key);
+    expect(presentedApiKey(event({ 'x-api-key': key, authorization: `Bearer ${key}` }), settings)).toBe(key);
+    expect(presentedApiKey(event({ 'x-api-key': key, authorization: 'Bearer kgs_token' }), settings)).toBeUndefined();
+    // Another scheme in Authorization is not a key.
+    expect(presentedApiKey(event({ 'x-api-key': key, authorization: 'Basic dXNlcjpwdw==' }), settings)).toBe(key);
+    expect(presentedApiKey(event({ 'x-api-key': '', authorization: `Bearer ${key}` }), settings)).toBe(key);
+  });
+
+  test("apiKeyHeader 'authorization': Bearer only", () => {
+    const settings = { apiKeyHeader: 'authorization', acceptBearerKeys: false };
+    expect(presentedApiKey(event({ Authorization: `Bearer ${key}` }), settings)).toBe(key);
+    expect(presentedApiKey(event({ Authorization: key }), settings)).toBeUndefined();
+    expect(presentedApiKey(event({ 'x-api-key': key }), settings)).toBeUndefined();
   });
 });
 

@@ -1,4 +1,7 @@
-/** One HTTP request to the local stack; `json` is the parsed body when it is JSON. A string body is sent as is. */
+/**
+ * One HTTP request to the local stack; `json` is the parsed body when it is
+ * JSON, `requestId` the gateway's `x-amzn-RequestId`. A string body is sent as is.
+ */
 export async function call(method: string, target: string, headers: Record<string, string> = {}, body?: unknown) {
   const response = await fetch(target, {
     method,
@@ -12,5 +15,5 @@ export async function call(method: string, target: string, headers: Record<strin
   } catch {
     json = undefined;
   }
-  return { status: response.status, json, text };
+  return { status: response.status, json, text, requestId: response.headers.get('x-amzn-requestid') };
 }

@@ -48,7 +48,8 @@ export async function runStackProcess(home: string, extraEnv: Record<string, str
 function spawnStack(home: string, extraEnv: Record<string, string>) {
   const child = spawn(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), ['bin/local.ts'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: '0', LAMBDA_PORT: '0', DYNAMODB_PORT: '0', KEYGATE_HOME: home, ...extraEnv },
+    // The functions log at Powertools' default level, as for a user (the test environment silences in-process handlers).
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'INFO', PORT: '0', LAMBDA_PORT: '0', DYNAMODB_PORT: '0', KEYGATE_HOME: home, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,20 +1,23 @@
 /**
  * A CDK user's own app, as the package README tells them to write it: their
- * RestApi, one of their own methods behind keygate's API-key authorizer, and
- * keygate's routes, the public revoke route throttled on its own. Compiled and synthesized by package.test.ts in a fresh
- * folder against the packed tarball; cdk-nag fails the synth on any finding.
+ * existing RestApi, whose URLs carry no app id, one of their own methods
+ * (`GET /orders`) behind keygate's API-key authorizer in context scope, and
+ * keygate's routes, the public revoke route throttled on its own. Compiled
+ * and synthesized by package.test.ts in a fresh folder against the packed
+ * tarball; cdk-nag fails the synth on any finding.
  */
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { KeygateAuth } from 'keygate';
+import { AppScope, KeygateAuth } from 'keygate';
 
 const app = new App({ outdir: process.argv[2] });
 const stack = new Stack(app, 'ConsumerStack');
 
-const auth = new KeygateAuth(stack, 'Keygate');
+// The app is not in this API's URLs: the Allow covers the API's own stage, and the backend reads appUid from the authorizer context.
+const auth = new KeygateAuth(stack, 'Keygate', { appScope: AppScope.CONTEXT });
 const accessLogs = new logs.LogGroup(stack, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
 const api = new apigateway.RestApi(stack, 'OrdersApi', {
   cloudWatchRole: false,
@@ -30,7 +33,7 @@ const api = new apigateway.RestApi(stack, 'OrdersApi', {
 
 // The one line that protects the user's own method.
 api.root
-  .resourceForPath('/api/v1/appuid/{appUid}/orders')
+  .resourceForPath('/orders')
   .addMethod('GET', new apigateway.MockIntegration({ integrationResponses: [{ statusCode: '200' }], requestTemplates: { 'application/json': '{"statusCode": 200}' } }), {
     ...auth.apiKeyMethodOptions,
     methodResponses: [{ statusCode: '200' }],
