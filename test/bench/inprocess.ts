@@ -341,7 +341,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       );
     }
 
-    // One imported legacy key, stored as import-keys stores a SHA-256 import.
+    // One imported legacy key, stored as import-keys stores a SHA-256 import into an app on a plan (with the app's gateway key, which isAllow checks).
     const imported = legacyKey();
     const importedHash = await hash(`sha256:${createHash('sha256').update(imported).digest('hex')}`);
     await client.send(
@@ -355,6 +355,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
           displayPrefix: { S: '(sha256 import)' },
           createdAt: { S: new Date().toISOString() },
           importedFrom: { S: 'keyHash' },
+          gatewayKey: { S: GATEWAY_KEY },
         },
       }),
     );
