@@ -3,11 +3,12 @@ import { lastUsedIntervalSecondsFrom } from '../lambda/config';
 import { presentedApiKey } from '../lambda/headers';
 import { recordLastUsedWriteFailure } from '../lambda/metrics';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
-import { logFailure, servicesFromEnvironment } from '../lambda/services';
+import { logFailure } from '../lambda/services';
+import { authorizerServicesFromEnvironment } from '../lambda/authorizer-services';
 import { lastUsedRecorder } from '../domain/last-used';
 import { verifyApiKey } from '../domain/verify';
 
-const services = servicesFromEnvironment();
+const services = authorizerServicesFromEnvironment();
 const deps = {
   keyFormat: services.keyFormat,
   legacyKeyFormat: services.legacyKeyFormat,

@@ -36,9 +36,8 @@ export const readSecretsManagerSecret: SecretReader = async (secretId) => {
   }
 };
 
-export interface Services {
-  /** The bare client; stores wrap it in a document client (see document-client.ts), authorizers use it as is. */
-  readonly dynamodb: DynamoDBClient;
+/** Everything a function draws from but its AWS clients: shared by the SDK-backed functions and the authorizers (authorizer-services.ts). */
+export interface CredentialServices {
   readonly hash: Hasher;
   readonly keyFormat: CredentialFormat;
   /** Imported keys' format, when a legacy key pattern is configured. */
@@ -53,11 +52,20 @@ export interface Services {
   readonly tables: { readonly keys: string; readonly sessions: string; readonly users: string };
 }
 
+export interface Services extends CredentialServices {
+  /** The bare client; stores wrap it in a document client (see document-client.ts). */
+  readonly dynamodb: DynamoDBClient;
+}
+
 /** Builds the dependencies every handler draws from. A missing table name fails when that table is asked for. */
 export function servicesFromEnvironment(env: Env = process.env, readSecret: SecretReader = readSecretsManagerSecret): Services {
   // The SDK reads AWS_ENDPOINT_URL_DYNAMODB itself; the local stack and tests use it to reach DynamoDB Local.
   // Bounded waits: a DynamoDB that accepts connections but never answers must fail the request, not hang it until the Lambda timeout.
   const dynamodb = new DynamoDBClient({ requestHandler: { connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true } });
+  return { dynamodb, ...credentialServices(env, readSecret) };
+}
+
+export function credentialServices(env: Env, readSecret: SecretReader): CredentialServices {
   const tables = {
     get keys() {
       return requireEnv(env, ENV.keysTable);
@@ -76,7 +84,6 @@ export function servicesFromEnvironment(env: Env = process.env, readSecret: Secr
   }
   const auth = authSettingsFrom(env);
   return {
-    dynamodb,
     hash: createHasher(pepper),
     keyFormat: credentialFormat(keyPrefixFrom(env)),
     ...(auth.legacyKeys && { legacyKeyFormat: legacyKeyFormat(auth.legacyKeys) }),

@@ -2,10 +2,10 @@ import { AUTHORIZATION_HEADER } from '../../lib/shared/auth-settings';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
 import { sessionLookup } from '../stores/credential-lookup';
 import { bearerToken, singleHeader } from '../lambda/headers';
-import { servicesFromEnvironment } from '../lambda/services';
+import { authorizerServicesFromEnvironment } from '../lambda/authorizer-services';
 import { verifySessionToken } from '../domain/verify';
 
-const services = servicesFromEnvironment();
+const services = authorizerServicesFromEnvironment();
 const deps = { sessionFormat: services.sessionFormat, hash: services.hash, findSession: sessionLookup(services.dynamodb, services.tables.sessions) };
 
 /**

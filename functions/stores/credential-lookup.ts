@@ -1,53 +1,41 @@
-import { GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
+import { marshallItem, unmarshallItem, type Item } from '../aws-http/attribute-values';
+import type { DynamoDbHttpClient } from '../aws-http/dynamodb';
 import { storeError } from './dynamodb-errors';
 import type { KeyHashRecord } from './key-store';
 import type { Session } from './session-store';
 
 /**
  * The authorizers' only read: one strongly consistent GetItem of a hash item.
- * It uses the bare DynamoDB client, not the document client, so the authorizer
- * bundles carry nothing beyond what this one call needs (cold start, size).
+ * It goes through the small signed-HTTP client of aws-http/, not the SDK, so
+ * the authorizer bundles carry nothing beyond what their calls need (cold
+ * start, size; see the README's Performance section).
  */
 export type CredentialLookup<T> = (credentialHash: string) => Promise<T | undefined>;
 
-/** Flat items of string, number and boolean attributes, which is all hash items hold. */
-function plainItem(item: Record<string, AttributeValue>): Record<string, string | number | boolean> {
-  const plain: Record<string, string | number | boolean> = {};
-  for (const [name, value] of Object.entries(item)) {
-    if (value.S !== undefined) plain[name] = value.S;
-    else if (value.N !== undefined) plain[name] = Number(value.N);
-    else if (value.BOOL !== undefined) plain[name] = value.BOOL;
-  }
-  return plain;
-}
+/** What the authorizers call on DynamoDB. */
+export type CredentialItems = Pick<DynamoDbHttpClient, 'getItem' | 'updateItem'>;
 
-function attributeKey(plainKey: Record<string, string>): Record<string, AttributeValue> {
-  const Key: Record<string, AttributeValue> = {};
-  for (const name in plainKey) Key[name] = { S: plainKey[name]! };
-  return Key;
-}
-
-function lookup<T>(operation: string, client: DynamoDBClient, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
+function lookup<T>(operation: string, client: CredentialItems, tableName: string, itemKey: (hash: string) => Record<string, string>): CredentialLookup<T> {
   return async (credentialHash) => {
-    let Item: Record<string, AttributeValue> | undefined;
+    let Item: Item | undefined;
     try {
-      ({ Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: attributeKey(itemKey(credentialHash)), ConsistentRead: true })));
+      ({ Item } = await client.getItem({ TableName: tableName, Key: marshallItem(itemKey(credentialHash)), ConsistentRead: true }));
     } catch (error) {
       // Classified, so the authorizer's log says whether an operator must act.
       throw storeError(operation, error);
     }
     if (!Item) return undefined;
-    const { pk: _pk, sk: _sk, ...record } = plainItem(Item);
+    const { pk: _pk, sk: _sk, ...record } = unmarshallItem(Item);
     return record as T;
   };
 }
 
-export function apiKeyLookup(client: DynamoDBClient, keysTable: string): CredentialLookup<KeyHashRecord> {
+export function apiKeyLookup(client: CredentialItems, keysTable: string): CredentialLookup<KeyHashRecord> {
   return lookup('api key lookup', client, keysTable, keyHashItemKey);
 }
 
-export function sessionLookup(client: DynamoDBClient, sessionsTable: string): CredentialLookup<Session> {
+export function sessionLookup(client: CredentialItems, sessionsTable: string): CredentialLookup<Session> {
   return lookup('session lookup', client, sessionsTable, sessionItemKey);
 }
 
@@ -60,19 +48,17 @@ export function sessionLookup(client: DynamoDBClient, sessionsTable: string): Cr
  * failed condition (key deleted meanwhile, or a newer time already there) is
  * the expected outcome, not an error.
  */
-export function lastUsedWriter(client: DynamoDBClient, keysTable: string): (keyHash: string, at: string) => Promise<void> {
+export function lastUsedWriter(client: CredentialItems, keysTable: string): (keyHash: string, at: string) => Promise<void> {
   return async (keyHash, at) => {
     try {
-      await client.send(
-        new UpdateItemCommand({
-          TableName: keysTable,
-          Key: attributeKey(keyHashItemKey(keyHash)),
-          UpdateExpression: 'SET lastUsedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :at)',
-          ExpressionAttributeValues: { ':at': { S: at } },
-          ReturnValues: 'NONE',
-        }),
-      );
+      await client.updateItem({
+        TableName: keysTable,
+        Key: marshallItem(keyHashItemKey(keyHash)),
+        UpdateExpression: 'SET lastUsedAt = :at',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :at)',
+        ExpressionAttributeValues: { ':at': { S: at } },
+        ReturnValues: 'NONE',
+      });
     } catch (error) {
       // Classified like every store failure: an IAM or table mistake needs an operator, throttling does not.
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw storeError('lastUsedAt write', error);

@@ -16,12 +16,18 @@ import { BUNDLING, buildFunctions, entryPath, esbuildOptions } from '../../lib/b
 import { median, round, shuffle } from './stats';
 
 export const BARE_SDK_ENTRY = path.join(__dirname, 'fixtures', 'bare-sdk.ts');
+/** The two SigV4 signers weighed for the authorizers (issue 16), each signing one request at import. */
+export const SIGNER_ENTRIES = {
+  aws4fetch: path.join(__dirname, 'fixtures', 'signer-aws4fetch.mts'),
+  smithy: path.join(__dirname, 'fixtures', 'signer-smithy.mts'),
+} as const;
 
 export interface BuiltBundles {
   /** Every deployed function: the bundles `npm run build` wrote to dist/functions, what deploys. */
   readonly functions: { readonly key: FunctionId; readonly name: string; readonly path: string; readonly bytes: number }[];
   readonly bareSdk: { readonly path: string; readonly bytes: number };
   readonly externalSdk: { readonly path: string; readonly bytes: number };
+  readonly signers: Record<keyof typeof SIGNER_ENTRIES, { readonly path: string; readonly bytes: number }>;
   /** Largest contributors to the API-key authorizer bundle, by package (from esbuild's metafile). */
   readonly authorizerContents: { readonly input: string; readonly bytes: number }[];
 }
@@ -40,6 +46,11 @@ export async function buildBundles(outDir: string): Promise<BuiltBundles> {
   await build({
     ...esbuildOptions({ ...BUNDLING, externalModules: ['@aws-sdk/*'] }),
     entryPoints: [{ in: BARE_SDK_ENTRY, out: 'external-sdk/index' }],
+    outdir: outDir,
+  });
+  await build({
+    ...esbuildOptions(),
+    entryPoints: Object.entries(SIGNER_ENTRIES).map(([name, entry]) => ({ in: entry, out: `signer-${name}/index` })),
     outdir: outDir,
   });
   // The external bundle resolves `@aws-sdk/*` from a node_modules next to it, as Lambda resolves its runtime's SDK.
@@ -72,6 +83,12 @@ export async function buildBundles(outDir: string): Promise<BuiltBundles> {
     functions,
     bareSdk: { path: barePath, bytes: bytesOf(barePath) },
     externalSdk: { path: externalPath, bytes: bytesOf(externalPath) },
+    signers: Object.fromEntries(
+      Object.keys(SIGNER_ENTRIES).map((name) => {
+        const file = path.join(outDir, `signer-${name}`, out);
+        return [name, { path: file, bytes: bytesOf(file) }];
+      }),
+    ) as BuiltBundles['signers'],
     authorizerContents,
   };
 }

@@ -60,6 +60,7 @@ export interface InProcessResult {
   readonly getItemP50Ms: number;
   readonly getItemP99Ms: number;
   readonly verifyOverheadP50Ratio: number;
+  readonly verifyOverheadP99Ratio: number;
   readonly verifySamples: number;
   readonly getItemSamples: number;
   /** CPU µs of this process per rejection. */
@@ -120,7 +121,7 @@ const APP = 'bench';
 const GATEWAY_KEY = 'benchGatewayKey0000000000000000000000000';
 const SMALL_TABLE_KEYS = 10;
 
-/** Every HTTP request this process starts: the SDK's Node handler goes through node:http. */
+/** Every HTTP request this process starts: the SDK's Node handler and the authorizers' client (functions/aws-http) both go through node:http. */
 let httpRequests = 0;
 let updateItemRequests = 0;
 let inFlight = 0;
@@ -340,7 +341,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       );
     }
 
-    // One imported legacy key, stored as import-keys stores a SHA-256 import.
+    // One imported legacy key, stored as import-keys stores a SHA-256 import into an app on a plan (with the app's gateway key, which isAllow checks).
     const imported = legacyKey();
     const importedHash = await hash(`sha256:${createHash('sha256').update(imported).digest('hex')}`);
     await client.send(
@@ -354,6 +355,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
           displayPrefix: { S: '(sha256 import)' },
           createdAt: { S: new Date().toISOString() },
           importedFrom: { S: 'keyHash' },
+          gatewayKey: { S: GATEWAY_KEY },
         },
       }),
     );
@@ -502,6 +504,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       getItemP50Ms: round(getItemP50Ms),
       getItemP99Ms: round(percentile(times.getSmall, 99)),
       verifyOverheadP50Ratio: round(verifyP50Ms / getItemP50Ms),
+      verifyOverheadP99Ratio: round(percentile(times.verifySmall, 99) / percentile(times.getSmall, 99)),
       verifySamples: times.verifySmall.length,
       getItemSamples: times.getSmall.length,
       rejectMicros: round(median(rejectCpuBatches), 2),

@@ -24,13 +24,18 @@ const KB = 1024;
 
 const BUDGETS = {
   verifyOverheadP50Ratio: { max: 1.05, what: 'warm authorizer p50 ÷ bare consistent GetItem p50' },
+  verifyOverheadP99Ratio: { max: 1.05, what: 'warm authorizer p99 ÷ bare consistent GetItem p99' },
   rejectMicros: { max: 5, what: 'CPU µs per malformed or bad-checksum key' },
   rejectDbCalls: { max: 0, what: 'DynamoDB calls while rejecting malformed keys' },
   legacyRejectMicros: { max: 5, what: 'CPU µs per value of neither format, legacy key pattern configured' },
   legacyRejectDbCalls: { max: 0, what: 'DynamoDB calls while rejecting values of neither format' },
-  authorizerInitRatioVsBareSdk: { max: 1.1, what: 'authorizer init ÷ bare-SDK bundle init' },
+  authorizerInitRatioVsBareSdk: { max: 0.35, what: 'authorizer init ÷ bare-SDK bundle init' },
   authorizerInitRatioVsExternalSdk: { max: 0.5, what: 'authorizer init ÷ SDK-from-node_modules init' },
-  authorizerBundleKB: { max: 350, what: 'authorizer bundle size, KB (1024 bytes)' },
+  // Issue 16 held the authorizer bundle to 60 KB (52.1 KB on its branch). Merged with main it also carries Powertools
+  // Metrics (10.3 KB, 10,497 bytes: the authorizers' EMF counts) and ~10 KB more of keygate's own code (the auth, legacy-key and plan
+  // settings, 3.2 KB of them lib/shared/auth-settings.ts; the metric batching, request-scoped logs and store-error
+  // classification): 72.3 KB (74,079 bytes). Both are kept on purpose, so the budget is the smallest round figure above that with room.
+  authorizerBundleKB: { max: 75, what: 'authorizer bundle size, KB (1024 bytes)' },
   scaleRatio: { max: 1.1, what: `verify p50 with ≥ ${MINIMUMS.keys} keys ÷ with 10 keys` },
   lastUsedVerifyP50Ratio: { max: 1.05, what: 'verify p50 over many distinct keys, each recording lastUsedAt ÷ bare GetItem p50 on the same table' },
   lastUsedVerifyP99Ratio: { max: 1.05, what: 'the same at p99' },
@@ -112,13 +117,14 @@ async function main(): Promise<void> {
     const authorizer = built.functions.find((fn) => fn.key === 'apiKeyAuthorizer')!;
     const createKeyBundle = built.functions.find((fn) => fn.key === 'createKey')!;
 
-    log(`module init: ${options.initRuns} rounds of ${built.functions.length + 3} imports, each in a fresh node process`);
+    const signerPaths = Object.values(built.signers).map((signer) => signer.path);
+    log(`module init: ${options.initRuns} rounds of ${built.functions.length + 3 + signerPaths.length} imports, each in a fresh node process`);
     // The authorizer once more as deployed: its init also reads the pepper, from a Secrets Manager stand-in on loopback.
     const secretsManager = await startSecretsManagerStub();
     const withSecret = { id: 'api-key-authorizer reading the pepper', path: authorizer.path, env: { PEPPER_SECRET_ID: BENCH_PEPPER_SECRET_ID, AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint } };
     let init: Awaited<ReturnType<typeof measureInit>>;
     try {
-      init = await measureInit([...built.functions.map((fn) => fn.path), built.bareSdk.path, built.externalSdk.path, withSecret], options.initRuns, log);
+      init = await measureInit([...built.functions.map((fn) => fn.path), built.bareSdk.path, built.externalSdk.path, withSecret, ...signerPaths], options.initRuns, log);
     } finally {
       await secretsManager.stop();
     }
@@ -150,6 +156,7 @@ async function main(): Promise<void> {
     const externalSdkInitMs = init.wallMs.get(built.externalSdk.path)!;
     const figures: Record<BudgetName, number> = {
       verifyOverheadP50Ratio: inProcess.verifyOverheadP50Ratio,
+      verifyOverheadP99Ratio: inProcess.verifyOverheadP99Ratio,
       rejectMicros: inProcess.rejectMicros,
       rejectDbCalls: inProcess.rejectDbCalls,
       legacyRejectMicros: inProcess.legacyRejectMicros,
@@ -181,6 +188,7 @@ async function main(): Promise<void> {
       getItemP50Ms: inProcess.getItemP50Ms,
       getItemP99Ms: inProcess.getItemP99Ms,
       verifyOverheadP50Ratio: inProcess.verifyOverheadP50Ratio,
+      verifyOverheadP99Ratio: inProcess.verifyOverheadP99Ratio,
       verifySamples: inProcess.verifySamples,
       getItemSamples: inProcess.getItemSamples,
       rejectMicros: inProcess.rejectMicros,
@@ -212,6 +220,10 @@ async function main(): Promise<void> {
       initRatioMethod: 'median over rounds of the ratio of two imports made in the same round (fresh node process each)',
       initRuns: init.runs,
       authorizerBundleBytes: authorizer.bytes,
+      signers: Object.fromEntries(
+        Object.entries(built.signers).map(([name, signer]) => [name, { bytes: signer.bytes, initAndFirstSignMs: init.wallMs.get(signer.path)!, initAndFirstSignCpuMs: init.cpuMs.get(signer.path)! }]),
+      ),
+      signersMethod: 'each signer alone in a bundle (same options) that signs one GetItem at import: import plus first signature, fresh node each round',
       authorizerBundleContents: built.authorizerContents,
       scaleRatio: inProcess.scaleRatio,
       scaleKeys: inProcess.scaleKeys,
@@ -264,6 +276,7 @@ type Report = {
   [key: string]: unknown;
   budgets: Record<string, { value: number; max: number; met: boolean }>;
   bundles: { name: string; bytes: number; initMs: number; initCpuMs: number }[];
+  signers?: Record<string, { bytes: number; initAndFirstSignMs: number }>;
   e2e: { rps: number; p99Ms: number; errors: number; non2xx: number; p50Ms: number; requests: number; seconds: number; connections: number };
   machine: { nproc: number; cpu: string; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
 };
@@ -276,6 +289,7 @@ function renderTable(report: Report): string {
   rows.push(['warm authorizer, p50 / p99', `${r.verifyP50Ms} / ${r.verifyP99Ms} ms`, '']);
   rows.push(['bare consistent GetItem, p50 / p99', `${r.getItemP50Ms} / ${r.getItemP99Ms} ms`, '']);
   rows.push(['  overhead ratio (p50)', `${r.verifyOverheadP50Ratio}`, budget('verifyOverheadP50Ratio')]);
+  if (figures.verifyOverheadP99Ratio !== undefined) rows.push(['  overhead ratio (p99)', `${r.verifyOverheadP99Ratio}`, budget('verifyOverheadP99Ratio')]);
   rows.push(['  client CPU per verify / per GetItem', `${r.verifyCpuMicros} / ${r.getItemCpuMicros} µs`, '']);
   rows.push(['rejection (malformed, bad checksum)', `${r.rejectMicros} µs CPU (${r.rejectWallMicros} µs wall)`, budget('rejectMicros')]);
   rows.push(['  DynamoDB calls while rejecting', `${r.rejectDbCalls}`, budget('rejectDbCalls')]);
@@ -302,6 +316,7 @@ function renderTable(report: Report): string {
     rows.push(['authorizer init + pepper read (loopback)', `${r.authorizerInitWithPepperReadMs} ms, ${r.pepperReadsPerInit} reads per init`, '']);
     rows.push(['  ÷ bare SDK', `${r.authorizerInitWithPepperReadRatioVsBareSdk}`, '']);
   }
+  for (const [name, signer] of Object.entries(report.signers ?? {})) rows.push([`signer ${name}: import + first signature`, `${round(signer.bytes / KB, 1)} KB, ${signer.initAndFirstSignMs} ms`, '']);
   for (const fn of report.bundles) rows.push([`  ${fn.name}`, `${round(fn.bytes / KB, 1)} KB, init ${fn.initMs} ms`, '']);
   const e2e = report.e2e;
   rows.push([`e2e whoami (${e2e.connections} conns, ${e2e.seconds} s)`, `${e2e.rps} req/s, p50 ${e2e.p50Ms} ms, p99 ${e2e.p99Ms} ms`, '']);

@@ -14,12 +14,14 @@ import { createKey } from '../../functions/domain/keys';
 import { activityEvent } from '../../functions/domain/activity';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { verifyApiKey } from '../../functions/domain/verify';
-import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 
 let client: DynamoDBClient;
 let tables: TableNames;
+/** What the authorizers read hash items with. */
+const authorizerDynamoDb = testAuthorizerDynamoDb();
 let store: KeyStore;
 const keyFormat = credentialFormat('kg');
 const hash = createHasher(async () => process.env.KEYGATE_LOCAL_PEPPER!);
@@ -60,7 +62,7 @@ describe('create-key', () => {
     const expiresAt = new Date(Date.now() + 60_000).toISOString();
     const created = await createKeyHandler({ appUid: 'app-a', name: 'temp', expiresAt });
     expect(created.expiresAt).toBe(expiresAt);
-    const deps = { keyFormat, hash, findKey: apiKeyLookup(client, tables.Keys) };
+    const deps = { keyFormat, hash, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) };
     expect(await verifyApiKey(deps, created.apiKey, new Date(Date.parse(expiresAt) - 1))).toEqual({ code: 'valid', appUid: 'app-a', keyId: created.keyId });
     expect(await verifyApiKey(deps, created.apiKey, new Date(expiresAt))).toEqual({ code: 'expired', appUid: 'app-a', keyId: created.keyId });
   });
@@ -94,7 +96,7 @@ describe('api-key authorizer', () => {
 
   test('a bad checksum is refused without reading DynamoDB', async () => {
     const created = await createKeyHandler({ appUid: 'app-a', name: 'checksum' });
-    const lookup = apiKeyLookup(client, tables.Keys);
+    const lookup = apiKeyLookup(authorizerDynamoDb, tables.Keys);
     let reads = 0;
     const findKey = (keyHash: string) => {
       reads++;
@@ -116,7 +118,7 @@ describe('api-key authorizer', () => {
         Item: { ...keyHashItemKey(await hash(apiKey)), keyId: 'key_CCCCCCCCCCCCCCCCCCCC', appUid: 'app-a', name: 'corrupt', displayPrefix: 'kg_x', createdAt: 'x', expiresAt: 'not a date' },
       }),
     );
-    expect(await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(client, tables.Keys) }, apiKey, new Date())).toMatchObject({ code: 'expired' });
+    expect(await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) }, apiKey, new Date())).toMatchObject({ code: 'expired' });
   });
 
   test('the header name is matched case-insensitively', async () => {
@@ -198,7 +200,7 @@ describe('delete-key', () => {
 
     expect(await deleteKeyHandler({ appUid: 'app-del', keyId: doomed.keyId })).toEqual({ keyId: doomed.keyId, deleted: true });
     expect(await gatewayOutcome(apiKeyAuthorizer, event(doomed.apiKey))).toEqual({ status: 401 });
-    expect(await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(client, tables.Keys) }, doomed.apiKey, new Date())).toMatchObject({ code: 'not_found' });
+    expect(await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) }, doomed.apiKey, new Date())).toMatchObject({ code: 'not_found' });
     expect((await gatewayOutcome(apiKeyAuthorizer, event(kept.apiKey))).status).toBe(200);
 
     const items = await scanAll(client, tables.Keys);

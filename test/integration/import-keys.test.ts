@@ -18,7 +18,7 @@ import { apiKeyLookup } from '../../functions/stores/credential-lookup';
 import { DEFAULT_AUTH_SETTINGS, legacyKeysEnvironment } from '../../lib/shared/auth-settings';
 import type { TableNames } from '../../lib/local/tables';
 import { keyHashItemKey } from '../../lib/shared/item-keys';
-import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import { eventually } from '../support/eventually';
 import { loadWithEnv } from '../support/load-with-env';
@@ -240,14 +240,14 @@ test('an imported expiry holds: accepted before expiresAt, refused from then on'
   const expiresAt = new Date(Date.now() + 60_000).toISOString();
   const { keys } = await importKeys({ appUid: 'app-exp', keys: [{ key, name: 'expiring', expiresAt }] });
   expect(keys[0]).toMatchObject({ expiresAt });
-  const deps = { keyFormat, legacyKeyFormat: legacyKeyFormat(LEGACY_KEYS), hash, findKey: apiKeyLookup(client, tables.Keys) };
+  const deps = { keyFormat, legacyKeyFormat: legacyKeyFormat(LEGACY_KEYS), hash, findKey: apiKeyLookup(testAuthorizerDynamoDb(), tables.Keys) };
   expect(await verifyApiKey(deps, key, new Date(Date.parse(expiresAt) - 1))).toEqual({ code: 'valid', appUid: 'app-exp', keyId: keys[0].keyId });
   expect(await verifyApiKey(deps, key, new Date(expiresAt))).toEqual({ code: 'expired', appUid: 'app-exp', keyId: keys[0].keyId });
 });
 
 describe('a value of neither format never reaches DynamoDB', () => {
   const counted = () => {
-    const lookup = apiKeyLookup(client, tables.Keys);
+    const lookup = apiKeyLookup(testAuthorizerDynamoDb(), tables.Keys);
     const counter = { reads: 0 };
     const findKey = (keyHash: string) => {
       counter.reads++;

@@ -17,7 +17,7 @@ import { lastUsedWriter } from '../../functions/stores/credential-lookup';
 import { KeyStore } from '../../functions/stores/key-store';
 import { activityEventItemKey, appKeyItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
-import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import { eventually } from '../support/eventually';
 
@@ -29,6 +29,8 @@ import { eventually } from '../support/eventually';
 let client: DynamoDBClient;
 let db: DynamoDBDocumentClient;
 let tables: TableNames;
+/** What the authorizers read hash items with. */
+const authorizerDynamoDb = testAuthorizerDynamoDb();
 let store: KeyStore;
 const hash = createHasher(async () => process.env.KEYGATE_LOCAL_PEPPER!);
 
@@ -313,7 +315,7 @@ describe('lastUsedAt', () => {
   });
 
   test('the write can never create an item, and never moves the time back', async () => {
-    const write = lastUsedWriter(client, tables.Keys);
+    const write = lastUsedWriter(authorizerDynamoDb, tables.Keys);
     await write('no-such-hash', new Date().toISOString());
     expect((await scanAll(client, tables.Keys)).filter((item) => item.pk === 'hash#no-such-hash')).toEqual([]);
 

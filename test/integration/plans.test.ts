@@ -21,7 +21,7 @@ import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from '../../lib/loc
 import { UsagePlanEnforcer } from '../../lib/local/usage-plans';
 import { appKeyItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
-import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn } from '../support/events';
 
 /**
@@ -102,15 +102,12 @@ describe('set-app-plan and get-app', () => {
   test('the authorizer gets the gateway key from its one GetItem', async () => {
     const created = await createKey(keyDeps(), { appUid: 'plan-one-read', name: 'k' });
     const { gatewayKeyId } = await setAppPlan(planDeps(), { appUid: 'plan-one-read', plan: 'large' });
-    const counting = testDynamoDbClient();
-    const send = jest.spyOn(counting, 'send');
-    try {
-      const result = await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(counting, tables.Keys) }, created.apiKey, new Date());
-      expect(result).toEqual({ code: 'valid', appUid: 'plan-one-read', keyId: created.keyId, gatewayKey: registry.get(gatewayKeyId!)!.value });
-      expect(send).toHaveBeenCalledTimes(1);
-    } finally {
-      counting.destroy();
-    }
+    const counting = testAuthorizerDynamoDb();
+    const call = jest.spyOn(counting, 'call');
+    const result = await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(counting, tables.Keys) }, created.apiKey, new Date());
+    expect(result).toEqual({ code: 'valid', appUid: 'plan-one-read', keyId: created.keyId, gatewayKey: registry.get(gatewayKeyId!)!.value });
+    expect(call).toHaveBeenCalledTimes(1);
+    expect(call).toHaveBeenCalledWith('GetItem', expect.objectContaining({ TableName: tables.Keys, ConsistentRead: true }));
   });
 
   test('a key created for an app on a plan carries its gateway key; the registry counts keys up and down', async () => {

@@ -11,12 +11,14 @@ import { logger } from '../../functions/lambda/services';
 import { verifySessionToken } from '../../functions/domain/verify';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import type { TableNames } from '../../lib/local/tables';
-import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
+import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import { authenticate, bearer, keyCaller } from '../support/session-flow';
 
 let client: DynamoDBClient;
 let tables: TableNames;
+/** What the authorizers read hash items with. */
+const authorizerDynamoDb = testAuthorizerDynamoDb();
 const sessionFormat = credentialFormat('kgs');
 const hash = createHasher(async () => process.env.KEYGATE_LOCAL_PEPPER!);
 
@@ -84,7 +86,7 @@ describe('sdkusers/auth and the session authorizer', () => {
     const session = await authenticate(context, { externalId: 'short' });
     const token = String(session.body.authToken);
     const expiresAt = Date.parse(String(session.body.expiresAt));
-    const deps = { sessionFormat, hash, findSession: sessionLookup(client, tables.Sessions) };
+    const deps = { sessionFormat, hash, findSession: sessionLookup(authorizerDynamoDb, tables.Sessions) };
     expect((await verifySessionToken(deps, token, new Date(expiresAt - 1))).code).toBe('valid');
     expect(await verifySessionToken(deps, token, new Date(expiresAt))).toMatchObject({ code: 'expired' });
     expect(await verifySessionToken(deps, token, new Date(expiresAt + 3600_000))).toMatchObject({ code: 'expired' });
@@ -98,7 +100,7 @@ describe('sdkusers/auth and the session authorizer', () => {
         Item: { ...sessionItemKey(await hash(token)), sessionId: 'ses_x', appUid: 'app-s', userId: 'usr_x', userKey: 'u', createdAt: 'x', createdByKeyId: 'key_x' },
       }),
     );
-    expect(await verifySessionToken({ sessionFormat, hash, findSession: sessionLookup(client, tables.Sessions) }, token, new Date())).toMatchObject({ code: 'expired' });
+    expect(await verifySessionToken({ sessionFormat, hash, findSession: sessionLookup(authorizerDynamoDb, tables.Sessions) }, token, new Date())).toMatchObject({ code: 'expired' });
   });
 
   test('a session of app A is refused with 403 on app B', async () => {

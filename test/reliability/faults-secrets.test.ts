@@ -1,26 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 import { PEPPER_RETRY_DELAY_MS } from '../../functions/domain/hashing';
 import { OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
+import { AwsJsonStandIn, errorAnswer, secretValueAnswer } from '../support/aws-stand-in';
 
 /**
  * The pepper unreadable at cold start, when it is read (during init), and the
- * negative cache after a failure. Secrets Manager has no local server, so
- * this is the one mocked dependency (aws-sdk-client-mock on the real
- * SecretsManagerClient class the functions import); DynamoDB stays real. As a
- * safety net the Secrets Manager endpoint points at a closed local port, so an
- * unmocked call could never leave this machine.
+ * negative cache after a failure. Secrets Manager has no local server: a
+ * stand-in on 127.0.0.1 speaks its JSON protocol and checks each request's
+ * SigV4 signature, and the functions reach it through
+ * AWS_ENDPOINT_URL_SECRETS_MANAGER, over real HTTP, whether they read it with
+ * the SDK (create-key) or with the authorizers' own client. DynamoDB is real.
  */
 
 const SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate-pepper-AbCdEf';
 const PEPPER = randomBytes(32).toString('base64url');
-const secrets = mockClient(SecretsManagerClient);
+const secrets = new AwsJsonStandIn('local', { service: 'secretsmanager', region: 'us-east-1' });
 let client: DynamoDBClient;
 let tables: TableNames;
 const output = new OutputCapture();
@@ -33,15 +32,15 @@ beforeAll(async () => {
   tables = await createTestTables(client);
   delete process.env.KEYGATE_LOCAL_PEPPER;
   process.env.PEPPER_SECRET_ID = SECRET_ID;
-  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:9';
+  process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = await secrets.start();
   process.env.AWS_MAX_ATTEMPTS = '1';
   process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
   realNow = Date.now.bind(Date);
   output.start();
 });
-afterAll(() => {
+afterAll(async () => {
   output.stop();
-  secrets.restore();
+  await secrets.stop();
   client.destroy();
 });
 afterEach(() => jest.restoreAllMocks());
@@ -58,18 +57,19 @@ const keyEvent = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, me
 const sessionEvent = (token: string) => authorizerEvent({ authorization: `Bearer ${token}` }, methodArn('GET', APP, 'sdkusers/me'));
 
 test.each([
-  ['Secrets Manager errors', () => secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('injected: service unavailable'), { name: 'InternalServiceError' })), /could not read the pepper/],
-  ['the secret has no string value', () => secrets.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array([1, 2, 3]) }), /has no string value/],
-  ['the secret is too short', () => secrets.on(GetSecretValueCommand).resolves({ SecretString: 'short' }), /shorter than 32 characters/],
+  ['Secrets Manager errors', () => secrets.reset(() => errorAnswer(500, 'InternalServiceError', 'injected: service unavailable')), /could not read the pepper/],
+  ['the secret has no string value', () => secrets.reset(secretValueAnswer(SECRET_ID, { SecretBinary: new Uint8Array([1, 2, 3]) })), /has no string value/],
+  ['the secret is too short', () => secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: 'short' })), /shorter than 32 characters/],
 ])('pepper unreadable at cold start (%s): read once during init, then authorizers 500 and create-key PepperUnavailable without another read, nothing written', async (_label, arrange, logged) => {
-  secrets.reset();
   arrange();
   output.clear();
   // A cold start: each module starts its pepper read during init, before any request.
   const fns: ColdStartHandlers = coldStartHandlers();
   await fns.initialized();
-  expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(modulesIn(fns));
-  expect(secrets.commandCalls(GetSecretValueCommand)[0]!.args[0].input).toEqual({ SecretId: SECRET_ID });
+  expect(secrets.calls).toHaveLength(modulesIn(fns));
+  expect(secrets.calls[0]!.input).toEqual({ SecretId: SECRET_ID });
+  // Every read signed as AWS would check it, by the SDK (create-key) and by the authorizers' client alike.
+  expect(secrets.calls.map((call) => call.signatureProblem ?? call.target)).toEqual(secrets.calls.map(() => 'secretsmanager.GetSecretValue'));
   const initFailures = output.lines().filter((line) => line.level === 'ERROR' && /pepper not read during init/.test(String(line.message)));
   expect(initFailures).toHaveLength(modulesIn(fns));
   for (const line of initFailures) expect(JSON.stringify(line.error)).toMatch(logged);
@@ -83,7 +83,7 @@ test.each([
   await expect(fns.createKey({ appUid: APP, name: 'no pepper' })).rejects.toMatchObject({ name: 'PepperUnavailable', retryable: true });
   // The negative cache: within the retry delay no request reads the secret again.
   for (let i = 0; i < 20; i++) expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(wellFormedKey))).toEqual({ status: 500 });
-  expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(modulesIn(fns));
+  expect(secrets.calls).toHaveLength(modulesIn(fns));
 
   const lines = output.lines();
   const refusals = lines.filter((line) => line.level === 'ERROR' && /verification failed; refusing/.test(String(line.message)));
@@ -95,37 +95,34 @@ test.each([
 });
 
 test('after the retry delay the same containers read the secret again and serve (no restart), once, and survive a later outage', async () => {
-  secrets.reset();
-  secrets.on(GetSecretValueCommand).rejects(new Error('injected: outage at cold start'));
+  secrets.reset(() => errorAnswer(500, 'InternalServiceError', 'injected: outage at cold start'));
   const fns = coldStartHandlers();
   await fns.initialized();
-  secrets.reset();
-  secrets.on(GetSecretValueCommand).resolves({ SecretString: PEPPER });
+  secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: PEPPER }));
   // Secrets Manager is back, but the failure is remembered for a few seconds.
   await expect(fns.createKey({ appUid: APP, name: 'too soon' })).rejects.toMatchObject({ name: 'PepperUnavailable' });
-  expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  expect(secrets.calls).toHaveLength(0);
 
   advanceClock(PEPPER_RETRY_DELAY_MS);
   const created = await fns.createKey({ appUid: APP, name: 'after recovery' });
   expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey))).toMatchObject({ status: 200 });
   expect(await gatewayOutcome(fns.apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('GET', 'other-app', 'whoami')))).toEqual({ status: 403 });
   // One read per function module that needed it (create-key, api-key authorizer): kept for the life of the container.
-  expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  expect(secrets.calls).toHaveLength(2);
+  expect(secrets.calls.map((call) => call.signatureProblem)).toEqual([undefined, undefined]);
 
-  secrets.reset();
-  secrets.on(GetSecretValueCommand).rejects(new Error('injected: outage after warm-up'));
+  secrets.reset(() => errorAnswer(500, 'InternalServiceError', 'injected: outage after warm-up'));
   expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey))).toMatchObject({ status: 200 });
-  expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  expect(secrets.calls).toHaveLength(0);
   expect(JSON.stringify(output.lines())).not.toContain(PEPPER);
 });
 
 test('a pepper read at init serves the first request without another read', async () => {
-  secrets.reset();
-  secrets.on(GetSecretValueCommand).resolves({ SecretString: PEPPER });
+  secrets.reset(secretValueAnswer(SECRET_ID, { SecretString: PEPPER }));
   const fns = coldStartHandlers();
   await fns.initialized();
-  expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(modulesIn(fns));
+  expect(secrets.calls).toHaveLength(modulesIn(fns));
   const created = await fns.createKey({ appUid: APP, name: 'read at init' });
   expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey))).toMatchObject({ status: 200 });
-  expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(modulesIn(fns));
+  expect(secrets.calls).toHaveLength(modulesIn(fns));
 });

@@ -1,5 +1,6 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { DynamoDbHttpClient } from '../../functions/aws-http/dynamodb';
 import { ENV } from '../../lib/shared/environment';
 import { ensureTables, type TableNames } from '../../lib/local/tables';
 
@@ -10,6 +11,11 @@ export function testTableNames(): TableNames {
 
 export function testDynamoDbClient(): DynamoDBClient {
   return new DynamoDBClient({});
+}
+
+/** The client the authorizers read and write with (aws-http/), pointed at the run's DynamoDB Local like the SDK's. */
+export function testAuthorizerDynamoDb(): DynamoDbHttpClient {
+  return new DynamoDbHttpClient();
 }
 
 /** Creates this file's tables in the run's DynamoDB Local. */
