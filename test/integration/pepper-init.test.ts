@@ -100,10 +100,10 @@ describe('the other bundles that hash read it during init too, and a bundle give
   });
 
   test('updateKey, deployed without the pepper', async () => {
-    const { outcomes, importMs } = await runBuiltBundle('updateKey', [{ event: { appUid: 'pepper-app', keyId, name: 'renamed' } }], { ...env, [ENV.pepperSecretId]: undefined });
+    const { outcomes } = await runBuiltBundle('updateKey', [{ event: { appUid: 'pepper-app', keyId, name: 'renamed' } }], { ...env, [ENV.pepperSecretId]: undefined });
     expect(outcomes).toEqual([{ ok: true, value: expect.objectContaining({ keyId, name: 'renamed' }) }]);
+    // No read at all, so its init waits for none (an upper bound on time would only measure the machine's load).
     expect(reads).toHaveLength(0);
-    expect(importMs).toBeLessThan(ANSWER_DELAY_MS);
   });
 });
 
