@@ -944,6 +944,18 @@ export class KeygateAuth extends Construct {
       },
     });
 
+    /** What create-key and import-keys do to make keys. */
+    const makeKeys = () => [
+      // The transaction's Puts (two key items and the event per key; the app's registry item on its first keys); IAM authorizes each as dynamodb:PutItem.
+      onKeys('PutKeyItems', ['dynamodb:PutItem']),
+      // The app's key count, and the one-off count of an app's keys when it is registered.
+      countAppKeys,
+      queryAppKeys,
+      readPepper,
+      // With plans they read the app's gateway key first; with a default plan they may put the app on it (set-app-plan's access).
+      ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
+      ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
+    ];
     // Each function gets the environment it reads and the actions it calls, nothing more (thunks: the session tables may not exist).
     const access: Record<FunctionId, () => FunctionAccess> = {
       apiKeyAuthorizer: () => ({
@@ -1002,17 +1014,7 @@ export class KeygateAuth extends Construct {
       }),
       createKey: () => ({
         environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix },
-        statements: [
-          // The transaction's Puts (two key items, the event; the app's registry item on its first key); IAM authorizes each as dynamodb:PutItem.
-          onKeys('PutKeyItems', ['dynamodb:PutItem']),
-          // The app's key count, and the one-off count of an app's keys when it is registered.
-          countAppKeys,
-          queryAppKeys,
-          readPepper,
-          // With plans it reads the app's gateway key first; with a default plan it may put the app on it (set-app-plan's access).
-          ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
-          ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
-        ],
+        statements: makeKeys(),
       }),
       listKeys: () => ({
         environment: keysEnv,
@@ -1091,17 +1093,8 @@ export class KeygateAuth extends Construct {
       }),
       importKeys: () => ({
         environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, ...legacyKeys },
-        // One TransactWriteItems of conditional Puts, three per key (two key items and the `imported` event), as
-        // create-key, and the app's key count (registering the app on its first keys: a Query of its key items).
-        statements: [
-          onKeys('PutKeyItems', ['dynamodb:PutItem']),
-          countAppKeys,
-          queryAppKeys,
-          readPepper,
-          // As create-key: with plans the keys carry their app's gateway key.
-          ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
-          ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
-        ],
+        // As create-key, with three Puts per key (two key items and the `imported` event) in one transaction.
+        statements: makeKeys(),
       }),
     };
 
