@@ -12,8 +12,13 @@ import { ADMIN_FUNCTIONS, FUNCTIONS } from '../../lib/shared/functions';
  * with a `local.json` in `home` that points the CLI at them and the per-start
  * secret it signs with, as `npm start` does.
  */
-export async function serveAdminFunctions(home: string, functions: Record<string, LambdaHandler>): Promise<Server> {
-  const server = createLocalLambdaApi({ secret: newLambdaApiSecret(home), functions });
+export async function serveAdminFunctions(
+  home: string,
+  functions: Record<string, LambdaHandler>,
+  /** A secret of its own, not written to `home`: a stack the CLI does not share a secret with. @default a new one, written */
+  secret: string = newLambdaApiSecret(home),
+): Promise<Server> {
+  const server = createLocalLambdaApi({ secret, functions });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   writeFileSync(
     path.join(home, 'local.json'),

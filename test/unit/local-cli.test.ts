@@ -11,10 +11,8 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { run, type CliIo } from '../../lib/admin/cli';
 import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../../lib/shared/functions';
-import type { AddressInfo } from 'node:net';
 import { freePort } from '../../lib/local/dynamodb-local';
 import { newLambdaApiSecret } from '../../lib/local/home';
-import { createLocalLambdaApi } from '../../lib/local/lambda-api';
 import { serveAdminFunctions } from '../support/local-admin';
 
 const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -560,17 +558,8 @@ describe('the local Lambda API secret', () => {
     const home = mkdtempSync(path.join(tmpdir(), 'keygate-cli-'));
     let invoked = 0;
     const functions = Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [FUNCTIONS[id].name, async () => ({ invoked: ++invoked })]));
-    const server = createLocalLambdaApi({ secret: 'a'.repeat(64), functions });
+    const server = await serveAdminFunctions(home, functions, 'a'.repeat(64));
     try {
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      writeFileSync(
-        path.join(home, 'local.json'),
-        JSON.stringify({
-          lambdaEndpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          region: 'us-east-1',
-          functions: Object.fromEntries(ADMIN_FUNCTIONS.map((id) => [id, FUNCTIONS[id].name])),
-        }),
-      );
       const missing = await cli(['keys', 'list', '--app', 'app1'], { KEYGATE_HOME: home });
       expect(missing).toMatchObject({ code: 1, stdout: '' });
       expect(missing.stderr).toMatch(/^keygate: the local stack has no Lambda API secret \(.*lambda-api-secret\); restart it with `npm start`\n$/);
