@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { foreignRequestProblem } from './loopback';
 import { writeJsonAtomically } from './home';
 import type { GatewayKeyLookup } from './usage-plans';
 
@@ -122,8 +122,7 @@ export function createLocalApiGatewayApi(registry: LocalGatewayKeyRegistry, log:
   const fail = (res: ServerResponse, statusCode: number, errorType: string, message: string) => send(res, statusCode, { message }, errorType);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const { port } = req.socket.address() as AddressInfo;
-    if (!isLoopbackHost(req.headers.host, port) || req.headers.origin !== undefined) {
+    if (foreignRequestProblem(req, { refuseOrigin: true })) {
       return fail(res, 403, 'AccessDeniedException', 'the local API Gateway API answers only this machine');
     }
     const path = new URL(req.url ?? '/', 'http://local').pathname;
@@ -176,12 +175,6 @@ export function createLocalApiGatewayApi(registry: LocalGatewayKeyRegistry, log:
       else res.destroy();
     });
   });
-}
-
-/** `127.0.0.1:<port>`, `localhost:<port>` or `[::1]:<port>`: a request meant for this server on this machine. */
-export function isLoopbackHost(host: string | undefined, port: number): boolean {
-  if (host === undefined) return false;
-  return ['127.0.0.1', 'localhost', '[::1]'].some((name) => host.toLowerCase() === `${name}:${port}`);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
