@@ -537,7 +537,8 @@ export class KeyStore {
         // registry is not registered yet, so there is nothing to count (its next create-key counts what is there).
         if (keyDelta === undefined) await this.transact(items);
         else if (options.readApp) await this.transact([...items, app ? this.countKeys(appUid, keyDelta, { gatewayKey: app.gatewayKey }) : this.notRegistered(appUid)]);
-        else if (!(await this.writeWithRegistry(operation, items, this.countKeys(appUid, keyDelta)))) await this.transact(items);
+        // Held while the app is still unregistered: a create that registers it meanwhile counts this key, so retry and count.
+        else if (!(await this.writeWithRegistry(operation, items, this.countKeys(appUid, keyDelta)))) await this.transact([...items, this.notRegistered(appUid)]);
         return result;
       } catch (error) {
         if (!isConditionFailure(error)) throw storeError(operation, error);

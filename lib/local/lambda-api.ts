@@ -1,7 +1,7 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
-import { foreignRequestProblem } from './loopback';
+import { foreignRequestProblem, sameSecret } from './loopback';
 
 /**
  * The AWS Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`)
@@ -35,13 +35,6 @@ export function localLambdaApiCredentials(secret: string): { accessKeyId: string
 /** The access key id of a SigV4 `Authorization` header (`... Credential=<id>/<date>/...`). */
 function accessKeyIdOf(authorization: string | undefined): string | undefined {
   return /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\//.exec(authorization ?? '')?.[1];
-}
-
-/** Compares digests, so the time taken says nothing about the secret. */
-function sameSecret(presented: string | undefined, secret: string): boolean {
-  if (presented === undefined) return false;
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(presented), digest(secret));
 }
 
 /** `my-fn`, `my-fn:alias`, or a function ARN (optionally qualified) → `my-fn`. */

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 /**
@@ -22,4 +23,11 @@ export function foreignRequestProblem(req: IncomingMessage, options: { readonly 
   if (!isLoopbackHost(req.headers.host)) return 'the Host header must name 127.0.0.1, localhost or [::1]';
   if (options.refuseOrigin && req.headers.origin !== undefined) return 'requests from web pages (with an Origin header) are refused';
   return undefined;
+}
+
+/** Whether a presented secret is the expected one. Compares digests, so the time taken says nothing about the secret, its length included. */
+export function sameSecret(presented: string | undefined, secret: string): boolean {
+  if (presented === undefined) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(presented), digest(secret));
 }

@@ -1,10 +1,11 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { containsCredential } from '../../../functions/domain/credential-format';
 import { AdminClientError, AdminFunctionError, isKnownApp, type AdminClient, type AdminFunction } from '../admin-client';
+import { sameSecret } from '../../local/loopback';
 
 /**
  * `keygate console`: the "API key management" page, served on loopback to the
@@ -90,14 +91,6 @@ class UnconfirmedNewApp extends AdminFunctionError {
   constructor(appUid: string) {
     super('AppNotFound', `app ${appUid} has no keys yet: check the app id for a typo, or confirm it is a new app to create its first key`);
   }
-}
-
-/** Same-length constant-time comparison of two secrets. */
-function sameSecret(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function cookieValue(req: IncomingMessage, name: string): string | undefined {
