@@ -76,7 +76,7 @@ export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string |
   if (!isEnabled(enabled)) return { code: 'disabled', appUid, keyId };
   // An imported key too: credentialHash is its item key's hash, whatever the format.
   deps.recordUse?.(result.credentialHash, keyId, now);
-  return gatewayKey === undefined ? { code: 'valid', appUid, keyId } : { code: 'valid', appUid, keyId, gatewayKey };
+  return { code: 'valid', appUid, keyId, gatewayKey };
 }
 
 export type SessionVerification =

@@ -11,19 +11,21 @@ import { credentialServices, type CredentialServices } from './services';
  */
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** The timeouts of the SDK clients the other functions build (services.ts): DynamoDB 1 s to connect, 3 s to answer; Secrets Manager 2 s to answer (readSecretsManagerSecret). */
-const DYNAMODB_TIMEOUTS = { connectionTimeoutMs: 1000, requestTimeoutMs: 3000 } as const;
+/**
+ * The timeouts of the SDK clients the other functions build (services.ts): DynamoDB 1 s to connect and 3 s to
+ * answer (the aws-http clients' defaults); Secrets Manager 2 s to answer (readSecretsManagerSecret).
+ */
 const SECRETS_MANAGER_TIMEOUTS = { connectionTimeoutMs: 1000, requestTimeoutMs: 2000 } as const;
 
 export interface AuthorizerServices extends CredentialServices {
   readonly dynamodb: DynamoDbHttpClient;
 }
 
-export function secretsManagerReader(env: Env): SecretReader {
+function secretsManagerReader(env: Env): SecretReader {
   const client = new SecretsManagerHttpClient({ env, ...SECRETS_MANAGER_TIMEOUTS });
   return async (secretId) => (await client.getSecretValue({ SecretId: secretId })).SecretString;
 }
 
 export function authorizerServicesFromEnvironment(env: Env = process.env): AuthorizerServices {
-  return { dynamodb: new DynamoDbHttpClient({ env, ...DYNAMODB_TIMEOUTS }), ...credentialServices(env, secretsManagerReader(env)) };
+  return { dynamodb: new DynamoDbHttpClient({ env }), ...credentialServices(env, secretsManagerReader(env)) };
 }

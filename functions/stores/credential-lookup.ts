@@ -1,7 +1,7 @@
 import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
 import { marshallItem, unmarshallItem, type Item } from '../aws-http/attribute-values';
 import type { DynamoDbHttpClient } from '../aws-http/dynamodb';
-import { storeError } from './dynamodb-errors';
+import { isConditionFailure, storeError } from './dynamodb-errors';
 import type { KeyHashRecord } from './key-store';
 import type { Session } from './session-store';
 
@@ -61,7 +61,7 @@ export function lastUsedWriter(client: CredentialItems, keysTable: string): (key
       });
     } catch (error) {
       // Classified like every store failure: an IAM or table mistake needs an operator, throttling does not.
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw storeError('lastUsedAt write', error);
+      if (!isConditionFailure(error)) throw storeError('lastUsedAt write', error);
     }
   };
 }

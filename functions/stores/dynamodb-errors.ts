@@ -36,15 +36,13 @@ export function failedConditions(error: unknown): number[] {
   if (!(error instanceof Error)) return [];
   if (error.name === 'ConditionalCheckFailedException') return [0];
   if (error.name !== 'TransactionCanceledException') return [];
-  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  return reasons.flatMap((reason, index) => (reason.Code === 'ConditionalCheckFailed' ? [index] : []));
+  return cancellationCodes(error).flatMap((code, index) => (code === 'ConditionalCheckFailed' ? [index] : []));
 }
 
 /** True when a transaction was cancelled because another transaction was changing one of its items at the same time. */
 export function isTransactionConflict(error: unknown): boolean {
   if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return false;
-  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  return reasons.some((reason) => reason.Code === 'TransactionConflict');
+  return cancellationCodes(error).includes('TransactionConflict');
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { containsCredential } from '../../functions/domain/credential-format';
+import { MAX_IMPORT_KEYS } from '../../functions/domain/key-import';
 import { PACKAGE_ROOT } from '../construct/function-bundles';
 import { DEFAULT_CONSOLE_PORT, startConsole } from './console/server';
 import { AdminClientError, AdminFunctionError, connectAdmin, firstLine, isKnownApp, type AdminClient, type AdminFunction, type AdminTargetOptions } from './admin-client';
@@ -172,8 +173,8 @@ interface ImportedKey {
   importedFrom: 'key' | 'keyHash';
 }
 
-/** Keys per import-keys call (the function takes at most 25: one transaction). */
-export const IMPORT_BATCH_SIZE = 25;
+/** Keys per import-keys call: as many as the function takes (one transaction). */
+export const IMPORT_BATCH_SIZE = MAX_IMPORT_KEYS;
 
 /** The entries of a JSON Lines import file with their line numbers; blank lines are skipped. Never echoes a line: it holds a key. */
 function readImportFile(file: string): { line: number; entry: Record<string, unknown> }[] {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { DISPLAY_SECRET_CHARS, findCredentials } from '../../functions/domain/credential-format';
 import { credentialPrefixProblem, DEFAULT_KEY_PREFIX, DEFAULT_SESSION_TOKEN_PREFIX } from '../shared/environment';
 import { REVOKE_ROUTE, routeResourcePath } from '../shared/routes';
+import { isLoopbackHost } from '../local/loopback';
 
 /**
  * `keygate scan`: finds keygate keys and session tokens in text, files and
@@ -189,7 +190,7 @@ export function revokeUrl(baseUrl: string): URL {
   } catch {
     throw new ScanUsageError(`--report: not a URL: ${baseUrl}`);
   }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(base.hostname);
+  const loopback = isLoopbackHost(base.host);
   // Keys in clear text over the network would be a second leak.
   if (base.protocol !== 'https:' && !(base.protocol === 'http:' && loopback)) {
     throw new ScanUsageError('--report: the URL must be https (http only for 127.0.0.1 or localhost)');

@@ -414,7 +414,7 @@ describe('a failed call writes neither change nor event', () => {
     key = await createKeyHandler({ appUid: app, name: 'untouched' });
     // Each case checks the key still works; record its lastUsedAt now, so no such write lands between a case's two reads.
     expect(await use(key.apiKey, app)).toBe(200);
-    for (let i = 0; i < 100 && (await listed(app, key.keyId))?.lastUsedAt === undefined; i++) await sleep(20);
+    await eventually(async () => (await listed(app, key.keyId))?.lastUsedAt);
   });
 
   const cases: [string, () => Promise<unknown>, string, string][] = [

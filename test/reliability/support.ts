@@ -2,6 +2,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo, Socket } from 'node:net';
 import { crc32 } from 'node:zlib';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { eventually } from '../support/eventually';
 import { scanAll } from '../support/dynamodb';
 
 /**
@@ -129,12 +130,9 @@ export async function inBatches<T>(count: number, limit: number, task: (index: n
 
 /** The authorizer records lastUsedAt after answering: wait for it, so it does not land between two snapshots. */
 export async function lastUsedRecorded(client: DynamoDBClient, keysTable: string, app: string): Promise<void> {
-  for (let i = 0; i < 250; i++) {
-    const items = await scanAll(client, keysTable);
-    if (items.some((item) => item.appUid === app && String(item.pk).startsWith('hash#') && item.lastUsedAt !== undefined)) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('lastUsedAt was never recorded');
+  await eventually(async () =>
+    (await scanAll(client, keysTable)).some((item) => item.appUid === app && String(item.pk).startsWith('hash#') && item.lastUsedAt !== undefined) || undefined,
+  );
 }
 
 /** The error `promise` rejects with, or undefined when it resolves. */
