@@ -28,11 +28,15 @@ export function lastUsedRecorder(options: LastUsedRecorderOptions): RecordUse {
   const { intervalMs, write, onError } = options;
   const maxTracked = options.maxTracked ?? 10_000;
   const defer = options.defer ?? ((start) => void setImmediate(start));
-  /** keyHash → when this container last started writing it (ms). */
+  /** keyHash → when this container last started writing it (ms), oldest first (an entry is moved to the end when renewed). */
   const written = new Map<string, number>();
 
   const forgetOld = (nowMs: number) => {
-    for (const [keyHash, at] of written) if (nowMs - at >= intervalMs) written.delete(keyHash);
+    // Oldest first, so the scan stops at the first entry still within the interval.
+    for (const [keyHash, at] of written) {
+      if (nowMs - at < intervalMs) break;
+      written.delete(keyHash);
+    }
     // Still full of keys all used within the interval: start over (a few early writes, bounded memory).
     if (written.size >= maxTracked) written.clear();
   };
@@ -42,6 +46,7 @@ export function lastUsedRecorder(options: LastUsedRecorderOptions): RecordUse {
     const last = written.get(keyHash);
     if (last !== undefined && nowMs - last < intervalMs) return;
     if (last === undefined && written.size >= maxTracked) forgetOld(nowMs);
+    written.delete(keyHash);
     written.set(keyHash, nowMs);
     const at = now.toISOString();
     defer(() => {
