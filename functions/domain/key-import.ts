@@ -10,6 +10,7 @@ import { newKeyMetadata, writeWithGatewayKey } from './keys';
 import type { AppPlanDeps } from './apps';
 import { appUidSchema, expiresAtSchema, futureExpiry, keyNameSchema, parseInput, requestedBySchema } from './validation';
 import { ENV } from '../../lib/shared/environment';
+import { MAX_IMPORT_KEYS } from '../../lib/shared/functions';
 
 /**
  * import-keys: existing customers' keys become keygate keys, so nobody has to
@@ -31,7 +32,7 @@ export interface KeyImportDeps {
 }
 
 /** Keys per call: one transaction writes three items per key (two key items, one event), and the CLI sends a file in batches of this size. */
-export const MAX_IMPORT_KEYS = 25;
+export { MAX_IMPORT_KEYS };
 /** Longest plaintext accepted; the legacy pattern's own bound is checked after. */
 const MAX_KEY_LENGTH = 512;
 

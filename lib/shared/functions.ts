@@ -100,6 +100,9 @@ export const FUNCTIONS = {
 
 export type FunctionId = keyof typeof FUNCTIONS;
 
+/** Keys one import-keys call takes, all stored or none: 3 items each and the registry item fit one transaction. */
+export const MAX_IMPORT_KEYS = 25;
+
 export const ADMIN_FUNCTIONS = [
   'createKey',
   'listKeys',
