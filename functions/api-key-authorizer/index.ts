@@ -1,6 +1,6 @@
 import { AUTHORIZERS } from '../../lib/shared/routes';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
-import { lastUsedIntervalSecondsFrom } from '../lambda/config';
+import { acceptUnsealedRecordsFrom, lastUsedIntervalSecondsFrom } from '../lambda/config';
 import { singleHeader } from '../lambda/headers';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
 import { logger, servicesFromEnvironment } from '../lambda/services';
@@ -12,6 +12,8 @@ const deps = {
   keyFormat: services.keyFormat,
   hash: services.hash,
   findKey: apiKeyLookup(services.dynamodb, services.tables.keys),
+  seal: services.seal,
+  acceptUnsealedRecords: acceptUnsealedRecordsFrom(process.env),
   recordUse: lastUsedRecorder({
     intervalMs: lastUsedIntervalSecondsFrom(process.env) * 1000,
     write: lastUsedWriter(services.dynamodb, services.tables.keys),

@@ -32,6 +32,8 @@ export function requestAuthorizer(
       // Malformed values never reach DynamoDB and are what scanners and typos send: logged at DEBUG so
       // a flood of them costs neither log volume nor time. Refusals of well-formed values are INFO.
       if (decision.reason === 'malformed') logger.debug(`${credential} refused`, { reason: decision.reason });
+      // A record whose seal does not verify was written without the pepper: someone is at the table. Worth an alarm.
+      else if (decision.reason === 'tampered') logger.warn(`${credential} refused`, { reason: decision.reason, ...decision.logFields });
       else logger.info(`${credential} refused`, { reason: decision.reason, ...decision.logFields });
       throw UNAUTHORIZED;
     }

@@ -44,3 +44,8 @@ export function sessionLifetimeSecondsFrom(env: Env): number {
 export function lastUsedIntervalSecondsFrom(env: Env): number {
   return positiveSecondsFrom(env, ENV.lastUsedIntervalSeconds, DEFAULT_LAST_USED_INTERVAL_SECONDS);
 }
+
+/** Whether the authorizers accept items without a seal (the upgrade window, see seal.ts); anything but `true` is no. */
+export function acceptUnsealedRecordsFrom(env: Env): boolean {
+  return env[ENV.acceptUnsealedRecords] === 'true';
+}

@@ -4,6 +4,7 @@ import { ENV } from '../../lib/shared/environment';
 import { keyPrefixFrom, requireEnv, sessionLifetimeSecondsFrom, sessionTokenPrefixFrom } from './config';
 import { createHasher, pepperFromEnvironment, type Hasher, type SecretReader } from '../domain/hashing';
 import { credentialFormat, type CredentialFormat } from '../domain/credential-format';
+import { createSealer, type Sealer } from '../domain/seal';
 
 /**
  * Wiring from the process environment to the core. Handlers call these once at
@@ -34,6 +35,8 @@ export interface Services {
   /** The bare client; stores wrap it in a document client (see document-client.ts), authorizers use it as is. */
   readonly dynamodb: DynamoDBClient;
   readonly hash: Hasher;
+  /** Seals of hash items, keyed from the same pepper as `hash` (read on first use). */
+  readonly seal: Sealer;
   readonly keyFormat: CredentialFormat;
   readonly sessionFormat: CredentialFormat;
   readonly sessionLifetimeSeconds: number;
@@ -57,9 +60,11 @@ export function servicesFromEnvironment(env: Env = process.env, readSecret: Secr
       return requireEnv(env, ENV.usersTable);
     },
   };
+  const pepper = pepperFromEnvironment(env, readSecret);
   return {
     dynamodb,
-    hash: createHasher(pepperFromEnvironment(env, readSecret)),
+    hash: createHasher(pepper),
+    seal: createSealer(pepper),
     keyFormat: credentialFormat(keyPrefixFrom(env)),
     sessionFormat: credentialFormat(sessionTokenPrefixFrom(env)),
     sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),

@@ -1,12 +1,19 @@
 import { AUTHORIZERS } from '../../lib/shared/routes';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
+import { acceptUnsealedRecordsFrom } from '../lambda/config';
 import { sessionLookup } from '../stores/credential-lookup';
 import { bearerToken, singleHeader } from '../lambda/headers';
 import { servicesFromEnvironment } from '../lambda/services';
 import { verifySessionToken } from '../domain/verify';
 
 const services = servicesFromEnvironment();
-const deps = { sessionFormat: services.sessionFormat, hash: services.hash, findSession: sessionLookup(services.dynamodb, services.tables.sessions) };
+const deps = {
+  sessionFormat: services.sessionFormat,
+  hash: services.hash,
+  findSession: sessionLookup(services.dynamodb, services.tables.sessions),
+  seal: services.seal,
+  acceptUnsealedRecords: acceptUnsealedRecordsFrom(process.env),
+};
 
 /**
  * REQUEST authorizer for `Authorization: Bearer <session token>`. It reads only

@@ -11,7 +11,7 @@ import type { Session } from './session-store';
 export type CredentialLookup<T> = (credentialHash: string) => Promise<T | undefined>;
 
 /** Flat items of string, number and boolean attributes, which is all hash items hold. */
-function plainItem(item: Record<string, AttributeValue>): Record<string, string | number | boolean> {
+export function plainItem(item: Record<string, AttributeValue>): Record<string, string | number | boolean> {
   const plain: Record<string, string | number | boolean> = {};
   for (const [name, value] of Object.entries(item)) {
     if (value.S !== undefined) plain[name] = value.S;

@@ -3,7 +3,8 @@ import { failedConditions, isConditionFailure, isTransactionConflict, storeError
 import { activityEventPut, type TransactItem } from './activity-store';
 import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
 import type { ActivityEvent } from '../domain/activity';
-import { KeyNotFound, StoreUnavailable } from '../domain/errors';
+import { ConfigurationError, KeyNotFound, RecordSealInvalid, StoreUnavailable } from '../domain/errors';
+import { sealedKey, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
 import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
@@ -78,10 +79,22 @@ function stored(key: KeyMetadata): Record<string, unknown> {
   return { ...rest, enabled: key.enabled ?? true };
 }
 
+/** What a read-check-write writes (nothing without `items`) and returns. */
+interface WritePlan<T> {
+  readonly items?: TransactItem[];
+  readonly result: T;
+  readonly keyDelta?: 1 | -1;
+}
+
 interface StoredKey {
   readonly metadata: KeyMetadata;
   readonly keyHash: string;
   readonly revision: number | undefined;
+}
+
+/** A key about to be changed: its hash item's seal, verified against the app item's view of the key. */
+interface SealedStoredKey extends StoredKey {
+  readonly seal: string;
 }
 
 const cursor = pageCursor('key#', 'list-keys');
@@ -96,11 +109,16 @@ const CHANGE_ATTEMPTS = 3;
  * activity event that records the change, and with the app's registry item
  * (`pk = apps, sk = app#<appUid>`) whose `keyCount` counts them. Changes are read-check-write: the
  * transaction holds only if the app item's `revision` is still the one read.
+ * The hash item carries a seal (seal.ts) over what the authorizer decides
+ * on; a write that changes those fields changes a key only if its seal still
+ * verifies, and seals the result.
  */
 export class KeyStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    /** Needed by create, roll and change (they write hash items); the others never read the pepper. */
+    private readonly seal?: Sealer,
   ) {}
 
   /**
@@ -108,7 +126,7 @@ export class KeyStore {
    * registry, all or nothing. Fails if either key item already exists.
    */
   async create(key: KeyMetadata, keyHash: string, event: ActivityEvent): Promise<void> {
-    const puts = [...this.newKeyPuts(key, keyHash), activityEventPut(this.tableName, key.appUid, event)];
+    const puts = [...(await this.newKeyPuts(key, keyHash)), activityEventPut(this.tableName, key.appUid, event)];
     // The usual case, one round trip: the app is registered, so its count goes up by one.
     if (await this.writeWithRegistry('create-key', puts, this.countKeys(key.appUid, 1))) return;
     // The app's first key since the registry exists: register it, counting keys it had from before the registry.
@@ -155,14 +173,14 @@ export class KeyStore {
    * event in one transaction. Returns the key as it is afterwards.
    */
   async change(appUid: string, keyId: string, plan: KeyChangePlan): Promise<KeyMetadata> {
-    const { metadata, keyHash } = await this.readChangeWrite(appUid, keyId, 'update-key', (current) => {
+    const { metadata, keyHash } = await this.readChangeWrite(appUid, keyId, 'update-key', async (current: SealedStoredKey) => {
       const planned = plan(current.metadata);
       if (!planned) return { result: { metadata: current.metadata, keyHash: current.keyHash } };
       return {
-        items: [...this.changeUpdates(current, planned.changes), activityEventPut(this.tableName, appUid, planned.event)],
+        items: [...(await this.changeUpdates(current, planned.changes)), activityEventPut(this.tableName, appUid, planned.event)],
         result: { metadata: applyChanges(current.metadata, planned.changes), keyHash: current.keyHash },
       };
-    });
+    }, (...args) => this.readSealed(...args));
     return this.withLastUsed(metadata, keyHash);
   }
 
@@ -171,18 +189,18 @@ export class KeyStore {
    * and records the roll, all in one transaction.
    */
   async roll(appUid: string, keyId: string, plan: KeyRollPlan): Promise<{ newKey: KeyMetadata; previousKeyExpiresAt: string }> {
-    return this.readChangeWrite(appUid, keyId, 'roll-key', (current) => {
+    return this.readChangeWrite(appUid, keyId, 'roll-key', async (current: SealedStoredKey) => {
       const { newKey, newKeyHash, previousKeyExpiresAt, event } = plan(current.metadata);
       return {
         items: [
-          ...this.newKeyPuts(newKey, newKeyHash),
-          ...this.changeUpdates(current, { expiresAt: previousKeyExpiresAt }),
+          ...(await this.newKeyPuts(newKey, newKeyHash)),
+          ...(await this.changeUpdates(current, { expiresAt: previousKeyExpiresAt })),
           activityEventPut(this.tableName, appUid, event),
         ],
         result: { newKey, previousKeyExpiresAt },
         keyDelta: 1,
       };
-    });
+    }, (...args) => this.readSealed(...args));
   }
 
   /** Removes both items and records the deletion in one transaction; afterwards the authorizer cannot find the key. */
@@ -209,7 +227,7 @@ export class KeyStore {
       ],
       result: undefined,
       keyDelta: -1,
-    }));
+    }), (...args) => this.read(...args)); // No seal needed: a tampered key can always be deleted.
   }
 
   /**
@@ -265,9 +283,10 @@ export class KeyStore {
     }
   }
 
-  private newKeyPuts(key: KeyMetadata, keyHash: string): TransactItem[] {
+  private async newKeyPuts(key: KeyMetadata, keyHash: string): Promise<TransactItem[]> {
+    const hashItem = { ...keyHashItemKey(keyHash), ...stored(key) };
     return [
-      { Put: { TableName: this.tableName, Item: { ...keyHashItemKey(keyHash), ...stored(key) }, ConditionExpression: 'attribute_not_exists(pk)' } },
+      { Put: { TableName: this.tableName, Item: { ...hashItem, [SEAL_ATTRIBUTE]: await this.sealOf(keyHash, hashItem) }, ConditionExpression: 'attribute_not_exists(pk)' } },
       {
         Put: {
           TableName: this.tableName,
@@ -278,8 +297,13 @@ export class KeyStore {
     ];
   }
 
-  /** The same SET/REMOVE on both items; the app item's only if its revision is still the one read. */
-  private changeUpdates(current: StoredKey, changes: KeyChanges): TransactItem[] {
+  /**
+   * The same SET/REMOVE on both items; the app item's only if its revision is
+   * still the one read, the hash item's only if its seal is still the one
+   * verified, and the hash item sealed anew for what it holds afterwards.
+   */
+  private async changeUpdates(current: SealedStoredKey, changes: KeyChanges): Promise<TransactItem[]> {
+    const nextSeal = await this.sealOf(current.keyHash, stored(applyChanges(current.metadata, changes)));
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
@@ -318,10 +342,10 @@ export class KeyStore {
         Update: {
           TableName: this.tableName,
           Key: keyHashItemKey(current.keyHash),
-          UpdateExpression: expression([]),
-          ConditionExpression: 'attribute_exists(pk) AND #keyId = :keyId',
-          ExpressionAttributeNames: { ...names, '#keyId': 'keyId' },
-          ExpressionAttributeValues: { ...values, ':keyId': keyId },
+          UpdateExpression: expression(['#seal = :seal']),
+          ConditionExpression: 'attribute_exists(pk) AND #keyId = :keyId AND #seal = :readSeal',
+          ExpressionAttributeNames: { ...names, '#keyId': 'keyId', '#seal': SEAL_ATTRIBUTE },
+          ExpressionAttributeValues: { ...values, ':keyId': keyId, ':seal': nextSeal, ':readSeal': current.seal },
         },
       },
     ];
@@ -332,14 +356,15 @@ export class KeyStore {
    * transaction. When a condition fails, the key changed or went away between
    * read and write: read again (KeyNotFound if it is gone) and retry.
    */
-  private async readChangeWrite<T>(
+  private async readChangeWrite<T, K extends StoredKey>(
     appUid: string,
     keyId: string,
     operation: string,
-    write: (current: StoredKey) => { readonly items?: TransactItem[]; readonly result: T; readonly keyDelta?: 1 | -1 },
+    write: (current: K) => WritePlan<T> | Promise<WritePlan<T>>,
+    read: (appUid: string, keyId: string, operation: string) => Promise<K>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const { items, result, keyDelta } = write(await this.read(appUid, keyId, operation));
+      const { items, result, keyDelta } = await write(await read(appUid, keyId, operation));
       if (!items) return result;
       try {
         // A key added or removed is counted in the app registry in the same transaction; an app from before the
@@ -362,6 +387,37 @@ export class KeyStore {
     }
     if (!item) throw new KeyNotFound(keyId, appUid);
     return { metadata: metadataOf(item), keyHash: String(item.keyHash), revision: typeof item.revision === 'number' ? item.revision : undefined };
+  }
+
+  /**
+   * read(), plus the hash item's seal, which must verify for the key as the
+   * app item records it: a key whose hash item was changed without the pepper
+   * (or never sealed) is not changed further, only deleted.
+   */
+  private async readSealed(appUid: string, keyId: string, operation: string): Promise<SealedStoredKey> {
+    const current = await this.read(appUid, keyId, operation);
+    let item: Record<string, unknown> | undefined;
+    try {
+      ({ Item: item } = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(current.keyHash), ProjectionExpression: '#seal', ExpressionAttributeNames: { '#seal': SEAL_ATTRIBUTE }, ConsistentRead: true }),
+      ));
+    } catch (error) {
+      throw storeError(operation, error);
+    }
+    if (!item) throw new KeyNotFound(keyId, appUid);
+    const seal = item[SEAL_ATTRIBUTE];
+    if (seal === undefined) {
+      throw new RecordSealInvalid(`key ${keyId} in app ${appUid} has no seal: it was written before records were sealed; run seal-records (keygate seal-records), then try again`);
+    }
+    if (seal !== (await this.sealOf(current.keyHash, current.metadata))) {
+      throw new RecordSealInvalid(`key ${keyId} in app ${appUid}: the seal of its hash item does not verify, so the item was changed by someone without the pepper; the authorizer refuses the key: delete it and create a new one`);
+    }
+    return { ...current, seal: seal as string };
+  }
+
+  private async sealOf(keyHash: string, fields: object): Promise<string> {
+    if (!this.seal) throw new ConfigurationError('this KeyStore was built without a sealer: it cannot write hash items');
+    return this.seal(sealedKey(keyHash, fields));
   }
 
   private async withLastUsed(metadata: KeyMetadata, keyHash: string): Promise<KeyMetadata> {

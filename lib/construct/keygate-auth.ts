@@ -19,6 +19,7 @@ import {
 import { BUNDLE_HANDLER, DEFAULT_TIMEOUT_SECONDS, FUNCTIONS, isSessionFunction, NODE_RUNTIME_MAJOR, type FunctionDefinition, type FunctionId } from '../shared/functions';
 import { AUTHORIZERS, REVOKE_ROUTE, ROUTES, routeResourcePath, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
+import { SEAL_ATTRIBUTE, SEALED_FIELDS } from '../shared/seals';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
 /** API Gateway's upper bound for an authorizer result cache TTL. */
@@ -184,6 +185,18 @@ export interface KeygateAuthProps {
    * @default { rateLimit: 1, burstLimit: 5 }
    */
   readonly revokeThrottling?: apigateway.ThrottleSettings;
+
+  /**
+   * Let the authorizers accept key and session items that carry no seal at
+   * all, for the upgrade from a keygate that did not seal records: deploy
+   * with `true`, run `keygate seal-records` (the `sealRecordsFunction`) until
+   * it reports no more, then deploy without it. An item whose seal is wrong
+   * is refused either way. While it is on, whoever can write the tables can
+   * remove a seal and change what it covered, so keep the window short.
+   *
+   * @default false
+   */
+  readonly acceptUnsealedRecords?: boolean;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -260,9 +273,9 @@ const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable',
  *
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
  * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
- * `listKeyEventsFunction`, `listAppsFunction`, `getAppFunction`, and with
- * sessions `revokeSessionsFunction`, `deleteUserFunction`) have no HTTP
- * route: invoke them directly.
+ * `listKeyEventsFunction`, `listAppsFunction`, `getAppFunction`,
+ * `sealRecordsFunction`, and with sessions `revokeSessionsFunction`,
+ * `deleteUserFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
   public readonly keysTable: dynamodb.ITable;
@@ -284,6 +297,8 @@ export class KeygateAuth extends Construct {
   public readonly listKeyEventsFunction: lambda.IFunction;
   public readonly listAppsFunction: lambda.IFunction;
   public readonly getAppFunction: lambda.IFunction;
+  /** Seals the key and session items written before records were sealed (see `acceptUnsealedRecords`). */
+  public readonly sealRecordsFunction: lambda.IFunction;
   /** Undefined when sessions are off. */
   public readonly revokeSessionsFunction?: lambda.IFunction;
   /** Undefined when sessions are off. */
@@ -355,6 +370,7 @@ export class KeygateAuth extends Construct {
       removalPolicy,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       enableSourceMaps: props.enableSourceMaps ?? false,
+      acceptUnsealedRecords: props.acceptUnsealedRecords ?? false,
     });
     this.createKeyFunction = this.functions.createKey!;
     this.listKeysFunction = this.functions.listKeys!;
@@ -364,6 +380,7 @@ export class KeygateAuth extends Construct {
     this.listKeyEventsFunction = this.functions.listKeyEvents!;
     this.listAppsFunction = this.functions.listApps!;
     this.getAppFunction = this.functions.getApp!;
+    this.sealRecordsFunction = this.functions.sealRecords!;
     this.revokeSessionsFunction = this.functions.revokeSessions;
     this.deleteUserFunction = this.functions.deleteUser;
 
@@ -492,6 +509,7 @@ export class KeygateAuth extends Construct {
     removalPolicy: RemovalPolicy;
     logRetention: logs.RetentionDays;
     enableSourceMaps: boolean;
+    acceptUnsealedRecords: boolean;
   }): Partial<Record<FunctionId, lambda.IFunction>> {
     const keys = this.keysTable.tableArn;
     const pepper = { [ENV.pepperSecretId]: this.pepperSecret.secretArn };
@@ -516,11 +534,44 @@ export class KeygateAuth extends Construct {
     const sessionTablesEnv = () => ({ [ENV.sessionsTable]: sessions().tableName, [ENV.usersTable]: users().tableName });
     // The index items of sessions (see lib/shared/item-keys.ts): what revoke-sessions and delete-user read and remove.
     const sessionIndexes = ['user#*', 'key#*', 'sid#*'];
+    // Only set during an upgrade window: absent, the authorizers refuse unsealed items.
+    const unsealed: Record<string, string> = options.acceptUnsealedRecords ? { [ENV.acceptUnsealedRecords]: 'true' } : {};
+    /**
+     * seal-records on one table: a Scan that may read only the item key, the seal and the sealed fields, and an
+     * UpdateItem of hash items naming nothing else (it sets the seal, on condition the sealed fields are unchanged).
+     */
+    const sealing = (table: 'Keys' | 'Sessions', tableArn: string, leadingKey: string, fields: readonly string[]) => {
+      const attributes = ['pk', 'sk', SEAL_ATTRIBUTE, ...fields];
+      return [
+        new iam.PolicyStatement({
+          sid: `Scan${table}SealedFields`,
+          actions: ['dynamodb:Scan'],
+          resources: [tableArn],
+          conditions: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes }, StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } },
+        }),
+        new iam.PolicyStatement({
+          sid: `Seal${table}HashItems`,
+          actions: ['dynamodb:UpdateItem'],
+          resources: [tableArn],
+          conditions: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKey] },
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+          },
+        }),
+      ];
+    };
 
     // Each function gets the environment it reads and the actions it calls, nothing more (thunks: the session tables may not exist).
     const access: Record<FunctionId, () => FunctionAccess> = {
       apiKeyAuthorizer: () => ({
-        environment: { ...keysEnv, ...pepper, [ENV.keyPrefix]: options.keyPrefix, [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds) },
+        environment: {
+          ...keysEnv,
+          ...pepper,
+          [ENV.keyPrefix]: options.keyPrefix,
+          [ENV.lastUsedIntervalSeconds]: String(options.lastUsedIntervalSeconds),
+          ...unsealed,
+        },
         statements: [
           // Only the hash items: the authorizer cannot read app#... items or anything else.
           onKeys('GetKeyHashItems', ['dynamodb:GetItem'], ['hash#*']),
@@ -540,7 +591,7 @@ export class KeygateAuth extends Construct {
         ],
       }),
       sessionAuthorizer: () => ({
-        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix },
+        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix, ...unsealed },
         // Only the session items, not the index items that list a user's or a key's sessions.
         statements: [on('GetSessionItems', sessions().tableArn, ['dynamodb:GetItem'], ['token#*']), readPepper],
       }),
@@ -596,9 +647,10 @@ export class KeygateAuth extends Construct {
         statements: [onKeys('RollKeyItems', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']), readPepper],
       }),
       updateKey: () => ({
-        environment: keysEnv,
-        // Reads the app item (and lastUsedAt from the hash item); one transaction updates both and Puts the event.
-        statements: [onKeys('UpdateKeyItems', ['dynamodb:GetItem', 'dynamodb:UpdateItem']), appendEvents],
+        environment: { ...keysEnv, ...pepper },
+        // Reads the app item (and the seal and lastUsedAt from the hash item); one transaction updates both and Puts
+        // the event. The pepper: a change to expiresAt or enabled seals the hash item anew.
+        statements: [onKeys('UpdateKeyItems', ['dynamodb:GetItem', 'dynamodb:UpdateItem']), appendEvents, readPepper],
       }),
       listKeyEvents: () => ({
         environment: keysEnv,
@@ -617,6 +669,14 @@ export class KeygateAuth extends Construct {
       getApp: () => ({
         environment: keysEnv,
         statements: [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])],
+      }),
+      sealRecords: () => ({
+        environment: { ...keysEnv, ...(this.sessionsEnabled && { [ENV.sessionsTable]: sessions().tableName }), ...pepper },
+        statements: [
+          ...sealing('Keys', keys, 'hash#*', SEALED_FIELDS.key),
+          ...(this.sessionsEnabled ? sealing('Sessions', sessions().tableArn, 'token#*', SEALED_FIELDS.session) : []),
+          readPepper,
+        ],
       }),
       revokeSessions: () => ({
         environment: sessionTablesEnv(),

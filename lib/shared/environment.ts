@@ -18,6 +18,8 @@ export const ENV = {
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
   /** How often, at most, one authorizer container records a key's lastUsedAt. */
   lastUsedIntervalSeconds: 'LAST_USED_INTERVAL_SECONDS',
+  /** `true` only during an upgrade: the authorizers accept items with no seal at all (a wrong seal is still refused). */
+  acceptUnsealedRecords: 'ACCEPT_UNSEALED_RECORDS',
 } as const;
 
 export const DEFAULT_KEY_PREFIX = 'kg';

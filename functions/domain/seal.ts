@@ -1,0 +1,65 @@
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { SEALED_FIELDS, type SealedKind } from '../../lib/shared/seals';
+import type { PepperSource } from './hashing';
+
+export { SEAL_ATTRIBUTE } from '../../lib/shared/seals';
+
+/**
+ * Sealed records. A seal is a MAC, keyed from the pepper, over every field an
+ * authorizer decides on or passes on (lib/shared/seals.ts), stored on the
+ * hash item. Someone who can write the tables but cannot read the pepper can
+ * then no longer move a key to another app, revive an expired or disabled
+ * key, or hand out another app's user: any change to a sealed field, or to
+ * the item's own hash (a sealed item copied to another pk), leaves a seal
+ * that does not verify, and the authorizers refuse the item.
+ */
+
+/** Stored seals start with their version, so a later scheme can be told apart and rolled out. */
+const SEAL_VERSION = 'v1';
+/** Domain separation: the seal key is not the hashing key, though both come from the pepper. */
+const SEAL_KEY_LABEL = 'keygate seal v1';
+
+/** A hash item as read, without pk/sk: `hash` is its own key or token hash (its pk), `item` its attributes, typed as found. */
+export interface SealedRecord {
+  readonly kind: SealedKind;
+  readonly hash: string;
+  readonly item: Readonly<Record<string, unknown>>;
+}
+
+export const sealedKey = (keyHash: string, item: object): SealedRecord => ({ kind: 'key', hash: keyHash, item: item as Record<string, unknown> });
+export const sealedSession = (tokenHash: string, item: object): SealedRecord => ({ kind: 'session', hash: tokenHash, item: item as Record<string, unknown> });
+
+/**
+ * The bytes a seal is computed over: a JSON array of the scheme, the kind,
+ * the hash and the sealed fields in their fixed order. JSON quotes every
+ * string, so no value can spill into the next field; absent (or a DynamoDB
+ * NULL, read as null) is `null`, and `""`, `false`, `"false"` and `0` all
+ * differ, so a changed type breaks the seal too.
+ */
+export function sealEncoding({ kind, hash, item }: SealedRecord): string {
+  return JSON.stringify(['keygate-seal', SEAL_VERSION, kind, hash, ...SEALED_FIELDS[kind].map((field) => item[field] ?? null)]);
+}
+
+/** `v1.<base64url(HMAC-SHA256(seal key, encoding))>`, the seal key being HMAC-SHA256(pepper, "keygate seal v1"). */
+export type Sealer = (record: SealedRecord) => Promise<string>;
+
+export function createSealer(pepper: PepperSource): Sealer {
+  // Derived from the pepper once per container, like the hashing key.
+  let key: KeyObject | undefined;
+  return async (record) => {
+    key ??= createSecretKey(createHmac('sha256', Buffer.from(await pepper(), 'utf8')).update(SEAL_KEY_LABEL).digest());
+    return `${SEAL_VERSION}.${createHmac('sha256', key).update(sealEncoding(record)).digest('base64url')}`;
+  };
+}
+
+/** What an item's seal says about it: no seal attribute at all is `unsealed`; anything else that differs is `wrong`. */
+export type SealCheck = 'sealed' | 'unsealed' | 'wrong';
+
+/** Compares `stored` with the seal `record` should carry, in constant time. */
+export async function checkSeal(seal: Sealer, record: SealedRecord, stored: unknown): Promise<SealCheck> {
+  if (stored === undefined) return 'unsealed';
+  const expected = Buffer.from(await seal(record), 'utf8');
+  if (typeof stored !== 'string') return 'wrong';
+  const actual = Buffer.from(stored, 'utf8');
+  return actual.length === expected.length && timingSafeEqual(actual, expected) ? 'sealed' : 'wrong';
+}
