@@ -252,6 +252,18 @@ interface Page {
   nextToken?: string;
 }
 
+interface SealCounts {
+  sealed: number;
+  alreadySealed: number;
+  wrongSeal: number;
+  skipped: number;
+}
+
+interface SealedRecords extends Page {
+  keys: SealCounts;
+  sessions: SealCounts;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
@@ -607,6 +619,36 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
         revoked += result.sessionsRevoked;
       }
       out(`Deleted user ${result.userId} from app ${options.app}; ${plural(revoked, 'session')} revoked.`);
+    });
+  });
+
+  targetOptions(
+    program
+      .command('seal-records')
+      .description('once, after upgrading to a keygate that seals records: seal every key and session item written before, as it is now (see the README, Security)')
+      .option('--limit <n>', 'items read per call (1-10000); with it, one call is made and its nextToken shown')
+      .option('--next-token <token>', 'resume where the call that returned this nextToken stopped'),
+  ).action(async (options: TargetOptions & { limit?: string; nextToken?: string }) => {
+    const input = paging(options);
+    await withTarget<SealedRecords>(options, 'sealRecords', input, async (first) => {
+      const total = { keys: { ...first.keys }, sessions: { ...first.sessions } };
+      let last = first;
+      // A big table takes several calls; each resumes where the one before stopped.
+      while (last.nextToken && options.limit === undefined) {
+        last = (await invoke(target!, 'sealRecords', { nextToken: last.nextToken })) as SealedRecords;
+        for (const kind of ['keys', 'sessions'] as const) {
+          for (const count of Object.keys(total[kind]) as (keyof SealCounts)[]) total[kind][count] += last[kind][count];
+        }
+      }
+      const both = (count: keyof SealCounts) => `${plural(total.keys[count], 'key item')} and ${plural(total.sessions[count], 'session')}`;
+      out(`Sealed ${both('sealed')}; ${both('alreadySealed')} were sealed already.`);
+      if (total.keys.wrongSeal + total.sessions.wrongSeal > 0) {
+        out(`${both('wrongSeal')} carry a seal that does not verify: changed by someone without the pepper. Left as they are; the authorizers refuse them: delete those keys and end those sessions.`);
+      }
+      if (total.keys.skipped + total.sessions.skipped > 0) {
+        out(`${both('skipped')} were left unsealed: they changed during the run, or hold fields keygate does not write; run seal-records again, and look into any that stay.`);
+      }
+      if (last.nextToken) out(`More items: add --next-token ${last.nextToken}`);
     });
   });
 
