@@ -4,7 +4,7 @@ import { activityEventPut, type TransactItem } from './activity-store';
 import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
 import type { ActivityEvent } from '../domain/activity';
 import { ConfigurationError, KeyNotFound, RecordSealInvalid, StoreUnavailable } from '../domain/errors';
-import { sealedKey, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
+import { sealedKey, sealEncoding, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
 import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
@@ -390,16 +390,16 @@ export class KeyStore {
   }
 
   /**
-   * read(), plus the hash item's seal, which must verify for the key as the
-   * app item records it: a key whose hash item was changed without the pepper
-   * (or never sealed) is not changed further, only deleted.
+   * read(), plus the hash item, whose seal must verify and whose sealed
+   * fields must be the app item's: a key whose hash item was changed without
+   * the pepper (or never sealed) is not changed further, only deleted.
    */
   private async readSealed(appUid: string, keyId: string, operation: string): Promise<SealedStoredKey> {
     const current = await this.read(appUid, keyId, operation);
     let item: Record<string, unknown> | undefined;
     try {
       ({ Item: item } = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(current.keyHash), ProjectionExpression: '#seal', ExpressionAttributeNames: { '#seal': SEAL_ATTRIBUTE }, ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(current.keyHash), ConsistentRead: true }),
       ));
     } catch (error) {
       throw storeError(operation, error);
@@ -409,7 +409,8 @@ export class KeyStore {
     if (seal === undefined) {
       throw new RecordSealInvalid(`key ${keyId} in app ${appUid} has no seal: it was written before records were sealed; run seal-records (keygate seal-records), then try again`);
     }
-    if (seal !== (await this.sealOf(current.keyHash, current.metadata))) {
+    const asStored = sealedKey(current.keyHash, item);
+    if (sealEncoding(asStored) !== sealEncoding(sealedKey(current.keyHash, current.metadata)) || seal !== (await this.sealOf(current.keyHash, item))) {
       throw new RecordSealInvalid(`key ${keyId} in app ${appUid}: the seal of its hash item does not verify, so the item was changed by someone without the pepper; the authorizer refuses the key: delete it and create a new one`);
     }
     return { ...current, seal: seal as string };
