@@ -76,6 +76,12 @@ async function tamper(table: string, key: Record<string, string>, expression: st
   );
 }
 
+/** The other thing a table writer can do: copy a whole item, seal and all, over another item. */
+async function copyOver(table: string, from: Record<string, string>, to: Record<string, string>) {
+  const { Item } = await db.send(new GetCommand({ TableName: table, Key: from, ConsistentRead: true }));
+  await db.send(new PutCommand({ TableName: table, Item: { ...Item, ...to } }));
+}
+
 async function expectTampered(outcome: { status: number; lines: Record<string, unknown>[] }, credential: string, seal: 'missing' | 'wrong' = 'wrong') {
   expect(outcome.status).toBe(401);
   expect(outcome.lines).toEqual([expect.objectContaining({ level: 'WARN', reason: 'tampered', seal, hashTag: logTag(await hash(credential)) })]);
@@ -158,8 +164,7 @@ describe('API-key hash items', () => {
   test("a sealed hash item copied over another key's hash item (a key the writer holds): 401 tampered, the seal covers the item's own hash", async () => {
     const victim = await freshKey('tam-b');
     const mine = await freshKey('tam-a');
-    const { Item } = await db.send(new GetCommand({ TableName: tables.Keys, Key: victim.itemKey, ConsistentRead: true }));
-    await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...Item, ...mine.itemKey } }));
+    await copyOver(tables.Keys, victim.itemKey, mine.itemKey);
     await expectTampered(await ask(() => keyOn(mine.apiKey, 'tam-b')), mine.apiKey);
     // The victim's own key is untouched.
     expect((await keyOn(victim.apiKey, 'tam-b')).status).toBe(200);
@@ -257,8 +262,7 @@ describe('session items', () => {
   test("a sealed session item copied over another session's item: 401 tampered", async () => {
     const victim = await freshSession('victim');
     const mine = await freshSession('mine');
-    const { Item } = await db.send(new GetCommand({ TableName: tables.Sessions, Key: victim.itemKey, ConsistentRead: true }));
-    await db.send(new PutCommand({ TableName: tables.Sessions, Item: { ...Item, ...mine.itemKey } }));
+    await copyOver(tables.Sessions, victim.itemKey, mine.itemKey);
     await expectTampered(await ask(() => sessionOn(mine.token, 'tam-s')), mine.token);
     expect((await sessionOn(victim.token, 'tam-s')).status).toBe(200);
   });
