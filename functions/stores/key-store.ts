@@ -303,7 +303,8 @@ export class KeyStore {
    * verified, and the hash item sealed anew for what it holds afterwards.
    */
   private async changeUpdates(current: SealedStoredKey, changes: KeyChanges): Promise<TransactItem[]> {
-    const nextSeal = await this.sealOf(current.keyHash, stored(applyChanges(current.metadata, changes)));
+    // What the hash item holds afterwards: its sealed fields are the app item's (readSealed checked), changed alike.
+    const nextSeal = await this.sealOf(current.keyHash, applyChanges(current.metadata, changes));
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
