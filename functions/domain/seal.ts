@@ -31,13 +31,16 @@ export const sealedSession = (tokenHash: string, item: object): SealedRecord => 
 
 /**
  * The bytes a seal is computed over: a JSON array of the scheme, the kind,
- * the hash and the sealed fields in their fixed order. JSON quotes every
- * string, so no value can spill into the next field; absent (or a DynamoDB
- * NULL, read as null) is `null`, and `""`, `false`, `"false"` and `0` all
- * differ, so a changed type breaks the seal too.
+ * the hash, then `[name, value]` for each sealed field the item has, in the
+ * fixed order. JSON quotes every string, so no value can spill into the next
+ * field, and `""`, `false`, `"false"` and `0` all differ, so a changed type
+ * breaks the seal too. An absent field (or a DynamoDB NULL, read as null) is
+ * left out, named nowhere: a field added to the list later leaves the seals of
+ * items without it valid, and adding it to such an item breaks its seal.
  */
 export function sealEncoding({ kind, hash, item }: SealedRecord): string {
-  return JSON.stringify(['keygate-seal', SEAL_VERSION, kind, hash, ...SEALED_FIELDS[kind].map((field) => item[field] ?? null)]);
+  const fields = SEALED_FIELDS[kind].flatMap((field) => (item[field] === undefined || item[field] === null ? [] : [[field, item[field]]]));
+  return JSON.stringify(['keygate-seal', SEAL_VERSION, kind, hash, ...fields]);
 }
 
 /** `v1.<base64url(HMAC-SHA256(seal key, encoding))>`, the seal key being HMAC-SHA256(pepper, "keygate seal v1"). */

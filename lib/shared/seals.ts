@@ -11,7 +11,9 @@ export const SEAL_ATTRIBUTE = 'seal';
  * The fields sealed, in encoding order (after the item's own hash, its pk):
  * for a key, what the API-key authorizer decides on; for a session, what the
  * session authorizer decides on or passes on, and the key that opened it.
- * Changing an order or a list is a new seal version.
+ * A field the authorizers start deciding on must be added here (at the end:
+ * existing seals of items without it stay valid); reordering or removing
+ * fields is a new seal version.
  */
 export const SEALED_FIELDS = {
   key: ['appUid', 'keyId', 'expiresAt', 'enabled'],

@@ -19,10 +19,19 @@ const SESSION = sealedSession('THASH', SESSION_ITEM);
 const key = (changes: Record<string, unknown>) => sealedKey('HASH', { ...KEY_ITEM, ...changes });
 
 describe('seal encoding', () => {
-  test('a JSON array: scheme, version, kind, the item\'s hash, then the sealed fields in a fixed order, absent as null', () => {
-    expect(sealEncoding(KEY)).toBe('["keygate-seal","v1","key","HASH","app-1","key_1","2030-01-01T00:00:00.000Z",true]');
-    expect(sealEncoding(key({ expiresAt: undefined, enabled: undefined }))).toBe('["keygate-seal","v1","key","HASH","app-1","key_1",null,null]');
-    expect(sealEncoding(SESSION)).toBe('["keygate-seal","v1","session","THASH","ses_1","app-1","usr_1","ext#u1","2030-01-01T00:00:00.000Z","key_1"]');
+  test('a JSON array: scheme, version, kind, the item\'s hash, then [name, value] of each sealed field present, in a fixed order', () => {
+    expect(sealEncoding(KEY)).toBe('["keygate-seal","v1","key","HASH",["appUid","app-1"],["keyId","key_1"],["expiresAt","2030-01-01T00:00:00.000Z"],["enabled",true]]');
+    expect(sealEncoding(key({ expiresAt: undefined, enabled: undefined }))).toBe('["keygate-seal","v1","key","HASH",["appUid","app-1"],["keyId","key_1"]]');
+    expect(sealEncoding(SESSION)).toBe(
+      '["keygate-seal","v1","session","THASH",["sessionId","ses_1"],["appUid","app-1"],["userId","usr_1"],["userKey","ext#u1"],["expiresAt","2030-01-01T00:00:00.000Z"],["createdByKeyId","key_1"]]',
+    );
+  });
+
+  test('an absent field is named nowhere: a field added to the list later leaves the seals of items without it as they were', () => {
+    const { enabled: _enabled, ...withoutEnabled } = KEY_ITEM;
+    expect(sealEncoding(sealedKey('HASH', withoutEnabled))).toBe('["keygate-seal","v1","key","HASH",["appUid","app-1"],["keyId","key_1"],["expiresAt","2030-01-01T00:00:00.000Z"]]');
+    // Which field is absent still matters: the names are sealed with the values.
+    expect(sealEncoding(key({ expiresAt: undefined, enabled: 'x' }))).not.toBe(sealEncoding(key({ expiresAt: 'x', enabled: undefined })));
   });
 
   test('the order is fixed whatever order the item lists its attributes in; unsealed attributes are left out', () => {
