@@ -12,7 +12,7 @@ const deps = {
   keyFormat: services.keyFormat,
   hash: services.hash,
   findKey: apiKeyLookup(services.dynamodb, services.tables.keys),
-  seal: services.seal,
+  sealer: services.sealer,
   acceptUnsealedRecords: acceptUnsealedRecordsFrom(process.env),
   recordUse: lastUsedRecorder({
     intervalMs: lastUsedIntervalSecondsFrom(process.env) * 1000,

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ValidationError } from './errors';
-import { checkSeal, SEAL_ATTRIBUTE, type Sealer } from './seal';
+import { SEAL_ATTRIBUTE, type Sealer } from './seal';
 import type { TimeBudget } from './session-admin';
 import { parseInput } from './validation';
 import type { RecordSealingStore } from '../stores/record-sealing';
@@ -15,7 +15,7 @@ import { SEALED_FIELDS, type SealedKind } from '../../lib/shared/seals';
  * An item with a wrong seal is never resealed: it is counted and left alone.
  */
 export interface SealRecordsDeps {
-  readonly seal: Sealer;
+  readonly sealer: Sealer;
   readonly store: RecordSealingStore;
 }
 
@@ -108,10 +108,10 @@ export async function sealRecords(deps: SealRecordsDeps, input: unknown, budget:
     left -= size;
     for (const found of page.items) {
       const record = { kind, hash: found.hash, item: found.item };
-      const check = await checkSeal(deps.seal, record, found.item[SEAL_ATTRIBUTE]);
+      const check = await deps.sealer.check(record, found.item[SEAL_ATTRIBUTE]);
       if (check === 'sealed') counts[kind].alreadySealed += 1;
       else if (check === 'wrong') counts[kind].wrongSeal += 1;
-      else if (sealable(kind, found.item) && (await deps.store.seal(kind, found, await deps.seal(record)))) counts[kind].sealed += 1;
+      else if (sealable(kind, found.item) && (await deps.store.seal(kind, found, await deps.sealer.seal(record)))) counts[kind].sealed += 1;
       else counts[kind].skipped += 1;
     }
     position = page.next ? { kind, start: page.next } : nextKind(kind);

@@ -31,38 +31,47 @@ export const sealedSession = (tokenHash: string, item: object): SealedRecord => 
 
 /**
  * The bytes a seal is computed over: a JSON array of the scheme, the kind,
- * the hash, then `[name, value]` for each sealed field the item has, in the
- * fixed order. JSON quotes every string, so no value can spill into the next
- * field, and `""`, `false`, `"false"` and `0` all differ, so a changed type
- * breaks the seal too. An absent field (or a DynamoDB NULL, read as null) is
- * left out, named nowhere: a field added to the list later leaves the seals of
- * items without it valid, and adding it to such an item breaks its seal.
+ * the hash, then the name and the value of each sealed field the item has, in
+ * the fixed order (names sit at fixed parity, so the list reads back one way
+ * only). JSON quotes every string, so no value can spill into the next, and
+ * `""`, `false`, `"false"` and `0` all differ: a changed type breaks the seal
+ * too. An absent field (or a DynamoDB NULL, read as null) is left out, named
+ * nowhere: a field added to the list later leaves the seals of items without
+ * it valid, and adding it to such an item breaks its seal.
  */
 export function sealEncoding({ kind, hash, item }: SealedRecord): string {
-  const fields = SEALED_FIELDS[kind].flatMap((field) => (item[field] === undefined || item[field] === null ? [] : [[field, item[field]]]));
-  return JSON.stringify(['keygate-seal', SEAL_VERSION, kind, hash, ...fields]);
-}
-
-/** `v1.<base64url(HMAC-SHA256(seal key, encoding))>`, the seal key being HMAC-SHA256(pepper, "keygate seal v1"). */
-export type Sealer = (record: SealedRecord) => Promise<string>;
-
-export function createSealer(pepper: PepperSource): Sealer {
-  // Derived from the pepper once per container, like the hashing key.
-  let key: KeyObject | undefined;
-  return async (record) => {
-    key ??= createSecretKey(createHmac('sha256', Buffer.from(await pepper(), 'utf8')).update(SEAL_KEY_LABEL).digest());
-    return `${SEAL_VERSION}.${createHmac('sha256', key).update(sealEncoding(record)).digest('base64url')}`;
-  };
+  // A flat array and a plain loop: this runs on every authorizer request.
+  const parts: unknown[] = ['keygate-seal', SEAL_VERSION, kind, hash];
+  for (const field of SEALED_FIELDS[kind]) {
+    const value = item[field];
+    if (value !== undefined && value !== null) parts.push(field, value);
+  }
+  return JSON.stringify(parts);
 }
 
 /** What an item's seal says about it: no seal attribute at all is `unsealed`; anything else that differs is `wrong`. */
 export type SealCheck = 'sealed' | 'unsealed' | 'wrong';
 
-/** Compares `stored` with the seal `record` should carry, in constant time. */
-export async function checkSeal(seal: Sealer, record: SealedRecord, stored: unknown): Promise<SealCheck> {
-  if (stored === undefined) return 'unsealed';
-  const expected = Buffer.from(await seal(record), 'utf8');
-  if (typeof stored !== 'string') return 'wrong';
-  const actual = Buffer.from(stored, 'utf8');
-  return actual.length === expected.length && timingSafeEqual(actual, expected) ? 'sealed' : 'wrong';
+/** Seals records and checks their seals, with a key derived from the pepper on first use and kept for the container. */
+export interface Sealer {
+  /** `v1.<base64url(HMAC-SHA256(seal key, encoding))>`, the seal key being HMAC-SHA256(pepper, "keygate seal v1"). */
+  seal(record: SealedRecord): Promise<string>;
+  /** Compares `stored` with the seal `record` should carry, in constant time. */
+  check(record: SealedRecord, stored: unknown): Promise<SealCheck>;
+}
+
+export function createSealer(pepper: PepperSource): Sealer {
+  // Derived once, like the hashing key: HMAC key set-up is most of an HMAC's cost.
+  let key: KeyObject | undefined;
+  const keyOnce = async () => (key ??= createSecretKey(createHmac('sha256', Buffer.from(await pepper(), 'utf8')).update(SEAL_KEY_LABEL).digest()));
+  const sealWith = (sealKey: KeyObject, record: SealedRecord) => `${SEAL_VERSION}.${createHmac('sha256', sealKey).update(sealEncoding(record)).digest('base64url')}`;
+  return {
+    seal: async (record) => sealWith(key ?? (await keyOnce()), record),
+    check: async (record, stored) => {
+      if (stored === undefined) return 'unsealed';
+      const expected = sealWith(key ?? (await keyOnce()), record);
+      if (typeof stored !== 'string' || stored.length !== expected.length) return 'wrong';
+      return timingSafeEqual(Buffer.from(stored, 'utf8'), Buffer.from(expected, 'utf8')) ? 'sealed' : 'wrong';
+    },
+  };
 }

@@ -3,7 +3,7 @@ import type { CredentialLookup } from '../stores/credential-lookup';
 import type { KeyMetadata } from '../stores/key-store';
 import type { Session } from '../stores/session-store';
 import type { CredentialFormat } from './credential-format';
-import { checkSeal, sealedKey, sealedSession, SEAL_ATTRIBUTE, type SealedRecord, type Sealer } from './seal';
+import { sealedKey, sealedSession, SEAL_ATTRIBUTE, type SealedRecord, type Sealer } from './seal';
 
 /**
  * The two credential checks, API key and session token. Both follow one path:
@@ -24,7 +24,7 @@ type Tampered = { readonly code: 'tampered'; readonly hashTag: string; readonly 
 
 /** What both verifiers need to check seals. */
 interface SealDeps {
-  readonly seal: Sealer;
+  readonly sealer: Sealer;
   /** Accept items with no seal attribute at all (the upgrade window before seal-records has run); a wrong seal is refused regardless. @default false */
   readonly acceptUnsealedRecords?: boolean;
 }
@@ -46,7 +46,7 @@ async function lookUpCredential<T extends { readonly expiresAt?: string }>(
   const record = await findByHash(credentialHash);
   if (!record) return { code: 'not_found', hashTag: logTag(credentialHash) };
   // Before anything of the item is believed, its expiry included: fail closed.
-  const seal = await checkSeal(seals.seal, sealed(credentialHash, record), (record as unknown as Record<string, unknown>)[SEAL_ATTRIBUTE]);
+  const seal = await seals.sealer.check(sealed(credentialHash, record), (record as unknown as Record<string, unknown>)[SEAL_ATTRIBUTE]);
   if (seal === 'wrong' || (seal === 'unsealed' && seals.acceptUnsealedRecords !== true)) {
     return { code: 'tampered', hashTag: logTag(credentialHash), seal: seal === 'wrong' ? 'wrong' : 'missing' };
   }

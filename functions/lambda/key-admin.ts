@@ -12,7 +12,7 @@ export function keyAdminDeps(services: Services): KeyAdminDeps {
   return {
     keyFormat: services.keyFormat,
     hash: services.hash,
-    store: new KeyStore(documentClient(services.dynamodb), services.tables.keys, services.seal),
+    store: new KeyStore(documentClient(services.dynamodb), services.tables.keys, services.sealer),
     now: () => new Date(),
   };
 }

@@ -36,7 +36,7 @@ export interface Services {
   readonly dynamodb: DynamoDBClient;
   readonly hash: Hasher;
   /** Seals of hash items, keyed from the same pepper as `hash` (read on first use). */
-  readonly seal: Sealer;
+  readonly sealer: Sealer;
   readonly keyFormat: CredentialFormat;
   readonly sessionFormat: CredentialFormat;
   readonly sessionLifetimeSeconds: number;
@@ -64,7 +64,7 @@ export function servicesFromEnvironment(env: Env = process.env, readSecret: Secr
   return {
     dynamodb,
     hash: createHasher(pepper),
-    seal: createSealer(pepper),
+    sealer: createSealer(pepper),
     keyFormat: credentialFormat(keyPrefixFrom(env)),
     sessionFormat: credentialFormat(sessionTokenPrefixFrom(env)),
     sessionLifetimeSeconds: sessionLifetimeSecondsFrom(env),

@@ -6,7 +6,7 @@ import { RecordSealingStore } from '../stores/record-sealing';
 
 const services = servicesFromEnvironment();
 const deps = {
-  seal: services.seal,
+  sealer: services.sealer,
   // Without sessions there is no sessions table, and only key items to seal.
   store: new RecordSealingStore(services.dynamodb, { key: services.tables.keys, session: process.env[ENV.sessionsTable] || undefined }),
 };

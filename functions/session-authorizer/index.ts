@@ -11,7 +11,7 @@ const deps = {
   sessionFormat: services.sessionFormat,
   hash: services.hash,
   findSession: sessionLookup(services.dynamodb, services.tables.sessions),
-  seal: services.seal,
+  sealer: services.sealer,
   acceptUnsealedRecords: acceptUnsealedRecordsFrom(process.env),
 };
 

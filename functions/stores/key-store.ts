@@ -118,7 +118,7 @@ export class KeyStore {
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
     /** Needed by create, roll and change (they write hash items); the others never read the pepper. */
-    private readonly seal?: Sealer,
+    private readonly sealer?: Sealer,
   ) {}
 
   /**
@@ -418,8 +418,8 @@ export class KeyStore {
   }
 
   private async sealOf(keyHash: string, fields: object): Promise<string> {
-    if (!this.seal) throw new ConfigurationError('this KeyStore was built without a sealer: it cannot write hash items');
-    return this.seal(sealedKey(keyHash, fields));
+    if (!this.sealer) throw new ConfigurationError('this KeyStore was built without a sealer: it cannot write hash items');
+    return this.sealer.seal(sealedKey(keyHash, fields));
   }
 
   private async withLastUsed(metadata: KeyMetadata, keyHash: string): Promise<KeyMetadata> {

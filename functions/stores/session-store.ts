@@ -74,7 +74,7 @@ export class SessionStore {
     /** The users table: a session is only written while its user exists and is not being deleted. */
     private readonly usersTableName: string,
     /** Seals session items (seal.ts); needed by create only. */
-    private readonly seal?: Sealer,
+    private readonly sealer?: Sealer,
   ) {}
 
   /**
@@ -84,8 +84,8 @@ export class SessionStore {
    * item is sealed: the session authorizer refuses it if it is changed.
    */
   async create(session: Session, tokenHash: string): Promise<void> {
-    if (!this.seal) throw new ConfigurationError('this SessionStore was built without a sealer: it cannot write sessions');
-    const seal = await this.seal(sealedSession(tokenHash, session));
+    if (!this.sealer) throw new ConfigurationError('this SessionStore was built without a sealer: it cannot write sessions');
+    const seal = await this.sealer.seal(sealedSession(tokenHash, session));
     const ref: SessionRef = {
       tokenHash,
       sessionId: session.sessionId,

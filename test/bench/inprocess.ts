@@ -150,7 +150,7 @@ async function loadKeys(
   table: string,
   count: number,
   hash: (key: string) => Promise<string>,
-  seal: Sealer,
+  sealer: Sealer,
 ): Promise<{ keys: string[]; seconds: number }> {
   const format = credentialFormat('kg');
   const keys: string[] = [];
@@ -170,7 +170,7 @@ async function loadKeys(
           sk: { S: keyHashItemKey(keyHash).sk },
           keyId: { S: keyId },
           appUid: { S: APP },
-          seal: { S: await seal(sealedKey(keyHash, { appUid: APP, keyId })) },
+          seal: { S: await sealer.seal(sealedKey(keyHash, { appUid: APP, keyId })) },
           name: { S: `bench key ${i}` },
           displayPrefix: { S: format.displayPrefix(apiKey) },
           createdAt: { S: createdAt },
@@ -268,7 +268,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     const bareGetItem = await importBundle<BareGetItem>(options.bareSdkBundle, small.Keys, 'bare-small');
     const bareGetItemLarge = await importBundle<BareGetItem>(options.bareSdkBundle, large.Keys, 'bare-large');
     const hash = createHasher(cachedPepper(async () => pepper));
-    const seal = createSealer(cachedPepper(async () => pepper));
+    const sealer = createSealer(cachedPepper(async () => pepper));
 
     // The 10-key table, through the create-key function itself.
     const smallKeys: { apiKey: string; itemKey: { pk: string; sk: string } }[] = [];
@@ -278,7 +278,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     }
 
     progress(`loading ${options.scaleKeys} keys into the large table with parallel BatchWriteItem`);
-    const loaded = await loadKeys(client, large.Keys, options.scaleKeys, hash, seal);
+    const loaded = await loadKeys(client, large.Keys, options.scaleKeys, hash, sealer);
     const largeKeys = loaded.keys;
     progress(`  loaded in ${loaded.seconds.toFixed(1)} s (${Math.round(options.scaleKeys / loaded.seconds)} items/s)`);
 

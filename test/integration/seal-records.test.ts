@@ -15,7 +15,7 @@ import { appKeyItemKey, keyHashItemKey, sessionItemKey } from '../../lib/shared/
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
-import { testSealer as seal } from '../support/seals';
+import { testSealer as sealer } from '../support/seals';
 
 /**
  * seal-records, the one-off migration to sealed records, on DynamoDB Local:
@@ -101,8 +101,8 @@ describe('seal-records', () => {
     expect(await keyStatus(plain.apiKey, 'sr-a')).toBe(200);
     expect(await keyStatus(enabled.apiKey, 'sr-a')).toBe(200);
     expect(await keyStatus(sealedBefore.apiKey, 'sr-a')).toBe(200);
-    expect(await verifyApiKey({ keyFormat, hash, seal, findKey: apiKeyLookup(client, tables.Keys) }, disabled.apiKey, new Date())).toMatchObject({ code: 'disabled' });
-    expect(await verifyApiKey({ keyFormat, hash, seal, findKey: apiKeyLookup(client, tables.Keys) }, expired.apiKey, new Date())).toMatchObject({ code: 'expired' });
+    expect(await verifyApiKey({ keyFormat, hash, sealer, findKey: apiKeyLookup(client, tables.Keys) }, disabled.apiKey, new Date())).toMatchObject({ code: 'disabled' });
+    expect(await verifyApiKey({ keyFormat, hash, sealer, findKey: apiKeyLookup(client, tables.Keys) }, expired.apiKey, new Date())).toMatchObject({ code: 'expired' });
     expect(await sessionStatus(session.token, 'sr-a')).toBe(200);
 
     const before = await keyItems();
@@ -145,7 +145,7 @@ describe('seal-records', () => {
     expect(found.item).toMatchObject({ appUid: 'sr-d', keyId: legacy.keyId });
     // A table writer moves it to another app after the scan read it.
     await db.send(new UpdateCommand({ TableName: tables.Keys, Key: keyHashItemKey(legacy.keyHash), UpdateExpression: 'SET appUid = :e', ExpressionAttributeValues: { ':e': 'sr-e' } }));
-    expect(await store.seal('key', found, await seal({ kind: 'key', hash: found.hash, item: found.item }))).toBe(false);
+    expect(await store.seal('key', found, await sealer.seal({ kind: 'key', hash: found.hash, item: found.item }))).toBe(false);
     expect((await getItem(tables.Keys, keyHashItemKey(legacy.keyHash)))!.seal).toBeUndefined();
     expect(await keyStatus(legacy.apiKey, 'sr-e')).toBe(401);
     // Gone, so the later tests' counts are their own.
@@ -173,7 +173,7 @@ describe('seal-records', () => {
 
   test('stops with time to spare: with its budget spent, it answers at once with a nextToken that resumes where it stopped', async () => {
     await legacyKey('sr-t');
-    const deps = { seal, store: new RecordSealingStore(client, { key: tables.Keys, session: tables.Sessions }) };
+    const deps = { sealer, store: new RecordSealingStore(client, { key: tables.Keys, session: tables.Sessions }) };
     const spent = await sealRecords(deps, {}, { remainingMs: () => 1000 });
     expect(spent).toEqual({ keys: { sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 }, sessions: { sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 }, nextToken: expect.any(String) });
     const resumed = await sealRecords(deps, { nextToken: spent.nextToken }, unlimited);
@@ -184,7 +184,7 @@ describe('seal-records', () => {
   test('without a sessions table (sessions off) it seals key items only', async () => {
     await legacySession('sr-n');
     const legacy = await legacyKey('sr-n');
-    const result = await sealRecords({ seal, store: new RecordSealingStore(client, { key: tables.Keys, session: undefined }) }, {}, unlimited);
+    const result = await sealRecords({ sealer, store: new RecordSealingStore(client, { key: tables.Keys, session: undefined }) }, {}, unlimited);
     expect(result.keys.sealed).toBe(1);
     expect(result.sessions).toEqual({ sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 });
     expect(await keyStatus(legacy.apiKey, 'sr-n')).toBe(200);
@@ -215,8 +215,8 @@ describe('acceptUnsealedRecords (the upgrade window)', () => {
     const session = await legacySession('sr-w');
     const wrong = await createKeyHandler({ appUid: 'sr-w', name: 'wrong seal' });
     await db.send(new UpdateCommand({ TableName: tables.Keys, Key: keyHashItemKey(await hash(wrong.apiKey)), UpdateExpression: 'SET expiresAt = :x', ExpressionAttributeValues: { ':x': '2099-01-01T00:00:00.000Z' } }));
-    const keys = (acceptUnsealedRecords?: boolean) => ({ keyFormat, hash, seal, findKey: apiKeyLookup(client, tables.Keys), acceptUnsealedRecords });
-    const sessions = (acceptUnsealedRecords?: boolean) => ({ sessionFormat, hash, seal, findSession: sessionLookup(client, tables.Sessions), acceptUnsealedRecords });
+    const keys = (acceptUnsealedRecords?: boolean) => ({ keyFormat, hash, sealer, findKey: apiKeyLookup(client, tables.Keys), acceptUnsealedRecords });
+    const sessions = (acceptUnsealedRecords?: boolean) => ({ sessionFormat, hash, sealer, findSession: sessionLookup(client, tables.Sessions), acceptUnsealedRecords });
 
     expect(await verifyApiKey(keys(true), legacy.apiKey, new Date())).toEqual({ code: 'valid', appUid: 'sr-w', keyId: legacy.keyId });
     expect(await verifySessionToken(sessions(true), session.token, new Date())).toMatchObject({ code: 'valid' });

@@ -14,7 +14,7 @@ import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import { authenticate, bearer, keyCaller } from '../support/session-flow';
-import { sealedSessionItem, testSealer as seal } from '../support/seals';
+import { sealedSessionItem, testSealer as sealer } from '../support/seals';
 
 let client: DynamoDBClient;
 let tables: TableNames;
@@ -85,7 +85,7 @@ describe('sdkusers/auth and the session authorizer', () => {
     const session = await authenticate(context, { externalId: 'short' });
     const token = String(session.body.authToken);
     const expiresAt = Date.parse(String(session.body.expiresAt));
-    const deps = { sessionFormat, hash, seal, findSession: sessionLookup(client, tables.Sessions) };
+    const deps = { sessionFormat, hash, sealer, findSession: sessionLookup(client, tables.Sessions) };
     expect((await verifySessionToken(deps, token, new Date(expiresAt - 1))).code).toBe('valid');
     expect(await verifySessionToken(deps, token, new Date(expiresAt))).toMatchObject({ code: 'expired' });
     expect(await verifySessionToken(deps, token, new Date(expiresAt + 3600_000))).toMatchObject({ code: 'expired' });
@@ -96,7 +96,7 @@ describe('sdkusers/auth and the session authorizer', () => {
     const tokenHash = await hash(token);
     const item = { sessionId: 'ses_x', appUid: 'app-s', userId: 'usr_x', userKey: 'u', createdAt: 'x', createdByKeyId: 'key_x' };
     await DynamoDBDocumentClient.from(client).send(new PutCommand({ TableName: tables.Sessions, Item: { ...sessionItemKey(tokenHash), ...(await sealedSessionItem(tokenHash, item)) } }));
-    expect(await verifySessionToken({ sessionFormat, hash, seal, findSession: sessionLookup(client, tables.Sessions) }, token, new Date())).toMatchObject({ code: 'expired' });
+    expect(await verifySessionToken({ sessionFormat, hash, sealer, findSession: sessionLookup(client, tables.Sessions) }, token, new Date())).toMatchObject({ code: 'expired' });
   });
 
   test('a session of app A is refused with 403 on app B', async () => {

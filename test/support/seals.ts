@@ -7,9 +7,9 @@ export const testSealer = createSealer(async () => process.env[ENV.localPepper]!
 
 /** `item` (a hash item's attributes, without pk/sk) with the seal keygate would write for it. */
 export async function sealedKeyItem<T extends object>(keyHash: string, item: T): Promise<T & { [SEAL_ATTRIBUTE]: string }> {
-  return { ...item, [SEAL_ATTRIBUTE]: await testSealer(sealedKey(keyHash, item)) };
+  return { ...item, [SEAL_ATTRIBUTE]: await testSealer.seal(sealedKey(keyHash, item)) };
 }
 
 export async function sealedSessionItem<T extends object>(tokenHash: string, item: T): Promise<T & { [SEAL_ATTRIBUTE]: string }> {
-  return { ...item, [SEAL_ATTRIBUTE]: await testSealer(sealedSession(tokenHash, item)) };
+  return { ...item, [SEAL_ATTRIBUTE]: await testSealer.seal(sealedSession(tokenHash, item)) };
 }
