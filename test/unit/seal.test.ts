@@ -96,6 +96,30 @@ describe('seals', () => {
     for (const stored of wrong) expect(await sealer.check(KEY, stored)).toBe('wrong');
   });
 
+  test('a seal of the right length in characters but not in bytes is wrong, not an error', async () => {
+    const good = await seal(KEY);
+    expect(await sealer.check(KEY, `${good.slice(0, -1)}é`)).toBe('wrong');
+  });
+
+  test('a record verified before passes again only with every sealed field and the seal identical, types included', async () => {
+    const fresh = createSealer(async () => PEPPER);
+    const good = await fresh.seal(KEY);
+    expect(await fresh.check(KEY, good)).toBe('sealed');
+    expect(await fresh.check(sealedKey('HASH', { ...KEY_ITEM, name: 'not sealed' }), good)).toBe('sealed');
+    for (const change of [{ appUid: 'app-2' }, { keyId: 'key_2' }, { expiresAt: undefined }, { enabled: 'true' }, { enabled: false }]) {
+      expect(await fresh.check(key(change), good)).toBe('wrong');
+    }
+    expect(await fresh.check(sealedKey('HASH2', KEY_ITEM), good)).toBe('wrong');
+    expect(await fresh.check(KEY, `${good.slice(0, -1)}${good.endsWith('A') ? 'B' : 'A'}`)).toBe('wrong');
+    expect(await fresh.check(KEY, undefined)).toBe('unsealed');
+    // A record that verifies under a new seal (the key was changed by an admin) replaces the one remembered.
+    const disabled = key({ enabled: false });
+    const resealed = await fresh.seal(disabled);
+    expect(await fresh.check(disabled, resealed)).toBe('sealed');
+    expect(await fresh.check(KEY, resealed)).toBe('wrong');
+    expect(await fresh.check(KEY, good)).toBe('sealed');
+  });
+
   test('the pepper is read once: the derived key is kept', async () => {
     const source = jest.fn(async () => PEPPER);
     const once = createSealer(source);
