@@ -119,3 +119,14 @@ export class StoreMisconfigured extends KeygateError {
 export function needsOperator(error: unknown): boolean {
   return error instanceof ConfigurationError || error instanceof StoreMisconfigured;
 }
+
+/**
+ * A key's hash item carries no seal, or one that does not verify (see
+ * seal.ts): it was written before records were sealed (run seal-records), or
+ * changed by someone without the pepper. Nothing was written; the authorizer
+ * refuses the key until it is sealed or deleted.
+ */
+export class RecordSealInvalid extends KeygateError {
+  override readonly name = 'RecordSealInvalid';
+  readonly retryable = false;
+}

@@ -4,19 +4,32 @@ import type { KeyHashRecord } from '../stores/key-store';
 import type { Session } from '../stores/session-store';
 import type { CredentialFormat } from './credential-format';
 import { apiKeyHashInput, type LegacyKeyFormat } from './key-formats';
+import { sealedKey, sealedSession, SEAL_ATTRIBUTE, type SealedRecord, type Sealer } from './seal';
 
 /**
  * The two credential checks, API key and session token. Both follow one path:
  * reject a malformed value with no I/O (length, alphabet, prefix, checksum;
  * for legacy keys length and pattern), hash it with the pepper, read the hash
- * item with one consistent GetItem, and treat an item past its `expiresAt` as
- * expired even if it still exists.
+ * item with one consistent GetItem, trust it only if its seal verifies
+ * (seal.ts), and treat an item past its `expiresAt` as expired even if it
+ * still exists.
  */
 type Lookup<T> =
   | { readonly code: 'valid'; readonly record: T; readonly credentialHash: string }
   | { readonly code: 'malformed' }
   | { readonly code: 'not_found'; readonly hashTag: string }
+  | Tampered
   | { readonly code: 'expired'; readonly record: T };
+
+/** The item's seal is missing or wrong: someone without the pepper wrote it. Only the hash tag is logged: the item's own fields are not to be trusted. */
+type Tampered = { readonly code: 'tampered'; readonly hashTag: string; readonly seal: 'missing' | 'wrong' };
+
+/** What both verifiers need to check seals. */
+interface SealDeps {
+  readonly sealer: Sealer;
+  /** Accept items with no seal attribute at all (the upgrade window before seal-records has run); a wrong seal is refused regardless. @default false */
+  readonly acceptUnsealedRecords?: boolean;
+}
 
 const MALFORMED = { code: 'malformed' } as const;
 
@@ -27,6 +40,8 @@ async function lookUpCredential<T extends { readonly expiresAt?: string }>(
   hashInput: HashInput,
   hash: Hasher,
   findByHash: CredentialLookup<T>,
+  seals: SealDeps,
+  sealed: (credentialHash: string, record: T) => SealedRecord,
   presented: string | undefined,
   now: Date,
   expiryRequired: boolean,
@@ -36,6 +51,11 @@ async function lookUpCredential<T extends { readonly expiresAt?: string }>(
   const credentialHash = await hash(input);
   const record = await findByHash(credentialHash);
   if (!record) return { code: 'not_found', hashTag: logTag(credentialHash) };
+  // Before anything of the item is believed, its expiry included: fail closed.
+  const seal = await seals.sealer.check(sealed(credentialHash, record), (record as unknown as Record<string, unknown>)[SEAL_ATTRIBUTE]);
+  if (seal === 'wrong' || (seal === 'unsealed' && seals.acceptUnsealedRecords !== true)) {
+    return { code: 'tampered', hashTag: logTag(credentialHash), seal: seal === 'wrong' ? 'wrong' : 'missing' };
+  }
   if (isExpired(record.expiresAt, now, expiryRequired)) return { code: 'expired', record };
   return { code: 'valid', record, credentialHash };
 }
@@ -55,10 +75,11 @@ export type ApiKeyVerification =
   | { readonly code: 'valid'; readonly appUid: string; readonly keyId: string; readonly gatewayKey?: string }
   | { readonly code: 'malformed' }
   | { readonly code: 'not_found'; readonly hashTag: string }
+  | Tampered
   | { readonly code: 'expired'; readonly keyId: string; readonly appUid: string }
   | { readonly code: 'disabled'; readonly keyId: string; readonly appUid: string };
 
-export interface ApiKeyVerifierDeps {
+export interface ApiKeyVerifierDeps extends SealDeps {
   readonly keyFormat: CredentialFormat;
   /** Imported keys' own format (see key-formats.ts); without it only keygate keys are accepted. */
   readonly legacyKeyFormat?: LegacyKeyFormat;
@@ -69,7 +90,7 @@ export interface ApiKeyVerifierDeps {
 }
 
 export async function verifyApiKey(deps: ApiKeyVerifierDeps, presented: string | undefined, now: Date): Promise<ApiKeyVerification> {
-  const result = await lookUpCredential((value) => apiKeyHashInput(deps, value), deps.hash, deps.findKey, presented, now, false);
+  const result = await lookUpCredential((value) => apiKeyHashInput(deps, value), deps.hash, deps.findKey, deps, sealedKey, presented, now, false);
   if (result.code === 'expired') return { code: 'expired', appUid: result.record.appUid, keyId: result.record.keyId };
   if (result.code !== 'valid') return result;
   const { appUid, keyId, enabled, gatewayKey } = result.record;
@@ -83,9 +104,10 @@ export type SessionVerification =
   | { readonly code: 'valid'; readonly session: Session }
   | { readonly code: 'malformed' }
   | { readonly code: 'not_found'; readonly hashTag: string }
+  | Tampered
   | { readonly code: 'expired'; readonly sessionId: string };
 
-export interface SessionVerifierDeps {
+export interface SessionVerifierDeps extends SealDeps {
   readonly sessionFormat: CredentialFormat;
   readonly hash: Hasher;
   readonly findSession: CredentialLookup<Session>;
@@ -94,7 +116,7 @@ export interface SessionVerifierDeps {
 /** Reads only the sessions table: a session outlives the key that created it. */
 export async function verifySessionToken(deps: SessionVerifierDeps, token: string | undefined, now: Date): Promise<SessionVerification> {
   const { sessionFormat } = deps;
-  const result = await lookUpCredential((value) => (sessionFormat.isWellFormed(value) ? value : undefined), deps.hash, deps.findSession, token, now, true);
+  const result = await lookUpCredential((value) => (sessionFormat.isWellFormed(value) ? value : undefined), deps.hash, deps.findSession, deps, sealedSession, token, now, true);
   if (result.code === 'valid') return { code: 'valid', session: result.record };
   if (result.code === 'expired') return { code: 'expired', sessionId: result.record.sessionId };
   return result;

@@ -69,7 +69,9 @@ export function requestAuthorizer(
         logger.debug(`${label} refused`, { reason, apiRequestId: event.requestContext?.requestId });
       } else {
         recordVerification(reason, performance.now() - started);
-        logger.info(`${label} refused`, { reason, apiRequestId: event.requestContext?.requestId, ...logFields });
+        // A record whose seal does not verify was written without the pepper: someone is at the table. Worth an alarm.
+        const log = reason === 'tampered' ? logger.warn : logger.info;
+        log.call(logger, `${label} refused`, { reason, apiRequestId: event.requestContext?.requestId, ...logFields });
       }
       throw UNAUTHORIZED;
     }

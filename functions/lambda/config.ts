@@ -85,3 +85,8 @@ export function planCatalogFrom(env: Env): PlanCatalog | undefined {
 export function corsAllowedOriginsFrom(env: Env): string[] {
   return parseCorsOrigins(env[ENV.corsAllowedOrigins]);
 }
+
+/** Whether the authorizers accept items without a seal (the upgrade window, see seal.ts); anything but `true` is no. */
+export function acceptUnsealedRecordsFrom(env: Env): boolean {
+  return env[ENV.acceptUnsealedRecords] === 'true';
+}

@@ -10,6 +10,7 @@ import { duringInit } from './init';
 import { logFailure, logger } from './logger';
 
 export { logFailure, logger };
+import { createSealer, type Sealer } from '../domain/seal';
 
 /**
  * Wiring from the process environment to the core. Handlers call these once at
@@ -39,6 +40,8 @@ export const readSecretsManagerSecret: SecretReader = async (secretId) => {
 /** Everything a function draws from but its AWS clients: shared by the SDK-backed functions and the authorizers (authorizer-services.ts). */
 export interface CredentialServices {
   readonly hash: Hasher;
+  /** Seals of hash items, keyed from the same pepper as `hash` (read on first use). */
+  readonly sealer: Sealer;
   readonly keyFormat: CredentialFormat;
   /** Imported keys' format, when a legacy key pattern is configured. */
   readonly legacyKeyFormat?: LegacyKeyFormat;
@@ -78,13 +81,15 @@ export function credentialServices(env: Env, readSecret: SecretReader): Credenti
     },
   };
   const pepper = pepperFromEnvironment(env, readSecret);
-  // A function given a pepper reads it during init (see init.ts); one given none never needs it.
+  const sealer = createSealer(pepper);
+  // A function given a pepper reads it during init (see init.ts), and derives its seal key there; one given none never needs it.
   if (env[ENV.pepperSecretId] || env[ENV.localPepper]) {
-    duringInit(pepper().catch((error: unknown) => logger.error('pepper not read during init; requests that need it fail until a read succeeds', { error: error as Error })));
+    duringInit(sealer.prepare().catch((error: unknown) => logger.error('pepper not read during init; requests that need it fail until a read succeeds', { error: error as Error })));
   }
   const auth = authSettingsFrom(env);
   return {
     hash: createHasher(pepper),
+    sealer,
     keyFormat: credentialFormat(keyPrefixFrom(env)),
     ...(auth.legacyKeys && { legacyKeyFormat: legacyKeyFormat(auth.legacyKeys) }),
     auth,

@@ -12,7 +12,7 @@ const deps = {
   sessionFormat: services.sessionFormat,
   hash: services.hash,
   users: new UserStore(db, services.tables.users),
-  sessions: new SessionStore(db, services.tables.sessions, services.tables.users),
+  sessions: new SessionStore(db, services.tables.sessions, services.tables.users, services.sealer),
   lifetimeSeconds: services.sessionLifetimeSeconds,
 };
 

@@ -1,12 +1,19 @@
 import { AUTHORIZATION_HEADER } from '../../lib/shared/auth-settings';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
+import { acceptUnsealedRecordsFrom } from '../lambda/config';
 import { sessionLookup } from '../stores/credential-lookup';
 import { bearerToken, singleHeader } from '../lambda/headers';
 import { authorizerServicesFromEnvironment } from '../lambda/authorizer-services';
 import { verifySessionToken } from '../domain/verify';
 
 const services = authorizerServicesFromEnvironment();
-const deps = { sessionFormat: services.sessionFormat, hash: services.hash, findSession: sessionLookup(services.dynamodb, services.tables.sessions) };
+const deps = {
+  sessionFormat: services.sessionFormat,
+  hash: services.hash,
+  findSession: sessionLookup(services.dynamodb, services.tables.sessions),
+  sealer: services.sealer,
+  acceptUnsealedRecords: acceptUnsealedRecordsFrom(process.env),
+};
 
 /**
  * REQUEST authorizer for `Authorization: Bearer <session token>`. It reads only

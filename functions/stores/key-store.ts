@@ -3,7 +3,8 @@ import { failedConditions, isConditionFailure, isTransactionConflict, storeError
 import { activityEventPut, type TransactItem } from './activity-store';
 import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
 import type { ActivityEvent } from '../domain/activity';
-import { KeyAlreadyExists, KeyNotFound, StoreUnavailable } from '../domain/errors';
+import { ConfigurationError, KeyAlreadyExists, KeyNotFound, RecordSealInvalid, StoreUnavailable } from '../domain/errors';
+import { sealedKey, sealEncoding, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
 import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
@@ -130,10 +131,23 @@ function stored(key: KeyMetadata): Record<string, unknown> {
   return { ...rest, enabled: key.enabled ?? true };
 }
 
+/** What a read-check-write writes (nothing without `items`) and returns. */
+interface WritePlan<T> {
+  readonly items?: TransactItem[];
+  readonly result: T;
+  readonly keyDelta?: number;
+}
+
 interface StoredKey {
   readonly metadata: KeyMetadata;
   readonly keyHash: string;
   readonly revision: number | undefined;
+}
+
+/** A key about to be changed: its hash item's seal, verified against the app item's view of the key, and the gateway key the hash item carries. */
+interface SealedStoredKey extends StoredKey {
+  readonly seal: string;
+  readonly gatewayKey: string | undefined;
 }
 
 const cursor = pageCursor('key#', 'list-keys');
@@ -148,11 +162,16 @@ const CHANGE_ATTEMPTS = 3;
  * activity event that records the change, and with the app's registry item
  * (`pk = apps, sk = app#<appUid>`) whose `keyCount` counts them. Changes are read-check-write: the
  * transaction holds only if the app item's `revision` is still the one read.
+ * The hash item carries a seal (seal.ts) over what the authorizer decides
+ * on; a write that changes those fields changes a key only if its seal still
+ * verifies, and seals the result.
  */
 export class KeyStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    /** Needed by the writers of hash items (create, import, roll, change, gateway keys); the others never read the pepper. */
+    private readonly sealer?: Sealer,
   ) {}
 
   /**
@@ -162,7 +181,7 @@ export class KeyStore {
    * write holds only if the registry still has that gateway key (AppPlanChanged otherwise).
    */
   async create(key: KeyMetadata, keyHash: string, event: ActivityEvent, expected?: ExpectedGatewayKey): Promise<void> {
-    const items = [...this.newKeyPuts(key, keyHash, expected?.gatewayKey), activityEventPut(this.tableName, key.appUid, event)];
+    const items = [...(await this.newKeyPuts(key, keyHash, expected?.gatewayKey)), activityEventPut(this.tableName, key.appUid, event)];
     await this.createCounted('create-key', key.appUid, key.createdAt, items, 1, expected);
   }
 
@@ -178,7 +197,10 @@ export class KeyStore {
     keys: readonly { readonly metadata: KeyMetadata; readonly keyHash: string; readonly event: ActivityEvent }[],
     expected?: ExpectedGatewayKey,
   ): Promise<void> {
-    const items = keys.flatMap(({ metadata, keyHash, event }) => [...this.newKeyPuts(metadata, keyHash, expected?.gatewayKey), activityEventPut(this.tableName, appUid, event)]);
+    const perKey = await Promise.all(
+      keys.map(async ({ metadata, keyHash, event }) => [...(await this.newKeyPuts(metadata, keyHash, expected?.gatewayKey)), activityEventPut(this.tableName, appUid, event)]),
+    );
+    const items = perKey.flat();
     try {
       await this.createCounted('import-keys', appUid, keys[0]!.metadata.createdAt, items, keys.length, expected);
     } catch (error) {
@@ -240,11 +262,11 @@ export class KeyStore {
    * event in one transaction. Returns the key as it is afterwards.
    */
   async change(appUid: string, keyId: string, plan: KeyChangePlan): Promise<KeyMetadata> {
-    const { metadata, keyHash } = await this.readChangeWrite(appUid, keyId, 'update-key', (current) => {
+    const { metadata, keyHash } = await this.readChangeWrite(appUid, keyId, 'update-key', (...args) => this.readSealed(...args), async (current) => {
       const planned = plan(current.metadata);
       if (!planned) return { result: { metadata: current.metadata, keyHash: current.keyHash } };
       return {
-        items: [...this.changeUpdates(current, planned.changes), activityEventPut(this.tableName, appUid, planned.event)],
+        items: [...(await this.changeUpdates(current, planned.changes)), activityEventPut(this.tableName, appUid, planned.event)],
         result: { metadata: applyChanges(current.metadata, planned.changes), keyHash: current.keyHash },
       };
     });
@@ -257,12 +279,12 @@ export class KeyStore {
    * carries the app's gateway key, held by the registry item's condition as in create.
    */
   async roll(appUid: string, keyId: string, plan: KeyRollPlan): Promise<{ newKey: KeyMetadata; previousKeyExpiresAt: string }> {
-    return this.readChangeWrite(appUid, keyId, 'roll-key', (current, app) => {
+    return this.readChangeWrite(appUid, keyId, 'roll-key', (...args) => this.readSealed(...args), async (current, app) => {
       const { newKey, newKeyHash, previousKeyExpiresAt, event } = plan(current.metadata);
       return {
         items: [
-          ...this.newKeyPuts(newKey, newKeyHash, app?.gatewayKey),
-          ...this.changeUpdates(current, { expiresAt: previousKeyExpiresAt }),
+          ...(await this.newKeyPuts(newKey, newKeyHash, app?.gatewayKey)),
+          ...(await this.changeUpdates(current, { expiresAt: previousKeyExpiresAt })),
           activityEventPut(this.tableName, appUid, event),
         ],
         result: { newKey, previousKeyExpiresAt },
@@ -273,7 +295,8 @@ export class KeyStore {
 
   /** Removes both items and records the deletion in one transaction; afterwards the authorizer cannot find the key. */
   async delete(appUid: string, keyId: string, event: (current: KeyMetadata) => ActivityEvent): Promise<void> {
-    await this.readChangeWrite(appUid, keyId, 'delete-key', (current) => ({
+    // No seal needed: a tampered key can always be deleted.
+    await this.readChangeWrite(appUid, keyId, 'delete-key', (...args) => this.read(...args), (current) => ({
       items: [
         {
           Delete: {
@@ -304,12 +327,7 @@ export class KeyStore {
    * no such key (never was, or already deleted).
    */
   async deleteByHash(keyHash: string, event: (current: KeyMetadata) => ActivityEvent): Promise<{ keyId: string; appUid: string } | undefined> {
-    let item: Record<string, unknown> | undefined;
-    try {
-      ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(keyHash), ConsistentRead: true })));
-    } catch (error) {
-      throw storeError('revoke-key', error);
-    }
+    const item = await this.hashItem(keyHash, 'revoke-key');
     if (!item) return undefined;
     const key = { keyId: String(item.keyId), appUid: String(item.appUid) };
     try {
@@ -392,25 +410,49 @@ export class KeyStore {
    * app's key items with a consistent Query: a key created or rolled before the
    * registry changed is found here; one written after copies the new value
    * itself. Returns how many hash items it updated.
+   *
+   * Each hash item is resealed for its new gateway key, and only if its seal
+   * still verifies (the write is conditioned on the seal read). An item with
+   * no seal yet (from before sealed records) gets the key and stays unsealed
+   * for seal-records; one whose seal is wrong is left as it is (the
+   * authorizer refuses it anyway) and not counted.
    */
   async setGatewayKeyOnKeys(appUid: string, gatewayKey: string | undefined): Promise<number> {
     const hashes = (await this.appKeyItems(appUid, 'keyHash', 'list app keys')).flatMap((item) => (typeof item.keyHash === 'string' ? [item.keyHash] : []));
     let updated = 0;
     const update = async (keyHash: string) => {
-      try {
-        await this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keyHashItemKey(keyHash),
-            UpdateExpression: gatewayKey === undefined ? 'REMOVE gatewayKey' : 'SET gatewayKey = :gatewayKey',
-            ConditionExpression: 'attribute_exists(pk)',
-            ...(gatewayKey !== undefined && { ExpressionAttributeValues: { ':gatewayKey': gatewayKey } }),
-          }),
-        );
-        updated += 1;
-      } catch (error) {
+      for (let attempt = 1; ; attempt++) {
+        const item = await this.hashItem(keyHash, 'set gateway key on keys');
         // Deleted since the Query: nothing left to update.
-        if (!isConditionFailure(error)) throw storeError('set gateway key on keys', error);
+        if (!item) return;
+        const readSeal = item[SEAL_ATTRIBUTE];
+        const check = await this.requireSealer().check(sealedKey(keyHash, item), readSeal);
+        if (check === 'wrong') return;
+        const { gatewayKey: _old, ...rest } = item;
+        const nextSeal = check === 'sealed' ? await this.sealOf(keyHash, gatewayKey === undefined ? rest : { ...rest, gatewayKey }) : undefined;
+        const sets = [...(gatewayKey === undefined ? [] : ['gatewayKey = :gatewayKey']), ...(nextSeal === undefined ? [] : ['#seal = :seal'])];
+        try {
+          await this.db.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: keyHashItemKey(keyHash),
+              UpdateExpression: [sets.length > 0 ? `SET ${sets.join(', ')}` : '', gatewayKey === undefined ? 'REMOVE gatewayKey' : ''].filter(Boolean).join(' '),
+              ConditionExpression: readSeal === undefined ? 'attribute_exists(pk) AND attribute_not_exists(#seal)' : 'attribute_exists(pk) AND #seal = :readSeal',
+              ExpressionAttributeNames: { '#seal': SEAL_ATTRIBUTE },
+              ExpressionAttributeValues: {
+                ...(gatewayKey !== undefined && { ':gatewayKey': gatewayKey }),
+                ...(nextSeal !== undefined && { ':seal': nextSeal }),
+                ...(readSeal !== undefined && { ':readSeal': readSeal }),
+              },
+            }),
+          );
+          updated += 1;
+          return;
+        } catch (error) {
+          if (!isConditionFailure(error)) throw storeError('set gateway key on keys', error);
+          // Changed (or deleted) since it was read: read it again.
+          if (attempt === CHANGE_ATTEMPTS) throw new StoreUnavailable(`set gateway key on keys: a key of app ${appUid} kept changing while being written; call again`);
+        }
       }
     };
     for (let next = 0; next < hashes.length; next += HASH_ITEM_CONCURRENCY) {
@@ -445,13 +487,14 @@ export class KeyStore {
     }
   }
 
-  /** A key's two items; the hash item also carries the app's gateway key, when it has one. */
-  private newKeyPuts(key: KeyMetadata, keyHash: string, gatewayKey?: string): TransactItem[] {
+  /** A key's two items; the hash item also carries the app's gateway key, when it has one, and its seal. */
+  private async newKeyPuts(key: KeyMetadata, keyHash: string, gatewayKey?: string): Promise<TransactItem[]> {
+    const hashItem = { ...keyHashItemKey(keyHash), ...stored(key), ...(gatewayKey !== undefined && { gatewayKey }) };
     return [
       {
         Put: {
           TableName: this.tableName,
-          Item: { ...keyHashItemKey(keyHash), ...stored(key), ...(gatewayKey !== undefined && { gatewayKey }) },
+          Item: { ...hashItem, [SEAL_ATTRIBUTE]: await this.sealOf(keyHash, hashItem) },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
@@ -465,8 +508,14 @@ export class KeyStore {
     ];
   }
 
-  /** The same SET/REMOVE on both items; the app item's only if its revision is still the one read. */
-  private changeUpdates(current: StoredKey, changes: KeyChanges): TransactItem[] {
+  /**
+   * The same SET/REMOVE on both items; the app item's only if its revision is
+   * still the one read, the hash item's only if its seal is still the one
+   * verified, and the hash item sealed anew for what it holds afterwards.
+   */
+  private async changeUpdates(current: SealedStoredKey, changes: KeyChanges): Promise<TransactItem[]> {
+    // What the hash item holds afterwards: its sealed fields are the app item's (readSealed checked) and its gateway key, changed alike.
+    const nextSeal = await this.sealOf(current.keyHash, { ...applyChanges(current.metadata, changes), gatewayKey: current.gatewayKey });
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
@@ -505,10 +554,10 @@ export class KeyStore {
         Update: {
           TableName: this.tableName,
           Key: keyHashItemKey(current.keyHash),
-          UpdateExpression: expression([]),
-          ConditionExpression: 'attribute_exists(pk) AND #keyId = :keyId',
-          ExpressionAttributeNames: { ...names, '#keyId': 'keyId' },
-          ExpressionAttributeValues: { ...values, ':keyId': keyId },
+          UpdateExpression: expression(['#seal = :seal']),
+          ConditionExpression: 'attribute_exists(pk) AND #keyId = :keyId AND #seal = :readSeal',
+          ExpressionAttributeNames: { ...names, '#keyId': 'keyId', '#seal': SEAL_ATTRIBUTE },
+          ExpressionAttributeValues: { ...values, ':keyId': keyId, ':seal': nextSeal, ':readSeal': current.seal },
         },
       },
     ];
@@ -519,18 +568,19 @@ export class KeyStore {
    * transaction. When a condition fails, the key changed or went away between
    * read and write: read again (KeyNotFound if it is gone) and retry.
    */
-  private async readChangeWrite<T>(
+  private async readChangeWrite<T, K extends StoredKey>(
     appUid: string,
     keyId: string,
     operation: string,
-    write: (current: StoredKey, app: AppRecord | undefined) => { readonly items?: TransactItem[]; readonly result: T; readonly keyDelta?: number },
+    read: (appUid: string, keyId: string, operation: string) => Promise<K>,
+    write: (current: K, app: AppRecord | undefined) => WritePlan<T> | Promise<WritePlan<T>>,
     options: { readonly readApp?: boolean } = {},
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const current = await this.read(appUid, keyId, operation);
+      const current = await read(appUid, keyId, operation);
       // Read after the key: a registry change between the two reads is caught by the registry item's condition.
       const app = options.readApp ? await this.getApp(appUid) : undefined;
-      const { items, result, keyDelta } = write(current, app);
+      const { items, result, keyDelta } = await write(current, app);
       if (!items) return result;
       try {
         // A key added or removed is counted in the app registry in the same transaction; an app from before the
@@ -556,6 +606,45 @@ export class KeyStore {
     }
     if (!item) throw new KeyNotFound(keyId, appUid);
     return { metadata: metadataOf(item), keyHash: String(item.keyHash), revision: typeof item.revision === 'number' ? item.revision : undefined };
+  }
+
+  /**
+   * read(), plus the hash item, whose seal must verify and whose sealed
+   * fields must be the app item's: a key whose hash item was changed without
+   * the pepper (or never sealed) is not changed further, only deleted.
+   */
+  private async readSealed(appUid: string, keyId: string, operation: string): Promise<SealedStoredKey> {
+    const current = await this.read(appUid, keyId, operation);
+    const item = await this.hashItem(current.keyHash, operation);
+    if (!item) throw new KeyNotFound(keyId, appUid);
+    const seal = item[SEAL_ATTRIBUTE];
+    if (seal === undefined) {
+      throw new RecordSealInvalid(`key ${keyId} in app ${appUid} has no seal: it was written before records were sealed; run seal-records (keygate seal-records), then try again`);
+    }
+    const gatewayKey = typeof item.gatewayKey === 'string' ? item.gatewayKey : undefined;
+    const asStored = sealedKey(current.keyHash, item);
+    if (sealEncoding(asStored) !== sealEncoding(sealedKey(current.keyHash, { ...current.metadata, gatewayKey })) || seal !== (await this.sealOf(current.keyHash, item))) {
+      throw new RecordSealInvalid(`key ${keyId} in app ${appUid}: the seal of its hash item does not verify, so the item was changed by someone without the pepper; the authorizer refuses the key: delete it and create a new one`);
+    }
+    return { ...current, seal: seal as string, gatewayKey };
+  }
+
+  private async hashItem(keyHash: string, operation: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(keyHash), ConsistentRead: true }));
+      return Item;
+    } catch (error) {
+      throw storeError(operation, error);
+    }
+  }
+
+  private async sealOf(keyHash: string, fields: object): Promise<string> {
+    return this.requireSealer().seal(sealedKey(keyHash, fields));
+  }
+
+  private requireSealer(): Sealer {
+    if (!this.sealer) throw new ConfigurationError('this KeyStore was built without a sealer: it cannot write hash items');
+    return this.sealer;
   }
 
   private async withLastUsed(metadata: KeyMetadata, keyHash: string): Promise<KeyMetadata> {

@@ -1,6 +1,7 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { failedConditions, isConditionFailure, storeError } from './dynamodb-errors';
-import { StoreUnavailable, UserBeingDeleted } from '../domain/errors';
+import { ConfigurationError, StoreUnavailable, UserBeingDeleted } from '../domain/errors';
+import { sealedSession, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
 import {
   keySessionsPartition,
   sessionIdItemKey,
@@ -78,14 +79,19 @@ export class SessionStore {
     private readonly tableName: string,
     /** The users table: a session is only written while its user exists and is not being deleted. */
     private readonly usersTableName: string,
+    /** Seals session items (seal.ts); needed by create only. */
+    private readonly sealer?: Sealer,
   ) {}
 
   /**
    * Writes the session and its index items in one transaction, conditional on
    * the user still existing and not being deleted: a delete-user that has
-   * marked the user can then find every session it must end.
+   * marked the user can then find every session it must end. The session
+   * item is sealed: the session authorizer refuses it if it is changed.
    */
   async create(session: Session, tokenHash: string): Promise<void> {
+    if (!this.sealer) throw new ConfigurationError('this SessionStore was built without a sealer: it cannot write sessions');
+    const seal = await this.sealer.seal(sealedSession(tokenHash, session));
     const ref: SessionRef = {
       tokenHash,
       sessionId: session.sessionId,
@@ -107,7 +113,7 @@ export class SessionStore {
               },
             },
             {
-              Put: { TableName: this.tableName, Item: { ...sessionItemKey(tokenHash), ...session }, ConditionExpression: 'attribute_not_exists(pk)' },
+              Put: { TableName: this.tableName, Item: { ...sessionItemKey(tokenHash), ...session, [SEAL_ATTRIBUTE]: seal }, ConditionExpression: 'attribute_not_exists(pk)' },
             },
             ...indexItemKeys(session.appUid, ref).map((key) => ({ Put: { TableName: this.tableName, Item: { ...key, ...ref } } })),
           ],

@@ -34,6 +34,7 @@ import { PLAN_GATEWAY_RESPONSES, planRouteKeys, plansProblem, routeKey, type Pla
 import { authorizerDefinitions, REVOKE_ROUTE, ROUTES, routeResourcePath, sessionRouteMethods, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
+import { SEAL_ATTRIBUTE, SEALED_FIELDS } from '../shared/seals';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
 /** API Gateway's upper bound for an authorizer result cache TTL. */
@@ -334,6 +335,18 @@ export interface KeygateAuthProps {
    * @default no default plan
    */
   readonly defaultPlan?: string;
+
+  /**
+   * Let the authorizers accept key and session items that carry no seal at
+   * all, for the upgrade from a keygate that did not seal records: deploy
+   * with `true`, run `keygate seal-records` (the `sealRecordsFunction`) until
+   * it reports no more, then deploy without it. An item whose seal is wrong
+   * is refused either way. While it is on, whoever can write the tables can
+   * remove a seal and change what it covered, so keep the window short.
+   *
+   * @default false
+   */
+  readonly acceptUnsealedRecords?: boolean;
 }
 
 /** Options for {@link KeygateAuth.addRoutes}. */
@@ -428,7 +441,7 @@ const SESSION_PROPS = ['sessionTokenPrefix', 'sessionLifetime', 'sessionsTable',
  * The admin functions (`createKeyFunction`, `listKeysFunction`,
  * `deleteKeyFunction`, `rollKeyFunction`, `updateKeyFunction`,
  * `listKeyEventsFunction`, `importKeysFunction`, `listAppsFunction`,
- * `getAppFunction`, `setAppPlanFunction`, and with sessions `revokeSessionsFunction`,
+ * `getAppFunction`, `setAppPlanFunction`, `sealRecordsFunction`, and with sessions `revokeSessionsFunction`,
  * `deleteUserFunction`) have no HTTP route: invoke them directly.
  */
 export class KeygateAuth extends Construct {
@@ -456,6 +469,8 @@ export class KeygateAuth extends Construct {
   public readonly setAppPlanFunction: lambda.IFunction;
   /** One usage plan per plan, by plan name; filled by `addRoutes()`. Empty without plans. */
   public readonly usagePlans: Readonly<Record<string, apigateway.IUsagePlan>> = {};
+  /** Seals the key and session items written before records were sealed (see `acceptUnsealedRecords`). */
+  public readonly sealRecordsFunction: lambda.IFunction;
   /** Undefined when sessions are off. */
   public readonly revokeSessionsFunction?: lambda.IFunction;
   /** Undefined when sessions are off. */
@@ -562,6 +577,7 @@ export class KeygateAuth extends Construct {
       removalPolicy,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       enableSourceMaps: props.enableSourceMaps ?? false,
+      acceptUnsealedRecords: props.acceptUnsealedRecords ?? false,
     });
     this.createKeyFunction = this.functions.createKey!;
     this.listKeysFunction = this.functions.listKeys!;
@@ -573,6 +589,7 @@ export class KeygateAuth extends Construct {
     this.listAppsFunction = this.functions.listApps!;
     this.getAppFunction = this.functions.getApp!;
     this.setAppPlanFunction = this.functions.setAppPlan!;
+    this.sealRecordsFunction = this.functions.sealRecords!;
     this.revokeSessionsFunction = this.functions.revokeSessions;
     this.deleteUserFunction = this.functions.deleteUser;
 
@@ -901,6 +918,7 @@ export class KeygateAuth extends Construct {
     removalPolicy: RemovalPolicy;
     logRetention: logs.RetentionDays;
     enableSourceMaps: boolean;
+    acceptUnsealedRecords: boolean;
   }): Partial<Record<FunctionId, lambda.IFunction>> {
     const keys = this.keysTable.tableArn;
     // Only the functions behind session routes learn the origins: key routes answer no CORS.
@@ -933,16 +951,45 @@ export class KeygateAuth extends Construct {
     // An app's key items: counted when the app is registered, and listed to set its gateway key on their hash items.
     const queryAppKeys = onKeys('QueryAppKeys', ['dynamodb:Query'], ['app#*']);
     const plansOn = this.plans.length > 0;
-    // Putting an app on a plan writes its gateway key onto each of its keys' hash items: that attribute only.
+    // Putting an app on a plan writes its gateway key onto each of its keys' hash items, and their new seals: those attributes only.
     const setGatewayKeyOnHashItems = new iam.PolicyStatement({
       sid: 'SetGatewayKeyOnHashItems',
       actions: ['dynamodb:UpdateItem'],
       resources: [keys],
       conditions: {
         'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
-        'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] },
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey', SEAL_ATTRIBUTE] },
       },
     });
+    // Each hash item is read, its seal checked, and resealed with the gateway key (see KeyStore.setGatewayKeyOnKeys).
+    const setGatewayKeyOnKeys = [onKeys('ReadKeyHashItems', ['dynamodb:GetItem'], ['hash#*']), setGatewayKeyOnHashItems];
+    // Only set during an upgrade window: absent, the authorizers refuse unsealed items.
+    const unsealed: Record<string, string> = options.acceptUnsealedRecords ? { [ENV.acceptUnsealedRecords]: 'true' } : {};
+    /**
+     * seal-records on one table: a Scan that may read only the item key, the seal and the sealed fields, and an
+     * UpdateItem of hash items naming nothing else (it sets the seal, on condition the sealed fields are unchanged).
+     */
+    const sealing = (table: 'Keys' | 'Sessions', tableArn: string, leadingKey: string, fields: readonly string[]) => {
+      const attributes = ['pk', 'sk', SEAL_ATTRIBUTE, ...fields];
+      return [
+        new iam.PolicyStatement({
+          sid: `Scan${table}SealedFields`,
+          actions: ['dynamodb:Scan'],
+          resources: [tableArn],
+          conditions: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes }, StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } },
+        }),
+        new iam.PolicyStatement({
+          sid: `Seal${table}HashItems`,
+          actions: ['dynamodb:UpdateItem'],
+          resources: [tableArn],
+          conditions: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKey] },
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes },
+            StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+          },
+        }),
+      ];
+    };
 
     /** What create-key and import-keys do to make keys. */
     const makeKeys = () => [
@@ -954,7 +1001,7 @@ export class KeygateAuth extends Construct {
       readPepper,
       // With plans they read the app's gateway key first; with a default plan they may put the app on it (set-app-plan's access).
       ...(plansOn ? [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])] : []),
-      ...(this.defaultPlan !== undefined ? [setGatewayKeyOnHashItems] : []),
+      ...(this.defaultPlan !== undefined ? setGatewayKeyOnKeys : []),
     ];
     // Each function gets the environment it reads and the actions it calls, nothing more (thunks: the session tables may not exist).
     const access: Record<FunctionId, () => FunctionAccess> = {
@@ -967,6 +1014,7 @@ export class KeygateAuth extends Construct {
           ...scope,
           ...apiKeyHeaderEnvironment(options.authSettings),
           ...legacyKeys,
+          ...unsealed,
         },
         statements: [
           // Only the hash items: the authorizer cannot read app#... items or anything else.
@@ -987,7 +1035,7 @@ export class KeygateAuth extends Construct {
         ],
       }),
       sessionAuthorizer: () => ({
-        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix, ...scope },
+        environment: { [ENV.sessionsTable]: sessions().tableName, ...pepper, [ENV.sessionTokenPrefix]: options.sessionTokenPrefix, ...scope, ...unsealed },
         // Only the session items, not the index items that list a user's or a key's sessions.
         statements: [on('GetSessionItems', sessions().tableArn, ['dynamodb:GetItem'], ['token#*']), readPepper],
       }),
@@ -1041,9 +1089,10 @@ export class KeygateAuth extends Construct {
         ],
       }),
       updateKey: () => ({
-        environment: keysEnv,
-        // Reads the app item (and lastUsedAt from the hash item); one transaction updates both and Puts the event.
-        statements: [onKeys('UpdateKeyItems', ['dynamodb:GetItem', 'dynamodb:UpdateItem']), appendEvents],
+        environment: { ...keysEnv, ...pepper },
+        // Reads the app item (and the seal and lastUsedAt from the hash item); one transaction updates both and Puts
+        // the event. The pepper: a change to expiresAt or enabled seals the hash item anew.
+        statements: [onKeys('UpdateKeyItems', ['dynamodb:GetItem', 'dynamodb:UpdateItem']), appendEvents, readPepper],
       }),
       listKeyEvents: () => ({
         environment: keysEnv,
@@ -1064,12 +1113,21 @@ export class KeygateAuth extends Construct {
         statements: [onKeys('GetAppRegistry', ['dynamodb:GetItem'], ['apps'])],
       }),
       setAppPlan: () => ({
-        environment: keysEnv,
+        environment: { ...keysEnv, ...pepper },
         statements: [
           // Reads the app's registry item, registers an app seen for the first time, sets or clears its plan fields.
           onKeys('AppRegistry', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['apps']),
           queryAppKeys,
-          setGatewayKeyOnHashItems,
+          ...setGatewayKeyOnKeys,
+          readPepper,
+        ],
+      }),
+      sealRecords: () => ({
+        environment: { ...keysEnv, ...(this.sessionsEnabled && { [ENV.sessionsTable]: sessions().tableName }), ...pepper },
+        statements: [
+          ...sealing('Keys', keys, 'hash#*', SEALED_FIELDS.key),
+          ...(this.sessionsEnabled ? sealing('Sessions', sessions().tableArn, 'token#*', SEALED_FIELDS.session) : []),
+          readPepper,
         ],
       }),
       revokeSessions: () => ({

@@ -24,10 +24,12 @@ export const DEFAULT_ALARM_THRESHOLDS = {
   refusedKeys: 500,
   /** Keys revoked by report (the public revoke route) per 5 minutes. */
   revokedKeys: 5,
+  /** Key and session items refused because their seal did not verify, per 5 minutes: any one is someone at the tables. */
+  tamperedRecords: 1,
 } as const;
 
 /** DynamoDB operations keygate's functions call (deletes are transactions; list-keys batch-reads lastUsedAt); SystemErrors is only published per operation. */
-export const WATCHED_TABLE_OPERATIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'BatchWriteItem', 'TransactWriteItems'] as const;
+export const WATCHED_TABLE_OPERATIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'BatchWriteItem', 'TransactWriteItems', 'Scan'] as const;
 
 export interface KeygateMonitoringProps {
   /** The keygate whose functions, tables and metrics are watched. */
@@ -113,6 +115,16 @@ export interface KeygateMonitoringProps {
    * @default 5
    */
   readonly revokedKeysThreshold?: number;
+
+  /**
+   * Key and session items refused as `tampered` (their seal is missing or
+   * does not verify) in 5 minutes, both authorizers together, that fire the
+   * tampering alarm. Outside an upgrade window nothing keygate writes is
+   * refused so: one means someone wrote the tables without the pepper.
+   *
+   * @default 1
+   */
+  readonly tamperedRecordsThreshold?: number;
 }
 
 /** Every alarm KeygateMonitoring creates, by name. `api5xxRate` exists only with `apiStage`. */
@@ -127,7 +139,8 @@ export type KeygateAlarmName =
   | 'keysTableSystemErrors'
   | 'sessionsTableSystemErrors'
   | 'refusedKeysSurge'
-  | 'revokedKeysSurge';
+  | 'revokedKeysSurge'
+  | 'tamperedRecords';
 
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
@@ -144,7 +157,7 @@ function positive(name: string, value: number): number {
 /**
  * Alarms and a dashboard for a keygate deployment: authorizer errors,
  * authorizer p99 latency, the API's 5xx rate, DynamoDB throttles and system
- * errors on the keys and sessions tables, a surge of refused keys and a
+ * errors on the keys and sessions tables, a surge of refused keys, a
  * surge of keys revoked by report. The dashboard shows the same figures next
  * to the verifications by outcome, admin operations, revocation reports and
  * failed lastUsedAt writes the functions publish.
@@ -171,6 +184,7 @@ export class KeygateMonitoring extends Construct {
     const systemErrors = positive('dynamoDbSystemErrorsThreshold', props.dynamoDbSystemErrorsThreshold ?? DEFAULT_ALARM_THRESHOLDS.dynamoDbSystemErrors);
     const refusedKeys = positive('refusedKeysThreshold', props.refusedKeysThreshold ?? DEFAULT_ALARM_THRESHOLDS.refusedKeys);
     const revokedKeys = positive('revokedKeysThreshold', props.revokedKeysThreshold ?? DEFAULT_ALARM_THRESHOLDS.revokedKeys);
+    const tamperedRecords = positive('tamperedRecordsThreshold', props.tamperedRecordsThreshold ?? DEFAULT_ALARM_THRESHOLDS.tamperedRecords);
 
     // With enableSessions: false there is no session authorizer and no sessions table to watch.
     const authorizers = CREDENTIALS.flatMap((credential) => {
@@ -243,6 +257,12 @@ export class KeygateMonitoring extends Construct {
       revokedKeys,
       'keys were revoked by report (POST /api/v1/keys/revoke): many keys leaked at once, or someone holding many keys revoked them; their clients now get 401.',
     );
+    alarm(
+      'tamperedRecords',
+      sum('Tampered records refused', FIVE_MINUTES, Object.fromEntries(authorizers.map(({ kind, id: prefix }) => [prefix, this.verifications(kind, 'tampered', FIVE_MINUTES)]))),
+      tamperedRecords,
+      'the authorizers refused key or session items whose seal is missing or does not verify: someone wrote the tables without the pepper (or unsealed items remain after an upgrade).',
+    );
     this.alarms = alarms;
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -294,6 +314,7 @@ export class KeygateMonitoring extends Construct {
       ...authorizers.map(({ id: prefix, title }) => graphOf(`${title} errors (per minute)`, alarms[`${prefix}AuthorizerErrors`]!, 6)),
       graphOf('Refused API keys (per 5 minutes)', alarms.refusedKeysSurge!, 6),
       graphOf('Keys revoked by report (per 5 minutes)', alarms.revokedKeysSurge!, 6),
+      graphOf('Tampered records refused (per 5 minutes)', alarms.tamperedRecords!, 6),
     );
     if (props.apiStage) {
       const stage = props.apiStage;

@@ -209,6 +209,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dynamodbPid: dynamodb.pid,
       startedAt: new Date().toISOString(),
     };
+    await timed('sealRecords', sealEarlierRecords(handlers.sealRecords, log));
     const demo = await timed('demoKey', ensureDemoKey(paths.demo, handlers));
     writeJsonAtomically(paths.localJson, info);
     stoppers.push(async () => {
@@ -274,6 +275,26 @@ async function close(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/**
+ * Seals what an older keygate wrote into this data folder (the demo key
+ * first of all), through the seal-records bundle. Deployed, that is a
+ * deliberate one-off step (README, Security); here the pepper sits in the
+ * same folder as the database, so whoever can change the local tables can
+ * read the pepper too, and sealing on start gives nothing away.
+ */
+async function sealEarlierRecords(sealRecords: LambdaHandler, log: (line: string) => void): Promise<void> {
+  let sealed = 0;
+  let nextToken: string | undefined;
+  do {
+    const result = await invokeHandler(FUNCTIONS.sealRecords.name, sealRecords, nextToken === undefined ? {} : { nextToken }, 60_000);
+    if (!result.ok) throw new Error(`could not seal the records of an earlier keygate: ${result.error.errorType}: ${result.error.errorMessage}`);
+    const value = result.value as { keys: { sealed: number }; sessions: { sealed: number }; nextToken?: string };
+    sealed += value.keys.sealed + value.sessions.sealed;
+    nextToken = value.nextToken;
+  } while (nextToken);
+  if (sealed > 0) log(`sealed ${sealed} key and session item${sealed === 1 ? '' : 's'} written by an earlier keygate`);
 }
 
 interface DemoRecord {

@@ -41,6 +41,8 @@ export const ENV = {
   legacyKeyMaxLength: 'KEYGATE_LEGACY_KEY_MAX_LENGTH',
   /** Comma-separated origins the session routes answer CORS for (lib/shared/cors.ts); `npm start` reads the same name. */
   corsAllowedOrigins: 'CORS_ALLOWED_ORIGINS',
+  /** `true` only during an upgrade: the authorizers accept items with no seal at all (a wrong seal is still refused). */
+  acceptUnsealedRecords: 'ACCEPT_UNSEALED_RECORDS',
 } as const;
 
 export const DEFAULT_KEY_PREFIX = 'kg';

@@ -96,6 +96,12 @@ export const FUNCTIONS = {
     sessions: true,
     timeoutSeconds: 60,
   },
+  sealRecords: {
+    name: 'seal-records',
+    description: 'keygate admin: seal the key and session items written before records were sealed (one-off, on upgrade)',
+    // Scans both tables a page at a time; a big table continues in a next call (see the output's `nextToken`).
+    timeoutSeconds: 300,
+  },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionId = keyof typeof FUNCTIONS;
@@ -116,6 +122,7 @@ export const ADMIN_FUNCTIONS = [
   'setAppPlan',
   'revokeSessions',
   'deleteUser',
+  'sealRecords',
 ] as const satisfies readonly FunctionId[];
 export type AdminFunctionId = (typeof ADMIN_FUNCTIONS)[number];
 

@@ -34,6 +34,7 @@ import { ENV } from '../../lib/shared/environment';
 import { DEFAULT_AUTH_SETTINGS, legacyKeysEnvironment } from '../../lib/shared/auth-settings';
 import { cachedPepper, createHasher } from '../../functions/domain/hashing';
 import { randomId } from '../../functions/domain/ids';
+import { createSealer, sealedKey, type Sealer } from '../../functions/domain/seal';
 import { keyHashItemKey } from '../../lib/shared/item-keys';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
@@ -184,7 +185,13 @@ function neitherFormat(valid: string, legacy: string): string[] {
   return [...rejectedKeys(valid), legacy.slice(0, -1), `${legacy}A`, `${legacy.slice(0, 20)}-${legacy.slice(21)}`, `${legacy.slice(0, 39)}!`];
 }
 
-async function loadKeys(client: DynamoDBClient, table: string, count: number, hash: (key: string) => Promise<string>): Promise<{ keys: string[]; seconds: number }> {
+async function loadKeys(
+  client: DynamoDBClient,
+  table: string,
+  count: number,
+  hash: (key: string) => Promise<string>,
+  sealer: Sealer,
+): Promise<{ keys: string[]; seconds: number }> {
   const format = credentialFormat('kg');
   const keys: string[] = [];
   const requests: WriteRequest[] = [];
@@ -192,6 +199,7 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
   for (let i = 0; i < count; i++) {
     const apiKey = format.generate();
     const keyHash = await hash(apiKey);
+    const keyId = randomId('key');
     // The hash item create-key writes, the only item the authorizer reads. The app items (one partition,
     // `app#<appUid>`, read by list and delete only) are left out: they would double the load time and
     // change nothing for a GetItem on another partition key.
@@ -200,8 +208,9 @@ async function loadKeys(client: DynamoDBClient, table: string, count: number, ha
         Item: {
           pk: { S: keyHashItemKey(keyHash).pk },
           sk: { S: keyHashItemKey(keyHash).sk },
-          keyId: { S: randomId('key') },
+          keyId: { S: keyId },
           appUid: { S: APP },
+          seal: { S: await sealer.seal(sealedKey(keyHash, { appUid: APP, keyId })) },
           name: { S: `bench key ${i}` },
           displayPrefix: { S: format.displayPrefix(apiKey) },
           createdAt: { S: createdAt },
@@ -322,6 +331,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     const bareGetItem = await importBundle<BareGetItem>(options.bareSdkBundle, small.Keys, 'bare-small');
     const bareGetItemLarge = await importBundle<BareGetItem>(options.bareSdkBundle, large.Keys, 'bare-large');
     const hash = createHasher(cachedPepper(async () => pepper));
+    const sealer = createSealer(cachedPepper(async () => pepper));
 
     // The 10-key table, through the create-key function itself.
     const smallKeys: { apiKey: string; itemKey: { pk: string; sk: string } }[] = [];
@@ -361,7 +371,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     );
 
     progress(`loading ${options.scaleKeys} keys into the large table with parallel BatchWriteItem`);
-    const loaded = await loadKeys(client, large.Keys, options.scaleKeys, hash);
+    const loaded = await loadKeys(client, large.Keys, options.scaleKeys, hash, sealer);
     const largeKeys = loaded.keys;
     progress(`  loaded in ${loaded.seconds.toFixed(1)} s (${Math.round(options.scaleKeys / loaded.seconds)} items/s)`);
 

@@ -5,6 +5,9 @@ import * as path from 'node:path';
 import { call } from './support/http';
 import { isAlive, keygateCli, runStackProcess, startStackProcess, stopStackProcess, type StackProcess } from './support/local-stack-process';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { createHasher } from '../../functions/domain/hashing';
+import { appRecordItemKey, keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { ADMIN_FUNCTIONS, FUNCTIONS } from '../../lib/shared/functions';
 import { scanAll } from '../support/dynamodb';
@@ -461,6 +464,76 @@ describe('sessions and users through the CLI and the bundles', () => {
   });
 });
 
+describe('sealed records through npm start', () => {
+  const dynamodb = () => DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack!.info.dynamodbEndpoint, region: stack!.info.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+  const hash = createHasher(async () => readFileSync(path.join(home, 'pepper'), 'utf8').trim());
+  const whoamiStatus = async (apiKey: string, app: string) => (await call('GET', url(app, 'whoami'), { 'x-api-key': apiKey })).status;
+  /** The app's gateway key (it is on the default plan since its first key): an earlier keygate wrote it on each hash item too. */
+  const gatewayKeyOf = async (db: DynamoDBDocumentClient, appUid: string) => {
+    const { Item } = await db.send(new GetCommand({ TableName: stack!.info.tables.keys, Key: appRecordItemKey(appUid), ConsistentRead: true }));
+    return { gatewayKey: String(Item!.gatewayKey) };
+  };
+
+  test('an item changed in DynamoDB Local without the pepper gets 401 over HTTP: a key moved to another app, a session handed to another user', async () => {
+    const created = JSON.parse((await keygateCli(home, 'keys', 'create', '--app', 'e2e-seal', '--name', 'sealed', '--new-app', '--json')).stdout);
+    expect(await whoamiStatus(created.apiKey, 'e2e-seal')).toBe(200);
+    const auth = await call('POST', url('e2e-seal', 'sdkusers/auth'), { 'x-api-key': created.apiKey }, { externalId: 'sealed-user' });
+    const token = auth.json.authToken as string;
+    expect((await call('GET', url('e2e-seal', 'sdkusers/me'), { authorization: `Bearer ${token}` })).status).toBe(200);
+
+    const db = dynamodb();
+    try {
+      await db.send(new UpdateCommand({ TableName: stack!.info.tables.keys, Key: keyHashItemKey(await hash(created.apiKey)), UpdateExpression: 'SET appUid = :b', ExpressionAttributeValues: { ':b': 'e2e-victim' } }));
+      await db.send(new UpdateCommand({ TableName: stack!.info.tables.sessions, Key: sessionItemKey(await hash(token)), UpdateExpression: 'SET userKey = :u', ExpressionAttributeValues: { ':u': 'someone-else' } }));
+    } finally {
+      db.destroy();
+    }
+    expect(await whoamiStatus(created.apiKey, 'e2e-victim')).toBe(401);
+    expect(await whoamiStatus(created.apiKey, 'e2e-seal')).toBe(401);
+    expect((await call('GET', url('e2e-seal', 'sdkusers/me'), { authorization: `Bearer ${token}` })).status).toBe(401);
+    expect(stack!.stdout() + stack!.stderr()).not.toContain(created.apiKey);
+  });
+
+  test('keygate seal-records seals a key written before sealing (401 before, 200 after), reports the tampered ones, and a second run seals nothing', async () => {
+    const apiKey = credentialFormat('kg').generate();
+    const legacy = { keyId: 'key_E2ELEGACYE2ELEGACYE', appUid: 'e2e-seal', name: 'legacy', displayPrefix: apiKey.slice(0, 11), createdAt: '2025-01-01T00:00:00.000Z' };
+    const db = dynamodb();
+    try {
+      await db.send(new PutCommand({ TableName: stack!.info.tables.keys, Item: { ...keyHashItemKey(await hash(apiKey)), ...legacy, ...(await gatewayKeyOf(db, 'e2e-seal')) } }));
+    } finally {
+      db.destroy();
+    }
+    expect(await whoamiStatus(apiKey, 'e2e-seal')).toBe(401);
+
+    const sealed = await keygateCli(home, 'seal-records');
+    expect(sealed.code).toBe(0);
+    expect(sealed.stdout).toMatch(/^Sealed 1 key item and 0 sessions; \d+ key items? and \d+ sessions? were sealed already\.\n/);
+    expect(sealed.stdout).toContain('1 key item and 1 session carry a seal that does not verify');
+    expect(await whoamiStatus(apiKey, 'e2e-seal')).toBe(200);
+    const again = await keygateCli(home, 'seal-records', '--json');
+    expect(JSON.parse(again.stdout)).toMatchObject({ keys: { sealed: 0, wrongSeal: 1 }, sessions: { sealed: 0, wrongSeal: 1 } });
+    expect(await keygateCli(home, 'seal-records', '--limit', '0')).toMatchObject({ code: 1, stderr: expect.stringMatching(/^keygate: --limit must be between 1 and 10000/) });
+  });
+
+  test('a restart seals what an earlier keygate left in the data folder', async () => {
+    const apiKey = credentialFormat('kg').generate();
+    const db = dynamodb();
+    try {
+      const legacy = { keyId: 'key_E2ERESTARTE2ERESTA', appUid: 'e2e-seal', name: 'before sealing', displayPrefix: apiKey.slice(0, 11), createdAt: '2025-01-01T00:00:00.000Z' };
+      await db.send(new PutCommand({ TableName: stack!.info.tables.keys, Item: { ...keyHashItemKey(await hash(apiKey)), ...legacy, ...(await gatewayKeyOf(db, 'e2e-seal')) } }));
+    } finally {
+      db.destroy();
+    }
+    restartChecks.push(async (restarted) => {
+      expect(restarted.stderr()).toContain('[keygate] sealed 1 key and session item written by an earlier keygate');
+      expect(await whoamiStatus(apiKey, 'e2e-seal')).toBe(200);
+    });
+  });
+});
+
+/** Checks that need the restart below. */
+const restartChecks: ((restarted: StackProcess) => Promise<void>)[] = [];
+
 test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart keeps the data and prints no key', async () => {
   const first = stack!;
   const lambdaApiSecret = readFileSync(path.join(home, 'lambda-api-secret'), 'utf8');
@@ -488,6 +561,7 @@ test('Ctrl-C (SIGTERM) stops everything it started, Java included; a restart kee
   expect((await call('GET', url('demo', 'whoami'), { 'x-api-key': demoKey })).status).toBe(200);
   expect((await call('GET', url('e2e-a', 'sdkusers/me'), { authorization: `Bearer ${authToken}` })).status).toBe(200);
   expect((await call('GET', url('e2e-a', 'whoami'), { 'x-api-key': appKey })).status).toBe(401);
+  for (const check of restartChecks) await check(stack);
 
   const second = stack;
   expect(await stopStackProcess(second)).toBe(0);

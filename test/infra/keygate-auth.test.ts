@@ -109,8 +109,8 @@ describe('KeygateAuth with default props', () => {
         Architectures: ['arm64'],
         Handler: 'index.handler',
         MemorySize: 1024,
-        // The two that end sessions a round at a time get a minute; the rest 10 s.
-        Timeout: key === 'revokeSessions' || key === 'deleteUser' ? 60 : 10,
+        // The two that end sessions a round at a time get a minute, seal-records (a scan, page by page) five; the rest 10 s.
+        Timeout: key === 'revokeSessions' || key === 'deleteUser' ? 60 : key === 'sealRecords' ? 300 : 10,
         LoggingConfig: { LogGroup: { Ref: expect.stringContaining('Logs') } },
       });
       expect(resource.Properties.Environment?.Variables?.NODE_OPTIONS).toBeUndefined();
@@ -150,7 +150,8 @@ describe('KeygateAuth with default props', () => {
     expect(env('listKeys')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('rollKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
-    expect(env('updateKey')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    expect(env('updateKey')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper() });
+    expect(env('sealRecords')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.sessionsTable]: ref('sessionsTable'), [ENV.pepperSecretId]: pepper() });
     expect(env('listKeyEvents')).toEqual({ [ENV.keysTable]: ref('keysTable') });
     expect(env('revokeKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
     expect(env('listApps')).toEqual({ [ENV.keysTable]: ref('keysTable') });
@@ -158,8 +159,8 @@ describe('KeygateAuth with default props', () => {
     expect(env('revokeSessions')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
     expect(env('deleteUser')).toEqual({ [ENV.sessionsTable]: ref('sessionsTable'), [ENV.usersTable]: ref('usersTable'), [ENV.keysTable]: ref('keysTable') });
     expect(env('importKeys')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper(), [ENV.keyPrefix]: 'kg' });
-    // No plans: no usage plans to name, and create-key leaves gateway keys alone.
-    expect(env('setAppPlan')).toEqual({ [ENV.keysTable]: ref('keysTable') });
+    // No plans: no usage plans to name, and create-key leaves gateway keys alone. The pepper: it reseals hash items.
+    expect(env('setAppPlan')).toEqual({ [ENV.keysTable]: ref('keysTable'), [ENV.pepperSecretId]: pepper() });
   });
 
   describe('least privilege, statement by statement', () => {
@@ -273,10 +274,41 @@ describe('KeygateAuth with default props', () => {
       ]);
     });
 
-    test('update-key: GetItem and UpdateItem on the keys table, PutItem of events on app# partitions, no pepper', () => {
+    test('update-key: GetItem and UpdateItem on the keys table, PutItem of events on app# partitions, and the pepper (it seals the hash item)', () => {
       expect(accessOf('updateKey')).toEqual([
         appendEvents(),
+        readPepper(),
         { Sid: 'UpdateKeyItems', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable') },
+      ]);
+    });
+
+    test('seal-records: per table, a Scan that reads only the item key, the seal and the sealed fields, and an UpdateItem of hash items naming nothing else; the pepper', () => {
+      const keyAttributes = ['pk', 'sk', 'seal', 'appUid', 'keyId', 'expiresAt', 'enabled', 'gatewayKey'];
+      const sessionAttributes = ['pk', 'sk', 'seal', 'sessionId', 'appUid', 'userId', 'userKey', 'expiresAt', 'createdByKeyId', 'gatewayKey'];
+      const scan = (Sid: string, table: 'keysTable' | 'sessionsTable', attributes: string[]) => ({
+        Sid,
+        Effect: 'Allow',
+        Action: 'dynamodb:Scan',
+        Resource: arn(table),
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes }, StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } },
+      });
+      const seal = (Sid: string, table: 'keysTable' | 'sessionsTable', leadingKey: string, attributes: string[]) => ({
+        Sid,
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: arn(table),
+        Condition: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKey] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+        },
+      });
+      expect(accessOf('sealRecords')).toEqual([
+        readPepper(),
+        scan('ScanKeysSealedFields', 'keysTable', keyAttributes),
+        scan('ScanSessionsSealedFields', 'sessionsTable', sessionAttributes),
+        seal('SealKeysHashItems', 'keysTable', 'hash#*', keyAttributes),
+        seal('SealSessionsHashItems', 'sessionsTable', 'token#*', sessionAttributes),
       ]);
     });
 
@@ -327,12 +359,15 @@ describe('KeygateAuth with default props', () => {
       expect(access).toEqual([
         { Sid: 'AppRegistry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable'), Condition: leading('apps') },
         { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
+        // Each hash item is read so that its seal is checked before it is resealed with the gateway key.
+        { Sid: 'ReadKeyHashItems', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: arn('keysTable'), Condition: leading('hash#*') },
+        readPepper(),
         {
           Sid: 'SetGatewayKeyOnHashItems',
           Effect: 'Allow',
           Action: 'dynamodb:UpdateItem',
           Resource: arn('keysTable'),
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] } },
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] }, 'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey', 'seal'] } },
         },
       ]);
       expect(access.flatMap(actionsOf).filter((action) => action.startsWith('apigateway:'))).toEqual([]);
@@ -369,6 +404,7 @@ describe('KeygateAuth with default props', () => {
           'revokeSessions',
           'deleteUser',
           'setAppPlan',
+          'sealRecords',
         ].sort(),
       );
     });
@@ -455,6 +491,7 @@ describe('KeygateAuth with default props', () => {
     expect(auth.revokeSessionsFunction).toBe(auth.functions.revokeSessions);
     expect(auth.deleteUserFunction).toBe(auth.functions.deleteUser);
     expect(auth.importKeysFunction).toBe(auth.functions.importKeys);
+    expect(auth.sealRecordsFunction).toBe(auth.functions.sealRecords);
     const integrations = JSON.stringify(template.findResources('AWS::ApiGateway::Method'));
     for (const key of ADMIN_FUNCTIONS) expect(integrations).not.toContain(fnId(key));
   });
@@ -518,6 +555,17 @@ describe('KeygateAuth with custom props', () => {
     template.allResourcesProperties('AWS::Lambda::Function', { MemorySize: 512 });
     expect(template.toJSON().Resources[logicalId(auth.sessionsTable!)].DeletionPolicy).toBe('Retain');
     for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) expect(group.DeletionPolicy).toBe('Retain');
+  });
+
+  test('acceptUnsealedRecords: true tells the two authorizers, and only them, to accept items with no seal', () => {
+    const { auth, template } = synthConstruct({ acceptUnsealedRecords: true });
+    const env = (key: FunctionId) => template.toJSON().Resources[logicalId(auth.functions[key]!)].Properties.Environment?.Variables ?? {};
+    const told = (Object.keys(auth.functions) as FunctionId[]).filter((key) => env(key)[ENV.acceptUnsealedRecords] !== undefined);
+    expect(told.sort()).toEqual(['apiKeyAuthorizer', 'sessionAuthorizer']);
+    for (const key of told) expect(env(key)[ENV.acceptUnsealedRecords]).toBe('true');
+    // false is the default: nothing set anywhere.
+    const { template: strict } = synthConstruct({ acceptUnsealedRecords: false });
+    expect(JSON.stringify(strict.toJSON())).not.toContain(ENV.acceptUnsealedRecords);
   });
 
   test('the cache TTL may be exactly 3600 seconds', () => {
@@ -793,7 +841,7 @@ describe('KeygateAuth with sessions off (enableSessions: false)', () => {
 
   test('no session function: only the API-key half and the key and app admin functions', () => {
     const kept = (Object.keys(FUNCTIONS) as FunctionId[]).filter((key) => !isSessionFunction(key));
-    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'importKeys', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'setAppPlan', 'updateKey', 'whoami']);
+    expect(kept.sort()).toEqual(['apiKeyAuthorizer', 'createKey', 'deleteKey', 'getApp', 'importKeys', 'listApps', 'listKeyEvents', 'listKeys', 'revokeKeys', 'rollKey', 'sealRecords', 'setAppPlan', 'updateKey', 'whoami']);
     expect(Object.keys(auth.functions).sort()).toEqual(kept.sort());
     template.resourceCountIs('AWS::Lambda::Function', kept.length);
     template.resourceCountIs('AWS::Logs::LogGroup', kept.length);
@@ -815,5 +863,16 @@ describe('KeygateAuth with sessions off (enableSessions: false)', () => {
     const paths = Object.values(template.findResources('AWS::ApiGateway::Resource')).map((resource) => resource.Properties.PathPart);
     expect(paths).toContain('whoami');
     expect(paths).not.toContain('sdkusers');
+  });
+
+  test('seal-records seals key items only: the keys table, no sessions table in its environment or role', () => {
+    const fn = template.toJSON().Resources[logicalId(auth.sealRecordsFunction)];
+    expect(fn.Properties.Environment.Variables).toEqual({
+      [ENV.keysTable]: { Ref: logicalId(auth.keysTable) },
+      [ENV.pepperSecretId]: { Ref: logicalId(auth.pepperSecret) },
+      [ENV.metricsNamespace]: 'keygate',
+    });
+    const sids = roleOf(template, logicalId(auth.sealRecordsFunction)).statements.map((statement) => statement.Sid).filter(Boolean);
+    expect(sids.sort()).toEqual(['ReadPepper', 'ScanKeysSealedFields', 'SealKeysHashItems']);
   });
 });

@@ -60,8 +60,8 @@ describe('KeygateStack: monitoring on by default', () => {
   const fn = (key: 'apiKeyAuthorizer' | 'sessionAuthorizer') => ({ Ref: logicalId(stack.auth.functions[key]!) });
   const table = (which: 'keysTable' | 'sessionsTable') => ({ Ref: logicalId(stack.auth[which]!) });
 
-  test('eleven alarms, no notification without a topic', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
+  test('twelve alarms, no notification without a topic', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 12);
     expect(Object.keys(stack.monitoring!.alarms).sort()).toEqual(
       [
         'apiKeyAuthorizerErrors',
@@ -75,6 +75,7 @@ describe('KeygateStack: monitoring on by default', () => {
         'sessionsTableSystemErrors',
         'refusedKeysSurge',
         'revokedKeysSurge',
+        'tamperedRecords',
       ].sort(),
     );
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
@@ -196,6 +197,20 @@ describe('KeygateStack: monitoring on by default', () => {
     });
   });
 
+  test('tamperedRecords: key and session items refused as tampered, both authorizers, per 5 minutes ≥ 1', () => {
+    expect(shape('tamperedRecords')).toEqual({
+      ...ALWAYS,
+      expression: 'SUM([apiKey, session])',
+      metrics: [
+        { id: 'apiKey', namespace: 'keygate', metricName: 'Verifications', dimensions: keygate('api_key', 'tampered'), period: 300, stat: 'Sum' },
+        { id: 'session', namespace: 'keygate', metricName: 'Verifications', dimensions: keygate('session_token', 'tampered'), period: 300, stat: 'Sum' },
+      ],
+      threshold: 1,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+    });
+  });
+
   test('the table alarms watch exactly the DynamoDB operations the stores call', () => {
     const operationOf: Record<string, string> = {
       GetCommand: 'GetItem',
@@ -208,6 +223,7 @@ describe('KeygateStack: monitoring on by default', () => {
       BatchGetCommand: 'BatchGetItem',
       BatchWriteCommand: 'BatchWriteItem',
       TransactWriteCommand: 'TransactWriteItems',
+      ScanCommand: 'Scan',
     };
     const called = new Set<string>();
     for (const file of readdirSync(STORES_DIR)) {
@@ -241,6 +257,7 @@ describe('KeygateStack: monitoring on by default', () => {
       'Session authorizer errors (per minute)',
       'Refused API keys (per 5 minutes)',
       'Keys revoked by report (per 5 minutes)',
+      'Tampered records refused (per 5 minutes)',
       'API requests (per 5 minutes)',
       'API 5xx rate',
       'Keys table: throttled requests',
@@ -256,9 +273,9 @@ describe('KeygateStack: monitoring on by default', () => {
     expect(graphedAlarms.sort()).toEqual(alarmIds.filter((id) => !/Latency/.test(id)).sort());
     const verifications = JSON.stringify(widgets[1]!.properties.metrics);
     for (const outcome of ['valid', ...REFUSAL_OUTCOMES, 'error']) expect(verifications).toContain(`"outcome","${outcome}"`);
-    expect(JSON.stringify(widgets[15]!.properties.metrics)).toContain(`SEARCH('{\\"keygate\\",operation,outcome,service} MetricName=\\"AdminOperations\\"', 'Sum', 300)`);
-    expect(JSON.stringify(widgets[16]!.properties.metrics)).toMatch(/RevocationReports.*KeysReported.*KeysRevoked/);
-    expect(widgets[17]!.properties.metrics).toEqual([['keygate', 'LastUsedWriteFailures', 'service', 'keygate', { stat: 'Sum' }]]);
+    expect(JSON.stringify(widgets[16]!.properties.metrics)).toContain(`SEARCH('{\\"keygate\\",operation,outcome,service} MetricName=\\"AdminOperations\\"', 'Sum', 300)`);
+    expect(JSON.stringify(widgets[17]!.properties.metrics)).toMatch(/RevocationReports.*KeysReported.*KeysRevoked/);
+    expect(widgets[18]!.properties.metrics).toEqual([['keygate', 'LastUsedWriteFailures', 'service', 'keygate', { stat: 'Sum' }]]);
     expect(template.toJSON().Outputs.DashboardUrl.Value).toEqual({
       'Fn::Join': ['', ['https://console.aws.amazon.com/cloudwatch/home?region=', { Ref: 'AWS::Region' }, '#dashboards:name=', { Ref: logicalId(stack.monitoring!.dashboard) }]],
     });
@@ -281,6 +298,7 @@ test('KeygateStack with an SNS topic notifies on alarm and on recovery; custom t
       dynamoDbSystemErrorsThreshold: 2,
       refusedKeysThreshold: 2000,
       revokedKeysThreshold: 1,
+      tamperedRecordsThreshold: 3,
     },
   });
   const template = Template.fromStack(stack);
@@ -298,8 +316,9 @@ test('KeygateStack with an SNS topic notifies on alarm and on recovery; custom t
     sessionsTableSystemErrors: 2,
     refusedKeysSurge: 2000,
     revokedKeysSurge: 1,
+    tamperedRecords: 3,
   });
-  for (const name of ['refusedKeysSurge', 'revokedKeysSurge'] as const) {
+  for (const name of ['refusedKeysSurge', 'revokedKeysSurge', 'tamperedRecords'] as const) {
     expect(alarmShape(template, alarms[name]).metrics.every((metric) => metric.namespace === 'acme/keygate')).toBe(true);
   }
   for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
@@ -322,7 +341,7 @@ test('KeygateStack with monitoring: false has no alarm, dashboard or dashboard o
 test('with sessions off, nothing watches the absent session authorizer or sessions table', () => {
   const { stack } = synthKeygateStack({ auth: { enableSessions: false } });
   expect(Object.keys(stack.monitoring!.alarms).sort()).toEqual(
-    ['api5xxRate', 'apiKeyAuthorizerErrors', 'apiKeyAuthorizerLatency', 'keysTableSystemErrors', 'keysTableThrottles', 'refusedKeysSurge', 'revokedKeysSurge'].sort(),
+    ['api5xxRate', 'apiKeyAuthorizerErrors', 'apiKeyAuthorizerLatency', 'keysTableSystemErrors', 'keysTableThrottles', 'refusedKeysSurge', 'revokedKeysSurge', 'tamperedRecords'].sort(),
   );
 });
 
@@ -337,7 +356,7 @@ describe('KeygateMonitoring next to a user\'s own API', () => {
 
   test('without an API stage: every alarm but the API 5xx rate', () => {
     const monitoring = build()();
-    expect(Object.keys(monitoring.alarms)).toHaveLength(10);
+    expect(Object.keys(monitoring.alarms)).toHaveLength(11);
     expect(monitoring.alarms.api5xxRate).toBeUndefined();
   });
 
@@ -350,6 +369,7 @@ describe('KeygateMonitoring next to a user\'s own API', () => {
       dynamoDbSystemErrors: 1,
       refusedKeys: 500,
       revokedKeys: 5,
+      tamperedRecords: 1,
     });
   });
 

@@ -116,12 +116,13 @@ describe('KeygateAuth with plans', () => {
       expect(apiGatewayPart(statementsOf('setAppPlan'))).toEqual(gatewayStatements());
     });
 
-    test('set-app-plan: the app registry, its key items (Query) and the gatewayKey attribute of hash items, nothing more', () => {
+    test('set-app-plan: the app registry, its key items (Query), reading hash items and writing their gatewayKey and seal, nothing more', () => {
       const keys = { 'Fn::GetAtt': [logicalId(synth.auth.keysTable), 'Arn'] };
       const dynamodb = statementsOf('setAppPlan').filter((statement) => actionsOf(statement).some((action) => action.startsWith('dynamodb:')));
       expect(dynamodb).toEqual([
         { Sid: 'AppRegistry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: keys, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apps'] } } },
         { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: keys, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['app#*'] } } },
+        { Sid: 'ReadKeyHashItems', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: keys, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] } } },
         {
           Sid: 'SetGatewayKeyOnHashItems',
           Effect: 'Allow',
@@ -129,11 +130,13 @@ describe('KeygateAuth with plans', () => {
           Resource: keys,
           Condition: {
             'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['hash#*'] },
-            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey'] },
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey', 'seal'] },
           },
         },
       ]);
-      expect(statementsOf('setAppPlan')).toHaveLength(dynamodb.length + gatewayStatements().length);
+      // And the pepper, to reseal.
+      expect(statementsOf('setAppPlan')).toHaveLength(dynamodb.length + gatewayStatements().length + 1);
+      expect(statementsOf('setAppPlan').find((statement) => statement.Sid === 'ReadPepper')).toMatchObject({ Action: 'secretsmanager:GetSecretValue' });
     });
 
     test('create-key with a default plan may put an app on it: the same API Gateway statements and reads the registry', () => {
@@ -141,6 +144,7 @@ describe('KeygateAuth with plans', () => {
       expect(apiGatewayPart(statements)).toEqual(gatewayStatements());
       expect(statements.find((statement) => statement.Sid === 'GetAppRegistry')).toMatchObject({ Action: 'dynamodb:GetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apps'] } } });
       expect(statements.find((statement) => statement.Sid === 'SetGatewayKeyOnHashItems')).toBeDefined();
+      expect(statements.find((statement) => statement.Sid === 'ReadKeyHashItems')).toMatchObject({ Action: 'dynamodb:GetItem' });
     });
 
     test('create-key and import-keys without a default plan have no API Gateway access; no other function has any', () => {

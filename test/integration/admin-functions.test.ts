@@ -17,6 +17,7 @@ import { verifyApiKey } from '../../functions/domain/verify';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
+import { sealedKeyItem, testSealer as sealer } from '../support/seals';
 
 let client: DynamoDBClient;
 let tables: TableNames;
@@ -29,7 +30,7 @@ const hash = createHasher(async () => process.env.KEYGATE_LOCAL_PEPPER!);
 beforeAll(async () => {
   client = testDynamoDbClient();
   tables = await createTestTables(client);
-  store = new KeyStore(DynamoDBDocumentClient.from(client), tables.Keys);
+  store = new KeyStore(DynamoDBDocumentClient.from(client), tables.Keys, sealer);
 });
 afterAll(() => client.destroy());
 
@@ -62,7 +63,7 @@ describe('create-key', () => {
     const expiresAt = new Date(Date.now() + 60_000).toISOString();
     const created = await createKeyHandler({ appUid: 'app-a', name: 'temp', expiresAt });
     expect(created.expiresAt).toBe(expiresAt);
-    const deps = { keyFormat, hash, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) };
+    const deps = { keyFormat, hash, sealer, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) };
     expect(await verifyApiKey(deps, created.apiKey, new Date(Date.parse(expiresAt) - 1))).toEqual({ code: 'valid', appUid: 'app-a', keyId: created.keyId });
     expect(await verifyApiKey(deps, created.apiKey, new Date(expiresAt))).toEqual({ code: 'expired', appUid: 'app-a', keyId: created.keyId });
   });
@@ -103,22 +104,19 @@ describe('api-key authorizer', () => {
       return lookup(keyHash);
     };
     const last = created.apiKey.at(-1) === 'A' ? 'B' : 'A';
-    expect(await verifyApiKey({ keyFormat, hash, findKey }, created.apiKey.slice(0, -1) + last, new Date())).toEqual({ code: 'malformed' });
+    expect(await verifyApiKey({ keyFormat, hash, sealer, findKey }, created.apiKey.slice(0, -1) + last, new Date())).toEqual({ code: 'malformed' });
     expect(reads).toBe(0);
-    expect((await verifyApiKey({ keyFormat, hash, findKey }, created.apiKey, new Date())).code).toBe('valid');
+    expect((await verifyApiKey({ keyFormat, hash, sealer, findKey }, created.apiKey, new Date())).code).toBe('valid');
     expect(reads).toBe(1);
   });
 
-  test('an expiry that cannot be read counts as passed (fail closed)', async () => {
+  test('an expiry that cannot be read counts as passed (fail closed), even under a good seal', async () => {
     const apiKey = keyFormat.generate();
     const db = DynamoDBDocumentClient.from(client);
-    await db.send(
-      new PutCommand({
-        TableName: tables.Keys,
-        Item: { ...keyHashItemKey(await hash(apiKey)), keyId: 'key_CCCCCCCCCCCCCCCCCCCC', appUid: 'app-a', name: 'corrupt', displayPrefix: 'kg_x', createdAt: 'x', expiresAt: 'not a date' },
-      }),
-    );
-    expect(await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) }, apiKey, new Date())).toMatchObject({ code: 'expired' });
+    const keyHash = await hash(apiKey);
+    const item = { keyId: 'key_CCCCCCCCCCCCCCCCCCCC', appUid: 'app-a', name: 'corrupt', displayPrefix: 'kg_x', createdAt: 'x', expiresAt: 'not a date' };
+    await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...keyHashItemKey(keyHash), ...(await sealedKeyItem(keyHash, item)) } }));
+    expect(await verifyApiKey({ keyFormat, hash, sealer, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) }, apiKey, new Date())).toMatchObject({ code: 'expired' });
   });
 
   test('the header name is matched case-insensitively', async () => {
@@ -200,7 +198,7 @@ describe('delete-key', () => {
 
     expect(await deleteKeyHandler({ appUid: 'app-del', keyId: doomed.keyId })).toEqual({ keyId: doomed.keyId, deleted: true });
     expect(await gatewayOutcome(apiKeyAuthorizer, event(doomed.apiKey))).toEqual({ status: 401 });
-    expect(await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) }, doomed.apiKey, new Date())).toMatchObject({ code: 'not_found' });
+    expect(await verifyApiKey({ keyFormat, hash, sealer, findKey: apiKeyLookup(authorizerDynamoDb, tables.Keys) }, doomed.apiKey, new Date())).toMatchObject({ code: 'not_found' });
     expect((await gatewayOutcome(apiKeyAuthorizer, event(kept.apiKey))).status).toBe(200);
 
     const items = await scanAll(client, tables.Keys);

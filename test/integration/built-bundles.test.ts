@@ -3,8 +3,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ENV } from '../../lib/shared/environment';
 import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from '../../lib/local/gateway-keys';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { userItemKey } from '../../lib/shared/item-keys';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { keyHashItemKey, userItemKey } from '../../lib/shared/item-keys';
+import { createHasher } from '../../functions/domain/hashing';
+import { credentialFormat } from '../../functions/domain/credential-format';
 import type { FunctionId } from '../../lib/shared/functions';
 import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
@@ -18,6 +20,7 @@ import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
  */
 const client = testDynamoDbClient();
 let env: Record<string, string | undefined>;
+const hash = createHasher(async () => process.env[ENV.localPepper]!);
 
 beforeAll(async () => {
   const tables = await createTestTables(client);
@@ -347,5 +350,52 @@ describe('the app, session and user admin functions, as built', () => {
     expect(await invoke('revokeSessions', { appUid: 'app-built', createdByKeyId: keyId })).toMatchObject({ ok: true, value: { revoked: 1 } });
     expect(await invoke('sessionAuthorizer', asSession)).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
     expect(await invoke('deleteUser', { appUid: 'app-built', externalId: 'built-user' })).toMatchObject({ ok: true, value: { deleted: true, sessionsRevoked: 0 } });
+  });
+});
+
+describe('sealed records, as built', () => {
+  const db = DynamoDBDocumentClient.from(client);
+  const asKey = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
+
+  test('the minified authorizer refuses a key whose hash item was moved to another app, and logs tampered with the hash tag only', async () => {
+    const created = await invoke('createKey', { appUid: 'app-seal', name: 'sealed' });
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const { apiKey } = created.value as { apiKey: string };
+    expect(await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-seal'))).toMatchObject({ ok: true });
+    const keyHash = await hash(apiKey);
+    await db.send(new UpdateCommand({ TableName: env[ENV.keysTable], Key: keyHashItemKey(keyHash), UpdateExpression: 'SET appUid = :b', ExpressionAttributeValues: { ':b': 'app-other' } }));
+
+    const refused = await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-other'));
+    expect(refused).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
+    expect(refused.logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'api key refused', reason: 'tampered', seal: 'wrong', hashTag: keyHash.slice(0, 8) }));
+    expect(JSON.stringify(refused.logs)).not.toContain(apiKey);
+    // update-key refuses to reseal it, and its errorType survives minification.
+    const { keyId } = created.value as { keyId: string };
+    expect(await invoke('updateKey', { appUid: 'app-seal', keyId, enabled: true, name: 'again' })).toMatchObject({ ok: false, errorType: 'RecordSealInvalid' });
+  });
+
+  test('seal-records seals a legacy item; before that, the authorizer accepts it only with ACCEPT_UNSEALED_RECORDS=true, which still refuses a wrong seal', async () => {
+    const apiKey = credentialFormat('kg').generate();
+    const keyHash = await hash(apiKey);
+    const legacy = { keyId: 'key_BUILTBUILTBUILTBUIL', appUid: 'app-legacy', name: 'legacy', displayPrefix: apiKey.slice(0, 11), createdAt: '2025-01-01T00:00:00.000Z' };
+    await db.send(new PutCommand({ TableName: env[ENV.keysTable], Item: { ...keyHashItemKey(keyHash), ...legacy } }));
+    const window = { [ENV.acceptUnsealedRecords]: 'true' };
+
+    const strict = await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-legacy'));
+    expect(strict).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+    expect(strict.logs).toContainEqual(expect.objectContaining({ reason: 'tampered', seal: 'missing' }));
+    expect(await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-legacy'), window)).toMatchObject({ ok: true, value: { principalId: legacy.keyId } });
+
+    expect(await invoke('sealRecords', { limit: 0 })).toMatchObject({ ok: false, errorType: 'ValidationError', errorMessage: expect.stringContaining('limit') });
+    const sealed = await invoke('sealRecords', {});
+    expect(sealed).toMatchObject({ ok: true, value: { keys: { sealed: 1, wrongSeal: 1 } } });
+    expect(sealed.logs).toContainEqual(expect.objectContaining({ operation: 'seal-records', message: 'seal-records succeeded' }));
+    expect(await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-legacy'))).toMatchObject({ ok: true, value: { principalId: legacy.keyId } });
+
+    // A wrong seal is refused in the window too.
+    await db.send(new UpdateCommand({ TableName: env[ENV.keysTable], Key: keyHashItemKey(keyHash), UpdateExpression: 'SET appUid = :b', ExpressionAttributeValues: { ':b': 'app-other' } }));
+    const wrong = await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-other'), window);
+    expect(wrong).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+    expect(wrong.logs).toContainEqual(expect.objectContaining({ reason: 'tampered', seal: 'wrong' }));
   });
 });

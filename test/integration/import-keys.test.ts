@@ -22,6 +22,7 @@ import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient }
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import { eventually } from '../support/eventually';
 import { loadWithEnv } from '../support/load-with-env';
+import { testSealer } from '../support/seals';
 
 /**
  * import-keys on DynamoDB Local: keys customers already have (plaintext, or
@@ -240,7 +241,7 @@ test('an imported expiry holds: accepted before expiresAt, refused from then on'
   const expiresAt = new Date(Date.now() + 60_000).toISOString();
   const { keys } = await importKeys({ appUid: 'app-exp', keys: [{ key, name: 'expiring', expiresAt }] });
   expect(keys[0]).toMatchObject({ expiresAt });
-  const deps = { keyFormat, legacyKeyFormat: legacyKeyFormat(LEGACY_KEYS), hash, findKey: apiKeyLookup(testAuthorizerDynamoDb(), tables.Keys) };
+  const deps = { keyFormat, legacyKeyFormat: legacyKeyFormat(LEGACY_KEYS), hash, sealer: testSealer, findKey: apiKeyLookup(testAuthorizerDynamoDb(), tables.Keys) };
   expect(await verifyApiKey(deps, key, new Date(Date.parse(expiresAt) - 1))).toEqual({ code: 'valid', appUid: 'app-exp', keyId: keys[0].keyId });
   expect(await verifyApiKey(deps, key, new Date(expiresAt))).toEqual({ code: 'expired', appUid: 'app-exp', keyId: keys[0].keyId });
 });
@@ -253,7 +254,7 @@ describe('a value of neither format never reaches DynamoDB', () => {
       counter.reads++;
       return lookup(keyHash);
     };
-    return { counter, deps: { keyFormat, legacyKeyFormat: legacyKeyFormat(LEGACY_KEYS), hash, findKey } };
+    return { counter, deps: { keyFormat, legacyKeyFormat: legacyKeyFormat(LEGACY_KEYS), hash, sealer: testSealer, findKey } };
   };
 
   test.each([

@@ -9,6 +9,7 @@ import { handler as updateKeyHandler } from '../../functions/update-key/index';
 import { handler as listKeyEventsHandler } from '../../functions/list-key-events/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
+import { handler as sealRecordsHandler } from '../../functions/seal-records/index';
 import { activityEvent } from '../../functions/domain/activity';
 import { createHasher } from '../../functions/domain/hashing';
 import { credentialFormat } from '../../functions/domain/credential-format';
@@ -20,6 +21,7 @@ import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import { eventually } from '../support/eventually';
+import { testSealer } from '../support/seals';
 
 /**
  * The key lifecycle (issue 12) on DynamoDB Local, through the handlers: roll
@@ -38,7 +40,7 @@ beforeAll(async () => {
   client = testDynamoDbClient();
   db = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   tables = await createTestTables(client);
-  store = new KeyStore(db, tables.Keys);
+  store = new KeyStore(db, tables.Keys, testSealer);
 });
 afterAll(() => client.destroy());
 
@@ -220,14 +222,22 @@ describe('update-key', () => {
     expect(await use(key.apiKey, app)).toBe(401);
   });
 
-  test('key items written before keys could be disabled (no enabled, no revision) count as enabled and can be changed', async () => {
+  test('key items written before keys could be disabled (no enabled, no revision) count as enabled and can be changed once sealed', async () => {
     const app = 'upd-legacy';
-    // A well-formed key stored as the first release did: no enabled flag, no revision.
+    // A well-formed key stored as the first release did: no enabled flag, no revision, no seal.
     const legacyKey = credentialFormat('kg').generate();
     const keyHash = await hash(legacyKey);
     const metadata = { keyId: 'key_LLLLLLLLLLLLLLLLLLLL', appUid: app, name: 'legacy', displayPrefix: legacyKey.slice(0, 11), createdAt: '2025-01-01T00:00:00.000Z' };
     await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...keyHashItemKey(keyHash), ...metadata } }));
     await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...appKeyItemKey(app, metadata.keyId), ...metadata, keyHash } }));
+
+    // Unsealed: refused, and not changed by an admin write (which would seal whatever it holds) until seal-records has run.
+    expect(await use(legacyKey, app)).toBe(401);
+    const before = await appItems(app);
+    const refused = await failureOf(updateKeyHandler({ appUid: app, keyId: metadata.keyId, enabled: false }));
+    expect(refused).toMatchObject({ name: 'RecordSealInvalid', message: expect.stringMatching(/has no seal.*seal-records/) });
+    expect(await appItems(app)).toEqual(before);
+    expect((await sealRecordsHandler({})).keys).toMatchObject({ sealed: 1, wrongSeal: 0, skipped: 0 });
 
     expect(await use(legacyKey, app)).toBe(200);
     expect(await listed(app, metadata.keyId)).toMatchObject({ status: 'active', enabled: true });

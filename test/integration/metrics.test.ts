@@ -10,6 +10,7 @@ import { builtBundleEnv, invokeBuiltBundle, metricRecords, runBuiltBundle } from
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
 import { FaultProxy } from '../reliability/support';
+import { createSealer } from '../../functions/domain/seal';
 
 /**
  * What the built bundles (what deploys) write to their logs: the EMF metric
@@ -65,7 +66,7 @@ describe('the API-key authorizer bundle writes exactly one record per verificati
     // A key whose expiry has passed, written with the same pepper the bundles use.
     const hash = createHasher(cachedPepper(async () => env[ENV.localPepper]!));
     const past = new Date('2020-01-01T00:00:00Z');
-    const store = new KeyStore(documentClient(client), env[ENV.keysTable]!);
+    const store = new KeyStore(documentClient(client), env[ENV.keysTable]!, createSealer(async () => env[ENV.localPepper]!));
     ({ apiKey: expiredKey } = await createKey({ keyFormat: credentialFormat('kg'), hash, store, now: () => past }, { appUid: APP, name: 'expired', expiresAt: '2020-01-02T00:00:00Z' }));
   });
 

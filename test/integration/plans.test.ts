@@ -23,6 +23,7 @@ import { appKeyItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn } from '../support/events';
+import { testSealer } from '../support/seals';
 
 /**
  * Plans end to end below HTTP: the app registry and hash items in DynamoDB
@@ -61,7 +62,7 @@ afterAll(async () => {
 
 function planDeps(options: { defaultPlan?: string; gatewayKeys?: GatewayKeys; usagePlanIds?: Record<string, string> } = {}): AppPlanDeps {
   return {
-    store: new KeyStore(db, tables.Keys),
+    store: new KeyStore(db, tables.Keys, testSealer),
     gatewayKeys: options.gatewayKeys ?? apiGatewayKeys(),
     plans: { usagePlanIds: options.usagePlanIds ?? USAGE_PLANS, ...(options.defaultPlan && { defaultPlan: options.defaultPlan }) },
     now: () => new Date(),
@@ -69,9 +70,9 @@ function planDeps(options: { defaultPlan?: string; gatewayKeys?: GatewayKeys; us
   };
 }
 
-const appDeps = () => ({ store: new KeyStore(db, tables.Keys) });
+const appDeps = () => ({ store: new KeyStore(db, tables.Keys, testSealer) });
 
-const keyDeps = (plans?: AppPlanDeps) => ({ keyFormat, hash, store: new KeyStore(db, tables.Keys), now: () => new Date(), ...(plans && { plans }) });
+const keyDeps = (plans?: AppPlanDeps) => ({ keyFormat, hash, store: new KeyStore(db, tables.Keys, testSealer), now: () => new Date(), ...(plans && { plans }) });
 
 async function hashItemOf(apiKey: string): Promise<Record<string, unknown> | undefined> {
   const { pk } = keyHashItemKey(await hash(apiKey));
@@ -104,7 +105,7 @@ describe('set-app-plan and get-app', () => {
     const { gatewayKeyId } = await setAppPlan(planDeps(), { appUid: 'plan-one-read', plan: 'large' });
     const counting = testAuthorizerDynamoDb();
     const call = jest.spyOn(counting, 'call');
-    const result = await verifyApiKey({ keyFormat, hash, findKey: apiKeyLookup(counting, tables.Keys) }, created.apiKey, new Date());
+    const result = await verifyApiKey({ keyFormat, hash, sealer: testSealer, findKey: apiKeyLookup(counting, tables.Keys) }, created.apiKey, new Date());
     expect(result).toEqual({ code: 'valid', appUid: 'plan-one-read', keyId: created.keyId, gatewayKey: registry.get(gatewayKeyId!)!.value });
     expect(call).toHaveBeenCalledTimes(1);
     expect(call).toHaveBeenCalledWith('GetItem', expect.objectContaining({ TableName: tables.Keys, ConsistentRead: true }));
@@ -275,7 +276,7 @@ describe('roll-key, revocation and the one registry item', () => {
     const [first, second, third] = [await createKey(deps, { appUid: 'count-plan', name: 'a' }), await createKey(deps, { appUid: 'count-plan', name: 'b' }), await createKey(deps, { appUid: 'count-plan', name: 'c' })];
     const before = await getApp(appDeps(), { appUid: 'count-plan' });
     expect(before).toMatchObject({ keyCount: 3, plan: 'small' });
-    const outcome = await revokeReportedKeys({ keyFormat, hash, store: new KeyStore(db, tables.Keys), now: () => new Date() }, { keys: [first.apiKey, first.apiKey] });
+    const outcome = await revokeReportedKeys({ keyFormat, hash, store: new KeyStore(db, tables.Keys, testSealer), now: () => new Date() }, { keys: [first.apiKey, first.apiKey] });
     expect(outcome.revoked).toEqual([{ keyId: first.keyId, appUid: 'count-plan' }]);
     await deleteKey(keyDeps(), { appUid: 'count-plan', keyId: second.keyId });
     expect(await getApp(appDeps(), { appUid: 'count-plan' })).toEqual({ ...before, keyCount: 1 });

@@ -15,6 +15,7 @@ import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
 import { gatewayOutcome, proxyEvent } from '../support/events';
 import { authenticate, bearer, keyCaller, sessionStatus, signIn } from '../support/session-flow';
+import { testSealer } from '../support/seals';
 
 /**
  * revoke-sessions and delete-user on DynamoDB Local, through the handlers the
@@ -31,7 +32,7 @@ beforeAll(async () => {
   client = testDynamoDbClient();
   db = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   tables = await createTestTables(client);
-  sessions = new SessionStore(db, tables.Sessions, tables.Users);
+  sessions = new SessionStore(db, tables.Sessions, tables.Users, testSealer);
   users = new UserStore(db, tables.Users);
   activity = new ActivityStore(db, tables.Keys);
 });

@@ -14,6 +14,7 @@ import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import { authenticate, bearer, keyCaller } from '../support/session-flow';
+import { sealedSessionItem, testSealer as sealer } from '../support/seals';
 
 let client: DynamoDBClient;
 let tables: TableNames;
@@ -86,21 +87,18 @@ describe('sdkusers/auth and the session authorizer', () => {
     const session = await authenticate(context, { externalId: 'short' });
     const token = String(session.body.authToken);
     const expiresAt = Date.parse(String(session.body.expiresAt));
-    const deps = { sessionFormat, hash, findSession: sessionLookup(authorizerDynamoDb, tables.Sessions) };
+    const deps = { sessionFormat, hash, sealer, findSession: sessionLookup(authorizerDynamoDb, tables.Sessions) };
     expect((await verifySessionToken(deps, token, new Date(expiresAt - 1))).code).toBe('valid');
     expect(await verifySessionToken(deps, token, new Date(expiresAt))).toMatchObject({ code: 'expired' });
     expect(await verifySessionToken(deps, token, new Date(expiresAt + 3600_000))).toMatchObject({ code: 'expired' });
   });
 
-  test('a session item without an expiry is refused (fail closed)', async () => {
+  test('a session item without an expiry is refused (fail closed), even under a good seal', async () => {
     const token = sessionFormat.generate();
-    await DynamoDBDocumentClient.from(client).send(
-      new PutCommand({
-        TableName: tables.Sessions,
-        Item: { ...sessionItemKey(await hash(token)), sessionId: 'ses_x', appUid: 'app-s', userId: 'usr_x', userKey: 'u', createdAt: 'x', createdByKeyId: 'key_x' },
-      }),
-    );
-    expect(await verifySessionToken({ sessionFormat, hash, findSession: sessionLookup(authorizerDynamoDb, tables.Sessions) }, token, new Date())).toMatchObject({ code: 'expired' });
+    const tokenHash = await hash(token);
+    const item = { sessionId: 'ses_x', appUid: 'app-s', userId: 'usr_x', userKey: 'u', createdAt: 'x', createdByKeyId: 'key_x' };
+    await DynamoDBDocumentClient.from(client).send(new PutCommand({ TableName: tables.Sessions, Item: { ...sessionItemKey(tokenHash), ...(await sealedSessionItem(tokenHash, item)) } }));
+    expect(await verifySessionToken({ sessionFormat, hash, sealer, findSession: sessionLookup(authorizerDynamoDb, tables.Sessions) }, token, new Date())).toMatchObject({ code: 'expired' });
   });
 
   test('a session of app A is refused with 403 on app B', async () => {

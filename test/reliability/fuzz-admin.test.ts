@@ -10,6 +10,7 @@ import { handler as listAppsHandler } from '../../functions/list-apps/index';
 import { handler as getAppHandler } from '../../functions/get-app/index';
 import { handler as revokeSessionsHandler } from '../../functions/revoke-sessions/index';
 import { handler as deleteUserHandler } from '../../functions/delete-user/index';
+import { handler as sealRecordsHandler } from '../../functions/seal-records/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as revokeKeys } from '../../functions/revoke-keys/index';
 import { credentialFormat } from '../../functions/domain/credential-format';
@@ -68,7 +69,7 @@ const idChars = fc.stringMatching(/^[A-Za-z0-9_-]{0,20}$/);
 const pastDate = fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date(Date.now() - 60_000), noInvalidDate: true }).map((d) => d.toISOString());
 
 type Kind = {
-  readonly target: 'create' | 'list' | 'delete' | 'roll' | 'update' | 'events' | 'auth' | 'revoke' | 'listApps' | 'getApp' | 'revokeSessions' | 'deleteUser';
+  readonly target: 'create' | 'list' | 'delete' | 'roll' | 'update' | 'events' | 'auth' | 'revoke' | 'listApps' | 'getApp' | 'revokeSessions' | 'deleteUser' | 'sealRecords';
   readonly field: string | ((payload: unknown) => string);
   readonly payload: fc.Arbitrary<unknown>;
 };
@@ -118,6 +119,9 @@ const REVOKE_SESSIONS = ['appUid', 'userId', 'externalId', 'createdByKeyId', 'se
 const DELETE_USER = ['appUid', 'userId', 'externalId', 'userEmail'];
 const validRevokeSessions = { appUid: 'adm-app', externalId: 'user-1' };
 const validDeleteUser = { appUid: 'adm-app', externalId: 'user-1' };
+const SEAL_RECORDS = ['limit', 'nextToken'];
+/** What seal-records' nextToken decodes to when it is one of its own: a kind of item, maybe a start key. */
+const isSealPosition = (value: unknown) => value !== null && typeof value === 'object' && ['key', 'session'].includes((value as { kind?: unknown }).kind as string);
 const ID = (kind: string) => fc.stringMatching(new RegExp(`^${kind}_[0-9A-Za-z]{20}$`));
 /** Values that are not `<kind>_` + 20 base62 characters: other shapes, other kinds' ids, keys and tokens. */
 const notAnId = (kind: string) =>
@@ -276,6 +280,23 @@ const KINDS: Record<string, Kind> = {
   'delete-user: userEmail invalid': { target: 'deleteUser', field: 'userEmail', payload: fc.oneof(fc.string({ maxLength: 60 }).filter((s) => !s.includes('@')), notAString).map((userEmail) => ({ appUid: 'adm-app', userEmail })) },
   'delete-user: userId of the wrong shape': { target: 'deleteUser', field: 'userId', payload: notAnId('usr').map((userId) => ({ appUid: 'adm-app', userId })) },
   'delete-user: unknown field': { target: 'deleteUser', field: nameOfExtraField(DELETE_USER), payload: unknownField(validDeleteUser, DELETE_USER) },
+  'seal-records: limit out of range or not a whole number': {
+    target: 'sealRecords',
+    field: 'limit',
+    payload: fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 10_001 }), fc.double({ noInteger: true }), fc.string(), fc.boolean(), fc.constant(null)).map((limit) => ({ limit })),
+  },
+  'seal-records: nextToken it never returned': {
+    target: 'sealRecords',
+    field: 'nextToken',
+    payload: fc
+      .oneof(
+        fc.string({ maxLength: 100 }),
+        fc.jsonValue().filter((value) => !isSealPosition(value)).map((value) => Buffer.from(JSON.stringify(value)).toString('base64url')),
+        notAString,
+      )
+      .map((nextToken) => ({ nextToken })),
+  },
+  'seal-records: unknown field': { target: 'sealRecords', field: nameOfExtraField(SEAL_RECORDS), payload: unknownField({}, SEAL_RECORDS) },
 };
 
 async function call(target: Kind['target'], payload: unknown): Promise<{ error?: unknown; status?: number; body?: { message?: string; field?: string } }> {
@@ -296,6 +317,7 @@ async function call(target: Kind['target'], payload: unknown): Promise<{ error?:
     getApp: getAppHandler,
     revokeSessions: revokeSessionsHandler,
     deleteUser: deleteUserHandler,
+    sealRecords: sealRecordsHandler,
   }[target] as (input: unknown) => Promise<unknown>;
   return handler(payload).then(
     () => ({}),

@@ -17,6 +17,7 @@ import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
 import { gatewayOutcome, methodArn } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 import { BASE62, changeChar, checksum62, deleteChar, insertChar, secretOf } from './support';
+import { testSealer } from '../support/seals';
 
 /**
  * Fuzzes both REQUEST authorizers in process, against DynamoDB Local, with
@@ -50,12 +51,12 @@ beforeAll(async () => {
   client = testDynamoDbClient();
   tables = await createTestTables(client);
   const db = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-  const keyStore = new KeyStore(db, tables.Keys);
+  const keyStore = new KeyStore(db, tables.Keys, testSealer);
   const sessionDeps = {
     sessionFormat,
     hash,
     users: new UserStore(db, tables.Users),
-    sessions: new SessionStore(db, tables.Sessions, tables.Users),
+    sessions: new SessionStore(db, tables.Sessions, tables.Users, testSealer),
     lifetimeSeconds: 24 * 60 * 60,
   };
 

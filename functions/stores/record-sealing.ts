@@ -1,0 +1,119 @@
+import { ScanCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ValidationError } from '../domain/errors';
+import { SEAL_ATTRIBUTE, SEALED_FIELDS, type SealedKind } from '../../lib/shared/seals';
+import { unmarshallItem, type Item, type PlainItem } from '../aws-http/attribute-values';
+import { isConditionFailure, storeError } from './dynamodb-errors';
+
+/** Where each kind of sealed item lives: `hash#… / key` in the keys table, `token#… / session` in the sessions table (item-keys.ts). */
+const HASH_ITEMS: Record<SealedKind, { readonly prefix: string; readonly sk: string }> = {
+  key: { prefix: 'hash#', sk: 'key' },
+  session: { prefix: 'token#', sk: 'session' },
+};
+
+/** A hash item as the authorizer sees it (credential-lookup's plain view), plus what it takes to write its seal safely. */
+export interface HashItem {
+  readonly hash: string;
+  /** The attributes without pk/sk, as the authorizer reads them. */
+  readonly item: Readonly<PlainItem>;
+  /** The raw sealed attributes, to condition the write on them being unchanged. */
+  readonly raw: Readonly<Record<string, AttributeValue>>;
+}
+
+/** A table's primary key, where a Scan resumes. */
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+export interface HashItemPage {
+  readonly items: HashItem[];
+  /** Where the next page starts; undefined after the last. */
+  readonly next?: ItemKey;
+}
+
+/**
+ * seal-records' reads and writes. A Scan is the only way to find every hash
+ * item (each has its own partition); it reads only the item key, the seal and
+ * the sealed fields (the function may read nothing else), and the write sets
+ * only the seal, on an item whose sealed fields are still those read.
+ */
+export class RecordSealingStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tables: Readonly<Record<SealedKind, string | undefined>>,
+  ) {}
+
+  /** Whether the kind's table is there (the sessions table is not when sessions are off). */
+  has(kind: SealedKind): boolean {
+    return this.tables[kind] !== undefined;
+  }
+
+  /** One Scan page of the kind's hash items; `limit` items are read (other items of the table count too). */
+  async page(kind: SealedKind, limit: number, start?: ItemKey): Promise<HashItemPage> {
+    const { prefix, sk } = HASH_ITEMS[kind];
+    const attributes = ['pk', 'sk', SEAL_ATTRIBUTE, ...SEALED_FIELDS[kind]];
+    try {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.table(kind),
+          Select: 'SPECIFIC_ATTRIBUTES',
+          ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '),
+          FilterExpression: 'begins_with(#a0, :prefix) AND #a1 = :sk',
+          ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#a${i}`, name])),
+          ExpressionAttributeValues: { ':prefix': { S: prefix }, ':sk': { S: sk } },
+          ConsistentRead: true,
+          Limit: limit,
+          ExclusiveStartKey: start && { pk: { S: start.pk }, sk: { S: start.sk } },
+        }),
+      );
+      const items = (page.Items ?? []).map((raw) => {
+        const { pk, sk: _sk, ...item } = unmarshallItem(raw as Item);
+        return { hash: String(pk).slice(prefix.length), item, raw };
+      });
+      const last = page.LastEvaluatedKey;
+      return last ? { items, next: { pk: String(last.pk?.S), sk: String(last.sk?.S) } } : { items };
+    } catch (error) {
+      throw storeError('seal-records', error, 'seals written so far stay; call again with the same nextToken');
+    }
+  }
+
+  /**
+   * Writes `seal` on an item that has none, if its sealed fields are still
+   * exactly those read (raw, type included). False when the item changed, was
+   * sealed or went away in between: it is then left as it is.
+   */
+  async seal(kind: SealedKind, found: HashItem, seal: string): Promise<boolean> {
+    const names: Record<string, string> = { '#pk': 'pk', '#seal': SEAL_ATTRIBUTE };
+    const values: Record<string, AttributeValue> = { ':seal': { S: seal } };
+    const unchanged = SEALED_FIELDS[kind].map((field, i) => {
+      names[`#f${i}`] = field;
+      const value = found.raw[field];
+      if (value === undefined) return `attribute_not_exists(#f${i})`;
+      values[`:f${i}`] = value;
+      return `#f${i} = :f${i}`;
+    });
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table(kind),
+          Key: { pk: found.raw.pk!, sk: found.raw.sk! },
+          UpdateExpression: 'SET #seal = :seal',
+          ConditionExpression: ['attribute_exists(#pk)', 'attribute_not_exists(#seal)', ...unchanged].join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'NONE',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw storeError('seal-records', error, 'seals written so far stay; call again with the same nextToken');
+    }
+  }
+
+  private table(kind: SealedKind): string {
+    const name = this.tables[kind];
+    if (name === undefined) throw new ValidationError('nextToken', `nextToken points into the ${kind} table, which this deployment does not have`);
+    return name;
+  }
+}
