@@ -34,6 +34,8 @@ export interface SealCounts {
 export interface SealRecordsOutput {
   readonly keys: SealCounts;
   readonly sessions: SealCounts;
+  /** App registry items with a plan. */
+  readonly apps: SealCounts;
   /** There is more: call again with it. */
   readonly nextToken?: string;
 }
@@ -60,7 +62,7 @@ interface Position {
   readonly start?: { readonly pk: string; readonly sk: string };
 }
 
-const KINDS: readonly SealedKind[] = ['key', 'session'];
+const KINDS: readonly SealedKind[] = ['key', 'session', 'app'];
 
 function encodePosition({ kind, start }: Position): string {
   return Buffer.from(JSON.stringify(start ? { kind, pk: start.pk, sk: start.sk } : { kind })).toString('base64url');
@@ -96,7 +98,7 @@ const noCounts = (): SealCounts => ({ sealed: 0, alreadySealed: 0, wrongSeal: 0,
 /** Payload `{ limit?, nextToken? }` → counts per kind, and a nextToken while there is more. */
 export async function sealRecords(deps: SealRecordsDeps, input: unknown, budget: TimeBudget): Promise<SealRecordsOutput> {
   const { limit, nextToken } = parseInput(sealRecordsInput, input, 'seal-records input');
-  const counts: Record<SealedKind, SealCounts> = { key: noCounts(), session: noCounts() };
+  const counts: Record<SealedKind, SealCounts> = { key: noCounts(), session: noCounts(), app: noCounts() };
   let position: Position | undefined = nextToken === undefined ? { kind: 'key' } : decodePosition(nextToken);
   let left = limit ?? DEFAULT_SEAL_LIMIT;
   while (position && left > 0 && budget.remainingMs() > TIME_RESERVE_MS) {
@@ -118,7 +120,7 @@ export async function sealRecords(deps: SealRecordsDeps, input: unknown, budget:
     }
     position = page.next ? { kind, start: page.next } : nextKind(kind);
   }
-  const output = { keys: counts.key, sessions: counts.session };
+  const output = { keys: counts.key, sessions: counts.session, apps: counts.app };
   return position ? { ...output, nextToken: encodePosition(position) } : output;
 }
 

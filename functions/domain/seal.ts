@@ -28,6 +28,8 @@ export interface SealedRecord {
 
 export const sealedKey = (keyHash: string, item: object): SealedRecord => ({ kind: 'key', hash: keyHash, item: item as Record<string, unknown> });
 export const sealedSession = (tokenHash: string, item: object): SealedRecord => ({ kind: 'session', hash: tokenHash, item: item as Record<string, unknown> });
+/** An app registry item's plan fields, sealed under the appUid (its sort key names it). */
+export const sealedApp = (appUid: string, item: object): SealedRecord => ({ kind: 'app', hash: appUid, item: item as Record<string, unknown> });
 
 /**
  * The bytes a seal is computed over: a JSON array of the scheme, the kind,

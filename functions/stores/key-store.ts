@@ -4,7 +4,7 @@ import { activityEventPut, type TransactItem } from './activity-store';
 import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
 import type { ActivityEvent } from '../domain/activity';
 import { ConfigurationError, KeyAlreadyExists, KeyNotFound, RecordSealInvalid, StoreUnavailable } from '../domain/errors';
-import { sealedKey, sealEncoding, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
+import { sealedApp, sealedKey, sealEncoding, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
 import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 
 /** What admins see of a key. Never the key, never its hash. */
@@ -144,10 +144,11 @@ interface StoredKey {
   readonly revision: number | undefined;
 }
 
-/** A key about to be changed: its hash item's seal, verified against the app item's view of the key, and the gateway key the hash item carries. */
+/** A key about to be changed: its hash item's seal, verified against the app item's view of the key, and what else the hash item carries. */
 interface SealedStoredKey extends StoredKey {
   readonly seal: string;
   readonly gatewayKey: string | undefined;
+  readonly lastUsedAt?: string;
 }
 
 const cursor = pageCursor('key#', 'list-keys');
@@ -262,15 +263,16 @@ export class KeyStore {
    * event in one transaction. Returns the key as it is afterwards.
    */
   async change(appUid: string, keyId: string, plan: KeyChangePlan): Promise<KeyMetadata> {
-    const { metadata, keyHash } = await this.readChangeWrite(appUid, keyId, 'update-key', (...args) => this.readSealed(...args), async (current) => {
+    const { metadata, lastUsedAt } = await this.readChangeWrite<{ metadata: KeyMetadata; lastUsedAt?: string }, SealedStoredKey>(appUid, keyId, 'update-key', (...args) => this.readSealed(...args), async (current) => {
       const planned = plan(current.metadata);
-      if (!planned) return { result: { metadata: current.metadata, keyHash: current.keyHash } };
+      // lastUsedAt from the hash item read to check its seal: no second read (and no BatchGetItem for update-key's role).
+      if (!planned) return { result: current };
       return {
         items: [...(await this.changeUpdates(current, planned.changes)), activityEventPut(this.tableName, appUid, planned.event)],
-        result: { metadata: applyChanges(current.metadata, planned.changes), keyHash: current.keyHash },
+        result: { metadata: applyChanges(current.metadata, planned.changes), lastUsedAt: current.lastUsedAt },
       };
     });
-    return this.withLastUsed(metadata, keyHash);
+    return lastUsedAt === undefined ? metadata : { ...metadata, lastUsedAt };
   }
 
   /**
@@ -340,13 +342,32 @@ export class KeyStore {
     return key;
   }
 
+  /**
+   * The app's registry record. With a sealer (the functions that write keys
+   * or plans), its plan fields are believed only if their seal verifies
+   * (RecordSealInvalid otherwise): they decide which gateway key new keys are
+   * sealed with, and which gateway key a plan change deletes.
+   */
   async getApp(appUid: string): Promise<AppRecord | undefined> {
+    let item: Record<string, unknown> | undefined;
     try {
-      const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: appRecordItemKey(appUid), ConsistentRead: true }));
-      return Item ? appOf(Item) : undefined;
+      ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: appRecordItemKey(appUid), ConsistentRead: true })));
     } catch (error) {
       throw storeError('get-app', error);
     }
+    if (!item) return undefined;
+    const app = appOf(item);
+    if (this.sealer && (app.plan !== undefined || app.gatewayKeyId !== undefined || app.gatewayKey !== undefined)) {
+      const check = await this.sealer.check(sealedApp(appUid, item), item[SEAL_ATTRIBUTE]);
+      if (check !== 'sealed') {
+        throw new RecordSealInvalid(
+          check === 'unsealed'
+            ? `app ${appUid}: its plan was recorded before records were sealed; run seal-records (keygate seal-records), then try again`
+            : `app ${appUid}: the seal of its plan (plan, gateway key) does not verify, so its registry item was changed by someone without the pepper; nothing was written. Look into it, then remove plan, gatewayKeyId, gatewayKey and seal from the item (apps / app#${appUid}) and set its plan again`,
+        );
+      }
+    }
+    return app;
   }
 
   async listApps(limit: number, nextToken?: string): Promise<AppPage> {
@@ -393,15 +414,16 @@ export class KeyStore {
    * someone else changed it, nothing was written.
    */
   async setAppPlan(appUid: string, assignment: PlanAssignment, expectedKeyId: string | undefined): Promise<AppRecord | undefined> {
+    const seal = await this.requireSealer().seal(sealedApp(appUid, assignment));
     return this.updateApp('set app plan', appUid, expectedKeyId, {
-      UpdateExpression: 'SET #plan = :plan, gatewayKeyId = :gatewayKeyId, gatewayKey = :gatewayKey',
-      ExpressionAttributeValues: { ':plan': assignment.plan, ':gatewayKeyId': assignment.gatewayKeyId, ':gatewayKey': assignment.gatewayKey },
+      UpdateExpression: 'SET #plan = :plan, gatewayKeyId = :gatewayKeyId, gatewayKey = :gatewayKey, #seal = :seal',
+      ExpressionAttributeValues: { ':plan': assignment.plan, ':gatewayKeyId': assignment.gatewayKeyId, ':gatewayKey': assignment.gatewayKey, ':seal': seal },
     });
   }
 
   /** Takes the app off its plan and forgets its gateway key; undefined when that key is no longer `expectedKeyId`. */
   async clearAppPlan(appUid: string, expectedKeyId: string): Promise<AppRecord | undefined> {
-    return this.updateApp('clear app plan', appUid, expectedKeyId, { UpdateExpression: 'REMOVE #plan, gatewayKeyId, gatewayKey' });
+    return this.updateApp('clear app plan', appUid, expectedKeyId, { UpdateExpression: 'REMOVE #plan, gatewayKeyId, gatewayKey, #seal' });
   }
 
   /**
@@ -431,6 +453,11 @@ export class KeyStore {
         const { gatewayKey: _old, ...rest } = item;
         const nextSeal = check === 'sealed' ? await this.sealOf(keyHash, gatewayKey === undefined ? rest : { ...rest, gatewayKey }) : undefined;
         const sets = [...(gatewayKey === undefined ? [] : ['gatewayKey = :gatewayKey']), ...(nextSeal === undefined ? [] : ['#seal = :seal'])];
+        const values = {
+          ...(gatewayKey !== undefined && { ':gatewayKey': gatewayKey }),
+          ...(nextSeal !== undefined && { ':seal': nextSeal }),
+          ...(readSeal !== undefined && { ':readSeal': readSeal }),
+        };
         try {
           await this.db.send(
             new UpdateCommand({
@@ -439,11 +466,8 @@ export class KeyStore {
               UpdateExpression: [sets.length > 0 ? `SET ${sets.join(', ')}` : '', gatewayKey === undefined ? 'REMOVE gatewayKey' : ''].filter(Boolean).join(' '),
               ConditionExpression: readSeal === undefined ? 'attribute_exists(pk) AND attribute_not_exists(#seal)' : 'attribute_exists(pk) AND #seal = :readSeal',
               ExpressionAttributeNames: { '#seal': SEAL_ATTRIBUTE },
-              ExpressionAttributeValues: {
-                ...(gatewayKey !== undefined && { ':gatewayKey': gatewayKey }),
-                ...(nextSeal !== undefined && { ':seal': nextSeal }),
-                ...(readSeal !== undefined && { ':readSeal': readSeal }),
-              },
+              // DynamoDB refuses an empty map: clearing the key of an unsealed item names no value.
+              ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
             }),
           );
           updated += 1;
@@ -475,7 +499,7 @@ export class KeyStore {
           Key: appRecordItemKey(appUid),
           UpdateExpression: update.UpdateExpression,
           ConditionExpression: expectedKeyId === undefined ? 'attribute_exists(pk) AND attribute_not_exists(gatewayKeyId)' : 'gatewayKeyId = :expected',
-          ExpressionAttributeNames: { '#plan': 'plan' },
+          ExpressionAttributeNames: { '#plan': 'plan', '#seal': SEAL_ATTRIBUTE },
           ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...(expectedKeyId !== undefined && { ':expected': expectedKeyId }) },
           ReturnValues: 'ALL_NEW',
         }),
@@ -618,24 +642,32 @@ export class KeyStore {
     const item = await this.hashItem(current.keyHash, operation);
     if (!item) throw new KeyNotFound(keyId, appUid);
     const seal = item[SEAL_ATTRIBUTE];
-    if (seal === undefined) {
+    const check = await this.requireSealer().check(sealedKey(current.keyHash, item), seal);
+    if (check === 'unsealed') {
       throw new RecordSealInvalid(`key ${keyId} in app ${appUid} has no seal: it was written before records were sealed; run seal-records (keygate seal-records), then try again`);
     }
-    const gatewayKey = typeof item.gatewayKey === 'string' ? item.gatewayKey : undefined;
-    const asStored = sealedKey(current.keyHash, item);
-    if (sealEncoding(asStored) !== sealEncoding(sealedKey(current.keyHash, { ...current.metadata, gatewayKey })) || seal !== (await this.sealOf(current.keyHash, item))) {
+    if (check === 'wrong') {
       throw new RecordSealInvalid(`key ${keyId} in app ${appUid}: the seal of its hash item does not verify, so the item was changed by someone without the pepper; the authorizer refuses the key: delete it and create a new one`);
     }
-    return { ...current, seal: seal as string, gatewayKey };
+    const gatewayKey = typeof item.gatewayKey === 'string' ? item.gatewayKey : undefined;
+    if (sealEncoding(sealedKey(current.keyHash, item)) !== sealEncoding(sealedKey(current.keyHash, { ...current.metadata, gatewayKey }))) {
+      throw new RecordSealInvalid(
+        `key ${keyId} in app ${appUid}: its key item (app#${appUid} / key#${keyId}) does not match its hash item, whose seal verifies: the key item was changed outside keygate; the authorizer goes by the hash item. Delete the key and create a new one`,
+      );
+    }
+    return { ...current, seal: seal as string, gatewayKey, ...(typeof item.lastUsedAt === 'string' && { lastUsedAt: item.lastUsedAt }) };
   }
 
+  /** A hash item as the authorizers see it (aws-http's view): values of a type they do not read (sets, binary) count as absent, here as there. */
   private async hashItem(keyHash: string, operation: string): Promise<Record<string, unknown> | undefined> {
+    let item: Record<string, unknown> | undefined;
     try {
-      const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(keyHash), ConsistentRead: true }));
-      return Item;
+      ({ Item: item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keyHashItemKey(keyHash), ConsistentRead: true })));
     } catch (error) {
       throw storeError(operation, error);
     }
+    if (!item) return undefined;
+    return Object.fromEntries(Object.entries(item).filter(([, value]) => !(value instanceof Set || value instanceof Uint8Array)));
   }
 
   private async sealOf(keyHash: string, fields: object): Promise<string> {
@@ -645,15 +677,6 @@ export class KeyStore {
   private requireSealer(): Sealer {
     if (!this.sealer) throw new ConfigurationError('this KeyStore was built without a sealer: it cannot write hash items');
     return this.sealer;
-  }
-
-  private async withLastUsed(metadata: KeyMetadata, keyHash: string): Promise<KeyMetadata> {
-    try {
-      const at = (await this.lastUsedAt([{ keyHash, keyId: metadata.keyId }])).get(metadata.keyId);
-      return at === undefined ? metadata : { ...metadata, lastUsedAt: at };
-    } catch (error) {
-      throw storeError('read lastUsedAt', error);
-    }
   }
 
   /** `lastUsedAt` by keyId, read from the hash items in batches of 100 (no scan). */

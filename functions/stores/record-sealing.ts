@@ -1,17 +1,25 @@
-import { ScanCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { QueryCommand, ScanCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ValidationError } from '../domain/errors';
+import { APPS_PARTITION } from '../../lib/shared/item-keys';
 import { SEAL_ATTRIBUTE, SEALED_FIELDS, type SealedKind } from '../../lib/shared/seals';
 import { unmarshallItem, type Item, type PlainItem } from '../aws-http/attribute-values';
 import { isConditionFailure, storeError } from './dynamodb-errors';
 
-/** Where each kind of sealed item lives: `hash#… / key` in the keys table, `token#… / session` in the sessions table (item-keys.ts). */
-const HASH_ITEMS: Record<SealedKind, { readonly prefix: string; readonly sk: string }> = {
-  key: { prefix: 'hash#', sk: 'key' },
-  session: { prefix: 'token#', sk: 'session' },
+/**
+ * Where each kind of sealed item lives (item-keys.ts): `hash#… / key` in the
+ * keys table and `token#… / session` in the sessions table, each in a
+ * partition of its own (found by a Scan); app registry items in the keys
+ * table's one `apps` partition (a Query), `app#<appUid>` naming the app.
+ */
+const SEALED_ITEMS: Record<SealedKind, { readonly hashOf: (pk: string, sk: string) => string; readonly partition?: string; readonly prefix?: string; readonly sk?: string }> = {
+  key: { prefix: 'hash#', sk: 'key', hashOf: (pk) => pk.slice('hash#'.length) },
+  session: { prefix: 'token#', sk: 'session', hashOf: (pk) => pk.slice('token#'.length) },
+  app: { partition: APPS_PARTITION, hashOf: (_pk, sk) => sk.slice('app#'.length) },
 };
 
-/** A hash item as the authorizer sees it (credential-lookup's plain view), plus what it takes to write its seal safely. */
+/** A sealed item as the authorizer sees it (aws-http's plain view), plus what it takes to write its seal safely. */
 export interface HashItem {
+  /** Its own hash (its pk), or for an app registry item the appUid. */
   readonly hash: string;
   /** The attributes without pk/sk, as the authorizer reads them. */
   readonly item: Readonly<PlainItem>;
@@ -48,27 +56,33 @@ export class RecordSealingStore {
     return this.tables[kind] !== undefined;
   }
 
-  /** One Scan page of the kind's hash items; `limit` items are read (other items of the table count too). */
+  /**
+   * One page of the kind's items; `limit` items are read (a Scan counts the
+   * table's other items too). App registry items only with a plan: one without
+   * has nothing sealed.
+   */
   async page(kind: SealedKind, limit: number, start?: ItemKey): Promise<HashItemPage> {
-    const { prefix, sk } = HASH_ITEMS[kind];
+    const { partition, prefix, sk, hashOf } = SEALED_ITEMS[kind];
     const attributes = ['pk', 'sk', SEAL_ATTRIBUTE, ...SEALED_FIELDS[kind]];
+    const common = {
+      TableName: this.table(kind),
+      Select: 'SPECIFIC_ATTRIBUTES' as const,
+      ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '),
+      ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#a${i}`, name])),
+      ConsistentRead: true,
+      Limit: limit,
+      ExclusiveStartKey: start && { pk: { S: start.pk }, sk: { S: start.sk } },
+    };
+    const planFields = SEALED_FIELDS[kind].map((_, i) => `attribute_exists(#a${i + 3})`).join(' OR ');
     try {
       const page = await this.client.send(
-        new ScanCommand({
-          TableName: this.table(kind),
-          Select: 'SPECIFIC_ATTRIBUTES',
-          ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '),
-          FilterExpression: 'begins_with(#a0, :prefix) AND #a1 = :sk',
-          ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#a${i}`, name])),
-          ExpressionAttributeValues: { ':prefix': { S: prefix }, ':sk': { S: sk } },
-          ConsistentRead: true,
-          Limit: limit,
-          ExclusiveStartKey: start && { pk: { S: start.pk }, sk: { S: start.sk } },
-        }),
+        partition === undefined
+          ? new ScanCommand({ ...common, FilterExpression: 'begins_with(#a0, :prefix) AND #a1 = :sk', ExpressionAttributeValues: { ':prefix': { S: prefix! }, ':sk': { S: sk! } } })
+          : new QueryCommand({ ...common, KeyConditionExpression: '#a0 = :pk', FilterExpression: planFields, ExpressionAttributeValues: { ':pk': { S: partition } } }),
       );
       const items = (page.Items ?? []).map((raw) => {
-        const { pk, sk: _sk, ...item } = unmarshallItem(raw as Item);
-        return { hash: String(pk).slice(prefix.length), item, raw };
+        const { pk, sk: itemSk, ...item } = unmarshallItem(raw as Item);
+        return { hash: hashOf(String(pk), String(itemSk)), item, raw };
       });
       const last = page.LastEvaluatedKey;
       return last ? { items, next: { pk: String(last.pk?.S), sk: String(last.sk?.S) } } : { items };

@@ -137,6 +137,7 @@ interface SealCounts {
 interface SealedRecords extends Paged {
   keys: SealCounts;
   sessions: SealCounts;
+  apps: SealCounts;
 }
 
 function table(rows: string[][]): string {
@@ -655,22 +656,26 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   ).action(async (options: AdminTargetOptions & { limit?: string; nextToken?: string; json?: boolean }) => {
     const input = pagingInput(options);
     await withTarget<SealedRecords>(options, 'sealRecords', input, async (first) => {
-      const total = { keys: { ...first.keys }, sessions: { ...first.sessions } };
+      const kinds = ['keys', 'sessions', 'apps'] as const;
+      const total = { keys: { ...first.keys }, sessions: { ...first.sessions }, apps: { ...first.apps } };
       let last = first;
       // A big table takes several calls; each resumes where the one before stopped.
       while (last.nextToken && options.limit === undefined) {
         last = await admin!.invoke<SealedRecords>('sealRecords', { nextToken: last.nextToken });
-        for (const kind of ['keys', 'sessions'] as const) {
+        for (const kind of kinds) {
           for (const count of Object.keys(total[kind]) as (keyof SealCounts)[]) total[kind][count] += last[kind][count];
         }
       }
-      const both = (count: keyof SealCounts) => `${plural(total.keys[count], 'key item')} and ${plural(total.sessions[count], 'session')}`;
-      out(`Sealed ${both('sealed')}; ${both('alreadySealed')} were sealed already.`);
-      if (total.keys.wrongSeal + total.sessions.wrongSeal > 0) {
-        out(`${both('wrongSeal')} carry a seal that does not verify: changed by someone without the pepper. Left as they are; the authorizers refuse them: delete those keys and end those sessions.`);
+      const all = (count: keyof SealCounts) => `${plural(total.keys[count], 'key item')}, ${plural(total.sessions[count], 'session')} and ${plural(total.apps[count], 'app plan')}`;
+      const any = (count: keyof SealCounts) => kinds.some((kind) => total[kind][count] > 0);
+      out(`Sealed ${all('sealed')}; ${all('alreadySealed')} were sealed already.`);
+      if (any('wrongSeal')) {
+        out(
+          `${all('wrongSeal')} carry a seal that does not verify: changed by someone without the pepper. Left as they are; the authorizers refuse those keys and sessions, and the admin functions those apps' plans: delete those keys, end those sessions, and see the README (Security) for the plans.`,
+        );
       }
-      if (total.keys.skipped + total.sessions.skipped > 0) {
-        out(`${both('skipped')} were left unsealed: they changed during the run, or hold fields keygate does not write; run seal-records again, and look into any that stay.`);
+      if (any('skipped')) {
+        out(`${all('skipped')} were left unsealed: they changed during the run, or hold fields keygate does not write; run seal-records again, and look into any that stay.`);
       }
       if (last.nextToken) out(`More items: add --next-token ${last.nextToken}`);
     });

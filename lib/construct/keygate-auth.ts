@@ -35,6 +35,7 @@ import { authorizerDefinitions, REVOKE_ROUTE, ROUTES, routeResourcePath, session
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
 import { SEAL_ATTRIBUTE, SEALED_FIELDS } from '../shared/seals';
+import { APPS_PARTITION } from '../shared/item-keys';
 import { bundleDirectory, bundleFile } from './function-bundles';
 
 /** API Gateway's upper bound for an authorizer result cache TTL. */
@@ -966,20 +967,26 @@ export class KeygateAuth extends Construct {
     // Only set during an upgrade window: absent, the authorizers refuse unsealed items.
     const unsealed: Record<string, string> = options.acceptUnsealedRecords ? { [ENV.acceptUnsealedRecords]: 'true' } : {};
     /**
-     * seal-records on one table: a Scan that may read only the item key, the seal and the sealed fields, and an
-     * UpdateItem of hash items naming nothing else (it sets the seal, on condition the sealed fields are unchanged).
+     * seal-records on one kind of item: a Scan (hash items, each in a partition of its own) or a Query of the one
+     * registry partition that may read only the item key, the seal and the sealed fields, and an UpdateItem of
+     * those items naming nothing else (it sets the seal, on condition the sealed fields are unchanged).
      */
-    const sealing = (table: 'Keys' | 'Sessions', tableArn: string, leadingKey: string, fields: readonly string[]) => {
+    const sealing = (table: 'Keys' | 'Sessions' | 'Apps', tableArn: string, leadingKey: string, fields: readonly string[]) => {
       const attributes = ['pk', 'sk', SEAL_ATTRIBUTE, ...fields];
+      const registry = table === 'Apps';
       return [
         new iam.PolicyStatement({
-          sid: `Scan${table}SealedFields`,
-          actions: ['dynamodb:Scan'],
+          sid: `${registry ? 'Query' : 'Scan'}${table}SealedFields`,
+          actions: [registry ? 'dynamodb:Query' : 'dynamodb:Scan'],
           resources: [tableArn],
-          conditions: { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes }, StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } },
+          conditions: {
+            ...(registry && { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKey] } }),
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': attributes },
+            StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+          },
         }),
         new iam.PolicyStatement({
-          sid: `Seal${table}HashItems`,
+          sid: `Seal${table}${registry ? 'RegistryItems' : 'HashItems'}`,
           actions: ['dynamodb:UpdateItem'],
           resources: [tableArn],
           conditions: {
@@ -1127,6 +1134,7 @@ export class KeygateAuth extends Construct {
         statements: [
           ...sealing('Keys', keys, 'hash#*', SEALED_FIELDS.key),
           ...(this.sessionsEnabled ? sealing('Sessions', sessions().tableArn, 'token#*', SEALED_FIELDS.session) : []),
+          ...sealing('Apps', keys, APPS_PARTITION, SEALED_FIELDS.app),
           readPepper,
         ],
       }),

@@ -290,11 +290,11 @@ async function sealEarlierRecords(sealRecords: LambdaHandler, log: (line: string
   do {
     const result = await invokeHandler(FUNCTIONS.sealRecords.name, sealRecords, nextToken === undefined ? {} : { nextToken }, 60_000);
     if (!result.ok) throw new Error(`could not seal the records of an earlier keygate: ${result.error.errorType}: ${result.error.errorMessage}`);
-    const value = result.value as { keys: { sealed: number }; sessions: { sealed: number }; nextToken?: string };
-    sealed += value.keys.sealed + value.sessions.sealed;
+    const value = result.value as { keys: { sealed: number }; sessions: { sealed: number }; apps: { sealed: number }; nextToken?: string };
+    sealed += value.keys.sealed + value.sessions.sealed + value.apps.sealed;
     nextToken = value.nextToken;
   } while (nextToken);
-  if (sealed > 0) log(`sealed ${sealed} key and session item${sealed === 1 ? '' : 's'} written by an earlier keygate`);
+  if (sealed > 0) log(`sealed ${sealed} key, session and app plan item${sealed === 1 ? '' : 's'} written by an earlier keygate`);
 }
 
 interface DemoRecord {

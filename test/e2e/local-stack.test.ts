@@ -507,8 +507,8 @@ describe('sealed records through npm start', () => {
 
     const sealed = await keygateCli(home, 'seal-records');
     expect(sealed.code).toBe(0);
-    expect(sealed.stdout).toMatch(/^Sealed 1 key item and 0 sessions; \d+ key items? and \d+ sessions? were sealed already\.\n/);
-    expect(sealed.stdout).toContain('1 key item and 1 session carry a seal that does not verify');
+    expect(sealed.stdout).toMatch(/^Sealed 1 key item, 0 sessions and 0 app plans; \d+ key items?, \d+ sessions? and \d+ app plans? were sealed already\.\n/);
+    expect(sealed.stdout).toContain('1 key item, 1 session and 0 app plans carry a seal that does not verify');
     expect(await whoamiStatus(apiKey, 'e2e-seal')).toBe(200);
     const again = await keygateCli(home, 'seal-records', '--json');
     expect(JSON.parse(again.stdout)).toMatchObject({ keys: { sealed: 0, wrongSeal: 1 }, sessions: { sealed: 0, wrongSeal: 1 } });
@@ -525,7 +525,7 @@ describe('sealed records through npm start', () => {
       db.destroy();
     }
     restartChecks.push(async (restarted) => {
-      expect(restarted.stderr()).toContain('[keygate] sealed 1 key and session item written by an earlier keygate');
+      expect(restarted.stderr()).toContain('[keygate] sealed 1 key, session and app plan item written by an earlier keygate');
       expect(await whoamiStatus(apiKey, 'e2e-seal')).toBe(200);
     });
   });

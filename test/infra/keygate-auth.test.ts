@@ -303,10 +303,25 @@ describe('KeygateAuth with default props', () => {
           StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
         },
       });
+      // App registry items with a plan: a Query of the one `apps` partition, not a Scan.
+      const appAttributes = ['pk', 'sk', 'seal', 'plan', 'gatewayKeyId', 'gatewayKey'];
+      const queryApps = {
+        Sid: 'QueryAppsSealedFields',
+        Effect: 'Allow',
+        Action: 'dynamodb:Query',
+        Resource: arn('keysTable'),
+        Condition: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apps'] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': appAttributes },
+          StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      };
       expect(accessOf('sealRecords')).toEqual([
+        queryApps,
         readPepper(),
         scan('ScanKeysSealedFields', 'keysTable', keyAttributes),
         scan('ScanSessionsSealedFields', 'sessionsTable', sessionAttributes),
+        seal('SealAppsRegistryItems', 'keysTable', 'apps', appAttributes),
         seal('SealKeysHashItems', 'keysTable', 'hash#*', keyAttributes),
         seal('SealSessionsHashItems', 'sessionsTable', 'token#*', sessionAttributes),
       ]);
@@ -873,6 +888,6 @@ describe('KeygateAuth with sessions off (enableSessions: false)', () => {
       [ENV.metricsNamespace]: 'keygate',
     });
     const sids = roleOf(template, logicalId(auth.sealRecordsFunction)).statements.map((statement) => statement.Sid).filter(Boolean);
-    expect(sids.sort()).toEqual(['ReadPepper', 'ScanKeysSealedFields', 'SealKeysHashItems']);
+    expect(sids.sort()).toEqual(['QueryAppsSealedFields', 'ReadPepper', 'ScanKeysSealedFields', 'SealAppsRegistryItems', 'SealKeysHashItems']);
   });
 });

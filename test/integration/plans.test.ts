@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
@@ -19,7 +19,7 @@ import { apiKeyLookup } from '../../functions/stores/credential-lookup';
 import { KeyStore } from '../../functions/stores/key-store';
 import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from '../../lib/local/gateway-keys';
 import { UsagePlanEnforcer } from '../../lib/local/usage-plans';
-import { appKeyItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
+import { appKeyItemKey, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, methodArn } from '../support/events';
@@ -322,6 +322,48 @@ describe('races', () => {
     }
     expect(results.filter((result) => result.status === 'fulfilled').length).toBeGreaterThan(0);
     expect(registryKeysOf('race-b')).toEqual([app.gatewayKeyId]);
+  });
+});
+
+describe("a plan changed in the table without the pepper (the registry item's seal)", () => {
+  test("another app's gateway key written into an app's registry item is refused by create-key, roll-key and set-app-plan, which write nothing and delete no gateway key", async () => {
+    const victim = await setAppPlan(planDeps(), { appUid: 'seal-victim', plan: 'large' });
+    const victimKey = registry.get(victim.gatewayKeyId!)!;
+    const mine = await createKey(keyDeps(), { appUid: 'seal-mine', name: 'k' });
+    await setAppPlan(planDeps(), { appUid: 'seal-mine', plan: 'small' });
+    expect(await allow(mine.apiKey, 'seal-mine')).toMatchObject({ usageIdentifierKey: expect.any(String) });
+    // A table writer points seal-mine's plan at seal-victim's gateway key (id and value), to be metered on the large plan.
+    await db.send(
+      new UpdateCommand({
+        TableName: tables.Keys,
+        Key: appRecordItemKey('seal-mine'),
+        UpdateExpression: 'SET gatewayKey = :value, gatewayKeyId = :id, #plan = :plan',
+        ExpressionAttributeNames: { '#plan': 'plan' },
+        ExpressionAttributeValues: { ':value': victimKey.value, ':id': victim.gatewayKeyId, ':plan': 'large' },
+      }),
+    );
+    // Without lastUsedAt, which the authorizer writes after it has answered.
+    const keyItems = async () => (await scanAll(client, tables.Keys)).map(({ lastUsedAt: _lastUsedAt, ...item }) => item);
+    const itemsBefore = await keyItems();
+    const refused = { name: 'RecordSealInvalid', message: expect.stringMatching(/^app seal-mine: the seal of its plan .* does not verify/) };
+    await expect(createKey(keyDeps(planDeps()), { appUid: 'seal-mine', name: 'laundered' })).rejects.toMatchObject(refused);
+    await expect(rollKey(keyDeps(), { appUid: 'seal-mine', keyId: mine.keyId })).rejects.toMatchObject(refused);
+    await expect(setAppPlan(planDeps(), { appUid: 'seal-mine', plan: 'small' })).rejects.toMatchObject(refused);
+    // Taking it off its plan would delete the gateway key it names: the victim's.
+    await expect(setAppPlan(planDeps(), { appUid: 'seal-mine', plan: null })).rejects.toMatchObject(refused);
+    expect(await keyItems()).toEqual(itemsBefore);
+    expect(registry.get(victim.gatewayKeyId!)).toMatchObject({ enabled: true, usagePlanIds: ['local-large'] });
+    // The key itself is untouched: still on its own gateway key, not the victim's.
+    expect(await allow(mine.apiKey, 'seal-mine')).not.toMatchObject({ usageIdentifierKey: victimKey.value });
+  });
+
+  test('set-app-plan seals what it records, and taking an app off its plan removes the seal with it', async () => {
+    await setAppPlan(planDeps(), { appUid: 'seal-rec', plan: 'small' });
+    const item = async () => (await db.send(new GetCommand({ TableName: tables.Keys, Key: appRecordItemKey('seal-rec'), ConsistentRead: true }))).Item!;
+    expect((await item()).seal).toMatch(/^v1\./);
+    await setAppPlan(planDeps(), { appUid: 'seal-rec', plan: null });
+    expect(await item()).not.toHaveProperty('seal');
+    expect(await item()).not.toHaveProperty('gatewayKey');
   });
 });
 

@@ -11,7 +11,8 @@ import { credentialFormat } from '../../functions/domain/credential-format';
 import { verifyApiKey, verifySessionToken } from '../../functions/domain/verify';
 import { apiKeyLookup, sessionLookup } from '../../functions/stores/credential-lookup';
 import { RecordSealingStore } from '../../functions/stores/record-sealing';
-import { appKeyItemKey, keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
+import { appKeyItemKey, appRecordItemKey, keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
+import { KeyStore } from '../../functions/stores/key-store';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
@@ -93,6 +94,7 @@ describe('seal-records', () => {
     expect(first).toEqual({
       keys: { sealed: 4, alreadySealed: 1, wrongSeal: 0, skipped: 0 },
       sessions: { sealed: 1, alreadySealed: 0, wrongSeal: 0, skipped: 0 },
+      apps: { sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 },
     });
     // Only the seal was added: the app items, and every other attribute, are as they were.
     const item = await getItem(tables.Keys, keyHashItemKey(plain.keyHash));
@@ -111,6 +113,7 @@ describe('seal-records', () => {
     expect(second).toEqual({
       keys: { sealed: 0, alreadySealed: 5, wrongSeal: 0, skipped: 0 },
       sessions: { sealed: 0, alreadySealed: 1, wrongSeal: 0, skipped: 0 },
+      apps: { sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 },
     });
     expect(await keyItems()).toEqual(before);
     // Sealed legacy keys can be changed by the admin functions like any other; a rename leaves its missing enabled flag missing, and sealed so.
@@ -140,7 +143,7 @@ describe('seal-records', () => {
   });
 
   test('an item that changes between the read and the write is not sealed: the write is conditional on the sealed fields read', async () => {
-    const store = new RecordSealingStore(client, { key: tables.Keys, session: tables.Sessions });
+    const store = new RecordSealingStore(client, { key: tables.Keys, session: tables.Sessions, app: tables.Keys });
     const legacy = await legacyKey('sr-d');
     const found = (await allPages(store)).find((item) => item.hash === legacy.keyHash)!;
     expect(found.item).toMatchObject({ appUid: 'sr-d', keyId: legacy.keyId });
@@ -151,6 +154,30 @@ describe('seal-records', () => {
     expect(await keyStatus(legacy.apiKey, 'sr-e')).toBe(401);
     // Gone, so the later tests' counts are their own.
     await db.send(new DeleteCommand({ TableName: tables.Keys, Key: keyHashItemKey(legacy.keyHash) }));
+  });
+
+  test("app registry items with a plan: sealed as they are, then believed by the writers' KeyStore; a plan changed without the pepper is refused, never sealed", async () => {
+    const store = new KeyStore(db, tables.Keys, sealer);
+    const plan = { plan: 'free', gatewayKeyId: 'gwk-sr-g', gatewayKey: 'gw-value-sr-g' };
+    // As set-app-plan wrote it before records were sealed; and one without a plan, which has nothing to seal.
+    await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...appRecordItemKey('sr-g'), appUid: 'sr-g', createdAt: '2025-01-01T00:00:00.000Z', keyCount: 0, ...plan } }));
+    await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...appRecordItemKey('sr-h'), appUid: 'sr-h', createdAt: '2025-01-01T00:00:00.000Z', keyCount: 0 } }));
+    await expect(store.getApp('sr-g')).rejects.toMatchObject({ name: 'RecordSealInvalid', message: expect.stringMatching(/before records were sealed; run seal-records/) });
+    expect(await store.getApp('sr-h')).toMatchObject({ appUid: 'sr-h' });
+
+    expect((await sealRecordsHandler({})).apps).toEqual({ sealed: 1, alreadySealed: 0, wrongSeal: 0, skipped: 0 });
+    expect(await store.getApp('sr-g')).toMatchObject({ appUid: 'sr-g', ...plan });
+    expect((await getItem(tables.Keys, appRecordItemKey('sr-h')))!.seal).toBeUndefined();
+
+    // Another app's gateway key written in: every writer refuses it, and seal-records leaves it as it is.
+    await db.send(new UpdateCommand({ TableName: tables.Keys, Key: appRecordItemKey('sr-g'), UpdateExpression: 'SET gatewayKey = :other', ExpressionAttributeValues: { ':other': 'gw-value-of-another-app' } }));
+    await expect(store.getApp('sr-g')).rejects.toMatchObject({ name: 'RecordSealInvalid', message: expect.stringMatching(/does not verify/) });
+    const before = await getItem(tables.Keys, appRecordItemKey('sr-g'));
+    expect((await sealRecordsHandler({})).apps).toEqual({ sealed: 0, alreadySealed: 0, wrongSeal: 1, skipped: 0 });
+    expect(await getItem(tables.Keys, appRecordItemKey('sr-g'))).toEqual(before);
+    // Display-only readers (get-app, list-apps: no sealer) still show it.
+    expect(await new KeyStore(db, tables.Keys).getApp('sr-g')).toMatchObject({ gatewayKey: 'gw-value-of-another-app' });
+    await db.send(new DeleteCommand({ TableName: tables.Keys, Key: appRecordItemKey('sr-g') }));
   });
 
   test('pages: a small limit returns a nextToken, calls with it finish the job, and the counts add up', async () => {
@@ -174,9 +201,10 @@ describe('seal-records', () => {
 
   test('stops with time to spare: with its budget spent, it answers at once with a nextToken that resumes where it stopped', async () => {
     await legacyKey('sr-t');
-    const deps = { sealer, store: new RecordSealingStore(client, { key: tables.Keys, session: tables.Sessions }) };
+    const deps = { sealer, store: new RecordSealingStore(client, { key: tables.Keys, session: tables.Sessions, app: tables.Keys }) };
     const spent = await sealRecords(deps, {}, { remainingMs: () => 1000 });
-    expect(spent).toEqual({ keys: { sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 }, sessions: { sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 }, nextToken: expect.any(String) });
+    const none = { sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 };
+    expect(spent).toEqual({ keys: none, sessions: none, apps: none, nextToken: expect.any(String) });
     const resumed = await sealRecords(deps, { nextToken: spent.nextToken }, unlimited);
     expect(resumed.keys.sealed).toBe(1);
     expect(resumed.nextToken).toBeUndefined();
@@ -185,7 +213,7 @@ describe('seal-records', () => {
   test('without a sessions table (sessions off) it seals key items only', async () => {
     await legacySession('sr-n');
     const legacy = await legacyKey('sr-n');
-    const result = await sealRecords({ sealer, store: new RecordSealingStore(client, { key: tables.Keys, session: undefined }) }, {}, unlimited);
+    const result = await sealRecords({ sealer, store: new RecordSealingStore(client, { key: tables.Keys, session: undefined, app: tables.Keys }) }, {}, unlimited);
     expect(result.keys.sealed).toBe(1);
     expect(result.sessions).toEqual({ sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 });
     expect(await keyStatus(legacy.apiKey, 'sr-n')).toBe(200);

@@ -14,7 +14,7 @@ import { logger } from '../../functions/lambda/services';
 import { KeyStore } from '../../functions/stores/key-store';
 import { SessionStore } from '../../functions/stores/session-store';
 import { UserStore } from '../../functions/stores/user-store';
-import { keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
+import { appKeyItemKey, keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
 import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
@@ -192,6 +192,31 @@ describe('API-key hash items', () => {
     await keyStore().setGatewayKeyOnKeys('tam-g', 'gw-tam-g');
     await tamper(tables.Keys, key.itemKey, 'SET gatewayKey = :v', { ':v': 'gw-of-another-app' });
     await expectTampered(await ask(() => keyOn(key.apiKey, 'tam-g')), key.apiKey);
+  });
+
+  test("taking an app off its plan also clears keys from before sealing: the gateway key goes, the item stays unsealed for seal-records", async () => {
+    const key = await freshKey('tam-u');
+    await tamper(tables.Keys, key.itemKey, 'SET gatewayKey = :v REMOVE #seal', { ':v': 'gw-old' });
+    expect(await keyStore().setGatewayKeyOnKeys('tam-u', undefined)).toBe(1);
+    const { Item } = await db.send(new GetCommand({ TableName: tables.Keys, Key: key.itemKey, ConsistentRead: true }));
+    expect(Item).not.toHaveProperty('gatewayKey');
+    expect(Item).not.toHaveProperty('seal');
+  });
+
+  test('a value of a type the authorizer does not read (a set) counts as absent for the admin writes too: the same verdict on both sides', async () => {
+    const key = await freshKey();
+    await db.send(new UpdateCommand({ TableName: tables.Keys, Key: key.itemKey, UpdateExpression: 'SET gatewayKey = :set', ExpressionAttributeValues: { ':set': new Set(['gw-of-another-app']) } }));
+    const outcome = await ask(() => keyOn(key.apiKey, 'tam-a'));
+    expect(outcome.status).toBe(200);
+    expect(await apiKeyAuthorizer(authorizerEvent({ 'x-api-key': key.apiKey }, methodArn('GET', 'tam-a', 'whoami')))).not.toHaveProperty('usageIdentifierKey');
+    await expect(updateKeyHandler({ appUid: 'tam-a', keyId: key.keyId, name: 'still changeable' })).resolves.toMatchObject({ name: 'still changeable' });
+  });
+
+  test('a key item (app#) changed outside keygate, its hash item intact: admin writes refuse, naming the key item, and the key is still let in', async () => {
+    const key = await freshKey();
+    await tamper(tables.Keys, appKeyItemKey('tam-a', key.keyId), 'SET expiresAt = :past', { ':past': '2020-01-01T00:00:00.000Z' });
+    await expect(updateKeyHandler({ appUid: 'tam-a', keyId: key.keyId, name: 'x' })).rejects.toMatchObject({ name: 'RecordSealInvalid', message: expect.stringMatching(/its key item .* does not match its hash item, whose seal verifies/) });
+    expect((await keyOn(key.apiKey, 'tam-a')).status).toBe(200);
   });
 
   test('name and lastUsedAt are not sealed: changing them refuses nothing', async () => {
