@@ -81,14 +81,18 @@ function decodePosition(token: string): Position {
   throw new ValidationError('nextToken', 'nextToken is not a token returned by seal-records');
 }
 
-/** Sealed fields an item may lack: the rest are ids it always has. */
-const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(['enabled', 'expiresAt', 'createdByKeyId', 'gatewayKey']);
+/** Sealed fields an item of each kind may lack: the rest it always has. An app's plan is all three fields or none (and none is not read). */
+const OPTIONAL_FIELDS: Readonly<Record<SealedKind, ReadonlySet<string>>> = {
+  key: new Set(['enabled', 'expiresAt', 'gatewayKey']),
+  session: new Set(['expiresAt', 'createdByKeyId', 'gatewayKey']),
+  app: new Set(),
+};
 
-/** Whether the sealed fields are what keygate writes: ids, an expiry and a gateway key as strings, enabled as a boolean. */
+/** Whether the sealed fields are what keygate writes: ids, an expiry, a plan and a gateway key as strings, enabled as a boolean. */
 function sealable(kind: SealedKind, item: Readonly<Record<string, unknown>>): boolean {
   return SEALED_FIELDS[kind].every((field) => {
     const value = item[field];
-    if (value === undefined) return OPTIONAL_FIELDS.has(field);
+    if (value === undefined) return OPTIONAL_FIELDS[kind].has(field);
     return field === 'enabled' ? typeof value === 'boolean' : typeof value === 'string';
   });
 }

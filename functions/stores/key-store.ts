@@ -6,6 +6,7 @@ import type { ActivityEvent } from '../domain/activity';
 import { ConfigurationError, KeyAlreadyExists, KeyNotFound, RecordSealInvalid, StoreUnavailable } from '../domain/errors';
 import { sealedApp, sealedKey, sealEncoding, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
 import { APPS_PARTITION, appKeyItemKey, appPartition, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
+import { SEALED_FIELDS } from '../../lib/shared/seals';
 
 /** What admins see of a key. Never the key, never its hash. */
 export interface KeyMetadata {
@@ -357,8 +358,10 @@ export class KeyStore {
     }
     if (!item) return undefined;
     const app = appOf(item);
-    if (this.sealer && (app.plan !== undefined || app.gatewayKeyId !== undefined || app.gatewayKey !== undefined)) {
-      const check = await this.sealer.check(sealedApp(appUid, item), item[SEAL_ATTRIBUTE]);
+    const plain = authorizerView(item);
+    if (this.sealer && SEALED_FIELDS.app.some((field) => field in plain)) {
+      // keygate writes all three or none: a part of a plan, sealed or not, is not one.
+      const check = SEALED_FIELDS.app.every((field) => typeof plain[field] === 'string') ? await this.sealer.check(sealedApp(appUid, plain), plain[SEAL_ATTRIBUTE]) : 'wrong';
       if (check !== 'sealed') {
         throw new RecordSealInvalid(
           check === 'unsealed'
@@ -658,7 +661,7 @@ export class KeyStore {
     return { ...current, seal: seal as string, gatewayKey, ...(typeof item.lastUsedAt === 'string' && { lastUsedAt: item.lastUsedAt }) };
   }
 
-  /** A hash item as the authorizers see it (aws-http's view): values of a type they do not read (sets, binary) count as absent, here as there. */
+  /** A hash item as the authorizers see it (see authorizerView). */
   private async hashItem(keyHash: string, operation: string): Promise<Record<string, unknown> | undefined> {
     let item: Record<string, unknown> | undefined;
     try {
@@ -666,8 +669,7 @@ export class KeyStore {
     } catch (error) {
       throw storeError(operation, error);
     }
-    if (!item) return undefined;
-    return Object.fromEntries(Object.entries(item).filter(([, value]) => !(value instanceof Set || value instanceof Uint8Array)));
+    return item && authorizerView(item);
   }
 
   private async sealOf(keyHash: string, fields: object): Promise<string> {
@@ -802,6 +804,16 @@ export class KeyStore {
     }
   }
 
+}
+
+/**
+ * An item as the authorizers' client reads it (aws-http/attribute-values.ts):
+ * values of a type it does not read (sets, binary) count as absent, so a seal
+ * check here reaches the authorizer's verdict. A seal of such a type is kept:
+ * not a string, it is a wrong seal, not a missing one.
+ */
+function authorizerView(item: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(item).filter(([name, value]) => name === SEAL_ATTRIBUTE || !(value instanceof Set || value instanceof Uint8Array)));
 }
 
 function applyChanges(metadata: KeyMetadata, changes: KeyChanges): KeyMetadata {

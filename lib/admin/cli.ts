@@ -137,7 +137,8 @@ interface SealCounts {
 interface SealedRecords extends Paged {
   keys: SealCounts;
   sessions: SealCounts;
-  apps: SealCounts;
+  /** Absent from a stack deployed before app plans were sealed. */
+  apps?: SealCounts;
 }
 
 function table(rows: string[][]): string {
@@ -657,13 +658,15 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
     const input = pagingInput(options);
     await withTarget<SealedRecords>(options, 'sealRecords', input, async (first) => {
       const kinds = ['keys', 'sessions', 'apps'] as const;
-      const total = { keys: { ...first.keys }, sessions: { ...first.sessions }, apps: { ...first.apps } };
+      // A stack deployed before app plans were sealed answers without `apps`.
+      const none: SealCounts = { sealed: 0, alreadySealed: 0, wrongSeal: 0, skipped: 0 };
+      const total = { keys: { ...first.keys }, sessions: { ...first.sessions }, apps: { ...(first.apps ?? none) } };
       let last = first;
       // A big table takes several calls; each resumes where the one before stopped.
       while (last.nextToken && options.limit === undefined) {
         last = await admin!.invoke<SealedRecords>('sealRecords', { nextToken: last.nextToken });
         for (const kind of kinds) {
-          for (const count of Object.keys(total[kind]) as (keyof SealCounts)[]) total[kind][count] += last[kind][count];
+          for (const count of Object.keys(total[kind]) as (keyof SealCounts)[]) total[kind][count] += (last[kind] ?? none)[count];
         }
       }
       const all = (count: keyof SealCounts) => `${plural(total.keys[count], 'key item')}, ${plural(total.sessions[count], 'session')} and ${plural(total.apps[count], 'app plan')}`;

@@ -28,7 +28,8 @@ import { randomBytes } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
 import { pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
-import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, PutItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { ENV } from '../../lib/shared/environment';
 import { DEFAULT_AUTH_SETTINGS, legacyKeysEnvironment } from '../../lib/shared/auth-settings';
@@ -36,6 +37,7 @@ import { cachedPepper, createHasher } from '../../functions/domain/hashing';
 import { randomId } from '../../functions/domain/ids';
 import { createSealer, sealedKey, type Sealer } from '../../functions/domain/seal';
 import { keyHashItemKey } from '../../lib/shared/item-keys';
+import { KeyStore } from '../../functions/stores/key-store';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
 import { ensureTables, tableNames } from '../../lib/local/tables';
@@ -210,7 +212,7 @@ async function loadKeys(
           sk: { S: keyHashItemKey(keyHash).sk },
           keyId: { S: keyId },
           appUid: { S: APP },
-          seal: { S: await sealer.seal(sealedKey(keyHash, { appUid: APP, keyId })) },
+          seal: { S: await sealer.seal(sealedKey(keyHash, { appUid: APP, keyId, gatewayKey: GATEWAY_KEY })) },
           name: { S: `bench key ${i}` },
           displayPrefix: { S: format.displayPrefix(apiKey) },
           createdAt: { S: createdAt },
@@ -339,28 +341,21 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       const { apiKey } = await createSmall({ appUid: APP, name: `small ${i}` });
       smallKeys.push({ apiKey, itemKey: keyHashItemKey(await hash(apiKey)) });
     }
-    // As set-app-plan leaves them: the app's gateway key on each hash item.
-    for (const { itemKey } of smallKeys) {
-      await client.send(
-        new UpdateItemCommand({
-          TableName: small.Keys,
-          Key: { pk: { S: itemKey.pk }, sk: { S: itemKey.sk } },
-          UpdateExpression: 'SET gatewayKey = :gatewayKey',
-          ExpressionAttributeValues: { ':gatewayKey': { S: GATEWAY_KEY } },
-        }),
-      );
-    }
+    // As set-app-plan leaves them, by its own write: the app's gateway key on each hash item, each resealed.
+    await new KeyStore(DynamoDBDocumentClient.from(client), small.Keys, sealer).setGatewayKeyOnKeys(APP, GATEWAY_KEY);
 
     // One imported legacy key, stored as import-keys stores a SHA-256 import into an app on a plan (with the app's gateway key, which isAllow checks).
     const imported = legacyKey();
     const importedHash = await hash(`sha256:${createHash('sha256').update(imported).digest('hex')}`);
+    const importedKeyId = randomId('key');
     await client.send(
       new PutItemCommand({
         TableName: small.Keys,
         Item: {
           ...Object.fromEntries(Object.entries(keyHashItemKey(importedHash)).map(([name, value]) => [name, { S: value }])),
-          keyId: { S: randomId('key') },
+          keyId: { S: importedKeyId },
           appUid: { S: APP },
+          seal: { S: await sealer.seal(sealedKey(importedHash, { appUid: APP, keyId: importedKeyId, gatewayKey: GATEWAY_KEY })) },
           name: { S: 'imported' },
           displayPrefix: { S: '(sha256 import)' },
           createdAt: { S: new Date().toISOString() },

@@ -175,6 +175,11 @@ describe('seal-records', () => {
     const before = await getItem(tables.Keys, appRecordItemKey('sr-g'));
     expect((await sealRecordsHandler({})).apps).toEqual({ sealed: 0, alreadySealed: 0, wrongSeal: 1, skipped: 0 });
     expect(await getItem(tables.Keys, appRecordItemKey('sr-g'))).toEqual(before);
+    // Part of a plan (no gatewayKey), as keygate never writes it: left unsealed, and refused.
+    await db.send(new PutCommand({ TableName: tables.Keys, Item: { ...appRecordItemKey('sr-i'), appUid: 'sr-i', createdAt: '2025-01-01T00:00:00.000Z', keyCount: 0, plan: 'free', gatewayKeyId: 'gwk-sr-i' } }));
+    expect((await sealRecordsHandler({})).apps).toEqual({ sealed: 0, alreadySealed: 0, wrongSeal: 1, skipped: 1 });
+    await expect(store.getApp('sr-i')).rejects.toMatchObject({ name: 'RecordSealInvalid' });
+    await db.send(new DeleteCommand({ TableName: tables.Keys, Key: appRecordItemKey('sr-i') }));
     // Display-only readers (get-app, list-apps: no sealer) still show it.
     expect(await new KeyStore(db, tables.Keys).getApp('sr-g')).toMatchObject({ gatewayKey: 'gw-value-of-another-app' });
     await db.send(new DeleteCommand({ TableName: tables.Keys, Key: appRecordItemKey('sr-g') }));

@@ -212,6 +212,14 @@ describe('API-key hash items', () => {
     await expect(updateKeyHandler({ appUid: 'tam-a', keyId: key.keyId, name: 'still changeable' })).resolves.toMatchObject({ name: 'still changeable' });
   });
 
+  test('a seal of another type (a set) is a wrong seal for the admin writes too: set-app-plan skips the key rather than retrying, update-key refuses it', async () => {
+    const key = await freshKey('tam-v');
+    await db.send(new UpdateCommand({ TableName: tables.Keys, Key: key.itemKey, UpdateExpression: 'SET #seal = :set', ExpressionAttributeNames: { '#seal': 'seal' }, ExpressionAttributeValues: { ':set': new Set(['v1.x']) } }));
+    expect(await keyStore().setGatewayKeyOnKeys('tam-v', 'gw-tam-v')).toBe(0);
+    await expect(updateKeyHandler({ appUid: 'tam-v', keyId: key.keyId, name: 'x' })).rejects.toMatchObject({ name: 'RecordSealInvalid', message: expect.stringMatching(/does not verify/) });
+    expect((await keyOn(key.apiKey, 'tam-v')).status).toBe(401);
+  });
+
   test('a key item (app#) changed outside keygate, its hash item intact: admin writes refuse, naming the key item, and the key is still let in', async () => {
     const key = await freshKey();
     await tamper(tables.Keys, appKeyItemKey('tam-a', key.keyId), 'SET expiresAt = :past', { ':past': '2020-01-01T00:00:00.000Z' });
