@@ -60,8 +60,6 @@ export interface Sealer {
   seal(record: SealedRecord): Promise<string>;
   /** Compares `stored` with the seal `record` should carry, in constant time. */
   check(record: SealedRecord, stored: unknown): Promise<SealCheck>;
-  /** Reads the pepper and derives the seal key now (during init), so the first request does not. */
-  prepare(): Promise<void>;
 }
 
 /** Records a container remembers as verified (see createSealer) before it starts over: bounded memory, like last-used.ts. */
@@ -83,9 +81,6 @@ export function createSealer(pepper: PepperSource): Sealer {
   const verified = new Map<string, { readonly values: readonly unknown[]; readonly seal: string }>();
   const sameFields = (values: readonly unknown[], record: SealedRecord) => SEALED_FIELDS[record.kind].every((field, i) => values[i] === record.item[field]);
   return {
-    prepare: async () => {
-      await keyOnce();
-    },
     seal: async (record) => sealWith(key ?? (await keyOnce()), record),
     check: async (record, stored) => {
       if (stored === undefined) return 'unsealed';

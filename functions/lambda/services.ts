@@ -81,15 +81,15 @@ export function credentialServices(env: Env, readSecret: SecretReader): Credenti
     },
   };
   const pepper = pepperFromEnvironment(env, readSecret);
-  const sealer = createSealer(pepper);
-  // A function given a pepper reads it during init (see init.ts), and derives its seal key there; one given none never needs it.
+  // A function given a pepper reads it during init (see init.ts); one given none never needs it. The keys derived from
+  // it (hashing, sealing) are made on first use, as cheap there as here.
   if (env[ENV.pepperSecretId] || env[ENV.localPepper]) {
-    duringInit(sealer.prepare().catch((error: unknown) => logger.error('pepper not read during init; requests that need it fail until a read succeeds', { error: error as Error })));
+    duringInit(pepper().catch((error: unknown) => logger.error('pepper not read during init; requests that need it fail until a read succeeds', { error: error as Error })));
   }
   const auth = authSettingsFrom(env);
   return {
     hash: createHasher(pepper),
-    sealer,
+    sealer: createSealer(pepper),
     keyFormat: credentialFormat(keyPrefixFrom(env)),
     ...(auth.legacyKeys && { legacyKeyFormat: legacyKeyFormat(auth.legacyKeys) }),
     auth,

@@ -15,12 +15,11 @@
  *   followed by a drain (until no HTTP request is in flight), so such a write
  *   never lands inside the next measured step; the drain's length after a
  *   verification is reported as the write's own time;
- * - rejections of malformed and bad-checksum keys, counting every HTTP request
- *   the process makes while they run;
  * - with a legacy key pattern configured (imported keys): a legacy key's
- *   verification, interleaved with the others, and rejections of values of
- *   neither format;
+ *   verification, interleaved with the others;
  * - the create-key handler end to end.
+ *
+ * Rejections are measured in a process of their own (rejections.ts).
  *
  * Plaintext keys stay in this process's memory: none is printed or written.
  */
@@ -42,7 +41,8 @@ import { credentialFormat } from '../../functions/domain/credential-format';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
 import { ensureTables, tableNames } from '../../lib/local/tables';
 import { authorizerEvent, methodArn } from '../support/events';
-import { median, nowMs, percentile, round, shuffle } from './stats';
+import { LAMBDA_CONTEXT, LEGACY_KEYS, legacyKey } from './authorizer-inputs';
+import { nowMs, percentile, round, shuffle } from './stats';
 
 export interface InProcessOptions {
   /** Bundle paths. */
@@ -53,7 +53,6 @@ export interface InProcessOptions {
   readonly scaleKeys: number;
   /** Samples of each of the four interleaved measurements. */
   readonly samples: number;
-  readonly rejections: number;
   readonly createSamples: number;
 }
 
@@ -66,11 +65,6 @@ export interface InProcessResult {
   readonly verifyOverheadP99Ratio: number;
   readonly verifySamples: number;
   readonly getItemSamples: number;
-  /** CPU µs of this process per rejection. */
-  readonly rejectMicros: number;
-  readonly rejectWallMicros: number;
-  readonly rejectDbCalls: number;
-  readonly rejections: number;
   readonly scaleKeys: number;
   readonly scaleLoadSeconds: number;
   readonly scaleLoadItemsPerSecond: number;
@@ -106,9 +100,6 @@ export interface InProcessResult {
   readonly legacyVerifyP99Ms: number;
   /** legacy verify p50 ÷ keygate-key verify p50, same table, interleaved. */
   readonly legacyVerifyP50Ratio: number;
-  /** CPU µs per value of neither format, and DynamoDB calls while rejecting them, with a legacy pattern configured. */
-  readonly legacyRejectMicros: number;
-  readonly legacyRejectDbCalls: number;
 }
 
 type Authorizer = (
@@ -171,20 +162,6 @@ async function importBundle<T>(bundle: string, keysTable: string, instance: stri
   } finally {
     for (const name of Object.keys(env)) delete process.env[name];
   }
-}
-
-/** API Gateway usage-plan keys: what a team migrating to keygate would configure. */
-const LEGACY_KEYS = { pattern: '[A-Za-z0-9]{40}', minLength: 40, maxLength: 40 };
-
-function legacyKey(): string {
-  let out = '';
-  while (out.length < 40) out += randomBytes(40).toString('base64').replace(/[^A-Za-z0-9]/g, '');
-  return out.slice(0, 40);
-}
-
-/** Values of neither format: no keygate key, and outside the legacy pattern or its length bounds. */
-function neitherFormat(valid: string, legacy: string): string[] {
-  return [...rejectedKeys(valid), legacy.slice(0, -1), `${legacy}A`, `${legacy.slice(0, 20)}-${legacy.slice(21)}`, `${legacy.slice(0, 39)}!`];
 }
 
 async function loadKeys(
@@ -252,48 +229,12 @@ async function loadKeys(
   return { keys, seconds: (nowMs() - t0) / 1000 };
 }
 
-/** A Lambda context as the Node.js runtime passes one (the runtime's own cost of making it is not keygate's). */
-const LAMBDA_CONTEXT = {
-  awsRequestId: '8f5b6e0a-2c1d-4f3e-9a7b-1c2d3e4f5a6b',
-  functionName: 'api-key-authorizer',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:api-key-authorizer',
-  memoryLimitInMB: '1024',
-  logGroupName: '/aws/lambda/api-key-authorizer',
-  logStreamName: 'bench',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 10_000,
-} as unknown as Context;
-
 function withContext(authorize: Authorizer): Authorizer {
   return (event) => authorize(event, LAMBDA_CONTEXT);
 }
 
 function isAllow(result: Awaited<ReturnType<Authorizer>>): boolean {
   return result.policyDocument.Statement[0]?.Effect === 'Allow' && result.context.appUid === APP && result.usageIdentifierKey === GATEWAY_KEY;
-}
-
-/** Values shaped like keys that the format check must refuse without any I/O. */
-function rejectedKeys(valid: string): string[] {
-  const flip = (value: string, index: number) => {
-    const chars = value.split('');
-    chars[index] = chars[index] === 'A' ? 'B' : 'A';
-    return chars.join('');
-  };
-  const secretStart = 'kg_'.length;
-  return [
-    // Bad checksum: a one-character typo in the secret, and in the checksum itself.
-    flip(valid, secretStart + 5),
-    flip(valid, secretStart + 30),
-    flip(valid, valid.length - 1),
-    // Malformed: wrong prefix, wrong length, a character outside base62, empty, not a key at all.
-    `xx_${valid.slice(3)}`,
-    valid.slice(0, -1),
-    `${valid}0`,
-    `${valid.slice(0, 10)}-${valid.slice(11)}`,
-    '',
-    'Bearer something',
-  ];
 }
 
 export async function runInProcess(options: InProcessOptions): Promise<InProcessResult> {
@@ -445,60 +386,6 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     if (refused > 0) throw new Error(`${refused} valid verifications or GetItems failed`);
     const lastUsedWrites = updateItemRequests - updatesBefore;
 
-    progress(`rejections: ${options.rejections} malformed and bad-checksum keys`);
-    const rejectEvents = rejectedKeys(smallKeys[0]!.apiKey).map((value) =>
-      value === '' ? authorizerEvent({}, methodArn('GET', APP, 'whoami')) : event(value),
-    );
-    const reject = async (authorizerEventToRefuse: APIGatewayRequestAuthorizerEvent) => {
-      try {
-        await authorizeSmall(authorizerEventToRefuse);
-      } catch (error) {
-        if ((error as Error).message === 'Unauthorized') return;
-        throw error;
-      }
-      throw new Error('a malformed key was accepted');
-    };
-    for (let i = 0; i < 2000; i++) await reject(rejectEvents[i % rejectEvents.length]!);
-    // Per rejection, CPU time of this process (the figure that does not depend on what else this shared
-    // machine runs) and wall clock, each the median over 10 batches.
-    const rejectCpuBatches: number[] = [];
-    const rejectWallBatches: number[] = [];
-    const requestsBefore = httpRequests;
-    const batchSize = Math.max(rejectEvents.length, Math.floor(options.rejections / 10));
-    for (let done = 0; done < options.rejections; done += batchSize) {
-      const cpu = process.cpuUsage();
-      const t0 = nowMs();
-      for (let i = 0; i < batchSize; i++) await reject(rejectEvents[i % rejectEvents.length]!);
-      rejectWallBatches.push(((nowMs() - t0) * 1000) / batchSize);
-      const used = process.cpuUsage(cpu);
-      rejectCpuBatches.push((used.user + used.system) / batchSize);
-    }
-    const rejectDbCalls = httpRequests - requestsBefore;
-
-    progress(`rejections with a legacy pattern configured: ${options.rejections} values of neither format`);
-    const legacyRejectEvents = neitherFormat(smallKeys[0]!.apiKey, imported).map((value) =>
-      value === '' ? authorizerEvent({}, methodArn('GET', APP, 'whoami')) : event(value),
-    );
-    const rejectLegacy = async (refused: APIGatewayRequestAuthorizerEvent) => {
-      try {
-        await authorizeLegacy(refused);
-      } catch (error) {
-        if ((error as Error).message === 'Unauthorized') return;
-        throw error;
-      }
-      throw new Error('a value of neither format was accepted');
-    };
-    for (let i = 0; i < 2000; i++) await rejectLegacy(legacyRejectEvents[i % legacyRejectEvents.length]!);
-    const legacyRejectCpuBatches: number[] = [];
-    const legacyRequestsBefore = httpRequests;
-    for (let done = 0; done < options.rejections; done += batchSize) {
-      const cpu = process.cpuUsage();
-      for (let i = 0; i < batchSize; i++) await rejectLegacy(legacyRejectEvents[i % legacyRejectEvents.length]!);
-      const used = process.cpuUsage(cpu);
-      legacyRejectCpuBatches.push((used.user + used.system) / batchSize);
-    }
-    const legacyRejectDbCalls = httpRequests - legacyRequestsBefore;
-
     const verifyP50Ms = percentile(times.verifySmall, 50);
     const getItemP50Ms = percentile(times.getSmall, 50);
     const verifyLargeP50Ms = percentile(times.verifyLarge, 50);
@@ -512,10 +399,6 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       verifyOverheadP99Ratio: round(percentile(times.verifySmall, 99) / percentile(times.getSmall, 99)),
       verifySamples: times.verifySmall.length,
       getItemSamples: times.getSmall.length,
-      rejectMicros: round(median(rejectCpuBatches), 2),
-      rejectWallMicros: round(median(rejectWallBatches), 2),
-      rejectDbCalls,
-      rejections: rejectCpuBatches.length * batchSize,
       scaleKeys: largeKeys.length,
       scaleLoadSeconds: round(loaded.seconds, 1),
       scaleLoadItemsPerSecond: Math.round(largeKeys.length / loaded.seconds),
@@ -539,8 +422,6 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
       legacyVerifyP50Ms: round(percentile(times.verifyLegacy, 50)),
       legacyVerifyP99Ms: round(percentile(times.verifyLegacy, 99)),
       legacyVerifyP50Ratio: round(percentile(times.verifyLegacy, 50) / verifyP50Ms),
-      legacyRejectMicros: round(median(legacyRejectCpuBatches), 2),
-      legacyRejectDbCalls,
     };
   } finally {
     client.destroy();
