@@ -708,10 +708,11 @@ export class KeygateAuth extends Construct {
       }
       return method;
     });
-    if (this.plans.length > 0) this.bindPlans(api, options.stage ?? api.deploymentStage, routes, methods);
+    const corsGatewayResponses = this.corsAllowedOrigins.length > 0 && (options.corsGatewayResponses ?? true);
+    if (this.plans.length > 0) this.bindPlans(api, options.stage ?? api.deploymentStage, routes, methods, corsGatewayResponses);
     if (this.corsAllowedOrigins.length > 0) {
       for (const [path, sessionMethods] of sessionRouteMethods(routes, this.authSettings.basePath)) this.addSessionCorsPreflight(parent.resourceForPath(path.slice(1)), sessionMethods);
-      if (options.corsGatewayResponses ?? true) this.addCorsGatewayResponses(api);
+      if (corsGatewayResponses) this.addCorsGatewayResponses(api);
     }
     return methods;
   }
@@ -722,7 +723,7 @@ export class KeygateAuth extends Construct {
    * gateway keys need to know and may do: the plans' usage plan ids, and
    * POST/DELETE on API keys and on these usage plans' keys, nothing else.
    */
-  private bindPlans(api: apigateway.IRestApi, stage: apigateway.Stage, routes: readonly RouteDefinition[], methods: readonly apigateway.Method[]): void {
+  private bindPlans(api: apigateway.IRestApi, stage: apigateway.Stage, routes: readonly RouteDefinition[], methods: readonly apigateway.Method[], cors: boolean): void {
     if (this.plansBound) throw new Error('KeygateAuth: addRoutes() was already called; plans bind to one API stage');
     this.plansBound = true;
 
@@ -766,7 +767,8 @@ export class KeygateAuth extends Construct {
         restApi: api,
         type,
         statusCode: String(response.statusCode),
-        responseHeaders: Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, `'${value}'`])),
+        // A response of its own type replaces DEFAULT_4XX, CORS headers included: a page must be able to read its 429 too.
+        responseHeaders: { ...Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, `'${value}'`])), ...(cors && this.corsResponseHeaders()) },
       });
     }
 
@@ -832,18 +834,22 @@ export class KeygateAuth extends Construct {
 
   /** API Gateway's own error answers readable by the allowed origins (lib/shared/cors.ts, gatewayResponseCorsHeaders). */
   private addCorsGatewayResponses(api: apigateway.IRestApi): void {
-    const origins = this.corsAllowedOrigins;
-    const responseHeaders = {
-      // Gateway responses map headers without conditions: one origin as is, several by echoing the request's.
-      'Access-Control-Allow-Origin': origins.length === 1 ? `'${origins[0]}'` : 'method.request.header.Origin',
-      Vary: "'Origin'",
-    };
     for (const [id, type] of [
       ['CorsDefault4xx', apigateway.ResponseType.DEFAULT_4XX],
       ['CorsDefault5xx', apigateway.ResponseType.DEFAULT_5XX],
     ] as const) {
-      new apigateway.GatewayResponse(this, id, { restApi: api, type, responseHeaders });
+      new apigateway.GatewayResponse(this, id, { restApi: api, type, responseHeaders: this.corsResponseHeaders() });
     }
+  }
+
+  /** The CORS headers of a gateway response, as mapping expressions. */
+  private corsResponseHeaders(): Record<string, string> {
+    const origins = this.corsAllowedOrigins;
+    return {
+      // Gateway responses map headers without conditions: one origin as is, several by echoing the request's.
+      'Access-Control-Allow-Origin': origins.length === 1 ? `'${origins[0]}'` : 'method.request.header.Origin',
+      Vary: "'Origin'",
+    };
   }
 
   /**

@@ -8,6 +8,7 @@ import { REVOKE_ROUTE, ROUTES } from '../../lib/shared/routes';
 import type { FunctionId } from '../../lib/shared/functions';
 import { KeygateAuth, type KeygateAuthProps } from '../../lib/construct/keygate-auth';
 import { actionsOf, cdkJsonContext, logicalId, roleOf, synthKeygateStack, type Statement } from './infra-app';
+import { gatewayResponseCorsHeaders } from '../../lib/shared/cors';
 
 /** Plans (issue 17): usage plans, the API key source, apiKeyRequired, 429 gateway responses, least privilege. */
 const PLANS: PlanDefinition[] = [
@@ -83,6 +84,16 @@ describe('KeygateAuth with plans', () => {
       { ResponseType: 'THROTTLED', StatusCode: '429', RestApiId: { Ref: logicalId(api) }, ResponseParameters: { 'gatewayresponse.header.Retry-After': "'1'" } },
       { ResponseType: 'QUOTA_EXCEEDED', StatusCode: '429', RestApiId: { Ref: logicalId(api) }, ResponseParameters: {} },
     ]);
+  });
+
+  test('with CORS for session routes, the 429 answers carry the CORS headers too (their own response type replaces DEFAULT_4XX), as the local gateway sends them', () => {
+    const cors = synthWithPlans({ plans: PLANS, defaultPlan: 'small', corsAllowedOrigins: ['https://app.example.com'] });
+    const responses = Object.values(cors.template.findResources('AWS::ApiGateway::GatewayResponse')).map((response) => response.Properties);
+    const corsHeaders = { 'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.example.com'", 'gatewayresponse.header.Vary': "'Origin'" };
+    for (const type of ['THROTTLED', 'QUOTA_EXCEEDED', 'DEFAULT_4XX', 'DEFAULT_5XX']) {
+      expect(responses.find((response) => response.ResponseType === type)).toMatchObject({ ResponseParameters: corsHeaders });
+    }
+    expect(gatewayResponseCorsHeaders(['https://app.example.com'], 'https://other.example.com')).toEqual({ 'Access-Control-Allow-Origin': 'https://app.example.com', Vary: 'Origin' });
   });
 
   test('set-app-plan, create-key and import-keys are told the usage plan ids and the default plan; no other function is', () => {
