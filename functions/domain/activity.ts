@@ -15,7 +15,8 @@ export type ActivityAction =
   | 'deleted'
   | 'revoked-by-report'
   | 'sessions-revoked'
-  | 'user-deleted';
+  | 'user-deleted'
+  | 'plan-changed';
 
 /** Events are kept this long, then DynamoDB TTL removes them. */
 export const ACTIVITY_RETENTION_DAYS = 400;

@@ -2,7 +2,9 @@ import * as z from 'zod/mini';
 import { AppNotFound, ConfigurationError, StoreUnavailable, ValidationError } from './errors';
 import { randomGatewayKeyValue } from './ids';
 import type { AppRecord, KeyStore } from '../stores/key-store';
-import { appUidSchema, DEFAULT_LIST_LIMIT, pagingFields, parseInput } from './validation';
+import type { ActivityStore } from '../stores/activity-store';
+import { activityEvent } from './activity';
+import { appUidSchema, DEFAULT_LIST_LIMIT, pagingFields, parseInput, requestedBySchema } from './validation';
 
 /**
  * The app registry's admin operations, and apps' plans (issue 17). An app
@@ -54,7 +56,13 @@ export const listAppsInput = z.strictObject(pagingFields);
 export const setAppPlanInput = z.strictObject({
   appUid: appUidSchema,
   plan: z.nullable(z.string({ error: 'plan must be a plan name or null' })),
+  requestedBy: requestedBySchema,
 });
+
+/** set-app-plan also records each change of an app's plan in its activity log. */
+export interface SetAppPlanDeps extends AppPlanDeps {
+  readonly activity: Pick<ActivityStore, 'record'>;
+}
 
 /** An app as get-app, list-apps and set-app-plan show it: the registry item without the gateway key's value. */
 export type AppView = Omit<AppRecord, 'gatewayKey'>;
@@ -90,8 +98,8 @@ export async function listApps(deps: AppAdminDeps, input: unknown): Promise<AppV
  * plan again). Safe to repeat after a failure: each call brings API Gateway,
  * the registry and the hash items to the requested state.
  */
-export async function setAppPlan(deps: AppPlanDeps, input: unknown): Promise<AppView> {
-  const { appUid, plan } = parseInput(setAppPlanInput, input, 'set-app-plan input');
+export async function setAppPlan(deps: SetAppPlanDeps, input: unknown): Promise<AppView> {
+  const { appUid, plan, requestedBy } = parseInput(setAppPlanInput, input, 'set-app-plan input');
   const names = Object.keys(deps.plans.usagePlanIds);
   if (names.length === 0) throw new ValidationError('plan', 'plans are off in this deployment: there is no plan to put an app on');
   if (plan !== null && !Object.hasOwn(deps.plans.usagePlanIds, plan)) {
@@ -101,7 +109,13 @@ export async function setAppPlan(deps: AppPlanDeps, input: unknown): Promise<App
   const current = await deps.store.getApp(appUid);
   const target = plan ?? deps.plans.defaultPlan;
   if (target === undefined && !current) throw new AppNotFound(appUid);
-  return view(await applyPlan(deps, appUid, current, target));
+  const app = await applyPlan(deps, appUid, current, target);
+  if (app.plan !== current?.plan) {
+    // After the change, which spans API Gateway and the registry; a repeated call that changes nothing records nothing.
+    const event = activityEvent({ now: deps.now(), action: 'plan-changed', requestedBy, details: { plan: { from: current?.plan ?? null, to: app.plan ?? null } } });
+    await deps.activity.record(appUid, event, 'set-app-plan', `the plan of app ${appUid} was changed to ${app.plan ?? 'none'} but the change was not recorded in its activity log`);
+  }
+  return view(app);
 }
 
 /**

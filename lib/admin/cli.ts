@@ -555,7 +555,8 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
       .option('--no-plan', 'take the application off its plan (onto the default plan, if there is one)'),
   ).action(async (options: AdminTargetOptions & { app: string; plan?: string | false; json?: boolean }) => {
     if (typeof options.plan !== 'string' && options.plan !== false) throw new CliError('apps set-plan needs --plan <plan> or --no-plan');
-    await withTarget<App>(options, 'setAppPlan', { appUid: options.app, plan: options.plan === false ? null : options.plan }, (app) => {
+    const input = { appUid: options.app, plan: options.plan === false ? null : options.plan, ...(await requested(options)) };
+    await withTarget<App>(options, 'setAppPlan', input, (app) => {
       if (app.plan) out(`App ${app.appUid} is on plan ${app.plan} (gateway key ${app.gatewayKeyId}).`);
       else out(`App ${app.appUid} is on no plan now; its gateway key is deleted, so with plans on its keys get 403 until it has a plan again.`);
     });

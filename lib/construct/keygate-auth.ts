@@ -1133,6 +1133,8 @@ export class KeygateAuth extends Construct {
           queryAppKeys,
           ...setGatewayKeyOnKeys,
           readPepper,
+          // Each change of plan is recorded in the app's activity log.
+          appendEvents,
         ],
       }),
       sealRecords: () => ({

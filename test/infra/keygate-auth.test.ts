@@ -372,6 +372,7 @@ describe('KeygateAuth with default props', () => {
     test('set-app-plan without plans: its DynamoDB access, and no API Gateway access at all', () => {
       const access = accessOf('setAppPlan');
       expect(access).toEqual([
+        appendEvents(),
         { Sid: 'AppRegistry', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: arn('keysTable'), Condition: leading('apps') },
         { Sid: 'QueryAppKeys', Effect: 'Allow', Action: 'dynamodb:Query', Resource: arn('keysTable'), Condition: leading('app#*') },
         // Each hash item is read so that its seal is checked before it is resealed with the gateway key.

@@ -127,7 +127,7 @@ describe('KeygateAuth with plans', () => {
       expect(apiGatewayPart(statementsOf('setAppPlan'))).toEqual(gatewayStatements());
     });
 
-    test('set-app-plan: the app registry, its key items (Query), reading hash items and writing their gatewayKey and seal, nothing more', () => {
+    test('set-app-plan: the app registry, its key items (Query), reading hash items and writing their gatewayKey and seal, its activity events, nothing more', () => {
       const keys = { 'Fn::GetAtt': [logicalId(synth.auth.keysTable), 'Arn'] };
       const dynamodb = statementsOf('setAppPlan').filter((statement) => actionsOf(statement).some((action) => action.startsWith('dynamodb:')));
       expect(dynamodb).toEqual([
@@ -144,6 +144,7 @@ describe('KeygateAuth with plans', () => {
             'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'gatewayKey', 'seal'] },
           },
         },
+        { Sid: 'AppendEvents', Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: keys, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['app#*'] } } },
       ]);
       // And the pepper, to reseal.
       expect(statementsOf('setAppPlan')).toHaveLength(dynamodb.length + gatewayStatements().length + 1);

@@ -6,7 +6,8 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler as apiKeyAuthorizer } from '../../functions/api-key-authorizer/index';
 import { handler as sessionAuthorizer } from '../../functions/session-authorizer/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
-import { getApp, setAppPlan, type AppPlanDeps, type GatewayKeys } from '../../functions/domain/apps';
+import { getApp, setAppPlan, type AppPlanDeps, type GatewayKeys, type SetAppPlanDeps } from '../../functions/domain/apps';
+import { ActivityStore } from '../../functions/stores/activity-store';
 import { createKey, deleteKey, rollKey } from '../../functions/domain/keys';
 import { importKeys } from '../../functions/domain/key-import';
 import { AppNotFound, ConfigurationError, GatewayUnavailable, ValidationError } from '../../functions/domain/errors';
@@ -60,9 +61,10 @@ afterAll(async () => {
   });
 });
 
-function planDeps(options: { defaultPlan?: string; gatewayKeys?: GatewayKeys; usagePlanIds?: Record<string, string> } = {}): AppPlanDeps {
+function planDeps(options: { defaultPlan?: string; gatewayKeys?: GatewayKeys; usagePlanIds?: Record<string, string> } = {}): SetAppPlanDeps {
   return {
     store: new KeyStore(db, tables.Keys, testSealer),
+    activity: new ActivityStore(db, tables.Keys),
     gatewayKeys: options.gatewayKeys ?? apiGatewayKeys(),
     plans: { usagePlanIds: options.usagePlanIds ?? USAGE_PLANS, ...(options.defaultPlan && { defaultPlan: options.defaultPlan }) },
     now: () => new Date(),
@@ -322,6 +324,21 @@ describe('races', () => {
     }
     expect(results.filter((result) => result.status === 'fulfilled').length).toBeGreaterThan(0);
     expect(registryKeysOf('race-b')).toEqual([app.gatewayKeyId]);
+  });
+});
+
+describe('the activity log', () => {
+  test('each change of plan is one plan-changed event with who asked and what it was and is; a call that changes nothing records nothing', async () => {
+    const events = async () => (await new ActivityStore(db, tables.Keys).list('plan-log', { limit: 100 })).events.filter((event) => event.action === 'plan-changed');
+    await setAppPlan(planDeps(), { appUid: 'plan-log', plan: 'small', requestedBy: 'local:alice' });
+    await setAppPlan(planDeps(), { appUid: 'plan-log', plan: 'small', requestedBy: 'local:alice' });
+    await setAppPlan(planDeps(), { appUid: 'plan-log', plan: 'large' });
+    await setAppPlan(planDeps(), { appUid: 'plan-log', plan: null, requestedBy: 'local:bob' });
+    expect((await events()).map(({ requestedBy, details }) => ({ requestedBy, details }))).toEqual([
+      { requestedBy: 'local:bob', details: { plan: { from: 'large', to: null } } },
+      { requestedBy: undefined, details: { plan: { from: 'small', to: 'large' } } },
+      { requestedBy: 'local:alice', details: { plan: { from: null, to: 'small' } } },
+    ]);
   });
 });
 

@@ -294,10 +294,10 @@ describe('local mode', () => {
   test('apps set-plan: --plan names the plan, --no-plan sends null, neither is refused before any call', async () => {
     const on = await cli(['apps', 'set-plan', '--app', 'app1', '--plan', 'premium'], { KEYGATE_HOME: home });
     expect(on).toEqual({ code: 0, stdout: 'App app1 is on plan premium (gateway key abcdefghij).\n', stderr: '' });
-    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: 'premium' });
+    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: 'premium', requestedBy: me });
     const off = await cli(['apps', 'set-plan', '--app', 'app1', '--no-plan', '--json'], { KEYGATE_HOME: home });
     expect(JSON.parse(off.stdout)).toEqual({ appUid: 'app1', createdAt: APP.createdAt, keyCount: 2 });
-    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: null });
+    expect(inputs['set-app-plan']!.at(-1)).toEqual({ appUid: 'app1', plan: null, requestedBy: me });
     const before = inputs['set-app-plan']!.length;
     expect(await cli(['apps', 'set-plan', '--app', 'app1'], { KEYGATE_HOME: home })).toEqual({ code: 1, stdout: '', stderr: 'keygate: apps set-plan needs --plan <plan> or --no-plan\n' });
     expect(inputs['set-app-plan']!.length).toBe(before);
