@@ -109,13 +109,18 @@ export async function setAppPlan(deps: SetAppPlanDeps, input: unknown): Promise<
   const current = await deps.store.getApp(appUid);
   const target = plan ?? deps.plans.defaultPlan;
   if (target === undefined && !current) throw new AppNotFound(appUid);
-  const app = await applyPlan(deps, appUid, current, target);
-  if (app.plan !== current?.plan) {
-    // After the change, which spans API Gateway and the registry; a repeated call that changes nothing records nothing.
+  // Recorded right after the registry changes (a later step may fail, and a call that changes nothing records nothing).
+  const recordChange = async (app: AppRecord) => {
+    if (app.plan === current?.plan) return;
     const event = activityEvent({ now: deps.now(), action: 'plan-changed', requestedBy, details: { plan: { from: current?.plan ?? null, to: app.plan ?? null } } });
-    await deps.activity.record(appUid, event, 'set-app-plan', `the plan of app ${appUid} was changed to ${app.plan ?? 'none'} but the change was not recorded in its activity log`);
-  }
-  return view(app);
+    await deps.activity.record(
+      appUid,
+      event,
+      'set-app-plan',
+      `the plan of app ${appUid} was changed to ${app.plan ?? 'none'} but the change was not recorded in its activity log (calling again will not record it); call again to finish copying the gateway key onto its keys`,
+    );
+  };
+  return view(await applyPlan(deps, appUid, current, target, recordChange));
 }
 
 /**
@@ -131,7 +136,14 @@ export async function gatewayKeyForNewKey(deps: AppPlanDeps, appUid: string): Pr
 const changedMeanwhile = (appUid: string) =>
   new StoreUnavailable(`the plan of app ${appUid} was changed by another call at the same time; nothing was changed, try again`);
 
-async function applyPlan(deps: AppPlanDeps, appUid: string, current: AppRecord | undefined, target: string | undefined): Promise<AppRecord> {
+/** `changed` is told of the registry's new record as soon as it is written, before the hash items follow. */
+async function applyPlan(
+  deps: AppPlanDeps,
+  appUid: string,
+  current: AppRecord | undefined,
+  target: string | undefined,
+  changed: (app: AppRecord) => Promise<void> = async () => {},
+): Promise<AppRecord> {
   const { gatewayKeys, store } = deps;
   const keyId = current?.gatewayKeyId;
 
@@ -141,6 +153,7 @@ async function applyPlan(deps: AppPlanDeps, appUid: string, current: AppRecord |
       // Deleted first: the app's traffic stops at once, and a retry after a later failure finds the key id still recorded.
       await gatewayKeys.remove(keyId);
       app = (await store.clearAppPlan(appUid, keyId)) ?? raise(changedMeanwhile(appUid));
+      await changed(app);
     }
     await store.setGatewayKeyOnKeys(appUid, undefined);
     return app;
@@ -160,6 +173,7 @@ async function applyPlan(deps: AppPlanDeps, appUid: string, current: AppRecord |
       await gatewayKeys.remove(created).catch(() => deps.warn('could not delete a gateway key after a failed plan change; delete it by hand', { appUid, gatewayKeyId: created }));
       throw error;
     }
+    await changed(app);
     await store.setGatewayKeyOnKeys(appUid, value);
     return app;
   }
@@ -180,6 +194,7 @@ async function applyPlan(deps: AppPlanDeps, appUid: string, current: AppRecord |
     current!.plan === target
       ? current!
       : ((await store.setAppPlan(appUid, { plan: target, gatewayKeyId: keyId, gatewayKey: current!.gatewayKey! }, keyId)) ?? raise(changedMeanwhile(appUid)));
+  await changed(app);
   // Also repairs hash items a failed earlier call left behind.
   await store.setGatewayKeyOnKeys(appUid, app.gatewayKey);
   return app;

@@ -121,10 +121,11 @@ export function needsOperator(error: unknown): boolean {
 }
 
 /**
- * A key's hash item carries no seal, or one that does not verify (see
- * seal.ts): it was written before records were sealed (run seal-records), or
- * changed by someone without the pepper. Nothing was written; the authorizer
- * refuses the key until it is sealed or deleted.
+ * A record an admin write depends on is not as keygate sealed it (see
+ * seal.ts): a key's hash item or an app's plan carries no seal (written
+ * before records were sealed: run seal-records) or one that does not verify
+ * (changed by someone without the pepper), or a key's item disagrees with
+ * its sealed hash item. Nothing was written.
  */
 export class RecordSealInvalid extends KeygateError {
   override readonly name = 'RecordSealInvalid';

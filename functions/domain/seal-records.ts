@@ -7,8 +7,8 @@ import type { RecordSealingStore } from '../stores/record-sealing';
 import { SEALED_FIELDS, type SealedKind } from '../../lib/shared/seals';
 
 /**
- * The one-off migration to sealed records: seals every key hash item and
- * session item that has no seal, as it is now. Run once, right after
+ * The one-off migration to sealed records: seals every key hash item, session
+ * item and app plan (registry item with a plan) that has no seal, as it is now. Run once, right after
  * deploying a version that seals (with `acceptUnsealedRecords` on during the
  * window); unsealed items found later were never sealed or lost their seal
  * (a table writer), so the README says to check before running it again.
@@ -25,7 +25,7 @@ export interface SealCounts {
   sealed: number;
   /** Already carrying a seal that verifies. */
   alreadySealed: number;
-  /** Carrying a seal that does not verify: changed without the pepper. Left alone; the authorizers refuse them. */
+  /** Carrying a seal that does not verify: changed without the pepper. Left alone; the authorizers (keys, sessions) or the admin writers (plans) refuse them. */
   wrongSeal: number;
   /** Not sealed: their sealed fields are not what keygate writes (e.g. an appUid that is not a string), or they changed during the call. */
   skipped: number;
@@ -40,7 +40,7 @@ export interface SealRecordsOutput {
   readonly nextToken?: string;
 }
 
-/** Items read per Scan page, and at most per call unless `limit` says otherwise. */
+/** Items read per page (a Scan's, or the apps partition's Query), and at most per call unless `limit` says otherwise. */
 export const SEAL_PAGE_SIZE = 100;
 export const DEFAULT_SEAL_LIMIT = 1000;
 export const MAX_SEAL_LIMIT = 10_000;

@@ -7,11 +7,13 @@ export { SEAL_ATTRIBUTE } from '../../lib/shared/seals';
 /**
  * Sealed records. A seal is a MAC, keyed from the pepper, over every field an
  * authorizer decides on or passes on (lib/shared/seals.ts), stored on the
- * hash item. Someone who can write the tables but cannot read the pepper can
- * then no longer move a key to another app, revive an expired or disabled
- * key, or hand out another app's user: any change to a sealed field, or to
- * the item's own hash (a sealed item copied to another pk), leaves a seal
- * that does not verify, and the authorizers refuse the item.
+ * key or session item, and over an app's plan, stored on its registry item.
+ * Someone who can write the tables but cannot read the pepper can then no
+ * longer move a key to another app, revive an expired or disabled key, hand
+ * out another app's user, or put an app on another app's gateway key: any
+ * change to a sealed field, or to what the seal is bound to (a sealed item
+ * copied elsewhere), leaves a seal that does not verify, and the authorizers
+ * (keys, sessions) or the admin writers (plans) refuse the item.
  */
 
 /** Stored seals start with their version, so a later scheme can be told apart and rolled out. */
@@ -19,7 +21,7 @@ const SEAL_VERSION = 'v1';
 /** Domain separation: the seal key is not the hashing key, though both come from the pepper. */
 const SEAL_KEY_LABEL = 'keygate seal v1';
 
-/** A hash item as read, without pk/sk: `hash` is its own key or token hash (its pk), `item` its attributes, typed as found. */
+/** A sealed item as read, without pk/sk: `hash` is its own key or token hash (its pk), or an app's appUid; `item` its attributes, typed as found. */
 export interface SealedRecord {
   readonly kind: SealedKind;
   readonly hash: string;

@@ -172,7 +172,7 @@ export class KeyStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    /** Needed by the writers of hash items (create, import, roll, change, gateway keys); the others never read the pepper. */
+    /** Needed by the writers of hash items (create, import, roll, change, gateway keys) and of plans, and to check an app's plan (getApp); the others never read the pepper. */
     private readonly sealer?: Sealer,
   ) {}
 

@@ -41,9 +41,10 @@ export interface HashItemPage {
 
 /**
  * seal-records' reads and writes. A Scan is the only way to find every hash
- * item (each has its own partition); it reads only the item key, the seal and
- * the sealed fields (the function may read nothing else), and the write sets
- * only the seal, on an item whose sealed fields are still those read.
+ * item (each has its own partition); app plans live in one partition, read
+ * with a Query. Either reads only the item key, the seal and the sealed
+ * fields (the function may read nothing else), and the write sets only the
+ * seal, on an item whose sealed fields are still those read.
  */
 export class RecordSealingStore {
   constructor(
@@ -87,7 +88,7 @@ export class RecordSealingStore {
       const last = page.LastEvaluatedKey;
       return last ? { items, next: { pk: String(last.pk?.S), sk: String(last.sk?.S) } } : { items };
     } catch (error) {
-      throw storeError('seal-records', error, 'seals written so far stay; call again with the same nextToken');
+      throw storeError('seal-records', error, 'seals written so far stay; running seal-records again is safe');
     }
   }
 
@@ -121,7 +122,7 @@ export class RecordSealingStore {
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
-      throw storeError('seal-records', error, 'seals written so far stay; call again with the same nextToken');
+      throw storeError('seal-records', error, 'seals written so far stay; running seal-records again is safe');
     }
   }
 

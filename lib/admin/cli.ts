@@ -652,7 +652,7 @@ export async function run(argv: readonly string[], io: CliIo = { stdout: (t) => 
   jsonOption(
     program
       .command('seal-records')
-      .description('once, after upgrading to a keygate that seals records: seal every key and session item written before, as it is now (see the README, Security)')
+      .description('once, after upgrading to a keygate that seals records: seal every key, session and app plan item written before, as it is now (see the README, Security)')
       .option('--limit <n>', 'items read per call (1-10000); with it, one call is made and its nextToken shown')
       .option('--next-token <token>', 'resume where the call that returned this nextToken stopped'),
   ).action(async (options: AdminTargetOptions & { limit?: string; nextToken?: string; json?: boolean }) => {

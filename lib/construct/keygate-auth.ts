@@ -343,7 +343,10 @@ export interface KeygateAuthProps {
    * with `true`, run `keygate seal-records` (the `sealRecordsFunction`) until
    * it reports no more, then deploy without it. An item whose seal is wrong
    * is refused either way. While it is on, whoever can write the tables can
-   * remove a seal and change what it covered, so keep the window short.
+   * remove a seal and change what it covered, so keep the window short. It
+   * is for the authorizers only: until seal-records has run, roll-key and
+   * update-key refuse unsealed keys, and create-key, import-keys, roll-key
+   * and set-app-plan an app whose plan is unsealed (`RecordSealInvalid`).
    *
    * @default false
    */
@@ -470,7 +473,7 @@ export class KeygateAuth extends Construct {
   public readonly setAppPlanFunction: lambda.IFunction;
   /** One usage plan per plan, by plan name; filled by `addRoutes()`. Empty without plans. */
   public readonly usagePlans: Readonly<Record<string, apigateway.IUsagePlan>> = {};
-  /** Seals the key and session items written before records were sealed (see `acceptUnsealedRecords`). */
+  /** Seals the key, session and app plan items written before records were sealed (see `acceptUnsealedRecords`). */
   public readonly sealRecordsFunction: lambda.IFunction;
   /** Undefined when sessions are off. */
   public readonly revokeSessionsFunction?: lambda.IFunction;
@@ -768,7 +771,7 @@ export class KeygateAuth extends Construct {
         type,
         statusCode: String(response.statusCode),
         // A response of its own type replaces DEFAULT_4XX, CORS headers included: a page must be able to read its 429 too.
-        responseHeaders: { ...Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, `'${value}'`])), ...(cors && this.corsResponseHeaders()) },
+        responseHeaders: { ...Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, `'${value}'`])), ...(cors && this.corsGatewayResponseHeaders()) },
       });
     }
 
@@ -838,12 +841,12 @@ export class KeygateAuth extends Construct {
       ['CorsDefault4xx', apigateway.ResponseType.DEFAULT_4XX],
       ['CorsDefault5xx', apigateway.ResponseType.DEFAULT_5XX],
     ] as const) {
-      new apigateway.GatewayResponse(this, id, { restApi: api, type, responseHeaders: this.corsResponseHeaders() });
+      new apigateway.GatewayResponse(this, id, { restApi: api, type, responseHeaders: this.corsGatewayResponseHeaders() });
     }
   }
 
   /** The CORS headers of a gateway response, as mapping expressions. */
-  private corsResponseHeaders(): Record<string, string> {
+  private corsGatewayResponseHeaders(): Record<string, string> {
     const origins = this.corsAllowedOrigins;
     return {
       // Gateway responses map headers without conditions: one origin as is, several by echoing the request's.

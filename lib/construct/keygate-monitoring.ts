@@ -24,7 +24,7 @@ export const DEFAULT_ALARM_THRESHOLDS = {
   refusedKeys: 500,
   /** Keys revoked by report (the public revoke route) per 5 minutes. */
   revokedKeys: 5,
-  /** Key and session items refused because their seal did not verify, per 5 minutes: any one is someone at the tables. */
+  /** Key and session items refused because their seal is missing or does not verify, per 5 minutes: any one is someone at the tables. */
   tamperedRecords: 1,
 } as const;
 
@@ -158,7 +158,7 @@ function positive(name: string, value: number): number {
  * Alarms and a dashboard for a keygate deployment: authorizer errors,
  * authorizer p99 latency, the API's 5xx rate, DynamoDB throttles and system
  * errors on the keys and sessions tables, a surge of refused keys, a
- * surge of keys revoked by report. The dashboard shows the same figures next
+ * surge of keys revoked by report, and items refused as tampered. The dashboard shows the same figures next
  * to the verifications by outcome, admin operations, revocation reports and
  * failed lastUsedAt writes the functions publish.
  *

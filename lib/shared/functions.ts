@@ -98,8 +98,8 @@ export const FUNCTIONS = {
   },
   sealRecords: {
     name: 'seal-records',
-    description: 'keygate admin: seal the key and session items written before records were sealed (one-off, on upgrade)',
-    // Scans both tables a page at a time; a big table continues in a next call (see the output's `nextToken`).
+    description: 'keygate admin: seal the key, session and app plan items written before records were sealed (one-off, on upgrade)',
+    // Scans both tables (and queries the app registry) a page at a time; a big table continues in a next call (see the output's `nextToken`).
     timeoutSeconds: 300,
   },
 } as const satisfies Record<string, FunctionDefinition>;

@@ -10,7 +10,7 @@ import { getApp, setAppPlan, type AppPlanDeps, type GatewayKeys, type SetAppPlan
 import { ActivityStore } from '../../functions/stores/activity-store';
 import { createKey, deleteKey, rollKey } from '../../functions/domain/keys';
 import { importKeys } from '../../functions/domain/key-import';
-import { AppNotFound, ConfigurationError, GatewayUnavailable, ValidationError } from '../../functions/domain/errors';
+import { AppNotFound, ConfigurationError, GatewayUnavailable, StoreUnavailable, ValidationError } from '../../functions/domain/errors';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { createHasher } from '../../functions/domain/hashing';
 import { revokeReportedKeys } from '../../functions/domain/revocation';
@@ -339,6 +339,21 @@ describe('the activity log', () => {
       { requestedBy: undefined, details: { plan: { from: 'small', to: 'large' } } },
       { requestedBy: 'local:alice', details: { plan: { from: null, to: 'small' } } },
     ]);
+  });
+});
+
+describe('the activity log, when a later step fails', () => {
+  test('a change is recorded as soon as the registry has it: if copying the gateway key onto the keys then fails, the event is there, and the retry finishes the copy without a second event', async () => {
+    const created = await createKey(keyDeps(), { appUid: 'plan-log-fail', name: 'k' });
+    const deps = planDeps();
+    jest.spyOn(deps.store, 'setGatewayKeyOnKeys').mockRejectedValueOnce(new StoreUnavailable('set gateway key on keys failed; try again'));
+    await expect(setAppPlan(deps, { appUid: 'plan-log-fail', plan: 'small' })).rejects.toMatchObject({ name: 'StoreUnavailable' });
+    const events = async () => (await new ActivityStore(db, tables.Keys).list('plan-log-fail', { limit: 100 })).events.filter((event) => event.action === 'plan-changed');
+    expect(await events()).toHaveLength(1);
+    expect((await hashItemOf(created.apiKey))?.gatewayKey).toBeUndefined();
+    await setAppPlan(planDeps(), { appUid: 'plan-log-fail', plan: 'small' });
+    expect(await events()).toHaveLength(1);
+    expect((await hashItemOf(created.apiKey))?.gatewayKey).toEqual(expect.any(String));
   });
 });
 
