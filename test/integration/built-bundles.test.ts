@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ENV } from '../../lib/shared/environment';
 import { createLocalApiGatewayApi, LocalGatewayKeyRegistry } from '../../lib/local/gateway-keys';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { keyHashItemKey, userItemKey } from '../../lib/shared/item-keys';
+import { appRecordItemKey, keyHashItemKey, sessionItemKey, userItemKey } from '../../lib/shared/item-keys';
 import { createHasher } from '../../functions/domain/hashing';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import type { FunctionId } from '../../lib/shared/functions';
@@ -220,6 +220,31 @@ describe('plans, through the bundles', () => {
     expect(await scanAll(client, env[ENV.keysTable]!)).toEqual(before);
   });
 
+  test('set-app-plan records plan-changed in the activity log; a plan changed in the table without the pepper is RecordSealInvalid from create-key and set-app-plan, logged, nothing written, and seal-records reports it', async () => {
+    const created = await invoke('createKey', { appUid: 'bundle-sealed-plan', name: 'k' }, planEnv);
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    expect(await invoke('setAppPlan', { appUid: 'bundle-sealed-plan', plan: 'large', requestedBy: 'local:test' }, planEnv)).toMatchObject({ ok: true, value: { plan: 'large' } });
+    const events = await invoke('listKeyEvents', { appUid: 'bundle-sealed-plan' });
+    expect(events).toMatchObject({ ok: true, value: { events: [{ action: 'plan-changed', requestedBy: 'local:test', details: { plan: { from: 'small', to: 'large' } } }, { action: 'created' }] } });
+
+    const other = registry.all().find((key) => key.name === 'keygate-bundle-plan')!;
+    await DynamoDBDocumentClient.from(client).send(
+      new UpdateCommand({ TableName: env[ENV.keysTable], Key: appRecordItemKey('bundle-sealed-plan'), UpdateExpression: 'SET gatewayKey = :v', ExpressionAttributeValues: { ':v': other.value } }),
+    );
+    const before = await scanAll(client, env[ENV.keysTable]!);
+    for (const [fn, input] of [
+      ['createKey', { appUid: 'bundle-sealed-plan', name: 'laundered' }],
+      ['setAppPlan', { appUid: 'bundle-sealed-plan', plan: 'small' }],
+    ] as const) {
+      const refused = await invoke(fn, input, planEnv);
+      expect(refused).toMatchObject({ ok: false, errorType: 'RecordSealInvalid', errorMessage: expect.stringMatching(/^app bundle-sealed-plan: the seal of its plan/) });
+      expect(refused.logs).toContainEqual(expect.objectContaining({ errorType: 'RecordSealInvalid' }));
+      expect(JSON.stringify(refused.logs)).not.toContain(other.value);
+    }
+    expect(await scanAll(client, env[ENV.keysTable]!)).toEqual(before);
+    expect(await invoke('sealRecords', {})).toMatchObject({ ok: true, value: { apps: { wrongSeal: 1 } } });
+  });
+
   test('get-app of an app never seen: AppNotFound; set-app-plan with API Gateway unreachable: GatewayUnavailable', async () => {
     expect(await invoke('getApp', { appUid: 'never-seen' })).toMatchObject({ ok: false, errorType: 'AppNotFound' });
     const down = await invoke('setAppPlan', { appUid: 'bundle-down', plan: 'small' }, { ...planEnv, AWS_ENDPOINT_URL_API_GATEWAY: 'http://127.0.0.1:1' });
@@ -283,6 +308,9 @@ test('the lifecycle through the bundles: disable 401, enable 200, roll with grac
   expect(await authorize(apiKey)).toMatchObject({ ok: true, value: { principalId: keyId } });
   const listed = await invoke('listKeys', { appUid: app });
   expect(listed).toMatchObject({ ok: true, value: { keys: [{ keyId, status: 'active', lastUsedAt: expect.any(String) }] } });
+  // update-key answers with the key's lastUsedAt, read from the hash item it checks the seal of.
+  const lastUsedAt = (listed.ok && (listed.value as { keys: { lastUsedAt: string }[] }).keys[0]!.lastUsedAt)!;
+  expect(await invoke('updateKey', { appUid: app, keyId, name: 'bundled, renamed' })).toMatchObject({ ok: true, value: { name: 'bundled, renamed', lastUsedAt } });
 
   const rolled = await invoke('rollKey', { appUid: app, keyId, gracePeriodSeconds: 0 });
   if (!rolled.ok) throw new Error(`roll-key failed: ${rolled.errorType}`);
@@ -293,7 +321,7 @@ test('the lifecycle through the bundles: disable 401, enable 200, roll with grac
   expect(await authorize(next.apiKey)).toMatchObject({ ok: true });
 
   const events = await invoke('listKeyEvents', { appUid: app });
-  expect(events.ok && (events.value as { events: { action: string }[] }).events.map((event) => event.action)).toEqual(['rolled', 'enabled', 'disabled', 'created']);
+  expect(events.ok && (events.value as { events: { action: string }[] }).events.map((event) => event.action)).toEqual(['rolled', 'updated', 'enabled', 'disabled', 'created']);
 });
 
 test('revoke-keys, public: 202 for a live key (then refused), the same 202 for an unknown one, 400 ValidationError naming the field, 503 with DynamoDB down', async () => {
@@ -372,6 +400,21 @@ describe('sealed records, as built', () => {
     // update-key refuses to reseal it, and its errorType survives minification.
     const { keyId } = created.value as { keyId: string };
     expect(await invoke('updateKey', { appUid: 'app-seal', keyId, enabled: true, name: 'again' })).toMatchObject({ ok: false, errorType: 'RecordSealInvalid' });
+  });
+
+  test('the minified session authorizer refuses a session handed to another user, and logs tampered with the hash tag only', async () => {
+    const created = await invoke('createKey', { appUid: 'app-seal-s', name: 'opener' });
+    if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
+    const signIn = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'sealed-user' }), pathParameters: { appUid: 'app-seal-s' }, context: { appUid: 'app-seal-s', keyId: (created.value as { keyId: string }).keyId } }));
+    const { authToken } = JSON.parse((signIn as { value: { body: string } }).value.body) as { authToken: string };
+    const asSession = authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', 'app-seal-s', 'sdkusers/me'));
+    expect(await invoke('sessionAuthorizer', asSession)).toMatchObject({ ok: true, value: { context: { userKey: 'sealed-user' } } });
+    const tokenHash = await hash(authToken);
+    await db.send(new UpdateCommand({ TableName: env[ENV.sessionsTable], Key: sessionItemKey(tokenHash), UpdateExpression: 'SET userKey = :u', ExpressionAttributeValues: { ':u': 'someone-else' } }));
+    const refused = await invoke('sessionAuthorizer', asSession);
+    expect(refused).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
+    expect(refused.logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'session token refused', reason: 'tampered', seal: 'wrong', hashTag: tokenHash.slice(0, 8) }));
+    expect(JSON.stringify(refused.logs)).not.toContain(authToken);
   });
 
   test('seal-records seals a legacy item; before that, the authorizer accepts it only with ACCEPT_UNSEALED_RECORDS=true, which still refuses a wrong seal', async () => {
