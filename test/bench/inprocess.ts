@@ -40,7 +40,7 @@ import { KeyStore } from '../../functions/stores/key-store';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
 import { ensureTables, tableNames } from '../../lib/local/tables';
-import { authorizerEvent, methodArn } from '../support/events';
+import { apiKeyEvent } from '../support/events';
 import { LAMBDA_CONTEXT, LEGACY_KEYS, legacyKey } from './authorizer-inputs';
 import { nowMs, percentile, round, shuffle } from './stats';
 
@@ -322,7 +322,7 @@ export async function runInProcess(options: InProcessOptions): Promise<InProcess
     }
 
     // Warm every path (connections, JIT) before measuring.
-    const event = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', APP, 'whoami'));
+    const event = (apiKey: string) => apiKeyEvent(apiKey, APP);
     for (let i = 0; i < 200; i++) {
       const smallKey = smallKeys[i % smallKeys.length]!;
       if (!isAllow(await authorizeSmall(event(smallKey.apiKey)))) throw new Error('a key of the small table was refused');

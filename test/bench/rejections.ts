@@ -21,7 +21,7 @@ import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { ENV } from '../../lib/shared/environment';
 import { DEFAULT_AUTH_SETTINGS, legacyKeysEnvironment } from '../../lib/shared/auth-settings';
 import { credentialFormat } from '../../functions/domain/credential-format';
-import { authorizerEvent, methodArn } from '../support/events';
+import { apiKeyEvent, authorizerEvent, methodArn } from '../support/events';
 import { LAMBDA_CONTEXT, LEGACY_KEYS, legacyKey, neitherFormat, rejectedKeys } from './authorizer-inputs';
 import { median, nowMs, round } from './stats';
 
@@ -64,7 +64,7 @@ async function importAuthorizer(bundle: string, instance: string, env: Record<st
 
 /** Refuses each value in turn, as API Gateway would call the authorizer: CPU and wall µs per refusal, and HTTP requests made. */
 async function measure(authorize: Authorizer, values: readonly string[], rejections: number) {
-  const events = values.map((value) => (value === '' ? authorizerEvent({}, methodArn('GET', 'bench', 'whoami')) : authorizerEvent({ 'x-api-key': value }, methodArn('GET', 'bench', 'whoami'))));
+  const events = values.map((value) => (value === '' ? authorizerEvent({}, methodArn('GET', 'bench', 'whoami')) : apiKeyEvent(value, 'bench')));
   const refuse = async (event: APIGatewayRequestAuthorizerEvent) => {
     try {
       await authorize(event, LAMBDA_CONTEXT);

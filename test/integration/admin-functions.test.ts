@@ -15,7 +15,7 @@ import { activityEvent } from '../../functions/domain/activity';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { verifyApiKey } from '../../functions/domain/verify';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 import { sealedKeyItem, testSealer as sealer } from '../support/seals';
 
@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 afterAll(() => client.destroy());
 
-const asKey = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-a', 'whoami'));
+const asKey = (apiKey: string) => apiKeyEvent(apiKey, 'app-a');
 
 describe('create-key', () => {
   test('returns the contract fields and a key that the authorizer accepts', async () => {
@@ -193,7 +193,7 @@ describe('delete-key', () => {
   test('the very next request with a deleted key is refused; other keys of the app still work', async () => {
     const doomed = await createKeyHandler({ appUid: 'app-del', name: 'doomed' });
     const kept = await createKeyHandler({ appUid: 'app-del', name: 'kept' });
-    const event = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-del', 'whoami'));
+    const event = (apiKey: string) => apiKeyEvent(apiKey, 'app-del');
     expect((await gatewayOutcome(apiKeyAuthorizer, event(doomed.apiKey))).status).toBe(200);
 
     expect(await deleteKeyHandler({ appUid: 'app-del', keyId: doomed.keyId })).toEqual({ keyId: doomed.keyId, deleted: true });
@@ -218,7 +218,7 @@ describe('delete-key', () => {
   test('a key cannot be deleted through another app', async () => {
     const created = await createKeyHandler({ appUid: 'app-owner', name: 'mine' });
     await expect(deleteKeyHandler({ appUid: 'app-thief', keyId: created.keyId })).rejects.toBeInstanceOf(KeyNotFound);
-    expect((await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('GET', 'app-owner', 'whoami')))).status).toBe(200);
+    expect((await gatewayOutcome(apiKeyAuthorizer, apiKeyEvent(created.apiKey, 'app-owner'))).status).toBe(200);
   });
 
   test('concurrent deletes of one key: exactly one succeeds', async () => {

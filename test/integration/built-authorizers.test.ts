@@ -4,7 +4,7 @@ import type { FunctionId } from '../../lib/shared/functions';
 import { AwsJsonStandIn, errorAnswer, secretValueAnswer } from '../support/aws-stand-in';
 import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, methodArn } from '../support/events';
+import { apiKeyEvent, sessionTokenEvent } from '../support/events';
 import { FaultProxy } from '../reliability/support';
 
 /**
@@ -43,7 +43,7 @@ afterEach(() => {
 });
 
 const invoke = (fn: FunctionId, event: unknown, overrides: Record<string, string> = {}) => invokeBuiltBundle(fn, event, { ...env, ...overrides });
-const keyEvent = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-b', 'whoami'));
+const keyEvent = (apiKey: string) => apiKeyEvent(apiKey, 'app-b');
 
 async function createdKey(): Promise<{ apiKey: string; keyId: string }> {
   // create-key reads the same secret with the SDK: both clients' requests must pass the stand-in's signature check.
@@ -97,7 +97,7 @@ test('DynamoDB unreachable: StoreUnavailable with the connection error as its ca
   const key = await invoke('apiKeyAuthorizer', keyEvent((await createdKey()).apiKey), down);
   expect(key).toMatchObject({ ok: false, errorType: 'StoreUnavailable', errorMessage: expect.stringMatching(/^api key lookup failed/) });
   expect(JSON.stringify(key.logs)).toMatch(/ECONNREFUSED/);
-  const sessionEvent = (token: string) => authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', 'app-b', 'sdkusers/me'));
+  const sessionEvent = (token: string) => sessionTokenEvent(token, 'app-b');
   const session = await invoke('sessionAuthorizer', sessionEvent(credentialFormat('kgs').generate()), down);
   expect(session).toMatchObject({ ok: false, errorType: 'StoreUnavailable', errorMessage: expect.stringMatching(/^session lookup failed/) });
   expect(session.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'session token verification failed; refusing', errorType: 'StoreUnavailable' }));

@@ -10,7 +10,7 @@ import { credentialFormat } from '../../functions/domain/credential-format';
 import type { FunctionId } from '../../lib/shared/functions';
 import { builtBundleEnv, invokeBuiltBundle } from '../support/built-bundle';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, authorizerEvent, proxyEvent, sessionTokenEvent } from '../support/events';
 
 /**
  * The error contract of the admin functions (errorType ValidationError,
@@ -67,7 +67,7 @@ test('functions pointed at a table that does not exist: StoreMisconfigured (not 
 
   const valid = await invoke('createKey', { appUid: 'app-1', name: 'valid' });
   const { apiKey, keyId } = (valid as { value: { apiKey: string; keyId: string } }).value;
-  const authorized = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-1', 'whoami')), missing);
+  const authorized = await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-1'), missing);
   expect(authorized).toMatchObject({ ok: false, errorType: 'StoreMisconfigured' });
   expect(authorized.logs).toContainEqual(expect.objectContaining({ level: 'ERROR', errorType: 'StoreMisconfigured', operatorActionNeeded: true }));
   const reported = await invoke('revokeKeys', proxyEvent({ path: '/api/v1/keys/revoke', body: JSON.stringify({ keys: [apiKey] }) }), missing);
@@ -96,11 +96,11 @@ test('create, authorize, then delete through the bundles; the deleted key is ref
   const { apiKey, keyId } = created.value as { apiKey: string; keyId: string };
   expect(JSON.stringify(created.logs)).not.toContain(apiKey);
 
-  const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-1', 'whoami')));
+  const allowed = await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-1'));
   expect(allowed).toMatchObject({ ok: true, value: { principalId: keyId, context: { appUid: 'app-1', keyId } } });
 
   expect(await invoke('deleteKey', { appUid: 'app-1', keyId })).toMatchObject({ ok: true, value: { keyId, deleted: true } });
-  expect(await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-1', 'whoami')))).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
+  expect(await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-1'))).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
 });
 
 test('whoami refuses a path naming another app than the authorizer context (403)', async () => {
@@ -149,7 +149,7 @@ describe('fitting an existing API, in the bundles that deploy', () => {
 
   test('a value of neither format is refused with DynamoDB unreachable: it was never asked', async () => {
     const cutOff = { ...legacy, AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' };
-    const event = (key: string) => authorizerEvent({ 'x-api-key': key }, methodArn('GET', 'app-fit', 'whoami'));
+    const event = (key: string) => apiKeyEvent(key, 'app-fit');
     const neither = await invoke('apiKeyAuthorizer', event(`${legacyKey.slice(1)}`), cutOff);
     expect(neither).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
     expect(neither.logs).not.toContainEqual(expect.objectContaining({ message: 'api key verification failed; refusing' }));
@@ -189,7 +189,7 @@ describe('plans, through the bundles', () => {
     const { apiKey } = created.value as { apiKey: string };
     const [gatewayKey] = registry.all();
     expect(gatewayKey).toMatchObject({ name: 'keygate-bundle-plan', usagePlanIds: ['local-small'] });
-    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'bundle-plan', 'whoami')));
+    const allowed = await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'bundle-plan'));
     expect(allowed).toMatchObject({ ok: true, value: { usageIdentifierKey: gatewayKey!.value } });
     // The gateway key value is no secret, but it is not logged either.
     expect(JSON.stringify([...created.logs, ...allowed.logs])).not.toContain(gatewayKey!.value);
@@ -207,7 +207,7 @@ describe('plans, through the bundles', () => {
     const rolled = await invoke('rollKey', { appUid: 'bundle-roll', keyId, gracePeriodSeconds: 0 });
     if (!rolled.ok) throw new Error(`roll-key failed: ${rolled.errorType} ${rolled.errorMessage}`);
     const next = rolled.value as { apiKey: string; keyId: string };
-    const allowed = await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': next.apiKey }, methodArn('GET', 'bundle-roll', 'whoami')));
+    const allowed = await invoke('apiKeyAuthorizer', apiKeyEvent(next.apiKey, 'bundle-roll'));
     expect(allowed).toMatchObject({ ok: true, value: { principalId: next.keyId, usageIdentifierKey: gatewayKey.value } });
     expect(await invoke('getApp', { appUid: 'bundle-roll' })).toMatchObject({ ok: true, value: { keyCount: 2, plan: 'small', gatewayKeyId: gatewayKey.id } });
   });
@@ -294,7 +294,7 @@ test('roll-key, update-key and list-key-events bundles: ValidationError and KeyN
 
 test('the lifecycle through the bundles: disable 401, enable 200, roll with grace 0, lastUsedAt and the activity log', async () => {
   const app = 'app-3';
-  const authorize = (apiKey: string) => invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami')));
+  const authorize = (apiKey: string) => invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, app));
   const created = await invoke('createKey', { appUid: app, name: 'bundled', requestedBy: 'local:test' });
   if (!created.ok) throw new Error(`create-key failed: ${created.errorType}`);
   const { apiKey, keyId } = created.value as { apiKey: string; keyId: string };
@@ -334,7 +334,7 @@ test('revoke-keys, public: 202 for a live key (then refused), the same 202 for a
   expect(revoked).toMatchObject({ ok: true, value: { statusCode: 202, body: '{"received":2}' } });
   expect(revoked.logs).toContainEqual(expect.objectContaining({ message: 'key revoked by report', keyId, appUid: 'app-r' }));
   expect(JSON.stringify(revoked.logs)).not.toContain(apiKey);
-  expect(await invoke('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'app-r', 'whoami')))).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
+  expect(await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-r'))).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
   const events = await invoke('listKeyEvents', { appUid: 'app-r', keyId });
   expect(events.ok && (events.value as { events: { action: string }[] }).events.map((event) => event.action)).toEqual(['revoked-by-report', 'created']);
   expect(await report({ keys: [apiKey, 'junk'] })).toMatchObject({ ok: true, value: { statusCode: 202, body: '{"received":2}' } });
@@ -372,7 +372,7 @@ describe('the app, session and user admin functions, as built', () => {
     const { keyId } = created.value as { keyId: string };
     const signIn = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'built-user' }), pathParameters: { appUid: 'app-built' }, context: { appUid: 'app-built', keyId } }));
     const { authToken } = JSON.parse((signIn as { value: { body: string } }).value.body) as { authToken: string };
-    const asSession = authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', 'app-built', 'sdkusers/me'));
+    const asSession = sessionTokenEvent(authToken, 'app-built');
     expect(await invoke('sessionAuthorizer', asSession)).toMatchObject({ ok: true, value: { context: { appUid: 'app-built' } } });
 
     expect(await invoke('revokeSessions', { appUid: 'app-built', createdByKeyId: keyId })).toMatchObject({ ok: true, value: { revoked: 1 } });
@@ -383,17 +383,16 @@ describe('the app, session and user admin functions, as built', () => {
 
 describe('sealed records, as built', () => {
   const db = DynamoDBDocumentClient.from(client);
-  const asKey = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
 
   test('the minified authorizer refuses a key whose hash item was moved to another app, and logs tampered with the hash tag only', async () => {
     const created = await invoke('createKey', { appUid: 'app-seal', name: 'sealed' });
     if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
     const { apiKey } = created.value as { apiKey: string };
-    expect(await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-seal'))).toMatchObject({ ok: true });
+    expect(await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-seal'))).toMatchObject({ ok: true });
     const keyHash = await hash(apiKey);
     await db.send(new UpdateCommand({ TableName: env[ENV.keysTable], Key: keyHashItemKey(keyHash), UpdateExpression: 'SET appUid = :b', ExpressionAttributeValues: { ':b': 'app-other' } }));
 
-    const refused = await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-other'));
+    const refused = await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-other'));
     expect(refused).toMatchObject({ ok: false, errorType: 'Error', errorMessage: 'Unauthorized' });
     expect(refused.logs).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'api key refused', reason: 'tampered', seal: 'wrong', hashTag: keyHash.slice(0, 8) }));
     expect(JSON.stringify(refused.logs)).not.toContain(apiKey);
@@ -407,7 +406,7 @@ describe('sealed records, as built', () => {
     if (!created.ok) throw new Error(`create-key failed: ${created.errorType} ${created.errorMessage}`);
     const signIn = await invoke('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'sealed-user' }), pathParameters: { appUid: 'app-seal-s' }, context: { appUid: 'app-seal-s', keyId: (created.value as { keyId: string }).keyId } }));
     const { authToken } = JSON.parse((signIn as { value: { body: string } }).value.body) as { authToken: string };
-    const asSession = authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', 'app-seal-s', 'sdkusers/me'));
+    const asSession = sessionTokenEvent(authToken, 'app-seal-s');
     expect(await invoke('sessionAuthorizer', asSession)).toMatchObject({ ok: true, value: { context: { userKey: 'sealed-user' } } });
     const tokenHash = await hash(authToken);
     await db.send(new UpdateCommand({ TableName: env[ENV.sessionsTable], Key: sessionItemKey(tokenHash), UpdateExpression: 'SET userKey = :u', ExpressionAttributeValues: { ':u': 'someone-else' } }));
@@ -424,20 +423,20 @@ describe('sealed records, as built', () => {
     await db.send(new PutCommand({ TableName: env[ENV.keysTable], Item: { ...keyHashItemKey(keyHash), ...legacy } }));
     const window = { [ENV.acceptUnsealedRecords]: 'true' };
 
-    const strict = await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-legacy'));
+    const strict = await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-legacy'));
     expect(strict).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
     expect(strict.logs).toContainEqual(expect.objectContaining({ reason: 'tampered', seal: 'missing' }));
-    expect(await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-legacy'), window)).toMatchObject({ ok: true, value: { principalId: legacy.keyId } });
+    expect(await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-legacy'), window)).toMatchObject({ ok: true, value: { principalId: legacy.keyId } });
 
     expect(await invoke('sealRecords', { limit: 0 })).toMatchObject({ ok: false, errorType: 'ValidationError', errorMessage: expect.stringContaining('limit') });
     const sealed = await invoke('sealRecords', {});
     expect(sealed).toMatchObject({ ok: true, value: { keys: { sealed: 1, wrongSeal: 1 } } });
     expect(sealed.logs).toContainEqual(expect.objectContaining({ operation: 'seal-records', message: 'seal-records succeeded' }));
-    expect(await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-legacy'))).toMatchObject({ ok: true, value: { principalId: legacy.keyId } });
+    expect(await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-legacy'))).toMatchObject({ ok: true, value: { principalId: legacy.keyId } });
 
     // A wrong seal is refused in the window too.
     await db.send(new UpdateCommand({ TableName: env[ENV.keysTable], Key: keyHashItemKey(keyHash), UpdateExpression: 'SET appUid = :b', ExpressionAttributeValues: { ':b': 'app-other' } }));
-    const wrong = await invoke('apiKeyAuthorizer', asKey(apiKey, 'app-other'), window);
+    const wrong = await invoke('apiKeyAuthorizer', apiKeyEvent(apiKey, 'app-other'), window);
     expect(wrong).toMatchObject({ ok: false, errorMessage: 'Unauthorized' });
     expect(wrong.logs).toContainEqual(expect.objectContaining({ reason: 'tampered', seal: 'wrong' }));
   });

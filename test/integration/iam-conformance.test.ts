@@ -13,7 +13,7 @@ import type { TableNames } from '../../lib/local/tables';
 import { logicalId, roleOf, testApp, type Statement } from '../infra/infra-app';
 import { builtBundleEnv, invokeBuiltBundle, type BuiltOutcome } from '../support/built-bundle';
 import { createTestTables } from '../support/dynamodb';
-import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, proxyEvent, sessionTokenEvent } from '../support/events';
 
 /**
  * Each built bundle's DynamoDB calls against the IAM role the construct gives
@@ -204,13 +204,13 @@ test('every function calls DynamoDB only as its role allows, on its typical path
   expect(await invokeWithinRole('importKeys', { appUid: app, keys: [{ key: credentialFormat('kg').generate(), name: 'imported' }] })).toMatchObject({ ok: true });
 
   // The authorizer's one read, and its lastUsedAt write after the answer.
-  const authorized = await invokeWithinRole('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': key.apiKey }, methodArn('GET', app, 'whoami')));
+  const authorized = await invokeWithinRole('apiKeyAuthorizer', apiKeyEvent(key.apiKey, app));
   expect(authorized).toMatchObject({ ok: true, operations: ['GetItem', 'UpdateItem'] });
 
   const signedIn = await invokeWithinRole('sdkUsersAuth', proxyEvent({ body: JSON.stringify({ externalId: 'iam-user' }), pathParameters: { appUid: app }, context: { appUid: app, keyId: key.keyId } }));
   expect(signedIn).toMatchObject({ ok: true, value: { statusCode: 200 } });
   const { authToken } = JSON.parse((signedIn as { value: { body: string } }).value.body) as { authToken: string };
-  const session = await invokeWithinRole('sessionAuthorizer', authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', app, 'sdkusers/me')));
+  const session = await invokeWithinRole('sessionAuthorizer', sessionTokenEvent(authToken, app));
   expect(session).toMatchObject({ ok: true, operations: ['GetItem'] });
   const context = (session as { value: { context: Record<string, string> } }).value.context;
   expect(await invokeWithinRole('sdkUsersMe', proxyEvent({ method: 'GET', pathParameters: { appUid: app }, context }))).toMatchObject({ ok: true, value: { statusCode: 200 } });
@@ -238,7 +238,7 @@ test('with plans and a default plan: creating, importing and rolling keys, movin
   expect(await call('importKeys', { appUid: app, keys: [{ key: credentialFormat('kg').generate(), name: 'imported' }] })).toMatchObject({ ok: true });
   expect(await call('rollKey', { appUid: app, keyId: key.keyId, gracePeriodSeconds: 60 })).toMatchObject({ ok: true });
   expect(await call('setAppPlan', { appUid: app, plan: 'large' })).toMatchObject({ ok: true, value: { plan: 'large' } });
-  expect(await call('apiKeyAuthorizer', authorizerEvent({ 'x-api-key': key.apiKey }, methodArn('GET', app, 'whoami')))).toMatchObject({ ok: true, value: { usageIdentifierKey: expect.any(String) } });
+  expect(await call('apiKeyAuthorizer', apiKeyEvent(key.apiKey, app))).toMatchObject({ ok: true, value: { usageIdentifierKey: expect.any(String) } });
   expect(await call('getApp', { appUid: app })).toMatchObject({ ok: true, value: { plan: 'large' } });
   // Off its plan: set-app-plan null with a default plan puts it back on the default one.
   expect(await call('setAppPlan', { appUid: app, plan: null })).toMatchObject({ ok: true, value: { plan: 'small' } });

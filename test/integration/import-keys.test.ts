@@ -19,7 +19,7 @@ import { DEFAULT_AUTH_SETTINGS, legacyKeysEnvironment } from '../../lib/shared/a
 import type { TableNames } from '../../lib/local/tables';
 import { keyHashItemKey } from '../../lib/shared/item-keys';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, gatewayOutcome, proxyEvent, sessionTokenEvent } from '../support/events';
 import { eventually } from '../support/eventually';
 import { loadWithEnv } from '../support/load-with-env';
 import { testSealer } from '../support/seals';
@@ -64,7 +64,7 @@ beforeAll(async () => {
 });
 afterAll(() => client.destroy());
 
-const asKey = (appUid: string, key: string) => authorizerEvent({ 'x-api-key': key }, methodArn('GET', appUid, 'whoami'));
+const asKey = (appUid: string, key: string) => apiKeyEvent(key, appUid);
 
 describe('imported keys authorize in their own format', () => {
   const nativeKey = keyFormat.generate();
@@ -150,7 +150,7 @@ describe('imported keys authorize in their own format', () => {
     )) as APIGatewayProxyResult;
     expect(signIn.statusCode).toBe(200);
     const { authToken } = JSON.parse(signIn.body) as { authToken: string };
-    const session = () => gatewayOutcome(sessionAuthorizer, authorizerEvent({ authorization: `Bearer ${authToken}` }, methodArn('GET', 'app-imp', 'sdkusers/me')));
+    const session = () => gatewayOutcome(sessionAuthorizer, sessionTokenEvent(authToken, 'app-imp'));
     expect((await session()).status).toBe(200);
 
     const keyId = imported.keys[2].keyId;

@@ -19,7 +19,7 @@ import { KeyStore } from '../../functions/stores/key-store';
 import { activityEventItemKey, appKeyItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, authorizerEvent, gatewayOutcome, methodArn, proxyEvent, sessionTokenEvent } from '../support/events';
 import { eventually } from '../support/eventually';
 import { testSealer } from '../support/seals';
 
@@ -48,7 +48,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What API Gateway answers for the key on the app's whoami route. */
 async function use(apiKey: string, appUid: string): Promise<number> {
-  return (await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', appUid, 'whoami')))).status;
+  return (await gatewayOutcome(apiKeyAuthorizer, apiKeyEvent(apiKey, appUid))).status;
 }
 
 /** A session opened with the key through the real sdkusers/auth handler. */
@@ -61,7 +61,7 @@ async function sessionOf(apiKey: string, appUid: string, externalId: string): Pr
 }
 
 async function sessionStatus(token: string, appUid: string): Promise<number> {
-  return (await gatewayOutcome(sessionAuthorizer, authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', appUid, 'sdkusers/me')))).status;
+  return (await gatewayOutcome(sessionAuthorizer, sessionTokenEvent(token, appUid))).status;
 }
 
 async function listed(appUid: string, keyId: string) {
@@ -306,7 +306,7 @@ describe('lastUsedAt', () => {
     jest.isolateModules(() => {
       coldAuthorizer = require('../../functions/api-key-authorizer/index').handler;
     });
-    expect((await gatewayOutcome(coldAuthorizer!, authorizerEvent({ 'x-api-key': key.apiKey }, methodArn('GET', app, 'whoami')))).status).toBe(200);
+    expect((await gatewayOutcome(coldAuthorizer!, apiKeyEvent(key.apiKey, app))).status).toBe(200);
     const second = await eventually(async () => {
       const at = await lastUsedOnHashItem(key.apiKey);
       return at !== first ? at : undefined;

@@ -8,7 +8,7 @@ import { documentClient } from '../../functions/stores/document-client';
 import { KeyStore } from '../../functions/stores/key-store';
 import { builtBundleEnv, runBuiltBundle } from '../support/built-bundle';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, proxyEvent } from '../support/events';
 import { createSealer } from '../../functions/domain/seal';
 
 /**
@@ -72,7 +72,7 @@ beforeEach(() => {
   answer = 'pepper';
 });
 
-const keyEvent = () => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', 'pepper-app', 'whoami'));
+const keyEvent = () => apiKeyEvent(apiKey, 'pepper-app');
 
 test('the bundle reads the pepper during init: its import waits for the answer, and no request reads it again', async () => {
   const { outcomes, importMs } = await runBuiltBundle('apiKeyAuthorizer', [{ event: keyEvent() }, { event: keyEvent() }, { event: keyEvent() }], env);

@@ -23,7 +23,7 @@ import { UsagePlanEnforcer } from '../../lib/local/usage-plans';
 import { appKeyItemKey, appRecordItemKey, keyHashItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, methodArn } from '../support/events';
+import { apiKeyEvent, sessionTokenEvent } from '../support/events';
 import { testSealer } from '../support/seals';
 
 /**
@@ -81,7 +81,7 @@ async function hashItemOf(apiKey: string): Promise<Record<string, unknown> | und
   return (await scanAll(client, tables.Keys)).find((item) => item.pk === pk);
 }
 
-const allow = (apiKey: string, appUid: string) => apiKeyAuthorizer(authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', appUid, 'whoami')));
+const allow = (apiKey: string, appUid: string) => apiKeyAuthorizer(apiKeyEvent(apiKey, appUid));
 
 describe('set-app-plan and get-app', () => {
   test('puts an app on a plan: one gateway key in that usage plan, kept with the app and on every hash item; the authorizer returns it', async () => {
@@ -482,7 +482,7 @@ describe('sessions', () => {
     const response = await sdkUsersAuth(event);
     expect(response.statusCode).toBe(200);
     const { authToken } = JSON.parse(response.body) as { authToken: string };
-    const result = await sessionAuthorizer(authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', 'plan-s', 'sdkusers/me')));
+    const result = await sessionAuthorizer(sessionTokenEvent(authToken, 'plan-s'));
     expect(result.usageIdentifierKey).toBe(value);
   });
 });

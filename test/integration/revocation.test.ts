@@ -10,7 +10,7 @@ import { logger } from '../../functions/lambda/services';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, authorizerEvent, gatewayOutcome, methodArn, proxyEvent, sessionTokenEvent } from '../support/events';
 import { OutputCapture } from '../reliability/support';
 
 /**
@@ -42,9 +42,9 @@ async function keyWithSession(appUid: string, name = 'server') {
   return { ...created, authToken: JSON.parse(issued.body).authToken as string };
 }
 
-const keyStatus = async (apiKey: string, appUid: string) => (await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', appUid, 'whoami')))).status;
+const keyStatus = async (apiKey: string, appUid: string) => (await gatewayOutcome(apiKeyAuthorizer, apiKeyEvent(apiKey, appUid))).status;
 const sessionStatus = async (token: string, appUid: string) =>
-  (await gatewayOutcome(sessionAuthorizer, authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', appUid, 'sdkusers/me')))).status;
+  (await gatewayOutcome(sessionAuthorizer, sessionTokenEvent(token, appUid))).status;
 /** The key items (not the activity log or the app registry, which a revocation adds to and counts down). */
 const isKeyItem = (item: Record<string, unknown>) => item.pk !== 'apps' && !String(item.sk).startsWith('event#');
 const keyItems = async () => (await scanAll(client, tables.Keys)).filter(isKeyItem).map((item) => `${item.pk} ${item.sk}`).sort();

@@ -15,7 +15,7 @@ import { appKeyItemKey, appRecordItemKey, keyHashItemKey, sessionItemKey } from 
 import { KeyStore } from '../../functions/stores/key-store';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
+import { apiKeyEvent, gatewayOutcome, sessionTokenEvent } from '../support/events';
 import { testSealer as sealer } from '../support/seals';
 
 /**
@@ -40,9 +40,9 @@ beforeAll(async () => {
 });
 afterAll(() => client.destroy());
 
-const keyStatus = async (apiKey: string, appUid: string) => (await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', appUid, 'whoami')))).status;
+const keyStatus = async (apiKey: string, appUid: string) => (await gatewayOutcome(apiKeyAuthorizer, apiKeyEvent(apiKey, appUid))).status;
 const sessionStatus = async (token: string, appUid: string) =>
-  (await gatewayOutcome(sessionAuthorizer, authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', appUid, 'sdkusers/me')))).status;
+  (await gatewayOutcome(sessionAuthorizer, sessionTokenEvent(token, appUid))).status;
 
 let legacyCount = 0;
 /** A key's two items as keygate wrote them before sealing (optionally before `enabled` existed too). */

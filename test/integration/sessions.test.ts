@@ -12,7 +12,7 @@ import { verifySessionToken } from '../../functions/domain/verify';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, scanAll, testAuthorizerDynamoDb, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
 import { authenticate, bearer, keyCaller } from '../support/session-flow';
 import { sealedSessionItem, testSealer as sealer } from '../support/seals';
 
@@ -211,7 +211,7 @@ test('no plaintext key or token reaches the logs', async () => {
     await gatewayOutcome(sessionAuthorizer, bearer(`${token.slice(0, -1)}x`, 'app-logs'));
     await gatewayOutcome(sessionAuthorizer, bearer(sessionFormat.generate(), 'app-logs'));
     await deleteKeyHandler({ appUid: 'app-logs', keyId: created.keyId });
-    await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('GET', 'app-logs', 'whoami')));
+    await gatewayOutcome(apiKeyAuthorizer, apiKeyEvent(created.apiKey, 'app-logs'));
     if (outcome.status === 200) await sdkUsersMe(proxyEvent({ method: 'GET', context: outcome.context }));
 
     const log = lines.join('');

@@ -6,7 +6,7 @@ import { handler as updateKeyHandler } from '../../functions/update-key/index';
 import { handler as listKeyEventsHandler } from '../../functions/list-key-events/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, authorizerEvent, gatewayOutcome, methodArn, proxyEvent, sessionTokenEvent } from '../support/events';
 import { inBatches, requestsAround } from './support';
 
 /**
@@ -47,14 +47,14 @@ async function cycle(index: number): Promise<CycleResult> {
   const appUid = `drace-${index % 16}`;
   const created = await createKeyHandler({ appUid, name: `cycle ${index}` });
   const verifyKey = () =>
-    gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('GET', appUid, 'whoami'))).then((outcome) => outcome.status);
+    gatewayOutcome(apiKeyAuthorizer, apiKeyEvent(created.apiKey, appUid)).then((outcome) => outcome.status);
 
   const granted = await gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('POST', appUid, 'sdkusers/auth')));
   if (granted.status !== 200) throw new Error(`cycle ${index}: fresh key refused with ${granted.status}`);
   const issued = await sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId: `user-${index}` }), context: granted.context }));
   const { authToken } = JSON.parse(issued.body) as { authToken: string };
   const sessionWorks = async () =>
-    (await gatewayOutcome(sessionAuthorizer, authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', appUid, 'sdkusers/me')))).status === 200;
+    (await gatewayOutcome(sessionAuthorizer, sessionTokenEvent(authToken, appUid))).status === 200;
 
   const setEnabled = (enabled: boolean) => () => updateKeyHandler({ appUid, keyId: created.keyId, enabled });
   const options = { maxRequests: MAX_VERIFIES_DURING, afterCount: 2 };

@@ -5,7 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local';
 import { ensureTables, type TableNames } from '../../lib/local/tables';
 import { scanAll, testTableNames } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, gatewayOutcome, proxyEvent, sessionTokenEvent } from '../support/events';
 import { OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
 
 /**
@@ -43,8 +43,8 @@ afterAll(async () => {
 });
 
 const APP = 'outage-app';
-const keyEvent = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', APP, 'whoami'));
-const sessionEvent = (token: string) => authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', APP, 'sdkusers/me'));
+const keyEvent = (apiKey: string) => apiKeyEvent(apiKey, APP);
+const sessionEvent = (token: string) => sessionTokenEvent(token, APP);
 const snapshot = async () =>
   JSON.stringify(await Promise.all([tables.Keys, tables.Sessions, tables.Users].map(async (name) => (await scanAll(client, name)).map((item) => JSON.stringify(item)).sort())));
 

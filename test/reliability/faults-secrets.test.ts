@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { credentialFormat } from '../../functions/domain/credential-format';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
+import { apiKeyEvent, gatewayOutcome, sessionTokenEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 import { PEPPER_RETRY_DELAY_MS } from '../../functions/domain/hashing';
 import { OutputCapture, coldStartHandlers, type ColdStartHandlers } from './support';
@@ -53,8 +53,8 @@ function advanceClock(ms: number): void {
 }
 
 const APP = 'pepper-app';
-const keyEvent = (apiKey: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', APP, 'whoami'));
-const sessionEvent = (token: string) => authorizerEvent({ authorization: `Bearer ${token}` }, methodArn('GET', APP, 'sdkusers/me'));
+const keyEvent = (apiKey: string) => apiKeyEvent(apiKey, APP);
+const sessionEvent = (token: string) => sessionTokenEvent(token, APP);
 
 test.each([
   ['Secrets Manager errors', () => secrets.reset(() => errorAnswer(500, 'InternalServiceError', 'injected: service unavailable')), /could not read the pepper/],
@@ -106,7 +106,7 @@ test('after the retry delay the same containers read the secret again and serve 
   advanceClock(PEPPER_RETRY_DELAY_MS);
   const created = await fns.createKey({ appUid: APP, name: 'after recovery' });
   expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey))).toMatchObject({ status: 200 });
-  expect(await gatewayOutcome(fns.apiKeyAuthorizer, authorizerEvent({ 'x-api-key': created.apiKey }, methodArn('GET', 'other-app', 'whoami')))).toEqual({ status: 403 });
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(created.apiKey, 'other-app'))).toEqual({ status: 403 });
   // One read per function module that needed it (create-key, api-key authorizer): kept for the life of the container.
   expect(secrets.calls).toHaveLength(2);
   expect(secrets.calls.map((call) => call.signatureProblem)).toEqual([undefined, undefined]);

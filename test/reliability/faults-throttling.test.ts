@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, gatewayOutcome, proxyEvent, sessionTokenEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 import { FaultProxy, OutputCapture, coldStartHandlers, failure, lastUsedRecorded, type ColdStartHandlers } from './support';
 
@@ -42,12 +42,10 @@ afterEach(() => {
   output.clear();
 });
 
-const keyEvent = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
-const sessionEvent = (token: string, app: string) => authorizerEvent({ authorization: `Bearer ${token}` }, methodArn('GET', app, 'sdkusers/me'));
 const itemsOf = async (app: string) => (await scanAll(client, tables.Keys)).filter((item) => item.appUid === app);
 
 async function sessionFor(apiKey: string, app: string, externalId: string): Promise<string> {
-  const granted = await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(apiKey, app));
+  const granted = await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(apiKey, app));
   if (granted.status !== 200) throw new Error(`key refused: ${granted.status}`);
   const response = await fns.sdkUsersAuth(proxyEvent({ body: JSON.stringify({ externalId }), context: granted.context }));
   if (response.statusCode !== 200) throw new Error(`sdkusers/auth answered ${response.statusCode}`);
@@ -63,10 +61,10 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
     const before = await itemsOf(app);
 
     proxy.mode = { kind: 'throttle', error };
-    expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 500 });
-    expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toEqual({ status: 500 });
+    expect(await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).toEqual({ status: 500 });
+    expect(await gatewayOutcome(fns.sessionAuthorizer, sessionTokenEvent(token, app))).toEqual({ status: 500 });
     // A malformed credential is still refused 401: it never needs DynamoDB.
-    expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(`${live.apiKey}x`, app))).toEqual({ status: 401 });
+    expect(await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(`${live.apiKey}x`, app))).toEqual({ status: 401 });
 
     const logs = output.lines();
     const authorizerErrors = logs.filter((line) => line.level === 'ERROR' && /verification failed; refusing/.test(String(line.message)));
@@ -95,12 +93,12 @@ describe.each([['ProvisionedThroughputExceededException'], ['ThrottlingException
     // Fault cleared: the same module instances work again, and nothing was written or lost meanwhile.
     proxy.mode = { kind: 'pass' };
     expect(await itemsOf(app)).toEqual(before);
-    expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
-    expect((await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).status).toBe(200);
+    expect((await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).status).toBe(200);
+    expect((await gatewayOutcome(fns.sessionAuthorizer, sessionTokenEvent(token, app))).status).toBe(200);
     const again = await fns.createKey({ appUid: app, name: 'after throttling' });
     expect((await fns.listKeys({ appUid: app })).keys.map((key) => key.keyId).sort()).toEqual([live.keyId, again.keyId].sort());
     expect(await fns.deleteKey({ appUid: app, keyId: live.keyId })).toEqual({ keyId: live.keyId, deleted: true });
-    expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 401 });
+    expect(await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).toEqual({ status: 401 });
   });
 });
 
@@ -114,7 +112,7 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     const created = await fns.createKey({ appUid: app, name: 'n' });
     expect((await itemsOf(app)).map((item) => String(item.pk).split('#')[0]).sort()).toEqual(['app', 'apps', 'hash']);
     expect((await itemsOf(app)).find((item) => item.pk === 'apps')?.keyCount).toBe(1);
-    expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+    expect((await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(created.apiKey, app))).status).toBe(200);
   });
 
   test('delete-key: read passes, transaction throttled → both items kept and the key still works; a retry deletes both', async () => {
@@ -125,12 +123,12 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     await expect(fns.deleteKey({ appUid: app, keyId: created.keyId })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
     expect(proxy.seen.GetItem).toBeGreaterThan(0);
     expect(await itemsOf(app)).toEqual(before);
-    expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+    expect((await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(created.apiKey, app))).status).toBe(200);
     proxy.mode = { kind: 'pass' };
     await fns.deleteKey({ appUid: app, keyId: created.keyId });
     // Only the app's registry item is left, counting no keys.
     expect(await itemsOf(app)).toEqual([expect.objectContaining({ pk: 'apps', keyCount: 0 })]);
-    expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).toEqual({ status: 401 });
+    expect(await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(created.apiKey, app))).toEqual({ status: 401 });
   });
 
   test('sdkusers/auth: user written, session transaction throttled → 503 and no session item; a retry reuses the same user', async () => {
@@ -151,7 +149,7 @@ describe('throttling one step of a multi-step operation leaves no partial state'
     expect(ok.statusCode).toBe(200);
     expect(await usersOfApp()).toEqual(users);
     const token = (JSON.parse(ok.body) as { authToken: string }).authToken;
-    expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toMatchObject({ status: 200, context: { userId: users[0].userId } });
+    expect(await gatewayOutcome(fns.sessionAuthorizer, sessionTokenEvent(token, app))).toMatchObject({ status: 200, context: { userId: users[0].userId } });
   });
 });
 
@@ -159,7 +157,7 @@ test('the lastUsedAt write throttled: the key is still let in, the failure is lo
   const app = 'thr-last-used';
   const created = await fns.createKey({ appUid: app, name: 'used' });
   proxy.mode = { kind: 'throttle', error: 'ThrottlingException', operations: ['UpdateItem'] };
-  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(created.apiKey, app))).status).toBe(200);
   for (let i = 0; i < 250 && !output.lines().some((line) => line.message === 'lastUsedAt not recorded'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
   expect(output.lines().filter((line) => line.message === 'lastUsedAt not recorded')).toEqual([
     expect.objectContaining({ level: 'WARN', keyId: created.keyId, errorType: 'StoreUnavailable', errorMessage: expect.stringContaining('DynamoDB ThrottlingException') }),
@@ -168,7 +166,7 @@ test('the lastUsedAt write throttled: the key is still let in, the failure is lo
   expect((await itemsOf(app)).some((item) => item.lastUsedAt !== undefined)).toBe(false);
 
   proxy.mode = { kind: 'pass' };
-  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(created.apiKey, app))).status).toBe(200);
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(created.apiKey, app))).status).toBe(200);
   await lastUsedRecorded(client, tables.Keys, app);
 });
 
@@ -204,7 +202,7 @@ describe('failures while ending sessions leave a state the next call finishes', 
     expect(failed).toMatchObject({ name: 'StoreUnavailable', retryable: true });
     expect(failed?.message).toContain('some sessions may already be ended; call again with the same input to end the rest');
     // The session items went first: what was ended stays ended.
-    for (const token of tokens) expect(await gatewayOutcome(fns.sessionAuthorizer, sessionEvent(token, app))).toEqual({ status: 401 });
+    for (const token of tokens) expect(await gatewayOutcome(fns.sessionAuthorizer, sessionTokenEvent(token, app))).toEqual({ status: 401 });
     proxy.mode = { kind: 'pass' };
     expect(await fns.revokeSessions({ appUid: app, externalId: 'victim' })).toEqual({ revoked: 0 });
     expect((await scanAll(client, tables.Sessions)).filter((item) => item.createdByKeyId === live.keyId)).toEqual([]);
@@ -229,30 +227,30 @@ test('connections dropped (DynamoDB unreachable mid-flight): 500 from the author
   const live = await fns.createKey({ appUid: app, name: 'live' });
   const before = await itemsOf(app);
   proxy.mode = { kind: 'reset' };
-  expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 500 });
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).toEqual({ status: 500 });
   await expect(fns.createKey({ appUid: app, name: 'x' })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
   await expect(fns.deleteKey({ appUid: app, keyId: live.keyId })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
   expect(output.lines().some((line) => line.level === 'ERROR' && /api key verification failed; refusing/.test(String(line.message)))).toBe(true);
   proxy.mode = { kind: 'pass' };
   expect(await itemsOf(app)).toEqual(before);
-  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).status).toBe(200);
 });
 
 test('a DynamoDB that accepts requests and never answers: each call gives up after its request timeout (500 from the authorizer, StoreUnavailable from admin), nothing hangs; recovers', async () => {
   const app = 'silent-app';
   const live = await fns.createKey({ appUid: app, name: 'live' });
   proxy.mode = { kind: 'silent' };
-  expect(await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 500 });
+  expect(await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).toEqual({ status: 500 });
   await expect(fns.listKeys({ appUid: app })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true });
   expect(proxy.faulted.GetItem).toBeGreaterThan(0);
   proxy.mode = { kind: 'pass' };
-  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).status).toBe(200);
 }, 45_000);
 
 test('a single throttled request is absorbed by the SDK retry: the caller never sees it', async () => {
   const app = 'thr-blip';
   const live = await fns.createKey({ appUid: app, name: 'live' });
   proxy.mode = { kind: 'throttle', error: 'ProvisionedThroughputExceededException', times: 1 };
-  expect((await gatewayOutcome(fns.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+  expect((await gatewayOutcome(fns.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).status).toBe(200);
   expect(proxy.faulted.GetItem).toBeGreaterThan(0);
 });

@@ -6,7 +6,7 @@ import { handler as deleteKeyHandler } from '../../functions/delete-key/index';
 import { handler as sdkUsersAuth } from '../../functions/sdkusers-auth/index';
 import { handler as sdkUsersMe } from '../../functions/sdkusers-me/index';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent, sessionTokenEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 import { inBatches, requestsAround } from './support';
 
@@ -60,7 +60,7 @@ async function cycle(index: number): Promise<CycleResult> {
   const { authToken } = JSON.parse(issued.body) as { authToken: string };
   // The session authorizer on every check; the sdkusers/me handler behind it on every fifth cycle (it reads the users table).
   const useSession = async (withBackend: boolean) => {
-    const outcome = await gatewayOutcome(sessionAuthorizer, authorizerEvent({ Authorization: `Bearer ${authToken}` }, methodArn('GET', appUid, 'sdkusers/me')));
+    const outcome = await gatewayOutcome(sessionAuthorizer, sessionTokenEvent(authToken, appUid));
     if (outcome.status !== 200) return false;
     if (!withBackend) return true;
     const me = await sdkUsersMe(proxyEvent({ method: 'GET', context: outcome.context }));

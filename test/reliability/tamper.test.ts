@@ -17,7 +17,7 @@ import { UserStore } from '../../functions/stores/user-store';
 import { appKeyItemKey, keyHashItemKey, sessionItemKey } from '../../lib/shared/item-keys';
 import type { TableNames } from '../../lib/local/tables';
 import { createTestTables, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn } from '../support/events';
+import { apiKeyEvent, gatewayOutcome, sessionTokenEvent } from '../support/events';
 import { testSealer } from '../support/seals';
 import { OutputCapture } from './support';
 
@@ -52,9 +52,9 @@ afterAll(() => {
   client.destroy();
 });
 
-const keyOn = (apiKey: string, appUid: string) => gatewayOutcome(apiKeyAuthorizer, authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', appUid, 'whoami')));
+const keyOn = (apiKey: string, appUid: string) => gatewayOutcome(apiKeyAuthorizer, apiKeyEvent(apiKey, appUid));
 const sessionOn = (token: string, appUid: string) =>
-  gatewayOutcome(sessionAuthorizer, authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', appUid, 'sdkusers/me')));
+  gatewayOutcome(sessionAuthorizer, sessionTokenEvent(token, appUid));
 
 /** Asks (one request at a time), and returns the status and the refusal lines it logged. */
 async function ask(request: () => Promise<{ status: number }>) {
@@ -183,7 +183,7 @@ describe('API-key hash items', () => {
     const { Item: brokenBefore } = await db.send(new GetCommand({ TableName: tables.Keys, Key: broken.itemKey, ConsistentRead: true }));
     expect(await keyStore().setGatewayKeyOnKeys('tam-g', 'gw-tam-g')).toBe(1);
     expect((await keyOn(key.apiKey, 'tam-g')).status).toBe(200);
-    expect(await apiKeyAuthorizer(authorizerEvent({ 'x-api-key': key.apiKey }, methodArn('GET', 'tam-g', 'whoami')))).toMatchObject({ usageIdentifierKey: 'gw-tam-g' });
+    expect(await apiKeyAuthorizer(apiKeyEvent(key.apiKey, 'tam-g'))).toMatchObject({ usageIdentifierKey: 'gw-tam-g' });
     const { Item: brokenAfter } = await db.send(new GetCommand({ TableName: tables.Keys, Key: broken.itemKey, ConsistentRead: true }));
     expect(brokenAfter).toEqual(brokenBefore);
     // Taken off the plan: the key is resealed without it, and still verifies.
@@ -208,7 +208,7 @@ describe('API-key hash items', () => {
     await db.send(new UpdateCommand({ TableName: tables.Keys, Key: key.itemKey, UpdateExpression: 'SET gatewayKey = :set', ExpressionAttributeValues: { ':set': new Set(['gw-of-another-app']) } }));
     const outcome = await ask(() => keyOn(key.apiKey, 'tam-a'));
     expect(outcome.status).toBe(200);
-    expect(await apiKeyAuthorizer(authorizerEvent({ 'x-api-key': key.apiKey }, methodArn('GET', 'tam-a', 'whoami')))).not.toHaveProperty('usageIdentifierKey');
+    expect(await apiKeyAuthorizer(apiKeyEvent(key.apiKey, 'tam-a'))).not.toHaveProperty('usageIdentifierKey');
     await expect(updateKeyHandler({ appUid: 'tam-a', keyId: key.keyId, name: 'still changeable' })).resolves.toMatchObject({ name: 'still changeable' });
   });
 

@@ -40,6 +40,16 @@ export function proxyEvent(options: {
   } as unknown as APIGatewayProxyEvent;
 }
 
+/** What API Gateway hands the API-key authorizer for `apiKey` on `GET whoami` of `appUid`. */
+export function apiKeyEvent(apiKey: string, appUid: string): APIGatewayRequestAuthorizerEvent {
+  return authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', appUid, 'whoami'));
+}
+
+/** What API Gateway hands the session authorizer for `token` on `GET sdkusers/me` of `appUid`. */
+export function sessionTokenEvent(token: string, appUid: string): APIGatewayRequestAuthorizerEvent {
+  return authorizerEvent({ Authorization: `Bearer ${token}` }, methodArn('GET', appUid, 'sdkusers/me'));
+}
+
 type Authorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<{ policyDocument: unknown; context: Record<string, string> }>;
 
 /**
