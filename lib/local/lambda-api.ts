@@ -97,6 +97,10 @@ export function createLocalLambdaApi(options: LocalLambdaApiOptions): Server {
 
     const invocationType = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
     if (invocationType === 'DryRun') return sendJson(res, 204, '');
+    // Refused before anything runs: a create-key run for a refused request would make a key no one sees.
+    if (invocationType !== 'RequestResponse' && invocationType !== 'Event') {
+      return serviceError(res, 400, 'InvalidParameterValueException', `Unsupported InvocationType ${invocationType}`);
+    }
     const started = Date.now();
     const run = invokeHandler(name, handler, event, timeoutMs).then((result) => {
       log(`invoke ${name} ${result.ok ? 'ok' : `failed: ${result.error.errorType}`} ${Date.now() - started}ms`);
@@ -106,7 +110,6 @@ export function createLocalLambdaApi(options: LocalLambdaApiOptions): Server {
       run.catch(() => undefined);
       return sendJson(res, 202, '', { 'x-amzn-RequestId': randomUUID() });
     }
-    if (invocationType !== 'RequestResponse') return serviceError(res, 400, 'InvalidParameterValueException', `Unsupported InvocationType ${invocationType}`);
     const result = await run;
     const headers = { 'x-amzn-RequestId': result.requestId, 'X-Amz-Executed-Version': '$LATEST' };
     if (result.ok) return sendJson(res, 200, JSON.stringify(result.value), headers);

@@ -102,6 +102,16 @@ test('InvocationType Event answers 202 and runs the handler', async () => {
   expect(seen).toEqual([{ async: true }]);
 });
 
+const signedWith = (accessKeyId: string) => `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00`;
+
+test('an unsupported InvocationType is refused (400) before the function runs', async () => {
+  seen.length = 0;
+  const response = await rawInvoke({ host: `127.0.0.1:${port}`, authorization: signedWith(secret), 'x-amz-invocation-type': 'Sometimes' });
+  expect(response).toMatchObject({ status: 400, errorType: 'InvalidParameterValueException' });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(seen).toEqual([]);
+});
+
 /** A raw POST to the invoke path of `echo`, with exactly the given headers (node:http sends Host and Origin as set). */
 async function rawInvoke(headers: Record<string, string>, body = '{"appUid":"x","name":"from a page"}') {
   return new Promise<{ status: number; errorType: string | undefined; body: string }>((resolve, reject) => {
@@ -115,7 +125,6 @@ async function rawInvoke(headers: Record<string, string>, body = '{"appUid":"x",
     req.end(body);
   });
 }
-const signedWith = (accessKeyId: string) => `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00`;
 
 describe('only programs on this machine that know the per-start secret', () => {
   beforeEach(() => (seen.length = 0));
