@@ -1,11 +1,8 @@
 import { KeygateError, StoreMisconfigured, StoreUnavailable } from '../domain/errors';
 
-/** True when a TransactWriteItems was cancelled because one of its conditions failed. */
+/** True when a write (or a transaction) was refused because one of its conditions failed. */
 export function isConditionFailure(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === 'ConditionalCheckFailedException') return true;
-  if (error.name !== 'TransactionCanceledException') return false;
-  return cancellationCodes(error).includes('ConditionalCheckFailed');
+  return failedConditions(error).length > 0;
 }
 
 /** DynamoDB errors that say "not now": the same request may succeed later. */
@@ -19,6 +16,13 @@ const TRANSIENT_ERRORS = new Set([
   'InternalServerError',
   'ServiceUnavailable',
 ]);
+
+/**
+ * Raised by a client before any request is sent, for a setting no retry can
+ * mend: the SDK's and aws-http's ConfigurationError (no region, a bad
+ * endpoint), and missing credentials.
+ */
+const CLIENT_CONFIGURATION_ERRORS = new Set(['ConfigurationError', 'CredentialsProviderError']);
 
 /** TransactionCanceledException reasons that say "not now". */
 const TRANSIENT_CANCELLATIONS = new Set(['TransactionConflict', 'ProvisionedThroughputExceeded', 'ThrottlingError', 'None']);
@@ -46,17 +50,16 @@ export function isTransactionConflict(error: unknown): boolean {
 }
 
 /**
- * Maps what DynamoDB threw (after the SDK's own retries) to a domain error.
- * Condition failures are left to the caller, which knows what they mean.
- * `outcome` says what state the failure left (for multi-step operations).
  * Whether retrying may help: throttling, conflicts, DynamoDB's own 5xx, and
  * failures that got no HTTP answer at all (connection refused or reset,
  * timeouts). Any other answer DynamoDB gave (AccessDenied, ResourceNotFound,
- * ValidationException, a bad signature...) will be the same next time.
+ * ValidationException, a bad signature...) will be the same next time, and
+ * so will a client's own configuration error, which sends nothing.
  */
 export function isTransientStoreFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (TRANSIENT_ERRORS.has(error.name)) return true;
+  if (CLIENT_CONFIGURATION_ERRORS.has(error.name)) return false;
   if (error.name === 'TransactionCanceledException') return cancellationCodes(error).every((code) => TRANSIENT_CANCELLATIONS.has(code));
   const { $fault, $metadata } = error as { $fault?: string; $metadata?: { httpStatusCode?: number } };
   const status = $metadata?.httpStatusCode;

@@ -1,8 +1,10 @@
 import { DynamoDBClient, GetItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../../lib/shared/environment';
 import { isTransientStoreFailure, storeError } from '../../functions/stores/dynamodb-errors';
+import { apiKeyLookup } from '../../functions/stores/credential-lookup';
+import { DynamoDbHttpClient } from '../../functions/aws-http/dynamodb';
 import { createTestTables, scanAll, testDynamoDbClient } from '../support/dynamodb';
-import { authorizerEvent, gatewayOutcome, methodArn, proxyEvent } from '../support/events';
+import { apiKeyEvent, gatewayOutcome, proxyEvent } from '../support/events';
 import type { TableNames } from '../../lib/local/tables';
 import { FaultProxy, OutputCapture, coldStartHandlers, failure, lastUsedRecorded, type ColdStartHandlers } from './support';
 
@@ -53,7 +55,6 @@ afterEach(() => {
   output.clear();
 });
 
-const keyEvent = (apiKey: string, app: string) => authorizerEvent({ 'x-api-key': apiKey }, methodArn('GET', app, 'whoami'));
 const everything = async () => [...(await scanAll(client, tables.Keys)), ...(await scanAll(client, tables.Sessions)), ...(await scanAll(client, tables.Users))];
 
 test("DynamoDB Local's ResourceNotFoundException (missing table) and ValidationException (bad expression) are StoreMisconfigured, not retryable", async () => {
@@ -67,6 +68,15 @@ test("DynamoDB Local's ResourceNotFoundException (missing table) and ValidationE
     expect(isTransientStoreFailure(error)).toBe(false);
     expect(storeError('read', error)).toMatchObject({ name: 'StoreMisconfigured', retryable: false });
   }
+});
+
+test("the authorizers' client failing before it sends (no credentials, no region): StoreMisconfigured, not a retryable outage", async () => {
+  const lookUp = (env: Record<string, string | undefined>) => apiKeyLookup(new DynamoDbHttpClient({ env }), tables.Keys)('x');
+  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+  const noCredentials = await failure(lookUp({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: endpoint }));
+  expect(noCredentials).toMatchObject({ name: 'StoreMisconfigured', retryable: false, cause: expect.objectContaining({ name: 'CredentialsProviderError' }) });
+  const noRegion = await failure(lookUp({ AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_ENDPOINT_URL_DYNAMODB: endpoint }));
+  expect(noRegion).toMatchObject({ name: 'StoreMisconfigured', retryable: false, cause: expect.objectContaining({ name: 'ConfigurationError' }) });
 });
 
 test('a cancelled transaction is retryable only when every reason is transient', () => {
@@ -119,7 +129,7 @@ test('functions pointed at tables that do not exist: admin StoreMisconfigured lo
   expect(JSON.parse(reported.body)).toEqual({ message: 'internal error' });
   expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'keys/revoke failed', errorType: 'StoreMisconfigured' }));
 
-  expect(await gatewayOutcome(onMissingTables.apiKeyAuthorizer, keyEvent(key, 'cfg'))).toEqual({ status: 500 });
+  expect(await gatewayOutcome(onMissingTables.apiKeyAuthorizer, apiKeyEvent(key, 'cfg'))).toEqual({ status: 500 });
   expect(output.lines()).toContainEqual(
     expect.objectContaining({ level: 'ERROR', message: 'api key verification failed; refusing', errorType: 'StoreMisconfigured', retryable: false, operatorActionNeeded: true }),
   );
@@ -151,7 +161,7 @@ describe.each([
     const reported = await viaProxy.revokeKeys(proxyEvent({ body: JSON.stringify({ keys: [live.apiKey] }) }));
     expect(reported.statusCode).toBe(httpStatus);
 
-    expect(await gatewayOutcome(viaProxy.apiKeyAuthorizer, keyEvent(live.apiKey, app))).toEqual({ status: 500 });
+    expect(await gatewayOutcome(viaProxy.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).toEqual({ status: 500 });
     expect(output.lines()).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'api key verification failed; refusing', errorType, retryable }));
     const adminLevel = retryable ? 'WARN' : 'ERROR';
     for (const [name] of adminCalls(viaProxy, app)) expect(output.lines()).toContainEqual(expect.objectContaining({ level: adminLevel, operation: name, errorType }));
@@ -159,7 +169,7 @@ describe.each([
 
     proxy.mode = { kind: 'pass' };
     expect(await everything()).toEqual(before);
-    expect((await gatewayOutcome(viaProxy.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+    expect((await gatewayOutcome(viaProxy.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).status).toBe(200);
     // Its lastUsedAt write runs after the answer: let it land here, not in the next test's snapshot.
     await lastUsedRecorded(client, tables.Keys, app);
   });
@@ -170,7 +180,7 @@ test("the authorizer's lastUsedAt write refused for good (AccessDenied on Update
   const live = await viaProxy.createKey({ appUid: app, name: 'used' });
   output.clear();
   proxy.mode = { kind: 'refuse', error: 'AccessDeniedException', status: 400, operations: ['UpdateItem'] };
-  expect((await gatewayOutcome(viaProxy.apiKeyAuthorizer, keyEvent(live.apiKey, app))).status).toBe(200);
+  expect((await gatewayOutcome(viaProxy.apiKeyAuthorizer, apiKeyEvent(live.apiKey, app))).status).toBe(200);
   const notRecorded = () => output.lines().filter((line) => line.message === 'lastUsedAt not recorded');
   for (let i = 0; i < 250 && notRecorded().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
   expect(notRecorded()).toEqual([
