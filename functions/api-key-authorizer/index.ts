@@ -1,5 +1,5 @@
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
-import { acceptUnsealedRecordsFrom, lastUsedIntervalSecondsFrom } from '../lambda/config';
+import { lastUsedIntervalSecondsFrom } from '../lambda/config';
 import { presentedApiKey } from '../lambda/headers';
 import { recordLastUsedWriteFailure } from '../lambda/metrics';
 import { apiKeyLookup, lastUsedWriter } from '../stores/credential-lookup';
@@ -15,7 +15,7 @@ const deps = {
   hash: services.hash,
   findKey: apiKeyLookup(services.dynamodb, services.tables.keys),
   sealer: services.sealer,
-  acceptUnsealedRecords: acceptUnsealedRecordsFrom(process.env),
+  acceptUnsealedRecords: services.acceptUnsealedRecords,
   recordUse: lastUsedRecorder({
     intervalMs: lastUsedIntervalSecondsFrom(process.env) * 1000,
     write: lastUsedWriter(services.dynamodb, services.tables.keys),

@@ -1,6 +1,7 @@
 import { DynamoDbHttpClient } from '../aws-http/dynamodb';
 import { SecretsManagerHttpClient } from '../aws-http/secrets-manager';
 import type { SecretReader } from '../domain/hashing';
+import { acceptUnsealedRecordsFrom } from './config';
 import { credentialServices, type CredentialServices } from './services';
 
 /**
@@ -19,6 +20,8 @@ const SECRETS_MANAGER_TIMEOUTS = { connectionTimeoutMs: 1000, requestTimeoutMs: 
 
 export interface AuthorizerServices extends CredentialServices {
   readonly dynamodb: DynamoDbHttpClient;
+  /** Items with no seal at all are accepted (the upgrade window; see seal.ts). */
+  readonly acceptUnsealedRecords: boolean;
 }
 
 function secretsManagerReader(env: Env): SecretReader {
@@ -27,5 +30,5 @@ function secretsManagerReader(env: Env): SecretReader {
 }
 
 export function authorizerServicesFromEnvironment(env: Env = process.env): AuthorizerServices {
-  return { dynamodb: new DynamoDbHttpClient({ env }), ...credentialServices(env, secretsManagerReader(env)) };
+  return { dynamodb: new DynamoDbHttpClient({ env }), acceptUnsealedRecords: acceptUnsealedRecordsFrom(env), ...credentialServices(env, secretsManagerReader(env)) };
 }

@@ -1,6 +1,5 @@
 import { AUTHORIZATION_HEADER } from '../../lib/shared/auth-settings';
 import { requestAuthorizer, type AuthorizerDecision } from '../lambda/authorizer-handler';
-import { acceptUnsealedRecordsFrom } from '../lambda/config';
 import { sessionLookup } from '../stores/credential-lookup';
 import { bearerToken, singleHeader } from '../lambda/headers';
 import { authorizerServicesFromEnvironment } from '../lambda/authorizer-services';
@@ -12,7 +11,7 @@ const deps = {
   hash: services.hash,
   findSession: sessionLookup(services.dynamodb, services.tables.sessions),
   sealer: services.sealer,
-  acceptUnsealedRecords: acceptUnsealedRecordsFrom(process.env),
+  acceptUnsealedRecords: services.acceptUnsealedRecords,
 };
 
 /**
