@@ -5,10 +5,10 @@ import type { Hasher } from './hashing';
 import { randomId } from './ids';
 import type { KeyMetadata, KeyStore } from '../stores/key-store';
 import type { CredentialFormat } from './credential-format';
-import { HASH_IMPORT_DISPLAY_PREFIX, legacyKeyHashInput, sha256HashInput, type LegacyKeyFormat } from './key-formats';
+import { apiKeyHashInput, HASH_IMPORT_DISPLAY_PREFIX, sha256HashInput, type LegacyKeyFormat } from './key-formats';
 import { newKeyMetadata, writeWithGatewayKey } from './keys';
 import type { AppPlanDeps } from './apps';
-import { appUidSchema, expiresAtSchema, futureExpiry, keyNameSchema, parseInput, requestedBySchema } from './validation';
+import { appUidSchema, exactlyOneOf, expiresAtSchema, futureExpiry, keyNameSchema, parseInput, requestedBySchema } from './validation';
 import { ENV } from '../../lib/shared/environment';
 import { MAX_IMPORT_KEYS } from '../../lib/shared/functions';
 
@@ -31,8 +31,6 @@ export interface KeyImportDeps {
   readonly plans?: AppPlanDeps;
 }
 
-/** Keys per call: one transaction writes three items per key (two key items, one event), and the CLI sends a file in batches of this size. */
-export { MAX_IMPORT_KEYS };
 /** Longest plaintext accepted; the legacy pattern's own bound is checked after. */
 const MAX_KEY_LENGTH = 512;
 
@@ -43,12 +41,7 @@ const importedKeyInput = z
     name: keyNameSchema,
     expiresAt: z.optional(expiresAtSchema),
   })
-  .check(
-    z.refine((entry) => (entry.key === undefined) !== (entry.keyHash === undefined), {
-      path: ['key'],
-      message: 'exactly one of key or keyHash is required',
-    }),
-  );
+  .check(exactlyOneOf(['key', 'keyHash']));
 
 export const importKeysInput = z.strictObject({
   appUid: appUidSchema,
@@ -72,8 +65,12 @@ type ImportedKeyInput = z.output<typeof importedKeyInput>;
 function importedSecret(deps: KeyImportDeps, entry: ImportedKeyInput, field: string): { hashInput: string; displayPrefix: string; importedFrom: 'key' | 'keyHash' } {
   if (entry.key !== undefined) {
     const { key } = entry;
-    if (deps.keyFormat.isWellFormed(key)) return { hashInput: key, displayPrefix: deps.keyFormat.displayPrefix(key), importedFrom: 'key' };
-    if (deps.legacyKeyFormat?.matches(key)) return { hashInput: legacyKeyHashInput(key), displayPrefix: deps.legacyKeyFormat.displayPrefix(key), importedFrom: 'key' };
+    // Hashed exactly as the authorizer hashes a presented key, so an imported key verifies.
+    const hashInput = apiKeyHashInput(deps, key);
+    if (hashInput !== undefined) {
+      const displayPrefix = deps.keyFormat.isWellFormed(key) ? deps.keyFormat.displayPrefix(key) : deps.legacyKeyFormat!.displayPrefix(key);
+      return { hashInput, displayPrefix, importedFrom: 'key' };
+    }
     // Never the value: it is a key.
     const legacy = deps.legacyKeyFormat ? 'the legacy key pattern' : `a legacy key pattern (none is configured: legacyKeys on the construct, ${ENV.legacyKeyPattern} locally)`;
     throw new ValidationError(`${field}.key`, `${field}.key matches neither the keygate key format nor ${legacy}, so it could never be accepted`);

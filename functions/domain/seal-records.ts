@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { ValidationError } from './errors';
 import { SEAL_ATTRIBUTE, type Sealer } from './seal';
 import type { TimeBudget } from './session-admin';
-import { parseInput } from './validation';
+import { pagingFields, parseInput } from './validation';
 import type { RecordSealingStore } from '../stores/record-sealing';
 import { SEALED_FIELDS, type SealedKind } from '../../lib/shared/seals';
 
@@ -53,7 +53,7 @@ export const sealRecordsInput = z.strictObject({
       .int({ error: 'limit must be a whole number' })
       .check(z.gte(1, `limit must be between 1 and ${MAX_SEAL_LIMIT}`), z.lte(MAX_SEAL_LIMIT, `limit must be between 1 and ${MAX_SEAL_LIMIT}`)),
   ),
-  nextToken: z.optional(z.string({ error: 'nextToken must be a string' }).check(z.minLength(1, 'nextToken must not be empty'), z.maxLength(2048, 'nextToken is too long'))),
+  nextToken: pagingFields.nextToken,
 });
 
 /** Where a call resumes: the kind of item, and the Scan's start key within its table (none: the table's start). */

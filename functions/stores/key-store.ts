@@ -1,7 +1,7 @@
 import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { failedConditions, isConditionFailure, isTransactionConflict, storeError } from './dynamodb-errors';
 import { activityEventPut, type TransactItem } from './activity-store';
-import { decodeCursor, encodeCursor, pageCursor } from './page-cursor';
+import { pageCursor } from './page-cursor';
 import type { ActivityEvent } from '../domain/activity';
 import { ConfigurationError, KeyAlreadyExists, KeyNotFound, RecordSealInvalid, StoreUnavailable } from '../domain/errors';
 import { sealedApp, sealedKey, sealEncoding, SEAL_ATTRIBUTE, type Sealer } from '../domain/seal';
@@ -153,6 +153,7 @@ interface SealedStoredKey extends StoredKey {
 }
 
 const cursor = pageCursor('key#', 'list-keys');
+const appCursor = pageCursor('app#', 'list-apps');
 /** Attempts of a read-check-write before giving up on a key that keeps changing under it. */
 const CHANGE_ATTEMPTS = 3;
 
@@ -184,7 +185,13 @@ export class KeyStore {
    */
   async create(key: KeyMetadata, keyHash: string, event: ActivityEvent, expected?: ExpectedGatewayKey): Promise<void> {
     const items = [...(await this.newKeyPuts(key, keyHash, expected?.gatewayKey)), activityEventPut(this.tableName, key.appUid, event)];
-    await this.createCounted('create-key', key.appUid, key.createdAt, items, 1, expected);
+    try {
+      await this.createCounted('create-key', key.appUid, key.createdAt, items, 1, expected);
+    } catch (error) {
+      // A key item that exists already: a collision of 256-bit secrets or 119-bit ids, which does not happen.
+      if (isConditionFailure(error)) throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
+      throw error;
+    }
   }
 
   /**
@@ -374,7 +381,7 @@ export class KeyStore {
   }
 
   async listApps(limit: number, nextToken?: string): Promise<AppPage> {
-    const sk = nextToken === undefined ? undefined : decodeCursor(nextToken, 'app#', 'list-apps');
+    const sk = nextToken === undefined ? undefined : appCursor.decode(nextToken);
     try {
       const page = await this.db.send(
         new QueryCommand({
@@ -387,7 +394,7 @@ export class KeyStore {
         }),
       );
       const apps = (page.Items ?? []).map(appOf);
-      return page.LastEvaluatedKey ? { apps, nextToken: encodeCursor(page.LastEvaluatedKey) } : { apps };
+      return page.LastEvaluatedKey ? { apps, nextToken: appCursor.encode(String(page.LastEvaluatedKey.sk)) } : { apps };
     } catch (error) {
       throw storeError('list-apps', error);
     }
@@ -798,7 +805,6 @@ export class KeyStore {
     } catch (error) {
       const failed = failedConditions(error);
       if (failed.length === 1 && failed[0] === items.length) return false;
-      if (failed.length > 0 && operation === 'create-key') throw new StoreUnavailable('key id or hash collision; nothing was written, try again');
       if (failed.length > 0) throw error;
       throw storeError(operation, error);
     }

@@ -6,12 +6,12 @@ import { ValidationError } from '../domain/errors';
  * is accepted and the partition always comes from the caller's own input, so a
  * token can move a reader within its app's items of one kind and nowhere else.
  */
-export function encodeCursor(lastKey: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify({ sk: String(lastKey.sk) })).toString('base64url');
+function encodeCursor(sk: string): string {
+  return Buffer.from(JSON.stringify({ sk })).toString('base64url');
 }
 
 /** The sort key to resume after, or a ValidationError naming nextToken if the token is not one `operation` returned. */
-export function decodeCursor(token: string, sortKeyPrefix: string, operation: string): string {
+function decodeCursor(token: string, sortKeyPrefix: string, operation: string): string {
   try {
     const cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { sk?: unknown } | null;
     if (typeof cursor?.sk === 'string' && cursor.sk.startsWith(sortKeyPrefix)) return cursor.sk;
@@ -28,5 +28,5 @@ export interface PageCursor {
 }
 
 export function pageCursor(sortKeyPrefix: string, operation: string): PageCursor {
-  return { encode: (sk) => encodeCursor({ sk }), decode: (token) => decodeCursor(token, sortKeyPrefix, operation) };
+  return { encode: encodeCursor, decode: (token) => decodeCursor(token, sortKeyPrefix, operation) };
 }

@@ -75,6 +75,14 @@ describe('create-key', () => {
   });
 });
 
+test('create-key whose key id or hash exists already (a collision, which random 256-bit keys never make): StoreUnavailable, retryable, nothing more written', async () => {
+  const colliding = { keyFormat, hash: async () => 'the-same-hash-every-time', store, now: () => new Date() };
+  await createKey(colliding, { appUid: 'app-collide', name: 'first' });
+  const before = await scanAll(client, tables.Keys);
+  await expect(createKey(colliding, { appUid: 'app-collide', name: 'second' })).rejects.toMatchObject({ name: 'StoreUnavailable', retryable: true, message: expect.stringMatching(/collision/) });
+  expect(await scanAll(client, tables.Keys)).toEqual(before);
+});
+
 describe('api-key authorizer', () => {
   test('a key of app A is refused with 403 on app B, and works on every route of app A', async () => {
     const created = await createKeyHandler({ appUid: 'app-a', name: 'scoped' });
