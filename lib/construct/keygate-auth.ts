@@ -30,7 +30,7 @@ import {
   type AuthSettings,
   type LegacyKeyPattern,
 } from '../shared/auth-settings';
-import { PLAN_GATEWAY_RESPONSES, planRouteKeys, plansProblem, routeKey, type PlanDefinition } from '../shared/plans';
+import { PLAN_GATEWAY_RESPONSES, planRouteKeys, plansProblem, routeKey, throttleProblem, type PlanDefinition } from '../shared/plans';
 import { authorizerDefinitions, REVOKE_ROUTE, ROUTES, routeResourcePath, sessionRouteMethods, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceProblem } from '../shared/metrics';
 import { KEYS_TABLE, SESSIONS_TABLE, USERS_TABLE, type ItemKeyAttribute, type TableDefinition } from '../shared/tables';
@@ -395,12 +395,8 @@ function validatePrefix(propName: string, prefix: string): void {
 
 function validateThrottling(throttling: apigateway.ThrottleSettings): Required<apigateway.ThrottleSettings> {
   const settings = { ...DEFAULT_REVOKE_THROTTLING, ...throttling };
-  if (!Number.isFinite(settings.rateLimit) || settings.rateLimit <= 0) {
-    throw new Error(`KeygateAuth: revokeThrottling.rateLimit must be a number of requests per second greater than 0, got ${settings.rateLimit}`);
-  }
-  if (!Number.isInteger(settings.burstLimit) || settings.burstLimit < 1) {
-    throw new Error(`KeygateAuth: revokeThrottling.burstLimit must be a whole number of requests of at least 1, got ${settings.burstLimit}`);
-  }
+  const problem = throttleProblem('revokeThrottling', settings);
+  if (problem) throw new Error(`KeygateAuth: ${problem}`);
   return settings;
 }
 

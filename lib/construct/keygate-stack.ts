@@ -6,7 +6,7 @@ import { ADMIN_FUNCTIONS, adminFunctionOutput, FUNCTIONS } from '../shared/funct
 import { KeygateAuth, type KeygateAuthProps } from './keygate-auth';
 import { KeygateMonitoring, type KeygateMonitoringProps } from './keygate-monitoring';
 import { REVOKE_ROUTE } from '../shared/routes';
-import { DEFAULT_PLAN_NAME, DEFAULT_PLANS } from '../shared/plans';
+import { plansInForce } from '../shared/plans';
 
 /** KeygateMonitoring's props that the stack leaves to its user: the SNS topic, the dashboard name, the thresholds. */
 export type KeygateStackMonitoringProps = Omit<KeygateMonitoringProps, 'auth' | 'apiStage'>;
@@ -98,9 +98,7 @@ export class KeygateStack extends Stack {
     this.auth = new KeygateAuth(this, 'Keygate', {
       perIpRateLimit: DEFAULT_PER_IP_RATE_LIMIT,
       ...auth,
-      plans: auth.plans ?? DEFAULT_PLANS,
-      // Your own plans come with your own default (or none); the default tiers with 'free'.
-      defaultPlan: auth.plans ? auth.defaultPlan : (auth.defaultPlan ?? DEFAULT_PLAN_NAME),
+      ...plansInForce(auth.plans, auth.defaultPlan),
     });
 
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {

@@ -63,15 +63,12 @@ export const GATEWAY_RESPONSES = {
   integrationFailure: { statusCode: 502, errorType: 'InternalServerErrorException', message: 'Internal server error' },
   integrationTimeout: { statusCode: 504, errorType: 'InternalServerErrorException', message: 'Endpoint request timed out' },
   requestTooLarge: { statusCode: 413, errorType: 'RequestTooLargeException', message: 'Request Too Long' },
-  invalidApiKey: { statusCode: 403, errorType: 'ForbiddenException', message: 'Forbidden' },
   throttled: PLAN_GATEWAY_RESPONSES.THROTTLED,
   quotaExceeded: PLAN_GATEWAY_RESPONSES.QUOTA_EXCEEDED,
   forbidden: { statusCode: 403, errorType: 'ForbiddenException', message: 'Forbidden' },
 } as const;
 
 type GatewayResponse = { readonly statusCode: number; readonly errorType: string; readonly message: string | null; readonly headers?: Readonly<Record<string, string>> };
-
-const REFUSALS = { forbidden: GATEWAY_RESPONSES.invalidApiKey, throttled: GATEWAY_RESPONSES.throttled, quotaExceeded: GATEWAY_RESPONSES.quotaExceeded } as const;
 
 interface CompiledRoute {
   readonly route: RouteDefinition;
@@ -366,7 +363,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       if (options.usagePlans) {
         const usageKey = typeof output.usageIdentifierKey === 'string' ? output.usageIdentifierKey : undefined;
         const admission = options.usagePlans.admit(usageKey, route.method, route.path);
-        if (!admission.ok) return gatewayResponse(REFUSALS[admission.refusal]);
+        // API Gateway answers a missing or unknown API key with its plain 403 Forbidden.
+        if (!admission.ok) return gatewayResponse(GATEWAY_RESPONSES[admission.refusal]);
         callerIdentity = { ...callerIdentity, apiKey: usageKey!, apiKeyId: admission.gatewayKeyId } as unknown as typeof callerIdentity;
       }
     }

@@ -6,7 +6,7 @@ import { corsOriginProblem } from '../shared/cors';
 import { ENV } from '../shared/environment';
 import { ADMIN_FUNCTIONS, FUNCTIONS, type FunctionId } from '../shared/functions';
 import { authSettingsFromEnvironment, type AuthSettings } from '../shared/auth-settings';
-import { DEFAULT_PLAN_NAME, DEFAULT_PLANS, planRouteKeys, plansProblem, type PlanDefinition } from '../shared/plans';
+import { planRouteKeys, plansInForce, plansProblem, type PlanDefinition } from '../shared/plans';
 import { authorizerDefinitions, ROUTES } from '../shared/routes';
 import { buildFunctions } from '../build/bundles';
 import { freePort, isDynamoDbLocalOn, loopbackLauncher, requireJava17, startDynamoDbLocal } from './dynamodb-local';
@@ -102,8 +102,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   // The functions read these from the environment they inherit; the gateway needs the same to route and to require identity sources.
   const auth = authSettingsFromEnvironment(process.env);
-  const plans = options.plans ?? DEFAULT_PLANS;
-  const defaultPlan = (options.defaultPlan ?? (options.plans ? undefined : DEFAULT_PLAN_NAME)) || undefined;
+  const inForce = plansInForce(options.plans, options.defaultPlan);
+  const plans = inForce.plans;
+  // '' (KEYGATE_DEFAULT_PLAN='') means none.
+  const defaultPlan = inForce.defaultPlan || undefined;
   const plansIssue = plansProblem(plans, defaultPlan, planRouteKeys(ROUTES));
   if (plansIssue) throw new Error(`${PLANS_ENV}: ${plansIssue}`);
 

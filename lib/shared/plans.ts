@@ -76,7 +76,8 @@ export const PLAN_GATEWAY_RESPONSES = {
   QUOTA_EXCEEDED: { statusCode: 429, errorType: 'LimitExceededException', message: 'Limit Exceeded', headers: {} },
 } as const satisfies Record<string, { statusCode: number; errorType: string; message: string; headers: Record<string, string> }>;
 
-function throttleProblem(where: string, limits: ThrottleLimits): string | undefined {
+/** Why `limits` (API Gateway throttling: rate per second, burst) cannot be deployed, naming `where`; undefined when they can. */
+export function throttleProblem(where: string, limits: ThrottleLimits): string | undefined {
   const { rateLimit, burstLimit } = limits as Partial<ThrottleLimits>;
   if (typeof rateLimit !== 'number' || !Number.isFinite(rateLimit) || rateLimit <= 0) {
     return `${where}.rateLimit must be a number of requests per second greater than 0, got ${String(rateLimit)}`;
@@ -120,4 +121,12 @@ export function plansProblem(plans: readonly PlanDefinition[], defaultPlan: stri
     return plans.length === 0 ? `defaultPlan '${defaultPlan}' needs plans` : `defaultPlan '${defaultPlan}' is not one of the plans (${[...names].join(', ')})`;
   }
   return undefined;
+}
+
+/**
+ * The plans a stack runs with (KeygateStack, `npm start`): your own plans come
+ * with your own default plan (or none); the built-in tiers with 'free'.
+ */
+export function plansInForce(plans: readonly PlanDefinition[] | undefined, defaultPlan: string | undefined): { plans: readonly PlanDefinition[]; defaultPlan: string | undefined } {
+  return { plans: plans ?? DEFAULT_PLANS, defaultPlan: plans ? defaultPlan : (defaultPlan ?? DEFAULT_PLAN_NAME) };
 }
