@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { foreignRequestProblem } from './loopback';
+import { foreignRequestProblem, readBody } from './loopback';
 import { writeJsonAtomically } from './home';
 import type { GatewayKeyLookup } from './usage-plans';
 
@@ -178,14 +178,9 @@ export function createLocalApiGatewayApi(registry: LocalGatewayKeyRegistry, log:
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 64 * 1024) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const body = await readBody(req, 64 * 1024);
+  if (!body) return undefined;
+  const text = body.toString('utf8');
   if (text.trim() === '') return {};
   try {
     const parsed = JSON.parse(text) as unknown;

@@ -4,7 +4,7 @@ import { FUNCTIONS, type FunctionId } from '../shared/functions';
 import { gatewayResponseCorsHeaders, preflightHeaders } from '../shared/cors';
 import { API_BASE_PATH, AUTHORIZERS, routeResourcePath, sessionRouteMethods, type AuthorizerDefinition, type AuthorizerKind, type RouteDefinition } from '../shared/routes';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
-import { foreignRequestProblem } from './loopback';
+import { foreignRequestProblem, readBody } from './loopback';
 import { evaluatePolicy, InvalidPolicy } from './policy-evaluation';
 import { PLAN_GATEWAY_RESPONSES } from '../shared/plans';
 import type { UsagePlanEnforcer } from './usage-plans';
@@ -152,18 +152,6 @@ function headerValue(parts: RequestParts, name: string): string | undefined {
   return undefined;
 }
 
-class BodyTooLarge extends Error {}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 /** A proxy result API Gateway accepts, or undefined for a malformed one (API Gateway's 502). */
 export function parseProxyResult(result: unknown): { statusCode: number; headers: [string, string][]; body: Buffer } | undefined {
@@ -274,13 +262,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     const { compiled, pathParameters } = matched;
     const { route, resource } = compiled;
 
-    let body: Buffer;
-    try {
-      body = await readBody(req);
-    } catch (error) {
-      if (error instanceof BodyTooLarge) return gatewayResponse(GATEWAY_RESPONSES.requestTooLarge);
-      throw error;
-    }
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (!body) return gatewayResponse(GATEWAY_RESPONSES.requestTooLarge);
 
     const now = new Date();
     const requestContext = {

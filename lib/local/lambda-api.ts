@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { invokeHandler, LOCAL_ACCOUNT_ID, LOCAL_REGION, type LambdaHandler } from './lambda-runtime';
-import { foreignRequestProblem, sameSecret } from './loopback';
+import { foreignRequestProblem, readBody, sameSecret } from './loopback';
 
 /**
  * The AWS Lambda Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`)
@@ -80,14 +80,9 @@ export function createLocalLambdaApi(options: LocalLambdaApiOptions): Server {
     if (!handler) {
       return serviceError(res, 404, 'ResourceNotFoundException', `Function not found: arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${name}`);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_PAYLOAD_BYTES) return serviceError(res, 413, 'RequestTooLargeException', 'Request must be smaller than 6291456 bytes for the InvokeFunction operation');
-      chunks.push(chunk as Buffer);
-    }
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const payload = await readBody(req, MAX_PAYLOAD_BYTES);
+    if (!payload) return serviceError(res, 413, 'RequestTooLargeException', 'Request must be smaller than 6291456 bytes for the InvokeFunction operation');
+    const raw = payload.toString('utf8');
     let event: unknown;
     try {
       event = raw.trim() === '' ? {} : JSON.parse(raw);

@@ -31,3 +31,15 @@ export function sameSecret(presented: string | undefined, secret: string): boole
   const digest = (value: string) => createHash('sha256').update(value).digest();
   return timingSafeEqual(digest(presented), digest(secret));
 }
+
+/** A request's body, or undefined once it passes `maxBytes` (reading stops there): every local server caps what it buffers. */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

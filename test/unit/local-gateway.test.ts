@@ -95,6 +95,16 @@ describe('routing', () => {
   });
 });
 
+test('a body over 10 MB is 413 RequestTooLarge, and the function is never called; one just under is passed on', async () => {
+  const limit = 10 * 1024 * 1024;
+  const tooLarge = await get('/api/v1/appuid/app1/sdkusers/auth', { 'x-api-key': 'k' }, 'POST', 'x'.repeat(limit + 1));
+  expect(tooLarge).toMatchObject({ status: 413, json: { message: 'Request Too Long' } });
+  expect(calls.map((call) => call.name)).not.toContain('sdkUsersAuth');
+  const fits = await get('/api/v1/appuid/app1/sdkusers/auth', { 'x-api-key': 'k' }, 'POST', 'x'.repeat(limit));
+  expect(fits.status).toBe(200);
+  expect(fits.text.length).toBe(limit);
+});
+
 describe('loopback only', () => {
   test.each(['attacker.example', 'attacker.example:3000', '127.0.0.1.attacker.example'])('a foreign Host %j (DNS rebinding) is 403 Forbidden, nothing invoked', async (host) => {
     const status = await new Promise<number | undefined>((resolve, reject) => {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { containsCredential } from '../../../functions/domain/credential-format';
 import { AdminClientError, AdminFunctionError, isKnownApp, type AdminClient, type AdminFunction } from '../admin-client';
-import { sameSecret } from '../../local/loopback';
+import { readBody, sameSecret } from '../../local/loopback';
 
 /**
  * `keygate console`: the "API key management" page, served on loopback to the
@@ -102,16 +102,11 @@ function cookieValue(req: IncomingMessage, name: string): string | undefined {
 }
 
 async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BadRequest('request body is too large');
-    chunks.push(chunk as Buffer);
-  }
+  const raw = await readBody(req, MAX_BODY_BYTES);
+  if (!raw) throw new BadRequest('request body is too large');
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
     throw new BadRequest('request body is not valid JSON');
   }
